@@ -1,0 +1,3 @@
+// lowbit CLI entry point (placeholder until subcommands land).
+#include <cstdio>
+int main() { std::puts("lowbit"); return 0; }

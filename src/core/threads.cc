@@ -1,0 +1,61 @@
+// OpenMP-backed implementation of the intra-op thread setting.
+#include "lowbit/core/threads.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "lowbit/core/error.h"
+
+namespace lowbit {
+namespace {
+
+int initial_threads() {
+  for (const char* var : {"LOWBIT_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(var)) {
+      char* end = nullptr;
+      const long n = std::strtol(v, &end, 10);
+      if (end != v && *end == '\0' && n >= 1 && n <= 4096) return static_cast<int>(n);
+      throw ValueError(fmt::format("[threads] {}='{}' is not a thread count (expected an integer >= 1)", var, v));
+    }
+  }
+  return hardware_threads();
+}
+
+std::atomic<int>& setting() {
+  static std::atomic<int> n{initial_threads()};
+  return n;
+}
+
+}  // namespace
+
+int hardware_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+int num_threads() { return setting().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) {
+  LOWBIT_REQUIRE(n >= 1 && n <= 4096, "set_num_threads", "thread count must be in [1, 4096], got {}", n);
+  setting().store(n, std::memory_order_relaxed);
+  omp_set_num_threads(n);
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t chunks = std::min<int64_t>(num_threads(), (n + grain - 1) / grain);
+  if (chunks <= 1 || omp_in_parallel()) {
+    fn(0, n);
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    fn(b, e);
+  }
+}
+
+}  // namespace lowbit
