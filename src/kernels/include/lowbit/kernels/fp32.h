@@ -1,0 +1,81 @@
+// fp32 kernels used by training and inference: GEMM, conv2d (forward and both backwards),
+// pooling, batch norm, ReLU, softmax / cross-entropy. Row-major, NCHW, raw pointers, no
+// allocation visible to callers, no exceptions. Each has a plain-loop twin in namespace ref
+// (fp32_ref.h) that is its specification; tests compare the two within derived tolerances.
+#pragma once
+
+#include <cstdint>
+
+namespace lowbit::kernels {
+
+// C(M,N) = alpha * op(A) * op(B) + beta * C. op(A) is M×K (A is K×M when trans_a), op(B) is
+// K×N (B is N×K when trans_b). Leading dimensions are row strides in elements.
+void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+              int64_t ldc);
+
+// 2-d convolution geometry. x is (N,C,H,W), w is (K, C/groups, R, S), y is (N,K,OH,OW).
+struct Conv2dShape {
+  int64_t N = 1, C = 1, H = 1, W = 1;  // input
+  int64_t K = 1, R = 1, S = 1;         // output channels, kernel height, width
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+  int64_t OH() const { return (H + 2 * pad_h - dil_h * (R - 1) - 1) / stride_h + 1; }
+  int64_t OW() const { return (W + 2 * pad_w - dil_w * (S - 1) - 1) / stride_w + 1; }
+};
+
+// y = conv(x, w) + bias (bias may be null).
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y);
+// dx = conv_transpose(dy, w); overwrites dx.
+void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
+// dw = sum over batch of x ⋆ dy (overwrites dw); dbias = sum of dy over N,OH,OW (if non-null).
+void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* dbias);
+
+// Pooling geometry: x is (N,C,H,W), y is (N,C,OH,OW). Padding never wins a max; average
+// pooling divides by the number of in-bounds elements (count_include_pad = false).
+struct Pool2dShape {
+  int64_t N = 1, C = 1, H = 1, W = 1;
+  int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t OH() const { return (H + 2 * pad_h - kh) / stride_h + 1; }
+  int64_t OW() const { return (W + 2 * pad_w - kw) / stride_w + 1; }
+};
+// argmax (N,C,OH,OW) receives the index h*W+w of each window's maximum (first one on ties).
+void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
+// dx is overwritten: zero, then dy scattered to argmax positions.
+void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx);
+void avgpool2d_forward(const Pool2dShape& s, const float* x, float* y);
+void avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx);
+
+// Batch norm over (N, C, HW): statistics per channel over N*HW values.
+// Training: y = gamma*(x-mean)*invstd + beta with batch statistics (biased variance);
+// saves mean/invstd (C each) for backward; updates running stats with
+// r = (1-momentum)*r + momentum*batch (running_var uses the unbiased batch variance).
+void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const float* x, const float* gamma,
+                             const float* beta, float eps, float momentum, float* running_mean,
+                             float* running_var, float* y, float* save_mean, float* save_invstd);
+void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const float* x, const float* gamma,
+                             const float* beta, const float* running_mean, const float* running_var,
+                             float eps, float* y);
+// Overwrites dx, dgamma, dbeta.
+void batchnorm_backward(int64_t N, int64_t C, int64_t HW, const float* x, const float* dy,
+                        const float* gamma, const float* save_mean, const float* save_invstd, float* dx,
+                        float* dgamma, float* dbeta);
+
+// y = max(x, 0); dx = dy where y > 0 else 0 (y may alias x; dx may alias dy).
+void relu_forward(int64_t n, const float* x, float* y);
+void relu_backward(int64_t n, const float* y, const float* dy, float* dx);
+
+// Row-wise over (B, C): y = log_softmax(x) (numerically stable; y may not alias x).
+void log_softmax_forward(int64_t B, int64_t C, const float* x, float* y);
+// dx = dy - softmax(x) * sum(dy) per row, given y = log_softmax(x). Overwrites dx.
+void log_softmax_backward(int64_t B, int64_t C, const float* y, const float* dy, float* dx);
+
+// Mean cross-entropy of logits (B,C) against int32 labels in [0, C): returns the mean loss
+// and writes probs = softmax(logits) for the backward. Labels out of range are the caller's
+// to reject before calling.
+float softmax_cross_entropy_forward(int64_t B, int64_t C, const float* logits, const int32_t* labels,
+                                    float* probs);
+// dlogits = scale * (probs - onehot(labels)) / B. Overwrites dlogits.
+void softmax_cross_entropy_backward(int64_t B, int64_t C, const float* probs, const int32_t* labels,
+                                    float scale, float* dlogits);
+
+}  // namespace lowbit::kernels
