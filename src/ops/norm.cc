@@ -28,22 +28,33 @@ struct BatchNormNode : Node {
 // Backward of the evaluation form: y = gamma * (x - rm) * rs + beta with constant statistics.
 struct BatchNormEvalNode : Node {
   int64_t N, C, HW;
-  Tensor invstd;
-  BatchNormEvalNode(const Var& x, const Var& g, const Var& b, int64_t n, int64_t c, int64_t hw, Tensor is)
-      : Node({x, g, b}), N(n), C(c), HW(hw), invstd(std::move(is)) {}
+  Tensor mean, invstd;
+  BatchNormEvalNode(const Var& x, const Var& g, const Var& b, int64_t n, int64_t c, int64_t hw, Tensor m, Tensor is)
+      : Node({x, g, b}), N(n), C(c), HW(hw), mean(std::move(m)), invstd(std::move(is)) {}
   std::string_view name() const override { return "batch_norm(eval)"; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const Tensor gc = g.contiguous();
     const Tensor gamma = inputs()[1].value().contiguous();
-    Tensor dx = Tensor::empty(gc.shape());
+    const Tensor x = inputs()[0].value().contiguous();
+    Tensor dx = Tensor::empty(gc.shape()), dgamma = Tensor::zeros({C}), dbeta = Tensor::zeros({C});
     const float* gp = gc.data<float>();
+    const float* xp = x.data<float>();
     float* dp = dx.data<float>();
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        const float k = gamma.data<float>()[c] * invstd.data<float>()[c];
-        for (int64_t i = 0; i < HW; ++i) dp[(n * C + c) * HW + i] = k * gp[(n * C + c) * HW + i];
-      }
-    return {dx, Tensor(), Tensor()};  // statistics frozen: parameters are not trained in eval mode
+    for (int64_t c = 0; c < C; ++c) {
+      const float is = invstd.data<float>()[c], m = mean.data<float>()[c];
+      const float k = gamma.data<float>()[c] * is;
+      double sg = 0, sgx = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < HW; ++i) {
+          const int64_t at = (n * C + c) * HW + i;
+          dp[at] = k * gp[at];
+          sg += gp[at];
+          sgx += double(gp[at]) * (xp[at] - m) * is;
+        }
+      dgamma.data<float>()[c] = static_cast<float>(sgx);
+      dbeta.data<float>()[c] = static_cast<float>(sg);
+    }
+    return {dx, dgamma, dbeta};
   }
 };
 
@@ -70,10 +81,9 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
   }
   kernels::batchnorm_forward_infer(N, C, HW, xc.data<float>(), gamma.value().data<float>(), beta.value().data<float>(),
                                    running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>());
-  if (!needs_grad({&x})) return Var(y);
   Tensor is = Tensor::empty({C});
   for (int64_t c = 0; c < C; ++c) is.data<float>()[c] = 1.0f / std::sqrt(running_var.data<float>()[c] + eps);
-  return Var::from_op(y, std::make_shared<BatchNormEvalNode>(x, gamma, beta, N, C, HW, is));
+  return make_output<BatchNormEvalNode>(y, {&x, &gamma, &beta}, x, gamma, beta, N, C, HW, running_mean.clone(), is);
 }
 
 }  // namespace lowbit

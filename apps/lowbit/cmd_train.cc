@@ -1,0 +1,151 @@
+// `lowbit train` and `lowbit eval`: supervised training of a model zoo network on a data set,
+// with per-epoch atomic checkpoints, --resume, and a JSON summary.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "command.h"
+#include "lowbit/core/threads.h"
+#include "lowbit/train/trainer.h"
+#include "train_common.h"
+
+namespace lowbit::app {
+namespace {
+
+struct TrainArgs {
+  std::string dataset = "fashion-mnist", data_dir, model = "mlp", out, json, resume;
+  train::TrainConfig cfg;
+  float lr = -1;
+  int threads = 0;
+  bool quiet = false;
+};
+
+void run_train(TrainArgs& a) {
+  if (a.lr < 0) a.cfg.lr = a.cfg.optimizer == "adam" ? 1e-3f : 0.05f;
+  else a.cfg.lr = a.lr;
+  a.cfg.progress = !a.quiet;
+  data::DatasetSplit split = load_split(a.dataset, a.data_dir);
+  auto model = nn::build_model(a.model, split.train.sample_shape(), split.train.num_classes);
+  nn::init_parameters(*model, a.cfg.seed);
+  train::Trainer trainer(*model, a.cfg);
+
+  int64_t first_epoch = 0;
+  if (!a.resume.empty()) {
+    const nn::Checkpoint ck = nn::load_checkpoint(a.resume);
+    const auto meta = parse_meta(ck, a.resume);
+    if (meta.value("model", "") != a.model || meta.value("dataset", "") != a.dataset)
+      throw ValueError(fmt::format("[train] --resume {}: checkpoint is {} on {}, this run is {} on {}", a.resume,
+                                   meta.value("model", "?"), meta.value("dataset", "?"), a.model, a.dataset));
+    nn::load_module_state(ck, *model, a.resume);
+    nn::load_optimizer_state(ck, trainer.optimizer(), a.resume);
+    first_epoch = meta.value("epochs_done", 0);
+    trainer.optimizer().set_steps(meta.value("optimizer_steps", int64_t{0}));
+    std::fprintf(stderr, "resuming from %s after epoch %lld\n", a.resume.c_str(), static_cast<long long>(first_epoch));
+  }
+
+  nlohmann::json history = nlohmann::json::array();
+  trainer.fit(split.train, first_epoch, [&](const train::EpochReport& r) {
+    history.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+                       {"seconds", r.seconds}, {"images_per_second", r.images_per_second}, {"lr", r.lr}});
+    if (!a.out.empty()) {
+      nn::Checkpoint ck;
+      auto meta = model_meta(*model, split, a.dataset);
+      meta["epochs_done"] = r.epoch;
+      meta["optimizer"] = a.cfg.optimizer;
+      meta["optimizer_steps"] = trainer.optimizer().steps();
+      meta["seed"] = a.cfg.seed;
+      ck.meta_json = meta.dump();
+      nn::add_module_state(ck, *model);
+      nn::add_optimizer_state(ck, trainer.optimizer());
+      nn::save_checkpoint(a.out, ck);
+    }
+  });
+  const train::EvalResult test = train::evaluate(*model, split.test);
+  std::printf("test accuracy %.4f (loss %.4f) on %lld images; %s, %lld epochs, %.1f s, %.0f images/s, %d threads\n",
+              test.accuracy, test.loss, static_cast<long long>(test.samples), a.model.c_str(),
+              static_cast<long long>(a.cfg.epochs), trainer.train_seconds(),
+              trainer.images_seen() / std::max(trainer.train_seconds(), 1e-9), num_threads());
+  if (!a.json.empty()) {
+    nlohmann::json j;
+    j["model"] = a.model;
+    j["dataset"] = a.dataset;
+    j["epochs"] = a.cfg.epochs;
+    j["batch_size"] = a.cfg.batch_size;
+    j["optimizer"] = a.cfg.optimizer;
+    j["lr"] = a.cfg.lr;
+    j["seed"] = a.cfg.seed;
+    j["threads"] = num_threads();
+    j["parameters"] = model->num_parameters();
+    j["test_accuracy"] = test.accuracy;
+    j["test_loss"] = test.loss;
+    j["train_seconds"] = trainer.train_seconds();
+    j["images_per_second"] = trainer.images_seen() / std::max(trainer.train_seconds(), 1e-9);
+    j["history"] = history;
+    write_json(a.json, j);
+  }
+}
+
+void setup_train(CLI::App& cmd) {
+  auto a = std::make_shared<TrainArgs>();
+  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files (default: the Debian package's)");
+  cmd.add_option("--model", a->model, "network")->check(CLI::IsMember(nn::model_names()))->capture_default_str();
+  cmd.add_option("--epochs", a->cfg.epochs, "epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd.add_option("--batch-size", a->cfg.batch_size, "mini-batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd.add_option("--lr", a->lr, "base learning rate (default 0.05 for sgd, 1e-3 for adam)")->check(CLI::Range(0.0, 100.0));
+  cmd.add_option("--optimizer", a->cfg.optimizer, "optimizer")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
+  cmd.add_option("--momentum", a->cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  cmd.add_option("--weight-decay", a->cfg.weight_decay, "L2 weight decay")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd.add_option("--schedule", a->cfg.schedule, "LR schedule")
+      ->check(CLI::IsMember({"constant", "cosine", "multistep"}))->capture_default_str();
+  cmd.add_option("--milestones", a->cfg.milestones, "multistep: epochs where the LR is multiplied by --gamma");
+  cmd.add_option("--gamma", a->cfg.gamma, "multistep factor")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd.add_option("--seed", a->cfg.seed, "seed of initialization and shuffling")->capture_default_str();
+  cmd.add_option("--out", a->out, "checkpoint written (atomically) after every epoch");
+  cmd.add_option("--resume", a->resume, "continue from this checkpoint (same model and data set)")->check(CLI::ExistingFile);
+  cmd.add_option("--json", a->json, "write a JSON summary here ('-' for stdout)");
+  cmd.add_flag("--quiet", a->quiet, "no progress bar");
+  add_threads_option(cmd, &a->threads);
+  cmd.callback([a] { run_train(*a); });
+}
+
+struct EvalArgs {
+  std::string checkpoint, dataset = "fashion-mnist", data_dir, json;
+  int threads = 0;
+};
+
+void run_eval(const EvalArgs& a) {
+  const nn::Checkpoint ck = nn::load_checkpoint(a.checkpoint);
+  const auto meta = parse_meta(ck, a.checkpoint);
+  auto model = model_from_meta(meta, a.checkpoint);
+  nn::load_module_state(ck, *model, a.checkpoint);
+  data::DatasetSplit split = load_split(a.dataset, a.data_dir);
+  if (split.test.sample_shape() != meta.value("input_shape", Shape{}) || split.test.num_classes != model->num_classes())
+    throw ValueError(fmt::format("[eval] {} expects input {} with {} classes; {} has {} with {}", a.checkpoint,
+                                 meta.value("input_shape", nlohmann::json::array()).dump(), model->num_classes(), a.dataset,
+                                 shape_str(split.test.sample_shape()), split.test.num_classes));
+  const train::EvalResult r = train::evaluate(*model, split.test);
+  std::printf("test accuracy %.4f (loss %.4f) on %lld images\n", r.accuracy, r.loss, static_cast<long long>(r.samples));
+  if (!a.json.empty()) {
+    write_json(a.json, {{"model", meta.value("model", "")}, {"dataset", a.dataset}, {"checkpoint", a.checkpoint},
+                        {"test_accuracy", r.accuracy}, {"test_loss", r.loss}, {"samples", r.samples},
+                        {"threads", num_threads()}});
+  }
+}
+
+void setup_eval(CLI::App& cmd) {
+  auto a = std::make_shared<EvalArgs>();
+  cmd.add_option("--checkpoint", a->checkpoint, "checkpoint written by `lowbit train --out`")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files");
+  cmd.add_option("--json", a->json, "write a JSON summary here ('-' for stdout)");
+  add_threads_option(cmd, &a->threads);
+  cmd.callback([a] { run_eval(*a); });
+}
+
+}  // namespace
+
+LOWBIT_COMMAND("train", "train a network on a data set (fp32)", setup_train);
+LOWBIT_COMMAND("eval", "evaluate a checkpoint on a data set's test split", setup_eval);
+
+}  // namespace lowbit::app
