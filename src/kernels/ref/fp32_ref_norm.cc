@@ -11,7 +11,7 @@ namespace lowbit::kernels::ref {
 // Per channel c over M = N*HW values: mean, biased var, invstd = 1/sqrt(var + eps).
 template <typename T>
 void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const T* x, const T* gamma, const T* beta,
-                             Scalar<T> eps, Scalar<T> momentum, T* running_mean, T* running_var, T* y,
+                             Scalar<T> eps, Scalar<T> momentum, NoDeduce<T*> running_mean, NoDeduce<T*> running_var, T* y,
                              T* save_mean, T* save_invstd) {
   const int64_t M = N * HW;
   for (int64_t c = 0; c < C; ++c) {

@@ -48,7 +48,8 @@ void avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx);
 // Batch norm over (N, C, HW): statistics per channel over N*HW values.
 // Training: y = gamma*(x-mean)*invstd + beta with batch statistics (biased variance);
 // saves mean/invstd (C each) for backward; updates running stats with
-// r = (1-momentum)*r + momentum*batch (running_var uses the unbiased batch variance).
+// r = (1-momentum)*r + momentum*batch (running_var uses the unbiased batch variance; the biased
+// one when N*HW == 1). running_mean/running_var may be null: no update.
 void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const float* x, const float* gamma,
                              const float* beta, float eps, float momentum, float* running_mean,
                              float* running_var, float* y, float* save_mean, float* save_invstd);

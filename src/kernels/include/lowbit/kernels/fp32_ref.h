@@ -43,8 +43,8 @@ void avgpool2d_backward(const Pool2dShape& s, const T* dy, T* dx);
 
 template <typename T>
 void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const T* x, const T* gamma,
-                             const T* beta, Scalar<T> eps, Scalar<T> momentum, T* running_mean,
-                             T* running_var, T* y, T* save_mean, T* save_invstd);
+                             const T* beta, Scalar<T> eps, Scalar<T> momentum, NoDeduce<T*> running_mean,
+                             NoDeduce<T*> running_var, T* y, T* save_mean, T* save_invstd);
 template <typename T>
 void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const T* x, const T* gamma,
                              const T* beta, const T* running_mean, const T* running_var,
