@@ -30,8 +30,13 @@ bool empty_output(const Conv2dShape& s) { return s.N <= 0 || s.K <= 0 || s.OH() 
 void set_conv_algo(ConvAlgo algo) { conv_algo_setting().store(algo, std::memory_order_relaxed); }
 ConvAlgo conv_algo() { return conv_algo_setting().load(std::memory_order_relaxed); }
 
+// Measured at batch 128 on the training shapes (docs/BENCHMARKS.md): oneDNN's blocked-layout
+// kernels beat its plain-layout (gemm-based) ones and im2col by 1.5-4x on every pass even with
+// the reorders counted, except backward data of stem convolutions (C <= 4), where the
+// blocked diff_src layout pads C to 16 and im2col + sgemm is fastest.
 ConvAlgo conv_algo_for(const Conv2dShape& s, ConvPass pass) {
-  return ConvAlgo::onednn_plain;
+  if (pass == ConvPass::backward_data && s.C / s.groups <= 4) return ConvAlgo::im2col;
+  return ConvAlgo::onednn_blocked;
 }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
