@@ -1,0 +1,56 @@
+// Integer GEMM C = A·Bᵀ with a model of a narrow accumulator (spec §1.4). A is M×K, B is N×K,
+// both K-contiguous, values of at most 8 bits held in int8 (or packed two per byte as int4).
+// Output int32 accumulators, or fp32 = alpha·acc (·col_scale[n]) (+ bias[n]). igemm_ref.h is
+// the specification; every fast path (AVX-512 VNNI, AVX2) matches it bit for bit.
+#pragma once
+
+#include <cstdint>
+
+namespace lowbit::kernels {
+
+// How an output element's sum over k is accumulated. The k range is cut into tiles of width
+// `tile` (0 = one tile of width K); inside a tile:
+//   exact       the int32 sum (tiles make no difference);
+//   tile_clamp  the exact tile sum, then sat_A(v) = clamp(v, -q_max(A), q_max(A)),
+//               q_max(A) = 2^(A-1) - 1 (the reference HDQT accumulator, spec §1.1);
+//   saturating  acc = sat_A(acc + a_k·b_k) after every multiply-add, k increasing, starting from
+//               0 at the tile's start (an A-bit saturating adder);
+//   wrap        acc = wrap_A(acc + a_k·b_k): two's complement at A bits (equal to wrapping the
+//               exact tile sum once, since wrapping is a ring homomorphism).
+// The per-tile results are then summed exactly in int32. `bits` (A) is in [2, 32].
+enum class AccModel : uint8_t { exact, tile_clamp, saturating, wrap };
+
+struct AccSpec {
+  AccModel model = AccModel::exact;
+  int bits = 32;
+  int64_t tile = 0;
+};
+
+// One operand: element (r, k) is at index r·ld + k (ld in elements). int4: element i is nibble
+// i % 2 (low first) of byte i / 2, sign-extended — the DType::i4 layout.
+struct IntOperand {
+  const void* data = nullptr;
+  int64_t ld = 0;
+  bool int4 = false;
+};
+
+// fp32 output: out = float(acc) * alpha, then * col_scale[n] if given, then + bias[n] if given,
+// each step rounded in fp32 (no fused multiply-add), so that every path agrees bit for bit.
+struct IgemmEpilogue {
+  float alpha = 1.0f;
+  const float* col_scale = nullptr;  // [N] or null
+  const float* bias = nullptr;       // [N] or null
+};
+
+// Preconditions (checked by the callers in lowbit_quant, not here): M, N >= 0, 1 <= K <= 65536
+// (so every exact partial sum fits int32 with room to spare), valid AccSpec.
+// C is M×N with row stride ldc. Threads: lowbit::parallel_for over blocks of M×N.
+void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
+               int64_t ldc);
+void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc,
+               const IgemmEpilogue& ep, float* C, int64_t ldc);
+
+constexpr int64_t kIgemmMaxK = 65536;
+constexpr int64_t acc_qmax(int bits) { return (int64_t{1} << (bits - 1)) - 1; }
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,17 @@
+// Scalar reference of the integer GEMM of igemm.h: one output element at a time, one
+// multiply-add at a time, in increasing k. This is the specification of every accumulator model.
+#pragma once
+
+#include "lowbit/kernels/igemm.h"
+
+namespace lowbit::kernels::ref {
+
+void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
+               int64_t ldc);
+void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc,
+               const IgemmEpilogue& ep, float* C, int64_t ldc);
+
+// The accumulator of one output: a[k]·b[k] for k < K under the model (exposed for tests).
+int32_t dot(int64_t K, const int8_t* a, const int8_t* b, const AccSpec& acc);
+
+}  // namespace lowbit::kernels::ref

@@ -1,0 +1,19 @@
+// Plain-loop references for the quantizer kernels of quant.h: the specification, one element
+// at a time, one Philox draw per element. Same signatures and semantics as the fast versions.
+#pragma once
+
+#include "lowbit/kernels/quant.h"
+
+namespace lowbit::kernels::ref {
+
+void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);
+void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key);
+void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
+void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
+void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
+
+// One element of the quantizer rule (quant.h), exposed for tests of single codes: y = x/scale,
+// clamped to [lo, hi], rounded with uniform draw u (ignored for nearest). Returns round(y).
+int32_t quantize_one(float x, float scale, float lo, float hi, Rounding r, float u);
+
+}  // namespace lowbit::kernels::ref

@@ -1,0 +1,168 @@
+// The one place where the integer kernels (quant.h, hadamard.h, igemm.h) choose a path:
+// active_isa() (LOWBIT_ISA=ref|avx2|avx512|avx512vnni) picks the highest supported path that
+// handles the request; `ref` runs the plain-loop specification. Also the shared GEMM epilogue.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "int_impl.h"
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/hadamard_ref.h"
+#include "lowbit/kernels/igemm_ref.h"
+#include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/quant_ref.h"
+
+namespace lowbit::kernels {
+
+// ---- integer GEMM ----
+
+namespace detail {
+
+void igemm_store(const IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols, const int32_t* acc,
+                 int64_t ldt) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t* src = acc + i * ldt;
+    if (!out.cf) {
+      std::memcpy(out.ci + (m0 + i) * out.ldc + n0, src, static_cast<size_t>(cols) * sizeof(int32_t));
+      continue;
+    }
+    float* dst = out.cf + (m0 + i) * out.ldc + n0;
+    for (int64_t j = 0; j < cols; ++j) dst[j] = static_cast<float>(src[j]) * out.ep.alpha;
+    if (out.ep.col_scale)
+      for (int64_t j = 0; j < cols; ++j) dst[j] = dst[j] * out.ep.col_scale[n0 + j];
+    if (out.ep.bias)
+      for (int64_t j = 0; j < cols; ++j) dst[j] = dst[j] + out.ep.bias[n0 + j];
+  }
+}
+
+AccSpec normalize(const AccSpec& acc, int64_t K) {
+  AccSpec a = acc;
+  if (a.tile >= K) a.tile = 0;
+  const int64_t width = a.tile > 0 ? a.tile : K;
+  if (a.model == AccModel::exact || acc_qmax(a.bits) >= width * 128 * 128) a = AccSpec{};
+  return a;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Plain int8 view of an operand: itself, or its int4 values unpacked into `buf` (rows×K).
+const int8_t* as_int8(const IntOperand& op, int64_t rows, int64_t K, std::vector<int8_t>& buf, int64_t* ld) {
+  if (!op.int4) {
+    *ld = op.ld;
+    return static_cast<const int8_t*>(op.data);
+  }
+  buf.resize(static_cast<size_t>(rows * K));
+  const auto* p = static_cast<const uint8_t*>(op.data);
+  parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t i = r * op.ld + k;
+        const uint8_t nib = (p[i / 2] >> (4 * (i % 2))) & 0x0F;
+        buf[r * K + k] = static_cast<int8_t>(static_cast<int8_t>(nib << 4) >> 4);
+      }
+  });
+  *ld = K;
+  return buf.data();
+}
+
+void igemm_any(int64_t M, int64_t N, int64_t K, const IntOperand& A, const IntOperand& B, const AccSpec& spec,
+               const detail::IgemmOut& out) {
+  if (M <= 0 || N <= 0) return;
+  const Isa isa = active_isa();
+  if (isa == Isa::ref) {
+    if (out.cf) return ref::igemm_f32(M, N, K, A, B, spec, out.ep, out.cf, out.ldc);
+    return ref::igemm_s32(M, N, K, A, B, spec, out.ci, out.ldc);
+  }
+  const AccSpec acc = detail::normalize(spec, K);
+  std::vector<int8_t> abuf, bbuf;
+  int64_t lda = 0, ldb = 0;
+  const int8_t* a = as_int8(A, M, K, abuf, &lda);
+  const int8_t* b = as_int8(B, N, K, bbuf, &ldb);
+  if (isa == Isa::avx512vnni && avx512vnni::igemm_supported(acc)) return avx512vnni::igemm(M, N, K, a, lda, b, ldb, acc, out);
+  if (isa >= Isa::avx2 && avx2::igemm_supported(acc)) return avx2::igemm(M, N, K, a, lda, b, ldb, acc, out);
+  portable::igemm(M, N, K, a, lda, b, ldb, acc, out);
+}
+
+}  // namespace
+
+void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
+               int64_t ldc) {
+  detail::IgemmOut out;
+  out.ci = C;
+  out.ldc = ldc;
+  igemm_any(M, N, K, A, B, acc, out);
+}
+
+void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc,
+               const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  detail::IgemmOut out;
+  out.cf = C;
+  out.ldc = ldc;
+  out.ep = ep;
+  igemm_any(M, N, K, A, B, acc, out);
+}
+
+// ---- Walsh–Hadamard transform ----
+
+namespace {
+
+// The dense reference may not write over its input: run it from a copy when they overlap.
+template <typename In, typename Out>
+void fwht_ref(const HadamardShape& s, const In* x, int64_t ldx, Out* y, int64_t ldy,
+              void (*fn)(const HadamardShape&, const In*, int64_t, Out*, int64_t)) {
+  if (static_cast<const void*>(x) != static_cast<const void*>(y)) return fn(s, x, ldx, y, ldy);
+  std::vector<In> copy(static_cast<size_t>(s.rows * s.cols));
+  for (int64_t r = 0; r < s.rows; ++r) std::copy(x + r * ldx, x + r * ldx + s.cols, copy.begin() + r * s.cols);
+  fn(s, copy.data(), s.cols, y, ldy);
+}
+
+bool use_avx512(const HadamardShape& s) { return active_isa() >= Isa::avx512 && avx512::fwht_rows_supported(s); }
+
+}  // namespace
+
+void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
+  if (active_isa() == Isa::ref) return fwht_ref(s, x, ldx, y, ldy, &ref::fwht_f32);
+  if (use_avx512(s)) return avx512::fwht_f32(s, x, ldx, y, ldy);
+  portable::fwht_f32(s, x, ldx, y, ldy);
+}
+void fwht_i8_i16(const HadamardShape& s, const int8_t* x, int64_t ldx, int16_t* y, int64_t ldy) {
+  if (active_isa() == Isa::ref) return ref::fwht_i8_i16(s, x, ldx, y, ldy);
+  portable::fwht_i8_i16(s, x, ldx, y, ldy);
+}
+void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
+  if (active_isa() == Isa::ref) return ref::fwht_i8_i32(s, x, ldx, y, ldy);
+  if (use_avx512(s)) return avx512::fwht_i8_i32(s, x, ldx, y, ldy);
+  portable::fwht_i8_i32(s, x, ldx, y, ldy);
+}
+void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
+  if (active_isa() == Isa::ref) return fwht_ref(s, x, ldx, y, ldy, &ref::fwht_i32);
+  if (use_avx512(s)) return avx512::fwht_i32(s, x, ldx, y, ldy);
+  portable::fwht_i32(s, x, ldx, y, ldy);
+}
+
+// ---- quantizers ----
+
+void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key) {
+  if (active_isa() == Isa::ref) return ref::quantize_f32_i8(g, x, q, r, key);
+  portable::quantize_f32_i8(g, x, q, r, key);
+}
+void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key) {
+  if (active_isa() == Isa::ref) return ref::quantize_f32_u8(g, x, q, r, key);
+  portable::quantize_f32_u8(g, x, q, r, key);
+}
+void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key) {
+  if (active_isa() == Isa::ref) return ref::quantize_i32_i8(g, x, q, r, key);
+  portable::quantize_i32_i8(g, x, q, r, key);
+}
+void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {
+  if (active_isa() == Isa::ref) return ref::dequantize_i8_f32(g, q, x);
+  portable::dequantize_i8_f32(g, q, x);
+}
+void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) {
+  if (active_isa() == Isa::ref) return ref::dequantize_u8_f32(g, q, x);
+  portable::dequantize_u8_f32(g, q, x);
+}
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,74 @@
+// Private declarations shared by the integer kernels (quantizers, Hadamard, integer GEMM): the
+// per-ISA entry points that int_dispatch.cc chooses between, and the common GEMM epilogue.
+// Each ISA's code lives in its own file compiled with that ISA's flags; nothing here is inline
+// SIMD code, so no ISA-specific instantiation can leak into another path at link time.
+#pragma once
+
+#include <cstdint>
+
+#include "lowbit/kernels/hadamard.h"
+#include "lowbit/kernels/igemm.h"
+#include "lowbit/kernels/quant.h"
+
+namespace lowbit::kernels {
+
+namespace detail {
+
+// Destination of an integer GEMM: int32 (cf == null) or fp32 through the epilogue.
+struct IgemmOut {
+  int32_t* ci = nullptr;
+  float* cf = nullptr;
+  int64_t ldc = 0;
+  IgemmEpilogue ep;
+};
+// Writes a rows×cols block of final accumulators (row stride ldt) at (m0, n0).
+void igemm_store(const IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols, const int32_t* acc,
+                 int64_t ldt);
+
+// The effective tile width for K (0 means one tile), and whether the model can change any sum:
+// with |a·b| <= 2^14, a tile of width T never leaves [-T·2^14, T·2^14], so q_max(A) >= that makes
+// tile_clamp / saturating / wrap equal to exact.
+AccSpec normalize(const AccSpec& acc, int64_t K);
+
+}  // namespace detail
+
+// Operands below are plain int8 (int4 already unpacked by the dispatcher), K-contiguous.
+namespace avx512vnni {
+// exact, tile_clamp and wrap with tile % 4 == 0 (or one tile); saturating with bits <= 16.
+bool igemm_supported(const AccSpec& acc);
+void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+           const AccSpec& acc, const detail::IgemmOut& out);
+}  // namespace avx512vnni
+
+namespace avx2 {
+// exact, tile_clamp and wrap with even tiles (or one tile); saturating with bits <= 16.
+bool igemm_supported(const AccSpec& acc);
+void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+           const AccSpec& acc, const detail::IgemmOut& out);
+}  // namespace avx2
+
+namespace avx512 {
+bool fwht_rows_supported(const HadamardShape& s);  // axis 1 and cols % 16 == 0
+void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
+void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+}  // namespace avx512
+
+namespace portable {
+// Any model, any tile.
+void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+           const AccSpec& acc, const detail::IgemmOut& out);
+
+void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
+void fwht_i8_i16(const HadamardShape& s, const int8_t* x, int64_t ldx, int16_t* y, int64_t ldy);
+void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+
+void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);
+void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key);
+void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
+void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
+void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
+}  // namespace portable
+
+}  // namespace lowbit::kernels

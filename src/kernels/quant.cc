@@ -1,0 +1,145 @@
+// Portable fast quantizers: the rule of quant.h over chunks of 256 elements, Philox words drawn
+// a block at a time (uniform_fill) instead of one block per element, chunks spread over
+// threads. Chunk boundaries never change a result: element e always uses stream index first+e.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "int_impl.h"
+#include "lowbit/core/rng.h"
+#include "lowbit/core/threads.h"
+
+namespace lowbit::kernels {
+namespace portable {
+namespace {
+
+constexpr int64_t kChunk = 256;
+
+// Quantizes n consecutive elements that share one channel: y = clamp(x/s, lo, hi), rounded.
+template <typename In, typename Out>
+void quantize_run(int64_t n, const In* x, Out* q, float scale, int32_t zp, float lo, float hi, Rounding r,
+                  const RandomKey& key, uint64_t first) {
+  float u[kChunk];
+  for (int64_t b = 0; b < n; b += kChunk) {
+    const int64_t len = std::min(kChunk, n - b);
+    if (r == Rounding::nearest) {
+      for (int64_t i = 0; i < len; ++i) {
+        float y = static_cast<float>(x[b + i]) / scale;
+        y = y > lo ? y : lo;
+        y = y < hi ? y : hi;
+        q[b + i] = static_cast<Out>(static_cast<int32_t>(std::nearbyint(y)) + zp);
+      }
+    } else {
+      uniform_fill(key.seed, key.stream, first + static_cast<uint64_t>(b), len, u);
+      for (int64_t i = 0; i < len; ++i) {
+        float y = static_cast<float>(x[b + i]) / scale;
+        y = y > lo ? y : lo;
+        y = y < hi ? y : hi;
+        const float a = std::fabs(y), fl = std::floor(a);
+        const int32_t mag = static_cast<int32_t>(fl) + (u[i] < a - fl ? 1 : 0);
+        q[b + i] = static_cast<Out>((y < 0.0f ? -mag : mag) + zp);
+      }
+    }
+  }
+}
+
+template <typename In, typename Out>
+void quantize_grid(const QuantGrid& g, const In* x, Out* q, Rounding r, RandomKey key) {
+  auto run = [&](int64_t o, int64_t c, int64_t i0, int64_t len) {
+    const int32_t zp = g.zero_point ? g.zero_point[c] : 0;
+    const int64_t e = (o * g.channels + c) * g.inner + i0;
+    quantize_run(len, x + e, q + e, g.scale[c], zp, static_cast<float>(g.qmin - zp),
+                 static_cast<float>(g.qmax - zp), r, key, key.first + static_cast<uint64_t>(e));
+  };
+  if (g.inner >= kChunk) {  // long runs per channel: split each run into chunks
+    const int64_t per_run = (g.inner + kChunk - 1) / kChunk;
+    parallel_for(g.outer * g.channels * per_run, 16, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t run_id = t / per_run, i0 = (t % per_run) * kChunk;
+        run(run_id / g.channels, run_id % g.channels, i0, std::min(kChunk, g.inner - i0));
+      }
+    });
+  } else {  // short runs (inner == 1 for a per-column scale): one task per (o, c) group
+    parallel_for(g.outer * g.channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(g.inner, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t t = b; t < e; ++t) run(t / g.channels, t % g.channels, 0, g.inner);
+                 });
+  }
+}
+
+template <typename In>
+void dequantize_grid(const QuantGrid& g, const In* q, float* x) {
+  parallel_for(g.outer * g.channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(g.inner, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t t = b; t < e; ++t) {
+                   const int64_t c = t % g.channels;
+                   const int32_t zp = g.zero_point ? g.zero_point[c] : 0;
+                   const float s = g.scale[c];
+                   const In* src = q + t * g.inner;
+                   float* dst = x + t * g.inner;
+                   for (int64_t i = 0; i < g.inner; ++i) dst[i] = static_cast<float>(static_cast<int32_t>(src[i]) - zp) * s;
+                 }
+               });
+}
+
+}  // namespace
+
+void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key) {
+  quantize_grid(g, x, q, r, key);
+}
+void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key) {
+  quantize_grid(g, x, q, r, key);
+}
+void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key) {
+  quantize_grid(g, x, q, r, key);
+}
+void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) { dequantize_grid(g, q, x); }
+void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) { dequantize_grid(g, q, x); }
+
+}  // namespace portable
+
+// ---- ISA-independent helpers (no reference twin: they are their own specification) ----
+
+float max_abs_f32(int64_t n, const float* x) {
+  float m = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    m = a > m ? a : m;  // NaN never wins
+  }
+  return m;
+}
+
+int32_t max_abs_i32(int64_t n, const int32_t* x) {
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; ++i) m = std::max<int64_t>(m, x[i] < 0 ? -static_cast<int64_t>(x[i]) : x[i]);
+  return static_cast<int32_t>(std::min<int64_t>(m, std::numeric_limits<int32_t>::max()));
+}
+
+void min_max_f32(int64_t n, const float* x, float* lo, float* hi) {
+  float a = std::numeric_limits<float>::infinity(), b = -a;
+  for (int64_t i = 0; i < n; ++i) {
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+void pack_int4(int64_t n, const int8_t* x, uint8_t* packed) {
+  for (int64_t i = 0; i + 1 < n; i += 2)
+    packed[i / 2] = static_cast<uint8_t>((static_cast<uint8_t>(x[i]) & 0x0F) | (static_cast<uint8_t>(x[i + 1]) << 4));
+  if (n % 2) packed[n / 2] = static_cast<uint8_t>(x[n - 1]) & 0x0F;
+}
+
+void unpack_int4(int64_t n, const uint8_t* packed, int8_t* x) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t nib = (packed[i / 2] >> (4 * (i % 2))) & 0x0F;
+    x[i] = static_cast<int8_t>(static_cast<int8_t>(nib << 4) >> 4);
+  }
+}
+
+void unpack_uint4(int64_t n, const uint8_t* packed, int8_t* x) {
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<int8_t>((packed[i / 2] >> (4 * (i % 2))) & 0x0F);
+}
+
+}  // namespace lowbit::kernels
