@@ -30,24 +30,27 @@ IdxArray parse_idx(std::span<const uint8_t> bytes, int expected_ndim, const std:
                               header, expected_ndim));
   IdxArray out;
   const size_t payload = bytes.size() - header;
-  // Multiply dims with a running bound against the real payload: the product never exceeds
-  // payload+1 here, so it cannot overflow and nothing is sized from the header alone.
-  size_t count = 1;
+  // The product is formed saturating at 2^64 and only compared with the real payload size,
+  // so nothing is ever sized from the header alone.
+  uint64_t need = 1;
+  bool over = false;
   std::string dims_str;
   for (int d = 0; d < expected_ndim; ++d) {
     const uint32_t dim = be32(bytes.data() + 4 + 4 * d);
     out.dims.push_back(dim);
     dims_str += fmt::format("{}{}", d ? "x" : "", dim);
     if (dim == 0) throw IoError(fmt::format("[idx] {}: dimension {} is zero (expected a non-empty array)", what, d));
-    if (count > payload / dim)
-      throw IoError(fmt::format("[idx] {}: header dims {}... need more than the {} payload bytes present "
-                                "(truncated file or absurd dims)",
-                                what, dims_str, payload));
-    count *= dim;
+    over = over || __builtin_mul_overflow(need, uint64_t{dim}, &need);
   }
-  if (count != payload)
+  if (over || need != payload) {
+    const std::string need_str = over ? std::string("over 2^64") : std::to_string(need);
+    const char* why = !over && need < payload                ? "trailing bytes"
+                      : over || need / 16 > payload + 4096 ? "absurd dims or truncated file"
+                                                             : "truncated file";
     throw IoError(fmt::format("[idx] {}: header dims {} need {} payload bytes, file has {} ({})", what, dims_str,
-                              count, payload, payload < count ? "truncated" : "trailing bytes"));
+                              need_str, payload, why));
+  }
+  const size_t count = need;
   out.values = bytes.subspan(header, count);
   return out;
 }

@@ -26,10 +26,10 @@ void on_error(j_common_ptr cinfo) {
 
 void on_message(j_common_ptr) {}  // warnings (e.g. extraneous bytes) are not fatal; stay quiet
 
-enum class Outcome { ok, libjpeg_error, not_rgb, too_big };
+enum class Outcome { ok, libjpeg_error, not_rgb, wrong_size };
 
 // C-style core: no C++ objects with destructors, so longjmp skips nothing.
-Outcome decode(const uint8_t* data, size_t size, uint8_t* out, int64_t max_pixels, int* rows, int* cols,
+Outcome decode(const uint8_t* data, size_t size, uint8_t* out, int want_rows, int want_cols, int* rows, int* cols,
                int* components, char* message) {
   jpeg_decompress_struct cinfo;
   ErrorMgr err;
@@ -52,9 +52,10 @@ Outcome decode(const uint8_t* data, size_t size, uint8_t* out, int64_t max_pixel
     jpeg_destroy_decompress(&cinfo);
     return Outcome::not_rgb;
   }
-  if (static_cast<int64_t>(cinfo.image_height) * cinfo.image_width > max_pixels) {
+  // Checked before decoding: `out` holds exactly want_rows x want_cols pixels.
+  if (*rows != want_rows || *cols != want_cols) {
     jpeg_destroy_decompress(&cinfo);
-    return Outcome::too_big;
+    return Outcome::wrong_size;
   }
   cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
@@ -70,21 +71,18 @@ Outcome decode(const uint8_t* data, size_t size, uint8_t* out, int64_t max_pixel
 
 }  // namespace
 
-std::pair<int, int> decode_jpeg_rgb(std::span<const uint8_t> jpeg, const std::string& what, uint8_t* out,
-                                    int64_t max_pixels) {
-  int rows = 0, cols = 0, comps = 0;
+void decode_jpeg_rgb(std::span<const uint8_t> jpeg, const std::string& what, uint8_t* out, int rows, int cols) {
+  int got_rows = 0, got_cols = 0, comps = 0;
   char message[JMSG_LENGTH_MAX] = {0};
-  switch (decode(jpeg.data(), jpeg.size(), out, max_pixels, &rows, &cols, &comps, message)) {
-    case Outcome::ok: return {rows, cols};
-    case Outcome::libjpeg_error:
-      throw IoError(fmt::format("[jpeg] {}: not a valid JPEG ({})", what, message));
+  switch (decode(jpeg.data(), jpeg.size(), out, rows, cols, &got_rows, &got_cols, &comps, message)) {
+    case Outcome::ok: return;
+    case Outcome::libjpeg_error: throw IoError(fmt::format("[jpeg] {}: not a valid JPEG ({})", what, message));
     case Outcome::not_rgb:
       throw IoError(fmt::format("[jpeg] {}: {} colour component(s) (expected 3-channel RGB colour)", what, comps));
-    case Outcome::too_big:
-      throw IoError(fmt::format("[jpeg] {}: {}x{} pixels exceed the expected at most {} pixels", what, cols, rows,
-                                max_pixels));
+    case Outcome::wrong_size:
+      throw IoError(fmt::format("[jpeg] {}: image is {}x{} (expected {}x{}; images are not resized)", what, got_cols,
+                                got_rows, cols, rows));
   }
-  return {0, 0};
 }
 
 }  // namespace lowbit::data

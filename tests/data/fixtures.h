@@ -36,9 +36,9 @@ std::vector<uint8_t> idx_bytes(std::initializer_list<uint32_t> dims, std::span<c
     try {                                                                                 \
       stmt;                                                                               \
       ADD_FAILURE() << "expected IoError from " #stmt;                                    \
-    } catch (const ::lowbit::IoError& e) {                                                \
+    } catch (const ::lowbit::IoError& err_) {                                              \
       for (const char* frag : {__VA_ARGS__})                                              \
-        EXPECT_NE(std::string(e.what()).find(frag), std::string::npos)                    \
-            << "message '" << e.what() << "' lacks '" << frag << "'";                    \
+        EXPECT_NE(std::string(err_.what()).find(frag), std::string::npos)                 \
+            << "message '" << err_.what() << "' lacks '" << frag << "'";                    \
     }                                                                                     \
   } while (0)

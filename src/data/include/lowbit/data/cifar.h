@@ -18,12 +18,10 @@ namespace lowbit::data {
 inline constexpr int kCifarSide = 32;
 inline constexpr int kCifarPixels = 3 * kCifarSide * kCifarSide;  // 3072
 
-// Decodes a baseline/progressive JPEG with libjpeg-turbo into `out` (rows x cols x 3 RGB,
-// interleaved), which must hold max_pixels*3 bytes. Throws IoError naming `what` when the data
-// is not a JPEG, is corrupt, is not 3-channel colour, or has more than max_pixels pixels.
-// Returns (rows, cols).
-std::pair<int, int> decode_jpeg_rgb(std::span<const uint8_t> jpeg, const std::string& what, uint8_t* out,
-                                    int64_t max_pixels);
+// Decodes a JPEG with libjpeg-turbo into `out` (rows x cols x 3 RGB, interleaved; the caller
+// provides rows*cols*3 bytes). The image must be exactly rows x cols and 3-channel colour:
+// anything else, or data that is not a valid JPEG, is an IoError naming `what` (never resized).
+void decode_jpeg_rgb(std::span<const uint8_t> jpeg, const std::string& what, uint8_t* out, int rows, int cols);
 
 struct CifarFolderOptions {
   bool use_cache = true;  // <root>/.lowbit-cache-cifar.bin, written atomically
