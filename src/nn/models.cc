@@ -71,9 +71,9 @@ void Classifier::expand_classes(int64_t total, uint64_t seed) {
   if (total == old) return;
   auto fresh = std::make_shared<Linear>(feature_dim_, total, head_bias_);
   fresh->reset_parameters(seed);
-  auto& prev = dynamic_cast<Linear&>(*head_);
-  fresh->weight().mutable_value().narrow(0, 0, old).copy_(prev.weight().value());
-  if (head_bias_) fresh->bias()->mutable_value().narrow(0, 0, old).copy_(prev.bias()->value());
+  // Read the old rows by parameter name: the head may have been swapped for a quantized layer.
+  fresh->weight().mutable_value().narrow(0, 0, old).copy_(head_->parameter("weight").value());
+  if (head_bias_) fresh->bias()->mutable_value().narrow(0, 0, old).copy_(head_->parameter("bias").value());
   replace("fc", fresh);
 }
 

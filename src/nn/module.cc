@@ -92,6 +92,12 @@ Var& Module::register_parameter(std::string name, Tensor value) {
   return params_.back().second;
 }
 
+Var& Module::register_parameter(std::string name, Var shared) {
+  LOWBIT_CHECK(shared.defined(), "parameter '{}' is undefined", name);
+  params_.emplace_back(std::move(name), std::move(shared));
+  return params_.back().second;
+}
+
 Tensor& Module::register_buffer(std::string name, Tensor value) {
   buffers_.emplace_back(std::move(name), std::move(value));
   return buffers_.back().second;

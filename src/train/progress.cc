@@ -16,6 +16,7 @@ void ProgressBar::update(int64_t done, const std::string& stats) {
   if (tty_) {
     if (now - last_ < std::chrono::milliseconds(100)) return;
   } else {
+    if (done >= total_) return;  // finish() prints the last line
     const int decile = static_cast<int>(10 * done / total_);
     if (decile == last_decile_) return;
     last_decile_ = decile;

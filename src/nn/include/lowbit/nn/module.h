@@ -59,6 +59,7 @@ class Module {
 
  protected:
   Var& register_parameter(std::string name, Tensor value);
+  Var& register_parameter(std::string name, Var shared);  // keeps the handle (layer swaps)
   Tensor& register_buffer(std::string name, Tensor value);
   ModuleSlot register_module(std::string name, std::shared_ptr<Module> module);
 

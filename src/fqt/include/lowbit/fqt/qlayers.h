@@ -1,0 +1,59 @@
+// Quantized layers: drop-in replacements of nn::Linear and nn::Conv2d whose three GEMMs run on
+// integer codes with narrow accumulators (qmatmul.h). They share the fp32 master weights (the
+// same Vars) with the layers they replace; the optimizer updates those in fp32.
+#pragma once
+
+#include <string>
+
+#include "lowbit/fqt/quant_config.h"
+#include "lowbit/nn/layers.h"
+
+namespace lowbit::fqt {
+
+// Random streams: every stochastic rounding draws from (seed, stream(layer, step, tensor)),
+// so results depend on neither thread count nor batch order of other layers.
+struct QuantContext {
+  QuantConfig cfg;
+  uint64_t seed = 0;
+  uint64_t layer_id = 0;  // hash of the layer's path
+  int64_t step = 0;       // backward calls so far
+};
+
+class QLinear : public nn::Module {
+ public:
+  QLinear(nn::Linear& src, QuantConfig cfg, uint64_t seed, const std::string& path);
+  Var forward(const Var& x) override;
+  std::string_view type() const override { return "QLinear"; }
+  void set_config(const QuantConfig& cfg) { ctx_->cfg = cfg; }
+  const QuantConfig& config() const { return ctx_->cfg; }
+
+ private:
+  int64_t in_, out_;
+  Var weight_, bias_;
+  std::shared_ptr<QuantContext> ctx_;
+};
+
+class QConv2d : public nn::Module {
+ public:
+  QConv2d(nn::Conv2d& src, QuantConfig cfg, uint64_t seed, const std::string& path);
+  Var forward(const Var& x) override;
+  std::string_view type() const override { return "QConv2d"; }
+  void set_config(const QuantConfig& cfg) { ctx_->cfg = cfg; }
+  const QuantConfig& config() const { return ctx_->cfg; }
+
+ private:
+  Conv2dOptions opt_;
+  Var weight_, bias_;
+  std::shared_ptr<QuantContext> ctx_;
+};
+
+// Functional forms (what the layers call), usable on their own in tests.
+Var quantized_linear(const Var& x, const Var& w, const Var& bias, const std::shared_ptr<QuantContext>& ctx);
+Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOptions& opt,
+                     const std::shared_ptr<QuantContext>& ctx);
+
+// Stream ids of the four stochastically rounded tensors of one backward.
+enum class SrTensor : uint64_t { grad_input_g = 1, grad_weight_g = 2, grad_weight_x = 3 };
+uint64_t sr_stream(const QuantContext& ctx, SrTensor t);
+
+}  // namespace lowbit::fqt

@@ -1,0 +1,29 @@
+// The three quantized products of one Linear-shaped GEMM, Y = X Wᵀ (spec hdqt.md §1):
+//   forward      Y  = s_x s_w · sat(X_q · W_qᵀ)                        (tiled, §1.1)
+//   grad input   dX = s_g s_hw s_w / h(N) · sat(Q_sr(G H_N) · Q_near(H_N W_q))   (§1.2)
+//   grad weight  dW = s_g' s_hx s_x / h(B) · sat(Q_sr(Gᵀ H_B) · Q_sr(H_B X_q))   (§1.2)
+// Shapes: X (B,K), W (N,K), G (B,N). Without the Hadamard option H is the identity and the
+// b-bit forward codes are used as they are (no requantization). Shared by QLinear and QConv2d.
+#pragma once
+
+#include "lowbit/fqt/qgemm.h"
+
+namespace lowbit::fqt {
+
+// Y (B,N) with row stride ldy; returns nothing, the caller keeps the codes for backward.
+void qforward(const Codes& x, const Codes& w, const GemmConfig& g, float* Y, int64_t ldy);
+
+// The weight operand of the input-gradient GEMM, (H_N W_q)ᵀ requantized: (K, N) codes with
+// scale s_hw · s_w / h(N) folded in. Computed once per backward and reused by every sample.
+Codes grad_input_weight_operand(const Codes& w, const GemmConfig& g);
+
+// dX (B,K) from G (B,N) given the operand above; key drives Q_sr of G H_N.
+void qgrad_input(const float* G, int64_t B, int64_t N, const Codes& w_op, const GemmConfig& g, SrKey key, float* dX,
+                 int64_t lddx);
+
+// dW (N,K) from G given as Gᵀ (N,B) and the forward codes of X given transposed (K,B).
+// key_g / key_x drive Q_sr of Gᵀ H_B and H_B X_q. Writes (does not accumulate) dW.
+void qgrad_weight(const float* Gt, int64_t N, int64_t B, const Codes& xt, const GemmConfig& g, SrKey key_g,
+                  SrKey key_x, float* dW, int64_t lddw);
+
+}  // namespace lowbit::fqt

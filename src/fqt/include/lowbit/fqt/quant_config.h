@@ -1,0 +1,54 @@
+// QuantConfig: how each GEMM of a quantized layer is carried out (spec hdqt.md §1), and the
+// named presets. quantize_model() swaps every Linear/Conv2d of a model, by name, for its
+// integer-arithmetic counterpart sharing the same fp32 master weights.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lowbit/nn/module.h"
+
+namespace lowbit::fqt {
+
+enum class Rounding { nearest, stochastic };
+enum class AccModel { exact, tile_clamp, saturating, wrap };
+
+// One operand of a quantized GEMM.
+struct OperandConfig {
+  int bits = 4;
+  Rounding rounding = Rounding::nearest;
+  float clip = 1.0f;  // m = clip * max|x|
+};
+
+// One quantized GEMM: operands, accumulator and (backward only) the Hadamard transform.
+struct GemmConfig {
+  OperandConfig a, b;
+  int acc_bits = 8;
+  AccModel acc = AccModel::tile_clamp;
+  int64_t tile = 32;  // reduction tile width; 0 = one tile over the whole reduction
+  bool hadamard = false;
+};
+
+struct QuantConfig {
+  std::string name = "fp32";
+  bool enabled = false;  // false: plain fp32 layers
+  GemmConfig forward;     // Y = X Wᵀ
+  GemmConfig grad_input;  // dX = G W   (reduction over N)
+  GemmConfig grad_weight; // dW = Gᵀ X  (reduction over batch / positions)
+  bool quantize_first_layer = true;
+  bool quantize_last_layer = true;
+};
+
+// Presets: fp32 | hdqt (4-bit inputs, 8-bit accumulators, Hadamard backward, paper defaults)
+// | naive-int (same bits and accumulators, no Hadamard) | int8 (8-bit inputs, 32-bit exact).
+// bits/acc_bits override the preset's widths where given (> 0).
+QuantConfig preset(const std::string& name, int bits = 0, int acc_bits = 0);
+std::vector<std::string> preset_names();
+
+// Replaces each Linear and Conv2d (found by path) with a quantized layer using `cfg`, keeping
+// the same parameter Vars. Idempotent: already-quantized layers get the new config. A config
+// with enabled == false leaves the model unchanged. `seed` keys the stochastic rounding streams.
+void quantize_model(nn::Module& model, const QuantConfig& cfg, uint64_t seed);
+
+}  // namespace lowbit::fqt

@@ -1,0 +1,102 @@
+// Quantization of operands and the scaled integer GEMM, on the integer kernels.
+#include "lowbit/fqt/qgemm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lowbit/kernels/igemm.h"
+#include "lowbit/kernels/quant.h"
+
+namespace lowbit::fqt {
+namespace {
+
+kernels::Rounding to_kernel(Rounding r) {
+  return r == Rounding::stochastic ? kernels::Rounding::stochastic : kernels::Rounding::nearest;
+}
+
+kernels::AccModel to_kernel(AccModel m) {
+  switch (m) {
+    case AccModel::exact: return kernels::AccModel::exact;
+    case AccModel::tile_clamp: return kernels::AccModel::tile_clamp;
+    case AccModel::saturating: return kernels::AccModel::saturating;
+    case AccModel::wrap: return kernels::AccModel::wrap;
+  }
+  return kernels::AccModel::exact;
+}
+
+Codes quantize_f32(const float* x, int64_t rows, int64_t cols, float scale, int32_t qmin, int32_t qmax, Rounding r,
+                   SrKey key) {
+  Codes c;
+  c.q = Tensor::empty({rows, cols}, DType::i8);
+  c.scale = scale;
+  kernels::QuantGrid g;
+  g.outer = rows * cols;
+  g.scale = &c.scale;
+  g.qmin = qmin;
+  g.qmax = qmax;
+  kernels::quantize_f32_i8(g, x, c.q.data<int8_t>(), to_kernel(r), {key.seed, key.stream, key.first});
+  return c;
+}
+
+}  // namespace
+
+Codes quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
+                       SrKey key) {
+  const int64_t n = rows * cols;
+  float lo = 0, hi = 0;
+  if (n > 0) kernels::min_max_f32(n, x, &lo, &hi);
+  const float m = cfg.clip * std::max(std::fabs(lo), std::fabs(hi));
+  const bool is_unsigned = allow_unsigned && lo >= 0.0f;
+  const int32_t qmax = is_unsigned ? qmax_unsigned(cfg.bits) : qmax_signed(cfg.bits);
+  const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(qmax) : 1.0f;
+  Codes c = quantize_f32(x, rows, cols, scale, is_unsigned ? 0 : -qmax, qmax, cfg.rounding, key);
+  c.is_unsigned = is_unsigned;
+  return c;
+}
+
+Codes quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, SrKey key) {
+  const float m = rows * cols > 0 ? kernels::max_abs_f32(rows * cols, y) : 0.0f;
+  const int32_t q = qmax_signed(bits);
+  const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(q) : 1.0f;
+  return quantize_f32(y, rows, cols, scale, -q, q, r, key);
+}
+
+Codes requantize(const int32_t* y, int64_t rows, int64_t cols, int bits, Rounding r, SrKey key) {
+  const int32_t m = rows * cols > 0 ? kernels::max_abs_i32(rows * cols, y) : 0;
+  const int32_t q = qmax_signed(bits);
+  Codes c;
+  c.q = Tensor::empty({rows, cols}, DType::i8);
+  c.scale = m > 0 ? static_cast<float>(m) / static_cast<float>(q) : 1.0f;
+  kernels::QuantGrid g;
+  g.outer = rows * cols;
+  g.scale = &c.scale;
+  g.qmin = -q;
+  g.qmax = q;
+  kernels::quantize_i32_i8(g, y, c.q.data<int8_t>(), to_kernel(r), {key.seed, key.stream, key.first});
+  return c;
+}
+
+void int_matmul(const Codes& A, const Codes& B, const GemmConfig& g, float extra, float* C, int64_t ldc) {
+  const int64_t M = A.q.size(0), K = A.q.size(1), N = B.q.size(0);
+  LOWBIT_CHECK(B.q.size(1) == K, "int_matmul: A is {}, B is {}", shape_str(A.q.shape()), shape_str(B.q.shape()));
+  LOWBIT_REQUIRE(K <= kernels::kIgemmMaxK, "int_matmul", "reduction length {} exceeds {}", K, kernels::kIgemmMaxK);
+  kernels::AccSpec acc{to_kernel(g.acc), g.acc_bits, g.tile};
+  kernels::IgemmEpilogue ep;
+  ep.alpha = A.scale * B.scale * extra;
+  kernels::igemm_f32(M, N, K, {A.q.data<int8_t>(), K, false}, {B.q.data<int8_t>(), K, false}, acc, ep, C, ldc);
+}
+
+Tensor transpose_i8(const Tensor& q) {
+  const int64_t R = q.size(0), Cc = q.size(1);
+  Tensor t = Tensor::empty({Cc, R}, DType::i8);
+  const int8_t* s = q.data<int8_t>();
+  int8_t* d = t.data<int8_t>();
+  constexpr int64_t kB = 32;  // blocked for cache friendliness
+  for (int64_t i0 = 0; i0 < R; i0 += kB)
+    for (int64_t j0 = 0; j0 < Cc; j0 += kB)
+      for (int64_t i = i0; i < std::min(R, i0 + kB); ++i)
+        for (int64_t j = j0; j < std::min(Cc, j0 + kB); ++j) d[j * R + i] = s[i * Cc + j];
+  return t;
+}
+
+}  // namespace lowbit::fqt

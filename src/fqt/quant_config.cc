@@ -1,0 +1,69 @@
+// Presets and the model-wide layer swap.
+#include <algorithm>
+
+#include "lowbit/fqt/qlayers.h"
+#include "lowbit/fqt/quant_config.h"
+
+namespace lowbit::fqt {
+namespace {
+
+// The paper's configuration (spec §1): forward operands nearest, tiled saturating T=32;
+// backward GEMMs one tile, transformed weight nearest, the rest stochastic.
+QuantConfig hdqt_like(int bits, int acc_bits, bool hadamard) {
+  QuantConfig c;
+  c.enabled = true;
+  c.forward.a = {bits, Rounding::nearest, 0.975f};
+  c.forward.b = {bits, Rounding::nearest, 0.975f};
+  c.forward.acc_bits = acc_bits;
+  c.forward.acc = AccModel::tile_clamp;
+  c.forward.tile = 32;
+  c.grad_input.a = {bits, Rounding::stochastic, 1.0f};  // Q_sr(G H_N)
+  c.grad_input.b = {bits, Rounding::nearest, 1.0f};     // Q_near(H_N W_q)
+  c.grad_input.acc_bits = acc_bits;
+  c.grad_input.acc = AccModel::tile_clamp;
+  c.grad_input.tile = 0;
+  c.grad_input.hadamard = hadamard;
+  c.grad_weight = c.grad_input;
+  c.grad_weight.b.rounding = Rounding::stochastic;  // Q_sr(H_B X_q)
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> preset_names() { return {"fp32", "hdqt", "naive-int", "int8"}; }
+
+QuantConfig preset(const std::string& name, int bits, int acc_bits) {
+  LOWBIT_REQUIRE(bits == 0 || (bits >= 2 && bits <= 8), "quant preset", "bits must be in [2, 8], got {}", bits);
+  LOWBIT_REQUIRE(acc_bits == 0 || (acc_bits >= 2 && acc_bits <= 32), "quant preset",
+                 "accumulator bits must be in [2, 32], got {}", acc_bits);
+  QuantConfig c;
+  if (name == "fp32") {
+    c = QuantConfig{};
+  } else if (name == "hdqt" || name == "naive-int") {
+    c = hdqt_like(bits ? bits : 4, acc_bits ? acc_bits : 8, name == "hdqt");
+  } else if (name == "int8") {
+    c = hdqt_like(bits ? bits : 8, acc_bits ? acc_bits : 32, false);
+    for (GemmConfig* g : {&c.forward, &c.grad_input, &c.grad_weight}) g->acc = AccModel::exact;
+  } else {
+    throw ValueError(fmt::format("[quant preset] unknown preset '{}' (expected fp32, hdqt, naive-int or int8)", name));
+  }
+  c.name = name;
+  return c;
+}
+
+void quantize_model(nn::Module& model, const QuantConfig& cfg, uint64_t seed) {
+  if (!cfg.enabled) return;
+  for (auto& [path, m] : model.named_modules()) {
+    if (auto* q = dynamic_cast<QLinear*>(m.get())) {
+      q->set_config(cfg);
+    } else if (auto* q2 = dynamic_cast<QConv2d*>(m.get())) {
+      q2->set_config(cfg);
+    } else if (auto* lin = dynamic_cast<nn::Linear*>(m.get())) {
+      model.replace(path, std::make_shared<QLinear>(*lin, cfg, seed, path));
+    } else if (auto* conv = dynamic_cast<nn::Conv2d*>(m.get())) {
+      model.replace(path, std::make_shared<QConv2d>(*conv, cfg, seed, path));
+    }
+  }
+}
+
+}  // namespace lowbit::fqt

@@ -1,0 +1,119 @@
+// Quantized Conv2d: im2col lowering checked against the float simulation (forward exact,
+// per-sample backward exact), and 8-bit exact arithmetic close to the fp32 convolution.
+#include <gtest/gtest.h>
+
+#include "lowbit/fqt/qlayers.h"
+#include "lowbit/ops/ops.h"
+#include "qsim.h"
+
+namespace lowbit::fqt {
+namespace {
+
+struct Geo {
+  int64_t N = 2, C = 3, H = 6, W = 5, K = 4, R = 3, S = 3, stride = 1, pad = 1;
+  int64_t OH() const { return (H + 2 * pad - R) / stride + 1; }
+  int64_t OW() const { return (W + 2 * pad - S) / stride + 1; }
+  int64_t L() const { return OH() * OW(); }
+  int64_t CRS() const { return C * R * S; }
+};
+
+// (L, CRS) integer columns of sample n from codes laid out (N, C, H, W).
+sim::IMat im2col(const Geo& g, const sim::IMat& x, int64_t n) {
+  sim::IMat col(g.L() * g.CRS(), 0);
+  for (int64_t oh = 0; oh < g.OH(); ++oh)
+    for (int64_t ow = 0; ow < g.OW(); ++ow)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t r = 0; r < g.R; ++r)
+          for (int64_t s = 0; s < g.S; ++s) {
+            const int64_t ih = oh * g.stride - g.pad + r, iw = ow * g.stride - g.pad + s;
+            if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
+              col[(oh * g.OW() + ow) * g.CRS() + (c * g.R + r) * g.S + s] = x[((n * g.C + c) * g.H + ih) * g.W + iw];
+          }
+  return col;
+}
+
+Tensor rand_t(const Shape& s, uint64_t seed, float scale = 1.0f) {
+  Tensor t = Tensor::empty(s);
+  normal_fill(seed, 1, 0, t.numel(), t.data<float>());
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] *= scale;
+  return t;
+}
+
+std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg) {
+  auto c = std::make_shared<QuantContext>();
+  c->cfg = cfg;
+  c->seed = 99;
+  c->layer_id = 5;
+  return c;
+}
+
+TEST(QConv2d, ForwardAndPerSampleWeightGradientMatchSimulation) {
+  const Geo g;
+  const Tensor xt = rand_t({g.N, g.C, g.H, g.W}, 1), wt = rand_t({g.K, g.C, g.R, g.S}, 2, 0.3f);
+  Tensor gt = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
+  Rng r(3, 0);
+  for (int64_t i = 0; i < gt.numel(); ++i) gt.data<float>()[i] = (static_cast<float>(r.below(61)) - 30.0f) / 32.0f;
+  auto ctx = ctx_for(preset("hdqt"));
+  Var x(xt, true), w(wt, true);
+  const Var y = quantized_conv2d(x, w, Var(), {.stride = g.stride, .padding = g.pad}, ctx);
+  y.backward(gt);
+
+  const sim::Q xq = sim::quant_operand(xt.to_vector(), 4, 0.975f, true);
+  const sim::Q wq = sim::quant_operand(wt.to_vector(), 4, 0.975f, false);
+  const auto yv = y.value().to_vector(), gv = gt.to_vector(), dwv = w.grad().to_vector();
+  QuantContext step0 = *ctx;
+  step0.step = 0;
+  const int64_t L = g.L(), CRS = g.CRS(), K = g.K;
+  const auto H = sim::dense_hadamard(L);
+  const int64_t h = L & -L;
+  sim::Mat dw(K * CRS, 0);
+  for (int64_t n = 0; n < g.N; ++n) {
+    const sim::IMat col = im2col(g, xq.q, n);
+    const sim::IMat acc = sim::tiled_sat_matmul(wq.q, col, K, L, CRS, 8, 32);  // (K, L)
+    for (int64_t i = 0; i < K * L; ++i)
+      ASSERT_EQ(yv[n * K * L + i], static_cast<float>(acc[i]) * (wq.s * xq.s)) << "sample " << n << " element " << i;
+    // dW_n = Q_sr(G_n H_L) · Q_sr(H_L X_col)ᵀ with per-sample scales, streams offset by sample.
+    sim::Mat gh(K * L, 0), hx(CRS * L, 0);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t l = 0; l < L; ++l) gh[k * L + j] += gv[n * K * L + k * L + l] * float(H[l * L + j]);
+    for (int64_t c = 0; c < CRS; ++c)
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t l = 0; l < L; ++l) hx[c * L + j] += float(H[j * L + l] * col[l * CRS + c]);
+    sim::Q gq = sim::quant_max(gh, 4, true, 0, 0), hq = sim::quant_max(hx, 4, true, 0, 0);
+    // Re-draw with the layer's streams and per-sample offsets.
+    auto redraw = [&](sim::Q& q, const sim::Mat& v, uint64_t stream, uint64_t first) {
+      for (size_t e = 0; e < v.size(); ++e)
+        q.q[e] = sim::q_one(v[e], q.s, -7, 7, true, u32_to_unit_float(random_u32(ctx->seed, stream, first + e)));
+    };
+    redraw(gq, gh, sr_stream(step0, SrTensor::grad_weight_g), n * K * L);
+    redraw(hq, hx, sr_stream(step0, SrTensor::grad_weight_x), n * CRS * L);
+    const sim::IMat a = sim::tiled_sat_matmul(gq.q, hq.q, K, CRS, L, 8, 0);
+    for (int64_t i = 0; i < K * CRS; ++i) dw[i] += static_cast<float>(a[i]) * (gq.s * (hq.s * xq.s) * (1.0f / float(h)));
+  }
+  for (int64_t i = 0; i < K * CRS; ++i) EXPECT_EQ(dwv[i], dw[i]) << "dw element " << i;
+  EXPECT_TRUE(x.grad().defined());
+}
+
+TEST(QConv2d, EightBitExactIsCloseToFloat) {
+  // int8 preset: 8-bit codes, exact 32-bit accumulators, no Hadamard. The output error is the
+  // quantization error: |dy| <= sum |x||w| * (2^-7 + 2^-7) roughly; check against that bound.
+  const Tensor xt = rand_t({2, 3, 7, 7}, 4), wt = rand_t({5, 3, 3, 3}, 5, 0.2f);
+  const Var yq = quantized_conv2d(Var(xt), Var(wt), Var(), {.stride = 2, .padding = 1}, ctx_for(preset("int8")));
+  const Var yf = conv2d(Var(xt), Var(wt), Var(), {.stride = 2, .padding = 1});
+  const auto a = yq.value().to_vector(), b = yf.value().to_vector();
+  float xmax = 0, wmax = 0;
+  for (float v : xt.to_vector()) xmax = std::max(xmax, std::fabs(v));
+  for (float v : wt.to_vector()) wmax = std::max(wmax, std::fabs(v));
+  const float bound = 27 * xmax * wmax * (2.0f / 127.0f + 0.025f);  // rounding + 2.5 % clip of the max
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], bound);
+}
+
+TEST(QConv2d, RejectsUnsupportedGeometry) {
+  EXPECT_THROW(quantized_conv2d(Var(rand_t({1, 4, 5, 5}, 1)), Var(rand_t({4, 2, 3, 3}, 2)), Var(), {.groups = 2},
+                                ctx_for(preset("hdqt"))),
+               ValueError);
+}
+
+}  // namespace
+}  // namespace lowbit::fqt
