@@ -1,0 +1,138 @@
+// Walsh–Hadamard transform: the Sylvester matrix itself (H·H = h·I), every fast path equal to
+// the dense ±1 product exactly for integers and within a derived bound for fp32, along rows and
+// columns, in place and out of place.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "lowbit/kernels/hadamard.h"
+#include "lowbit/kernels/hadamard_ref.h"
+#include "lowbit/kernels/isa.h"
+
+namespace lowbit::kernels {
+namespace {
+
+std::vector<Isa> paths() {
+  std::vector<Isa> p;
+  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
+    if (isa_supported(i)) p.push_back(i);
+  return p;
+}
+
+struct Case {
+  int64_t rows, cols, h;
+  int axis;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> c;
+  for (int64_t h : {1, 2, 4, 8, 16, 32, 64, 256})
+    for (int axis : {0, 1}) {
+      const int64_t line = h * (h <= 16 ? 3 : 2);  // several blocks per line
+      for (int64_t other : {1, 5, 16, 33})
+        c.push_back(axis == 1 ? Case{other, line, h, 1} : Case{line, other, h, 0});
+    }
+  return c;
+}
+
+TEST(Hadamard, SylvesterSquaresToHTimesIdentity) {
+  for (int64_t h : {1, 2, 4, 8, 16, 64}) {
+    for (int64_t i = 0; i < h; ++i)
+      for (int64_t j = 0; j < h; ++j) {
+        int64_t s = 0;
+        for (int64_t k = 0; k < h; ++k) s += ref::hadamard_entry(i, k) * ref::hadamard_entry(k, j);
+        ASSERT_EQ(s, i == j ? h : 0) << "h=" << h << " i=" << i << " j=" << j;
+        ASSERT_EQ(ref::hadamard_entry(i, j), ref::hadamard_entry(j, i));
+      }
+  }
+  // The fast transform applied twice multiplies by h (integers: exactly).
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> d(-100, 100);
+  const HadamardShape s{3, 64, 1, 32};
+  std::vector<int32_t> x(3 * 64), y(x.size());
+  for (auto& v : x) v = d(rng);
+  fwht_i32(s, x.data(), 64, y.data(), 64);
+  fwht_i32(s, y.data(), 64, y.data(), 64);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], 32 * x[i]);
+}
+
+TEST(Hadamard, BlockSizeIsLargestPowerOfTwoDivisor) {
+  EXPECT_EQ(hadamard_block(1), 1);
+  EXPECT_EQ(hadamard_block(784), 16);
+  EXPECT_EQ(hadamard_block(512), 512);
+  EXPECT_EQ(hadamard_block(405), 1);
+  EXPECT_EQ(hadamard_block(128 * 3), 128);
+}
+
+TEST(Hadamard, IntegerPathsEqualDenseProduct) {
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<int> d(-128, 127);
+  const Isa saved = active_isa();
+  for (const Case& c : cases()) {
+    const HadamardShape s{c.rows, c.cols, c.axis, c.h};
+    const int64_t ld = c.cols + 3;  // strided rows
+    std::vector<int8_t> x(c.rows * ld);
+    for (auto& v : x) v = static_cast<int8_t>(d(rng));
+    std::vector<int32_t> want(c.rows * ld, 0), got(want.size()), inplace(want.size());
+    std::vector<int16_t> want16(want.size(), 0), got16(want.size());
+    ref::fwht_i8_i32(s, x.data(), ld, want.data(), ld);
+    if (c.h <= 128) ref::fwht_i8_i16(s, x.data(), ld, want16.data(), ld);
+    for (Isa isa : paths()) {
+      set_active_isa(isa);
+      std::fill(got.begin(), got.end(), 0);
+      fwht_i8_i32(s, x.data(), ld, got.data(), ld);
+      EXPECT_EQ(got, want) << "i8->i32 h=" << c.h << " axis=" << c.axis << " " << c.rows << "x" << c.cols << " " << isa_name(isa);
+      for (size_t i = 0; i < x.size(); ++i) inplace[i] = x[i];
+      fwht_i32(s, inplace.data(), ld, inplace.data(), ld);
+      for (int64_t r = 0; r < c.rows; ++r)
+        for (int64_t k = 0; k < c.cols; ++k) ASSERT_EQ(inplace[r * ld + k], want[r * ld + k]) << isa_name(isa);
+      if (c.h <= 128) {
+        std::fill(got16.begin(), got16.end(), 0);
+        fwht_i8_i16(s, x.data(), ld, got16.data(), ld);
+        EXPECT_EQ(got16, want16) << "i8->i16 h=" << c.h << " " << isa_name(isa);
+      }
+    }
+  }
+  set_active_isa(saved);
+}
+
+// fp32: the dense reference sums in double (one rounding); the fast transform rounds once per
+// stage, and each stage's values are bounded by Σ|x| over the block, so
+// |fast - exact| <= log2(h)·u·Σ|x_block| with u = 2^-24, plus u·|exact| for the reference.
+TEST(Hadamard, Fp32PathsWithinDerivedBoundAndAgreeWithEachOther) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  const Isa saved = active_isa();
+  for (const Case& c : cases()) {
+    const HadamardShape s{c.rows, c.cols, c.axis, c.h};
+    std::vector<float> x(c.rows * c.cols), want(x.size());
+    for (auto& v : x) v = d(rng);
+    ref::fwht_f32(s, x.data(), c.cols, want.data(), c.cols);
+    std::vector<float> first;
+    for (Isa isa : paths()) {
+      set_active_isa(isa);
+      std::vector<float> got = x;
+      fwht_f32(s, got.data(), c.cols, got.data(), c.cols);  // in place
+      const double stages = std::log2(static_cast<double>(c.h));
+      for (int64_t r = 0; r < c.rows; ++r)
+        for (int64_t k = 0; k < c.cols; ++k) {
+          const int64_t line0 = c.axis == 1 ? (k / c.h) * c.h : (r / c.h) * c.h;
+          double block_abs = 0;
+          for (int64_t j = 0; j < c.h; ++j)
+            block_abs += std::fabs(c.axis == 1 ? x[r * c.cols + line0 + j] : x[(line0 + j) * c.cols + k]);
+          const double tol = (stages + 1) * 0x1p-24 * block_abs;
+          ASSERT_LE(std::fabs(got[r * c.cols + k] - want[r * c.cols + k]), tol) << isa_name(isa) << " h=" << c.h;
+        }
+      if (isa != Isa::ref) {  // same butterfly network: fast paths agree bit for bit
+        if (first.empty()) first = got;
+        EXPECT_EQ(got, first) << isa_name(isa) << " h=" << c.h << " axis=" << c.axis;
+      }
+    }
+  }
+  set_active_isa(saved);
+}
+
+}  // namespace
+}  // namespace lowbit::kernels

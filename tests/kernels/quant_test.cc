@@ -1,0 +1,177 @@
+// Quantizer kernels: every code and every rounding boundary for b = 2..8, signed and unsigned;
+// fast path equal to the reference bit for bit (nearest and stochastic, per tensor and per
+// channel); stochastic rounding unbiased within a bound derived from the sample count and
+// independent of the thread count; int4 packing round trips.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/quant.h"
+#include "lowbit/kernels/quant_ref.h"
+
+namespace lowbit::kernels {
+namespace {
+
+// Code ranges exercised: signed symmetric [-q, q], unsigned [0, 2^b - 1], signed asymmetric
+// [-2^(b-1), 2^(b-1) - 1] with a zero point.
+struct Range {
+  int32_t qmin, qmax, zp;
+};
+std::vector<Range> ranges(int bits) {
+  const int32_t q = (1 << (bits - 1)) - 1;
+  return {{-q, q, 0}, {0, (1 << bits) - 1, 0}, {-q - 1, q, 3 - bits}};
+}
+
+// Every code k is hit by x = (k - zp)·s; the boundary (k - zp + 0.5)·s goes to the even
+// neighbour and its float neighbours go down and up. s = 2^-3 keeps all of these exact.
+TEST(Quant, EveryCodeAndEveryRoundingBoundary) {
+  const float s = 0.125f;
+  for (int bits = 2; bits <= 8; ++bits)
+    for (const Range& r : ranges(bits)) {
+      std::vector<float> x;
+      std::vector<int32_t> want;
+      for (int32_t k = r.qmin; k <= r.qmax; ++k) {
+        const float y = static_cast<float>(k - r.zp);
+        x.push_back(y * s);
+        want.push_back(k);
+        if (k == r.qmax) break;
+        const float tie = (y + 0.5f) * s;
+        x.push_back(tie);
+        want.push_back(static_cast<int32_t>(std::nearbyint(y + 0.5f)) + r.zp);  // the even one
+        x.push_back(std::nextafter(tie, -1e30f));
+        want.push_back(k);
+        x.push_back(std::nextafter(tie, 1e30f));
+        want.push_back(k + 1);
+      }
+      // Beyond the range (and NaN) clamps to the end codes.
+      x.insert(x.end(), {(r.qmax - r.zp + 40) * s, (r.qmin - r.zp - 40) * s, NAN, INFINITY, -INFINITY});
+      want.insert(want.end(), {r.qmax, r.qmin, r.qmin, r.qmax, r.qmin});
+      const QuantGrid g{1, 1, static_cast<int64_t>(x.size()), &s, &r.zp, r.qmin, r.qmax};
+      for (Isa isa : {Isa::ref, best_supported_isa()}) {
+        set_active_isa(isa);
+        std::vector<int32_t> got(x.size());
+        if (r.qmax > 127) {
+          std::vector<uint8_t> q(x.size());
+          quantize_f32_u8(g, x.data(), q.data(), Rounding::nearest, {});
+          for (size_t i = 0; i < q.size(); ++i) got[i] = q[i];
+        } else {
+          std::vector<int8_t> q(x.size());
+          quantize_f32_i8(g, x.data(), q.data(), Rounding::nearest, {});
+          for (size_t i = 0; i < q.size(); ++i) got[i] = q[i];
+        }
+        ASSERT_EQ(got, want) << "bits=" << bits << " qmin=" << r.qmin << " zp=" << r.zp << " " << isa_name(isa);
+        // Dequantizing a code gives back its grid point exactly.
+        for (size_t i = 0; i + 5 < x.size(); i += 4) ASSERT_EQ(static_cast<float>(got[i] - r.zp) * s, x[i]);
+      }
+      set_active_isa(best_supported_isa());
+    }
+}
+
+TEST(Quant, StochasticRoundingBetweenNeighboursOnly) {
+  for (float y : {0.0f, 2.0f, 2.25f, -2.75f, 6.999f, -7.0f})
+    for (float u : {0.0f, 0.249f, 0.25f, 0.5f, 0.999999f}) {
+      const int32_t q = ref::quantize_one(y, 1.0f, -7.0f, 7.0f, Rounding::stochastic, u);
+      const float a = std::fabs(y), frac = a - std::floor(a);
+      const int32_t mag = static_cast<int32_t>(std::floor(a)) + (u < frac ? 1 : 0);
+      EXPECT_EQ(q, y < 0 ? -mag : mag) << y << " " << u;
+    }
+}
+
+// Fast == reference for random data, per channel along each position, both roundings, int8,
+// uint8 and int32 inputs; the stochastic codes do not depend on the thread count.
+TEST(Quant, FastEqualsReferenceAndThreadCountInvariant) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.0f, 4.0f);
+  const int64_t outer = 3, channels = 5, inner = 700;  // inner > one chunk, not a multiple of it
+  const int64_t n = outer * channels * inner;
+  std::vector<float> x(n), scale(channels);
+  std::vector<int32_t> acc(n), zp(channels);
+  for (auto& v : x) v = d(rng);
+  for (int64_t i = 0; i < n; ++i) acc[i] = static_cast<int32_t>(d(rng) * 1000);
+  for (int64_t c = 0; c < channels; ++c) scale[c] = 0.05f * static_cast<float>(c + 1), zp[c] = static_cast<int32_t>(c) - 2;
+  const RandomKey key{42, 7, 1000};
+  const int saved_threads = num_threads();
+  for (auto [o, c, i] : {std::tuple<int64_t, int64_t, int64_t>{outer, channels, inner}, {outer * channels * inner / 5, 5, 1}}) {
+    const QuantGrid g{o, c, i, scale.data(), zp.data(), -100, 100};
+    for (Rounding r : {Rounding::nearest, Rounding::stochastic}) {
+      std::vector<int8_t> want(n), got(n), want32(n), got32(n);
+      std::vector<uint8_t> wantu(n), gotu(n);
+      ref::quantize_f32_i8(g, x.data(), want.data(), r, key);
+      ref::quantize_i32_i8(g, acc.data(), want32.data(), r, key);
+      const QuantGrid gu{o, c, i, scale.data(), nullptr, 0, 255};
+      ref::quantize_f32_u8(gu, x.data(), wantu.data(), r, key);
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        quantize_f32_i8(g, x.data(), got.data(), r, key);
+        quantize_i32_i8(g, acc.data(), got32.data(), r, key);
+        quantize_f32_u8(gu, x.data(), gotu.data(), r, key);
+        EXPECT_EQ(got, want) << "threads=" << threads << " inner=" << i;
+        EXPECT_EQ(got32, want32) << "threads=" << threads << " inner=" << i;
+        EXPECT_EQ(gotu, wantu) << "threads=" << threads << " inner=" << i;
+      }
+      std::vector<float> back(n), back_ref(n);
+      dequantize_i8_f32(g, got.data(), back.data());
+      ref::dequantize_i8_f32(g, got.data(), back_ref.data());
+      EXPECT_EQ(back, back_ref);
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
+// E[q] = y: each draw's error e = q - y lies in (-1, 1) with variance frac·(1-frac) <= 1/4, so
+// the mean of n draws has standard deviation <= 0.5/sqrt(n); 6 sigma, plus the 2^-24 bias of a
+// 24-bit uniform, never fails by chance in practice (p < 2e-9). Nearest rounding fails the test.
+TEST(Quant, StochasticRoundingIsUnbiased) {
+  const int64_t n = 200000;
+  const float bound = static_cast<float>(6 * 0.5 / std::sqrt(static_cast<double>(n)) + 0x1p-24);
+  for (float y : {0.1f, 0.5f, 0.9f, 2.3f, -1.7f, -0.01f}) {
+    std::vector<float> x(n, y);
+    std::vector<int8_t> q(n);
+    const float one = 1.0f;
+    const QuantGrid g{1, 1, n, &one, nullptr, -7, 7};
+    quantize_f32_i8(g, x.data(), q.data(), Rounding::stochastic, {123, 9, 0});
+    double mean = 0;
+    for (int8_t v : q) mean += v;
+    mean /= static_cast<double>(n);
+    EXPECT_LE(std::fabs(mean - y), bound) << "y=" << y;
+    quantize_f32_i8(g, x.data(), q.data(), Rounding::nearest, {});
+    if (std::fabs(y - std::nearbyint(y)) > 0.05f) {
+      EXPECT_GT(std::fabs(q[0] - y), bound);
+    }
+  }
+}
+
+TEST(Quant, Int4PackingRoundTripsEveryValue) {
+  std::vector<int8_t> s, u;
+  for (int v = -8; v <= 7; ++v)
+    for (int w = -8; w <= 7; ++w) s.push_back(static_cast<int8_t>(v)), s.push_back(static_cast<int8_t>(w));
+  s.push_back(-3);  // odd length
+  for (int8_t v : s) u.push_back(static_cast<int8_t>(v + 8));
+  std::vector<uint8_t> p((s.size() + 1) / 2);
+  std::vector<int8_t> back(s.size());
+  pack_int4(static_cast<int64_t>(s.size()), s.data(), p.data());
+  unpack_int4(static_cast<int64_t>(s.size()), p.data(), back.data());
+  EXPECT_EQ(back, s);
+  EXPECT_EQ(p.back() >> 4, 0);  // odd tail leaves the high nibble zero
+  pack_int4(static_cast<int64_t>(u.size()), u.data(), p.data());
+  unpack_uint4(static_cast<int64_t>(u.size()), p.data(), back.data());
+  EXPECT_EQ(back, u);
+}
+
+TEST(Quant, MaxAbsAndMinMax) {
+  const float x[] = {1.0f, -3.5f, NAN, 2.0f};
+  EXPECT_EQ(max_abs_f32(4, x), 3.5f);
+  const int32_t y[] = {5, INT32_MIN, 7};
+  EXPECT_EQ(max_abs_i32(3, y), INT32_MAX);
+  float lo, hi;
+  min_max_f32(4, x, &lo, &hi);
+  EXPECT_EQ(lo, -3.5f);
+  EXPECT_EQ(hi, 2.0f);
+}
+
+}  // namespace
+}  // namespace lowbit::kernels
