@@ -1,0 +1,67 @@
+// Runs a class-incremental method over tasks, seeds and quantization presets. Every preset
+// sees the same class order, the same seeds and so the same initial weights, head rows and
+// batch orders; only the arithmetic differs. Each (preset, seed) run builds its model with
+// init seed = the run's seed, applies the preset after building and after each head expansion,
+// and after every task evaluates on the test samples of all classes seen so far.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lowbit/cil/methods.h"
+#include "lowbit/cil/metrics.h"
+#include "lowbit/cil/quantize.h"
+#include "lowbit/cil/task_split.h"
+#include "lowbit/data/dataset.h"
+
+namespace lowbit::cil {
+
+struct CilConfig {
+  std::string method = "icarl";
+  std::string model = "mlp";
+  int classes_per_task = 2;
+  uint64_t class_order_seed = 1993;  // one class order for every seed and preset
+  MethodConfig method_cfg;           // method_cfg.train.seed is ignored: runs use their own seed
+};
+
+// The data of a CIL experiment in order-label space (see task_split.h).
+struct CilSetup {
+  std::vector<int> order;  // global class ids in arrival order
+  std::vector<Task> tasks;
+  data::Dataset train, test;
+  std::vector<std::vector<int64_t>> test_seen;  // per task: test indices of the classes seen so far
+};
+// Validates the configuration against the data set (ValueError naming what is wrong).
+CilSetup prepare(const data::DatasetSplit& split, const CilConfig& cfg);
+
+struct RunResult {
+  std::string preset;
+  uint64_t seed = 0;
+  AccuracyMatrix head;  // linear head (bias-corrected for BiC)
+  AccuracyMatrix nme;   // nearest mean of exemplars; empty for methods without memory
+  std::vector<double> task_seconds;  // training + memory update + evaluation, per task
+};
+
+// Called after each task of a run: the result so far and the task index.
+using TaskCallback = std::function<void(const RunResult&, int task)>;
+
+RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& quant, uint64_t seed,
+                  const TaskCallback& on_task = {});
+
+// Runs every (seed, preset) pair, seed-major (so partial results compare presets early),
+// skipping pairs already in `done` (their results are reused). on_run fires after each new run.
+std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, const std::vector<QuantSpec>& presets,
+                               const std::vector<uint64_t>& seeds, const std::vector<RunResult>& done,
+                               const std::function<void(const RunResult&)>& on_run = {},
+                               const TaskCallback& on_task = {});
+
+// Mean/std over runs of the summary metrics and of each task's seen-class accuracy.
+struct Summary {
+  MeanStd avg_incremental_accuracy, final_accuracy, forgetting;
+  std::vector<MeanStd> seen;  // per task
+  std::vector<std::vector<double>> seen_per_run;  // [task][run]
+};
+Summary summarize(const std::vector<const AccuracyMatrix*>& runs);
+
+}  // namespace lowbit::cil
