@@ -112,5 +112,30 @@ TEST(CilEndToEnd, RunAllReusesFinishedRunsAndRejectsBadSettings) {
   EXPECT_THROW(check_quant_spec(QuantSpec{"no-such-preset"}), ValueError);
 }
 
+TEST(CilEndToEnd, QuantizedPresetKeepsTheGrownHeadQuantized) {
+  if (!quantization_available()) GTEST_SKIP() << "built without the fqt layer";
+  const data::DatasetSplit split = synthetic();
+  const CilConfig cfg = config("icarl");
+  const CilSetup setup = prepare(split, cfg);
+  const QuantSpec hdqt{"hdqt", 4, 8};
+  const RunResult q = run_one(setup, cfg, hdqt, 2);
+  EXPECT_EQ(q.head.num_tasks(), 3);
+  EXPECT_GT(final_accuracy(q.head), 1.5 / kClasses);
+  EXPECT_EQ(q.head.seen, run_one(setup, cfg, hdqt, 2).head.seen);  // stochastic rounding is seeded
+  // The head grown for the last task must be a quantized layer again.
+  ModelOps ops;
+  ops.build = [&](int64_t n) {
+    auto m = nn::build_model("fcnet", setup.train.sample_shape(), n);
+    nn::init_parameters(*m, 2);
+    apply_quantization(*m, hdqt, 0);
+    return m;
+  };
+  ops.requantize = [&](nn::Classifier& m, int t) { apply_quantization(m, hdqt, static_cast<uint64_t>(t)); };
+  auto method = make_method("finetune", cfg.method_cfg, ops);
+  for (int t = 0; t < 3; ++t) method->train_task(setup.train, setup.tasks, t);
+  EXPECT_EQ(method->model().num_classes(), kClasses);
+  EXPECT_EQ(method->model().find("fc")->type(), "QLinear");
+}
+
 }  // namespace
 }  // namespace lowbit::cil
