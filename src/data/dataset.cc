@@ -196,7 +196,7 @@ int64_t BatchLoader::num_batches() const {
   return drop_last_ ? n / batch_size_ : (n + batch_size_ - 1) / batch_size_;
 }
 
-BatchLoader::Epoch BatchLoader::epoch(int64_t e) const { return Epoch(this, permutation(e)); }
+BatchLoader::Epoch BatchLoader::epoch(int64_t e) const { return Epoch(*this, permutation(e)); }
 
 Batch BatchLoader::make_batch(std::span<const int64_t> order, int64_t b) const {
   LOWBIT_REQUIRE(b >= 0 && b < num_batches(), "BatchLoader", "batch {} outside [0, {})", b, num_batches());

@@ -213,6 +213,7 @@ DatasetSplit load_dsads(const fs::path& root_in, const DsadsOptions& opt) {
   Tensor raw;
   if (opt.use_cache) {
     if (auto hit = read_cache(cache_path, fp); hit && hit->tensors.size() == 1 &&
+                                               hit->tensors[0].dtype() == DType::f32 &&
                                                hit->tensors[0].shape() == Shape{n, kDsadsChannels, kDsadsRows})
       raw = hit->tensors[0];
   }

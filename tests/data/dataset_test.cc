@@ -122,6 +122,9 @@ TEST(BatchLoader, BatchesCoverEpochAndHonourDropLast) {
     dropped += b.size();
   }
   EXPECT_EQ(dropped, 8);
+  int64_t from_temporary = 0;  // the epoch outlives the loader expression it came from
+  for (const Batch& b : BatchLoader(ds, 3, true, 1).epoch(0)) from_temporary += b.size();
+  EXPECT_EQ(from_temporary, 10);
   EXPECT_THROW(BatchLoader(ds, 0, true, 0), ValueError);
 }
 

@@ -106,13 +106,14 @@ class BatchLoader {
   bool drop_last_;
 };
 
-// One epoch's order; iterate it with range-for to get Batch values.
+// One epoch's order; iterate it with range-for to get Batch values. It holds its own copy of
+// the loader (tensor handles only), so `for (auto b : BatchLoader(...).epoch(0))` is safe.
 class BatchLoader::Epoch {
  public:
-  Epoch(const BatchLoader* loader, std::vector<int64_t> order) : loader_(loader), order_(std::move(order)) {}
+  Epoch(BatchLoader loader, std::vector<int64_t> order) : loader_(std::move(loader)), order_(std::move(order)) {}
   const std::vector<int64_t>& order() const { return order_; }
-  int64_t size() const { return loader_->num_batches(); }
-  Batch operator[](int64_t b) const { return loader_->make_batch(order_, b); }
+  int64_t size() const { return loader_.num_batches(); }
+  Batch operator[](int64_t b) const { return loader_.make_batch(order_, b); }
 
   class Iterator {
    public:
@@ -132,7 +133,7 @@ class BatchLoader::Epoch {
   Iterator end() const { return Iterator(this, size()); }
 
  private:
-  const BatchLoader* loader_;
+  BatchLoader loader_;
   std::vector<int64_t> order_;
 };
 
