@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fp32_test_util.h"
@@ -202,6 +203,33 @@ TEST(Fp32Conv, Im2colBackwardWeightIndependentOfThreadCount) {
   set_conv_algo(ConvAlgo::automatic);
   EXPECT_EQ(dw1, dw2);
   EXPECT_EQ(db1, db2);
+}
+
+// The primitive cache and per-thread scratch are shared by callers on different threads (e.g.
+// a data-loader thread running inference next to training): results must stay right.
+TEST(Fp32Conv, ConcurrentCallersGetCorrectResults) {
+  const Conv2dShape shapes[] = {conv_shape(3, 8, 12, 12, 16, 3, 3, 1, 1), conv_shape(2, 16, 9, 9, 8, 3, 3, 2, 1)};
+  std::vector<std::vector<float>> got(4), want(4);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    const Conv2dShape& s = shapes[t % 2];
+    want[t].resize(s.N * s.K * s.OH() * s.OW());
+    workers.emplace_back([&, t, s] {
+      const auto x = random_floats(s.N * s.C * s.H * s.W, 70 + t), w = random_floats(s.K * s.C * 9, 80 + t);
+      got[t].assign(want[t].size(), NAN);
+      for (int rep = 0; rep < 3; ++rep) conv2d_forward(s, x.data(), w.data(), nullptr, got[t].data());
+      ref::conv2d_forward(s, x.data(), w.data(), nullptr, want[t].data());
+    });
+  }
+  for (auto& th : workers) th.join();
+  for (int t = 0; t < 4; ++t) {
+    const Conv2dShape& s = shapes[t % 2];
+    const auto x = random_floats(s.N * s.C * s.H * s.W, 70 + t), w = random_floats(s.K * s.C * 9, 80 + t);
+    const auto ax = abs_of(x), aw = abs_of(w);
+    std::vector<float> mag(want[t].size());
+    ref::conv2d_forward(s, ax.data(), aw.data(), nullptr, mag.data());
+    expect_close(got[t], want[t], mag, double(s.C * 9 + 1), "concurrent conv " + std::to_string(t));
+  }
 }
 
 }  // namespace

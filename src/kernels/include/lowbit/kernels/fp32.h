@@ -2,6 +2,9 @@
 // pooling, batch norm, ReLU, softmax / cross-entropy. Row-major, NCHW, raw pointers, no
 // allocation visible to callers, no exceptions. Each has a plain-loop twin in namespace ref
 // (fp32_ref.h) that is its specification; tests compare the two within derived tolerances.
+// Threads: all follow lowbit::num_threads(). GEMM and convolution come from oneDNN (see
+// fp32_tuning.h) and may differ in the last bits between thread counts; every other kernel
+// reduces in a fixed order and gives bitwise the same result on any thread count.
 #pragma once
 
 #include <cstdint>
