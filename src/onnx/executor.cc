@@ -1,0 +1,243 @@
+// Session: per-input-shape plans (inference + folding + arena), node execution, thread setup.
+// The concurrent scheduler lives in scheduler.cc.
+#include "lowbit/onnx/executor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "lowbit/core/threads.h"
+#include "lowbit/onnx/passes.h"
+#include "lowbit/onnx/shape_inference.h"
+#include "memory_plan.h"
+#include "ops/op.h"
+#include "scheduler.h"
+
+namespace lowbit::onnx {
+
+struct Session::Plan {
+  std::vector<ValueType> signature;  // input types this plan was made for
+  InferenceResult inf;
+  std::vector<int64_t> offset;       // per value: arena offset, or -1
+  std::vector<std::vector<int>> successors;  // per step (index into inf.runtime_nodes)
+  std::vector<int> predecessors;     // per step: number of distinct producer steps
+  MemoryStats mem;
+};
+
+std::pair<int, int> resolve_threads(int inter_op, int intra_op, int hardware) {
+  hardware = std::max(hardware, 1);
+  const int inter = std::clamp(inter_op, 1, hardware);
+  int intra = intra_op > 0 ? intra_op : hardware / inter;
+  intra = std::clamp(intra, 1, std::max(1, hardware / inter));
+  return {inter, intra};
+}
+
+Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph)), options_(options) {
+  LOWBIT_REQUIRE(options.inter_op >= 1 && options.intra_op >= 0, "Session", "inter_op must be >= 1 and intra_op >= 0");
+  std::tie(inter_op_, intra_op_) = resolve_threads(options.inter_op, options.intra_op, hardware_threads());
+  graph_.validate();
+  for (const Node& n : graph_.nodes)
+    if (!n.dead) resolve_op(n, graph_.opset);
+  if (options.optimize) optimize_graph(graph_);
+  if (inter_op_ > 1) pool_ = std::make_unique<TaskPool>(inter_op_, intra_op_);
+}
+
+Session::~Session() = default;
+
+std::vector<std::string> Session::input_names() const {
+  std::vector<std::string> out;
+  for (int v : graph_.inputs) out.push_back(graph_.values[static_cast<size_t>(v)].name);
+  return out;
+}
+
+std::vector<std::string> Session::output_names() const {
+  std::vector<std::string> out;
+  for (int v : graph_.outputs) out.push_back(graph_.values[static_cast<size_t>(v)].name);
+  return out;
+}
+
+MemoryStats Session::memory() const { return plan_ ? plan_->mem : MemoryStats{}; }
+
+const std::vector<ValueType>& Session::value_types() const {
+  LOWBIT_REQUIRE(plan_ != nullptr, "Session", "value_types() before prepare()");
+  return plan_->inf.types;
+}
+
+size_t Session::runtime_node_count() const { return plan_ ? plan_->inf.runtime_nodes.size() : graph_.live_node_count(); }
+
+void Session::prepare(const std::vector<ValueType>& input_types) {
+  auto plan = std::make_unique<Plan>();
+  plan->signature = input_types;
+  plan->inf = infer_shapes(graph_, input_types, true);
+  const std::vector<int>& steps = plan->inf.runtime_nodes;
+  const size_t n_steps = steps.size();
+  std::vector<int> step_of(graph_.nodes.size(), -1);
+  for (size_t s = 0; s < n_steps; ++s) step_of[static_cast<size_t>(steps[s])] = static_cast<int>(s);
+
+  // Dependencies between runtime steps (folded producers are constants, not dependencies).
+  plan->successors.assign(n_steps, {});
+  plan->predecessors.assign(n_steps, 0);
+  std::vector<std::vector<int>> preds(n_steps);
+  for (size_t s = 0; s < n_steps; ++s) {
+    for (int v : graph_.nodes[static_cast<size_t>(steps[s])].inputs) {
+      if (v == kNoValue || plan->inf.known.count(v)) continue;
+      const int p = graph_.values[static_cast<size_t>(v)].producer;
+      if (p < 0 || step_of[static_cast<size_t>(p)] < 0) continue;
+      const int ps = step_of[static_cast<size_t>(p)];
+      if (std::find(preds[s].begin(), preds[s].end(), ps) == preds[s].end()) preds[s].push_back(ps);
+    }
+    plan->predecessors[s] = static_cast<int>(preds[s].size());
+    for (int p : preds[s]) plan->successors[static_cast<size_t>(p)].push_back(static_cast<int>(s));
+  }
+
+  // Buffers: statically shaped outputs of runtime steps that are not graph outputs.
+  std::vector<bool> is_output(graph_.values.size(), false);
+  for (int v : graph_.outputs) is_output[static_cast<size_t>(v)] = true;
+  std::vector<BufferRequest> requests;
+  std::vector<int> request_value;
+  for (size_t s = 0; s < n_steps; ++s) {
+    for (int v : graph_.nodes[static_cast<size_t>(steps[s])].outputs) {
+      if (v == kNoValue || is_output[static_cast<size_t>(v)]) continue;
+      const ValueType& t = plan->inf.types[static_cast<size_t>(v)];
+      if (!t.has_shape) continue;
+      BufferRequest req;
+      req.bytes = static_cast<size_t>(checked_numel(t.shape, "onnx")) * elem_size(t.elem);
+      req.producer = static_cast<int>(s);
+      for (int c : graph_.values[static_cast<size_t>(v)].consumers)
+        if (step_of[static_cast<size_t>(c)] >= 0) req.readers.push_back(step_of[static_cast<size_t>(c)]);
+      requests.push_back(std::move(req));
+      request_value.push_back(v);
+    }
+  }
+  MemoryPlanResult mp;
+  if (inter_op_ == 1) {
+    mp = plan_memory(requests, [](int a, int b) { return a < b; });  // program order
+  } else {
+    // Ancestor sets: step a happens before b iff a is a transitive predecessor of b.
+    const size_t words = (n_steps + 63) / 64;
+    std::vector<uint64_t> anc(n_steps * words, 0);
+    for (size_t s = 0; s < n_steps; ++s)
+      for (int p : preds[s]) {
+        anc[s * words + static_cast<size_t>(p) / 64] |= uint64_t{1} << (p % 64);
+        for (size_t w = 0; w < words; ++w) anc[s * words + w] |= anc[static_cast<size_t>(p) * words + w];
+      }
+    mp = plan_memory(requests, [&](int a, int b) {
+      return (anc[static_cast<size_t>(b) * words + static_cast<size_t>(a) / 64] >> (a % 64)) & 1;
+    });
+  }
+  plan->offset.assign(graph_.values.size(), -1);
+  for (size_t i = 0; i < requests.size(); ++i)
+    plan->offset[static_cast<size_t>(request_value[i])] = static_cast<int64_t>(mp.offsets[i]);
+  plan->mem.arena_bytes = mp.arena_bytes;
+  plan->mem.unshared_bytes = mp.unshared_bytes;
+  for (int v : graph_.outputs) {
+    const ValueType& t = plan->inf.types[static_cast<size_t>(v)];
+    if (t.has_shape) plan->mem.output_bytes += static_cast<size_t>(checked_numel(t.shape, "onnx")) * elem_size(t.elem);
+  }
+  for (const auto& [v, a] : plan->inf.known) plan->mem.constant_bytes += a.nbytes();
+  LOWBIT_REQUIRE(plan->mem.arena_bytes <= kMaxArrayBytes, "onnx", "activations need {} bytes, above the {} GiB limit",
+                 plan->mem.arena_bytes, kMaxArrayBytes >> 30);
+  plan_ = std::move(plan);
+}
+
+Session::Plan& Session::plan_for(const std::vector<Array>& inputs) {
+  std::vector<ValueType> sig;
+  for (const Array& a : inputs) sig.push_back(ValueType{a.type(), a.shape(), true});
+  bool same = plan_ && plan_->signature.size() == sig.size();
+  for (size_t i = 0; same && i < sig.size(); ++i)
+    same = plan_->signature[i].elem == sig[i].elem && plan_->signature[i].shape == sig[i].shape;
+  if (!same) prepare(sig);
+  if (arena_capacity_ < plan_->mem.arena_bytes) {
+    void* p = std::aligned_alloc(kArenaAlign, std::max<size_t>(plan_->mem.arena_bytes, kArenaAlign));
+    if (!p) throw std::bad_alloc();
+    arena_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    arena_capacity_ = plan_->mem.arena_bytes;
+  }
+  return *plan_;
+}
+
+void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::byte* arena) const {
+  const Node& node = graph_.nodes[static_cast<size_t>(n)];
+  const OpDef& op = resolve_op(node, graph_.opset);
+  RunCtx ctx{node, graph_.opset, {}, {}};
+  for (int v : node.inputs) ctx.in.push_back(v == kNoValue ? nullptr : &slots[static_cast<size_t>(v)]);
+  bool dynamic = false;
+  for (int v : node.outputs) dynamic = dynamic || (v != kNoValue && !plan.inf.types[static_cast<size_t>(v)].has_shape);
+  std::vector<ValueType> types;
+  if (dynamic) {
+    // Data-dependent output shape: infer again with the actual input values.
+    InferCtx ictx = infer_ctx_for(ctx);
+    ictx.out.resize(node.outputs.size());
+    op.infer(ictx);
+    types = ictx.out;
+  } else {
+    for (int v : node.outputs) types.push_back(v == kNoValue ? ValueType{} : plan.inf.types[static_cast<size_t>(v)]);
+  }
+  std::vector<Array> scratch(node.outputs.size());  // outputs nobody asked for (still computed)
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    const int v = node.outputs[i];
+    if (v == kNoValue) {
+      ctx.out.push_back(nullptr);
+      continue;
+    }
+    Array& slot = slots[static_cast<size_t>(v)];
+    const int64_t off = plan.offset[static_cast<size_t>(v)];
+    slot = off >= 0 ? Array::view(types[i].elem, types[i].shape, arena + off, nullptr)
+                    : Array::empty(types[i].elem, types[i].shape);
+    ctx.out.push_back(&slot);
+  }
+  op.run(ctx);
+}
+
+void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::byte* arena) {
+  const int saved = num_threads();
+  set_num_threads(intra_op_);
+  try {
+    for (int n : plan.inf.runtime_nodes) run_node(plan, n, slots, arena);
+  } catch (...) {
+    set_num_threads(saved);
+    throw;
+  }
+  set_num_threads(saved);
+}
+
+void Session::run_parallel(const Plan& plan, std::vector<Array>& slots, std::byte* arena) {
+  const std::vector<int>& steps = plan.inf.runtime_nodes;
+  pool_->run(plan.successors, plan.predecessors, [&](int s) { run_node(plan, steps[static_cast<size_t>(s)], slots, arena); });
+}
+
+std::vector<Array> Session::run(const std::vector<Array>& inputs) {
+  LOWBIT_REQUIRE(inputs.size() == graph_.inputs.size(), "Session::run", "model has {} inputs, {} given",
+                 graph_.inputs.size(), inputs.size());
+  Plan& plan = plan_for(inputs);
+  std::vector<Array> slots(graph_.values.size());
+  for (size_t i = 0; i < inputs.size(); ++i) slots[static_cast<size_t>(graph_.inputs[i])] = inputs[i];
+  for (const auto& [v, a] : plan.inf.known) slots[static_cast<size_t>(v)] = a;
+  auto* arena = static_cast<std::byte*>(arena_.get());
+  if (pool_ && plan.inf.runtime_nodes.size() > 1) run_parallel(plan, slots, arena);
+  else run_sequential(plan, slots, arena);
+  std::vector<Array> outputs;
+  for (int v : graph_.outputs) {
+    Array& a = slots[static_cast<size_t>(v)];
+    // Inputs and constants are shared with the caller/session: hand out copies.
+    const bool owned = graph_.values[static_cast<size_t>(v)].producer >= 0 && !plan.inf.known.count(v);
+    outputs.push_back(owned ? a : a.clone());
+  }
+  return outputs;
+}
+
+std::map<std::string, Array> Session::run(const std::map<std::string, Array>& inputs) {
+  std::vector<Array> ordered;
+  for (int v : graph_.inputs) {
+    const std::string& name = graph_.values[static_cast<size_t>(v)].name;
+    auto it = inputs.find(name);
+    LOWBIT_REQUIRE(it != inputs.end(), "Session::run", "missing input '{}'", name);
+    ordered.push_back(it->second);
+  }
+  LOWBIT_REQUIRE(inputs.size() == ordered.size(), "Session::run", "unknown extra inputs given");
+  std::vector<Array> outs = run(ordered);
+  std::map<std::string, Array> named;
+  for (size_t i = 0; i < outs.size(); ++i) named[output_names()[i]] = outs[i];
+  return named;
+}
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,142 @@
+// Serializes a Graph: typed inputs/outputs (output types from shape inference on the declared
+// input shapes), initializers as raw_data, nodes in topological order.
+#include "lowbit/onnx/exporter.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <fstream>
+
+#include "lowbit/onnx/shape_inference.h"
+#include "proto_tensor.h"
+
+namespace lowbit::onnx {
+namespace {
+
+void set_type(const ValueType& t, ::onnx::ValueInfoProto* vi) {
+  auto* tt = vi->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int32_t>(t.elem));
+  if (!t.has_shape) return;
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : t.shape) {
+    auto* dim = shape->add_dim();
+    if (d >= 0) dim->set_dim_value(d);
+    else dim->set_dim_param("N");
+  }
+}
+
+void set_attr(const std::string& name, const Attribute& a, ::onnx::AttributeProto* p) {
+  using A = ::onnx::AttributeProto;
+  p->set_name(name);
+  switch (a.kind) {
+    case Attribute::Kind::f: p->set_type(A::FLOAT); p->set_f(static_cast<float>(a.f)); break;
+    case Attribute::Kind::i: p->set_type(A::INT); p->set_i(a.i); break;
+    case Attribute::Kind::s: p->set_type(A::STRING); p->set_s(a.s); break;
+    case Attribute::Kind::t: p->set_type(A::TENSOR); array_to_proto(a.t, name, p->mutable_t()); break;
+    case Attribute::Kind::fs:
+      p->set_type(A::FLOATS);
+      for (double f : a.fs) p->add_floats(static_cast<float>(f));
+      break;
+    case Attribute::Kind::is:
+      p->set_type(A::INTS);
+      for (int64_t i : a.is) p->add_ints(i);
+      break;
+    case Attribute::Kind::ss:
+      p->set_type(A::STRINGS);
+      for (const auto& s : a.ss) p->add_strings(s);
+      break;
+  }
+}
+
+}  // namespace
+
+std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
+  g.validate();
+  ::onnx::ModelProto model;
+  model.set_ir_version(options.ir_version);
+  model.set_producer_name(options.producer);
+  auto* opset = model.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(g.opset);
+  ::onnx::GraphProto* gp = model.mutable_graph();
+  gp->set_name(g.name);
+  // Output types: declared ones when present, else inferred from the declared input shapes.
+  std::vector<ValueType> types(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v) types[v] = g.values[v].type;
+  try {
+    const InferenceResult inf = infer_shapes(g, declared_input_types(g, 1), false);
+    for (int v : g.outputs)
+      if (types[static_cast<size_t>(v)].elem == ElemType::undefined) {
+        types[static_cast<size_t>(v)] = inf.types[static_cast<size_t>(v)];
+        types[static_cast<size_t>(v)].has_shape = false;  // batch may vary; leave the shape open
+      }
+  } catch (const ValueError&) {
+    // Inputs without shapes: outputs are written without a type; ORT infers them.
+  }
+  for (int v : g.inputs) {
+    auto* vi = gp->add_input();
+    vi->set_name(g.values[static_cast<size_t>(v)].name);
+    set_type(g.values[static_cast<size_t>(v)].type, vi);
+  }
+  for (const auto& [v, arr] : g.constants) array_to_proto(arr, g.values[static_cast<size_t>(v)].name, gp->add_initializer());
+  bool need_ms = false;
+  int extra = 0;
+  for (int n : g.topo_order()) {
+    const Node& node = g.nodes[static_cast<size_t>(n)];
+    auto* np = gp->add_node();
+    np->set_name(node.name);
+    np->set_op_type(node.op_type);
+    // Gelu joined the default domain only at opset 20; ONNX Runtime has it in com.microsoft.
+    const std::string domain = node.op_type == "Gelu" && node.domain.empty() && g.opset < 20 ? "com.microsoft" : node.domain;
+    if (!domain.empty()) np->set_domain(domain);
+    need_ms = need_ms || domain == "com.microsoft";
+    for (int v : node.inputs) np->add_input(v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name);
+    const std::string act = node.attr_s("lowbit_act", "");
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      const int v = node.outputs[i];
+      const std::string name = v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name;
+      np->add_output(i == 0 && !act.empty() ? name + "_preact" : name);
+    }
+    for (const auto& [key, a] : node.attrs)
+      if (key.rfind("lowbit_", 0) != 0) set_attr(key, a, np->add_attribute());
+    if (act.empty()) continue;
+    // Un-fuse: write the activation as its own standard node.
+    auto* ap = gp->add_node();
+    const std::string out = g.values[static_cast<size_t>(node.outputs[0])].name;
+    ap->set_name(node.name + "_act");
+    ap->set_op_type(act);
+    ap->add_input(out + "_preact");
+    if (act == "Clip") {
+      for (const char* key : {"lowbit_act_a", "lowbit_act_b"}) {
+        const std::string cname = fmt::format("{}_clip{}", node.name, extra++);
+        array_to_proto(Array::scalar<float>(static_cast<float>(node.attr_f(key, 0))), cname, gp->add_initializer());
+        ap->add_input(cname);
+      }
+    } else if (act == "LeakyRelu") {
+      set_attr("alpha", Attribute::from_float(node.attr_f("lowbit_act_a", 0.01)), ap->add_attribute());
+    }
+    ap->add_output(out);
+  }
+  if (need_ms) {
+    auto* ms = model.add_opset_import();
+    ms->set_domain("com.microsoft");
+    ms->set_version(1);
+  }
+  for (int v : g.outputs) {
+    auto* vi = gp->add_output();
+    vi->set_name(g.values[static_cast<size_t>(v)].name);
+    if (types[static_cast<size_t>(v)].elem != ElemType::undefined) set_type(types[static_cast<size_t>(v)], vi);
+  }
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw IoError("[onnx] export: protobuf serialization failed (model over 2 GiB?)");
+  return bytes;
+}
+
+void save_model(const Graph& g, const std::string& path, const ExportOptions& options) {
+  const std::string bytes = export_model_bytes(g, options);
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw IoError(fmt::format("[onnx] cannot write '{}'", path));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f) throw IoError(fmt::format("[onnx] short write to '{}'", path));
+}
+
+}  // namespace lowbit::onnx

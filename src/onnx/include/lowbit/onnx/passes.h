@@ -1,0 +1,25 @@
+// Graph rewrites run by Session before planning. Each preserves the graph's outputs; folded and
+// fused values keep the names of the values they replace.
+#pragma once
+
+#include "lowbit/onnx/ir.h"
+
+namespace lowbit::onnx {
+
+// Evaluates nodes whose inputs are all constants; returns how many were folded.
+int fold_constants(Graph& g);
+// Conv -> BatchNormalization with constant parameters becomes one Conv with scaled weights.
+int fold_batchnorm(Graph& g);
+// Conv/Gemm followed by Relu, Clip (constant bounds), HardSwish, LeakyRelu or Sigmoid becomes
+// one node carrying the activation in lowbit_act* attributes.
+int fuse_activations(Graph& g);
+// x * 0.5 * (1 + erf(x / sqrt(2))) (PyTorch's Gelu export) becomes one Gelu node.
+int fuse_gelu(Graph& g);
+// ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add over the last axis becomes
+// LayerNormalization.
+int fuse_layernorm(Graph& g);
+
+// All of the above, then dead-node removal.
+void optimize_graph(Graph& g);
+
+}  // namespace lowbit::onnx

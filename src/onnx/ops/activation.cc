@@ -1,0 +1,149 @@
+// Activation ops (Relu, Clip, Sigmoid, Tanh, HardSwish, Gelu, ...) plus Identity and inference
+// Dropout. Float types only; Relu and Clip also accept integers (Clip's node tests use int8).
+#include "ops/activation.h"
+
+#include <limits>
+
+#include "lowbit/core/threads.h"
+#include "ops/op.h"
+
+namespace lowbit::onnx {
+
+void act_apply_n(const Activation& act, int64_t n, const float* x, float* y) {
+  if (act.kind == Act::none) {
+    if (x != y) std::copy(x, x + n, y);
+    return;
+  }
+  parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
+    if (act.kind == Act::relu) {
+      for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0 ? x[i] : 0.0f;
+    } else if (act.kind == Act::clip) {
+      for (int64_t i = i0; i < i1; ++i) y[i] = std::min(std::max(x[i], act.a), act.b);
+    } else {
+      for (int64_t i = i0; i < i1; ++i) y[i] = act_apply(act, x[i]);
+    }
+  });
+}
+
+namespace {
+
+using ActFromNode = Activation (*)(const Node&);
+
+void same_shape_infer(InferCtx& ctx) {
+  LOWBIT_NODE_REQUIRE(ctx.has(0), ctx, "input 0 is required");
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  ctx.set_out(0, ctx.in[0].elem, ctx.shape(0));
+}
+
+OpDef act_op(std::string_view name, std::vector<std::string_view> attrs, ActFromNode make) {
+  OpDef op{"", name, 1, std::move(attrs), same_shape_infer, nullptr};
+  op.run = [make](RunCtx& ctx) {
+    const Activation act = make(ctx.node);
+    const Array& x = ctx.input(0);
+    if (x.type() == ElemType::f32) return act_apply_n(act, x.numel(), x.data<float>(), ctx.out[0]->data<float>());
+    const double* px = x.data<double>();
+    double* py = ctx.out[0]->data<double>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const double v = px[i];
+      switch (act.kind) {  // double path: evaluate in double for the f64 node tests
+        case Act::sigmoid: py[i] = 1.0 / (1.0 + std::exp(-v)); break;
+        case Act::tanh: py[i] = std::tanh(v); break;
+        case Act::relu: py[i] = v > 0 ? v : 0; break;
+        case Act::gelu: py[i] = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); break;
+        default: py[i] = act_apply(act, static_cast<float>(v));
+      }
+    }
+  };
+  return op;
+}
+
+template <typename T>
+void clip_typed(RunCtx& ctx) {
+  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  if (ctx.has(1)) lo = ctx.input(1).data<T>()[0];
+  if (ctx.has(2)) hi = ctx.input(2).data<T>()[0];
+  const Array& x = ctx.input(0);
+  const T* px = x.data<T>();
+  T* py = ctx.out[0]->data<T>();
+  for (int64_t i = 0; i < x.numel(); ++i) py[i] = std::min(std::max(px[i], lo), hi);
+}
+
+OpDef clip_op() {
+  OpDef op{"", "Clip", 11, {}, nullptr, nullptr};
+  op.infer = [](InferCtx& ctx) {
+    require_type(ctx, 0, {ElemType::f32, ElemType::f64, ElemType::i8, ElemType::u8, ElemType::i32, ElemType::i64});
+    for (size_t i = 1; i < ctx.n_in(); ++i) {
+      if (!ctx.has(i)) continue;
+      LOWBIT_NODE_REQUIRE(ctx.in[i].elem == ctx.in[0].elem, ctx, "min/max type differs from input");
+      LOWBIT_NODE_REQUIRE(!ctx.in[i].has_shape || checked_numel(ctx.in[i].shape, "Clip") == 1, ctx,
+                          "min/max must be scalars");
+    }
+    if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+    ctx.set_out(0, ctx.in[0].elem, ctx.shape(0));
+  };
+  op.run = [](RunCtx& ctx) {
+    const Array& x = ctx.input(0);
+    if (x.type() == ElemType::f32) {
+      Activation act{Act::clip, -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+      if (ctx.has(1)) act.a = ctx.input(1).data<float>()[0];
+      if (ctx.has(2)) act.b = ctx.input(2).data<float>()[0];
+      return act_apply_n(act, x.numel(), x.data<float>(), ctx.out[0]->data<float>());
+    }
+    dispatch_numeric(x.type(), "Clip", [&](auto t) {
+      if constexpr (!std::is_same_v<decltype(t), bool>) clip_typed<decltype(t)>(ctx);
+    });
+  };
+  return op;
+}
+
+// Identity and Dropout (inference: copy; the optional mask output is all true).
+OpDef copy_op(std::string_view name, std::vector<std::string_view> attrs) {
+  OpDef op{"", name, 1, std::move(attrs), nullptr, nullptr};
+  op.infer = [](InferCtx& ctx) {
+    LOWBIT_NODE_REQUIRE(ctx.has(0), ctx, "input 0 is required");
+    LOWBIT_NODE_REQUIRE(ctx.node.attr_i("training_mode", 0) == 0 && !(ctx.value(2) && ctx.value(2)->get_i64(0) != 0),
+                        ctx, "training mode is not supported (inference only)");
+    if (!ctx.shape_known(0)) {
+      ctx.set_out_unknown(0, ctx.in[0].elem);
+      if (ctx.out.size() > 1) ctx.set_out_unknown(1, ElemType::boolean);
+      return;
+    }
+    ctx.set_out(0, ctx.in[0].elem, ctx.shape(0));
+    if (ctx.out.size() > 1) ctx.set_out(1, ElemType::boolean, ctx.shape(0));
+  };
+  op.run = [](RunCtx& ctx) {
+    const Array& x = ctx.input(0);
+    if (ctx.has(2) && ctx.input(2).numel() == 1 && ctx.input(2).get_i64(0) != 0)
+      node_fail(ctx.node, ctx.opset, "training mode is not supported (inference only)");
+    if (ctx.out[0] && ctx.out[0]->raw() != x.raw()) std::memcpy(ctx.out[0]->raw(), x.raw(), x.nbytes());
+    if (ctx.out.size() > 1 && ctx.out[1]) std::memset(ctx.out[1]->raw(), 1, ctx.out[1]->nbytes());
+  };
+  return op;
+}
+
+}  // namespace
+
+void add_activation_ops(OpList& ops) {
+  ops.push_back(act_op("Relu", {}, [](const Node&) { return Activation{Act::relu}; }));
+  ops.push_back(act_op("Sigmoid", {}, [](const Node&) { return Activation{Act::sigmoid}; }));
+  ops.push_back(act_op("Tanh", {}, [](const Node&) { return Activation{Act::tanh}; }));
+  ops.push_back(act_op("HardSwish", {}, [](const Node&) { return Activation{Act::hardswish}; }));
+  ops.push_back(act_op("HardSigmoid", {"alpha", "beta"}, [](const Node& n) {
+    return Activation{Act::hardsigmoid, static_cast<float>(n.attr_f("alpha", 0.2)), static_cast<float>(n.attr_f("beta", 0.5))};
+  }));
+  ops.push_back(act_op("LeakyRelu", {"alpha"}, [](const Node& n) {
+    return Activation{Act::leaky_relu, static_cast<float>(n.attr_f("alpha", 0.01))};
+  }));
+  ops.push_back(act_op("Gelu", {"approximate"}, [](const Node& n) {
+    const std::string mode = n.attr_s("approximate", "none");
+    if (mode != "none" && mode != "tanh")
+      throw ValueError(fmt::format("[onnx] {}: approximate='{}' (expected 'none' or 'tanh')", n.describe(), mode));
+    return Activation{mode == "tanh" ? Act::gelu_tanh : Act::gelu};
+  }));
+  ops.push_back(clip_op());
+  ops.push_back(copy_op("Identity", {}));
+  ops.push_back(copy_op("Dropout", {"seed", "ratio", "training_mode"}));
+}
+
+}  // namespace lowbit::onnx

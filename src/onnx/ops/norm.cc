@@ -1,0 +1,182 @@
+// Normalizations and softmax: BatchNormalization (inference), LayerNormalization, Softmax and
+// LogSoftmax (opset < 13 flattens to 2-d at `axis`; >= 13 normalizes along `axis` only).
+#include <cmath>
+
+#include "lowbit/core/threads.h"
+#include "ops/broadcast.h"
+
+namespace lowbit::onnx {
+namespace {
+
+void same_shape_out(InferCtx& ctx, size_t out = 0) {
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(out, ctx.in[0].elem);
+  ctx.set_out(out, ctx.in[0].elem, ctx.shape(0));
+}
+
+void bn_infer(InferCtx& ctx) {
+  LOWBIT_NODE_REQUIRE(ctx.n_in() == 5, ctx, "expects 5 inputs (X, scale, B, mean, var)");
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("training_mode", 0) == 0 && ctx.out.size() == 1, ctx,
+                      "training mode is not supported (inference only)");
+  for (size_t i = 0; i < 5; ++i) require_type(ctx, i, {ElemType::f32, ElemType::f64});
+  if (ctx.shape_known(0)) {
+    const Shape& x = ctx.shape(0);
+    LOWBIT_NODE_REQUIRE(x.size() >= 2, ctx, "input must be (N, C, ...), got {}", shape_str(x));
+    for (size_t i = 1; i < 5; ++i)
+      if (ctx.shape_known(i))
+        LOWBIT_NODE_REQUIRE(ctx.shape(i) == Shape{x[1]}, ctx, "input {} has shape {}, expected [{}]", i,
+                            shape_str(ctx.shape(i)), x[1]);
+  }
+  same_shape_out(ctx);
+}
+
+void bn_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  const int64_t N = x.shape()[0], C = x.shape()[1], HW = (N * C) != 0 ? x.numel() / (N * C) : 0;
+  const double eps = ctx.node.attr_f("epsilon", 1e-5);
+  dispatch_numeric(x.type(), "BatchNormalization", [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T *px = x.data<T>(), *g = ctx.input(1).data<T>(), *b = ctx.input(2).data<T>();
+      const T *m = ctx.input(3).data<T>(), *v = ctx.input(4).data<T>();
+      T* py = ctx.out[0]->data<T>();
+      parallel_for(N * C, 4, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t c = r % C;
+          const T scale = static_cast<T>(g[c] / std::sqrt(static_cast<double>(v[c]) + eps));
+          const T shift = static_cast<T>(b[c] - m[c] * scale);
+          for (int64_t i = 0; i < HW; ++i) py[r * HW + i] = px[r * HW + i] * scale + shift;
+        }
+      });
+    }
+  });
+}
+
+void ln_infer(InferCtx& ctx) {
+  LOWBIT_NODE_REQUIRE(ctx.has(0) && ctx.has(1), ctx, "expects X and Scale");
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("stash_type", 1) == 1, ctx, "only stash_type=1 (float) is supported");
+  if (!ctx.shape_known(0)) {
+    for (size_t i = 0; i < ctx.out.size(); ++i) ctx.set_out_unknown(i, ctx.in[0].elem);
+    return;
+  }
+  const Shape& x = ctx.shape(0);
+  const int64_t axis = normalize_axis(ctx.node.attr_i("axis", -1), static_cast<int64_t>(x.size()), ctx);
+  const Shape inner(x.begin() + axis, x.end());
+  for (size_t i = 1; i < 3; ++i)
+    if (ctx.shape_known(i))
+      LOWBIT_NODE_REQUIRE(broadcast_shapes({ctx.shape(i), inner}, ctx) == inner, ctx,
+                          "input {} shape {} does not broadcast to {}", i, shape_str(ctx.shape(i)), shape_str(inner));
+  ctx.set_out(0, ctx.in[0].elem, x);
+  Shape stat = x;
+  for (size_t i = static_cast<size_t>(axis); i < stat.size(); ++i) stat[i] = 1;
+  for (size_t i = 1; i < ctx.out.size(); ++i) ctx.set_out(i, ElemType::f32, stat);
+}
+
+void ln_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  const int64_t axis = ctx.node.attr_i("axis", -1) < 0 ? ctx.node.attr_i("axis", -1) + x.dim() : ctx.node.attr_i("axis", -1);
+  int64_t D = 1;
+  for (int64_t i = axis; i < x.dim(); ++i) D *= x.shape()[static_cast<size_t>(i)];
+  const int64_t rows = D ? x.numel() / D : 0;
+  const double eps = ctx.node.attr_f("epsilon", 1e-5);
+  // Scale/bias may be broadcast over the normalized block: expand to D values once.
+  auto expand = [&](size_t i, double dflt) {
+    std::vector<double> v(static_cast<size_t>(D), dflt);
+    if (!ctx.has(i)) return v;
+    const Array& a = ctx.input(i);
+    Array full = Array::empty(a.type(), Shape(x.shape().begin() + axis, x.shape().end()));
+    broadcast_copy(a, full);
+    for (int64_t k = 0; k < D; ++k) v[static_cast<size_t>(k)] = full.get_f64(k);
+    return v;
+  };
+  const std::vector<double> scale = expand(1, 1.0), bias = expand(2, 0.0);
+  float* mean_out = ctx.out.size() > 1 && ctx.out[1] ? ctx.out[1]->data<float>() : nullptr;
+  float* inv_out = ctx.out.size() > 2 && ctx.out[2] ? ctx.out[2]->data<float>() : nullptr;
+  dispatch_numeric(x.type(), "LayerNormalization", [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = x.data<T>();
+      T* py = ctx.out[0]->data<T>();
+      parallel_for(rows, 1, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* p = px + r * D;
+          double mean = 0, var = 0;
+          for (int64_t i = 0; i < D; ++i) mean += p[i];
+          mean /= static_cast<double>(D);
+          for (int64_t i = 0; i < D; ++i) var += (p[i] - mean) * (p[i] - mean);
+          var /= static_cast<double>(D);
+          const double inv = 1.0 / std::sqrt(var + eps);
+          for (int64_t i = 0; i < D; ++i)
+            py[r * D + i] = static_cast<T>((p[i] - mean) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)]);
+          if (mean_out) mean_out[r] = static_cast<float>(mean);
+          if (inv_out) inv_out[r] = static_cast<float>(inv);
+        }
+      });
+    }
+  });
+}
+
+void softmax_infer(InferCtx& ctx) {
+  LOWBIT_NODE_REQUIRE(ctx.has(0), ctx, "input is required");
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  if (ctx.shape_known(0))
+    normalize_axis(ctx.node.attr_i("axis", ctx.opset >= 13 ? -1 : 1), static_cast<int64_t>(ctx.shape(0).size()), ctx);
+  same_shape_out(ctx);
+}
+
+// Softmax over `inner`-strided rows: x viewed as (outer, D, inner), normalizing over D.
+template <typename T>
+void softmax_rows(const T* x, T* y, int64_t outer, int64_t D, int64_t inner, bool log) {
+  parallel_for(outer * inner, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r / inner, in = r % inner;
+      const T* p = x + o * D * inner + in;
+      T* q = y + o * D * inner + in;
+      if (D == 0) continue;
+      T mx = p[0];
+      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i * inner]);
+      double sum = 0;
+      for (int64_t i = 0; i < D; ++i) {
+        const T e = std::exp(p[i * inner] - mx);
+        if (!log) q[i * inner] = e;
+        sum += e;
+      }
+      if (log) {
+        const T ls = static_cast<T>(std::log(sum));
+        for (int64_t i = 0; i < D; ++i) q[i * inner] = p[i * inner] - mx - ls;
+      } else {
+        const T inv = static_cast<T>(1.0 / sum);
+        for (int64_t i = 0; i < D; ++i) q[i * inner] *= inv;
+      }
+    }
+  });
+}
+
+void softmax_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  const int64_t rank = x.dim();
+  int64_t axis = ctx.node.attr_i("axis", ctx.opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  int64_t outer = 1, D = 1, inner = 1;
+  for (int64_t i = 0; i < rank; ++i) {
+    const int64_t s = x.shape()[static_cast<size_t>(i)];
+    if (i < axis) outer *= s;
+    else if (i == axis || ctx.opset < 13) D *= s;  // opset < 13: all trailing dims form one row
+    else inner *= s;
+  }
+  if (rank == 0) D = 1;
+  const bool log = ctx.node.op_type == "LogSoftmax";
+  if (x.type() == ElemType::f32) softmax_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, D, inner, log);
+  else softmax_rows(x.data<double>(), ctx.out[0]->data<double>(), outer, D, inner, log);
+}
+
+}  // namespace
+
+void add_norm_ops(OpList& ops) {
+  ops.push_back(OpDef{"", "BatchNormalization", 9, {"epsilon", "momentum", "training_mode", "spatial"}, bn_infer, bn_run});
+  ops.push_back(OpDef{"", "LayerNormalization", 1, {"axis", "epsilon", "stash_type"}, ln_infer, ln_run});
+  ops.push_back(OpDef{"", "Softmax", 1, {"axis"}, softmax_infer, softmax_run});
+  ops.push_back(OpDef{"", "LogSoftmax", 1, {"axis"}, softmax_infer, softmax_run});
+}
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,123 @@
+// Op registry: for each supported (domain, op_type) its attribute list, shape/type inference and
+// reference kernel. Inference runs at load (static shapes) and again whenever an output shape
+// depends on runtime values; run() receives outputs already allocated at the inferred shape.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lowbit/onnx/ir.h"
+
+namespace lowbit::onnx {
+
+// "node 'conv1' (Conv, opset 13)": the prefix of every op error.
+std::string node_where(const Node& node, int opset);
+
+template <typename... Args>
+[[noreturn]] void node_fail(const Node& node, int opset, fmt::format_string<Args...> f, Args&&... args) {
+  throw ValueError(fmt::format("[onnx] {}: {}", node_where(node, opset), fmt::format(f, std::forward<Args>(args)...)));
+}
+
+#define LOWBIT_NODE_REQUIRE(cond, ctx, ...)                                   \
+  do {                                                                        \
+    if (!(cond)) [[unlikely]]                                                 \
+      ::lowbit::onnx::node_fail((ctx).node, (ctx).opset, __VA_ARGS__);        \
+  } while (0)
+
+struct InferCtx {
+  const Node& node;
+  int opset;
+  std::vector<ValueType> in;          // elem undefined for an omitted optional input
+  std::vector<const Array*> values;   // input values when known (constants, or at run time)
+  std::vector<ValueType> out;         // filled by infer; size == node.outputs.size()
+
+  size_t n_in() const { return in.size(); }
+  bool has(size_t i) const { return i < in.size() && in[i].elem != ElemType::undefined; }
+  const Shape& shape(size_t i) const;  // requires a known shape
+  bool shape_known(size_t i) const { return has(i) && in[i].has_shape; }
+  const Array* value(size_t i) const { return i < values.size() ? values[i] : nullptr; }
+  void set_out(size_t i, ElemType elem, Shape shape) { out.at(i) = ValueType{elem, std::move(shape), true}; }
+  void set_out_unknown(size_t i, ElemType elem) { out.at(i) = ValueType{elem, {}, false}; }
+};
+
+struct RunCtx {
+  const Node& node;
+  int opset;
+  std::vector<const Array*> in;   // nullptr for an omitted optional input
+  std::vector<Array*> out;        // allocated at the inferred shape; nullptr if not wanted
+  const Array& input(size_t i) const;
+  bool has(size_t i) const { return i < in.size() && in[i] != nullptr; }
+};
+
+// Shape logic needs an InferCtx (for errors and attribute parsing); run() builds one with this.
+InferCtx infer_ctx_for(const RunCtx& run);
+
+// Element conversion with saturation (Cast, and dtype changes in passes).
+void cast_into(const Array& x, Array& y);
+
+struct OpDef {
+  OpDef(std::string_view domain_, std::string_view name_, int since_, std::vector<std::string_view> attrs_,
+        std::function<void(InferCtx&)> infer_, std::function<void(RunCtx&)> run_)
+      : domain(domain_), name(name_), since(since_), attrs(std::move(attrs_)), infer(std::move(infer_)),
+        run(std::move(run_)) {}
+  std::string_view domain;        // "" (ai.onnx) or "com.microsoft"
+  std::string_view name;
+  int since = 1;                  // oldest default-domain opset whose semantics this implements
+  std::vector<std::string_view> attrs;  // accepted attribute names; others are errors
+  std::function<void(InferCtx&)> infer;
+  std::function<void(RunCtx&)> run;
+  // Output values depend only on input shapes (Shape, Size): foldable once shapes are known.
+  bool shape_only = false;
+  // Multiply-adds x2 for the whole node given inferred shapes; null means "elementwise-ish".
+  std::function<double(const InferCtx&)> flops;
+};
+
+const OpDef* find_op(std::string_view domain, std::string_view op_type);
+std::vector<const OpDef*> all_ops();
+
+// Checks that the node's op and attributes are supported at this opset; throws naming them.
+const OpDef& resolve_op(const Node& node, int opset);
+
+// Per-family registration (each ops/*.cc defines one).
+using OpList = std::vector<OpDef>;
+void add_elementwise_ops(OpList& ops);
+void add_activation_ops(OpList& ops);
+void add_conv_ops(OpList& ops);
+void add_pool_ops(OpList& ops);
+void add_matmul_ops(OpList& ops);
+void add_norm_ops(OpList& ops);
+void add_shape_ops(OpList& ops);
+void add_tensor_ops(OpList& ops);
+void add_pad_ops(OpList& ops);  // pad.cc, called from add_tensor_ops
+void add_reduce_ops(OpList& ops);
+void add_quant_ops(OpList& ops);
+
+// MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.
+struct MatMulDims {
+  Shape batch;             // broadcast batch shape
+  Shape out;               // full output shape
+  int64_t M = 1, N = 1, K = 1;
+  Shape a_batch, b_batch;  // each operand's own batch dims
+  int64_t a_offset(int64_t batch_index) const;  // in matrices, with broadcasting
+  int64_t b_offset(int64_t batch_index) const;
+  int64_t bcast_offset(int64_t i, const Shape& own) const;
+};
+MatMulDims matmul_dims(const InferCtx& ctx, Shape a, Shape b);
+
+// Shared helpers.
+// out (row-major over out_shape) = in at offsets sum(idx_d * in_strides[d]); es = element bytes.
+void strided_copy_bytes(const std::byte* in, std::byte* out, const Shape& out_shape,
+                        const std::vector<int64_t>& in_strides, size_t es);
+int64_t normalize_axis(int64_t axis, int64_t rank, const InferCtx& ctx);
+Shape broadcast_shapes(const std::vector<Shape>& shapes, const InferCtx& ctx);
+// Strides (in elements) of `in` broadcast to `out`: 0 on broadcast dimensions.
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// Reads a 1-d int tensor input as a vector (Reshape shape, Slice starts...).
+std::vector<int64_t> int_list(const Array& a);
+// Type check helper: input i must have one of the given element types.
+void require_type(const InferCtx& ctx, size_t i, std::initializer_list<ElemType> allowed);
+bool is_float(ElemType t);
+
+}  // namespace lowbit::onnx

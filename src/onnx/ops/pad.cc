@@ -1,0 +1,92 @@
+// Pad (opset 11+: pads and constant_value as inputs; modes constant, reflect, edge; negative
+// pads crop). Each output axis gets an index map to the input (-1 = constant fill).
+#include "lowbit/core/threads.h"
+#include "ops/op.h"
+
+namespace lowbit::onnx {
+namespace {
+
+std::optional<std::vector<int64_t>> pads_of(const InferCtx& ctx, size_t rank) {
+  if (!ctx.value(1)) return std::nullopt;
+  std::vector<int64_t> pads = int_list(*ctx.value(1));
+  LOWBIT_NODE_REQUIRE(pads.size() == 2 * rank, ctx, "pads has {} values for rank {}", pads.size(), rank);
+  for (int64_t p : pads) LOWBIT_NODE_REQUIRE(p >= -(int64_t{1} << 40) && p <= (int64_t{1} << 32), ctx, "pad {} out of range", p);
+  return pads;
+}
+
+void pad_infer(InferCtx& ctx) {
+  require_type(ctx, 1, {ElemType::i64});
+  const std::string mode = ctx.node.attr_s("mode", "constant");
+  LOWBIT_NODE_REQUIRE(mode == "constant" || mode == "reflect" || mode == "edge", ctx, "unsupported mode '{}'", mode);
+  LOWBIT_NODE_REQUIRE(!ctx.has(3), ctx, "the 'axes' input is not supported");
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  const Shape& in = ctx.shape(0);
+  const auto pads = pads_of(ctx, in.size());
+  if (!pads) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  Shape out = in;
+  for (size_t d = 0; d < in.size(); ++d) {
+    out[d] = in[d] + (*pads)[d] + (*pads)[d + in.size()];
+    LOWBIT_NODE_REQUIRE(out[d] >= 0, ctx, "pads crop axis {} below zero", d);
+    if (mode != "constant" && out[d] > 0)
+      LOWBIT_NODE_REQUIRE(in[d] > 0, ctx, "mode '{}' needs a non-empty axis {}", mode, d);
+  }
+  ctx.set_out(0, ctx.in[0].elem, out);
+}
+
+void pad_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  Array& y = *ctx.out[0];
+  const std::string mode = ctx.node.attr_s("mode", "constant");
+  const size_t rank = x.shape().size();
+  if (rank == 0) return (void)std::memcpy(y.raw(), x.raw(), x.nbytes());
+  const std::vector<int64_t> pads = *pads_of(infer_ctx_for(ctx), rank);
+  std::vector<std::vector<int64_t>> maps(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = x.shape()[d];
+    for (int64_t o = 0; o < y.shape()[d]; ++o) {
+      int64_t i = o - pads[d];
+      if (i < 0 || i >= n) {
+        if (mode == "constant") i = -1;
+        else if (mode == "edge") i = std::clamp<int64_t>(i, 0, n - 1);
+        else if (n == 1) i = 0;
+        else {  // reflect without repeating the edge: period 2(n-1)
+          const int64_t period = 2 * (n - 1);
+          i = ((i % period) + period) % period;
+          if (i >= n) i = period - i;
+        }
+      }
+      maps[d].push_back(i);
+    }
+  }
+  const size_t es = elem_size(x.type());
+  std::vector<std::byte> fill(es, std::byte{0});
+  if (ctx.has(2) && ctx.input(2).numel() > 0) std::memcpy(fill.data(), ctx.input(2).raw(), es);
+  const Shape in_st = contiguous_strides(x.shape());
+  const int64_t total = y.numel();
+  if (total == 0) return;
+  const int64_t inner = rank ? y.shape()[rank - 1] : 1;
+  parallel_for(total / inner, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t off = 0, rem = r;
+      bool outside = false;
+      for (size_t d = rank - 1; d-- > 0;) {
+        const int64_t i = maps[d][static_cast<size_t>(rem % y.shape()[d])];
+        rem /= y.shape()[d];
+        if (i < 0) outside = true;
+        else off += i * in_st[d];
+      }
+      std::byte* dst = y.raw() + r * inner * static_cast<int64_t>(es);
+      for (int64_t o = 0; o < inner; ++o) {
+        const int64_t i = rank ? maps[rank - 1][static_cast<size_t>(o)] : 0;
+        const std::byte* src = (outside || i < 0) ? fill.data() : x.raw() + (off + i) * static_cast<int64_t>(es);
+        std::memcpy(dst + o * static_cast<int64_t>(es), src, es);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void add_pad_ops(OpList& ops) { ops.push_back(OpDef{"", "Pad", 11, {"mode"}, pad_infer, pad_run}); }
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,172 @@
+// MaxPool, AveragePool (N-d, ceil_mode, dilations, count_include_pad) and the global pools.
+// Simple 2-d cases go to the lowbit::kernels pooling kernels; the N-d loops are the reference.
+#include <cmath>
+#include <limits>
+
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/fp32.h"
+#include "ops/conv_geom.h"
+#include "ops/conv_ref.h"
+
+namespace lowbit::onnx {
+namespace {
+
+SpatialGeom pool_geom(const InferCtx& ctx, const Shape& x) {
+  const std::vector<int64_t> k = ctx.node.attr_ints("kernel_shape");
+  LOWBIT_NODE_REQUIRE(!k.empty(), ctx, "'kernel_shape' is required");
+  return resolve_geom(ctx, x, k, ctx.node.attr_i("ceil_mode", 0) != 0);
+}
+
+void pool_infer(InferCtx& ctx) {
+  LOWBIT_NODE_REQUIRE(ctx.has(0), ctx, "input is required");
+  const bool is_max = ctx.node.op_type == "MaxPool";
+  if (is_max) require_type(ctx, 0, {ElemType::f32, ElemType::f64, ElemType::u8, ElemType::i8});
+  else require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("storage_order", 0) == 0, ctx, "storage_order=1 is not supported");
+  if (!ctx.shape_known(0)) {
+    for (size_t i = 0; i < ctx.out.size(); ++i) ctx.set_out_unknown(i, i ? ElemType::i64 : ctx.in[0].elem);
+    return;
+  }
+  const Shape& x = ctx.shape(0);
+  const SpatialGeom g = pool_geom(ctx, x);
+  Shape out{x[0], x[1]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  ctx.set_out(0, ctx.in[0].elem, out);
+  if (ctx.out.size() > 1) ctx.set_out(1, ElemType::i64, out);
+}
+
+// Generic pool over any rank and type; avg accumulates in double.
+template <typename T>
+void pool_ref(const SpatialGeom& g, int64_t NC, bool is_max, bool include_pad, const T* x, T* y, int64_t* indices) {
+  const int64_t in_size = checked_numel(g.in, "pool"), out_size = checked_numel(g.out, "pool");
+  const auto r = static_cast<size_t>(g.rank);
+  std::vector<int64_t> in_strides(r, 1);
+  for (size_t d = r - 1; d-- > 0;) in_strides[d] = in_strides[d + 1] * g.in[d + 1];
+  parallel_for(NC, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const T* xp = x + c * in_size;
+      for_each_pos(g.out, [&](int64_t o, const std::vector<int64_t>& oi) {
+        double best = -std::numeric_limits<double>::infinity(), sum = 0;
+        int64_t best_idx = 0, count = 0, padded_count = 0;
+        for_each_pos(g.kernel, [&](int64_t, const std::vector<int64_t>& ki) {
+          int64_t off = 0;
+          bool inside = true, in_padded = true;
+          for (size_t d = 0; d < r; ++d) {
+            const int64_t p = oi[d] * g.stride[d] + ki[d] * g.dilation[d] - g.pad_begin[d];
+            if (p < 0 || p >= g.in[d]) inside = false;
+            if (p >= g.in[d] + g.pad_end[d]) in_padded = false;
+            off += p * in_strides[d];
+          }
+          if (in_padded) ++padded_count;
+          if (!inside) return;
+          const double v = static_cast<double>(xp[off]);
+          ++count;
+          sum += v;
+          if (v > best) {
+            best = v;
+            best_idx = c * in_size + off;
+          }
+        });
+        if (is_max) {
+          y[c * out_size + o] = static_cast<T>(best);
+          if (indices) indices[c * out_size + o] = best_idx;
+        } else {
+          const int64_t div = include_pad ? padded_count : count;
+          y[c * out_size + o] = static_cast<T>(div ? sum / static_cast<double>(div) : 0.0);
+        }
+      });
+    }
+  });
+}
+
+void pool_run(RunCtx& ctx) {
+  const InferCtx ictx = infer_ctx_for(ctx);
+  const Array& x = ctx.input(0);
+  Array& y = *ctx.out[0];
+  const SpatialGeom g = pool_geom(ictx, x.shape());
+  const bool is_max = ctx.node.op_type == "MaxPool";
+  const bool include_pad = ctx.node.attr_i("count_include_pad", 0) != 0;
+  const int64_t NC = x.shape()[0] * x.shape()[1];
+  const bool want_idx = ctx.out.size() > 1 && ctx.out[1];
+  const bool simple = x.type() == ElemType::f32 && g.rank == 2 && g.symmetric() && !want_idx &&
+                      g.dilation == Shape{1, 1} && ctx.node.attr_i("ceil_mode", 0) == 0 && (is_max || !include_pad ||
+                      (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
+  if (simple) {
+    kernels::Pool2dShape s;
+    s.N = x.shape()[0];
+    s.C = x.shape()[1];
+    s.H = g.in[0];
+    s.W = g.in[1];
+    s.kh = g.kernel[0];
+    s.kw = g.kernel[1];
+    s.stride_h = g.stride[0];
+    s.stride_w = g.stride[1];
+    s.pad_h = g.pad_begin[0];
+    s.pad_w = g.pad_begin[1];
+    if (is_max) {
+      std::vector<int32_t> argmax(static_cast<size_t>(y.numel()));
+      kernels::maxpool2d_forward(s, x.data<float>(), y.data<float>(), argmax.data());
+    } else {
+      kernels::avgpool2d_forward(s, x.data<float>(), y.data<float>());
+    }
+    return;
+  }
+  dispatch_numeric(x.type(), ctx.node.op_type, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, uint8_t> ||
+                  std::is_same_v<T, int8_t>)
+      pool_ref<T>(g, NC, is_max, include_pad, x.data<T>(), y.data<T>(), want_idx ? ctx.out[1]->data<int64_t>() : nullptr);
+  });
+}
+
+void global_infer(InferCtx& ctx) {
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  Shape s = ctx.shape(0);
+  LOWBIT_NODE_REQUIRE(s.size() >= 3, ctx, "input must be (N, C, spatial...), got {}", shape_str(s));
+  for (size_t i = 2; i < s.size(); ++i) s[i] = 1;
+  ctx.set_out(0, ctx.in[0].elem, s);
+}
+
+void global_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  const int64_t NC = x.shape()[0] * x.shape()[1];
+  const int64_t HW = NC ? x.numel() / NC : 0;
+  const bool is_max = ctx.node.op_type == "GlobalMaxPool";
+  dispatch_numeric(x.type(), ctx.node.op_type, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = x.data<T>();
+      T* py = ctx.out[0]->data<T>();
+      parallel_for(NC, 16, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const T* p = px + c * HW;
+          if (is_max) {
+            T m = p[0];
+            for (int64_t i = 1; i < HW; ++i) m = std::max(m, p[i]);
+            py[c] = m;
+          } else {
+            T s = 0;
+            for (int64_t i = 0; i < HW; ++i) s += p[i];
+            py[c] = s / static_cast<T>(HW);
+          }
+        }
+      });
+    }
+  });
+}
+
+}  // namespace
+
+void add_pool_ops(OpList& ops) {
+  ops.push_back(OpDef{"", "MaxPool", 8,
+                      {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"},
+                      pool_infer, pool_run});
+  ops.push_back(OpDef{"", "AveragePool", 7,
+                      {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}, pool_infer,
+                      pool_run});
+  ops.push_back(OpDef{"", "GlobalAveragePool", 1, {}, global_infer, global_run});
+  ops.push_back(OpDef{"", "GlobalMaxPool", 1, {}, global_infer, global_run});
+}
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,242 @@
+// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis), MatMulInteger,
+// ConvInteger, QLinearMatMul, QLinearConv. Integer accumulation is exact (int32); requantization
+// rounds half to even and saturates, as ONNX specifies.
+#include <cmath>
+#include <limits>
+
+#include "ops/conv_geom.h"
+#include "ops/conv_ref.h"
+
+namespace lowbit::onnx {
+namespace {
+
+constexpr std::initializer_list<ElemType> k8bit = {ElemType::u8, ElemType::i8};
+
+template <typename T>
+T saturate_round(double v) {
+  const double r = std::nearbyint(v);
+  return static_cast<T>(std::clamp(r, double(std::numeric_limits<T>::lowest()), double(std::numeric_limits<T>::max())));
+}
+
+// Per-element parameter index for a scale/zero-point that is a scalar or 1-d along `axis`.
+struct AxisParam {
+  int64_t inner = 1, dim = 1;
+  bool per_axis = false;
+  int64_t index(int64_t i) const { return per_axis ? (i / inner) % dim : 0; }
+};
+
+AxisParam axis_param(const Node& node, const Shape& x, const Array& scale) {
+  AxisParam p;
+  if (scale.numel() == 1 && scale.dim() <= 1) return p;
+  int64_t axis = node.attr_i("axis", 1);
+  if (axis < 0) axis += static_cast<int64_t>(x.size());
+  LOWBIT_CHECK(axis >= 0 && axis < static_cast<int64_t>(x.size()));
+  p.per_axis = true;
+  p.dim = x[static_cast<size_t>(axis)];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < x.size(); ++d) p.inner *= x[d];
+  return p;
+}
+
+void check_axis_param(const InferCtx& ctx, size_t i) {
+  if (!ctx.shape_known(i) || !ctx.shape_known(0)) return;
+  const Shape& s = ctx.shape(i);
+  if (checked_numel(s, "quant") == 1 && s.size() <= 1) return;
+  const Shape& x = ctx.shape(0);
+  const int64_t axis = normalize_axis(ctx.node.attr_i("axis", 1), static_cast<int64_t>(x.size()), ctx);
+  LOWBIT_NODE_REQUIRE(s == Shape{x[static_cast<size_t>(axis)]}, ctx, "input {} shape {} must be a scalar or [{}]", i,
+                      shape_str(s), x[static_cast<size_t>(axis)]);
+}
+
+void quantize_infer(InferCtx& ctx) {
+  require_type(ctx, 0, {ElemType::f32, ElemType::i32});
+  require_type(ctx, 1, {ElemType::f32});
+  require_type(ctx, 2, k8bit);
+  check_axis_param(ctx, 1);
+  const ElemType t = ctx.has(2) ? ctx.in[2].elem : ElemType::u8;
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, t);
+  ctx.set_out(0, t, ctx.shape(0));
+}
+
+void quantize_run(RunCtx& ctx) {
+  const Array &x = ctx.input(0), &scale = ctx.input(1);
+  Array& y = *ctx.out[0];
+  const AxisParam p = axis_param(ctx.node, x.shape(), scale);
+  const float* s = scale.data<float>();
+  auto body = [&](auto tag) {
+    using T = decltype(tag);
+    T* py = y.data<T>();
+    const T* zp = ctx.has(2) ? ctx.input(2).data<T>() : nullptr;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int64_t k = p.index(i);
+      // x / scale in float, as the ONNX reference and ONNX Runtime compute it.
+      const float q = static_cast<float>(x.get_f64(i)) / s[k];
+      py[i] = saturate_round<T>(static_cast<double>(std::nearbyint(q)) + (zp ? zp[k] : 0));
+    }
+  };
+  if (y.type() == ElemType::u8) body(uint8_t{});
+  else body(int8_t{});
+}
+
+void dequantize_infer(InferCtx& ctx) {
+  require_type(ctx, 0, {ElemType::u8, ElemType::i8, ElemType::i32});
+  require_type(ctx, 1, {ElemType::f32});
+  check_axis_param(ctx, 1);
+  if (ctx.has(2)) LOWBIT_NODE_REQUIRE(ctx.in[2].elem == ctx.in[0].elem, ctx, "zero point type differs from x");
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ElemType::f32);
+  ctx.set_out(0, ElemType::f32, ctx.shape(0));
+}
+
+void dequantize_run(RunCtx& ctx) {
+  const Array &x = ctx.input(0), &scale = ctx.input(1);
+  const AxisParam p = axis_param(ctx.node, x.shape(), scale);
+  const float* s = scale.data<float>();
+  float* py = ctx.out[0]->data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t k = p.index(i);
+    const int64_t zp = ctx.has(2) ? ctx.input(2).get_i64(k) : 0;
+    py[i] = static_cast<float>(x.get_i64(i) - zp) * s[k];
+  }
+}
+
+// Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]); zero points may be
+// scalars, per-row of A (length M) or per-column of B (length N).
+std::vector<int32_t> int_matmul(const MatMulDims& d, const Array& a, const Array& b, const Array* a_zp, const Array* b_zp) {
+  const int64_t batches = checked_numel(d.batch, "MatMulInteger");
+  std::vector<int32_t> acc(static_cast<size_t>(batches * d.M * d.N));
+  auto zp = [](const Array* z, int64_t i) { return z ? z->get_i64(z->numel() == 1 ? 0 : i) : 0; };
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    const int64_t ao = d.a_offset(bi) * d.M * d.K, bo = d.b_offset(bi) * d.K * d.N;
+    for (int64_t m = 0; m < d.M; ++m)
+      for (int64_t n = 0; n < d.N; ++n) {
+        int32_t s = 0;
+        for (int64_t k = 0; k < d.K; ++k)
+          s += static_cast<int32_t>((a.get_i64(ao + m * d.K + k) - zp(a_zp, m)) * (b.get_i64(bo + k * d.N + n) - zp(b_zp, n)));
+        acc[static_cast<size_t>((bi * d.M + m) * d.N + n)] = s;
+      }
+  }
+  return acc;
+}
+
+void matmul_integer_infer(InferCtx& ctx) {
+  require_type(ctx, 0, k8bit);
+  require_type(ctx, 1, k8bit);
+  if (!ctx.shape_known(0) || !ctx.shape_known(1)) return ctx.set_out_unknown(0, ElemType::i32);
+  ctx.set_out(0, ElemType::i32, matmul_dims(ctx, ctx.shape(0), ctx.shape(1)).out);
+}
+
+void matmul_integer_run(RunCtx& ctx) {
+  const MatMulDims d = matmul_dims(infer_ctx_for(ctx), ctx.input(0).shape(), ctx.input(1).shape());
+  const auto acc = int_matmul(d, ctx.input(0), ctx.input(1), ctx.has(2) ? ctx.in[2] : nullptr, ctx.has(3) ? ctx.in[3] : nullptr);
+  std::copy(acc.begin(), acc.end(), ctx.out[0]->data<int32_t>());
+}
+
+void qlinear_matmul_infer(InferCtx& ctx) {
+  require_type(ctx, 0, k8bit);
+  require_type(ctx, 3, k8bit);
+  LOWBIT_NODE_REQUIRE(ctx.n_in() == 8, ctx, "expects 8 inputs");
+  const ElemType t = ctx.in[7].elem;
+  if (!ctx.shape_known(0) || !ctx.shape_known(3)) return ctx.set_out_unknown(0, t);
+  ctx.set_out(0, t, matmul_dims(ctx, ctx.shape(0), ctx.shape(3)).out);
+}
+
+void qlinear_matmul_run(RunCtx& ctx) {
+  const MatMulDims d = matmul_dims(infer_ctx_for(ctx), ctx.input(0).shape(), ctx.input(3).shape());
+  const auto acc = int_matmul(d, ctx.input(0), ctx.input(3), ctx.in[2], ctx.in[5]);
+  const Array &as = ctx.input(1), &bs = ctx.input(4);
+  const double ys = ctx.input(6).get_f64(0);
+  const int64_t yzp = ctx.input(7).get_i64(0);
+  Array& y = *ctx.out[0];
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const int64_t m = static_cast<int64_t>(i) / d.N % d.M, n = static_cast<int64_t>(i) % d.N;
+    const double scale = as.get_f64(as.numel() == 1 ? 0 : m) * bs.get_f64(bs.numel() == 1 ? 0 : n) / ys;
+    const double v = std::nearbyint(acc[i] * scale) + static_cast<double>(yzp);
+    if (y.type() == ElemType::u8) y.data<uint8_t>()[i] = saturate_round<uint8_t>(v);
+    else y.data<int8_t>()[i] = saturate_round<int8_t>(v);
+  }
+}
+
+// ConvInteger and QLinearConv share geometry; x is input 0, w is input `w_at`.
+SpatialGeom int_conv_geom(const InferCtx& ctx, size_t w_at) {
+  const Shape &x = ctx.shape(0), &w = ctx.shape(w_at);
+  LOWBIT_NODE_REQUIRE(w.size() == x.size() && x.size() >= 3, ctx, "input {} and weight {} ranks differ", shape_str(x), shape_str(w));
+  const int64_t group = ctx.node.attr_i("group", 1);
+  LOWBIT_NODE_REQUIRE(group >= 1 && w[1] * group == x[1] && w[0] % group == 0, ctx, "channels do not fit group={}", group);
+  return resolve_geom(ctx, x, Shape(w.begin() + 2, w.end()), false);
+}
+
+void int_conv_infer(InferCtx& ctx, size_t w_at, ElemType out_type) {
+  require_type(ctx, 0, k8bit);
+  require_type(ctx, w_at, k8bit);
+  if (!ctx.shape_known(0) || !ctx.shape_known(w_at)) return ctx.set_out_unknown(0, out_type);
+  const SpatialGeom g = int_conv_geom(ctx, w_at);
+  Shape out{ctx.shape(0)[0], ctx.shape(w_at)[0]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  ctx.set_out(0, out_type, out);
+}
+
+std::vector<int32_t> int_conv(const RunCtx& ctx, size_t w_at, const Array* x_zp, const Array* w_zp) {
+  const InferCtx ictx = infer_ctx_for(ctx);
+  const SpatialGeom g = int_conv_geom(ictx, w_at);
+  const Array &x = ctx.input(0), &w = ctx.input(w_at);
+  const int64_t N = x.shape()[0], C = x.shape()[1], M = w.shape()[0];
+  std::vector<int32_t> y(static_cast<size_t>(N * M * checked_numel(g.out, "conv")));
+  const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_i64(0)) : 0;
+  LOWBIT_NODE_REQUIRE(!w_zp || w_zp->numel() == 1, ictx, "per-channel weight zero points are not supported");
+  const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_i64(0)) : 0;
+  auto run = [&](auto tx, auto tw) {
+    using TX = decltype(tx);
+    using TW = decltype(tw);
+    conv_nd_generic<int32_t>(g, N, C, M, ctx.node.attr_i("group", 1), x.data<TX>(), w.data<TW>(), y.data(),
+                             [xz](TX v) { return int32_t(v) - xz; }, [wz](TW v) { return int32_t(v) - wz; });
+  };
+  const bool xu = x.type() == ElemType::u8, wu = w.type() == ElemType::u8;
+  if (xu && wu) run(uint8_t{}, uint8_t{});
+  else if (xu) run(uint8_t{}, int8_t{});
+  else if (wu) run(int8_t{}, uint8_t{});
+  else run(int8_t{}, int8_t{});
+  return y;
+}
+
+const std::vector<std::string_view> kConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"};
+
+}  // namespace
+
+void add_quant_ops(OpList& ops) {
+  ops.push_back(OpDef{"", "QuantizeLinear", 10, {"axis"}, quantize_infer, quantize_run});
+  ops.push_back(OpDef{"", "DequantizeLinear", 10, {"axis"}, dequantize_infer, dequantize_run});
+  ops.push_back(OpDef{"", "MatMulInteger", 10, {}, matmul_integer_infer, matmul_integer_run});
+  ops.push_back(OpDef{"", "QLinearMatMul", 10, {}, qlinear_matmul_infer, qlinear_matmul_run});
+  ops.push_back(OpDef{"", "ConvInteger", 10, kConvAttrs,
+                      [](InferCtx& ctx) { int_conv_infer(ctx, 1, ElemType::i32); },
+                      [](RunCtx& ctx) {
+                        const auto y = int_conv(ctx, 1, ctx.has(2) ? ctx.in[2] : nullptr, ctx.has(3) ? ctx.in[3] : nullptr);
+                        std::copy(y.begin(), y.end(), ctx.out[0]->data<int32_t>());
+                      }});
+  ops.push_back(OpDef{"", "QLinearConv", 10, kConvAttrs,
+                      [](InferCtx& ctx) {
+                        LOWBIT_NODE_REQUIRE(ctx.n_in() >= 8, ctx, "expects at least 8 inputs");
+                        int_conv_infer(ctx, 3, ctx.in[7].elem);
+                      },
+                      [](RunCtx& ctx) {
+                        // w_zero_point may be per output channel here: subtract it per m after.
+                        const Array& wzp = ctx.input(5);
+                        const bool per_m = wzp.numel() > 1;
+                        const auto y = int_conv(ctx, 3, ctx.in[2], per_m ? nullptr : &wzp);
+                        LOWBIT_NODE_REQUIRE(!per_m, infer_ctx_for(ctx), "per-channel w_zero_point is not supported");
+                        const Array &xs = ctx.input(1), &ws = ctx.input(4);
+                        const double ys = ctx.input(6).get_f64(0);
+                        const int64_t yzp = ctx.input(7).get_i64(0);
+                        Array& out = *ctx.out[0];
+                        const int64_t M = out.shape()[1], plane = out.numel() / (out.shape()[0] * M);
+                        for (int64_t i = 0; i < out.numel(); ++i) {
+                          const int64_t m = (i / plane) % M;
+                          const double bias = ctx.has(8) ? ctx.input(8).get_f64(m) : 0.0;
+                          const double scale = xs.get_f64(0) * ws.get_f64(ws.numel() == 1 ? 0 : m) / ys;
+                          const double v = std::nearbyint((y[static_cast<size_t>(i)] + bias) * scale) + static_cast<double>(yzp);
+                          if (out.type() == ElemType::u8) out.data<uint8_t>()[i] = saturate_round<uint8_t>(v);
+                          else out.data<int8_t>()[i] = saturate_round<int8_t>(v);
+                        }
+                      }});
+}
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,41 @@
+// Helpers shared by the onnx tests: array comparison with a stated tolerance, paths.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "lowbit/onnx/array.h"
+
+namespace lowbit::onnx::test {
+
+inline std::string source_dir() { return LOWBIT_SOURCE_DIR; }
+
+inline std::string temp_dir() {
+  const char* t = std::getenv("LOWBIT_TEST_TMP");
+  std::string dir = t ? t : "/tmp";
+  std::string cmd = "mkdir -p '" + dir + "'";
+  (void)std::system(cmd.c_str());
+  return dir;
+}
+
+// Integer and bool outputs must match exactly; floats within atol + rtol * |expected|.
+inline ::testing::AssertionResult arrays_close(const Array& got, const Array& want, double rtol, double atol) {
+  if (got.type() != want.type())
+    return ::testing::AssertionFailure() << "type " << elem_name(got.type()) << " != " << elem_name(want.type());
+  if (got.shape() != want.shape())
+    return ::testing::AssertionFailure() << "shape " << shape_str(got.shape()) << " != " << shape_str(want.shape());
+  const bool exact = !(want.type() == ElemType::f32 || want.type() == ElemType::f64 || want.type() == ElemType::f16 ||
+                       want.type() == ElemType::bf16);
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double a = got.get_f64(i), b = want.get_f64(i);
+    if ((std::isnan(a) && std::isnan(b)) || a == b) continue;
+    if (exact ? a != b : !(std::fabs(a - b) <= atol + rtol * std::fabs(b)))
+      return ::testing::AssertionFailure() << "element " << i << ": got " << a << ", expected " << b;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace lowbit::onnx::test
