@@ -1,0 +1,31 @@
+// Shared pieces of the model commands (inspect, run, bench model): thread options, input
+// loading (.npy, float32/int64) or deterministic random inputs for the model's declared shapes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "lowbit/onnx/executor.h"
+
+namespace lowbit::app {
+
+struct ParallelArgs {
+  int inter_op = 1;
+  int intra_op = 0;  // 0: hardware threads / inter_op
+};
+
+// Adds --inter-op N --intra-op M.
+void add_parallel_options(CLI::App& cmd, ParallelArgs* args);
+
+// One .npy per graph input (float32, int64 or int32; float64 is narrowed to float32).
+std::vector<onnx::Array> load_inputs(const onnx::Graph& g, const std::vector<std::string>& files);
+
+// Random inputs for the declared shapes: dim 0 when symbolic is `batch`, other symbolic dims
+// are an error. Floats ~ N(0,1); integers in [0, 2) (valid token ids, masks and segment ids).
+std::vector<onnx::Array> random_inputs(const onnx::Graph& g, int64_t batch, uint64_t seed);
+
+std::string describe_type(const onnx::ValueType& t);
+
+}  // namespace lowbit::app
