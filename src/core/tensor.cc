@@ -2,6 +2,8 @@
 // on hot paths: kernels take contiguous raw pointers.
 #include "lowbit/core/tensor.h"
 
+#include "lowbit/core/allocator.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +12,6 @@
 namespace lowbit {
 namespace {
 
-constexpr size_t kAlign = 64;
 // Refuse allocations that can only come from corrupt input (1 TiB).
 constexpr size_t kMaxBytes = size_t{1} << 40;
 
@@ -84,12 +85,10 @@ Shape contiguous_strides(const Shape& s) {
 
 Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
   LOWBIT_REQUIRE(nbytes <= kMaxBytes, "Storage", "refusing to allocate {} bytes", nbytes);
-  const size_t rounded = (std::max<size_t>(nbytes, 1) + kAlign - 1) / kAlign * kAlign;
-  data_ = static_cast<std::byte*>(std::aligned_alloc(kAlign, rounded));
-  if (!data_) throw std::bad_alloc();
+  data_ = static_cast<std::byte*>(storage_alloc(nbytes));
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { storage_free(data_, nbytes_); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   int64_t n = 1;
