@@ -1,0 +1,147 @@
+// `lowbit bench gemm`: lowbit's integer GEMM (exact, tile-clamp, saturating) side by side with
+// oneDNN's u8×s8→s32 matmul and oneDNN's fp32 matmul on the same shape and thread count, in one
+// run, kernels interleaved round by round so that machine noise hits all of them alike.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "lowbit/core/error.h"
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/igemm.h"
+#include "lowbit/kernels/isa.h"
+#include "lowbit/quant/baseline.h"
+
+namespace lowbit::app {
+namespace {
+
+struct BenchGemmArgs {
+  int64_t m = 1024, n = 1024, k = 1024, tile = 32;
+  int acc_bits = 8, threads = 0;
+  double min_time = 1.0;
+  std::string json;
+};
+
+struct Kernel {
+  std::string name;
+  std::function<void()> run;
+  std::vector<double> seconds;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+void run_bench_gemm(const BenchGemmArgs& a) {
+  const int64_t M = a.m, N = a.n, K = a.k;
+  LOWBIT_REQUIRE(K <= kernels::kIgemmMaxK, "bench gemm", "--k must be at most {}", kernels::kIgemmMaxK);
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> d(-127, 127);
+  std::vector<int8_t> A(M * K), B(N * K);
+  for (auto& v : A) v = static_cast<int8_t>(d(rng));
+  for (auto& v : B) v = static_cast<int8_t>(d(rng));
+  std::vector<uint8_t> Au(M * K);  // oneDNN's u8 source: a + 128
+  std::vector<float> Af(M * K), Bf(N * K);
+  for (int64_t i = 0; i < M * K; ++i) Au[i] = static_cast<uint8_t>(A[i] + 128), Af[i] = A[i];
+  for (int64_t i = 0; i < N * K; ++i) Bf[i] = B[i];
+  std::vector<int32_t> C(M * N), Cd(M * N);
+  std::vector<float> Cf(M * N);
+
+  quant::OnednnMatmul dnnl_i8(quant::OnednnMatmul::Kind::u8s8s32, M, N, K, B.data());
+  quant::OnednnMatmul dnnl_f32(quant::OnednnMatmul::Kind::f32, M, N, K, Bf.data());
+  const kernels::IntOperand opa{A.data(), K}, opb{B.data(), K};
+  auto lowbit_gemm = [&](kernels::AccSpec spec) {
+    return [&, spec] { kernels::igemm_s32(M, N, K, opa, opb, spec, C.data(), N); };
+  };
+  std::vector<Kernel> ks = {
+      {"exact", lowbit_gemm({kernels::AccModel::exact, 32, 0}), {}},
+      {"tile-clamp", lowbit_gemm({kernels::AccModel::tile_clamp, a.acc_bits, a.tile}), {}},
+      {"saturating", lowbit_gemm({kernels::AccModel::saturating, a.acc_bits, 0}), {}},
+      {"onednn-int8", [&] { dnnl_i8.run(Au.data(), Cd.data()); }, {}},
+      {"fp32", [&] { dnnl_f32.run(Af.data(), Cf.data()); }, {}},
+  };
+
+  // Cross-check: oneDNN's Σ (a+128)·b equals lowbit's exact Σ a·b plus 128·Σ_k b[n,k].
+  ks[0].run();
+  ks[3].run();
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t colsum = 0;
+    for (int64_t k = 0; k < K; ++k) colsum += B[n * K + k];
+    for (int64_t m = 0; m < M; ++m)
+      if (int64_t{C[m * N + n]} + 128 * colsum != Cd[m * N + n])
+        throw InternalError(fmt::format("[bench gemm] lowbit exact and oneDNN int8 differ at ({}, {})", m, n));
+  }
+
+  using clock = std::chrono::steady_clock;
+  auto time_once = [](Kernel& k) {
+    const auto t0 = clock::now();
+    k.run();
+    k.seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  };
+  for (Kernel& k : ks) {  // warm-up, also sizes the repetition count
+    time_once(k);
+    k.seconds.clear();
+    time_once(k);
+  }
+  double per_round = 0;
+  for (Kernel& k : ks) per_round += k.seconds.back();
+  const int rounds = std::max(3, static_cast<int>(a.min_time * static_cast<double>(ks.size()) / per_round));
+  for (int r = 1; r < rounds; ++r)
+    for (Kernel& k : ks) time_once(k);
+
+  const double ops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  nlohmann::json out = {{"m", M}, {"n", N}, {"k", K}, {"threads", num_threads()}, {"rounds", rounds},
+                        {"isa", std::string(kernels::isa_name(kernels::active_isa()))},
+                        {"acc_bits", a.acc_bits}, {"tile", a.tile}, {"checked_against_onednn", true}};
+  std::printf("gemm %lldx%lldx%lld, %d thread(s), lowbit path %s, %d rounds (median)\n", static_cast<long long>(M),
+              static_cast<long long>(N), static_cast<long long>(K), num_threads(),
+              std::string(kernels::isa_name(kernels::active_isa())).c_str(), rounds);
+  std::printf("%-12s %10s %10s %10s %10s\n", "kernel", "ms", "GOPS", "vs int8", "vs fp32");
+  const double dnnl_gops = ops / median(ks[3].seconds) * 1e-9, fp32_gops = ops / median(ks[4].seconds) * 1e-9;
+  for (const Kernel& k : ks) {
+    const double t = median(k.seconds), gops = ops / t * 1e-9;
+    out["gops"][k.name] = gops;
+    out["ms"][k.name] = t * 1e3;
+    out["gops_best"][k.name] = ops / *std::min_element(k.seconds.begin(), k.seconds.end()) * 1e-9;
+    if (k.name != "onednn-int8" && k.name != "fp32") {
+      out["ratio_vs_onednn_int8"][k.name] = gops / dnnl_gops;
+      out["ratio_vs_fp32"][k.name] = gops / fp32_gops;
+    }
+    std::printf("%-12s %10.3f %10.1f %10.2f %10.2f\n", k.name.c_str(), t * 1e3, gops, gops / dnnl_gops, gops / fp32_gops);
+  }
+  if (!a.json.empty()) {
+    std::ofstream f(a.json);
+    if (!f) throw IoError(fmt::format("[bench gemm] cannot write {}", a.json));
+    f << out.dump(2) << "\n";
+  }
+}
+
+void setup_bench_gemm(CLI::App& cmd) {
+  auto a = std::make_shared<BenchGemmArgs>();
+  cmd.add_option("--m", a->m, "rows of A and C")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd.add_option("--n", a->n, "rows of B, columns of C")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd.add_option("--k", a->k, "reduction length")->check(CLI::Range(int64_t{1}, int64_t{65536}))->capture_default_str();
+  cmd.add_option("--acc-bits", a->acc_bits, "accumulator bits A of tile-clamp and saturating")
+      ->check(CLI::Range(2, 32))->capture_default_str();
+  cmd.add_option("--tile", a->tile, "tile width T of tile-clamp (0 = one tile)")->check(CLI::Range(int64_t{0}, int64_t{65536}))
+      ->capture_default_str();
+  cmd.add_option("--min-time", a->min_time, "seconds of timing per kernel (about)")->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  cmd.add_option("--json", a->json, "write gops.<kernel>, ratio_vs_onednn_int8.<kernel>, ... here");
+  add_threads_option(cmd, &a->threads);
+  cmd.callback([a] { run_bench_gemm(*a); });
+}
+
+}  // namespace
+
+LOWBIT_COMMAND("bench gemm", "integer GEMM (exact, tile-clamp, saturating) vs oneDNN int8 and fp32", setup_bench_gemm);
+
+}  // namespace lowbit::app
