@@ -30,7 +30,7 @@ Codes quantize_f32(const float* x, int64_t rows, int64_t cols, float scale, int3
   c.q = Tensor::empty({rows, cols}, DType::i8);
   c.scale = scale;
   kernels::QuantGrid g;
-  g.outer = rows * cols;
+  g.inner = rows * cols;  // one channel, one long run: the kernels vectorize along `inner`
   g.scale = &c.scale;
   g.qmin = qmin;
   g.qmax = qmax;
@@ -68,7 +68,7 @@ Codes requantize(const int32_t* y, int64_t rows, int64_t cols, int bits, Roundin
   c.q = Tensor::empty({rows, cols}, DType::i8);
   c.scale = m > 0 ? static_cast<float>(m) / static_cast<float>(q) : 1.0f;
   kernels::QuantGrid g;
-  g.outer = rows * cols;
+  g.inner = rows * cols;
   g.scale = &c.scale;
   g.qmin = -q;
   g.qmax = q;
