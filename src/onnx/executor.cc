@@ -3,6 +3,9 @@
 #include "lowbit/onnx/executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "lowbit/core/threads.h"
@@ -191,8 +194,24 @@ void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::
 void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::byte* arena) {
   const int saved = num_threads();
   set_num_threads(intra_op_);
+  // LOWBIT_ONNX_PROFILE=1 prints time per op type after each run (sequential executor only).
+  static const bool profile = std::getenv("LOWBIT_ONNX_PROFILE") != nullptr;
+  std::map<std::string, double> per_op;
   try {
-    for (int n : plan.inf.runtime_nodes) run_node(plan, n, slots, arena);
+    for (int n : plan.inf.runtime_nodes) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_node(plan, n, slots, arena);
+      if (profile) {
+        const Node& node = graph_.nodes[static_cast<size_t>(n)];
+        per_op[node.op_type + (node.find("lowbit_act") ? "+" + node.attr_s("lowbit_act", "") : "")] +=
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      }
+    }
+    if (profile) {
+      std::string line = "[onnx profile ms]";
+      for (const auto& [op, ms] : per_op) line += fmt::format(" {}:{:.3f}", op, ms);
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
   } catch (...) {
     set_num_threads(saved);
     throw;
