@@ -1,6 +1,8 @@
 // Philox4x32-10 and the uniform/normal fills built on it.
 #include "lowbit/core/rng.h"
 
+#include <immintrin.h>
+
 #include <cmath>
 
 namespace lowbit {
@@ -42,42 +44,65 @@ uint32_t random_u32(uint64_t seed, uint64_t stream, uint64_t index) {
 
 namespace {
 
-// kLanes Philox blocks side by side, written as plain loops over lanes so that the compiler
-// vectorizes the 32x32->64 multiplies (vpmuludq); target_clones builds an AVX-512, an AVX2
-// and a baseline version and picks one at load time. Same arithmetic as philox4x32().
+// kLanes Philox blocks side by side. The portable version is plain loops; the AVX-512 one does
+// the 32x32->64 multiplies of even and odd lanes with vpmuludq and recombines high and low
+// halves with masked blends. Both compute exactly philox4x32(); out[4*l + j] is word j of
+// block first_block + l.
 constexpr int kLanes = 16;
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void philox_lanes(uint64_t seed, uint64_t stream, uint64_t first_block, float* out) {
-  uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+void philox_lanes_portable(uint64_t seed, uint64_t stream, uint64_t first_block, float* out) {
+  for (int l = 0; l < kLanes; ++l) {
+    const auto b = block(seed, stream, first_block + static_cast<uint64_t>(l));
+    for (int j = 0; j < 4; ++j) out[4 * l + j] = u32_to_unit_float(b[j]);
+  }
+}
+
+__attribute__((target("avx512f"))) inline void mulhilo16(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
+  const __m512i pe = _mm512_mul_epu32(a, m);                         // even lanes, 64-bit products
+  const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);  // odd lanes
+  hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+  lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+}
+
+__attribute__((target("avx512f"))) void philox_lanes_avx512(uint64_t seed, uint64_t stream, uint64_t first_block,
+                                                            float* out) {
+  alignas(64) uint32_t lo32[kLanes], hi32[kLanes];
   for (int l = 0; l < kLanes; ++l) {
     const uint64_t blk = first_block + static_cast<uint64_t>(l);
-    c0[l] = static_cast<uint32_t>(blk);
-    c1[l] = static_cast<uint32_t>(blk >> 32);
-    c2[l] = static_cast<uint32_t>(stream);
-    c3[l] = static_cast<uint32_t>(stream >> 32);
+    lo32[l] = static_cast<uint32_t>(blk);
+    hi32[l] = static_cast<uint32_t>(blk >> 32);
   }
+  __m512i c0 = _mm512_load_si512(lo32), c1 = _mm512_load_si512(hi32);
+  __m512i c2 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream)));
+  __m512i c3 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream >> 32)));
+  const __m512i m0 = _mm512_set1_epi64(kM0), m1 = _mm512_set1_epi64(kM1);
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int r = 0; r < 10; ++r) {
-    for (int l = 0; l < kLanes; ++l) {
-      const uint64_t p0 = static_cast<uint64_t>(kM0) * c0[l];
-      const uint64_t p1 = static_cast<uint64_t>(kM1) * c2[l];
-      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
-      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
-      c1[l] = static_cast<uint32_t>(p1);
-      c3[l] = static_cast<uint32_t>(p0);
-      c0[l] = n0;
-      c2[l] = n2;
-    }
+    __m512i hi0, lo0, hi1, lo1;
+    mulhilo16(c0, m0, hi0, lo0);
+    mulhilo16(c2, m1, hi1, lo1);
+    const __m512i kk0 = _mm512_set1_epi32(static_cast<int>(k0)), kk1 = _mm512_set1_epi32(static_cast<int>(k1));
+    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), kk0);
+    c1 = lo1;
+    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), kk1);
+    c3 = lo0;
     k0 += kW0;
     k1 += kW1;
   }
-  for (int l = 0; l < kLanes; ++l) {
-    out[4 * l + 0] = u32_to_unit_float(c0[l]);
-    out[4 * l + 1] = u32_to_unit_float(c1[l]);
-    out[4 * l + 2] = u32_to_unit_float(c2[l]);
-    out[4 * l + 3] = u32_to_unit_float(c3[l]);
-  }
+  const __m512 scale = _mm512_set1_ps(0x1.0p-24f);
+  alignas(64) float f[4][kLanes];
+  _mm512_store_ps(f[0], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c0, 8)), scale));
+  _mm512_store_ps(f[1], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c1, 8)), scale));
+  _mm512_store_ps(f[2], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c2, 8)), scale));
+  _mm512_store_ps(f[3], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c3, 8)), scale));
+  for (int l = 0; l < kLanes; ++l)
+    for (int j = 0; j < 4; ++j) out[4 * l + j] = f[j][l];
+}
+
+using LanesFn = void (*)(uint64_t, uint64_t, uint64_t, float*);
+LanesFn lanes_impl() {
+  static const LanesFn fn = __builtin_cpu_supports("avx512f") ? philox_lanes_avx512 : philox_lanes_portable;
+  return fn;
 }
 
 }  // namespace
@@ -85,12 +110,13 @@ void philox_lanes(uint64_t seed, uint64_t stream, uint64_t first_block, float* o
 void uniform_fill(uint64_t seed, uint64_t stream, uint64_t first, int64_t n, float* out) {
   int64_t i = 0;
   // Scalar head up to a block boundary, vector body of kLanes blocks, scalar tail.
+  const LanesFn lanes = lanes_impl();
   while (i < n && ((first + static_cast<uint64_t>(i)) & 3) != 0) {
     out[i] = u32_to_unit_float(random_u32(seed, stream, first + static_cast<uint64_t>(i)));
     ++i;
   }
   for (; i + 4 * kLanes <= n; i += 4 * kLanes)
-    philox_lanes(seed, stream, (first + static_cast<uint64_t>(i)) >> 2, out + i);
+    lanes(seed, stream, (first + static_cast<uint64_t>(i)) >> 2, out + i);
   while (i < n) {
     const uint64_t idx = first + static_cast<uint64_t>(i);
     const auto b = block(seed, stream, idx >> 2);

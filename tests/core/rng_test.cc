@@ -74,3 +74,17 @@ TEST(Threads, ParallelForCoversRangeOnce) {
 
 }  // namespace
 }  // namespace lowbit
+
+namespace lowbit {
+namespace {
+// The vectorized fill (16 blocks at a time) must equal the scalar definition at every offset.
+TEST(Philox, VectorFillEqualsScalarDefinition) {
+  for (uint64_t first : {0ull, 1ull, 3ull, 64ull, 0xFFFFFFFDull * 4}) {
+    std::vector<float> v(300);
+    uniform_fill(0x1234567890ull, 0xABCDEF12345ull, first, 300, v.data());
+    for (uint64_t i = 0; i < 300; ++i)
+      ASSERT_EQ(v[i], u32_to_unit_float(random_u32(0x1234567890ull, 0xABCDEF12345ull, first + i))) << first << "+" << i;
+  }
+}
+}  // namespace
+}  // namespace lowbit
