@@ -3,19 +3,14 @@
 
 #include <cstdio>
 
-#include "lowbit/data/idx.h"
+#include "lowbit/data/load.h"
 
 namespace lowbit::app {
 
 data::DatasetSplit load_split(const std::string& dataset, const std::string& data_dir) {
-  data::DatasetSplit split;
-  if (dataset == "fashion-mnist") {
-    split = data_dir.empty() ? data::load_fashion_mnist() : data::load_fashion_mnist(data_dir);
-  } else {
-    throw ValueError(fmt::format("[dataset] unknown data set '{}' (expected fashion-mnist)", dataset));
-  }
-  data::normalize(split);
-  return split;
+  data::DatasetOptions opt;
+  opt.data_dir = data_dir;
+  return data::load_dataset(dataset, opt);  // normalizes with the train split's statistics
 }
 
 nlohmann::json model_meta(const nn::Classifier& model, const data::DatasetSplit& split, const std::string& dataset) {

@@ -20,7 +20,7 @@ Tensor l2_normalize_rows(const Tensor& x);
 // normalized rows: step k picks argmin_i || mu - (S + phi_i) / k || over the rows not yet
 // picked, where S is the sum of the k-1 rows picked before; ties go to the lowest index.
 // Returns row indices in pick order, so the first j of them are exactly herding with budget j
-// (this is why reducing the memory just truncates). Deterministic for any thread count.
+// (this is why reducing the memory just truncates). Single-threaded and deterministic.
 std::vector<int64_t> herding_select(const Tensor& features, int64_t m);
 
 // Stores, for each class, indices into the training set in herding order. The total budget is
