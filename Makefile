@@ -20,10 +20,10 @@ run: build
 	./build/release/apps/lowbit/lowbit train --model mlp --epochs 2
 
 test: build
-	ctest --preset release -j $(CTEST_JOBS)
+	@CTEST_JOBS=$(CTEST_JOBS) scripts/run-tests release
 
 asan: build-asan
-	ctest --preset asan -j $(CTEST_JOBS)
+	@CTEST_JOBS=$(CTEST_JOBS) scripts/run-tests asan
 
 bench: build
 	@scripts/setup bench
