@@ -31,15 +31,11 @@ void run_train(TrainArgs& a) {
 
   int64_t first_epoch = 0;
   if (!a.resume.empty()) {
-    const nn::Checkpoint ck = nn::load_checkpoint(a.resume);
-    const auto meta = parse_meta(ck, a.resume);
+    const auto meta = parse_meta(nn::load_checkpoint(a.resume), a.resume);
     if (meta.value("model", "") != a.model || meta.value("dataset", "") != a.dataset)
       throw ValueError(fmt::format("[train] --resume {}: checkpoint is {} on {}, this run is {} on {}", a.resume,
                                    meta.value("model", "?"), meta.value("dataset", "?"), a.model, a.dataset));
-    nn::load_module_state(ck, *model, a.resume);
-    nn::load_optimizer_state(ck, trainer.optimizer(), a.resume);
-    first_epoch = meta.value("epochs_done", 0);
-    trainer.optimizer().set_steps(meta.value("optimizer_steps", int64_t{0}));
+    first_epoch = train::load_training_checkpoint(a.resume, *model, trainer.optimizer());
     std::fprintf(stderr, "resuming from %s after epoch %lld\n", a.resume.c_str(), static_cast<long long>(first_epoch));
   }
 
@@ -48,16 +44,9 @@ void run_train(TrainArgs& a) {
     history.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
                        {"seconds", r.seconds}, {"images_per_second", r.images_per_second}, {"lr", r.lr}});
     if (!a.out.empty()) {
-      nn::Checkpoint ck;
       auto meta = model_meta(*model, split, a.dataset);
-      meta["epochs_done"] = r.epoch;
-      meta["optimizer"] = a.cfg.optimizer;
-      meta["optimizer_steps"] = trainer.optimizer().steps();
       meta["seed"] = a.cfg.seed;
-      ck.meta_json = meta.dump();
-      nn::add_module_state(ck, *model);
-      nn::add_optimizer_state(ck, trainer.optimizer());
-      nn::save_checkpoint(a.out, ck);
+      train::save_training_checkpoint(a.out, *model, trainer.optimizer(), r.epoch, meta.dump());
     }
   });
   const train::EvalResult test = train::evaluate(*model, split.test);

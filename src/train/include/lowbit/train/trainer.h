@@ -68,4 +68,13 @@ class Trainer {
   int64_t images_ = 0;
 };
 
+// A resumable training checkpoint: model parameters and buffers, optimizer state, and the
+// metadata JSON object `meta` (caller's: model name, input shape, ...) extended with
+// "epochs_done" and "optimizer_steps". Written atomically.
+void save_training_checkpoint(const std::string& path, nn::Classifier& model, nn::Optimizer& opt,
+                              int64_t epochs_done, const std::string& meta_json);
+// Restores what save_training_checkpoint wrote into a model and optimizer of the same shape;
+// returns epochs_done. Errors (IoError) name the file and the mismatching entry.
+int64_t load_training_checkpoint(const std::string& path, nn::Classifier& model, nn::Optimizer& opt);
+
 }  // namespace lowbit::train
