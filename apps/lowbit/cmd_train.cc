@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "lowbit/core/threads.h"
+#include "lowbit/fqt/quant_config.h"
 #include "lowbit/train/trainer.h"
 #include "train_common.h"
 
@@ -13,7 +14,8 @@ namespace lowbit::app {
 namespace {
 
 struct TrainArgs {
-  std::string dataset = "fashion-mnist", data_dir, model = "mlp", out, json, resume;
+  std::string dataset = "fashion-mnist", data_dir, model = "mlp", out, json, resume, quant = "fp32";
+  int bits = 0, acc_bits = 0;
   train::TrainConfig cfg;
   float lr = -1;
   int threads = 0;
@@ -27,6 +29,8 @@ void run_train(TrainArgs& a) {
   data::DatasetSplit split = load_split(a.dataset, a.data_dir);
   auto model = nn::build_model(a.model, split.train.sample_shape(), split.train.num_classes);
   nn::init_parameters(*model, a.cfg.seed);
+  const fqt::QuantConfig qcfg = fqt::preset(a.quant, a.bits, a.acc_bits);
+  fqt::quantize_model(*model, qcfg, a.cfg.seed);
   train::Trainer trainer(*model, a.cfg);
 
   int64_t first_epoch = 0;
@@ -46,6 +50,7 @@ void run_train(TrainArgs& a) {
     if (!a.out.empty()) {
       auto meta = model_meta(*model, split, a.dataset);
       meta["seed"] = a.cfg.seed;
+      meta["quant"] = {{"preset", a.quant}, {"bits", a.bits}, {"acc_bits", a.acc_bits}};
       train::save_training_checkpoint(a.out, *model, trainer.optimizer(), r.epoch, meta.dump());
     }
   });
@@ -57,6 +62,7 @@ void run_train(TrainArgs& a) {
   if (!a.json.empty()) {
     nlohmann::json j;
     j["model"] = a.model;
+    j["quant"] = a.quant;
     j["dataset"] = a.dataset;
     j["epochs"] = a.cfg.epochs;
     j["batch_size"] = a.cfg.batch_size;
@@ -79,6 +85,10 @@ void setup_train(CLI::App& cmd) {
   cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
   cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files (default: the Debian package's)");
   cmd.add_option("--model", a->model, "network")->check(CLI::IsMember(nn::model_names()))->capture_default_str();
+  cmd.add_option("--quant", a->quant, "arithmetic of every Linear/Conv2d GEMM (forward and backward)")
+      ->check(CLI::IsMember(fqt::preset_names()))->capture_default_str();
+  cmd.add_option("--bits", a->bits, "operand bits of the quantized presets (default: the preset's)")->check(CLI::Range(2, 8));
+  cmd.add_option("--acc-bits", a->acc_bits, "accumulator bits of the quantized presets")->check(CLI::Range(2, 32));
   cmd.add_option("--epochs", a->cfg.epochs, "epochs")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd.add_option("--batch-size", a->cfg.batch_size, "mini-batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   cmd.add_option("--lr", a->lr, "base learning rate (default 0.05 for sgd, 1e-3 for adam)")->check(CLI::Range(0.0, 100.0));
@@ -108,6 +118,11 @@ void run_eval(const EvalArgs& a) {
   const auto meta = parse_meta(ck, a.checkpoint);
   auto model = model_from_meta(meta, a.checkpoint);
   nn::load_module_state(ck, *model, a.checkpoint);
+  if (meta.contains("quant")) {  // evaluate with the arithmetic the model was trained with
+    const auto& q = meta["quant"];
+    fqt::quantize_model(*model, fqt::preset(q.value("preset", "fp32"), q.value("bits", 0), q.value("acc_bits", 0)),
+                        meta.value("seed", uint64_t{0}));
+  }
   data::DatasetSplit split = load_split(a.dataset, a.data_dir);
   if (split.test.sample_shape() != meta.value("input_shape", Shape{}) || split.test.num_classes != model->num_classes())
     throw ValueError(fmt::format("[eval] {} expects input {} with {} classes; {} has {} with {}", a.checkpoint,
@@ -134,7 +149,7 @@ void setup_eval(CLI::App& cmd) {
 
 }  // namespace
 
-LOWBIT_COMMAND("train", "train a network on a data set (fp32)", setup_train);
+LOWBIT_COMMAND("train", "train a network on a data set (fp32 or integer arithmetic: --quant hdqt)", setup_train);
 LOWBIT_COMMAND("eval", "evaluate a checkpoint on a data set's test split", setup_eval);
 
 }  // namespace lowbit::app

@@ -25,6 +25,13 @@ void add_threads_option(CLI::App& cmd, int* threads) {
 
 }  // namespace lowbit::app
 
+namespace {
+std::string group_description(const std::string& group) {
+  if (group == "bench") return "benchmarks: integer GEMM, training steps, ONNX models (side by side with peers)";
+  return "";
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace lowbit::app;
   CLI::App app{"lowbit: low-precision deep learning on CPUs (integer training, PTQ, benchmarks)"};
@@ -39,7 +46,7 @@ int main(int argc, char** argv) {
       prefix += (prefix.empty() ? "" : " ") + word;
       auto it = nodes.find(prefix);
       if (it == nodes.end()) {
-        CLI::App* sub = parent->add_subcommand(word, prefix == entry.path ? entry.description : "");
+        CLI::App* sub = parent->add_subcommand(word, prefix == entry.path ? entry.description : group_description(prefix));
         if (prefix != entry.path) sub->require_subcommand(1);
         it = nodes.emplace(prefix, sub).first;
       } else if (prefix == entry.path) {
