@@ -76,7 +76,7 @@ const OpDef& resolve_op(const Node& node, int opset) {
 }
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const InferCtx& ctx) {
-  LOWBIT_NODE_REQUIRE(axis >= -rank && axis < std::max<int64_t>(rank, 1), ctx,
+  LOWBIT_NODE_REQUIRE(axis >= -rank && axis < rank, ctx,
                       "axis {} out of range for rank {}", axis, rank);
   return axis < 0 ? axis + rank : axis;
 }
