@@ -146,14 +146,17 @@ void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y,
 
 void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key) {
   if (active_isa() == Isa::ref) return ref::quantize_f32_i8(g, x, q, r, key);
+  if (active_isa() >= Isa::avx512 && avx512::quantize_supported(g)) return avx512::quantize_f32_i8(g, x, q, r, key);
   portable::quantize_f32_i8(g, x, q, r, key);
 }
 void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key) {
   if (active_isa() == Isa::ref) return ref::quantize_f32_u8(g, x, q, r, key);
+  if (active_isa() >= Isa::avx512 && avx512::quantize_supported(g)) return avx512::quantize_f32_u8(g, x, q, r, key);
   portable::quantize_f32_u8(g, x, q, r, key);
 }
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key) {
   if (active_isa() == Isa::ref) return ref::quantize_i32_i8(g, x, q, r, key);
+  if (active_isa() >= Isa::avx512 && avx512::quantize_supported(g)) return avx512::quantize_i32_i8(g, x, q, r, key);
   portable::quantize_i32_i8(g, x, q, r, key);
 }
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {

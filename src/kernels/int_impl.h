@@ -52,6 +52,11 @@ bool fwht_rows_supported(const HadamardShape& s);  // axis 1 and cols % 16 == 0
 void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
 void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+
+bool quantize_supported(const QuantGrid& g);  // runs of at least 16 elements (inner >= 16)
+void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);
+void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key);
+void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
 }  // namespace avx512
 
 namespace portable {

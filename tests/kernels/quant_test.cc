@@ -145,6 +145,44 @@ TEST(Quant, StochasticRoundingIsUnbiased) {
   }
 }
 
+// Every path equals the reference where vectors and Philox windows meet the data unevenly:
+// stream offsets that are not block aligned, lengths around 16/64/128 and chunk sizes, block
+// counters that carry across 2^32, special values, and the dispatcher's short-run fallback.
+TEST(Quant, EveryPathEqualsReferenceAtOddOffsetsAndLengths) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.0f, 5.0f);
+  std::vector<float> x(5000);
+  std::vector<int32_t> acc(x.size());
+  for (auto& v : x) v = d(rng);
+  for (size_t i = 0; i < x.size(); ++i) acc[i] = static_cast<int32_t>(d(rng) * 300);
+  x[17] = NAN, x[18] = INFINITY, x[19] = -INFINITY, x[20] = -0.0f, x[21] = 7.5f, x[22] = -7.5f;
+  const float scale = 0.7f, acc_scale = 211.0f;
+  for (Isa isa : {Isa::avx2, Isa::avx512, Isa::avx512vnni}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t n : {1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 300, 2047, 2049, 4999})
+      for (uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{3}, uint64_t{6}, (uint64_t{1} << 34) - 70})
+        for (Rounding r : {Rounding::nearest, Rounding::stochastic}) {
+          const QuantGrid g{1, 1, n, &scale, nullptr, -7, 7};
+          const QuantGrid ga{1, 1, n, &acc_scale, nullptr, -7, 7};
+          const QuantGrid gu{1, 1, n, &scale, nullptr, 0, 15};
+          const RandomKey key{0xABCDEF0123ull, 0x1234567ull, first};
+          std::vector<int8_t> want(n), got(n), want32(n), got32(n);
+          std::vector<uint8_t> wantu(n), gotu(n);
+          ref::quantize_f32_i8(g, x.data(), want.data(), r, key);
+          ref::quantize_i32_i8(ga, acc.data(), want32.data(), r, key);
+          ref::quantize_f32_u8(gu, x.data(), wantu.data(), r, key);
+          set_active_isa(isa);
+          quantize_f32_i8(g, x.data(), got.data(), r, key);
+          quantize_i32_i8(ga, acc.data(), got32.data(), r, key);
+          quantize_f32_u8(gu, x.data(), gotu.data(), r, key);
+          set_active_isa(best_supported_isa());
+          ASSERT_EQ(got, want) << isa_name(isa) << " n=" << n << " first=" << first;
+          ASSERT_EQ(got32, want32) << isa_name(isa) << " n=" << n << " first=" << first;
+          ASSERT_EQ(gotu, wantu) << isa_name(isa) << " n=" << n << " first=" << first;
+        }
+  }
+}
+
 TEST(Quant, Int4PackingRoundTripsEveryValue) {
   std::vector<int8_t> s, u;
   for (int v = -8; v <= 7; ++v)

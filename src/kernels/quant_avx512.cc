@@ -1,0 +1,182 @@
+// AVX-512 quantizers: the rule of quant.h sixteen elements per vector, with the Philox4x32-10
+// words of stochastic rounding computed in registers rather than through a float buffer.
+// Element e still uses word (first+e) % 4 of block (first+e) / 4, so codes equal the reference.
+#include <immintrin.h>
+
+// GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as "maybe
+// uninitialized" (a false positive of the header, not of this code).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <algorithm>
+#include <cstring>
+
+#include "int_impl.h"
+#include "lowbit/core/threads.h"
+
+namespace lowbit::kernels::avx512 {
+namespace {
+
+constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // Philox4x32 multipliers
+constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
+constexpr int kGroups = 2;              // independent 16-block lane sets in flight (hides latency)
+constexpr int64_t kWindow = 64 * kGroups;  // stream indices covered by one Philox call
+constexpr int64_t kChunk = 2048;        // elements per parallel task (a multiple of kWindow)
+
+// 16 products a·m of 32-bit lanes: high and low 32-bit halves, lane order kept.
+inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
+  const __m512i even = _mm512_mul_epu32(a, m);                         // lanes 0,2,..: 64-bit
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);  // lanes 1,3,..
+  const __m512i hi_idx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  hi = _mm512_permutex2var_epi32(even, hi_idx, odd);
+  lo = _mm512_permutex2var_epi32(even, lo_idx, odd);
+}
+
+// Words of blocks first_block .. first_block + 16·kGroups - 1 in stream order:
+// w[g][m] lane i = word of stream index 4·first_block + 64·g + 16·m + i.
+inline void philox_words(uint64_t seed, uint64_t stream, uint64_t first_block, __m512i (&w)[kGroups][4]) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512i c[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) {
+    const uint64_t b = first_block + 16 * static_cast<uint64_t>(g);
+    const __m512i base = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(b)));
+    c[g][0] = _mm512_add_epi32(base, iota);
+    const __mmask16 carry = _mm512_cmplt_epu32_mask(c[g][0], base);  // the low word wrapped
+    const __m512i hi = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(b >> 32)));
+    c[g][1] = _mm512_mask_add_epi32(hi, carry, hi, _mm512_set1_epi32(1));
+    c[g][2] = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream)));
+    c[g][3] = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream >> 32)));
+  }
+  const __m512i m0 = _mm512_set1_epi64(kM0), m1 = _mm512_set1_epi64(kM1);
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    const __m512i kk0 = _mm512_set1_epi32(static_cast<int>(k0)), kk1 = _mm512_set1_epi32(static_cast<int>(k1));
+    for (int g = 0; g < kGroups; ++g) {
+      __m512i hi0, lo0, hi1, lo1;
+      mulhilo(c[g][0], m0, hi0, lo0);
+      mulhilo(c[g][2], m1, hi1, lo1);
+      c[g][0] = _mm512_ternarylogic_epi32(hi1, c[g][1], kk0, 0x96);  // three-way xor
+      c[g][1] = lo1;
+      c[g][2] = _mm512_ternarylogic_epi32(hi0, c[g][3], kk1, 0x96);
+      c[g][3] = lo0;
+    }
+    k0 += kW0;
+    k1 += kW1;
+  }
+  // c[g][j] lane l is word j of block 16g + l; reorder to stream order (a 4x4 transpose of
+  // 32-bit words inside each 128-bit lane, then of the 128-bit lanes across the 4 vectors).
+  for (int g = 0; g < kGroups; ++g) {
+    const __m512i t0 = _mm512_unpacklo_epi32(c[g][0], c[g][1]), t1 = _mm512_unpackhi_epi32(c[g][0], c[g][1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(c[g][2], c[g][3]), t3 = _mm512_unpackhi_epi32(c[g][2], c[g][3]);
+    const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
+    const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
+    const __m512i a = _mm512_shuffle_i32x4(u0, u1, 0x44), b = _mm512_shuffle_i32x4(u2, u3, 0x44);
+    const __m512i cc = _mm512_shuffle_i32x4(u0, u1, 0xEE), d = _mm512_shuffle_i32x4(u2, u3, 0xEE);
+    w[g][0] = _mm512_shuffle_i32x4(a, b, 0x88);
+    w[g][1] = _mm512_shuffle_i32x4(a, b, 0xDD);
+    w[g][2] = _mm512_shuffle_i32x4(cc, d, 0x88);
+    w[g][3] = _mm512_shuffle_i32x4(cc, d, 0xDD);
+  }
+}
+
+inline __m512 load16(const float* x) { return _mm512_loadu_ps(x); }
+inline __m512 load16(const int32_t* x) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(x)); }
+
+// The per-run constants of quant.h's rule.
+struct Rule {
+  __m512 scale, lo, hi;
+  __m512i zp;
+};
+
+// Codes of 16 values (clamp(x / s) rounded; `w` holds their Philox words when stochastic).
+template <bool kStochastic>
+inline __m128i codes16(__m512 x, const Rule& r, __m512i w) {
+  __m512 y = _mm512_div_ps(x, r.scale);
+  y = _mm512_max_ps(y, r.lo);  // NaN -> lo: maxps returns its second operand on NaN
+  y = _mm512_min_ps(y, r.hi);
+  __m512i q;
+  if constexpr (!kStochastic) {
+    q = _mm512_cvtps_epi32(y);  // current rounding mode: nearest, ties to even (= nearbyint)
+  } else {
+    const __m512 a = _mm512_abs_ps(y);
+    const __m512 fl = _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), _mm512_set1_ps(0x1.0p-24f));
+    const __mmask16 up = _mm512_cmp_ps_mask(u, _mm512_sub_ps(a, fl), _CMP_LT_OQ);
+    __m512i mag = _mm512_cvttps_epi32(fl);
+    mag = _mm512_mask_add_epi32(mag, up, mag, _mm512_set1_epi32(1));
+    const __mmask16 neg = _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ);
+    q = _mm512_mask_sub_epi32(mag, neg, _mm512_setzero_si512(), mag);
+  }
+  return _mm512_cvtepi32_epi8(_mm512_add_epi32(q, r.zp));  // in [qmin, qmax]: truncation is exact
+}
+
+// n consecutive elements of one channel; element i has stream index s0 + i. Philox windows
+// start at block boundaries: the first and last vectors of a run may be partial, and go
+// through a 16-element scratch so that no load or store leaves [x, x + n).
+template <bool kStochastic, typename In, typename Out>
+void quantize_run(int64_t n, const In* x, Out* q, const Rule& rule, const RandomKey& key, uint64_t s0) {
+  In xin[16];
+  Out qout[16];
+  auto partial = [&](int64_t i, int64_t lo, int64_t hi, __m512i w) {  // lanes [lo, hi) <-> elements i+lo..
+    std::memset(xin, 0, sizeof(xin));
+    std::memcpy(xin + lo, x + i + lo, static_cast<size_t>(hi - lo) * sizeof(In));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qout), codes16<kStochastic>(load16(xin), rule, w));
+    std::memcpy(q + i + lo, qout + lo, static_cast<size_t>(hi - lo) * sizeof(Out));
+  };
+  auto vec = [&](int64_t i, __m512i w) {  // vector of lanes for elements [i, i + 16)
+    const int64_t lo = std::max<int64_t>(0, -i), hi = std::min<int64_t>(16, n - i);
+    if (hi <= lo) return;
+    if (lo == 0 && hi == 16)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), codes16<kStochastic>(load16(x + i), rule, w));
+    else
+      partial(i, lo, hi, w);
+  };
+  if constexpr (!kStochastic) {
+    for (int64_t i = 0; i < n; i += 16) vec(i, _mm512_setzero_si512());
+  } else {
+    const uint64_t start = s0 & ~uint64_t{3};  // first window begins at a block boundary
+    for (int64_t i = -static_cast<int64_t>(s0 - start); i < n; i += kWindow) {
+      __m512i w[kGroups][4];
+      philox_words(key.seed, key.stream, (s0 + static_cast<uint64_t>(i)) >> 2, w);
+      for (int g = 0; g < kGroups; ++g)
+        for (int m = 0; m < 4; ++m) vec(i + 64 * g + 16 * m, w[g][m]);
+    }
+  }
+}
+
+template <typename In, typename Out>
+void quantize_grid(const QuantGrid& g, const In* x, Out* q, Rounding r, const RandomKey& key) {
+  // Tasks: chunks of kChunk elements of one channel's run (chunks never change a code).
+  const int64_t per_run = (g.inner + kChunk - 1) / kChunk;
+  parallel_for(g.outer * g.channels * per_run, std::max<int64_t>(1, 8192 / std::min(kChunk, g.inner)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t t = b; t < e; ++t) {
+                   const int64_t run = t / per_run, c = run % g.channels, i0 = (t % per_run) * kChunk;
+                   const int32_t zp = g.zero_point ? g.zero_point[c] : 0;
+                   const Rule rule{_mm512_set1_ps(g.scale[c]), _mm512_set1_ps(static_cast<float>(g.qmin - zp)),
+                                   _mm512_set1_ps(static_cast<float>(g.qmax - zp)), _mm512_set1_epi32(zp)};
+                   const int64_t e0 = run * g.inner + i0, len = std::min(kChunk, g.inner - i0);
+                   const uint64_t s0 = key.first + static_cast<uint64_t>(e0);
+                   if (r == Rounding::stochastic)
+                     quantize_run<true>(len, x + e0, q + e0, rule, key, s0);
+                   else
+                     quantize_run<false>(len, x + e0, q + e0, rule, key, s0);
+                 }
+               });
+}
+
+}  // namespace
+
+bool quantize_supported(const QuantGrid& g) { return g.inner >= 16; }
+
+void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key) {
+  quantize_grid(g, x, q, r, key);
+}
+void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key) {
+  quantize_grid(g, x, q, r, key);
+}
+void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key) {
+  quantize_grid(g, x, q, r, key);
+}
+
+}  // namespace lowbit::kernels::avx512
