@@ -165,3 +165,25 @@ TEST(Export, RoundTripThroughOurLoaderAndOnnxRuntime) {
 
 }  // namespace
 }  // namespace lowbit::onnx
+
+// The vectorizable exp/erf against libm on a dense grid: the error bounds fast_math.h states.
+#include "ops/fast_math.h"
+
+namespace lowbit::onnx {
+namespace {
+
+TEST(FastMath, ExpAndErfWithinStatedBounds) {
+  double worst_exp = 0, worst_erf = 0;
+  for (int i = 0; i <= 2000000; ++i) {
+    const float x = -87.0f + 175.0f * static_cast<float>(i) / 2000000.0f;
+    const double e = std::exp(static_cast<double>(x));
+    worst_exp = std::max(worst_exp, std::fabs(fast_exp(x) - e) / e);
+    const float z = -6.0f + 12.0f * static_cast<float>(i) / 2000000.0f;
+    worst_erf = std::max(worst_erf, std::fabs(fast_erf(z) - std::erf(static_cast<double>(z))));
+  }
+  EXPECT_LE(worst_exp, 2 * 0x1p-23);  // 2 ulp relative
+  EXPECT_LE(worst_erf, 1.5e-7 + 12 * 0x1p-24);  // A&S 7.1.26 bound plus ~12 float roundings
+}
+
+}  // namespace
+}  // namespace lowbit::onnx

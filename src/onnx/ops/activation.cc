@@ -1,6 +1,7 @@
 // Activation ops (Relu, Clip, Sigmoid, Tanh, HardSwish, Gelu, ...) plus Identity and inference
 // Dropout. Float types only; Relu and Clip also accept integers (Clip's node tests use int8).
 #include "ops/activation.h"
+#include "ops/fast_math.h"
 
 #include <limits>
 
@@ -19,6 +20,11 @@ void act_apply_n(const Activation& act, int64_t n, const float* x, float* y) {
       for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0 ? x[i] : 0.0f;
     } else if (act.kind == Act::clip) {
       for (int64_t i = i0; i < i1; ++i) y[i] = std::min(std::max(x[i], act.a), act.b);
+    } else if (act.kind == Act::gelu) {
+      gelu_n(i1 - i0, x + i0, y + i0);
+    } else if (act.kind == Act::sigmoid) {
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) y[i] = 1.0f / (1.0f + fast_exp(-x[i]));
     } else {
       for (int64_t i = i0; i < i1; ++i) y[i] = act_apply(act, x[i]);
     }

@@ -4,6 +4,7 @@
 
 #include "lowbit/core/threads.h"
 #include "ops/broadcast.h"
+#include "ops/fast_math.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -90,6 +91,7 @@ void ln_run(RunCtx& ctx) {
     return v;
   };
   const std::vector<double> scale = expand(1, 1.0), bias = expand(2, 0.0);
+  const std::vector<float> scale_f(scale.begin(), scale.end()), bias_f(bias.begin(), bias.end());
   float* mean_out = ctx.out.size() > 1 && ctx.out[1] ? ctx.out[1]->data<float>() : nullptr;
   float* inv_out = ctx.out.size() > 2 && ctx.out[2] ? ctx.out[2]->data<float>() : nullptr;
   dispatch_numeric(x.type(), "LayerNormalization", [&](auto t) {
@@ -100,14 +102,25 @@ void ln_run(RunCtx& ctx) {
       parallel_for(rows, 1, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           const T* p = px + r * D;
+          // Two passes with double sums (exact enough for any D); the affine map in T.
           double mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
           for (int64_t i = 0; i < D; ++i) mean += p[i];
           mean /= static_cast<double>(D);
+#pragma omp simd reduction(+ : var)
           for (int64_t i = 0; i < D; ++i) var += (p[i] - mean) * (p[i] - mean);
           var /= static_cast<double>(D);
           const double inv = 1.0 / std::sqrt(var + eps);
-          for (int64_t i = 0; i < D; ++i)
-            py[r * D + i] = static_cast<T>((p[i] - mean) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)]);
+          T* q = py + r * D;
+          if constexpr (std::is_same_v<T, float>) {
+            const float m = static_cast<float>(mean), s = static_cast<float>(inv);
+            const float *g = scale_f.data(), *b = bias_f.data();
+#pragma omp simd
+            for (int64_t i = 0; i < D; ++i) q[i] = (p[i] - m) * s * g[i] + b[i];
+          } else {
+            for (int64_t i = 0; i < D; ++i)
+              q[i] = static_cast<T>((p[i] - mean) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)]);
+          }
           if (mean_out) mean_out[r] = static_cast<float>(mean);
           if (inv_out) inv_out[r] = static_cast<float>(inv);
         }
@@ -152,6 +165,34 @@ void softmax_rows(const T* x, T* y, int64_t outer, int64_t D, int64_t inner, boo
   });
 }
 
+// Contiguous float rows (the common case: last axis): vectorized max / exp / scale.
+void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t D, bool log) {
+  if (D == 0) return;
+  parallel_for(rows, std::max<int64_t>(1, 4096 / D), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* p = x + r * D;
+      float* q = y + r * D;
+      float mx = p[0];
+      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i]);
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < D; ++i) {
+        const float e = fast_exp(p[i] - mx);
+        if (!log) q[i] = e;
+        sum += e;
+      }
+      if (log) {
+        const float ls = std::log(sum);
+        for (int64_t i = 0; i < D; ++i) q[i] = p[i] - mx - ls;
+      } else {
+        const float inv = 1.0f / sum;
+#pragma omp simd
+        for (int64_t i = 0; i < D; ++i) q[i] *= inv;
+      }
+    }
+  });
+}
+
 void softmax_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
   const int64_t rank = x.dim();
@@ -166,6 +207,7 @@ void softmax_run(RunCtx& ctx) {
   }
   if (rank == 0) D = 1;
   const bool log = ctx.node.op_type == "LogSoftmax";
+  if (x.type() == ElemType::f32 && inner == 1) return softmax_rows_f32(x.data<float>(), ctx.out[0]->data<float>(), outer, D, log);
   if (x.type() == ElemType::f32) softmax_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, D, inner, log);
   else softmax_rows(x.data<double>(), ctx.out[0]->data<double>(), outer, D, inner, log);
 }
