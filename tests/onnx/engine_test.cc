@@ -10,6 +10,7 @@
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/onnx/passes.h"
+#include "ops/fast_math.h"
 #include "ort_util.h"
 
 namespace lowbit::onnx {
@@ -166,12 +167,10 @@ TEST(Export, RoundTripThroughOurLoaderAndOnnxRuntime) {
 }  // namespace
 }  // namespace lowbit::onnx
 
-// The vectorizable exp/erf against libm on a dense grid: the error bounds fast_math.h states.
-#include "ops/fast_math.h"
-
 namespace lowbit::onnx {
 namespace {
 
+// The vectorizable exp/erf against libm on a dense grid: the error bounds fast_math.h states.
 TEST(FastMath, ExpAndErfWithinStatedBounds) {
   double worst_exp = 0, worst_erf = 0;
   for (int i = 0; i <= 2000000; ++i) {

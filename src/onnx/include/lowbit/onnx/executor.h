@@ -2,7 +2,8 @@
 // folds what is computable from constants and shapes alone, and plans one activation arena
 // (buffers reused once all their readers have finished). Independent nodes run concurrently
 // on `inter_op` workers, each kernel on `intra_op` threads; inter_op * intra_op never exceeds
-// the machine's hardware threads (intra_op is lowered when it would).
+// the machine's hardware threads (intra_op is lowered when it would). LOWBIT_ONNX_PROFILE=1
+// prints milliseconds per op type after each sequential run.
 #pragma once
 
 #include <map>
