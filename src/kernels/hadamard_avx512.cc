@@ -22,7 +22,9 @@ constexpr __mmask16 kHigh[4] = {0xAAAA, 0xCCCC, 0xF0F0, 0xFF00};
 struct F32 {
   using T = float;
   static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+  static __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
   static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
   static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
   // Stride-s butterflies inside a register: low lanes a+b, high lanes a-b.
@@ -41,7 +43,10 @@ struct I32 {
   using T = int32_t;
   static __m512i load(const int32_t* p) { return _mm512_loadu_si512(p); }
   static __m512i load(const int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m512i load(const int32_t* p, __mmask16 m) { return _mm512_maskz_loadu_epi32(m, p); }
+  static __m512i load(const int8_t* p, __mmask16 m) { return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)); }
   static void store(int32_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
+  static void store(int32_t* p, __m512i v, __mmask16 m) { _mm512_mask_storeu_epi32(p, m, v); }
   static __m512i add(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
   static __m512i sub(__m512i a, __m512i b) { return _mm512_sub_epi32(a, b); }
   template <int kLog>
@@ -65,10 +70,16 @@ R inreg(R v, int64_t h) {
   return v;
 }
 
-// One row segment of `len` values (a multiple of 16 and of h) from x into y.
+// One row segment of `len` values (a multiple of h; of 16 too when h > 16) from x into y. A
+// last partial vector (h < 16) holds whole blocks: masked lanes are zero blocks of their own.
 template <typename V, typename In>
 void row(const In* x, typename V::T* y, int64_t len, int64_t h) {
-  for (int64_t c = 0; c < len; c += 16) V::store(y + c, inreg<V>(V::load(x + c), h));
+  int64_t c = 0;
+  for (; c + 16 <= len; c += 16) V::store(y + c, inreg<V>(V::load(x + c), h));
+  if (c < len) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (len - c)) - 1);
+    V::store(y + c, inreg<V>(V::load(x + c, m), h), m);
+  }
   for (int64_t b0 = 0; b0 < len && h > 16; b0 += h) {
     typename V::T* v = y + b0;
     for (int64_t half = 16; half < h; half *= 2)
@@ -96,7 +107,8 @@ void fwht_rows(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* 
 
 }  // namespace
 
-bool fwht_rows_supported(const HadamardShape& s) { return s.axis == 1 && s.cols % 16 == 0; }
+// Along rows any width works: h > 16 divides cols, so cols is then a multiple of 16.
+bool fwht_rows_supported(const HadamardShape& s) { return s.axis == 1; }
 
 void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
   fwht_rows<F32>(s, x, ldx, y, ldy);

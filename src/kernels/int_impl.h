@@ -48,7 +48,7 @@ void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const 
 }  // namespace avx2
 
 namespace avx512 {
-bool fwht_rows_supported(const HadamardShape& s);  // axis 1 and cols % 16 == 0
+bool fwht_rows_supported(const HadamardShape& s);  // axis 1
 void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
 void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);

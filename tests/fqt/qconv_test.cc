@@ -2,6 +2,7 @@
 // per-sample backward exact), and 8-bit exact arithmetic close to the fp32 convolution.
 #include <gtest/gtest.h>
 
+#include "lowbit/core/threads.h"
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/ops/ops.h"
 #include "qsim.h"
@@ -93,6 +94,94 @@ TEST(QConv2d, ForwardAndPerSampleWeightGradientMatchSimulation) {
   }
   for (int64_t i = 0; i < K * CRS; ++i) EXPECT_EQ(dwv[i], dw[i]) << "dw element " << i;
   EXPECT_TRUE(x.grad().defined());
+}
+
+// Forward, dX and dW of one hdqt conv against the simulation, for any geometry: per-sample
+// dX_col = Q_sr(G_nᵀ H_K) · Q_near(H_K W_q)ᵀ scattered back by col2im in position order, and
+// per-sample dW summed over samples in order. Run at several thread counts: the layer splits
+// samples over threads, and nothing may depend on that.
+void check_conv_against_simulation(const Geo& g, bool relu_input, int threads) {
+  Tensor xt = rand_t({g.N, g.C, g.H, g.W}, 11), wt = rand_t({g.K, g.C, g.R, g.S}, 12, 0.3f);
+  if (relu_input)
+    for (int64_t i = 0; i < xt.numel(); ++i) xt.data<float>()[i] = std::fabs(xt.data<float>()[i]);
+  Tensor gt = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
+  Rng r(13, 0);
+  for (int64_t i = 0; i < gt.numel(); ++i) gt.data<float>()[i] = (static_cast<float>(r.below(61)) - 30.0f) / 32.0f;
+  auto ctx = ctx_for(preset("hdqt"));
+  const int saved = num_threads();
+  set_num_threads(threads);
+  Var x(xt, true), w(wt, true);
+  const Var y = quantized_conv2d(x, w, Var(), {.stride = g.stride, .padding = g.pad}, ctx);
+  y.backward(gt);
+  set_num_threads(saved);
+
+  const sim::Q xq = sim::quant_operand(xt.to_vector(), 4, 0.975f, true);
+  const sim::Q wq = sim::quant_operand(wt.to_vector(), 4, 0.975f, false);
+  const auto yv = y.value().to_vector(), gv = gt.to_vector(), dxv = x.grad().to_vector(), dwv = w.grad().to_vector();
+  QuantContext step0 = *ctx;
+  step0.step = 0;
+  const int64_t L = g.L(), CRS = g.CRS(), K = g.K, hL = L & -L, hK = K & -K;
+  const auto HL = sim::dense_hadamard(L), HK = sim::dense_hadamard(K);
+  auto redraw = [&](sim::Q& q, const sim::Mat& v, uint64_t stream, uint64_t first) {
+    for (size_t e = 0; e < v.size(); ++e)
+      q.q[e] = sim::q_one(v[e], q.s, -7, 7, true, u32_to_unit_float(random_u32(ctx->seed, stream, first + e)));
+  };
+  sim::Mat hw(CRS * K, 0);  // (H_K W_q)ᵀ as (CRS, K), integer valued
+  for (int64_t c = 0; c < CRS; ++c)
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t k = 0; k < K; ++k) hw[c * K + j] += float(HK[j * K + k] * wq.q[k * CRS + c]);
+  const sim::Q hwq = sim::quant_max(hw, 4, false, 0, 0);
+  const float op_scale = hwq.s * wq.s / float(hK);
+  sim::Mat dx(g.N * g.C * g.H * g.W, 0), dw(K * CRS, 0);
+  for (int64_t n = 0; n < g.N; ++n) {
+    const sim::IMat col = im2col(g, xq.q, n);
+    const sim::IMat acc = sim::tiled_sat_matmul(wq.q, col, K, L, CRS, 8, 32);
+    for (int64_t i = 0; i < K * L; ++i)
+      ASSERT_EQ(yv[n * K * L + i], static_cast<float>(acc[i]) * (wq.s * xq.s)) << "y sample " << n << " element " << i;
+    sim::Mat gth(L * K, 0), gh(K * L, 0), hx(CRS * L, 0);
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t j = 0; j < K; ++j)
+        for (int64_t k = 0; k < K; ++k) gth[l * K + j] += gv[(n * K + k) * L + l] * float(HK[k * K + j]);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t l = 0; l < L; ++l) gh[k * L + j] += gv[(n * K + k) * L + l] * float(HL[l * L + j]);
+    for (int64_t c = 0; c < CRS; ++c)
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t l = 0; l < L; ++l) hx[c * L + j] += float(HL[j * L + l] * col[l * CRS + c]);
+    sim::Q gtq = sim::quant_max(gth, 4, true, 0, 0), gq = sim::quant_max(gh, 4, true, 0, 0);
+    sim::Q hq = sim::quant_max(hx, 4, true, 0, 0);
+    redraw(gtq, gth, sr_stream(step0, SrTensor::grad_input_g), n * L * K);
+    redraw(gq, gh, sr_stream(step0, SrTensor::grad_weight_g), n * K * L);
+    redraw(hq, hx, sr_stream(step0, SrTensor::grad_weight_x), n * CRS * L);
+    const sim::IMat a = sim::tiled_sat_matmul(gq.q, hq.q, K, CRS, L, 8, 0);
+    for (int64_t i = 0; i < K * CRS; ++i) dw[i] += static_cast<float>(a[i]) * (gq.s * (hq.s * xq.s) * (1.0f / float(hL)));
+    const sim::IMat ad = sim::tiled_sat_matmul(gtq.q, hwq.q, L, CRS, K, 8, 0);  // (L, CRS)
+    for (int64_t oh = 0; oh < g.OH(); ++oh)
+      for (int64_t ow = 0; ow < g.OW(); ++ow)
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t rr = 0; rr < g.R; ++rr)
+            for (int64_t s = 0; s < g.S; ++s) {
+              const int64_t ih = oh * g.stride - g.pad + rr, iw = ow * g.stride - g.pad + s;
+              if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+              const int64_t l = oh * g.OW() + ow, k = (c * g.R + rr) * g.S + s;
+              dx[((n * g.C + c) * g.H + ih) * g.W + iw] += static_cast<float>(ad[l * CRS + k]) * (gtq.s * op_scale * 1.0f);
+            }
+  }
+  for (int64_t i = 0; i < K * CRS; ++i) ASSERT_EQ(dwv[i], dw[i]) << "dw element " << i << " threads " << threads;
+  for (size_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dxv[i], dx[i]) << "dx element " << i << " threads " << threads;
+}
+
+TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
+  const Geo strided{.N = 3, .C = 2, .H = 7, .W = 6, .K = 4, .R = 3, .S = 3, .stride = 2, .pad = 1};
+  const Geo pointwise{.N = 5, .C = 3, .H = 5, .W = 5, .K = 8, .R = 1, .S = 1, .stride = 2, .pad = 0};
+  const Geo valid{.N = 2, .C = 2, .H = 6, .W = 7, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 0};
+  const Geo wide_pad{.N = 2, .C = 1, .H = 4, .W = 4, .K = 2, .R = 3, .S = 3, .stride = 1, .pad = 2};
+  for (int threads : {1, 2, 3}) {
+    check_conv_against_simulation(strided, false, threads);
+    check_conv_against_simulation(pointwise, true, threads);
+    check_conv_against_simulation(valid, false, threads);
+    check_conv_against_simulation(wide_pad, true, threads);
+  }
 }
 
 TEST(QConv2d, EightBitExactIsCloseToFloat) {

@@ -34,6 +34,9 @@ std::vector<Case> cases() {
       for (int64_t other : {1, 5, 16, 33})
         c.push_back(axis == 1 ? Case{other, line, h, 1} : Case{line, other, h, 0});
     }
+  // Rows that end in a partial vector after full ones (conv positions 14x14 and 7x7), and one
+  // longer than a work segment so that a segment ends mid-vector.
+  for (Case extra : {Case{5, 196, 4, 1}, Case{3, 49, 1, 1}, Case{2, 4100, 4, 1}}) c.push_back(extra);
   return c;
 }
 

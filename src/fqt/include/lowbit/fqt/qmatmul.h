@@ -10,6 +10,15 @@
 
 namespace lowbit::fqt {
 
+// Q(G·H): a gradient G (rows, cols) transformed along each row (block h(cols)) when
+// g.hadamard, then quantized with g.a (per-tensor scale max|·|/q_max; key drives Q_sr).
+Codes grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, SrKey key);
+
+// Q(X·H) for codes (rows, cols) transformed along each row (block h(cols)) into int32 and
+// requantized with g.b: scale = s_h · s_x (the 1/h of H·H = h·I is left to the caller).
+// Returns the codes unchanged without the Hadamard option.
+Codes transformed_operand(const Codes& x, const GemmConfig& g, SrKey key);
+
 // Y (B,N) with row stride ldy; returns nothing, the caller keeps the codes for backward.
 void qforward(const Codes& x, const Codes& w, const GemmConfig& g, float* Y, int64_t ldy);
 

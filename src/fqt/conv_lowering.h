@@ -1,0 +1,34 @@
+// Private to QConv2d: per-sample im2col of integer codes in the two layouts its GEMMs need,
+// col2im of a column gradient, and an fp32 transpose. Plain loops shaped for the compiler
+// (contiguous row copies, no per-element bounds checks); one sample at a time, no threads.
+#pragma once
+
+#include <cstdint>
+
+namespace lowbit::fqt {
+
+// One conv's geometry: input (N, C, H, W), weight (K, C, R, S), output (N, K, OH, OW).
+struct ConvGeometry {
+  int64_t N, C, H, W, K, R, S, stride, pad, OH, OW;
+  int64_t L() const { return OH * OW; }        // output positions of one sample
+  int64_t CRS() const { return C * R * S; }    // reduction length of the forward GEMM
+  int64_t CHW() const { return C * H * W; }
+};
+
+// Codes of one sample x (C, H, W) as columns: out (CRS, L), row k = (c·R + r)·S + s holding
+// that tap at every output position. Padding is code 0 (value 0, signed or unsigned).
+void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* out);
+
+// The same columns with positions as rows: out (L, CRS), the forward GEMM's operand.
+// `padded` is scratch of (C, H + 2·pad, W + 2·pad) bytes.
+void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out);
+
+// dx (C, H, W) += col2im(dcol) for a column gradient dcol (CRS, L). Each dx element receives
+// its terms in increasing output position order (r and s descending), the order of the
+// position-major loop this replaces, so the fp32 sums are the same.
+void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx);
+
+// out (cols, rows) = transpose of x (rows, cols), fp32.
+void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out);
+
+}  // namespace lowbit::fqt
