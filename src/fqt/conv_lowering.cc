@@ -99,14 +99,4 @@ void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx) {
       }
 }
 
-void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out) {
-  constexpr int64_t kB = 16;  // 16x16 tiles: both sides stay in L1
-  for (int64_t i0 = 0; i0 < rows; i0 += kB)
-    for (int64_t j0 = 0; j0 < cols; j0 += kB) {
-      const int64_t i1 = std::min(rows, i0 + kB), j1 = std::min(cols, j0 + kB);
-      for (int64_t j = j0; j < j1; ++j)
-        for (int64_t i = i0; i < i1; ++i) out[j * rows + i] = x[i * cols + j];
-    }
-}
-
 }  // namespace lowbit::fqt

@@ -1,5 +1,5 @@
 // Private to QConv2d: per-sample im2col of integer codes in the two layouts its GEMMs need,
-// col2im of a column gradient, and an fp32 transpose. Plain loops shaped for the compiler
+// col2im of a column gradient. Plain loops shaped for the compiler
 // (contiguous row copies, no per-element bounds checks); one sample at a time, no threads.
 #pragma once
 
@@ -27,8 +27,5 @@ void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded,
 // its terms in increasing output position order (r and s descending), the order of the
 // position-major loop this replaces, so the fp32 sums are the same.
 void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx);
-
-// out (cols, rows) = transpose of x (rows, cols), fp32.
-void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out);
 
 }  // namespace lowbit::fqt

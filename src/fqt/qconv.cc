@@ -42,7 +42,8 @@ struct QConvNode : Node {
   }
 
   // dW_n (K, CRS) = (s_g' s_hx s_x / h(L)) · sat(Q_sr(G_n H_L) · Q_sr(H_L X_nᵀ)ᵀ), reduction over
-  // the L positions of the sample; written to dw_n.
+  // the L positions of the sample; written to dw_n. The GEMM runs as dW_nᵀ so that its packed
+  // operand is the small G_n rather than the CRS×L columns.
   void grad_weight_sample(int64_t n, const float* gn, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
@@ -51,7 +52,9 @@ struct QConvNode : Node {
     const Codes gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
     const Codes xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
-    int_matmul(gq, xh, g, inv_h, dw_n, CRS);
+    Tensor dwt = Tensor::empty({CRS, K});
+    int_matmul(xh, gq, g, inv_h, dwt.data<float>(), K);  // s_hx·s_g equals s_g·s_hx exactly
+    transpose_f32(dwt.data<float>(), CRS, K, dw_n);
   }
 
   std::vector<Tensor> backward(const Tensor& g) override {
@@ -88,10 +91,12 @@ struct QConvNode : Node {
         }
       }
     }
-    if (want_b)
+    if (want_b) {
+      float* dbp = db.data<float>();
       for (int64_t n = 0; n < N; ++n)
         for (int64_t k = 0; k < K; ++k)
-          for (int64_t l = 0; l < L; ++l) db.data<float>()[k] += gp[(n * K + k) * L + l];
+          for (int64_t l = 0; l < L; ++l) dbp[k] += gp[(n * K + k) * L + l];
+    }
     ++ctx->step;
     return {dx, dw, db};
   }
@@ -119,16 +124,20 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Codes wq = quantize_operand(wc.data<float>(), g.K, CRS, cfg.forward.b, false);
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
+  const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     Codes col{Tensor::empty({L, CRS}, DType::i8), xq.scale, xq.is_unsigned};
     Tensor padded = Tensor::empty({g.C, g.H + 2 * g.pad, g.W + 2 * g.pad}, DType::i8);
+    Tensor yt = Tensor::empty({L, g.K});
     for (int64_t n = b; n < e; ++n) {
       im2col_positions_i8(g, xq.q.data<int8_t>() + n * CHW, padded.data<int8_t>(), col.q.data<int8_t>());
       float* yn = y.data<float>() + n * g.K * L;
-      qforward(wq, col, cfg.forward, yn, L);  // (K, L) = W_q · colᵀ
+      // (L, K) = col · W_qᵀ, then transposed to (K, L): the GEMM packs the small W_q, not col.
+      qforward(col, wq, cfg.forward, yt.data<float>(), g.K);
+      transpose_f32(yt.data<float>(), L, g.K, yn);
       if (bc.defined())
         for (int64_t k = 0; k < g.K; ++k)
-          for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bc.data<float>()[k];
+          for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bias_p[k];
     }
   });
   return make_output<QConvNode>(y, {&x, &w, &bias}, x, w, bias, g, std::move(xq), std::move(wq), ctx);

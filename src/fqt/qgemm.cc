@@ -38,15 +38,21 @@ Codes quantize_f32(const float* x, int64_t rows, int64_t cols, float scale, int3
   return c;
 }
 
+// Some value below zero (NaN is not): whether a forward operand needs signed codes. An int
+// accumulator so that the loop vectorizes.
+bool any_negative(int64_t n, const float* x) {
+  int neg = 0;
+  for (int64_t i = 0; i < n; ++i) neg |= x[i] < 0.0f;
+  return neg != 0;
+}
+
 }  // namespace
 
 Codes quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
                        SrKey key) {
   const int64_t n = rows * cols;
-  float lo = 0, hi = 0;
-  if (n > 0) kernels::min_max_f32(n, x, &lo, &hi);
-  const float m = cfg.clip * std::max(std::fabs(lo), std::fabs(hi));
-  const bool is_unsigned = allow_unsigned && lo >= 0.0f;
+  const float m = cfg.clip * (n > 0 ? kernels::max_abs_f32(n, x) : 0.0f);
+  const bool is_unsigned = allow_unsigned && !any_negative(n, x);
   const int32_t qmax = is_unsigned ? qmax_unsigned(cfg.bits) : qmax_signed(cfg.bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(qmax) : 1.0f;
   Codes c = quantize_f32(x, rows, cols, scale, is_unsigned ? 0 : -qmax, qmax, cfg.rounding, key);
@@ -86,17 +92,31 @@ void int_matmul(const Codes& A, const Codes& B, const GemmConfig& g, float extra
   kernels::igemm_f32(M, N, K, {A.q.data<int8_t>(), K, false}, {B.q.data<int8_t>(), K, false}, acc, ep, C, ldc);
 }
 
+// Both transposes work on square tiles so that reads and writes stay in L1; the fixed-size
+// inner loops of full tiles let the compiler unroll them.
+namespace {
+template <typename T>
+void transpose_tiled(const T* x, int64_t rows, int64_t cols, T* out) {
+  constexpr int64_t kB = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += kB)
+    for (int64_t j0 = 0; j0 < cols; j0 += kB) {
+      if (i0 + kB <= rows && j0 + kB <= cols) {
+        for (int64_t j = 0; j < kB; ++j)
+          for (int64_t i = 0; i < kB; ++i) out[(j0 + j) * rows + i0 + i] = x[(i0 + i) * cols + j0 + j];
+        continue;
+      }
+      for (int64_t j = j0; j < std::min(cols, j0 + kB); ++j)
+        for (int64_t i = i0; i < std::min(rows, i0 + kB); ++i) out[j * rows + i] = x[i * cols + j];
+    }
+}
+}  // namespace
+
 Tensor transpose_i8(const Tensor& q) {
-  const int64_t R = q.size(0), Cc = q.size(1);
-  Tensor t = Tensor::empty({Cc, R}, DType::i8);
-  const int8_t* s = q.data<int8_t>();
-  int8_t* d = t.data<int8_t>();
-  constexpr int64_t kB = 32;  // blocked for cache friendliness
-  for (int64_t i0 = 0; i0 < R; i0 += kB)
-    for (int64_t j0 = 0; j0 < Cc; j0 += kB)
-      for (int64_t i = i0; i < std::min(R, i0 + kB); ++i)
-        for (int64_t j = j0; j < std::min(Cc, j0 + kB); ++j) d[j * R + i] = s[i * Cc + j];
+  Tensor t = Tensor::empty({q.size(1), q.size(0)}, DType::i8);
+  transpose_tiled(q.data<int8_t>(), q.size(0), q.size(1), t.data<int8_t>());
   return t;
 }
+
+void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out) { transpose_tiled(x, rows, cols, out); }
 
 }  // namespace lowbit::fqt

@@ -30,7 +30,8 @@ struct QLinearNode : Node {
     }
     if (inputs()[1].requires_grad()) {
       dw = Tensor::empty({N, K});
-      const Tensor gt = gc.transpose(0, 1).contiguous();  // (N, B)
+      Tensor gt = Tensor::empty({N, B});
+      transpose_f32(gc.data<float>(), B, N, gt.data<float>());
       const Codes xt{transpose_i8(x.q), x.scale, x.is_unsigned};
       qgrad_weight(gt.data<float>(), N, B, xt, cfg.grad_weight, {ctx->seed, sr_stream(*ctx, SrTensor::grad_weight_g), 0},
                    {ctx->seed, sr_stream(*ctx, SrTensor::grad_weight_x), 0}, dw.data<float>(), K);
@@ -60,9 +61,10 @@ Var quantized_linear(const Var& x, const Var& w, const Var& bias, const std::sha
   qforward(xq, wq, cfg.forward, y.data<float>(), N);
   if (bias.defined()) {
     const Tensor bc = bias.value().contiguous();
+    const float* bp = bc.data<float>();
     float* yp = y.data<float>();
     for (int64_t i = 0; i < B; ++i)
-      for (int64_t j = 0; j < N; ++j) yp[i * N + j] += bc.data<float>()[j];
+      for (int64_t j = 0; j < N; ++j) yp[i * N + j] += bp[j];
   }
   return make_output<QLinearNode>(y, {&x, &w, &bias}, x, w, bias, std::move(xq), std::move(wq), ctx);
 }

@@ -2,6 +2,7 @@
 // a block at a time (uniform_fill) instead of one block per element, chunks spread over
 // threads. Chunk boundaries never change a result: element e always uses stream index first+e.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -100,19 +101,27 @@ void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) { dequant
 
 // ---- ISA-independent helpers (no reference twin: they are their own specification) ----
 
+// Written on the bit patterns so that the compiler vectorizes the reductions: for non-NaN x,
+// |x| orders like its bits without the sign, and NaN patterns are exactly those above +inf's.
 float max_abs_f32(int64_t n, const float* x) {
-  float m = 0.0f;
+  uint32_t m = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const float a = std::fabs(x[i]);
-    m = a > m ? a : m;  // NaN never wins
+    const uint32_t a = std::bit_cast<uint32_t>(x[i]) & 0x7FFFFFFFu;
+    // NaN never wins: all ones iff a <= +inf's pattern 0x7F800000 (a branch-free mask; GCC 12
+    // leaves the equivalent conditional expression scalar).
+    const uint32_t keep = static_cast<uint32_t>(static_cast<int32_t>(a - 0x7F800001u) >> 31);
+    m = std::max(m, a & keep);
   }
-  return m;
+  return std::bit_cast<float>(m);
 }
 
 int32_t max_abs_i32(int64_t n, const int32_t* x) {
-  int64_t m = 0;
-  for (int64_t i = 0; i < n; ++i) m = std::max<int64_t>(m, x[i] < 0 ? -static_cast<int64_t>(x[i]) : x[i]);
-  return static_cast<int32_t>(std::min<int64_t>(m, std::numeric_limits<int32_t>::max()));
+  uint32_t m = 0;  // |INT32_MIN| = 2^31 fits unsigned; saturated at the end
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t v = static_cast<uint32_t>(x[i]);
+    m = std::max(m, x[i] < 0 ? 0u - v : v);
+  }
+  return static_cast<int32_t>(std::min<uint32_t>(m, std::numeric_limits<int32_t>::max()));
 }
 
 void min_max_f32(int64_t n, const float* x, float* lo, float* hi) {

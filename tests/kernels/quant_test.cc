@@ -209,6 +209,28 @@ TEST(Quant, MaxAbsAndMinMax) {
   min_max_f32(4, x, &lo, &hi);
   EXPECT_EQ(lo, -3.5f);
   EXPECT_EQ(hi, 2.0f);
+  // Long inputs (vectorized bodies and tails) against plain comparisons, with NaNs of both
+  // signs, infinities and signed zeros placed at every position class.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.0f, 100.0f);
+  for (int64_t n : {1, 7, 16, 33, 100, 1000}) {
+    for (float special : {NAN, -NAN, INFINITY, -INFINITY, -0.0f, 1e-40f}) {
+      std::vector<float> v(n);
+      std::vector<int32_t> w(n);
+      for (auto& e : v) e = d(rng);
+      for (auto& e : w) e = static_cast<int32_t>(d(rng) * 1e6f);
+      v[n / 2] = special;
+      v[n - 1] = -special;
+      w[n / 3] = n % 2 ? INT32_MIN : INT32_MAX;
+      float want = 0.0f;
+      int64_t want_i = 0;
+      for (float e : v)
+        if (std::fabs(e) > want) want = std::fabs(e);
+      for (int32_t e : w) want_i = std::max<int64_t>(want_i, std::abs(static_cast<int64_t>(e)));
+      EXPECT_EQ(max_abs_f32(n, v.data()), want) << "n=" << n << " special=" << special;
+      EXPECT_EQ(max_abs_i32(n, w.data()), std::min<int64_t>(want_i, INT32_MAX)) << "n=" << n;
+    }
+  }
 }
 
 }  // namespace

@@ -42,5 +42,7 @@ void int_matmul(const Codes& A, const Codes& B, const GemmConfig& g, float extra
 
 // Transpose of an int8 matrix (rows, cols) -> (cols, rows).
 Tensor transpose_i8(const Tensor& q);
+// out (cols, rows) = transpose of x (rows, cols), fp32; out must not overlap x.
+void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out);
 
 }  // namespace lowbit::fqt
