@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "lowbit/core/threads.h"
+#include "lowbit/data/load.h"
 #include "lowbit/fqt/quant_config.h"
 #include "lowbit/train/trainer.h"
 #include "train_common.h"
@@ -82,7 +83,7 @@ void run_train(TrainArgs& a) {
 
 void setup_train(CLI::App& cmd) {
   auto a = std::make_shared<TrainArgs>();
-  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files (default: the Debian package's)");
   cmd.add_option("--model", a->model, "network")->check(CLI::IsMember(nn::model_names()))->capture_default_str();
   cmd.add_option("--quant", a->quant, "arithmetic of every Linear/Conv2d GEMM (forward and backward)")
@@ -140,7 +141,7 @@ void run_eval(const EvalArgs& a) {
 void setup_eval(CLI::App& cmd) {
   auto a = std::make_shared<EvalArgs>();
   cmd.add_option("--checkpoint", a->checkpoint, "checkpoint written by `lowbit train --out`")->required()->check(CLI::ExistingFile);
-  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files");
   cmd.add_option("--json", a->json, "write a JSON summary here ('-' for stdout)");
   add_threads_option(cmd, &a->threads);
