@@ -1,10 +1,12 @@
-// im2col / col2im for QConv2d, one sample at a time. For a tap (r, s) the valid output columns
-// form one range [ow_lo, ow_hi) (those whose input column lies inside the image), so rows are
-// copied with memcpy (stride 1) or a strided loop, and the border is filled separately.
+// im2col / col2im for QConv2d, one sample at a time. im2col reads a zero-padded copy of the
+// sample (no bounds checks); col2im adds each tap's valid range of output columns [lo, hi)
+// (those whose input column lies inside the image) to the unpadded gradient.
 #include "conv_lowering.h"
 
 #include <algorithm>
 #include <cstring>
+
+#include "lowbit/kernels/transpose.h"
 
 namespace lowbit::fqt {
 namespace {
@@ -21,61 +23,56 @@ ColRange valid_cols(const ConvGeometry& g, int64_t s) {
   return {std::min(lo, hi), hi};
 }
 
-// Positions-major im2col from a zero-padded copy: no bounds checks in the inner loop. kS is
-// the kernel width when known at compile time (0: use g.S).
-template <int kS>
-void positions_from_padded(const ConvGeometry& g, const int8_t* xp, int8_t* out) {
-  const int64_t S = kS > 0 ? kS : g.S, Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad, CRS = g.CRS();
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      int8_t* d = out + (oh * g.OW + ow) * CRS;
-      const int8_t* base = xp + (oh * g.stride) * Wp + ow * g.stride;
-      for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t r = 0; r < g.R; ++r) {
-          const int8_t* src = base + (c * Hp + r) * Wp;
-          for (int64_t s = 0; s < S; ++s) d[s] = src[s];
-          d += S;
-        }
-    }
+// Zero-padded copy of one sample: (C, H + 2·pad, W + 2·pad), so that im2col reads without
+// bounds checks.
+void pad_sample(const ConvGeometry& g, const int8_t* x, int8_t* xp) {
+  const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  std::memset(xp, 0, static_cast<size_t>(g.C * Hp * Wp));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t h = 0; h < g.H; ++h)
+      std::memcpy(xp + (c * Hp + h + g.pad) * Wp + g.pad, x + (c * g.H + h) * g.W, static_cast<size_t>(g.W));
+}
+
+// d[0, n) += s[0, n): eight-wide pieces the compiler turns into vector adds, then a tail.
+void add_row(float* __restrict d, const float* __restrict s, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int64_t j = 0; j < 8; ++j) d[i + j] += s[i + j];
+  for (; i < n; ++i) d[i] += s[i];
 }
 
 }  // namespace
 
-void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* out) {
-  const int64_t L = g.L(), OW = g.OW;
+void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out) {
+  pad_sample(g, x, padded);
+  const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad, OW = g.OW, L = g.L();
+  const int64_t pieces = (OW + kIm2colSlack - 1) / kIm2colSlack * kIm2colSlack;
+  int8_t* const piece_end = out + g.CRS() * L - pieces;  // rows starting after it are copied exactly
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
         int8_t* row = out + ((c * g.R + r) * g.S + s) * L;
-        const ColRange cr = valid_cols(g, s);
+        const int8_t* plane = padded + (c * Hp + r) * Wp + s;
         for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int8_t* src = plane + oh * g.stride * Wp;
           int8_t* d = row + oh * OW;
-          const int64_t ih = oh * g.stride - g.pad + r;
-          if (ih < 0 || ih >= g.H || cr.hi == 0) {
-            std::memset(d, 0, static_cast<size_t>(OW));
-            continue;
-          }
-          std::memset(d, 0, static_cast<size_t>(cr.lo));
-          std::memset(d + cr.hi, 0, static_cast<size_t>(OW - cr.hi));
-          const int8_t* src = x + (c * g.H + ih) * g.W + (cr.lo * g.stride - g.pad + s);
-          if (g.stride == 1) {
-            std::memcpy(d + cr.lo, src, static_cast<size_t>(cr.hi - cr.lo));
+          if (g.stride != 1) {
+            for (int64_t ow = 0; ow < OW; ++ow) d[ow] = src[ow * g.stride];
+          } else if (d > piece_end) {
+            std::memcpy(d, src, static_cast<size_t>(OW));
           } else {
-            for (int64_t ow = cr.lo; ow < cr.hi; ++ow) d[ow] = src[(ow - cr.lo) * g.stride];
+            // Whole 32-byte pieces (one vector load and store each): the last piece may run
+            // past this row into ones written later (rows go in increasing address order),
+            // and may read up to kIm2colSlack - 1 bytes past the padded sample.
+            for (int64_t i = 0; i < OW; i += kIm2colSlack) std::memcpy(d + i, src + i, kIm2colSlack);
           }
         }
       }
 }
 
-void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out) {
-  const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
-  std::memset(padded, 0, static_cast<size_t>(g.C * Hp * Wp));
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t h = 0; h < g.H; ++h)
-      std::memcpy(padded + (c * Hp + h + g.pad) * Wp + g.pad, x + (c * g.H + h) * g.W, static_cast<size_t>(g.W));
-  if (g.S == 3) return positions_from_padded<3>(g, padded, out);
-  if (g.S == 1) return positions_from_padded<1>(g, padded, out);
-  positions_from_padded<0>(g, padded, out);
+void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* rows, int8_t* out) {
+  im2col_rows_i8(g, x, padded, rows);
+  kernels::transpose_i8(g.CRS(), g.L(), rows, g.L(), out, g.CRS());
 }
 
 void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx) {
@@ -91,7 +88,7 @@ void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx) {
           float* d = dx + (c * g.H + ih) * g.W + (cr.lo * g.stride - g.pad + s);
           const float* src = row + oh * g.OW;
           if (g.stride == 1) {
-            for (int64_t ow = cr.lo; ow < cr.hi; ++ow) d[ow - cr.lo] += src[ow];
+            add_row(d, src + cr.lo, cr.hi - cr.lo);
           } else {
             for (int64_t ow = cr.lo; ow < cr.hi; ++ow) d[(ow - cr.lo) * g.stride] += src[ow];
           }

@@ -1,5 +1,5 @@
 // Private to QConv2d: per-sample im2col of integer codes in the two layouts its GEMMs need,
-// col2im of a column gradient. Plain loops shaped for the compiler
+// col2im of a column gradient. Plain loops (and the kernels' transpose) shaped for the compiler
 // (contiguous row copies, no per-element bounds checks); one sample at a time, no threads.
 #pragma once
 
@@ -13,15 +13,21 @@ struct ConvGeometry {
   int64_t L() const { return OH * OW; }        // output positions of one sample
   int64_t CRS() const { return C * R * S; }    // reduction length of the forward GEMM
   int64_t CHW() const { return C * H * W; }
+  // Scratch im2col needs: the zero-padded sample plus kIm2colSlack bytes it may over-read.
+  int64_t padded_bytes() const;
 };
+
+inline constexpr int64_t kIm2colSlack = 32;
+inline int64_t ConvGeometry::padded_bytes() const { return C * (H + 2 * pad) * (W + 2 * pad) + kIm2colSlack; }
 
 // Codes of one sample x (C, H, W) as columns: out (CRS, L), row k = (c·R + r)·S + s holding
 // that tap at every output position. Padding is code 0 (value 0, signed or unsigned).
-void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* out);
+// `padded` is scratch of g.padded_bytes().
+void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out);
 
-// The same columns with positions as rows: out (L, CRS), the forward GEMM's operand.
-// `padded` is scratch of (C, H + 2·pad, W + 2·pad) bytes.
-void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out);
+// The same columns with positions as rows: out (L, CRS), the forward GEMM's operand, built as
+// the rows layout (into scratch `rows`, CRS·L bytes) and transposed.
+void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* rows, int8_t* out);
 
 // dx (C, H, W) += col2im(dcol) for a column gradient dcol (CRS, L). Each dx element receives
 // its terms in increasing output position order (r and s descending), the order of the

@@ -48,7 +48,8 @@ struct QConvNode : Node {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
     Codes xt{Tensor::empty({CRS, L}, DType::i8), x.scale, x.is_unsigned};
-    im2col_rows_i8(geo, x.q.data<int8_t>() + n * geo.CHW(), xt.q.data<int8_t>());
+    Tensor padded = Tensor::empty({geo.padded_bytes()}, DType::i8);
+    im2col_rows_i8(geo, x.q.data<int8_t>() + n * geo.CHW(), padded.data<int8_t>(), xt.q.data<int8_t>());
     const Codes gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
     const Codes xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
@@ -127,10 +128,11 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     Codes col{Tensor::empty({L, CRS}, DType::i8), xq.scale, xq.is_unsigned};
-    Tensor padded = Tensor::empty({g.C, g.H + 2 * g.pad, g.W + 2 * g.pad}, DType::i8);
+    Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
     Tensor yt = Tensor::empty({L, g.K});
     for (int64_t n = b; n < e; ++n) {
-      im2col_positions_i8(g, xq.q.data<int8_t>() + n * CHW, padded.data<int8_t>(), col.q.data<int8_t>());
+      im2col_positions_i8(g, xq.q.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>(),
+                          col.q.data<int8_t>());
       float* yn = y.data<float>() + n * g.K * L;
       // (L, K) = col · W_qᵀ, then transposed to (K, L): the GEMM packs the small W_q, not col.
       qforward(col, wq, cfg.forward, yt.data<float>(), g.K);

@@ -6,6 +6,7 @@
 
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/quant.h"
+#include "lowbit/kernels/transpose.h"
 
 namespace lowbit::fqt {
 namespace {
@@ -92,31 +93,14 @@ void int_matmul(const Codes& A, const Codes& B, const GemmConfig& g, float extra
   kernels::igemm_f32(M, N, K, {A.q.data<int8_t>(), K, false}, {B.q.data<int8_t>(), K, false}, acc, ep, C, ldc);
 }
 
-// Both transposes work on square tiles so that reads and writes stay in L1; the fixed-size
-// inner loops of full tiles let the compiler unroll them.
-namespace {
-template <typename T>
-void transpose_tiled(const T* x, int64_t rows, int64_t cols, T* out) {
-  constexpr int64_t kB = 16;
-  for (int64_t i0 = 0; i0 < rows; i0 += kB)
-    for (int64_t j0 = 0; j0 < cols; j0 += kB) {
-      if (i0 + kB <= rows && j0 + kB <= cols) {
-        for (int64_t j = 0; j < kB; ++j)
-          for (int64_t i = 0; i < kB; ++i) out[(j0 + j) * rows + i0 + i] = x[(i0 + i) * cols + j0 + j];
-        continue;
-      }
-      for (int64_t j = j0; j < std::min(cols, j0 + kB); ++j)
-        for (int64_t i = i0; i < std::min(rows, i0 + kB); ++i) out[j * rows + i] = x[i * cols + j];
-    }
-}
-}  // namespace
-
 Tensor transpose_i8(const Tensor& q) {
   Tensor t = Tensor::empty({q.size(1), q.size(0)}, DType::i8);
-  transpose_tiled(q.data<int8_t>(), q.size(0), q.size(1), t.data<int8_t>());
+  kernels::transpose_i8(q.size(0), q.size(1), q.data<int8_t>(), q.size(1), t.data<int8_t>(), q.size(0));
   return t;
 }
 
-void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out) { transpose_tiled(x, rows, cols, out); }
+void transpose_f32(const float* x, int64_t rows, int64_t cols, float* out) {
+  kernels::transpose_f32(rows, cols, x, cols, out, rows);
+}
 
 }  // namespace lowbit::fqt

@@ -1,6 +1,6 @@
-// The one place where the integer kernels (quant.h, hadamard.h, igemm.h) choose a path:
-// active_isa() (LOWBIT_ISA=ref|avx2|avx512|avx512vnni) picks the highest supported path that
-// handles the request; `ref` runs the plain-loop specification. Also the shared GEMM epilogue.
+// The one place where the integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) choose a
+// path: active_isa() (LOWBIT_ISA=ref|avx2|avx512|avx512vnni) picks the highest supported path
+// that handles the request; `ref` runs the plain-loop specification. Also the shared GEMM epilogue.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -166,6 +166,17 @@ void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_u8_f32(g, q, x);
   portable::dequantize_u8_f32(g, q, x);
+}
+
+// ---- transposes ----
+
+void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy) {
+  if (active_isa() >= Isa::avx2) return avx2::transpose_i8(rows, cols, x, ldx, y, ldy);
+  portable::transpose_i8(rows, cols, x, ldx, y, ldy);
+}
+void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy) {
+  if (active_isa() >= Isa::avx2) return avx2::transpose_f32(rows, cols, x, ldx, y, ldy);
+  portable::transpose_f32(rows, cols, x, ldx, y, ldy);
 }
 
 }  // namespace lowbit::kernels

@@ -9,6 +9,7 @@
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/quant.h"
+#include "lowbit/kernels/transpose.h"
 
 namespace lowbit::kernels {
 
@@ -45,6 +46,9 @@ namespace avx2 {
 bool igemm_supported(const AccSpec& acc);
 void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
            const AccSpec& acc, const detail::IgemmOut& out);
+
+void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy);
+void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy);
 }  // namespace avx2
 
 namespace avx512 {
@@ -74,6 +78,9 @@ void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r,
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
+
+void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy);
+void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy);
 }  // namespace portable
 
 }  // namespace lowbit::kernels
