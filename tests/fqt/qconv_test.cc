@@ -99,7 +99,8 @@ TEST(QConv2d, ForwardAndPerSampleWeightGradientMatchSimulation) {
 // Forward, dX and dW of one hdqt conv against the simulation, for any geometry: per-sample
 // dX_col = Q_sr(G_nᵀ H_K) · Q_near(H_K W_q)ᵀ scattered back by col2im in position order, and
 // per-sample dW summed over samples in order. Run at several thread counts: the layer splits
-// samples over threads, and nothing may depend on that.
+// samples over threads, and nothing may depend on that. The geometries also take both operand
+// orders the layer picks for speed (many positions per channel, more than 32 channels).
 void check_conv_against_simulation(const Geo& g, bool relu_input, int threads) {
   Tensor xt = rand_t({g.N, g.C, g.H, g.W}, 11), wt = rand_t({g.K, g.C, g.R, g.S}, 12, 0.3f);
   if (relu_input)
@@ -176,11 +177,13 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
   const Geo pointwise{.N = 5, .C = 3, .H = 5, .W = 5, .K = 8, .R = 1, .S = 1, .stride = 2, .pad = 0};
   const Geo valid{.N = 2, .C = 2, .H = 6, .W = 7, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 0};
   const Geo wide_pad{.N = 2, .C = 1, .H = 4, .W = 4, .K = 2, .R = 3, .S = 3, .stride = 1, .pad = 2};
+  const Geo many_channels{.N = 2, .C = 2, .H = 4, .W = 4, .K = 40, .R = 3, .S = 3, .stride = 1, .pad = 1};
   for (int threads : {1, 2, 3}) {
     check_conv_against_simulation(strided, false, threads);
     check_conv_against_simulation(pointwise, true, threads);
     check_conv_against_simulation(valid, false, threads);
     check_conv_against_simulation(wide_pad, true, threads);
+    check_conv_against_simulation(many_channels, false, threads);
   }
 }
 
