@@ -41,9 +41,60 @@ void add_row(float* __restrict d, const float* __restrict s, int64_t n) {
   for (; i < n; ++i) d[i] += s[i];
 }
 
+// Stride 1 with the output as large as the input (R = S = 2·pad + 1): position l = oh·W + ow
+// of tap (r, s) reads input cell l + delta of its channel, delta = (r - pad)·W + (s - pad), so
+// a tap's valid positions form one flat run [first, last). Inside the run, the positions whose
+// column falls off the image (the first or last |s - pad| columns of each row) map to cells
+// of the neighbouring row and are fixed up separately.
+bool same_size(const ConvGeometry& g) { return g.stride == 1 && g.OH == g.H && g.OW == g.W; }
+
+struct TapRun {
+  int64_t oh_lo, oh_hi;  // output rows whose input row is inside the image
+  ColRange cols;
+  int64_t first, last, delta;
+  bool empty() const { return oh_lo >= oh_hi || cols.lo >= cols.hi; }
+};
+
+TapRun tap_run(const ConvGeometry& g, int64_t r, int64_t s) {
+  TapRun t{std::max<int64_t>(0, g.pad - r), std::min(g.OH, g.H + g.pad - r), valid_cols(g, s), 0, 0, 0};
+  t.first = t.oh_lo * g.W + t.cols.lo;
+  t.last = (t.oh_hi - 1) * g.W + t.cols.hi;
+  t.delta = (r - g.pad) * g.W + (s - g.pad);
+  return t;
+}
+
+// Zeroes the off-image columns of rows [oh_lo, oh_hi) of a tap's row of L values.
+template <typename T>
+void zero_off_image(const ConvGeometry& g, const TapRun& t, T* row) {
+  if (t.cols.lo == 0 && t.cols.hi == g.W) return;
+  for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) {
+    for (int64_t ow = 0; ow < t.cols.lo; ++ow) row[oh * g.W + ow] = T{0};
+    for (int64_t ow = t.cols.hi; ow < g.W; ++ow) row[oh * g.W + ow] = T{0};
+  }
+}
+
+void im2col_same_size(const ConvGeometry& g, const int8_t* x, int8_t* out) {
+  const int64_t L = g.L(), HW = g.H * g.W;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        int8_t* row = out + ((c * g.R + r) * g.S + s) * L;
+        const TapRun t = tap_run(g, r, s);
+        if (t.empty()) {
+          std::memset(row, 0, static_cast<size_t>(L));
+          continue;
+        }
+        std::memset(row, 0, static_cast<size_t>(t.first));
+        std::memcpy(row + t.first, x + c * HW + t.first + t.delta, static_cast<size_t>(t.last - t.first));
+        std::memset(row + t.last, 0, static_cast<size_t>(L - t.last));
+        zero_off_image(g, t, row);
+      }
+}
+
 }  // namespace
 
 void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out) {
+  if (same_size(g)) return im2col_same_size(g, x, out);
   pad_sample(g, x, padded);
   const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad, OW = g.OW, L = g.L();
   const int64_t pieces = (OW + kIm2colSlack - 1) / kIm2colSlack * kIm2colSlack;
@@ -75,8 +126,22 @@ void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded,
   kernels::transpose_i8(g.CRS(), g.L(), rows, g.L(), out, g.CRS());
 }
 
-void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx) {
+void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx) {
   const int64_t L = g.L();
+  if (same_size(g)) {
+    // One flat add per tap. The off-image entries inside the run are zeroed first: adding +0
+    // leaves every dx value as it is (dx starts at +0 and a sum is -0 only if all terms are).
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t r = g.R - 1; r >= 0; --r)
+        for (int64_t s = g.S - 1; s >= 0; --s) {
+          float* row = dcol + ((c * g.R + r) * g.S + s) * L;
+          const TapRun t = tap_run(g, r, s);
+          if (t.empty()) continue;
+          zero_off_image(g, t, row);
+          add_row(dx + c * g.H * g.W + t.first + t.delta, row + t.first, t.last - t.first);
+        }
+    return;
+  }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = g.R - 1; r >= 0; --r)
       for (int64_t s = g.S - 1; s >= 0; --s) {

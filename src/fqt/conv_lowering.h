@@ -31,7 +31,8 @@ void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded,
 
 // dx (C, H, W) += col2im(dcol) for a column gradient dcol (CRS, L). Each dx element receives
 // its terms in increasing output position order (r and s descending), the order of the
-// position-major loop this replaces, so the fp32 sums are the same.
-void col2im_rows_add(const ConvGeometry& g, const float* dcol, float* dx);
+// position-major loop this replaces, so the fp32 sums are the same. dx must not hold -0 (it
+// starts from zeros); dcol is scratch: entries that fall off the image may be zeroed.
+void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx);
 
 }  // namespace lowbit::fqt

@@ -178,12 +178,16 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
   const Geo valid{.N = 2, .C = 2, .H = 6, .W = 7, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 0};
   const Geo wide_pad{.N = 2, .C = 1, .H = 4, .W = 4, .K = 2, .R = 3, .S = 3, .stride = 1, .pad = 2};
   const Geo many_channels{.N = 2, .C = 2, .H = 4, .W = 4, .K = 40, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  const Geo five_by_five{.N = 2, .C = 2, .H = 6, .W = 7, .K = 3, .R = 5, .S = 5, .stride = 1, .pad = 2};
+  const Geo one_by_one{.N = 2, .C = 5, .H = 3, .W = 4, .K = 6, .R = 1, .S = 1, .stride = 1, .pad = 0};
   for (int threads : {1, 2, 3}) {
     check_conv_against_simulation(strided, false, threads);
     check_conv_against_simulation(pointwise, true, threads);
     check_conv_against_simulation(valid, false, threads);
     check_conv_against_simulation(wide_pad, true, threads);
     check_conv_against_simulation(many_channels, false, threads);
+    check_conv_against_simulation(five_by_five, true, threads);
+    check_conv_against_simulation(one_by_one, false, threads);
   }
 }
 
