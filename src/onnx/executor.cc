@@ -11,6 +11,7 @@
 #include "lowbit/core/threads.h"
 #include "lowbit/onnx/passes.h"
 #include "lowbit/onnx/shape_inference.h"
+#include "layout_plan.h"
 #include "memory_plan.h"
 #include "ops/op.h"
 #include "scheduler.h"
@@ -24,6 +25,10 @@ struct Session::Plan {
   std::vector<std::vector<int>> successors;  // per step (index into inf.runtime_nodes)
   std::vector<int> predecessors;     // per step: number of distinct producer steps
   MemoryStats mem;
+  // Per node (index = node id): op state such as prepacked conv weights, filled on first run.
+  // Each slot is touched only by its own node, so concurrent nodes never share one.
+  mutable std::vector<std::shared_ptr<void>> node_state;
+  std::vector<bool> nhwc;  // per value: stored channels-last (layout_plan.h)
 };
 
 std::pair<int, int> resolve_threads(int inter_op, int intra_op, int hardware) {
@@ -139,6 +144,10 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
   for (const auto& [v, a] : plan->inf.known) plan->mem.constant_bytes += a.nbytes();
   LOWBIT_REQUIRE(plan->mem.arena_bytes <= kMaxArrayBytes, "onnx", "activations need {} bytes, above the {} GiB limit",
                  plan->mem.arena_bytes, kMaxArrayBytes >> 30);
+  plan->node_state.resize(graph_.nodes.size());
+  // LOWBIT_ONNX_NCHW=1 keeps every activation NCHW (A/B of the channels-last planning).
+  static const bool nchw_only = std::getenv("LOWBIT_ONNX_NCHW") != nullptr;
+  plan->nhwc = nchw_only ? std::vector<bool>(graph_.values.size(), false) : plan_channels_last(graph_, plan->inf);
   plan_ = std::move(plan);
 }
 
@@ -162,7 +171,16 @@ void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::
   const Node& node = graph_.nodes[static_cast<size_t>(n)];
   const OpDef& op = resolve_op(node, graph_.opset);
   RunCtx ctx{node, graph_.opset, {}, {}};
-  for (int v : node.inputs) ctx.in.push_back(v == kNoValue ? nullptr : &slots[static_cast<size_t>(v)]);
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const int v = node.inputs[i];
+    ctx.in.push_back(v == kNoValue ? nullptr : &slots[static_cast<size_t>(v)]);
+    if (v == kNoValue || i >= 64) continue;
+    if (plan.inf.known.count(v)) ctx.const_inputs |= uint64_t{1} << i;
+    if (plan.nhwc[static_cast<size_t>(v)]) ctx.nhwc_inputs |= uint64_t{1} << i;
+  }
+  for (size_t i = 0; i < node.outputs.size() && i < 64; ++i)
+    if (node.outputs[i] != kNoValue && plan.nhwc[static_cast<size_t>(node.outputs[i])]) ctx.nhwc_outputs |= uint64_t{1} << i;
+  ctx.state = &plan.node_state[static_cast<size_t>(n)];
   bool dynamic = false;
   for (int v : node.outputs) dynamic = dynamic || (v != kNoValue && !plan.inf.types[static_cast<size_t>(v)].has_shape);
   std::vector<ValueType> types;

@@ -89,15 +89,30 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
     const std::string domain = node.op_type == "Gelu" && node.domain.empty() && g.opset < 20 ? "com.microsoft" : node.domain;
     if (!domain.empty()) np->set_domain(domain);
     need_ms = need_ms || domain == "com.microsoft";
-    for (int v : node.inputs) np->add_input(v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name);
+    // A fused residual (Conv's 4th input, lowbit_sum) is written back as Conv -> Add.
+    const bool sum = node.attr_i("lowbit_sum", 0) != 0 && node.inputs.size() == 4;
+    const size_t n_in = sum ? (node.inputs[2] == kNoValue ? 2 : 3) : node.inputs.size();
+    for (size_t i = 0; i < n_in; ++i) {
+      const int v = node.inputs[i];
+      np->add_input(v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name);
+    }
     const std::string act = node.attr_s("lowbit_act", "");
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const int v = node.outputs[i];
       const std::string name = v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name;
-      np->add_output(i == 0 && !act.empty() ? name + "_preact" : name);
+      np->add_output(i == 0 && sum ? name + "_presum" : i == 0 && !act.empty() ? name + "_preact" : name);
     }
     for (const auto& [key, a] : node.attrs)
       if (key.rfind("lowbit_", 0) != 0) set_attr(key, a, np->add_attribute());
+    if (sum) {
+      const std::string out = g.values[static_cast<size_t>(node.outputs[0])].name;
+      auto* sp = gp->add_node();
+      sp->set_name(node.name + "_add");
+      sp->set_op_type("Add");
+      sp->add_input(out + "_presum");
+      sp->add_input(g.values[static_cast<size_t>(node.inputs[3])].name);
+      sp->add_output(act.empty() ? out : out + "_preact");
+    }
     if (act.empty()) continue;
     // Un-fuse: write the activation as its own standard node.
     auto* ap = gp->add_node();

@@ -1,4 +1,4 @@
-// Constant folding, BatchNorm folding and Conv/Gemm+activation fusion.
+// Constant folding, BatchNorm folding, Conv+Add (residual) and Conv/Gemm+activation fusion.
 #include "lowbit/onnx/passes.h"
 
 #include <cmath>
@@ -104,6 +104,31 @@ int fold_batchnorm(Graph& g) {
   return count;
 }
 
+int fuse_conv_add(Graph& g) {
+  int count = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    Node& conv = g.nodes[n];
+    if (conv.dead || conv.op_type != "Conv" || conv.inputs.size() < 2 || conv.inputs.size() > 3 ||
+        conv.find("lowbit_act") || conv.find("lowbit_sum"))
+      continue;
+    const int add_id = sole_consumer(g, conv.outputs[0]);
+    if (add_id < 0) continue;
+    Node& add = g.nodes[static_cast<size_t>(add_id)];
+    if (add.op_type != "Add" || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) continue;
+    const int other = add.inputs[0] == conv.outputs[0] ? add.inputs[1] : add.inputs[0];
+    // No cycle can form: the conv's output has one consumer (this Add), so `other` cannot
+    // depend on it.
+    conv.inputs.resize(3, kNoValue);
+    conv.inputs.push_back(other);
+    conv.attrs["lowbit_sum"] = Attribute::from_int(1);
+    conv.outputs = add.outputs;
+    add.dead = true;
+    g.relink();
+    ++count;
+  }
+  return count;
+}
+
 int fuse_activations(Graph& g) {
   int count = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
@@ -143,6 +168,7 @@ void optimize_graph(Graph& g) {
   fold_batchnorm(g);
   fuse_gelu(g);
   fuse_layernorm(g);
+  fuse_conv_add(g);
   fuse_activations(g);
   g.remove_dead();
 }

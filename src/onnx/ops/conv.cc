@@ -1,10 +1,14 @@
-// Conv and ConvTranspose (float). 1-d and 2-d Conv go to lowbit::kernels::conv2d_forward
-// (asymmetric pads are materialized first); other ranks and ConvTranspose use the plain-loop
-// references below. A fused activation (set by the fusion pass) is applied to the output.
+// Conv and ConvTranspose (float). 1-d and 2-d Conv with constant weights run a prepacked
+// kernels::ConvPlan kept per node, others kernels::conv2d_forward (asymmetric pads are
+// materialized first); other ranks and ConvTranspose use the plain-loop references below. A fused
+// residual Add (lowbit_sum, 4th input) and activation (lowbit_act*) apply to the output.
+#include <array>
 #include <cstring>
+#include <memory>
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_conv_plan.h"
 #include "ops/activation.h"
 #include "ops/conv_geom.h"
 #include "ops/conv_ref.h"
@@ -26,7 +30,7 @@ Activation fused_activation(const Node& node) {
 namespace {
 
 const std::vector<std::string_view> kConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
-                                                   "lowbit_act", "lowbit_act_a", "lowbit_act_b"};
+                                                   "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_sum"};
 
 Shape kernel_spatial(const InferCtx& ctx, const Shape& w) {
   Shape k(w.begin() + 2, w.end());
@@ -51,6 +55,11 @@ void conv_infer(InferCtx& ctx) {
   const SpatialGeom g = resolve_geom(ctx, x, kernel_spatial(ctx, w), false);
   Shape out{x[0], w[0]};
   out.insert(out.end(), g.out.begin(), g.out.end());
+  if (ctx.node.attr_i("lowbit_sum", 0) != 0 && ctx.has(3)) {  // fused residual Add (passes.cc)
+    require_type(ctx, 3, {ElemType::f32});
+    if (!ctx.shape_known(3)) return ctx.set_out_unknown(0, ElemType::f32);
+    out = broadcast_shapes({out, ctx.shape(3)}, ctx);
+  }
   ctx.set_out(0, ElemType::f32, out);
 }
 
@@ -76,48 +85,145 @@ Array pad_nchw(const Array& x, int64_t top, int64_t left, int64_t bottom, int64_
   return out;
 }
 
+// Prepacked weights of one Conv node (kept in RunCtx::state); rebuilt if the geometry changes.
+struct ConvState {
+  kernels::Conv2dShape shape;
+  kernels::ConvPlan plan;
+};
+
+bool same_geometry(const kernels::Conv2dShape& a, const kernels::Conv2dShape& b) {
+  return a.N == b.N && a.C == b.C && a.H == b.H && a.W == b.W && a.K == b.K && a.R == b.R && a.S == b.S &&
+         a.stride_h == b.stride_h && a.stride_w == b.stride_w && a.pad_h == b.pad_h && a.pad_w == b.pad_w &&
+         a.dil_h == b.dil_h && a.dil_w == b.dil_w && a.groups == b.groups;
+}
+
+// The part of the fused activation the plan can apply as a oneDNN post-op (after the sum).
+kernels::ConvEpilogue plan_epilogue(const Activation& act, bool sum) {
+  kernels::ConvEpilogue ep;
+  ep.sum = sum;
+  if (act.kind == Act::relu) ep.act = kernels::ConvEpilogue::Act::relu;
+  if (act.kind == Act::clip) ep = {sum, kernels::ConvEpilogue::Act::clip, act.a, act.b};
+  return ep;
+}
+
+// y += r elementwise (same shape), split like the activations.
+void add_into(int64_t n, const float* r, float* y) {
+  parallel_for(n, 1 << 14, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] += r[i];
+  });
+}
+
+// Conv2dShape for a 1-d or 2-d Conv (1-d viewed as H = 1) with symmetric pads; asymmetric pads
+// are returned in `pads` (top, left, bottom, right) for the caller to materialize.
+kernels::Conv2dShape conv2d_shape(const SpatialGeom& g, const Shape& x, const Shape& w, int64_t group,
+                                  std::array<int64_t, 4>& pads) {
+  const bool one_d = g.rank == 1;
+  kernels::Conv2dShape s;
+  s.N = x[0];
+  s.C = x[1];
+  s.H = one_d ? 1 : g.in[0];
+  s.W = g.in[g.rank - 1];
+  s.K = w[0];
+  s.R = one_d ? 1 : g.kernel[0];
+  s.S = g.kernel[g.rank - 1];
+  s.stride_h = one_d ? 1 : g.stride[0];
+  s.stride_w = g.stride[g.rank - 1];
+  s.dil_h = one_d ? 1 : g.dilation[0];
+  s.dil_w = g.dilation[g.rank - 1];
+  s.groups = group;
+  pads = {one_d ? 0 : g.pad_begin[0], g.pad_begin[g.rank - 1], one_d ? 0 : g.pad_end[0], g.pad_end[g.rank - 1]};
+  if (pads[0] == pads[2] && pads[1] == pads[3]) {
+    s.pad_h = pads[0];
+    s.pad_w = pads[1];
+  }
+  return s;
+}
+
+// Computes act(conv(x) + bias [+ residual]) into `y`, whose shape is the conv's output shape.
+// With constant weights inside a session, a ConvPlan (weights packed once, sum and ReLU/Clip as
+// post-ops) does the work; otherwise conv2d_forward and plain loops.
+void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const Activation& act, Array& y) {
+  const Array &x = ctx.input(0), &w = ctx.input(1);
+  const float* bias = ctx.has(2) ? ctx.input(2).data<float>() : nullptr;
+  const int64_t group = ctx.node.attr_i("group", 1);
+  if (g.rank > 2) {
+    conv_nd_ref(g, x.shape()[0], x.shape()[1], w.shape()[0], group, x.data<float>(), w.data<float>(), bias,
+                y.data<float>());
+    if (residual) add_into(y.numel(), residual->data<float>(), y.data<float>());
+    if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
+    return;
+  }
+  std::array<int64_t, 4> pads{};
+  kernels::Conv2dShape s = conv2d_shape(g, x.shape(), w.shape(), group, pads);
+  Array padded;
+  const float* xin = x.data<float>();
+  if (pads[0] != pads[2] || pads[1] != pads[3]) {
+    padded = pad_nchw(x.reshaped({s.N, s.C, s.H, s.W}), pads[0], pads[1], pads[2], pads[3]);
+    xin = padded.data<float>();
+    s.H += pads[0] + pads[2];
+    s.W += pads[1] + pads[3];
+  }
+  const uint64_t need_const = 0b10 | (bias ? 0b100 : 0);
+  const bool x_nhwc = ctx.nhwc_inputs & 1, y_nhwc = ctx.nhwc_outputs & 1;  // residual follows y
+  if (ctx.state && (ctx.const_inputs & need_const) == need_const) {
+    auto st = std::static_pointer_cast<ConvState>(*ctx.state);
+    const kernels::ConvEpilogue ep = plan_epilogue(act, residual != nullptr);
+    if (!st || !same_geometry(st->shape, s)) {
+      using kernels::ConvLayout;
+      st = std::make_shared<ConvState>(ConvState{
+          s, kernels::ConvPlan(s, w.data<float>(), bias, ep, x_nhwc ? ConvLayout::nhwc : ConvLayout::nchw,
+                               y_nhwc ? ConvLayout::nhwc : ConvLayout::nchw)});
+      *ctx.state = st;
+    }
+    if (residual && residual->data<float>() != y.data<float>())
+      std::memcpy(y.data<float>(), residual->data<float>(), y.nbytes());
+    st->plan.run(xin, y.data<float>());
+    if (ep.act == kernels::ConvEpilogue::Act::none && act.kind != Act::none)
+      act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
+    return;
+  }
+  LOWBIT_CHECK(!x_nhwc && !y_nhwc, "{}: channels-last planned without constant weights", ctx.node.describe());
+  kernels::conv2d_forward(s, xin, w.data<float>(), bias, y.data<float>());
+  if (residual) add_into(y.numel(), residual->data<float>(), y.data<float>());
+  if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
+}
+
+Shape conv_out_shape(const Array& x, const Array& w, const SpatialGeom& g) {
+  Shape out{x.shape()[0], w.shape()[0]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  return out;
+}
+
+// Channels-last is offered for 2-d convs that will run a ConvPlan (constant weights and bias,
+// symmetric pads), on X and on the residual, which must then have the output's shape.
+uint64_t conv_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || ctx.shape(0).size() != 4 || !ctx.value(1) || ctx.value(1)->dim() != 4) return 0;
+  if (ctx.has(2) && !ctx.value(2)) return 0;
+  const Shape& w = ctx.value(1)->shape();
+  const SpatialGeom g = resolve_geom(ctx, ctx.shape(0), Shape(w.begin() + 2, w.end()), false);
+  if (!g.symmetric()) return 0;
+  if (ctx.node.attr_i("lowbit_sum", 0) == 0 || !ctx.has(3)) return 1;
+  const Shape out{ctx.shape(0)[0], w[0], g.out[0], g.out[1]};
+  return ctx.shape_known(3) && ctx.shape(3) == out ? 0b1001 : 0;  // a broadcasting residual runs the Add op
+}
+
 void conv_run(RunCtx& ctx) {
   const InferCtx ictx = infer_ctx_for(ctx);
   const Array &x = ctx.input(0), &w = ctx.input(1);
   Array& y = *ctx.out[0];
-  const float* bias = ctx.has(2) ? ctx.input(2).data<float>() : nullptr;
   const SpatialGeom g = resolve_geom(ictx, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()), false);
-  const int64_t group = ctx.node.attr_i("group", 1);
-  if (g.rank <= 2) {
-    // View 1-d as 2-d with H = 1.
-    const bool one_d = g.rank == 1;
-    kernels::Conv2dShape s;
-    s.N = x.shape()[0];
-    s.C = x.shape()[1];
-    s.H = one_d ? 1 : g.in[0];
-    s.W = g.in[g.rank - 1];
-    s.K = w.shape()[0];
-    s.R = one_d ? 1 : g.kernel[0];
-    s.S = g.kernel[g.rank - 1];
-    s.stride_h = one_d ? 1 : g.stride[0];
-    s.stride_w = g.stride[g.rank - 1];
-    s.dil_h = one_d ? 1 : g.dilation[0];
-    s.dil_w = g.dilation[g.rank - 1];
-    s.groups = group;
-    const int64_t pt = one_d ? 0 : g.pad_begin[0], pb = one_d ? 0 : g.pad_end[0];
-    const int64_t pl = g.pad_begin[g.rank - 1], pr = g.pad_end[g.rank - 1];
-    Array padded;
-    const float* xin = x.data<float>();
-    if (pt == pb && pl == pr) {
-      s.pad_h = pt;
-      s.pad_w = pl;
-    } else {
-      padded = pad_nchw(x.reshaped({s.N, s.C, s.H, s.W}), pt, pl, pb, pr);
-      xin = padded.data<float>();
-      s.H += pt + pb;
-      s.W += pl + pr;
-    }
-    kernels::conv2d_forward(s, xin, w.data<float>(), bias, y.data<float>());
-  } else {
-    conv_nd_ref(g, x.shape()[0], x.shape()[1], w.shape()[0], group, x.data<float>(), w.data<float>(), bias,
-                y.data<float>());
-  }
   const Activation act = fused_activation(ctx.node);
+  const Array* residual = ctx.node.attr_i("lowbit_sum", 0) != 0 && ctx.has(3) ? &ctx.input(3) : nullptr;
+  const Shape conv_shape = conv_out_shape(x, w, g);
+  if (!residual || (residual->shape() == conv_shape && y.shape() == conv_shape))
+    return conv_into(ctx, g, residual, act, y);
+  // A fused Add that broadcasts: the conv into a temporary, then the Add op itself.
+  Array tmp = Array::empty(ElemType::f32, conv_shape);
+  conv_into(ctx, g, nullptr, {}, tmp);
+  const OpDef* add = find_op("", "Add");
+  LOWBIT_CHECK(add != nullptr, "Add op not registered");
+  RunCtx add_ctx{ctx.node, ctx.opset, {&tmp, residual}, {&y}};
+  add->run(add_ctx);
   if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
 }
 
@@ -150,6 +256,7 @@ void conv_transpose_run(RunCtx& ctx) {
 void add_conv_ops(OpList& ops) {
   OpDef conv{"", "Conv", 1, kConvAttrs, conv_infer, conv_run};
   conv.flops = conv_flops;
+  conv.channels_last = conv_channels_last;
   ops.push_back(conv);
   OpDef convt{"", "ConvTranspose", 1,
               {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"},

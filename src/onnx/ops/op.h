@@ -3,7 +3,9 @@
 // depends on runtime values; run() receives outputs already allocated at the inferred shape.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,14 @@ struct RunCtx {
   int opset;
   std::vector<const Array*> in;   // nullptr for an omitted optional input
   std::vector<Array*> out;        // allocated at the inferred shape; nullptr if not wanted
+  // Set by the session: a per-node slot that lives as long as the plan for these input shapes
+  // (ops keep prepacked weights there), and which inputs are session constants (bit i: input i
+  // holds the same data on every run). Null / 0 when run outside a session (constant folding).
+  std::shared_ptr<void>* state = nullptr;
+  uint64_t const_inputs = 0;
+  // Bit i: input i / output i is stored channels-last (NHWC for a logical NCHW shape). Only set
+  // for ops whose OpDef::channels_last accepts the node (layout_plan.h).
+  uint64_t nhwc_inputs = 0, nhwc_outputs = 0;
   const Array& input(size_t i) const;
   bool has(size_t i) const { return i < in.size() && in[i] != nullptr; }
 };
@@ -72,6 +82,9 @@ struct OpDef {
   bool shape_only = false;
   // Multiply-adds x2 for the whole node given inferred shapes; null means "elementwise-ish".
   std::function<double(const InferCtx&)> flops;
+  // Which inputs may be handed over channels-last (bit i for input i; output 0 may then be
+  // too), given fully inferred input types and constant values; null or 0 = NCHW only.
+  std::function<uint64_t(const InferCtx&)> channels_last;
 };
 
 const OpDef* find_op(std::string_view domain, std::string_view op_type);

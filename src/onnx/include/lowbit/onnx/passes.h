@@ -10,6 +10,10 @@ namespace lowbit::onnx {
 int fold_constants(Graph& g);
 // Conv -> BatchNormalization with constant parameters becomes one Conv with scaled weights.
 int fold_batchnorm(Graph& g);
+// Conv followed by an Add of another value (a residual) becomes one Conv with that value as a
+// 4th input and lowbit_sum=1 (oneDNN adds it as a post-op). Runs before fuse_activations, so a
+// following Relu applies after the sum.
+int fuse_conv_add(Graph& g);
 // Conv/Gemm followed by Relu, Clip (constant bounds), HardSwish, LeakyRelu or Sigmoid becomes
 // one node carrying the activation in lowbit_act* attributes.
 int fuse_activations(Graph& g);

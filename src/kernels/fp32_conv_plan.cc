@@ -1,0 +1,212 @@
+// ConvPlan: a forward_inference oneDNN convolution built once per geometry, its weights
+// reordered once into the primitive's layout, ReLU/Clip and the residual sum as oneDNN
+// post-ops. nchw activations go through per-thread scratch in the primitive's (blocked) layout;
+// nhwc activations are handed to oneDNN directly.
+#include "lowbit/kernels/fp32_conv_plan.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "fp32_runtime.h"
+#include "lowbit/kernels/isa.h"
+
+namespace lowbit::kernels {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+// Per-thread scratch for the reordered activations; grows to the largest plan seen.
+float* scratch(size_t slot, size_t bytes) {
+  thread_local std::array<std::vector<float>, 2> bufs;
+  auto& b = bufs[slot];
+  if (b.size() * sizeof(float) < bytes) b.resize((bytes + sizeof(float) - 1) / sizeof(float));
+  return b.data();
+}
+
+memory::desc weights_desc(const Conv2dShape& s, Tag tag) {
+  const memory::dim G = s.groups;
+  if (G > 1) return memory::desc({G, s.K / G, s.C / G, s.R, s.S}, kF32, tag == Tag::any ? tag : Tag::goihw);
+  return memory::desc({s.K, s.C, s.R, s.S}, kF32, tag == Tag::any ? tag : Tag::oihw);
+}
+
+Tag act_tag(ConvLayout l) { return l == ConvLayout::nhwc ? Tag::nhwc : Tag::nchw; }
+
+// (N, C, H, W) between nchw and nhwc; `to_nhwc` says which way.
+void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float* in, float* out) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) {
+        const int64_t nchw = (n * C + c) * HW + p, nhwc = (n * HW + p) * C + c;
+        if (to_nhwc) out[nhwc] = in[nchw];
+        else out[nchw] = in[nhwc];
+      }
+}
+
+}  // namespace
+
+struct ConvPlan::Impl {
+  Conv2dShape s;
+  ConvEpilogue ep;
+  ConvLayout x_layout, y_layout;
+  int threads = -1;
+  // oneDNN path.
+  std::optional<dnnl::convolution_forward> prim;
+  memory::desc x_user, y_user, x_prim, y_prim;
+  std::optional<dnnl::reorder> x_reorder, y_in_reorder, y_out_reorder;
+  memory packed_w, packed_b;
+  // Fallback path (no primitive): the plain weights and bias.
+  std::vector<float> w, b;
+
+  bool build(int nthreads);
+  void run_onednn(const float* x, float* y);
+  void run_fallback(const float* x, float* y);
+};
+
+// Creates the primitive for the current thread count and moves the weights into its layout
+// (from the plain copy on the first build, from the previous packing afterwards).
+bool ConvPlan::Impl::build(int nthreads) {
+  auto& eng = detail::cpu_engine();
+  const Tag xt = x_layout == ConvLayout::nhwc ? Tag::nhwc : Tag::any;
+  const Tag yt = y_layout == ConvLayout::nhwc ? Tag::nhwc : Tag::any;
+  const memory::desc src({s.N, s.C, s.H, s.W}, kF32, xt), dst({s.N, s.K, s.OH(), s.OW()}, kF32, yt);
+  const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({s.K}, kF32, Tag::x);
+  dnnl::post_ops po;
+  if (ep.sum) po.append_sum(1.0f);
+  if (ep.act == ConvEpilogue::Act::relu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  if (ep.act == ConvEpilogue::Act::clip) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, ep.lo, ep.hi);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  try {
+    const dnnl::convolution_forward::desc fd(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights_desc(s, Tag::any),
+        bias_md, dst, {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_h, s.pad_w}, {s.pad_h, s.pad_w});
+    const dnnl::convolution_forward::primitive_desc pd(fd, attr, eng);
+    auto& strm = detail::thread_stream();
+    memory new_w(pd.weights_desc(), eng);
+    if (packed_w) {
+      dnnl::reorder(packed_w, new_w).execute(strm, packed_w, new_w);
+    } else {
+      memory user(weights_desc(s, Tag::oihw), eng, w.data());
+      dnnl::reorder(user, new_w).execute(strm, user, new_w);
+    }
+    if (!packed_b && !b.empty()) {
+      packed_b = memory(bias_md, eng);
+      std::memcpy(packed_b.get_data_handle(), b.data(), b.size() * sizeof(float));
+    }
+    strm.wait();
+    const memory::desc xu({s.N, s.C, s.H, s.W}, kF32, act_tag(x_layout));
+    const memory::desc yu({s.N, s.K, s.OH(), s.OW()}, kF32, act_tag(y_layout));
+    std::optional<dnnl::reorder> xr, yr_in, yr_out;
+    if (pd.src_desc() != xu) xr = dnnl::reorder(dnnl::reorder::primitive_desc(eng, xu, eng, pd.src_desc()));
+    if (pd.dst_desc() != yu) {
+      if (ep.sum) yr_in = dnnl::reorder(dnnl::reorder::primitive_desc(eng, yu, eng, pd.dst_desc()));
+      yr_out = dnnl::reorder(dnnl::reorder::primitive_desc(eng, pd.dst_desc(), eng, yu));
+    }
+    prim = dnnl::convolution_forward(pd);
+    // Nothing below throws: the plan changes only once every piece exists.
+    x_user = xu;
+    y_user = yu;
+    x_prim = pd.src_desc();
+    y_prim = pd.dst_desc();
+    x_reorder = xr;
+    y_in_reorder = yr_in;
+    y_out_reorder = yr_out;
+    packed_w = new_w;
+    threads = nthreads;
+    w.clear();
+    w.shrink_to_fit();
+    b.clear();
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
+void ConvPlan::Impl::run_onednn(const float* x, float* y) {
+  auto& eng = detail::cpu_engine();
+  auto& strm = detail::thread_stream();
+  memory xu(x_user, eng, const_cast<float*>(x)), yu(y_user, eng, y);
+  memory xp = xu, yp = yu;
+  if (x_reorder) {
+    xp = memory(x_prim, eng, scratch(0, x_prim.get_size()));
+    x_reorder->execute(strm, xu, xp);
+  }
+  if (y_out_reorder) {
+    yp = memory(y_prim, eng, scratch(1, y_prim.get_size()));
+    if (y_in_reorder) y_in_reorder->execute(strm, yu, yp);
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xp}, {DNNL_ARG_WEIGHTS, packed_w}, {DNNL_ARG_DST, yp}};
+  if (packed_b) args.emplace(DNNL_ARG_BIAS, packed_b);
+  prim->execute(strm, args);
+  if (y_out_reorder) y_out_reorder->execute(strm, yp, yu);
+  strm.wait();
+}
+
+// conv2d_forward on nchw copies, then the epilogue in plain loops; only reached when oneDNN
+// cannot build a primitive or LOWBIT_ISA=ref.
+void ConvPlan::Impl::run_fallback(const float* x, float* y) {
+  const int64_t xn = s.N * s.C * s.H * s.W, OHW = s.OH() * s.OW(), yn = s.N * s.K * OHW;
+  std::vector<float> xc, yc(static_cast<size_t>(yn)), yin;
+  if (x_layout == ConvLayout::nhwc) {
+    xc.resize(static_cast<size_t>(xn));
+    convert_layout(false, s.N, s.C, s.H * s.W, x, xc.data());
+    x = xc.data();
+  }
+  conv2d_forward(s, x, w.data(), b.empty() ? nullptr : b.data(), yc.data());
+  if (ep.sum) {
+    const float* r = y;
+    if (y_layout == ConvLayout::nhwc) {
+      yin.resize(static_cast<size_t>(yn));
+      convert_layout(false, s.N, s.K, OHW, y, yin.data());
+      r = yin.data();
+    }
+    for (int64_t i = 0; i < yn; ++i) yc[static_cast<size_t>(i)] += r[i];
+  }
+  for (float& v : yc) {
+    if (ep.act == ConvEpilogue::Act::relu) v = v > 0 ? v : 0.0f;
+    if (ep.act == ConvEpilogue::Act::clip) v = std::min(std::max(v, ep.lo), ep.hi);
+  }
+  if (y_layout == ConvLayout::nhwc) convert_layout(true, s.N, s.K, OHW, yc.data(), y);
+  else std::memcpy(y, yc.data(), static_cast<size_t>(yn) * sizeof(float));
+}
+
+ConvPlan::ConvPlan(const Conv2dShape& s, const float* w, const float* bias, const ConvEpilogue& epilogue,
+                   ConvLayout x_layout, ConvLayout y_layout)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& p = *impl_;
+  p.s = s;
+  p.ep = epilogue;
+  p.x_layout = x_layout;
+  p.y_layout = y_layout;
+  p.w.assign(w, w + s.K * (s.C / s.groups) * s.R * s.S);
+  if (bias) p.b.assign(bias, bias + s.K);
+  if (active_isa() != Isa::ref) p.build(detail::sync_omp_threads());
+}
+
+ConvPlan::~ConvPlan() = default;
+ConvPlan::ConvPlan(ConvPlan&&) noexcept = default;
+ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
+
+void ConvPlan::run(const float* x, float* y) {
+  Impl& p = *impl_;
+  const Conv2dShape& s = p.s;
+  if (s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0) return;
+  if (!p.prim) return p.run_fallback(x, y);
+  const int threads = detail::sync_omp_threads();
+  // A failed rebuild keeps the previous primitive, which is correct on any thread count.
+  if (threads != p.threads && !p.build(threads)) p.threads = threads;
+  p.run_onednn(x, y);
+}
+
+const Conv2dShape& ConvPlan::shape() const { return impl_->s; }
+bool ConvPlan::uses_onednn() const { return impl_->prim.has_value(); }
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,49 @@
+// Inference convolution with the weights packed once: a ConvPlan holds, for one fixed geometry,
+// the oneDNN primitive and the weights already reordered into its layout, plus fused post-ops
+// (residual sum, ReLU/Clip). Training keeps conv2d_forward (fp32.h): its weights change per step.
+#pragma once
+
+#include <memory>
+
+#include "lowbit/kernels/fp32.h"
+
+namespace lowbit::kernels {
+
+// Memory layout of the activations x and y at the plan's interface. nchw is the layout of
+// fp32.h; nhwc (channels last) is what oneDNN's kernels read without a reorder, so consecutive
+// planned convs that agree on nhwc exchange activations with no conversion at all.
+enum class ConvLayout { nchw, nhwc };
+
+// What happens to conv(x, w) + bias before it is stored, in this order.
+struct ConvEpilogue {
+  bool sum = false;  // add the value y holds on entry (a residual), same layout and shape as y
+  enum class Act { none, relu, clip } act = Act::none;
+  float lo = 0, hi = 0;  // clip bounds (either may be infinite)
+};
+
+class ConvPlan {
+ public:
+  // w is (K, C/groups, R, S) and bias (K) or null; both are copied (packed) here, so the caller
+  // may free them afterwards. Never throws for a valid shape: if oneDNN cannot build a
+  // primitive, run() falls back to conv2d_forward plus plain-loop epilogue and layout changes.
+  ConvPlan(const Conv2dShape& s, const float* w, const float* bias, const ConvEpilogue& epilogue = {},
+           ConvLayout x_layout = ConvLayout::nchw, ConvLayout y_layout = ConvLayout::nchw);
+  ~ConvPlan();
+  ConvPlan(ConvPlan&&) noexcept;
+  ConvPlan& operator=(ConvPlan&&) noexcept;
+
+  // y = epilogue(conv(x) + bias). x and y must not overlap. Uses lowbit::num_threads(); the
+  // primitive is rebuilt (weights repacked) when that changes between calls. Not to be called
+  // concurrently on one plan.
+  void run(const float* x, float* y);
+
+  const Conv2dShape& shape() const;
+  // Whether a oneDNN primitive backs the plan (false: the fallback path).
+  bool uses_onednn() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,133 @@
+// ConvPlan (prepacked inference conv) against the reference conv followed by the epilogue in
+// plain loops: every layout pair, sum/ReLU/Clip epilogues, odd shapes, both thread counts, and
+// the fallback path (LOWBIT_ISA=ref is not needed: a plan built under Isa::ref never uses oneDNN).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "fp32_test_util.h"
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/fp32_conv_plan.h"
+#include "lowbit/kernels/fp32_ref.h"
+#include "lowbit/kernels/isa.h"
+
+namespace lowbit::kernels {
+namespace {
+
+using testing::abs_of;
+using testing::expect_close;
+using testing::random_floats;
+
+Conv2dShape shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t stride, int64_t pad,
+                  int64_t groups = 1, int64_t dil = 1) {
+  Conv2dShape s;
+  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = s.S = R;
+  s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad, s.groups = groups, s.dil_h = s.dil_w = dil;
+  return s;
+}
+
+// (N, C, HW) nchw -> nhwc or back.
+std::vector<float> relayout(const std::vector<float>& v, bool to_nhwc, int64_t N, int64_t C, int64_t HW) {
+  std::vector<float> out(v.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) {
+        const size_t a = static_cast<size_t>((n * C + c) * HW + p), b = static_cast<size_t>((n * HW + p) * C + c);
+        if (to_nhwc) out[b] = v[a];
+        else out[a] = v[b];
+      }
+  return out;
+}
+
+std::string describe(const Conv2dShape& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
+  return "plan N" + std::to_string(s.N) + " C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" +
+         std::to_string(s.W) + " K" + std::to_string(s.K) + " R" + std::to_string(s.R) + " s" +
+         std::to_string(s.stride_h) + " p" + std::to_string(s.pad_h) + " g" + std::to_string(s.groups) + " sum" +
+         std::to_string(ep.sum) + " act" + std::to_string(int(ep.act)) + " x" + std::to_string(int(xl)) + " y" +
+         std::to_string(int(yl));
+}
+
+// Reduction length C/g*R*S + bias + residual; ReLU and Clip are 1-Lipschitz, so the bound of
+// the sum carries over to the epilogue's output.
+void check_plan(const Conv2dShape& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
+  const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
+  const int64_t xs = s.N * s.C * HW, ws = s.K * (s.C / s.groups) * s.R * s.S, ys = s.N * s.K * OHW;
+  const auto x = random_floats(xs, 21), w = random_floats(ws, 22), b = random_floats(s.K, 23);
+  const auto r = random_floats(ys, 24);
+  std::vector<float> want(ys), mag(ys);
+  ref::conv2d_forward(s, x.data(), w.data(), b.data(), want.data());
+  const auto ax = abs_of(x), aw = abs_of(w), ab = abs_of(b);
+  ref::conv2d_forward(s, ax.data(), aw.data(), ab.data(), mag.data());
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (ep.sum) want[i] += r[i], mag[i] += std::fabs(r[i]);
+    if (ep.act == ConvEpilogue::Act::relu) want[i] = std::max(want[i], 0.0f);
+    if (ep.act == ConvEpilogue::Act::clip) want[i] = std::min(std::max(want[i], ep.lo), ep.hi);
+  }
+  const bool xn = xl == ConvLayout::nhwc, yn = yl == ConvLayout::nhwc;
+  const auto x_in = xn ? relayout(x, true, s.N, s.C, HW) : x;
+  std::vector<float> y = ep.sum ? (yn ? relayout(r, true, s.N, s.K, OHW) : r) : std::vector<float>(ys, NAN);
+  ConvPlan plan(s, w.data(), b.data(), ep, xl, yl);
+  const std::string what = describe(s, ep, xl, yl) + (plan.uses_onednn() ? " onednn" : " fallback");
+  plan.run(x_in.data(), y.data());
+  if (yn) y = relayout(y, false, s.N, s.K, OHW);
+  expect_close(y, want, mag, double(s.C / s.groups * s.R * s.S + 2), what);
+}
+
+const Conv2dShape kShapes[] = {
+    shape(1, 3, 17, 17, 16, 3, 2, 1),      // stem: 3 input channels, stride 2
+    shape(2, 16, 9, 9, 16, 3, 1, 1),       // same-size 3x3
+    shape(1, 17, 7, 11, 33, 1, 1, 0),      // pointwise, odd channels
+    shape(2, 32, 8, 8, 64, 1, 2, 0),       // 1x1 stride-2 shortcut
+    shape(2, 32, 10, 10, 32, 3, 1, 1, 32), // depthwise
+    shape(1, 24, 9, 9, 24, 3, 2, 1, 24),   // depthwise stride 2, channels not a multiple of 16
+    shape(1, 6, 11, 13, 9, 3, 2, 1, 3),    // groups 3
+    shape(1, 4, 12, 12, 4, 3, 1, 2, 1, 2), // dilation 2
+};
+
+const ConvEpilogue kEpilogues[] = {
+    {},
+    {false, ConvEpilogue::Act::relu},
+    {true, ConvEpilogue::Act::relu},
+    {false, ConvEpilogue::Act::clip, 0.0f, 0.5f},
+    {true, ConvEpilogue::Act::none},
+};
+
+TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {
+  for (const Conv2dShape& s : kShapes)
+    for (const ConvEpilogue& ep : kEpilogues)
+      for (ConvLayout xl : {ConvLayout::nchw, ConvLayout::nhwc})
+        for (ConvLayout yl : {ConvLayout::nchw, ConvLayout::nhwc}) check_plan(s, ep, xl, yl);
+}
+
+TEST(Fp32ConvPlan, UsesOneDnnAndSurvivesThreadChange) {
+  const int saved = num_threads();
+  const Conv2dShape s = shape(2, 16, 9, 9, 32, 3, 1, 1);
+  const auto x = random_floats(s.N * s.C * s.H * s.W, 31), w = random_floats(s.K * s.C * 9, 32);
+  std::vector<float> y1(s.N * s.K * 81), y2(y1.size()), want(y1.size()), mag(y1.size());
+  set_num_threads(1);
+  ConvPlan plan(s, w.data(), nullptr);
+  if (active_isa() != Isa::ref) EXPECT_TRUE(plan.uses_onednn());
+  plan.run(x.data(), y1.data());
+  set_num_threads(2);  // rebuilds the primitive and repacks from the packed weights
+  plan.run(x.data(), y2.data());
+  set_num_threads(saved);
+  ref::conv2d_forward(s, x.data(), w.data(), nullptr, want.data());
+  const auto ax = abs_of(x), aw = abs_of(w);
+  ref::conv2d_forward(s, ax.data(), aw.data(), nullptr, mag.data());
+  expect_close(y1, want, mag, double(s.C * 9 + 1), "plan 1 thread");
+  expect_close(y2, want, mag, double(s.C * 9 + 1), "plan after switching to 2 threads");
+}
+
+TEST(Fp32ConvPlan, FallbackWithoutOneDnn) {
+  const Isa saved = active_isa();
+  set_active_isa(Isa::ref);  // plans built now skip oneDNN
+  for (const ConvEpilogue& ep : kEpilogues) check_plan(kShapes[1], ep, ConvLayout::nhwc, ConvLayout::nchw);
+  check_plan(kShapes[4], kEpilogues[2], ConvLayout::nchw, ConvLayout::nhwc);
+  set_active_isa(saved);
+}
+
+}  // namespace
+}  // namespace lowbit::kernels

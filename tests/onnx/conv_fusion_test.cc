@@ -1,0 +1,103 @@
+// Conv fast paths of the engine: residual Add fused into Conv (sum post-op), channels-last
+// planning between convs, prepacked weights, and the broadcasting-residual fallback; each
+// against the unoptimized graph (separate Add/Relu/Clip nodes) and through the exporter.
+#include <cmath>
+
+#include "lowbit/core/rng.h"
+#include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/passes.h"
+#include "test_util.h"
+
+namespace lowbit::onnx {
+namespace {
+
+constexpr int64_t kC = 16;
+
+Array randn(const Shape& s, uint64_t stream, float scale) {
+  Array a = Array::empty(ElemType::f32, s);
+  normal_fill(23, stream, 0, a.numel(), a.data<float>());
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= scale;
+  return a;
+}
+
+// A ResNet/MobileNet-shaped block chain on (2,16,10,10): residuals from a conv, from a fused
+// conv, from a graph input (NCHW) and a broadcasting one (1,16,1,1); a depthwise conv with Clip;
+// an asymmetrically padded conv (never channels-last) and a pooled second output.
+Graph residual_graph() {
+  GraphBuilder b(13);
+  const int x = b.input("x", ElemType::f32, {-1, kC, 10, 10});
+  int id = 0;
+  auto conv = [&](int in, int64_t k, int64_t group, std::vector<int64_t> pads) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(kC / group * k * k));
+    const int w = b.constant(fmt::format("w{}", id), randn({kC, kC / group, k, k}, 100 + id, scale));
+    const int bias = b.constant(fmt::format("b{}", id), randn({kC}, 200 + id, 0.1f));
+    ++id;
+    Attributes a{{"pads", Attribute::from_ints(std::move(pads))}, {"group", Attribute::from_int(group)}};
+    return b.op("Conv", {in, w, bias}, a);
+  };
+  const std::vector<int64_t> same = {1, 1, 1, 1}, none = {0, 0, 0, 0};
+  const int a = b.op("Relu", {conv(x, 3, 1, same)});
+  const int d = b.op("Relu", {b.op("Add", {conv(a, 3, 1, same), conv(x, 1, 1, none)})});
+  const int e = b.op("Clip", {conv(d, 3, kC, same), b.constant("lo", Array::scalar<float>(0.0f)),
+                              b.constant("hi", Array::scalar<float>(1.5f))});
+  const int f = b.op("Add", {d, conv(e, 1, 1, none)});  // residual first: either operand order fuses
+  const int g = b.op("Add", {conv(f, 1, 1, none), b.constant("shift", randn({1, kC, 1, 1}, 300, 0.5f))});
+  const int h = b.op("Relu", {b.op("Add", {conv(g, 3, 1, same), x})});
+  b.output(conv(h, 2, 1, {0, 0, 1, 1}), "y");
+  b.output(b.op("GlobalAveragePool", {f}), "pooled");
+  return b.finish();
+}
+
+double max_abs(const Array& a) {
+  double m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.get_f64(i)));
+  return m;
+}
+
+// Each conv sums at most L = 16*9 + 2 terms (bias, residual) of unit-scale products; over the
+// 7-conv chain (with sums of up to 3 paths) the roundings add up to at most ~depth * L * u
+// times the largest magnitude on the way, bounded here by 4 * max|output|.
+void expect_outputs_close(const std::vector<Array>& got, const std::vector<Array>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double tol = 7.0 * (kC * 9 + 2) * 0x1p-24 * 4 * std::max(max_abs(want[i]), 1.0);
+    EXPECT_TRUE(test::arrays_close(got[i], want[i], 0, tol)) << "output " << i;
+  }
+}
+
+TEST(ConvFusion, ResidualAddsFuseIntoConvs) {
+  Graph g = residual_graph();
+  fold_batchnorm(g);
+  EXPECT_EQ(fuse_conv_add(g), 4);
+  EXPECT_EQ(fuse_activations(g), 4);  // the first Relu, two after sums, the depthwise Clip
+  g.remove_dead();
+  EXPECT_EQ(g.live_node_count(), 9u);  // 8 convs + GlobalAveragePool
+}
+
+TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {
+  const Array x = randn({2, kC, 10, 10}, 1, 1.0f);
+  const std::vector<Array> want = Session(residual_graph(), SessionOptions{1, 1, false}).run({x});
+  for (int threads : {1, 2}) {
+    Session opt(residual_graph(), SessionOptions{1, threads, true});
+    expect_outputs_close(opt.run({x}), want);
+    expect_outputs_close(opt.run({x}), want);  // second run: the prepacked plans
+  }
+  // A new batch size re-plans (new shapes, new packed weights).
+  const Array x3 = randn({3, kC, 10, 10}, 2, 1.0f);
+  Session opt(residual_graph(), SessionOptions{1, 1, true});
+  opt.run({x});
+  expect_outputs_close(opt.run({x3}), Session(residual_graph(), SessionOptions{1, 1, false}).run({x3}));
+}
+
+TEST(ConvFusion, FusedGraphExportsAsStandardOnnx) {
+  Graph g = residual_graph();
+  optimize_graph(g);
+  const Array x = randn({2, kC, 10, 10}, 4, 1.0f);
+  expect_outputs_close(Session(load_model_from_bytes(export_model_bytes(g), "exported"), SessionOptions{1, 1, false}).run({x}),
+                       Session(residual_graph(), SessionOptions{1, 1, false}).run({x}));
+}
+
+}  // namespace
+}  // namespace lowbit::onnx
