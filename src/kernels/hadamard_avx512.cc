@@ -1,7 +1,9 @@
-// AVX-512 Walsh–Hadamard transform along rows (axis 1) for 32-bit lanes (fp32, int32, int8
-// widened to int32). The four butterfly stages with stride 1, 2, 4, 8 run inside one register
-// (a lane permute, an add and a masked subtract); wider strides are register-wide butterflies.
-// Same butterfly network and stage order as the portable path, so fp32 results are identical.
+// AVX-512 Walsh–Hadamard transform for 32-bit lanes (fp32, int32, int8 widened to int32). Along
+// rows the stages with stride 1, 2, 4, 8 run inside one register (a lane permute, an add and a
+// masked subtract); wider strides, and every stage along columns, are register-wide butterflies
+// taken three stages at a time (radix 8: eight registers loaded, three stages, stored), the
+// first pass fused with the load of the input. Same butterfly network as the portable path, each
+// value computed by the same additions in the same order, so fp32 results are identical.
 #include <immintrin.h>
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as "maybe
@@ -13,6 +15,9 @@
 #include "int_impl.h"
 #include "lowbit/core/threads.h"
 
+// Register arrays must be fully unrolled to stay in registers.
+#define LOWBIT_UNROLL _Pragma("GCC unroll 16")
+
 namespace lowbit::kernels::avx512 {
 namespace {
 
@@ -21,6 +26,7 @@ constexpr __mmask16 kHigh[4] = {0xAAAA, 0xCCCC, 0xF0F0, 0xFF00};
 
 struct F32 {
   using T = float;
+  using Reg = __m512;
   static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
   static __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
@@ -41,6 +47,7 @@ struct F32 {
 
 struct I32 {
   using T = int32_t;
+  using Reg = __m512i;
   static __m512i load(const int32_t* p) { return _mm512_loadu_si512(p); }
   static __m512i load(const int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static __m512i load(const int32_t* p, __mmask16 m) { return _mm512_maskz_loadu_epi32(m, p); }
@@ -70,25 +77,82 @@ R inreg(R v, int64_t h) {
   return v;
 }
 
+// Stages 0..R-1 of radix-2 butterflies among 2^R registers: stage t pairs v[l], v[l + 2^t].
+template <typename V, int R>
+inline void butterflies(typename V::Reg (&v)[1 << R]) {
+  LOWBIT_UNROLL for (int t = 0; t < R; ++t)
+    LOWBIT_UNROLL for (int l = 0; l < (1 << R); ++l)
+      if (!(l & (1 << t))) {
+        const auto a = v[l], b = v[l | (1 << t)];
+        v[l] = V::add(a, b);
+        v[l | (1 << t)] = V::sub(a, b);
+      }
+}
+
+// One radix-2^R pass over a block of n lines (line l at src + l·src_step, each `width` values
+// long, 16 per vector, masked at the end): the butterfly stages between lines with stride
+// `stride`, 2·stride, ..., 2^(R-1)·stride, read from src and written to dst. `h16` > 1 also runs
+// the in-register stages (blocks of h16 <= 16 values) on each vector after loading.
+template <typename V, int R, typename In>
+void pass(const In* src, int64_t src_step, typename V::T* dst, int64_t dst_step, int64_t n, int64_t width,
+          int64_t stride, int64_t h16) {
+  constexpr int kN = 1 << R;
+  for (int64_t i = 0; i < n; i += stride * kN)
+    for (int64_t j = i; j < i + stride; ++j)
+      for (int64_t c = 0; c < width; c += 16) {
+        const __mmask16 m = width - c >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (width - c)) - 1);
+        typename V::Reg v[kN];
+        LOWBIT_UNROLL for (int l = 0; l < kN; ++l) {
+          const In* p = src + (j + l * stride) * src_step + c;
+          v[l] = m == 0xFFFF ? V::load(p) : V::load(p, m);
+          if (h16 > 1) v[l] = inreg<V>(v[l], h16);
+        }
+        butterflies<V, R>(v);
+        LOWBIT_UNROLL for (int l = 0; l < kN; ++l) {
+          typename V::T* q = dst + (j + l * stride) * dst_step + c;
+          if (m == 0xFFFF) V::store(q, v[l]);
+          else V::store(q, v[l], m);
+        }
+      }
+}
+
+// All log2(n) stages between n lines, radix 8 (a radix 4 or 2 pass for the remainder), the
+// first pass from src, the others in place in dst.
+template <typename V, typename In>
+void line_stages(const In* src, int64_t src_step, typename V::T* dst, int64_t dst_step, int64_t n, int64_t width,
+                 int64_t h16) {
+  int stages = 0;
+  while ((int64_t{1} << stages) < n) ++stages;
+  if (stages == 0) return pass<V, 0>(src, src_step, dst, dst_step, n, width, 1, h16);
+  for (int s = 0; s < stages;) {
+    const int r = std::min(3, stages - s);
+    const int64_t stride = int64_t{1} << s;
+    if (s == 0) {
+      if (r == 3) pass<V, 3>(src, src_step, dst, dst_step, n, width, stride, h16);
+      else if (r == 2) pass<V, 2>(src, src_step, dst, dst_step, n, width, stride, h16);
+      else pass<V, 1>(src, src_step, dst, dst_step, n, width, stride, h16);
+    } else {
+      if (r == 3) pass<V, 3>(dst, dst_step, dst, dst_step, n, width, stride, 1);
+      else if (r == 2) pass<V, 2>(dst, dst_step, dst, dst_step, n, width, stride, 1);
+      else pass<V, 1>(dst, dst_step, dst, dst_step, n, width, stride, 1);
+    }
+    s += r;
+  }
+}
+
 // One row segment of `len` values (a multiple of h; of 16 too when h > 16) from x into y. A
 // last partial vector (h < 16) holds whole blocks: masked lanes are zero blocks of their own.
 template <typename V, typename In>
 void row(const In* x, typename V::T* y, int64_t len, int64_t h) {
+  if (h > 16) {
+    for (int64_t b0 = 0; b0 < len; b0 += h) line_stages<V>(x + b0, 16, y + b0, 16, h / 16, 16, 16);
+    return;
+  }
   int64_t c = 0;
   for (; c + 16 <= len; c += 16) V::store(y + c, inreg<V>(V::load(x + c), h));
   if (c < len) {
     const __mmask16 m = static_cast<__mmask16>((1u << (len - c)) - 1);
     V::store(y + c, inreg<V>(V::load(x + c, m), h), m);
-  }
-  for (int64_t b0 = 0; b0 < len && h > 16; b0 += h) {
-    typename V::T* v = y + b0;
-    for (int64_t half = 16; half < h; half *= 2)
-      for (int64_t i = 0; i < h; i += 2 * half)
-        for (int64_t j = i; j < i + half; j += 16) {
-          const auto a = V::load(v + j), b = V::load(v + j + half);
-          V::store(v + j, V::add(a, b));
-          V::store(v + j + half, V::sub(a, b));
-        }
   }
 }
 
@@ -105,19 +169,40 @@ void fwht_rows(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* 
   });
 }
 
+// Along columns the matrix is cut into strips of whole blocks of h rows × about kStripBytes, so
+// that the passes after the first (which reads x) stay in L2; 16 columns at a time inside.
+template <typename V, typename In>
+void fwht_cols(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* y, int64_t ldy) {
+  constexpr int64_t kStripBytes = 256 * 1024;
+  const int64_t width = std::min(s.cols, std::max<int64_t>(32, kStripBytes / (s.h * 4) / 16 * 16));
+  const int64_t strips = (s.cols + width - 1) / width, blocks = s.rows / s.h;
+  parallel_for(blocks * strips, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t r0 = (t / strips) * s.h, c0 = (t % strips) * width, c1 = std::min(s.cols, c0 + width);
+      line_stages<V>(x + r0 * ldx + c0, ldx, y + r0 * ldy + c0, ldy, s.h, c1 - c0, 1);
+    }
+  });
+}
+
+template <typename V, typename In>
+void fwht(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* y, int64_t ldy) {
+  if (s.axis == 0) return fwht_cols<V>(s, x, ldx, y, ldy);
+  fwht_rows<V>(s, x, ldx, y, ldy);
+}
+
 }  // namespace
 
-// Along rows any width works: h > 16 divides cols, so cols is then a multiple of 16.
-bool fwht_rows_supported(const HadamardShape& s) { return s.axis == 1; }
+// Any width along rows (h > 16 divides cols, so cols is then a multiple of 16) and along columns.
+bool fwht_supported(const HadamardShape& s) { return s.axis == 1 || s.axis == 0; }
 
 void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
-  fwht_rows<F32>(s, x, ldx, y, ldy);
+  fwht<F32>(s, x, ldx, y, ldy);
 }
 void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
-  fwht_rows<I32>(s, x, ldx, y, ldy);
+  fwht<I32>(s, x, ldx, y, ldy);
 }
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
-  fwht_rows<I32>(s, x, ldx, y, ldy);
+  fwht<I32>(s, x, ldx, y, ldy);
 }
 
 }  // namespace lowbit::kernels::avx512

@@ -1,9 +1,8 @@
 // AVX-512 VNNI integer GEMM. `vpdpbusd` multiplies u8 by s8 and sums groups of four into int32
 // lanes, so B is packed as u8 = b + 128 (16 columns × 4 k per register) and A is broadcast as
 // s8: the lanes then hold Σ a·b + 128·Σ a, corrected with per-row sums of A. The tiled models
-// need each tile's exact sum: tiles are whole groups of four, a tile's lanes start from zero,
-// and the correction 128·Σ_tile a is folded into the clamp bounds (clamp(v - c, lo, hi) + c =
-// clamp(v, lo + c, hi + c)), leaving one subtraction per row at the end. `saturating` is
+// need each tile's exact sum: tiles are whole groups of four and a tile's lanes start from
+// -128·Σ_tile a, so they end on the exact sum and clamp/wrap with constant bounds. `saturating` is
 // sequential in k: int16 lanes (32 columns per register), saturating add then clamp per k.
 #include <immintrin.h>
 
@@ -52,7 +51,7 @@ struct Args {
   int64_t pstride = 0;        // bytes (u8 kernels) or elements (int16 kernel) between panels
   int64_t tq = 0, tiles = 1;  // tile width in groups of four, number of tiles
   int64_t tile = 0;           // tile width in k (saturating)
-  const int32_t* rs = nullptr;  // row sums of A per tile, [M][tiles]
+  const int32_t* rs = nullptr;  // -128·(row sums of A) per tile, [M][tiles]
   int64_t kq0 = 0, kq1 = 0;   // this call's groups of four (a block of K, whole tiles)
   bool first = true;          // first block: lanes start from zero, else from `out`
   int32_t q = 0;              // q_max(A)
@@ -85,18 +84,22 @@ struct Exact {
   }
 };
 
-// tile_clamp / wrap: per-tile lanes folded into wide lanes after every tile. tile_clamp's
-// wide lanes keep 128·Σ a (corrected after the last block); wrap corrects every tile.
+// tile_clamp / wrap: per-tile lanes folded into wide lanes after every tile. A tile's lanes
+// start from -128·Σ_tile a (rs holds it per row and tile), so they end on the exact tile sum:
+// the clamp bounds and the wrap shift are loop constants and no correction is left for the end.
 template <int MR, int NR>
 struct Tiled {
   static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, int32_t* out) {
     __m512i wide[MR][NR];
     start<MR, NR>(wide, g, out);
     const __m128i shift = _mm_cvtsi32_si128(g.shift);
+    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
     for (int64_t t = g.kq0 / g.tq; t * g.tq < g.kq1; ++t) {
       __m512i acc[MR][NR];
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+        const __m512i c = _mm512_set1_epi32(g.rs[(m + i) * g.tiles + t]);
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
+      }
       const int64_t k1 = std::min(g.kq1, (t + 1) * g.tq);
       for (int64_t kq = t * g.tq; kq < k1; ++kq) {
         __m512i b[NR];
@@ -104,20 +107,12 @@ struct Tiled {
         LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
           LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
       }
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
-        const int32_t c = 128 * g.rs[(m + i) * g.tiles + t];
-        if (g.wrap) {
-          const __m512i cv = _mm512_set1_epi32(c);
-          LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-            const __m512i v = _mm512_sub_epi32(acc[i][j], cv);
-            wide[i][j] = _mm512_add_epi32(wide[i][j], _mm512_sra_epi32(_mm512_sll_epi32(v, shift), shift));
-          }
-        } else {
-          const __m512i lo = _mm512_set1_epi32(c - g.q), hi = _mm512_set1_epi32(c + g.q);
-          LOWBIT_UNROLL for (int j = 0; j < NR; ++j)
-            wide[i][j] = _mm512_add_epi32(wide[i][j], _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi));
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+          const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
+                                   : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
+          wide[i][j] = _mm512_add_epi32(wide[i][j], v);
         }
-      }
     }
     LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
       LOWBIT_UNROLL for (int j = 0; j < NR; ++j) _mm512_storeu_si512(out + i * NR * 16 + j * 16, wide[i][j]);
@@ -198,7 +193,8 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
   });
 }
 
-// Σ_k a[m, k] over each tile of `tq` groups of four (tiles x rows, rows padded to whole groups).
+// -128·Σ_k a[m, k] over each tile of `tq` groups of four ([M][tiles], rows padded to whole
+// groups: the start of each tile's lanes) and 128·Σ_k a[m, k] over all of K (exact's correction).
 void row_sums(int64_t M, int64_t K, const int8_t* A, int64_t lda, int64_t tq, int64_t tiles, int32_t* rs,
               int32_t* corr) {
   parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
@@ -209,7 +205,7 @@ void row_sums(int64_t M, int64_t K, const int8_t* A, int64_t lda, int64_t tq, in
         const int64_t k0 = t * tq * 4, k1 = std::min(K, k0 + tq * 4);
         int32_t s = 0;
         for (int64_t k = k0; k < k1; ++k) s += row[k];
-        rs[m * tiles + t] = s;
+        rs[m * tiles + t] = -128 * s;
         total += s;
       }
       corr[m] = 128 * total;
@@ -272,8 +268,20 @@ bool igemm_supported(const AccSpec& acc) {
   return acc.model == AccModel::exact || acc.tile == 0 || acc.tile % 4 == 0;
 }
 
-void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
-           const AccSpec& acc, const detail::IgemmOut& out) {
+int packed_layout(const AccSpec& acc) { return acc.model == AccModel::saturating ? 2 : 1; }
+
+int64_t packed_b_bytes(int64_t N, int64_t K, int layout) {
+  if (layout == 2) return (N + 31) / 32 * 32 * K * static_cast<int64_t>(sizeof(int16_t));
+  return (N + 15) / 16 * ((K + 3) / 4) * 64;
+}
+
+void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst) {
+  if (layout == 2) return pack_b_i16(N, K, B, ldb, static_cast<int16_t*>(dst));
+  pack_b_u8(N, K, (K + 3) / 4, B, ldb, static_cast<uint8_t*>(dst));
+}
+
+void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* packed, const AccSpec& acc,
+                  const detail::IgemmOut& out) {
   Args g;
   g.K = K;
   g.K4 = (K + 3) / 4;
@@ -281,14 +289,13 @@ void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const 
   g.tile = acc.tile;
   if (acc.model == AccModel::saturating) {
     constexpr int kMr = 6, kNr = 2;
-    auto bp = aligned_buffer<int16_t>((N + 31) / 32 * 32 * K);
-    pack_b_i16(N, K, B, ldb, bp.get());
     g.lda = lda;
     g.pstride = K * 32;
     static constexpr auto table = table_of<Saturating, kMr>(std::make_integer_sequence<int, kNr>());
     g.K4 = 0;  // one pass over all of K; Saturating walks k itself
-    return run_blocks<kMr, kNr>(M, N, 32, table, g, A, bp.get(), out, 0, nullptr);
+    return run_blocks<kMr, kNr>(M, N, 32, table, g, A, static_cast<const int16_t*>(packed), out, 0, nullptr);
   }
+  const auto* bp = static_cast<const uint8_t*>(packed);
   // A with rows readable in whole groups of four (a padded copy when K % 4 != 0).
   std::unique_ptr<int8_t[], AlignedFree> apad;
   g.lda = lda;
@@ -307,8 +314,6 @@ void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const 
   auto rs = aligned_buffer<int32_t>(M * g.tiles), corr = aligned_buffer<int32_t>(M);
   row_sums(M, K, A, g.lda, g.tq, g.tiles, rs.get(), corr.get());
   g.rs = rs.get();
-  auto bp = aligned_buffer<uint8_t>((N + 15) / 16 * g.K4 * 64);
-  pack_b_u8(N, K, g.K4, B, ldb, bp.get());
   g.pstride = g.K4 * 64;
   constexpr int kNr = 2, kMrExact = 12, kMrTiled = 6;  // 24 accumulators (12 + 12 wide when tiled)
   static constexpr auto exact_table = table_of<Exact, kMrExact>(std::make_integer_sequence<int, kNr>());
@@ -317,9 +322,17 @@ void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const 
   constexpr int64_t kBlock = 128;
   if (tiled) {
     const int64_t kblock = g.tq < g.K4 ? std::max<int64_t>(1, kBlock / g.tq) * g.tq : 0;
-    return run_blocks<kMrTiled, kNr>(M, N, 16, tiled_table, g, A, bp.get(), out, kblock, g.wrap ? nullptr : corr.get());
+    return run_blocks<kMrTiled, kNr>(M, N, 16, tiled_table, g, A, bp, out, kblock, nullptr);
   }
-  run_blocks<kMrExact, kNr>(M, N, 16, exact_table, g, A, bp.get(), out, kBlock, corr.get());
+  run_blocks<kMrExact, kNr>(M, N, 16, exact_table, g, A, bp, out, kBlock, corr.get());
+}
+
+void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+           const AccSpec& acc, const detail::IgemmOut& out) {
+  const int layout = packed_layout(acc);
+  auto bp = aligned_buffer<uint8_t>(packed_b_bytes(N, K, layout));
+  pack_b(N, K, B, ldb, layout, bp.get());
+  igemm_packed(M, N, K, A, lda, bp.get(), acc, out);
 }
 
 }  // namespace lowbit::kernels::avx512vnni

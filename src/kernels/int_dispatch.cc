@@ -2,7 +2,9 @@
 // path: active_isa() (LOWBIT_ISA=ref|avx2|avx512|avx512vnni) picks the highest supported path
 // that handles the request; `ref` runs the plain-loop specification. Also the shared GEMM epilogue.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "int_impl.h"
@@ -85,7 +87,61 @@ void igemm_any(int64_t M, int64_t N, int64_t K, const IntOperand& A, const IntOp
   portable::igemm(M, N, K, a, lda, b, ldb, acc, out);
 }
 
+// A product with a packed B: the path's own panels when they were made for this spec's family
+// on the path now active, else the plain codes through igemm_any (same result either way).
+void igemm_packed_any(int64_t M, const IntOperand& A, const IgemmPackedB& B, const AccSpec& spec,
+                      const detail::IgemmOut& out) {
+  const int64_t N = B.n, K = B.k;
+  if (M <= 0 || N <= 0) return;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (B.layout != 0 && active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc) &&
+      avx512vnni::packed_layout(acc) == B.layout) {
+    std::vector<int8_t> abuf;
+    int64_t lda = 0;
+    const int8_t* a = as_int8(A, M, K, abuf, &lda);
+    return avx512vnni::igemm_packed(M, N, K, a, lda, B.panels.get(), acc, out);
+  }
+  igemm_any(M, N, K, A, IntOperand{B.plain.get(), K, false}, spec, out);
+}
+
 }  // namespace
+
+IgemmPackedB igemm_pack_b(int64_t N, int64_t K, IntOperand B, const AccSpec& spec) {
+  IgemmPackedB p;
+  p.n = std::max<int64_t>(N, 0);
+  p.k = K;
+  std::vector<int8_t> buf;
+  int64_t ldb = 0;
+  const int8_t* b = as_int8(B, p.n, K, buf, &ldb);
+  std::shared_ptr<int8_t> plain(new int8_t[static_cast<size_t>(std::max<int64_t>(p.n * K, 1))], std::default_delete<int8_t[]>());
+  for (int64_t n = 0; n < p.n; ++n) std::memcpy(plain.get() + n * K, b + n * ldb, static_cast<size_t>(K));
+  p.plain = plain;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (p.n > 0 && active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc)) {
+    p.layout = avx512vnni::packed_layout(acc);
+    const auto bytes = static_cast<size_t>((avx512vnni::packed_b_bytes(p.n, K, p.layout) + 63) / 64 * 64);
+    std::shared_ptr<void> panels(std::aligned_alloc(64, bytes), [](void* q) { std::free(q); });
+    avx512vnni::pack_b(p.n, K, plain.get(), K, p.layout, panels.get());
+    p.panels = panels;
+  }
+  return p;
+}
+
+void igemm_s32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc, int32_t* C, int64_t ldc) {
+  detail::IgemmOut out;
+  out.ci = C;
+  out.ldc = ldc;
+  igemm_packed_any(M, A, B, acc, out);
+}
+
+void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc, const IgemmEpilogue& ep,
+                      float* C, int64_t ldc) {
+  detail::IgemmOut out;
+  out.cf = C;
+  out.ldc = ldc;
+  out.ep = ep;
+  igemm_packed_any(M, A, B, acc, out);
+}
 
 void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
                int64_t ldc) {
@@ -118,7 +174,7 @@ void fwht_ref(const HadamardShape& s, const In* x, int64_t ldx, Out* y, int64_t 
   fn(s, copy.data(), s.cols, y, ldy);
 }
 
-bool use_avx512(const HadamardShape& s) { return active_isa() >= Isa::avx512 && avx512::fwht_rows_supported(s); }
+bool use_avx512(const HadamardShape& s) { return active_isa() >= Isa::avx512 && avx512::fwht_supported(s); }
 
 }  // namespace
 

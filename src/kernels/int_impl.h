@@ -39,6 +39,14 @@ namespace avx512vnni {
 bool igemm_supported(const AccSpec& acc);
 void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
            const AccSpec& acc, const detail::IgemmOut& out);
+// B packed for igemm_packed: layout 1 = u8 panels (exact, tile_clamp, wrap), 2 = int16 panels
+// (saturating). `dst` holds packed_b_bytes, 64-byte aligned. acc of igemm_packed: normalized,
+// supported, and of the model family the layout was made for (packed_layout(acc)).
+int packed_layout(const AccSpec& acc);
+int64_t packed_b_bytes(int64_t N, int64_t K, int layout);
+void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst);
+void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* bp, const AccSpec& acc,
+                  const detail::IgemmOut& out);
 }  // namespace avx512vnni
 
 namespace avx2 {
@@ -52,7 +60,7 @@ void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, floa
 }  // namespace avx2
 
 namespace avx512 {
-bool fwht_rows_supported(const HadamardShape& s);  // axis 1
+bool fwht_supported(const HadamardShape& s);  // both axes, any shape
 void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
 void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);

@@ -37,6 +37,11 @@ std::vector<Case> cases() {
   // Rows that end in a partial vector after full ones (conv positions 14x14 and 7x7), and one
   // longer than a work segment so that a segment ends mid-vector.
   for (Case extra : {Case{5, 196, 4, 1}, Case{3, 49, 1, 1}, Case{2, 4100, 4, 1}}) c.push_back(extra);
+  // Blocks needing radix-8 passes plus a radix-4 or radix-2 remainder; column strips ending in a
+  // partial vector (40, 20 columns).
+  for (Case extra : {Case{2, 1024, 512, 1}, Case{1, 2048, 1024, 1}, Case{3, 4096, 2048, 1}, Case{1024, 3, 1024, 0},
+                     Case{512, 40, 512, 0}, Case{256, 20, 128, 0}, Case{2048, 2, 2048, 0}})
+    c.push_back(extra);
   return c;
 }
 

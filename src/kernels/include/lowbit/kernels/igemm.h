@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace lowbit::kernels {
 
@@ -49,6 +50,24 @@ void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, cons
                int64_t ldc);
 void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc,
                const IgemmEpilogue& ep, float* C, int64_t ldc);
+
+// B (N×K) packed once for many products with different A — a layer's weights, as oneDNN
+// reorders its weights once. Holds the panels of the fastest path for `acc` on this CPU (at
+// packing time) plus B's plain int8 codes, so a packed product equals igemm_s32/f32 on the
+// unpacked B bit for bit for every spec and path; a spec or path the panels were not made
+// for just runs from the plain codes (as if unpacked). Cheap to copy (shared, immutable).
+// The fields belong to the dispatcher (int_dispatch.cc); treat the object as opaque.
+struct IgemmPackedB {
+  int64_t n = 0, k = 0;
+  int layout = 0;                      // 0: plain only; else the path's panel layout
+  std::shared_ptr<const int8_t> plain;  // n×k int8, row stride k
+  std::shared_ptr<const void> panels;   // 64-byte aligned, `layout`-specific
+};
+IgemmPackedB igemm_pack_b(int64_t N, int64_t K, IntOperand B, const AccSpec& acc);
+// C = A·Bᵀ as igemm_s32 / igemm_f32 with B = the packed operand's N×K codes.
+void igemm_s32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc, int32_t* C, int64_t ldc);
+void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc, const IgemmEpilogue& ep,
+                      float* C, int64_t ldc);
 
 constexpr int64_t kIgemmMaxK = 65536;
 constexpr int64_t acc_qmax(int bits) { return (int64_t{1} << (bits - 1)) - 1; }
