@@ -51,6 +51,29 @@ void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* 
   });
 }
 
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OW * C));
+  parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / OH, oh = r % OH;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const Window win = window(s, oh, ow);
+        float* yp = y + (r * OW + ow) * C;
+        // Same visiting order per channel as the reference (the first element seeds the max),
+        // so ties and NaNs resolve identically. Windows are never empty (pad < kernel).
+        std::copy_n(x + ((n * s.H + win.h0) * s.W + win.w0) * C, C, yp);
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w) {
+            if (h == win.h0 && w == win.w0) continue;
+            const float* xp = x + ((n * s.H + h) * s.W + w) * C;
+            for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+          }
+      }
+    }
+  });
+}
+
 void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t plane = s.OH() * s.OW(), HW = s.H * s.W;
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {

@@ -35,19 +35,20 @@ std::vector<bool> plan_channels_last(const Graph& g, const InferenceResult& inf)
       const Node& node = g.nodes[static_cast<size_t>(c)];
       for (size_t i = 0; ok && i < node.inputs.size(); ++i)
         if (node.inputs[i] == static_cast<int>(v))
-          ok = runtime[static_cast<size_t>(c)] && i < 64 && ((accepts[static_cast<size_t>(c)] >> i) & 1);
+          ok = runtime[static_cast<size_t>(c)] && i < 63 && ((accepts[static_cast<size_t>(c)] >> i) & 1);
     }
     nhwc[v] = ok;
   }
   // Pairing: an op that reads an input at position >= 1 as NHWC (a conv's residual) writes it
-  // into its output, so both must agree.
+  // into its output, so both must agree; with kTiedLayout (pooling) input 0 as well.
   for (bool changed = true; changed;) {
     changed = false;
     for (int n : inf.runtime_nodes) {
       const Node& node = g.nodes[static_cast<size_t>(n)];
       if (accepts[static_cast<size_t>(n)] == 0) continue;
       const int out = node.outputs[0];
-      for (size_t i = 1; i < node.inputs.size(); ++i) {
+      const bool tied = accepts[static_cast<size_t>(n)] & kTiedLayout;
+      for (size_t i = tied ? 0 : 1; i < node.inputs.size() && i < 63; ++i) {
         const int v = node.inputs[i];
         if (v == kNoValue || !((accepts[static_cast<size_t>(n)] >> i) & 1)) continue;
         if (nhwc[static_cast<size_t>(v)] != nhwc[static_cast<size_t>(out)]) {

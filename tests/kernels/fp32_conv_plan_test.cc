@@ -1,9 +1,11 @@
 // ConvPlan (prepacked inference conv) against the reference conv followed by the epilogue in
 // plain loops: every layout pair, sum/ReLU/Clip epilogues, odd shapes, both thread counts, and
-// the fallback path (LOWBIT_ISA=ref is not needed: a plan built under Isa::ref never uses oneDNN).
+// the fallback path (a plan built under Isa::ref never uses oneDNN); and the channels-last max
+// pooling that sits between planned convs, bit for bit against the reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -127,6 +129,25 @@ TEST(Fp32ConvPlan, FallbackWithoutOneDnn) {
   for (const ConvEpilogue& ep : kEpilogues) check_plan(kShapes[1], ep, ConvLayout::nhwc, ConvLayout::nchw);
   check_plan(kShapes[4], kEpilogues[2], ConvLayout::nchw, ConvLayout::nhwc);
   set_active_isa(saved);
+}
+
+TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {
+  for (const auto& [C, H, k, stride, pad] : std::vector<std::array<int64_t, 5>>{
+           {16, 12, 3, 2, 1}, {3, 7, 2, 2, 0}, {33, 9, 3, 1, 1}, {8, 5, 5, 3, 2}}) {
+    Pool2dShape s;
+    s.N = 2, s.C = C, s.H = H, s.W = H + 1, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
+    const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
+    auto x = random_floats(s.N * C * HW, 41);
+    x[5] = NAN;  // NaNs and ties resolve as in the reference
+    x[6] = x[7];
+    std::vector<float> want(s.N * C * OHW), y(want.size());
+    std::vector<int32_t> argmax(want.size());
+    ref::maxpool2d_forward(s, x.data(), want.data(), argmax.data());
+    maxpool2d_forward_nhwc(s, relayout(x, true, s.N, C, HW).data(), y.data());
+    y = relayout(y, false, s.N, C, OHW);
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_TRUE(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i]))) << "C" << C << " H" << H << " at " << i;
+  }
 }
 
 }  // namespace

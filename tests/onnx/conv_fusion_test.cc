@@ -23,7 +23,8 @@ Array randn(const Shape& s, uint64_t stream, float scale) {
 }
 
 // A ResNet/MobileNet-shaped block chain on (2,16,10,10): residuals from a conv, from a fused
-// conv, from a graph input (NCHW) and a broadcasting one (1,16,1,1); a depthwise conv with Clip;
+// conv, from a graph input (NCHW) and a broadcasting one (1,16,1,1); a MaxPool between convs
+// (channels-last too); a depthwise conv with Clip;
 // an asymmetrically padded conv (never channels-last) and a pooled second output.
 Graph residual_graph() {
   GraphBuilder b(13);
@@ -38,7 +39,8 @@ Graph residual_graph() {
     return b.op("Conv", {in, w, bias}, a);
   };
   const std::vector<int64_t> same = {1, 1, 1, 1}, none = {0, 0, 0, 0};
-  const int a = b.op("Relu", {conv(x, 3, 1, same)});
+  const int a = b.op("MaxPool", {b.op("Relu", {conv(x, 3, 1, same)})},
+                     {{"kernel_shape", Attribute::from_ints({3, 3})}, {"pads", Attribute::from_ints(same)}});
   const int d = b.op("Relu", {b.op("Add", {conv(a, 3, 1, same), conv(x, 1, 1, none)})});
   const int e = b.op("Clip", {conv(d, 3, kC, same), b.constant("lo", Array::scalar<float>(0.0f)),
                               b.constant("hi", Array::scalar<float>(1.5f))});
@@ -73,7 +75,7 @@ TEST(ConvFusion, ResidualAddsFuseIntoConvs) {
   EXPECT_EQ(fuse_conv_add(g), 4);
   EXPECT_EQ(fuse_activations(g), 4);  // the first Relu, two after sums, the depthwise Clip
   g.remove_dead();
-  EXPECT_EQ(g.live_node_count(), 9u);  // 8 convs + GlobalAveragePool
+  EXPECT_EQ(g.live_node_count(), 10u);  // 8 convs, MaxPool, GlobalAveragePool
 }
 
 TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {

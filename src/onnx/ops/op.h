@@ -67,6 +67,8 @@ InferCtx infer_ctx_for(const RunCtx& run);
 // Element conversion with saturation (Cast, and dtype changes in passes).
 void cast_into(const Array& x, Array& y);
 
+constexpr uint64_t kTiedLayout = uint64_t{1} << 63;  // see OpDef::channels_last
+
 struct OpDef {
   OpDef(std::string_view domain_, std::string_view name_, int since_, std::vector<std::string_view> attrs_,
         std::function<void(InferCtx&)> infer_, std::function<void(RunCtx&)> run_)
@@ -83,7 +85,8 @@ struct OpDef {
   // Multiply-adds x2 for the whole node given inferred shapes; null means "elementwise-ish".
   std::function<double(const InferCtx&)> flops;
   // Which inputs may be handed over channels-last (bit i for input i; output 0 may then be
-  // too), given fully inferred input types and constant values; null or 0 = NCHW only.
+  // too), given fully inferred input types and constant values; null or 0 = NCHW only. Inputs
+  // at positions >= 1 are stored in the output's layout, and with kTiedLayout input 0 too.
   std::function<uint64_t(const InferCtx&)> channels_last;
 };
 

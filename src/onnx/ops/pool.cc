@@ -79,6 +79,21 @@ void pool_ref(const SpatialGeom& g, int64_t NC, bool is_max, bool include_pad, c
   });
 }
 
+// 2-d float pooling the lowbit::kernels pooling kernels take (no indices output).
+bool simple_pool(const Node& node, ElemType type, const SpatialGeom& g, bool want_idx) {
+  const bool is_max = node.op_type == "MaxPool";
+  const bool include_pad = node.attr_i("count_include_pad", 0) != 0;
+  return type == ElemType::f32 && g.rank == 2 && g.symmetric() && !want_idx && g.dilation == Shape{1, 1} &&
+         node.attr_i("ceil_mode", 0) == 0 && (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
+}
+
+// MaxPool between channels-last convs reads and writes NHWC (input and output layouts tied).
+uint64_t pool_channels_last(const InferCtx& ctx) {
+  if (ctx.node.op_type != "MaxPool" || ctx.node.outputs.size() != 1 || !ctx.shape_known(0) || ctx.shape(0).size() != 4)
+    return 0;
+  return simple_pool(ctx.node, ctx.in[0].elem, pool_geom(ctx, ctx.shape(0)), false) ? 1 | kTiedLayout : 0;
+}
+
 void pool_run(RunCtx& ctx) {
   const InferCtx ictx = infer_ctx_for(ctx);
   const Array& x = ctx.input(0);
@@ -88,10 +103,7 @@ void pool_run(RunCtx& ctx) {
   const bool include_pad = ctx.node.attr_i("count_include_pad", 0) != 0;
   const int64_t NC = x.shape()[0] * x.shape()[1];
   const bool want_idx = ctx.out.size() > 1 && ctx.out[1];
-  const bool simple = x.type() == ElemType::f32 && g.rank == 2 && g.symmetric() && !want_idx &&
-                      g.dilation == Shape{1, 1} && ctx.node.attr_i("ceil_mode", 0) == 0 && (is_max || !include_pad ||
-                      (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
-  if (simple) {
+  if (simple_pool(ctx.node, x.type(), g, want_idx)) {
     kernels::Pool2dShape s;
     s.N = x.shape()[0];
     s.C = x.shape()[1];
@@ -103,7 +115,9 @@ void pool_run(RunCtx& ctx) {
     s.stride_w = g.stride[1];
     s.pad_h = g.pad_begin[0];
     s.pad_w = g.pad_begin[1];
-    if (is_max) {
+    if (ctx.nhwc_inputs & 1) {
+      kernels::maxpool2d_forward_nhwc(s, x.data<float>(), y.data<float>());
+    } else if (is_max) {
       std::vector<int32_t> argmax(static_cast<size_t>(y.numel()));
       kernels::maxpool2d_forward(s, x.data<float>(), y.data<float>(), argmax.data());
     } else {
@@ -159,9 +173,11 @@ void global_run(RunCtx& ctx) {
 }  // namespace
 
 void add_pool_ops(OpList& ops) {
-  ops.push_back(OpDef{"", "MaxPool", 8,
-                      {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"},
-                      pool_infer, pool_run});
+  OpDef maxpool{"", "MaxPool", 8,
+                {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"}, pool_infer,
+                pool_run};
+  maxpool.channels_last = pool_channels_last;
+  ops.push_back(maxpool);
   ops.push_back(OpDef{"", "AveragePool", 7,
                       {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}, pool_infer,
                       pool_run});

@@ -43,6 +43,9 @@ struct Pool2dShape {
 };
 // argmax (N,C,OH,OW) receives the index h*W+w of each window's maximum (first one on ties).
 void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
+// Inference max pooling on channels-last data: x is (N,H,W,C), y is (N,OH,OW,C); same values
+// as maxpool2d_forward.
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y);
 // dx is overwritten: zero, then dy scattered to argmax positions.
 void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx);
 void avgpool2d_forward(const Pool2dShape& s, const float* x, float* y);
