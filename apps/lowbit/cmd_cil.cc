@@ -4,7 +4,7 @@
 //
 // Defaults per data set (any option given on the command line wins):
 //   data set       model     classes/task  memory  epochs/task  lr    batch  weight decay
-//   fashion-mnist  mlp       2 (5 tasks)   2000    8            0.01  128    5e-4    (sized for `make run`)
+//   fashion-mnist  mlp       2 (5 tasks)   2000    20           0.01  128    5e-4    (sized for `make run`)
 //   dsads          fcnet     2 (10 tasks)  200     100          0.01  128    5e-4    (the spec's HAR setting)
 //   cifar10        resnet32  2 (5 tasks)   2000    30           0.05  128    2e-4
 //   cifar100       resnet32  20 (5 tasks)  2000    30           0.05  128    2e-4
@@ -38,7 +38,7 @@ DatasetDefaults defaults_for(const std::string& dataset) {
   if (dataset == "cifar100") return {"resnet32", 20, 2000, 30, 0.05f, 2e-4f, 128};
   // lr 0.05 (train's default) diverges when a new task starts (fine-tuning, hdqt LwF): the MLP
   // has no normalization layers and the new classes' first gradients are large.
-  return {"mlp", 2, 2000, 8, 0.01f, 5e-4f, 128};
+  return {"mlp", 2, 2000, 20, 0.01f, 5e-4f, 128};
 }
 
 struct CilArgs {
@@ -117,7 +117,8 @@ void run_cil(CilArgs& a) {
     presets.push_back({n, a.bits, a.acc_bits});
     cil::check_quant_spec(presets.back());
   }
-  if (a.resume && a.json.empty()) throw ValueError("[cil] --resume needs --json (the partial results live next to it)");
+  if (a.resume && (a.json.empty() || a.json == "-"))
+    throw ValueError("[cil] --resume needs --json FILE (the partial results live in FILE.partial)");
 
   data::DatasetSplit split = load_split(a.dataset, a.data_dir);
   if (a.max_train_per_class > 0) split.train = first_per_class(split.train, a.max_train_per_class);
