@@ -92,6 +92,18 @@ void BM_Hadamard(benchmark::State& st) {
   }
   st.SetBytesProcessed(st.iterations() * rows * cols * 4 * 2);
 }
+// int8 codes -> int32 (out of place), bytes = 1 read + 4 written per element.
+void BM_HadamardI8(benchmark::State& st) {
+  const int64_t rows = st.range(0), cols = st.range(1), h = st.range(3);
+  const int axis = static_cast<int>(st.range(2));
+  std::vector<int8_t> x(rows * cols, 3);
+  std::vector<int32_t> y(rows * cols);
+  for (auto _ : st) {
+    kernels::fwht_i8_i32({rows, cols, axis, h}, x.data(), cols, y.data(), cols);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetBytesProcessed(st.iterations() * rows * cols * 5);
+}
 void BM_Memcpy(benchmark::State& st) {
   const int64_t n = st.range(0) * st.range(1);
   std::vector<float> x(n, 1.0f), y(n);
@@ -104,6 +116,8 @@ void BM_Memcpy(benchmark::State& st) {
 // 128×512 (a gradient, L2-resident), 4096×4096 (64 MiB, DRAM).
 BENCHMARK(BM_Hadamard)->Args({128, 512, 1, 512})->Args({128, 784, 1, 16})->Args({128, 512, 0, 128})
     ->Args({4096, 4096, 1, 4096})->Args({4096, 4096, 0, 4096})->Args({4096, 4096, 1, 64});
+BENCHMARK(BM_HadamardI8)->Args({128, 512, 1, 512})->Args({128, 512, 0, 128})->Args({4096, 4096, 1, 4096})
+    ->Args({4096, 4096, 0, 4096});
 BENCHMARK(BM_Memcpy)->Args({128, 512})->Args({128, 784})->Args({4096, 4096});
 
 }  // namespace

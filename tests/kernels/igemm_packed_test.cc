@@ -79,7 +79,7 @@ TEST(IgemmPacked, ShapeSweepEveryModelEveryPath) {
   int failures = 0;
   for (int64_t M : {1, 13, 49})
     for (int64_t N : {1, 17, 33})
-      for (int64_t K : {1, 3, 13, 32, 97}) failures += check_shape(M, N, K, rng);
+      for (int64_t K : {1, 13, 97}) failures += check_shape(M, N, K, rng);
   failures += check_shape(65, 63, 1027, rng);  // several K blocks, partial last group of four
   failures += check_shape(7, 129, 600, rng);
   EXPECT_EQ(failures, 0);
