@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstring>
 
 #include "lowbit/core/rng.h"
@@ -162,8 +163,31 @@ void normalize_(Dataset& ds, const ChannelStats& st) {
   });
 }
 
-void normalize(DatasetSplit& split) {
-  split.stats = channel_stats(split.train);
+ChannelStats channel_minmax(const Dataset& ds) {
+  ds.validate("channel_minmax");
+  const Tensor x = ds.inputs.contiguous();
+  const int64_t n = x.size(0), c = x.size(1), inner = x.numel() / std::max<int64_t>(n * c, 1);
+  LOWBIT_REQUIRE(n * inner > 0, "channel_minmax", "'{}' has no samples", ds.name);
+  const float* p = x.data<float>();
+  ChannelStats st;
+  st.mean.assign(c, std::numeric_limits<float>::infinity());
+  st.stddev.assign(c, -std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t k = 0; k < inner; ++k) {
+        const float v = p[(i * c + ch) * inner + k];
+        st.mean[ch] = std::min(st.mean[ch], v);
+        st.stddev[ch] = std::max(st.stddev[ch], v);
+      }
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const float range = st.stddev[ch] - st.mean[ch];
+    st.stddev[ch] = range < 1e-8f ? 1.0f : range;
+  }
+  return st;
+}
+
+void normalize(DatasetSplit& split, Normalization mode) {
+  split.stats = mode == Normalization::minmax ? channel_minmax(split.train) : channel_stats(split.train);
   normalize_(split.train, split.stats);
   normalize_(split.test, split.stats);
 }

@@ -40,7 +40,13 @@ DatasetSplit load_dataset(const std::string& name, const DatasetOptions& opt) {
     throw ValueError(fmt::format("[load_dataset] unknown data set '{}' (expected one of: {})", name,
                                  fmt::join(dataset_names(), ", ")));
   }
-  if (opt.normalize) normalize(split);
+  if (opt.normalize) {
+    const std::string& m = opt.normalization;
+    LOWBIT_REQUIRE(m == "auto" || m == "standard" || m == "minmax", "load_dataset",
+                   "normalization '{}' (expected auto, standard or minmax)", m);
+    const bool minmax = m == "minmax" || (m == "auto" && name == "dsads");
+    normalize(split, minmax ? Normalization::minmax : Normalization::standard);
+  }
   return split;
 }
 

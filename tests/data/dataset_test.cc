@@ -146,6 +146,22 @@ TEST(Normalize, TrainStatisticsAppliedToBoth) {
   EXPECT_NEAR(split.test.inputs.data<float>()[0], (0.0 - 251.0) / std::sqrt(var), 1e-5);
 }
 
+TEST(Normalize, MinMaxMapsTrainToUnitInterval) {
+  DatasetSplit split{toy(6), toy(3), {}};
+  normalize(split, Normalization::minmax);
+  // Channel 0 of the train split spans [0, 502] (100*i + k): min 0, range 502.
+  EXPECT_EQ(split.stats.mean[0], 0.0f);
+  EXPECT_EQ(split.stats.stddev[0], 502.0f);
+  float lo = 1e9f, hi = -1e9f;
+  for (float v : split.train.inputs.to_vector()) lo = std::min(lo, v), hi = std::max(hi, v);
+  EXPECT_EQ(lo, 0.0f);
+  EXPECT_EQ(hi, 1.0f);
+  Dataset flat = toy(4);  // a constant channel keeps range 1 (no division by zero)
+  for (int64_t i = 0; i < 4; ++i)
+    for (int k = 0; k < 3; ++k) flat.inputs.data<float>()[i * 6 + 3 + k] = 5.0f;
+  EXPECT_EQ(channel_minmax(flat).stddev[1], 1.0f);
+}
+
 TEST(Normalize, ConstantChannelBecomesZeros) {
   Dataset ds = toy(4);
   for (int64_t i = 0; i < 4; ++i)

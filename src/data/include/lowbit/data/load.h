@@ -14,7 +14,9 @@ struct DatasetOptions {
   // fashion-mnist, <data root>/DSADS, <data root>/cifar10, <data root>/cifar100, where the data
   // root is default_data_root() (io.h: $LOWBIT_DATA_DIR, ./data, or the source tree's data/).
   std::string data_dir;
-  bool normalize = true;  // per-channel mean/std from the train split, applied to both
+  bool normalize = true;  // per-channel statistics from the train split, applied to both
+  // "auto": minmax for dsads (heavy-tailed features, see Normalization), standard otherwise.
+  std::string normalization = "auto";  // auto | standard | minmax
   bool use_cache = true;  // binary caches for dsads and the JPEG tree
   uint64_t seed = 0;      // dsads: picks the test subjects
   // dsads only
