@@ -67,7 +67,8 @@ void compare_with_ort(const std::string& path, int64_t batch, int inter_op) {
   }
 }
 
-const std::string kShared = "/work/shared/data/models/";
+// The pretrained models live in shared/ beside the repository (../shared/data/models).
+const std::string kShared = test::source_dir() + "/../shared/data/models/";
 std::string exported(const std::string& name) { return test::source_dir() + "/data/models/" + name + ".onnx"; }
 
 TEST(OrtCompare, Resnet20Cifar) { compare_with_ort(kShared + "resnet20_cifar10.onnx", 2, 1); }
