@@ -1,6 +1,8 @@
 // Philox4x32-10 and the uniform/normal fills built on it.
 #include "lowbit/core/rng.h"
 
+// GCC 12 warns about _mm512_undefined_epi32() inside its own _mm512_mul_epu32 (a false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cmath>
