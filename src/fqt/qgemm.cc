@@ -53,7 +53,9 @@ Codes quantize_operand(const float* x, int64_t rows, int64_t cols, const Operand
                        SrKey key) {
   const int64_t n = rows * cols;
   const float m = cfg.clip * (n > 0 ? kernels::max_abs_f32(n, x) : 0.0f);
-  const bool is_unsigned = allow_unsigned && !any_negative(n, x);
+  // Codes are held in int8: unsigned [0, 2^b - 1] fits only up to b = 7. At 8 bits a
+  // non-negative tensor uses the signed grid [0, 127] (one bit unused) rather than wrapping.
+  const bool is_unsigned = allow_unsigned && cfg.bits <= 7 && !any_negative(n, x);
   const int32_t qmax = is_unsigned ? qmax_unsigned(cfg.bits) : qmax_signed(cfg.bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(qmax) : 1.0f;
   Codes c = quantize_f32(x, rows, cols, scale, is_unsigned ? 0 : -qmax, qmax, cfg.rounding, key);

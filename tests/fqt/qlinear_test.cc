@@ -117,6 +117,20 @@ TEST(QLinear, UnsignedCodesAfterRelu) {
   expect_same(y.value().to_vector(), y_sim, "y");
 }
 
+TEST(QLinear, EightBitNonNegativeInputsUseTheSignedGrid) {
+  // Unsigned 8-bit codes (up to 255) do not fit the int8 operands: a non-negative input at
+  // 8 bits must be quantized on [0, 127], and the product stays close to the float one.
+  Tensor xt = rand_t({4, 16}, 21);
+  for (int64_t i = 0; i < xt.numel(); ++i) xt.data<float>()[i] = std::fabs(xt.data<float>()[i]);
+  const Tensor wt = rand_t({3, 16}, 22);
+  const auto yq = quantized_linear(Var(xt), Var(wt), Var(), ctx_for(preset("int8"))).value().to_vector();
+  const auto yf = linear(Var(xt), Var(wt), Var()).value().to_vector();
+  const float bound = 16 * max_abs(xt) * max_abs(wt) * (1.0f / 127 + 0.025f);  // rounding + 2.5 % clip
+  for (size_t i = 0; i < yq.size(); ++i) EXPECT_NEAR(yq[i], yf[i], bound);
+  const sim::Q xq = sim::quant_operand(xt.to_vector(), 8, 0.975f, true);
+  for (int64_t c : xq.q) EXPECT_LE(c, 127);
+}
+
 TEST(QLinear, SaturationChangesResultsWhenItShould) {
   // All-positive operands at full scale: each code is 7 (or 15) and a 32-wide tile sums to
   // far more than 127, so an 8-bit tile-clamp result differs from the exact one.

@@ -54,7 +54,7 @@ inline Q quant_operand(const Mat& v, int bits, float clip, bool allow_unsigned) 
   float m = 0, lo = 0;
   for (float x : v) m = std::max(m, std::fabs(x)), lo = std::min(lo, x);
   m *= clip;
-  const bool uns = allow_unsigned && lo >= 0;
+  const bool uns = allow_unsigned && lo >= 0 && bits <= 7;  // int8 holds unsigned codes up to 7 bits
   const int64_t q = uns ? (1 << bits) - 1 : (1 << (bits - 1)) - 1;
   Q out{IMat(v.size()), m > 0 ? m / float(q) : 1.0f};
   for (size_t e = 0; e < v.size(); ++e) out.q[e] = q_one(v[e], out.s, uns ? 0 : -q, q, false, 0);

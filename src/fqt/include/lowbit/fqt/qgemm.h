@@ -27,7 +27,8 @@ constexpr int32_t qmax_signed(int bits) { return (1 << (bits - 1)) - 1; }
 constexpr int32_t qmax_unsigned(int bits) { return (1 << bits) - 1; }
 
 // Forward operand (§1.1): m = clip * max|x|; non-negative tensors (after a ReLU) use unsigned
-// codes [0, 2^b-1] with s = m / (2^b-1) when allow_unsigned, else signed [-q, q] with s = m / q.
+// codes [0, 2^b-1] with s = m / (2^b-1) when allow_unsigned and b <= 7 (codes live in int8),
+// else signed [-q, q] with s = m / q.
 // An all-zero tensor gets scale 1 and zero codes.
 Codes quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
                        SrKey key = {});
