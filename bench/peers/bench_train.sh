@@ -12,7 +12,7 @@ printf '%-9s %-7s %14s %14s %8s\n' model threads lowbit_img/s torch_img/s ratio
 for model in mlp resnet20; do
   for t in 1 2; do
     steps=$STEPS; [[ $model == mlp ]] && steps=$((STEPS * 5))
-    l=$($LOWBIT bench train --model "$model" --threads "$t" --steps "$steps" --json - | tail -n +2 | tr -d '\n')
+    l=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} $LOWBIT bench train --model "$model" --threads "$t" --steps "$steps" --json - | tail -n +2 | tr -d '\n')
     p=$(/usr/bin/python3 bench/peers/torch_train.py --model "$model" --threads "$t" --steps "$steps")
     li=$(echo "$l" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_second"])')
     pi=$(echo "$p" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_second"])')

@@ -7,11 +7,29 @@ Prints one JSON object: {"engine": "pytorch", "model", "threads", "batch_size", 
 """
 import argparse
 import json
+import os
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+def _pin_threads():
+    # Debian's torch does its GEMMs in OpenBLAS, whose own thread pool ignores
+    # torch.set_num_threads(): pin every pool to --threads before torch is imported, or the
+    # peer runs more threads than it is credited with (and slows down under load).
+    n = "1"
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            n = sys.argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = n
+
+
+_pin_threads()
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class ShortcutA(nn.Module):
