@@ -1,5 +1,8 @@
 # Project-wide warning flags and the helper that every lowbit library uses.
-set(LOWBIT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wno-unused-parameter)
+set(LOWBIT_WARNINGS -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND LOWBIT_WARNINGS -Wshadow=local)  # clang (fuzz builds) has no =local form
+endif()
 
 # lowbit_library(name SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
 # Public headers live in src/<layer>/include/lowbit/<layer>/; only that folder is exported.
