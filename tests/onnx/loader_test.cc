@@ -6,6 +6,7 @@
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/shape_inference.h"
 #include "test_util.h"
 
 namespace lowbit::onnx {
@@ -91,6 +92,23 @@ TEST(Loader, CycleIsRejectedNamingANode) {
   auto m = tiny_model();
   m.mutable_graph()->mutable_node(0)->set_input(0, "y");  // add reads relu's output
   expect_error<ValueError>(bytes_of(m), "cycle");
+}
+
+TEST(Loader, NodeWithoutItsOutputIsAnErrorNotACrash) {
+  // Found by the loader fuzzer: a node declaring no outputs made shape inference index past
+  // the end of its output list (std::out_of_range escaped the loader).
+  auto m = tiny_model();
+  auto* sm = m.mutable_graph()->add_node();
+  sm->set_op_type("Softmax");
+  sm->set_name("orphan_softmax");
+  sm->add_input("y");
+  try {
+    Graph g = load_model_from_bytes(bytes_of(m), "test.onnx");
+    (void)infer_shapes(g, declared_input_types(g, 1), false);
+    ADD_FAILURE() << "no error for a node without outputs";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("orphan_softmax"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Loader, DanglingInputNamesNodeAndValue) {

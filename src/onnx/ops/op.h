@@ -40,8 +40,16 @@ struct InferCtx {
   const Shape& shape(size_t i) const;  // requires a known shape
   bool shape_known(size_t i) const { return has(i) && in[i].has_shape; }
   const Array* value(size_t i) const { return i < values.size() ? values[i] : nullptr; }
-  void set_out(size_t i, ElemType elem, Shape shape) { out.at(i) = ValueType{elem, std::move(shape), true}; }
-  void set_out_unknown(size_t i, ElemType elem) { out.at(i) = ValueType{elem, {}, false}; }
+  // A node may declare fewer outputs than its op produces (malformed models): that is the
+  // model's error, reported with the node, never an out-of-range access.
+  void set_out(size_t i, ElemType elem, Shape shape) {
+    LOWBIT_NODE_REQUIRE(i < out.size(), *this, "produces output {} but the node declares {} output(s)", i, out.size());
+    out[i] = ValueType{elem, std::move(shape), true};
+  }
+  void set_out_unknown(size_t i, ElemType elem) {
+    LOWBIT_NODE_REQUIRE(i < out.size(), *this, "produces output {} but the node declares {} output(s)", i, out.size());
+    out[i] = ValueType{elem, {}, false};
+  }
 };
 
 struct RunCtx {
