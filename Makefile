@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
 
-.PHONY: run test asan fuzz bench bench-train setup build build-asan clean
+.PHONY: run test asan fuzz bench bench-train setup build build-asan data clean
 
 setup:
 	@scripts/setup
@@ -24,10 +24,15 @@ run: build
 	@mkdir -p out
 	OMP_WAIT_POLICY=passive ./build/release/apps/lowbit/lowbit cil --dataset fashion-mnist --method icarl --compare fp32,hdqt,naive-int --seeds 5 --json out/cil-fashion-mnist.json
 
-test: build
+# The real-data tests read DSADS and the CIFAR-10 JPEG tree from data/, unpacked from
+# ../shared/data when it is there (quick when already unpacked).
+data: setup
+	@if [ -d ../shared/data ]; then scripts/fetch-data; fi
+
+test: build data
 	@CTEST_JOBS=$(CTEST_JOBS) scripts/run-tests release
 
-asan: build-asan
+asan: build-asan data
 	@CTEST_JOBS=$(CTEST_JOBS) scripts/run-tests asan
 
 # Short fixed-time runs of the parsers' libFuzzer targets (clang, ASan+UBSan).

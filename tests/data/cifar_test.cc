@@ -10,6 +10,7 @@
 #include "data/fixtures.h"
 #include "lowbit/data/cifar.h"
 #include "lowbit/data/io.h"
+#include "require_peer.h"
 
 namespace lowbit::data {
 namespace {
@@ -141,7 +142,7 @@ TEST(Cifar, BinaryReleases) {
 
 TEST(Cifar, RealJpegTree) {
   const fs::path root = default_data_root() / "cifar10";
-  if (!fs::exists(root / "test" / "truck")) GTEST_SKIP() << "no CIFAR-10 tree at " << root << " (scripts/fetch-data)";
+  if (!fs::exists(root / "test" / "truck")) LOWBIT_SKIP_ABSENT_PEER("no CIFAR-10 tree at " + root.string() + " (scripts/fetch-data)");
   const DatasetSplit s = load_image_folder(root);
   EXPECT_EQ(s.train.size(), 50000);
   EXPECT_EQ(s.test.size(), 10000);

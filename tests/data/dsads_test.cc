@@ -11,6 +11,7 @@
 #include "lowbit/core/rng.h"
 #include "lowbit/data/dsads.h"
 #include "lowbit/data/io.h"
+#include "require_peer.h"
 
 namespace lowbit::data {
 namespace {
@@ -188,7 +189,7 @@ TEST(Dsads, CacheIsUsedAndInvalidated) {
 
 TEST(Dsads, RealData) {
   const fs::path root = default_data_root() / "DSADS";
-  if (!fs::exists(root / "a19" / "p8" / "s60.txt")) GTEST_SKIP() << "no DSADS tree at " << root << " (scripts/fetch-data)";
+  if (!fs::exists(root / "a19" / "p8" / "s60.txt")) LOWBIT_SKIP_ABSENT_PEER("no DSADS tree at " + root.string() + " (scripts/fetch-data)");
   const DatasetSplit s = load_dsads(root);
   EXPECT_EQ(s.train.size(), 6840);  // 6 subjects x 19 x 60
   EXPECT_EQ(s.test.size(), 2280);   // 2 subjects

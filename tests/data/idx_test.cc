@@ -8,6 +8,7 @@
 #include "data/fixtures.h"
 #include "lowbit/data/idx.h"
 #include "lowbit/data/io.h"
+#include "require_peer.h"
 
 namespace lowbit::data {
 namespace {
@@ -147,7 +148,7 @@ TEST(FashionMnist, ErrorsNameTheFile) {
 
 TEST(FashionMnist, RealPackage) {
   if (!fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz"))
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    LOWBIT_SKIP_ABSENT_PEER("dataset-fashion-mnist is not installed (scripts/setup)");
   const DatasetSplit s = load_fashion_mnist();
   ASSERT_EQ(s.train.size(), 60000);
   ASSERT_EQ(s.test.size(), 10000);

@@ -8,6 +8,7 @@
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/model_loader.h"
 #include "test_util.h"
+#include "require_peer.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -31,7 +32,7 @@ bool is_unsupported(const std::string& msg) {
 class NodeSuite : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(NodeSuite, MatchesReference) {
-  if (GetParam() == "absent") GTEST_SKIP() << "libonnx-testdata is not installed (scripts/setup installs it)";
+  if (GetParam() == "absent") LOWBIT_SKIP_ABSENT_PEER("libonnx-testdata is not installed (scripts/setup installs it)");
   if (GetParam().find("FLOAT_to_BFLOAT16") != std::string::npos)
     GTEST_SKIP() << "onnx 1.12's data truncates float->bfloat16; lowbit rounds to nearest even like ONNX Runtime "
                     "and onnx >= 1.14";

@@ -8,6 +8,7 @@
 #include "lowbit/onnx/shape_inference.h"
 #include "lowbit/core/rng.h"
 #include "ort_util.h"
+#include "require_peer.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -48,8 +49,8 @@ std::vector<Array> random_inputs(const Graph& g, int64_t batch) {
 }
 
 void compare_with_ort(const std::string& path, int64_t batch, int inter_op) {
-  if (!fs::exists(path)) GTEST_SKIP() << path << " is absent (run scripts/setup-onnx)";
-  if (const std::string why = test::ort_missing(); !why.empty()) GTEST_SKIP() << why;
+  if (!fs::exists(path)) LOWBIT_SKIP_ABSENT_PEER(path + " is absent (run scripts/setup-onnx)");
+  if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   Graph g = load_model(path);
   const std::vector<Array> inputs = random_inputs(g, batch);
   std::vector<ValueType> types;
