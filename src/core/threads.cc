@@ -14,6 +14,25 @@
 namespace lowbit {
 namespace {
 
+// OpenMP workers that spin at barriers burn the core a descheduled sibling needs: on a shared
+// 2-core machine, 2 threads then ran slower than 1. libgomp reads its wait policy once, in its
+// own constructor, before any of ours — so lowbit sets a bounded default from the executable's
+// .preinit_array, which the dynamic loader runs before every shared library's initializer.
+// Spin ~kSpinCount polls (tens of microseconds) then sleep on a futex; the user's explicit
+// OMP_WAIT_POLICY / GOMP_SPINCOUNT / KMP_BLOCKTIME (LLVM libomp) always win.
+constexpr const char* kSpinCount = "10000";
+constexpr const char* kBlockTimeMs = "1";
+
+void set_bounded_spin_default(int, char**, char**) {
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr)
+    setenv("GOMP_SPINCOUNT", kSpinCount, 0);
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) setenv("KMP_BLOCKTIME", kBlockTimeMs, 0);
+}
+
+// Only executables honour .preinit_array; in a shared-library build this entry is ignored and
+// the user's environment (or the runtime default) applies.
+[[gnu::used, gnu::section(".preinit_array")]] void (*const kPreinitSpin)(int, char**, char**) = &set_bounded_spin_default;
+
 int initial_threads() {
   for (const char* var : {"LOWBIT_NUM_THREADS", "OMP_NUM_THREADS"}) {
     if (const char* v = std::getenv(var)) {

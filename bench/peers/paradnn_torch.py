@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""PyTorch peer of `lowbit paradnn run`: builds the same generated network from the same JSON
+config (src/paradnn/model.h: FC, or ResNet-v1 with basic/bottleneck blocks, stride on a block's
+first conv, projection shortcut conv1x1-BN) and times training steps (softmax cross-entropy,
+SGD momentum 0.9, lr 0.01) or inference (eval mode, inference_mode) on random data.
+
+Usage: /usr/bin/python3 bench/peers/paradnn_torch.py --config '{"family":"fc",...}' --mode train
+           --threads 1 [--warmup 2] [--min-steps 5] [--min-time 0.5] [--seed 1]
+Prints one JSON object: {"engine": "pytorch", "step_ms": [...], "threads": N, "torch": version}.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def _pin_threads():
+    # Debian's torch runs GEMMs in OpenBLAS, whose pool ignores torch.set_num_threads(): pin
+    # every pool before torch is imported (as bench/peers/torch_train.py does).
+    n = "1"
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            n = sys.argv[i + 1]
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = n
+
+
+_pin_threads()
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+class ConvBn(nn.Module):
+    def __init__(self, cin, cout, k, stride, relu):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.relu = relu
+
+    def forward(self, x):
+        h = self.bn(self.conv(x))
+        return F.relu(h) if self.relu else h
+
+
+class Block(nn.Module):
+    def __init__(self, cin, width, stride, bottleneck):
+        super().__init__()
+        out = 4 * width if bottleneck else width
+        if bottleneck:
+            self.convs = nn.Sequential(ConvBn(cin, width, 1, stride, True), ConvBn(width, width, 3, 1, True),
+                                       ConvBn(width, out, 1, 1, False))
+        else:
+            self.convs = nn.Sequential(ConvBn(cin, width, 3, stride, True), ConvBn(width, width, 3, 1, False))
+        self.proj = ConvBn(cin, out, 1, stride, False) if stride != 1 or cin != out else None
+        self.out = out
+
+    def forward(self, x):
+        return F.relu(self.convs(x) + (self.proj(x) if self.proj is not None else x))
+
+
+def build(cfg):
+    if cfg["family"] == "fc":
+        layers, fin = [], cfg["input"]
+        for _ in range(cfg["layers"]):
+            layers += [nn.Linear(fin, cfg["nodes"]), nn.ReLU()]
+            fin = cfg["nodes"]
+        layers.append(nn.Linear(fin, cfg["output"]))
+        return nn.Sequential(*layers), (cfg["input"],), cfg["output"]
+    f, bottleneck = cfg["filters"], bool(cfg["bottleneck"])
+    mods = [ConvBn(3, f, 7, 2, True), nn.MaxPool2d(3, 2, 1)]
+    cin = f
+    for g in range(4):
+        for b in range(cfg["blocks"]):
+            blk = Block(cin, f << g, 2 if g > 0 and b == 0 else 1, bottleneck)
+            mods.append(blk)
+            cin = blk.out
+    mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, cfg["classes"])]
+    return nn.Sequential(*mods), (3, cfg["image"], cfg["image"]), cfg["classes"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--mode", choices=["train", "infer"], default="train")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--min-steps", type=int, default=5)
+    p.add_argument("--min-time", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+    cfg = json.loads(a.config)
+    if cfg.get("family") not in ("fc", "cnn"):
+        sys.exit(f"paradnn_torch: unknown family {cfg.get('family')!r} (expected fc or cnn)")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    model, shape, classes = build(cfg)
+    x = torch.randn(cfg["batch"], *shape)
+    y = torch.randint(0, classes, (cfg["batch"],))
+    if a.mode == "train":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    else:
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                model(x)
+    for _ in range(a.warmup):
+        step()
+    times, start = [], time.perf_counter()
+    while len(times) < a.min_steps or time.perf_counter() - start < a.min_time:
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    print(json.dumps({"engine": "pytorch", "step_ms": times, "threads": torch.get_num_threads(),
+                      "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()

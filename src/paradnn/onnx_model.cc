@@ -1,0 +1,77 @@
+// ONNX form of a generated network: walks the same layout as the nn builder and copies the
+// module's weights, so lowbit's engine and ONNX Runtime run exactly the trained-graph network.
+#include <map>
+
+#include "lowbit/core/error.h"
+#include "lowbit/paradnn/model.h"
+#include "model_layout.h"
+
+namespace lowbit::paradnn {
+namespace {
+
+using onnx::Attribute;
+
+class Emitter {
+ public:
+  explicit Emitter(nn::Module& m) {
+    for (auto& [name, v] : m.named_parameters()) tensors_[name] = v.value();
+    for (auto& [name, t] : m.named_buffers()) tensors_[name] = *t;
+  }
+  int weight(const std::string& path) {
+    auto it = tensors_.find(path);
+    if (it == tensors_.end()) throw InternalError(fmt::format("[paradnn onnx] module has no tensor '{}'", path));
+    const Tensor t = it->second.contiguous();
+    return b.constant(path, onnx::Array::from<float>(t.shape(), std::span<const float>(t.data<float>(), t.numel())));
+  }
+  int dense(int x, const std::string& path) {
+    return b.op("Gemm", {x, weight(path + ".weight"), weight(path + ".bias")}, {{"transB", Attribute::from_int(1)}});
+  }
+  int conv_bn(int x, const ConvSpec& s, const std::string& path) {
+    const int64_t k = s.kernel, p = k / 2;
+    int h = b.op("Conv", {x, weight(path + ".conv.weight")},
+                 {{"kernel_shape", Attribute::from_ints({k, k})}, {"strides", Attribute::from_ints({s.stride, s.stride})},
+                  {"pads", Attribute::from_ints({p, p, p, p})}});
+    h = b.op("BatchNormalization",
+             {h, weight(path + ".bn.weight"), weight(path + ".bn.bias"), weight(path + ".bn.running_mean"),
+              weight(path + ".bn.running_var")},
+             {{"epsilon", Attribute::from_float(1e-5)}});
+    return s.relu ? b.op("Relu", {h}) : h;
+  }
+  onnx::GraphBuilder b{17};
+
+ private:
+  std::map<std::string, Tensor> tensors_;
+};
+
+}  // namespace
+
+onnx::Graph build_onnx(const ModelConfig& c, nn::Module& m) {
+  validate(c);
+  Emitter e(m);
+  Shape in = example_shape(c);
+  in.insert(in.begin(), -1);
+  int h = e.b.input("x", onnx::ElemType::f32, in);
+  if (c.family == "fc") {
+    for (int64_t i = 0; i < c.get("layers"); ++i) h = e.b.op("Relu", {e.dense(h, fmt::format("fc{}", i))});
+    h = e.dense(h, "out");
+  } else {
+    const ResNetLayout l = resnet_layout(c);
+    h = e.conv_bn(h, l.stem, "stem");
+    h = e.b.op("MaxPool", {h}, {{"kernel_shape", Attribute::from_ints({3, 3})}, {"strides", Attribute::from_ints({2, 2})},
+                               {"pads", Attribute::from_ints({1, 1, 1, 1})}});
+    for (const auto& blk : l.blocks) {
+      int r = h;
+      for (const auto& k : blk.convs) r = e.conv_bn(r, k, blk.name + "." + k.name);
+      const int shortcut = blk.proj ? e.conv_bn(h, *blk.proj, blk.name + "." + blk.proj->name) : h;
+      h = e.b.op("Relu", {e.b.op("Add", {r, shortcut})});
+    }
+    h = e.b.op("Flatten", {e.b.op("GlobalAveragePool", {h})}, {{"axis", Attribute::from_int(1)}});
+    h = e.dense(h, "fc");
+  }
+  e.b.output(h, "logits");
+  onnx::Graph g = e.b.finish();
+  g.name = "paradnn_" + c.family;
+  return g;
+}
+
+}  // namespace lowbit::paradnn

@@ -1,0 +1,36 @@
+// Inline-SVG plot primitives of the paradnn report: heatmap, scatter/line plot on linear or
+// log axes, horizontal bars. Each returns one <figure class="plot"> element.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace lowbit::paradnn::svg {
+
+struct Point {
+  double x = 0, y = 0;
+  std::string label;  // tooltip
+};
+
+struct Series {
+  std::string name, color;
+  std::vector<Point> points;
+  bool line = false;  // draw as a polyline (ceilings, reference lines) instead of dots
+};
+
+std::string escape(const std::string& s);
+std::string color(size_t i);  // a fixed palette
+
+// values[y][x]; NaN = no measurement. Cells are coloured on [0, vmax] and labelled.
+std::string heatmap(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                    const std::vector<std::string>& xticks, const std::vector<std::string>& yticks,
+                    const std::vector<std::vector<double>>& values, const std::string& caption);
+
+std::string scatter(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                    const std::vector<Series>& series, bool logx, bool logy, const std::string& caption);
+
+std::string bars(const std::string& title, const std::vector<std::string>& labels, const std::vector<double>& values,
+                 const std::string& caption);
+
+}  // namespace lowbit::paradnn::svg
