@@ -6,7 +6,7 @@ SGD momentum 0.9, lr 0.01) or inference (eval mode, inference_mode) on random da
 
 Usage: /usr/bin/python3 bench/peers/paradnn_torch.py --config '{"family":"fc",...}' --mode train
            --threads 1 [--warmup 2] [--min-steps 5] [--min-time 0.5] [--seed 1]
-Prints one JSON object: {"engine": "pytorch", "step_ms": [...], "threads": N, "torch": version}.
+Prints one JSON object: {"engine": "pytorch", "step_ms": [...], "threads": N, "params": count, "torch": version}.
 """
 import argparse
 import json
@@ -119,6 +119,7 @@ def main():
         step()
         times.append((time.perf_counter() - t0) * 1e3)
     print(json.dumps({"engine": "pytorch", "step_ms": times, "threads": torch.get_num_threads(),
+                      "params": sum(p.numel() for p in model.parameters()),
                       "torch": torch.__version__}))
 
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "lowbit/core/error.h"
 
 namespace lowbit {
@@ -16,22 +18,25 @@ namespace {
 
 // OpenMP workers that spin at barriers burn the core a descheduled sibling needs: on a shared
 // 2-core machine, 2 threads then ran slower than 1. libgomp reads its wait policy once, in its
-// own constructor, before any of ours — so lowbit sets a bounded default from the executable's
-// .preinit_array, which the dynamic loader runs before every shared library's initializer.
-// Spin ~kSpinCount polls (tens of microseconds) then sleep on a futex; the user's explicit
-// OMP_WAIT_POLICY / GOMP_SPINCOUNT / KMP_BLOCKTIME (LLVM libomp) always win.
+// own constructor, before any code of ours runs (and glibc resets the environment after
+// .preinit_array), so when the user chose no policy lowbit sets a bounded one and re-executes
+// itself once from the executable's .init_array (glibc passes argc/argv there): workers spin
+// ~kSpinCount polls (tens of microseconds) and then sleep on a futex. An explicit
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT always wins; LOWBIT_OMP_DEFAULTS=0 turns this off.
 constexpr const char* kSpinCount = "10000";
-constexpr const char* kBlockTimeMs = "1";
+constexpr const char* kBlockTimeMs = "1";  // LLVM libomp reads KMP_BLOCKTIME lazily: no re-exec needed
 
-void set_bounded_spin_default(int, char**, char**) {
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr)
-    setenv("GOMP_SPINCOUNT", kSpinCount, 0);
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) setenv("KMP_BLOCKTIME", kBlockTimeMs, 0);
+void install_bounded_spin(int argc, char** argv, char**) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  if (const char* off = std::getenv("LOWBIT_OMP_DEFAULTS"); off != nullptr && std::string(off) == "0") return;
+  setenv("GOMP_SPINCOUNT", kSpinCount, 0);
+  setenv("KMP_BLOCKTIME", kBlockTimeMs, 0);
+  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) execv("/proc/self/exe", argv);
+  // execv returned: no /proc or no permission; carry on with the runtime's own default.
 }
 
-// Only executables honour .preinit_array; in a shared-library build this entry is ignored and
-// the user's environment (or the runtime default) applies.
-[[gnu::used, gnu::section(".preinit_array")]] void (*const kPreinitSpin)(int, char**, char**) = &set_bounded_spin_default;
+// Only executables run this entry; in a shared-library build it is ignored.
+[[gnu::used, gnu::section(".init_array")]] void (*const kInstallBoundedSpin)(int, char**, char**) = &install_bounded_spin;
 
 int initial_threads() {
   for (const char* var : {"LOWBIT_NUM_THREADS", "OMP_NUM_THREADS"}) {

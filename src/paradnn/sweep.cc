@@ -144,8 +144,9 @@ nlohmann::json make_row(const ModelConfig& c, const std::string& engine, const s
 }
 
 SweepSummary run_sweep(const SweepOptions& o) {
+  const std::vector<std::string> known = engine_names();
   for (const auto& e : o.engines)
-    if (std::find(engine_names().begin(), engine_names().end(), e) == engine_names().end())
+    if (std::find(known.begin(), known.end(), e) == known.end())
       throw ValueError(fmt::format("[paradnn sweep] unknown engine '{}' (expected lowbit, lowbit-int8, pytorch or onnxruntime)", e));
   for (const auto& m : o.modes)
     if (m != "train" && m != "infer") throw ValueError(fmt::format("[paradnn sweep] unknown mode '{}' (expected train or infer)", m));

@@ -1,0 +1,44 @@
+// Helpers of the paradnn tests: scratch folder, peer availability (absent peer -> skip with the
+// reason, or fail under LOWBIT_REQUIRE_PEERS), and small configurations.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "lowbit/paradnn/config.h"
+#include "require_peer.h"
+
+namespace lowbit::paradnn::test {
+
+inline std::string scratch(const std::string& name) {
+  const char* t = std::getenv("LOWBIT_TEST_TMP");
+  const std::filesystem::path dir = std::filesystem::path(t ? t : "/tmp") / ("paradnn_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+inline std::string torch_missing() {
+  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0)
+    return "PyTorch is not installed (/usr/bin/python3 -c 'import torch' failed; scripts/setup bench)";
+  return "";
+}
+
+inline std::string ort_missing() {
+  if (std::system("command -v node > /dev/null 2>&1") != 0) return "node is not installed (scripts/setup-onnx)";
+  if (!std::filesystem::exists(std::string(LOWBIT_SOURCE_DIR) + "/data/peers/ort/node_modules/onnxruntime-node"))
+    return "onnxruntime-node is not installed under data/peers/ort (scripts/setup-onnx)";
+  return "";
+}
+
+inline ModelConfig fc(int64_t layers, int64_t nodes, int64_t batch, int64_t input = 100, int64_t output = 10) {
+  return {"fc", {{"layers", layers}, {"nodes", nodes}, {"batch", batch}, {"input", input}, {"output", output}}};
+}
+
+inline ModelConfig cnn(int64_t blocks, int64_t filters, int64_t image, int64_t bottleneck, int64_t batch = 2) {
+  return {"cnn", {{"blocks", blocks}, {"filters", filters}, {"image", image}, {"classes", 10}, {"batch", batch},
+                  {"bottleneck", bottleneck}}};
+}
+
+}  // namespace lowbit::paradnn::test

@@ -1,0 +1,126 @@
+// Sweeps through the real CLI: rows with the required fields, resume, torn lines, failures.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lowbit/core/error.h"
+#include "lowbit/paradnn/sweep.h"
+#include "paradnn_test_util.h"
+
+namespace lowbit::paradnn {
+namespace {
+
+std::vector<nlohmann::json> read_rows(const std::string& path) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+SweepOptions tiny_options(const std::string& dir) {
+  SweepOptions o;
+  o.family = "fc";
+  o.preset = "tiny";
+  o.sets = {"layers=2", "nodes=32", "batch=16,32", "input=64", "output=10"};
+  o.engines = {"lowbit", "lowbit-int8", "onnxruntime"};
+  o.modes = {"train", "infer"};
+  o.out = dir + "/results.jsonl";
+  o.min_steps = 2;
+  o.min_time = 0;
+  o.warmup = 1;
+  o.self_exe = LOWBIT_BINARY;
+  o.peers_dir = std::string(LOWBIT_SOURCE_DIR) + "/bench/peers";
+  o.progress = false;
+  Peak p;  // fixed peaks: the row arithmetic is checked, not this machine
+  p.cpu_model = "test";
+  p.fp32_flops_per_core = 1e11;
+  p.int8_ops_per_core = 4e11;
+  p.triad_bytes_per_second = 1e10;
+  o.peak_file = dir + "/peak.json";
+  std::ofstream(o.peak_file) << p.to_json().dump();
+  return o;
+}
+
+TEST(ParadnnSweep, RowsCarryTheMetricsAndResumeSkipsRecordedOnes) {
+  const std::string dir = test::scratch("sweep");
+  SweepOptions o = tiny_options(dir);
+  if (!test::ort_missing().empty()) o.engines = {"lowbit", "lowbit-int8"};
+  const SweepSummary s = run_sweep(o);
+  const size_t per_config = o.engines.size() * 2;
+  EXPECT_EQ(s.planned, static_cast<int>(2 * per_config));
+  const auto rows = read_rows(o.out);
+  ASSERT_EQ(rows.size(), 2 * per_config);
+  for (const auto& r : rows) {
+    for (const char* k : {"family", "config", "engine", "mode", "examples_per_second", "step_ms", "flops_per_example",
+                          "achieved_flops", "utilization", "params", "status"})
+      EXPECT_TRUE(r.contains(k)) << k << " missing in " << r.dump();
+    if (r["engine"] == "onnxruntime" && r["mode"] == "train") {
+      EXPECT_EQ(r["status"].get<std::string>().rfind("unsupported", 0), 0u) << r.dump();
+      continue;
+    }
+    ASSERT_EQ(r["status"], "ok") << r.dump();
+    const ModelConfig c = ModelConfig::from_json(r["config"]);
+    const double eps = r["examples_per_second"].get<double>();
+    EXPECT_NEAR(eps, c.get("batch") / (r["step_ms"].get<double>() / 1e3), 1e-6 * eps);
+    EXPECT_NEAR(r["achieved_flops"].get<double>(), eps * r["flops_per_example"].get<double>(), 1e-6 * r["achieved_flops"].get<double>());
+    const double peak = r["engine"] == "lowbit-int8" ? 4e11 : 1e11;
+    EXPECT_NEAR(r["utilization"].get<double>(), r["achieved_flops"].get<double>() / peak, 1e-9);
+    EXPECT_GT(r["peak_memory_bytes"].get<double>(), 0);
+    EXPECT_GE(r["step_ms_p90"].get<double>(), r["step_ms"].get<double>());
+  }
+  // Second run: everything is recorded; nothing is measured or appended.
+  const SweepSummary again = run_sweep(o);
+  EXPECT_EQ(again.skipped, again.planned);
+  EXPECT_EQ(read_rows(o.out).size(), rows.size());
+  // A kill mid-append leaves a torn line: it is dropped and that row measured again.
+  {
+    std::string all;
+    {
+      std::ifstream f(o.out);
+      all.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const size_t last = all.rfind('\n', all.size() - 2);
+    std::ofstream(o.out, std::ios::trunc) << all.substr(0, last + 1) << all.substr(last + 1, 25);
+  }
+  const SweepSummary third = run_sweep(o);
+  EXPECT_EQ(third.ok + third.failed, 1);
+  EXPECT_EQ(read_rows(o.out).size(), rows.size());
+}
+
+TEST(ParadnnSweep, FailuresAreRowsNotCrashes) {
+  const std::string dir = test::scratch("sweep_fail");
+  SweepOptions o = tiny_options(dir);
+  o.engines = {"lowbit"};
+  o.modes = {"train"};
+  o.sets.push_back("batch=16");
+  o.self_exe = dir + "/no-such-lowbit";  // cannot start: an error row naming the command
+  const SweepSummary s = run_sweep(o);
+  EXPECT_EQ(s.failed, 1);
+  const auto rows = read_rows(o.out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["status"].get<std::string>().rfind("error: lowbit paradnn run exited 127", 0), 0u) << rows[0].dump();
+  EXPECT_TRUE(rows[0]["examples_per_second"].is_null());
+}
+
+TEST(ParadnnSweep, PyTorchPeerRows) {
+  if (const std::string why = test::torch_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const std::string dir = test::scratch("sweep_torch");
+  SweepOptions o = tiny_options(dir);
+  o.engines = {"pytorch"};
+  o.sets.push_back("batch=16");
+  const SweepSummary s = run_sweep(o);
+  EXPECT_EQ(s.ok, 2) << "train and infer";
+  for (const auto& r : read_rows(o.out)) EXPECT_GT(r["examples_per_second"].get<double>(), 0) << r.dump();
+}
+
+TEST(ParadnnSweep, UnknownEngineIsAnError) {
+  SweepOptions o = tiny_options(test::scratch("sweep_bad"));
+  o.engines = {"tensorflow"};
+  EXPECT_THROW(run_sweep(o), ValueError);
+}
+
+}  // namespace
+}  // namespace lowbit::paradnn
