@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of `lowbit paradnn run`: builds the same generated network from the same JSON
-config (src/paradnn/model.h: FC, or ResNet-v1 with basic/bottleneck blocks, stride on a block's
-first conv, projection shortcut conv1x1-BN) and times training steps (softmax cross-entropy,
+config (src/paradnn/model.h: FC, ResNet-v1 with basic/bottleneck blocks, stride on a block's first
+conv, projection shortcut conv1x1-BN, or embedding + RNN/LSTM/GRU + vocabulary projection) and times training steps (softmax cross-entropy,
 SGD momentum 0.9, lr 0.01) or inference (eval mode, inference_mode) on random data.
 
 Usage: /usr/bin/python3 bench/peers/paradnn_torch.py --config '{"family":"fc",...}' --mode train
@@ -60,7 +60,25 @@ class Block(nn.Module):
         return F.relu(self.convs(x) + (self.proj(x) if self.proj is not None else x))
 
 
+class RnnNet(nn.Module):
+    """embedding -> nn.RNN/LSTM/GRU (layers, width = embedding) -> Linear(vocab), time-major logits."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        h = cfg["embedding"]
+        self.embedding = nn.Embedding(cfg["vocab"], h)
+        cell = (nn.RNN, nn.LSTM, nn.GRU)[cfg["cell"]]
+        self.rnn = cell(h, h, num_layers=cfg["layers"], batch_first=False)
+        self.out = nn.Linear(h, cfg["vocab"])
+
+    def forward(self, tokens):  # tokens (B, T)
+        y, _ = self.rnn(self.embedding(tokens.t()))  # (T, B, H)
+        return self.out(y.reshape(-1, y.shape[-1]))  # (T*B, vocab)
+
+
 def build(cfg):
+    if cfg["family"] == "rnn":
+        return RnnNet(cfg), None, cfg["vocab"]
     if cfg["family"] == "fc":
         layers, fin = [], cfg["input"]
         for _ in range(cfg["layers"]):
@@ -91,13 +109,17 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     cfg = json.loads(a.config)
-    if cfg.get("family") not in ("fc", "cnn"):
-        sys.exit(f"paradnn_torch: unknown family {cfg.get('family')!r} (expected fc or cnn)")
+    if cfg.get("family") not in ("fc", "cnn", "rnn"):
+        sys.exit(f"paradnn_torch: unknown family {cfg.get('family')!r} (expected fc, cnn or rnn)")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model, shape, classes = build(cfg)
-    x = torch.randn(cfg["batch"], *shape)
-    y = torch.randint(0, classes, (cfg["batch"],))
+    if cfg["family"] == "rnn":
+        x = torch.randint(0, classes, (cfg["batch"], cfg["length"]))
+        y = torch.randint(0, classes, (cfg["batch"] * cfg["length"],))
+    else:
+        x = torch.randn(cfg["batch"], *shape)
+        y = torch.randint(0, classes, (cfg["batch"],))
     if a.mode == "train":
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 

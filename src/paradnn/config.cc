@@ -20,7 +20,7 @@ std::vector<int64_t> doubling(int64_t lo, int64_t hi) {
 void require_family(const std::string& family) {
   for (const auto& f : family_names())
     if (f == family) return;
-  throw ValueError(fmt::format("[paradnn] unknown family '{}' (expected fc or cnn)", family));
+  throw ValueError(fmt::format("[paradnn] unknown family '{}' (expected fc, cnn or rnn)", family));
 }
 
 }  // namespace
@@ -58,12 +58,13 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
-std::vector<std::string> family_names() { return {"fc", "cnn"}; }
+std::vector<std::string> family_names() { return {"fc", "cnn", "rnn"}; }
 std::vector<std::string> preset_names() { return {"tiny", "small", "paper"}; }
 
 std::vector<std::string> hyperparameter_names(const std::string& family) {
   require_family(family);
   if (family == "fc") return {"batch", "input", "layers", "nodes", "output"};
+  if (family == "rnn") return {"batch", "cell", "embedding", "layers", "length", "vocab"};
   return {"batch", "blocks", "bottleneck", "classes", "filters", "image"};
 }
 
@@ -77,6 +78,15 @@ Grid preset_grid(const std::string& family, const std::string& preset) {
     if (preset == "paper")
       return {{"layers", doubling(4, 128)}, {"nodes", doubling(32, 8192)}, {"batch", doubling(64, 16384)},
               {"input", {2000, 8000}}, {"output", {200, 1000}}};
+  } else if (family == "rnn") {
+    if (preset == "tiny")
+      return {{"layers", {1, 2}}, {"embedding", {64}}, {"length", {10}}, {"vocab", {1000}}, {"batch", {16}}, {"cell", {0, 1, 2}}};
+    if (preset == "small")
+      return {{"layers", {1, 2, 4}}, {"embedding", {128, 256}}, {"length", {20}}, {"vocab", {2000}}, {"batch", {32}},
+              {"cell", {0, 1, 2}}};
+    if (preset == "paper")
+      return {{"layers", {1, 3, 5, 7, 9, 11, 13}}, {"embedding", {100, 300, 500, 700, 900}}, {"length", {10, 30, 50, 70, 90}},
+              {"vocab", {1000, 10000, 30000}}, {"batch", doubling(64, 1024)}, {"cell", {0, 1, 2}}};
   } else {
     if (preset == "tiny")
       return {{"blocks", {1}}, {"filters", {16}}, {"image", {32, 64}}, {"classes", {100}}, {"batch", {8}}, {"bottleneck", {0, 1}}};
@@ -161,6 +171,12 @@ void validate(const ModelConfig& c) {
     in("nodes", 1, 1 << 16);
     in("input", 1, 1 << 20);
     in("output", 2, 1 << 20);
+  } else if (c.family == "rnn") {
+    in("cell", 0, 2);  // 0 RNN (tanh), 1 LSTM, 2 GRU
+    in("embedding", 1, 1 << 14);
+    in("layers", 1, 64);
+    in("length", 1, 4096);
+    in("vocab", 2, 1 << 20);
   } else {
     in("blocks", 1, 64);
     in("filters", 1, 1024);

@@ -5,6 +5,7 @@
 #include "lowbit/nn/layers.h"
 #include "lowbit/ops/ops.h"
 #include "model_layout.h"
+#include "rnn_model.h"
 
 namespace lowbit::paradnn {
 namespace {
@@ -93,13 +94,18 @@ class ResNetV1 : public nn::Module {
 
 Shape example_shape(const ModelConfig& c) {
   if (c.family == "fc") return {c.get("input")};
+  if (c.family == "rnn") return {c.get("length")};
   return {3, c.get("image"), c.get("image")};
 }
 
-int64_t num_classes(const ModelConfig& c) { return c.family == "fc" ? c.get("output") : c.get("classes"); }
+int64_t num_classes(const ModelConfig& c) {
+  if (c.family == "rnn") return c.get("vocab");
+  return c.family == "fc" ? c.get("output") : c.get("classes");
+}
 
 ModelStats analyze(const ModelConfig& c) {
   validate(c);
+  if (c.family == "rnn") return analyze_rnn(c);
   ModelStats s;
   if (c.family == "fc") {
     int64_t in = c.get("input");
@@ -136,6 +142,7 @@ std::shared_ptr<nn::Module> build_module(const ModelConfig& c, uint64_t seed) {
   validate(c);
   std::shared_ptr<nn::Module> m;
   if (c.family == "fc") m = std::make_shared<FcNet>(c);
+  else if (c.family == "rnn") m = build_rnn_module(c);
   else m = std::make_shared<ResNetV1>(resnet_layout(c));
   nn::init_parameters(*m, seed);
   return m;

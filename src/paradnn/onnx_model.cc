@@ -5,6 +5,7 @@
 #include "lowbit/core/error.h"
 #include "lowbit/paradnn/model.h"
 #include "model_layout.h"
+#include "rnn_model.h"
 
 namespace lowbit::paradnn {
 namespace {
@@ -47,6 +48,7 @@ class Emitter {
 
 onnx::Graph build_onnx(const ModelConfig& c, nn::Module& m) {
   validate(c);
+  if (c.family == "rnn") return build_rnn_onnx(c, m);
   Emitter e(m);
   Shape in = example_shape(c);
   in.insert(in.begin(), -1);

@@ -17,6 +17,7 @@ namespace {
 
 using nlohmann::json;
 const double kNaN = std::nan("");
+const char* const kCells[] = {"RNN", "LSTM", "GRU"};
 
 bool ok(const json& r) { return r.value("status", "") == "ok"; }
 std::string s(const json& r, const char* k) { return r.at(k).get<std::string>(); }
@@ -39,13 +40,16 @@ void heatmaps(const std::vector<json>& rows, Page& page) {
   std::map<std::string, std::vector<const json*>> groups;  // "family|run|panel"
   for (const auto& r : rows) {
     if (!ok(r)) continue;
-    const std::string panel = s(r, "family") == "fc" ? fmt::format("layers={}", hp(r, "layers"))
-                                                     : fmt::format("{} image={}", hp(r, "bottleneck") ? "bottleneck" : "basic", hp(r, "image"));
+    const std::string f = s(r, "family");
+    const std::string panel = f == "fc"    ? fmt::format("layers={}", hp(r, "layers"))
+                              : f == "rnn" ? fmt::format("{} length={}", kCells[hp(r, "cell") % 3], hp(r, "length"))
+                                           : fmt::format("{} image={}", hp(r, "bottleneck") ? "bottleneck" : "basic", hp(r, "image"));
     groups[s(r, "family") + "|" + run_name(r) + "|" + panel].push_back(&r);
   }
   for (const auto& [key, members] : groups) {
-    const bool fc = key.rfind("fc|", 0) == 0;
-    const std::string xk = fc ? "nodes" : "filters", yk = fc ? "batch" : "blocks";
+    const std::string family = key.substr(0, key.find('|'));
+    const std::string xk = family == "fc" ? "nodes" : family == "rnn" ? "embedding" : "filters";
+    const std::string yk = family == "fc" ? "batch" : family == "rnn" ? "layers" : "blocks";
     std::set<int64_t> xs, ys;
     for (const json* r : members) xs.insert(hp(*r, xk)), ys.insert(hp(*r, yk));
     std::vector<int64_t> xv(xs.begin(), xs.end()), yv(ys.begin(), ys.end());

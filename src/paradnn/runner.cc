@@ -19,12 +19,28 @@
 namespace lowbit::paradnn {
 namespace {
 
+// Floats ~ N(0, 1); for rnn, int32 token ids uniform over the vocabulary.
 Tensor random_batch(const ModelConfig& c, uint64_t seed) {
   Shape s = example_shape(c);
   s.insert(s.begin(), c.get("batch"));
+  if (c.family == "rnn") {
+    Tensor x = Tensor::empty(s, DType::i32);
+    Rng rng(seed);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<int32_t>()[i] = static_cast<int32_t>(rng.below(static_cast<uint64_t>(c.get("vocab"))));
+    return x;
+  }
   Tensor x = Tensor::empty(s);
   normal_fill(seed, 0, 0, x.numel(), x.data<float>());
   return x;
+}
+
+// The ONNX graphs take float inputs, or int64 token ids (ONNX Gather indices) for rnn.
+onnx::Array onnx_input(const Tensor& x) {
+  if (x.dtype() == DType::i32) {
+    std::vector<int64_t> ids(x.data<int32_t>(), x.data<int32_t>() + x.numel());
+    return onnx::Array::from<int64_t>(x.shape(), std::span<const int64_t>(ids));
+  }
+  return onnx::Array::from<float>(x.shape(), std::span<const float>(x.data<float>(), x.numel()));
 }
 
 std::vector<double> time_steps(const RunOptions& o, const std::function<void()>& step) {
@@ -56,8 +72,7 @@ RunResult run_lowbit(const ModelConfig& c, const RunOptions& o) {
   RunResult r;
   if (o.mode == "infer" && !int8) {
     onnx::Session session(build_onnx(c, *model), onnx::SessionOptions{1, num_threads(), true});
-    const onnx::Array xa = onnx::Array::from<float>(x.shape(), std::span<const float>(x.data<float>(), x.numel()));
-    const std::vector<onnx::Array> inputs{xa};
+    const std::vector<onnx::Array> inputs{onnx_input(x)};
     r.step_ms = time_steps(o, [&] { session.run(inputs); });
     r.planned_bytes = session.memory().peak_bytes();
     return r;
@@ -69,7 +84,8 @@ RunResult run_lowbit(const ModelConfig& c, const RunOptions& o) {
     r.step_ms = time_steps(o, [&] { (*model)(Var(x)); });
     return r;
   }
-  Tensor y = Tensor::empty({c.get("batch")}, DType::i32);
+  // One label per example, or per (step, example) for rnn (time-major like its logits).
+  Tensor y = Tensor::empty({c.get("batch") * (c.family == "rnn" ? c.get("length") : 1)}, DType::i32);
   Rng rng(o.seed + 2);
   for (int64_t i = 0; i < y.numel(); ++i) y.data<int32_t>()[i] = static_cast<int32_t>(rng.below(static_cast<uint64_t>(num_classes(c))));
   nn::Sgd opt(model->named_parameters(), nn::SgdOptions{.lr = 0.01f, .momentum = 0.9f});
@@ -86,8 +102,7 @@ void export_bundle(const ModelConfig& c, const std::string& dir, uint64_t seed) 
   auto model = build_module(c, seed);
   onnx::save_model(build_onnx(c, *model), (std::filesystem::path(dir) / "model.onnx").string());
   const Tensor x = random_batch(c, seed + 1);
-  onnx::save_npy((std::filesystem::path(dir) / "input_0.npy").string(),
-                 onnx::Array::from<float>(x.shape(), std::span<const float>(x.data<float>(), x.numel())));
+  onnx::save_npy((std::filesystem::path(dir) / "input_0.npy").string(), onnx_input(x));
 }
 
 }  // namespace lowbit::paradnn

@@ -42,3 +42,11 @@ inline ModelConfig cnn(int64_t blocks, int64_t filters, int64_t image, int64_t b
 }
 
 }  // namespace lowbit::paradnn::test
+
+namespace lowbit::paradnn::test {
+
+inline ModelConfig rnn(int64_t cell, int64_t layers = 2, int64_t emb = 6, int64_t length = 3, int64_t vocab = 11, int64_t batch = 2) {
+  return {"rnn", {{"cell", cell}, {"layers", layers}, {"embedding", emb}, {"length", length}, {"vocab", vocab}, {"batch", batch}}};
+}
+
+}  // namespace lowbit::paradnn::test

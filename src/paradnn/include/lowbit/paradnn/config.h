@@ -2,6 +2,7 @@
 // (tiny, small, paper) and the expansion of a preset plus --set overrides into a grid.
 //   fc   layers, nodes, input, output, batch
 //   cnn  blocks (per group), filters, image, classes, batch, bottleneck (0 basic, 1 bottleneck)
+//   rnn  layers, embedding (= cell width), length (time steps), vocab, batch, cell (0 RNN, 1 LSTM, 2 GRU)
 #pragma once
 
 #include <cstdint>

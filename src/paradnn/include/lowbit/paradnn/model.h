@@ -6,6 +6,8 @@
 //        ResNet-v1 blocks of widths F, 2F, 4F, 8F (x4 out for bottleneck) with strides
 //        1/2/2/2 (stride on a block's first conv, projection shortcut conv1x1-BN where the shape
 //        changes) -> global average pool -> Linear(classes)
+//   rnn  tokens (B, length) -> embedding -> `layers` RNN/LSTM/GRU cells -> Linear(vocab) per step
+//        (rnn_model.h); example_shape is (length) and the input is int32 token ids
 // FLOPs count multiply-adds as 2 in Linear/Conv layers only (BN, ReLU, pooling and the loss
 // are < 1 % for these shapes); training = 3 x forward (forward, input and weight gradients).
 #pragma once

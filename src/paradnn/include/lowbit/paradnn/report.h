@@ -1,7 +1,7 @@
 // The paradnn report: one self-contained HTML page (inline SVG and CSS, a few lines of inline
 // script that only checks the page rendered; no network) from sweep JSON Lines rows:
 //   - utilization heatmaps: fc nodes x batch per layer count, cnn filters x blocks per
-//     (block type, image size); other hyperparameters averaged
+//     (block type, image size), rnn embedding x layers per (cell, length); others averaged
 //   - speedup of lowbit over every other engine versus parameter count
 //   - roofline: achieved FLOP/s versus arithmetic intensity under the measured compute peak
 //     and triad-bandwidth ceilings

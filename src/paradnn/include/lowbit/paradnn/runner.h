@@ -2,7 +2,8 @@
 // sweep runs it in a child process: `lowbit paradnn run`, so a crash or out-of-memory becomes
 // a failure row and the child's peak RSS is that configuration's alone).
 //   lowbit       train: nn modules, softmax cross-entropy, SGD(momentum); infer: ONNX Session
-//   lowbit-int8  train and infer: the same modules under the fqt "int8" preset
+//   lowbit-int8  train and infer: the same modules under the fqt "int8" preset (it swaps Linear
+//                and Conv2d layers; the rnn cells stay fp32, only their projection is int8)
 // Random inputs and labels: speed does not depend on the data.
 #pragma once
 
