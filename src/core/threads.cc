@@ -21,9 +21,9 @@ namespace {
 // own constructor, before any code of ours runs (and glibc resets the environment after
 // .preinit_array), so when the user chose no policy lowbit sets a bounded one and re-executes
 // itself once from the executable's .init_array (glibc passes argc/argv there): workers spin
-// ~kSpinCount polls (tens of microseconds) and then sleep on a futex. An explicit
+// ~kSpinCount polls (a few microseconds) and then sleep on a futex. An explicit
 // OMP_WAIT_POLICY or GOMP_SPINCOUNT always wins; LOWBIT_OMP_DEFAULTS=0 turns this off.
-constexpr const char* kSpinCount = "10000";
+constexpr const char* kSpinCount = "1000";
 constexpr const char* kBlockTimeMs = "1";  // LLVM libomp reads KMP_BLOCKTIME lazily: no re-exec needed
 
 void install_bounded_spin(int argc, char** argv, char**) {
