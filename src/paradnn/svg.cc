@@ -89,7 +89,7 @@ std::string heatmap(const std::string& title, const std::string& xlabel, const s
       if (std::isfinite(v)) vmax = std::max(vmax, v);
   const double cw = std::max(40.0, 360.0 / std::max<size_t>(1, xticks.size()));
   const double ch = std::max(24.0, 240.0 / std::max<size_t>(1, yticks.size()));
-  const double w = kLeft + cw * xticks.size() + 40, h = kTop + ch * yticks.size() + kBottom;
+  const double w = std::max(480.0, kLeft + cw * xticks.size() + 40), h = kTop + ch * yticks.size() + kBottom;  // room for the title
   std::string b;
   for (size_t y = 0; y < yticks.size(); ++y) {
     b += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"end\">{}</text>", kLeft - 6,

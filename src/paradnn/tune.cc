@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "lowbit/core/error.h"
 #include "lowbit/core/rng.h"
+#include "lowbit/core/threads.h"
 #include "lowbit/onnx/analysis.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/shape_inference.h"
@@ -33,20 +36,34 @@ struct Timing {
   int runs = 0, inter = 0, intra = 0;
 };
 
-Timing measure(const onnx::Graph& g, const std::vector<onnx::Array>& inputs, int inter, int intra, const TuneOptions& o) {
-  onnx::Session s(g, onnx::SessionOptions{inter, intra, true});
-  for (int i = 0; i < 2; ++i) s.run(inputs);
-  std::vector<double> ms;
-  const auto start = std::chrono::steady_clock::now();
-  while (static_cast<int>(ms.size()) < o.min_runs ||
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < o.min_time) {
-    const auto t0 = std::chrono::steady_clock::now();
-    s.run(inputs);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+// Times every distinct (inter, intra) setting round-robin, one run each per round, so a change
+// in the machine's load (it is shared) hits all settings alike instead of whichever ran then.
+std::map<std::pair<int, int>, Timing> measure_interleaved(const onnx::Graph& g, const std::vector<onnx::Array>& inputs,
+                                                          const std::vector<std::pair<int, int>>& settings,
+                                                          const TuneOptions& o) {
+  std::vector<std::unique_ptr<onnx::Session>> sessions;
+  for (const auto& [inter, intra] : settings) {
+    sessions.push_back(std::make_unique<onnx::Session>(g, onnx::SessionOptions{inter, intra, true}));
+    for (int i = 0; i < 2; ++i) sessions.back()->run(inputs);
   }
-  std::sort(ms.begin(), ms.end());
-  auto q = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * static_cast<double>(ms.size() - 1) + 0.5))]; };
-  return {q(0.5), q(0.9), static_cast<int>(ms.size()), s.inter_op(), s.intra_op()};
+  std::vector<std::vector<double>> ms(settings.size());
+  const auto start = std::chrono::steady_clock::now();
+  const double budget = o.min_time * static_cast<double>(settings.size());
+  while (static_cast<int>(ms[0].size()) < o.min_runs ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < budget) {
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      sessions[i]->run(inputs);
+      ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  std::map<std::pair<int, int>, Timing> out;
+  for (size_t i = 0; i < settings.size(); ++i) {
+    std::sort(ms[i].begin(), ms[i].end());
+    auto q = [&](double p) { return ms[i][std::min(ms[i].size() - 1, static_cast<size_t>(p * static_cast<double>(ms[i].size() - 1) + 0.5))]; };
+    out[settings[i]] = {q(0.5), q(0.9), static_cast<int>(ms[i].size()), sessions[i]->inter_op(), sessions[i]->intra_op()};
+  }
+  return out;
 }
 
 }  // namespace
@@ -114,16 +131,25 @@ nlohmann::json tune(const onnx::Graph& g, const TuneOptions& o, std::FILE* log) 
   cands.push_back(vendor);
   cands.push_back(framework);
   const auto inputs = tuning_inputs(g, o.batch, o.seed);
+  // Candidates that resolve to the same effective setting share one measurement.
+  std::vector<std::pair<int, int>> settings;
+  std::vector<Candidate> kept;
+  for (const auto& c : cands) {
+    if (c.inter < 1 || c.intra < 1 || c.inter > topo.logical_cores || c.intra > topo.logical_cores) continue;
+    kept.push_back(c);
+    const auto eff = onnx::resolve_threads(c.inter, c.intra, hardware_threads());
+    if (std::find(settings.begin(), settings.end(), eff) == settings.end()) settings.push_back(eff);
+  }
+  const auto timings = measure_interleaved(g, inputs, settings, o);
   nlohmann::json measured = nlohmann::json::array();
   std::set<std::pair<int, int>> seen;
   std::map<std::string, Timing> by_label;
   Timing best{1e300};
   std::pair<int, int> best_req;
-  for (const auto& c : cands) {
-    if (c.inter < 1 || c.intra < 1 || c.inter > topo.logical_cores || c.intra > topo.logical_cores) continue;
+  for (const auto& c : kept) {
     const bool baseline = c.label != "recommended" && c.label != "neighbour";
     if (!baseline && !seen.insert({c.inter, c.intra}).second) continue;
-    const Timing t = measure(g, inputs, c.inter, c.intra, o);
+    const Timing& t = timings.at(onnx::resolve_threads(c.inter, c.intra, hardware_threads()));
     if (log)
       std::fprintf(log, "  %-18s inter %d x intra %d (runs as %d x %d): median %.3f ms, p90 %.3f ms\n", c.label.c_str(), c.inter,
                    c.intra, t.inter, t.intra, t.median_ms, t.p90_ms);

@@ -93,3 +93,23 @@ TEST(ParadnnReport, RejectsFilesThatAreNotSweepRows) {
 
 }  // namespace
 }  // namespace lowbit::paradnn
+
+namespace lowbit::paradnn {
+namespace {
+
+TEST(ParadnnReport, RegressionTakesCategoricalKnobs) {
+  // Block type (0/1) and cell kind (0/1/2) are codes, not sizes: they must not collapse.
+  Peak p;
+  p.fp32_flops_per_core = 1e11;
+  std::vector<nlohmann::json> rows;
+  for (int64_t cell : {0, 1, 2})
+    for (int64_t layers : {1, 2, 4})
+      rows.push_back(make_row(test::rnn(cell, layers), "lowbit", "train", 1, {1.0 + cell + 0.1 * layers}, p));
+  ReportSummary s;
+  const std::string html = render_report(rows, &s);
+  EXPECT_NE(html.find("Which knob matters: rnn|lowbit train t=1"), std::string::npos);
+  EXPECT_NE(html.find(">cell<"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lowbit::paradnn

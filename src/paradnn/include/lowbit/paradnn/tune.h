@@ -42,7 +42,8 @@ Recommendation recommend(const GraphShape& g, const Topology& t, int64_t batch, 
 struct TuneOptions {
   int64_t batch = 1;
   int cores = 0;          // <= 0: all physical cores
-  double min_time = 0.5;  // seconds of timed runs per candidate (after 2 warm-up runs)
+  double min_time = 0.5;  // seconds of timed runs per distinct setting (after 2 warm-up runs);
+                          // settings are timed round-robin and equal effective settings share one
   int min_runs = 3;
   uint64_t seed = 1;
 };
