@@ -42,7 +42,8 @@ void run_bench_model(const BenchModelArgs& a) {
       onnx::save_npy((std::filesystem::path(a.save_inputs) / fmt::format("input_{}.npy", i)).string(), inputs[i]);
   }
   const int64_t batch = inputs.empty() || inputs[0].dim() == 0 ? 1 : inputs[0].shape()[0];
-  onnx::Session session(std::move(g), onnx::SessionOptions{a.par.inter_op, a.par.intra_op, true});
+  const ParallelArgs par = resolve_parallel(a.par, g, batch);
+  onnx::Session session(std::move(g), onnx::SessionOptions{par.inter_op, par.intra_op, true});
   for (int i = 0; i < a.warmup; ++i) session.run(inputs);
   std::vector<double> ms;
   const auto t0 = std::chrono::steady_clock::now();

@@ -22,7 +22,8 @@ void run_model(const RunArgs& a) {
   LOWBIT_REQUIRE(!a.output.empty() || !a.output_dir.empty(), "run", "give --output or --output-dir");
   onnx::Graph g = onnx::load_model(a.model);
   std::vector<onnx::Array> inputs = load_inputs(g, a.inputs);
-  onnx::Session session(std::move(g), onnx::SessionOptions{a.par.inter_op, a.par.intra_op, true});
+  const ParallelArgs par = resolve_parallel(a.par, g, inputs.empty() || inputs[0].dim() == 0 ? 1 : inputs[0].shape()[0]);
+  onnx::Session session(std::move(g), onnx::SessionOptions{par.inter_op, par.intra_op, true});
   const std::vector<onnx::Array> outputs = session.run(inputs);
   const auto names = session.output_names();
   if (!a.output.empty()) onnx::save_npy(a.output, outputs[0]);
