@@ -39,10 +39,13 @@ void setup_sweep(CLI::App& cmd) {
   cmd.add_option("--timeout", o->timeout_s, "seconds before a measurement is a timeout row")->check(CLI::Range(1.0, 86400.0))->capture_default_str();
   cmd.add_option("--peers-dir", o->peers_dir, "bench/peers folder (default: LOWBIT_PEERS_DIR, else the source tree)");
   cmd.add_flag("!--no-progress", o->progress, "no per-row progress lines");
+  cmd.add_option("--shard", o->shard, "i/n: measure every n-th row from the i-th (default under mpirun: the rank)");
   cmd.callback([o] {
     const auto s = paradnn::run_sweep(*o);
-    std::printf("paradnn sweep: %d planned, %d already recorded, %d ok, %d failed -> %s\n", s.planned, s.skipped, s.ok,
-                s.failed, o->out.c_str());
+    std::printf("paradnn sweep%s: %d planned, %d already recorded, %d ok, %d failed -> %s\n",
+                s.ranks > 1 ? fmt::format(" rank {}/{}", s.rank, s.ranks).c_str() : "", s.planned, s.skipped, s.ok, s.failed,
+                s.ranks > 1 ? fmt::format("{}.rank{}", o->out, s.rank).c_str() : o->out.c_str());
+    if (s.ranks > 1 && s.rank == 0) std::printf("paradnn sweep: gathered %d rows of %d ranks into %s\n", s.gathered, s.ranks, o->out.c_str());
   });
 }
 

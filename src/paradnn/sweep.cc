@@ -14,6 +14,7 @@
 
 #include "lowbit/core/error.h"
 #include "lowbit/paradnn/model.h"
+#include "shard.h"
 #include "subprocess.h"
 
 namespace lowbit::paradnn {
@@ -155,11 +156,21 @@ SweepSummary run_sweep(const SweepOptions& o) {
   const std::vector<ModelConfig> configs = expand(o.family, grid);
   const Peak peak = o.peak_file.empty() ? measure_peak(*std::max_element(o.threads.begin(), o.threads.end()))
                                         : Peak::from_json(nlohmann::json::parse(std::ifstream(o.peak_file)));
-  const std::set<std::string> done = recorded_keys(o.out);
+  const Shard shard = detect_shard(o.shard);
+  const std::string out = shard.size > 1 ? part_path(o.out, shard.rank) : o.out;
+  std::set<std::string> done = recorded_keys(out);
+  if (shard.size > 1) {
+    fs::remove(part_path(o.out, shard.rank) + ".done");  // a stale marker from an interrupted run
+    done.merge(recorded_keys(o.out));
+    std::fprintf(stderr, "paradnn: rank %d of %d (%s), %s, rows -> %s\n", shard.rank, shard.size, shard.source.c_str(),
+                 pin_to_cores(shard).c_str(), out.c_str());
+  }
   const std::string peers = o.peers_dir.empty() ? default_peers_dir() : o.peers_dir;
   const std::string work = o.work_dir.empty() ? o.out + ".work" : o.work_dir;
   SweepSummary sum;
-  sum.planned = static_cast<int>(configs.size() * o.engines.size() * o.modes.size() * o.threads.size());
+  sum.rank = shard.rank, sum.ranks = shard.size;
+  const int total = static_cast<int>(configs.size() * o.engines.size() * o.modes.size() * o.threads.size());
+  sum.planned = (total - shard.rank + shard.size - 1) / shard.size;  // indices i with i % size == rank
   const auto start = std::chrono::steady_clock::now();
   int index = 0, measured = 0;
   for (const auto& c : configs)
@@ -167,6 +178,7 @@ SweepSummary run_sweep(const SweepOptions& o) {
       for (int t : o.threads)
         for (const auto& engine : o.engines) {
           ++index;
+          if ((index - 1) % shard.size != shard.rank) continue;
           nlohmann::json probe = {{"config", c.to_json()}, {"engine", engine}, {"mode", mode}, {"threads", t}};
           if (done.count(row_key(probe))) {
             ++sum.skipped;
@@ -220,12 +232,13 @@ SweepSummary run_sweep(const SweepOptions& o) {
             row = failure_row(c, engine, mode, t, m.status);
             ++sum.failed;
           }
-          append_row(o.out, row);
+          if (shard.size > 1) row["rank"] = shard.rank;
+          append_row(out, row);
           ++measured;
           if (o.progress) {
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            const int left = sum.planned - index;
-            std::fprintf(stderr, "[%d/%d] %s %s %s t=%d: %s  (elapsed %s, ETA %s)\n", index, sum.planned, c.key().c_str(),
+            const int left = sum.planned - sum.skipped - measured;
+            std::fprintf(stderr, "[%d/%d] %s %s %s t=%d: %s  (elapsed %s, ETA %s)\n", index, total, c.key().c_str(),
                          engine.c_str(), mode.c_str(), t,
                          m.status == "ok" ? fmt::format("{:.1f} ex/s, median {:.2f} ms", row["examples_per_second"].get<double>(),
                                                         row["step_ms"].get<double>()).c_str()
@@ -233,6 +246,7 @@ SweepSummary run_sweep(const SweepOptions& o) {
                          fmt_duration(el).c_str(), fmt_duration(el / measured * left).c_str());
           }
         }
+  if (shard.size > 1) sum.gathered = gather_parts(o.out, shard, o.timeout_s * std::max(1, total));
   return sum;
 }
 

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "lowbit/core/error.h"
 #include "lowbit/paradnn/sweep.h"
@@ -120,6 +121,53 @@ TEST(ParadnnSweep, UnknownEngineIsAnError) {
   SweepOptions o = tiny_options(test::scratch("sweep_bad"));
   o.engines = {"tensorflow"};
   EXPECT_THROW(run_sweep(o), ValueError);
+}
+
+}  // namespace
+}  // namespace lowbit::paradnn
+
+namespace lowbit::paradnn {
+namespace {
+
+TEST(ParadnnSweep, ShardsSplitRowsAndRankZeroGathers) {
+  const std::string dir = test::scratch("sweep_shard");
+  SweepOptions o = tiny_options(dir);
+  o.engines = {"lowbit"};
+  o.modes = {"infer"};
+  o.shard = "1/2";  // rank 1 first: rank 0 waits for its marker, then gathers
+  const SweepSummary one = run_sweep(o);
+  EXPECT_EQ(one.planned, 1);
+  EXPECT_TRUE(std::filesystem::exists(o.out + ".rank1"));
+  o.shard = "0/2";
+  const SweepSummary zero = run_sweep(o);
+  EXPECT_EQ(zero.planned, 1);
+  EXPECT_EQ(zero.gathered, 2);
+  const auto rows = read_rows(o.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[0]["rank"], rows[1]["rank"]);
+  EXPECT_FALSE(std::filesystem::exists(o.out + ".rank1"));
+  o.shard = "2/2";
+  EXPECT_THROW(run_sweep(o), ValueError);
+}
+
+TEST(ParadnnSweep, MpirunTwoRanksGatherOneFile) {
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "mpirun is not installed (Debian package openmpi-bin; scripts/setup bench)";
+  const std::string dir = test::scratch("sweep_mpi");
+  const SweepOptions o = tiny_options(dir);
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 '" +
+                          std::string(LOWBIT_BINARY) + "' paradnn sweep --family fc --preset tiny --set layers=2 --set nodes=32 "
+                          "--set batch=16,32 --set input=64 --set output=10 --engines lowbit --mode train,infer --min-steps 2 "
+                          "--min-time 0 --warmup 1 --no-progress --peak '" + o.peak_file + "' --out '" + o.out + "' > '" + dir +
+                          "/mpirun.log' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const auto rows = read_rows(o.out);
+  ASSERT_EQ(rows.size(), 4u);  // 2 batches x 2 modes
+  std::set<int> ranks;
+  for (const auto& r : rows) ranks.insert(r["rank"].get<int>());
+  EXPECT_EQ(ranks, (std::set<int>{0, 1}));
+  EXPECT_FALSE(std::filesystem::exists(o.out + ".rank0"));
+  EXPECT_FALSE(std::filesystem::exists(o.out + ".rank1"));
 }
 
 }  // namespace

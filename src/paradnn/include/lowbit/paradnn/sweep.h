@@ -1,7 +1,8 @@
 // ParaDnn sweeps: every configuration of a preset grid (plus --set overrides) x engine x mode x
 // thread count, each measured in a child process, one JSON Lines row per measurement appended
 // and fsynced as soon as it is known. Rows already in the output file are skipped (resume);
-// a torn last line from a kill is dropped. Failures (crash, out of memory, timeout, an engine
+// a torn last line from a kill is dropped. Under mpirun (or --shard i/n) each rank takes every
+// n-th measurement and rank 0 gathers the parts (shard.h). Failures (crash, out of memory, timeout, an engine
 // that cannot do the mode) are rows with status != "ok".
 //
 // Row fields: family, config{hyperparameters}, engine, mode, threads, precision, status,
@@ -35,10 +36,12 @@ struct SweepOptions {
   std::string peers_dir;                    // bench/peers; empty: LOWBIT_PEERS_DIR or the source tree
   std::string work_dir;                     // ONNX bundles for ORT; empty: <out>.work
   bool progress = true;                     // per-row line with ETA on stderr
+  std::string shard;                        // "i/n" by hand; empty: from mpirun's environment, if any
 };
 
 struct SweepSummary {
-  int planned = 0, skipped = 0, ok = 0, failed = 0;
+  int planned = 0, skipped = 0, ok = 0, failed = 0;  // this rank's share when sharded
+  int rank = 0, ranks = 1, gathered = 0;             // rank 0 gathers every part into `out`
 };
 
 std::vector<std::string> engine_names();  // lowbit, lowbit-int8, pytorch, onnxruntime
