@@ -10,7 +10,7 @@ namespace lowbit::onnx {
 
 bool is_heavy_op(const std::string& op) {
   return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul" || op == "QLinearConv" ||
-         op == "QLinearMatMul" || op == "MatMulInteger" || op == "ConvInteger";
+         op == "QLinearMatMul" || op == "MatMulInteger" || op == "ConvInteger" || op == "LSTM" || op == "GRU" || op == "RNN";
 }
 
 ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types) {

@@ -46,9 +46,9 @@ class Emitter {
 
 }  // namespace
 
-onnx::Graph build_onnx(const ModelConfig& c, nn::Module& m) {
+onnx::Graph build_onnx(const ModelConfig& c, nn::Module& m, bool fused_rnn) {
   validate(c);
-  if (c.family == "rnn") return build_rnn_onnx(c, m);
+  if (c.family == "rnn") return build_rnn_onnx(c, m, fused_rnn);
   Emitter e(m);
   Shape in = example_shape(c);
   in.insert(in.begin(), -1);

@@ -16,8 +16,10 @@ namespace lowbit::paradnn {
 int64_t rnn_gates(const ModelConfig& c);  // 1, 4 or 3
 ModelStats analyze_rnn(const ModelConfig& c);
 std::shared_ptr<nn::Module> build_rnn_module(const ModelConfig& c);
-// Unrolled over time with standard ops (Gather, Gemm, Slice, Sigmoid, Tanh, Mul, Add, Concat):
-// input "tokens" int64 (N, T), output "logits" (T*N, vocab).
-onnx::Graph build_rnn_onnx(const ModelConfig& c, nn::Module& m);
+// Input "tokens" int64 (N, T), output "logits" (T*N, vocab). fused: one ONNX RNN/LSTM/GRU node
+// per layer (gates reordered from PyTorch's i f g o / r z n to ONNX's i o f c / z r h; GRU with
+// linear_before_reset = 1, PyTorch's form); else unrolled over time with Gather, Gemm, Slice,
+// Sigmoid, Tanh, Mul, Add and Concat (every engine runs it; tests use it as the oracle).
+onnx::Graph build_rnn_onnx(const ModelConfig& c, nn::Module& m, bool fused = true);
 
 }  // namespace lowbit::paradnn

@@ -1,5 +1,5 @@
-// ONNX form of a generated RNN, unrolled over time with standard ops so that lowbit's engine
-// and ONNX Runtime run the same graph (the fused ONNX RNN/LSTM/GRU ops are not used).
+// ONNX forms of a generated RNN: one fused RNN/LSTM/GRU node per layer, or unrolled over time
+// with standard ops (the oracle the fused form is tested against).
 #include <map>
 
 #include "lowbit/core/error.h"
@@ -7,7 +7,63 @@
 
 namespace lowbit::paradnn {
 
-onnx::Graph build_rnn_onnx(const ModelConfig& c, nn::Module& m) {
+namespace {
+
+// ONNX gate blocks in the order of PyTorch's blocks: LSTM i o f c <- i f g o; GRU z r h <- r z n.
+std::vector<int64_t> onnx_gate_order(int64_t cell) {
+  if (cell == 1) return {0, 3, 1, 2};
+  if (cell == 2) return {1, 0, 2};
+  return {0};
+}
+
+onnx::Array reorder_rows(const Tensor& t, const std::vector<int64_t>& order, int64_t H, const Shape& shape) {
+  const int64_t cols = t.numel() / (static_cast<int64_t>(order.size()) * H);
+  onnx::Array a = onnx::Array::empty(onnx::ElemType::f32, shape);
+  for (size_t g = 0; g < order.size(); ++g)
+    std::copy_n(t.data<float>() + order[g] * H * cols, H * cols, a.data<float>() + static_cast<int64_t>(g) * H * cols);
+  return a;
+}
+
+onnx::Graph build_fused(const ModelConfig& c, nn::Module& m) {
+  using onnx::Attribute;
+  std::map<std::string, Tensor> w;
+  for (auto& [name, v] : m.named_parameters()) w[name] = v.value().contiguous();
+  auto arr = [](const Tensor& t) { return onnx::Array::from<float>(t.shape(), std::span<const float>(t.data<float>(), t.numel())); };
+  const int64_t H = c.get("embedding"), L = c.get("layers"), cell = c.get("cell"), G = rnn_gates(c);
+  const auto order = onnx_gate_order(cell);
+  onnx::GraphBuilder b(14);
+  const int tokens = b.input("tokens", onnx::ElemType::i64, {-1, c.get("length")});
+  int x = b.op("Transpose", {b.op("Gather", {b.constant("embedding", arr(w.at("embedding"))), tokens})},
+               {{"perm", Attribute::from_ints({1, 0, 2})}});  // (T, N, H)
+  const int squeeze_axis = b.constant("axis1", onnx::Array::from<int64_t>({1}, std::vector<int64_t>{1}));
+  for (int64_t l = 0; l < L; ++l) {
+    const auto p = [&](const char* what) { return w.at(fmt::format("l{}_{}", l, what)); };
+    onnx::Array bias = onnx::Array::empty(onnx::ElemType::f32, {1, 2 * G * H});
+    const onnx::Array bi = reorder_rows(p("b_ih"), order, H, {G * H}), bh = reorder_rows(p("b_hh"), order, H, {G * H});
+    std::copy_n(bi.data<float>(), G * H, bias.data<float>());
+    std::copy_n(bh.data<float>(), G * H, bias.data<float>() + G * H);
+    onnx::Attributes attrs = {{"hidden_size", Attribute::from_int(H)}};
+    if (cell == 2) attrs["linear_before_reset"] = Attribute::from_int(1);
+    const int y = b.op(cell == 0 ? "RNN" : cell == 1 ? "LSTM" : "GRU",
+                       {x, b.constant(fmt::format("l{}_W", l), reorder_rows(p("w_ih"), order, H, {1, G * H, H})),
+                        b.constant(fmt::format("l{}_R", l), reorder_rows(p("w_hh"), order, H, {1, G * H, H})),
+                        b.constant(fmt::format("l{}_B", l), bias)},
+                       attrs);                       // Y (T, 1, N, H)
+    x = b.op("Squeeze", {y, squeeze_axis});          // (T, N, H)
+  }
+  const int flat = b.op("Reshape", {x, b.constant("rows", onnx::Array::from<int64_t>({2}, std::vector<int64_t>{-1, H}))});
+  b.output(b.op("Gemm", {flat, b.constant("out.weight", arr(w.at("out.weight"))), b.constant("out.bias", arr(w.at("out.bias")))},
+                {{"transB", Attribute::from_int(1)}}),
+           "logits");
+  onnx::Graph g = b.finish();
+  g.name = "paradnn_rnn";
+  return g;
+}
+
+}  // namespace
+
+onnx::Graph build_rnn_onnx(const ModelConfig& c, nn::Module& m, bool fused) {
+  if (fused) return build_fused(c, m);
   using onnx::Attribute;
   std::map<std::string, Tensor> w;
   for (auto& [name, v] : m.named_parameters()) w[name] = v.value().contiguous();

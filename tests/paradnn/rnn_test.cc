@@ -76,23 +76,25 @@ double tolerance(const onnx::Array& ref, int64_t k) {
   return 64.0 * static_cast<double>(k) * std::ldexp(1.0, -24) * scale;
 }
 
-TEST(ParadnnRnn, UnrolledOnnxComputesWhatTheModuleComputes) {
-  for (int64_t cell : {0, 1, 2}) {
-    const ModelConfig c = test::rnn(cell, 2, 8, 4, 13, 3);
-    auto m = build_module(c, 5);
-    const Tensor x = tokens(c, 2);
-    Tensor want;
-    {
-      NoGradGuard g;
-      want = (*m)(Var(x)).value().contiguous();
+TEST(ParadnnRnn, UnrolledAndFusedOnnxComputeWhatTheModuleComputes) {
+  for (int64_t cell : {0, 1, 2})
+    for (bool fused : {false, true}) {
+      const ModelConfig c = test::rnn(cell, 2, 8, 4, 13, 3);
+      auto m = build_module(c, 5);
+      const Tensor x = tokens(c, 2);
+      Tensor want;
+      {
+        NoGradGuard g;
+        want = (*m)(Var(x)).value().contiguous();
+      }
+      onnx::Session s(build_onnx(c, *m, fused));
+      const onnx::Array got = s.run(std::vector<onnx::Array>{as_i64(x)}).at(0);
+      const onnx::Array ref = onnx::Array::from<float>(want.shape(), std::span<const float>(want.data<float>(), want.numel()));
+      ASSERT_EQ(got.shape(), ref.shape());
+      const double tol = tolerance(ref, 4 * 8);
+      for (int64_t i = 0; i < ref.numel(); ++i)
+        ASSERT_NEAR(got.get_f64(i), ref.get_f64(i), tol) << c.key() << (fused ? " fused" : " unrolled") << " element " << i;
     }
-    onnx::Session s(build_onnx(c, *m));
-    const onnx::Array got = s.run(std::vector<onnx::Array>{as_i64(x)}).at(0);
-    const onnx::Array ref = onnx::Array::from<float>(want.shape(), std::span<const float>(want.data<float>(), want.numel()));
-    ASSERT_EQ(got.shape(), ref.shape());
-    const double tol = tolerance(ref, 4 * 8);
-    for (int64_t i = 0; i < ref.numel(); ++i) ASSERT_NEAR(got.get_f64(i), ref.get_f64(i), tol) << c.key() << " element " << i;
-  }
 }
 
 TEST(ParadnnRnn, OnnxRuntimeAgreesWithLowbit) {

@@ -108,6 +108,7 @@ const OpDef& resolve_op(const Node& node, int opset);
 using OpList = std::vector<OpDef>;
 void add_elementwise_ops(OpList& ops);
 void add_activation_ops(OpList& ops);
+void add_rnn_ops(OpList& ops);  // rnn.cc: RNN, GRU, LSTM
 void add_conv_ops(OpList& ops);
 void add_pool_ops(OpList& ops);
 void add_matmul_ops(OpList& ops);

@@ -12,6 +12,7 @@ const OpList& table() {
     OpList all;
     add_elementwise_ops(all);
     add_activation_ops(all);
+    add_rnn_ops(all);
     add_conv_ops(all);
     add_pool_ops(all);
     add_matmul_ops(all);

@@ -34,7 +34,8 @@ double flops_per_example(const ModelConfig& c, bool training);
 // Training graph; parameters initialized deterministically from `seed`.
 std::shared_ptr<nn::Module> build_module(const ModelConfig& c, uint64_t seed);
 // The same network as ONNX (opset 17, input "x" of shape (N, ...) with symbolic batch, output
-// "logits"), weights copied from `m` (which build_module made from the same config).
-onnx::Graph build_onnx(const ModelConfig& c, nn::Module& m);
+// "logits"), weights copied from `m` (which build_module made from the same config). rnn:
+// fused_rnn picks one ONNX RNN/LSTM/GRU node per layer, else the graph unrolled over time.
+onnx::Graph build_onnx(const ModelConfig& c, nn::Module& m, bool fused_rnn = true);
 
 }  // namespace lowbit::paradnn
