@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "lowbit/kernels/fp32.h"
+#include "ops/fast_math.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -68,7 +69,20 @@ void infer(InferCtx& ctx) {
   if (ctx.out.size() > 2) ctx.set_out(2, ElemType::f32, state);
 }
 
-float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+// In place over n contiguous pre-activations (optionally clipped); branch-free so the loops
+// vectorize. tanh(v) = 1 - 2 / (e^{2v} + 1): absolute error a few ulp of 1.
+void sigmoid_n(float* v, int64_t n, float clip) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float x = clip > 0 ? std::clamp(v[j], -clip, clip) : v[j];
+    v[j] = 1.0f / (1.0f + fast_exp(-x));
+  }
+}
+void tanh_n(float* v, int64_t n, float clip) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float x = clip > 0 ? std::clamp(v[j], -clip, clip) : v[j];
+    v[j] = 1.0f - 2.0f / (fast_exp(2.0f * std::clamp(x, -20.0f, 20.0f)) + 1.0f);
+  }
+}
 
 template <Cell C>
 void run(RunCtx& rc) {
@@ -105,15 +119,12 @@ void run(RunCtx& rc) {
     return Y->data<float>() + (d.batch_first ? ((b * T + t) * d.D + dir) : ((t * d.D + dir) * B + b)) * H;
   };
   auto state_off = [&](int64_t dir, int64_t b) { return (d.batch_first ? (b * d.D + dir) : (dir * B + b)) * H; };
-  std::vector<float> xg(static_cast<size_t>(T * B * G * H)), hg(static_cast<size_t>(B * G * H)), hr(static_cast<size_t>(B * H));
+  std::vector<float> xg(static_cast<size_t>(T * B * G * H)), hg(static_cast<size_t>(B * G * H));
+  std::vector<float> pre(static_cast<size_t>(G * H)), tc(static_cast<size_t>(H));
   std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), xrow(static_cast<size_t>(T * B * I));
   // Rows of X in (t, b) order for the one big input GEMM.
   for (int64_t t = 0; t < T; ++t)
     for (int64_t b = 0; b < B; ++b) std::copy_n(x_at(t, b), I, xrow.data() + (t * B + b) * I);
-  auto act = [&](float v, bool sig) {
-    if (clip > 0) v = std::clamp(v, -clip, clip);
-    return sig ? sigmoid(v) : std::tanh(v);
-  };
   for (int64_t dir = 0; dir < d.D; ++dir) {
     const bool backward = reverse_only || dir == 1;
     const float* Wd = W + dir * G * H * I;
@@ -141,38 +152,39 @@ void run(RunCtx& rc) {
         float* hb = hg.data() + b * G * H;
         float* hh = h.data() + b * H;
         float* cc = c.data() + b * H;
-        auto gate = [&](int64_t g, int64_t j) {
-          return xb[g * H + j] + hb[g * H + j] + (Wb ? Wb[g * H + j] + Rb[g * H + j] : 0.0f);
-        };
+        // Pre-activations of all gates: x W^T + h R^T + Wb + Rb (GRU's h gate is redone below).
+        float* g = pre.data();
+        for (int64_t j = 0; j < G * H; ++j) g[j] = xb[j] + hb[j] + (Wb ? Wb[j] + Rb[j] : 0.0f);
         if constexpr (C == Cell::rnn) {
-          for (int64_t j = 0; j < H; ++j) hh[j] = act(gate(0, j), false);
-        } else if constexpr (C == Cell::lstm) {
-          for (int64_t j = 0; j < H; ++j) {
-            const float ig = act(gate(0, j) + (Pd ? Pd[j] * cc[j] : 0.0f), true);
-            const float fg = act(gate(2, j) + (Pd ? Pd[2 * H + j] * cc[j] : 0.0f), true);
-            const float cand = act(gate(3, j), false);
-            cc[j] = fg * cc[j] + ig * cand;
-            const float og = act(gate(1, j) + (Pd ? Pd[H + j] * cc[j] : 0.0f), true);
-            hh[j] = og * std::tanh(cc[j]);
-          }
-        } else {
-          float* rh = hr.data() + b * H;
-          std::vector<float> z(static_cast<size_t>(H)), r(static_cast<size_t>(H));
-          for (int64_t j = 0; j < H; ++j) z[j] = act(gate(0, j), true), r[j] = act(gate(1, j), true);
+          tanh_n(g, H, clip);
+          std::copy_n(g, H, hh);
+        } else if constexpr (C == Cell::lstm) {  // i o f c
+          if (Pd)
+            for (int64_t j = 0; j < H; ++j) g[j] += Pd[j] * cc[j], g[2 * H + j] += Pd[2 * H + j] * cc[j];
+          sigmoid_n(g, H, clip);
+          sigmoid_n(g + 2 * H, H, clip);
+          tanh_n(g + 3 * H, H, clip);
+          for (int64_t j = 0; j < H; ++j) cc[j] = g[2 * H + j] * cc[j] + g[j] * g[3 * H + j];
+          if (Pd)
+            for (int64_t j = 0; j < H; ++j) g[H + j] += Pd[H + j] * cc[j];
+          sigmoid_n(g + H, H, clip);
+          std::copy_n(cc, H, tc.data());
+          tanh_n(tc.data(), H, 0.0f);
+          for (int64_t j = 0; j < H; ++j) hh[j] = g[H + j] * tc[j];
+        } else {  // z r h
+          sigmoid_n(g, 2 * H, clip);
+          float* n = g + 2 * H;
           if (lbr) {
             for (int64_t j = 0; j < H; ++j)
-              rh[j] = xb[2 * H + j] + (Wb ? Wb[2 * H + j] : 0.0f) + r[j] * (hb[2 * H + j] + (Rb ? Rb[2 * H + j] : 0.0f));
+              n[j] = xb[2 * H + j] + (Wb ? Wb[2 * H + j] : 0.0f) + g[H + j] * (hb[2 * H + j] + (Rb ? Rb[2 * H + j] : 0.0f));
           } else {
             // (r * h) Rh^T: one row at a time (B is small next to H in recurrent models).
-            std::vector<float> rhv(static_cast<size_t>(H));
-            for (int64_t j = 0; j < H; ++j) rhv[j] = r[j] * hh[j];
-            kernels::gemm_f32(false, true, 1, H, H, 1.0f, rhv.data(), H, Rd + 2 * H * H, H, 0.0f, rh, H);
-            for (int64_t j = 0; j < H; ++j) rh[j] += xb[2 * H + j] + (Wb ? Wb[2 * H + j] + Rb[2 * H + j] : 0.0f);
+            for (int64_t j = 0; j < H; ++j) tc[j] = g[H + j] * hh[j];
+            kernels::gemm_f32(false, true, 1, H, H, 1.0f, tc.data(), H, Rd + 2 * H * H, H, 0.0f, n, H);
+            for (int64_t j = 0; j < H; ++j) n[j] += xb[2 * H + j] + (Wb ? Wb[2 * H + j] + Rb[2 * H + j] : 0.0f);
           }
-          for (int64_t j = 0; j < H; ++j) {
-            const float n = act(rh[j], false);
-            hh[j] = (1.0f - z[j]) * n + z[j] * hh[j];
-          }
+          tanh_n(n, H, clip);
+          for (int64_t j = 0; j < H; ++j) hh[j] = (1.0f - g[j]) * n[j] + g[j] * hh[j];
         }
         if (Y) std::copy_n(hh, H, y_at(tb, dir, b));
       }
