@@ -31,6 +31,8 @@ TEST(ThreadRuntime, BoundedSpinDefaultIsInstalledUnlessTheUserChose) {
   if (policy != nullptr) {
     GTEST_SKIP() << "OMP_WAIT_POLICY=" << policy << " is set by the environment: the user's choice wins";
   }
+  if (const char* off = std::getenv("LOWBIT_OMP_DEFAULTS"); off != nullptr && std::string(off) == "0")
+    GTEST_SKIP() << "LOWBIT_OMP_DEFAULTS=0: the default is switched off";
   ASSERT_NE(spin, nullptr) << "GOMP_SPINCOUNT was not set before OpenMP started";
   EXPECT_STREQ(std::getenv("KMP_BLOCKTIME"), "1");
   (void)num_threads();
