@@ -1,7 +1,11 @@
 // MatMul (NumPy semantics: 1-d promotion, broadcast batch dims) and Gemm, both on
 // lowbit::kernels::gemm_f32 for float32; f64 uses the plain loop below.
+#include <cstdlib>
+#include <string>
+
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_matmul_plan.h"
 #include "ops/activation.h"
 #include "ops/broadcast.h"
 
@@ -109,12 +113,38 @@ void gemm_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, {M, N});
 }
 
+// A dense layer with constant weights inside a session, y = act(x W^T + bias) with W (N, K):
+// a MatmulPlan packs W once (kept in RunCtx::state, rebuilt when M changes) and fuses ReLU.
+// Returns false when the node is not of that form.
+bool run_dense_plan(RunCtx& ctx, int64_t M, int64_t N, int64_t K, double alpha, double beta) {
+  const bool ta = ctx.node.attr_i("transA", 0) != 0, tb = ctx.node.attr_i("transB", 0) != 0;
+  const bool bias = ctx.has(2) && beta != 0;
+  const uint64_t need_const = 0b10 | (bias ? 0b100 : 0);
+  if (!ctx.state || ta || !tb || alpha != 1.0 || ctx.out[0]->type() != ElemType::f32 ||
+      (ctx.const_inputs & need_const) != need_const || (bias && (beta != 1.0 || ctx.input(2).numel() != N)))
+    return false;
+  const Activation act = fused_activation(ctx.node);
+  auto plan = std::static_pointer_cast<kernels::MatmulPlan>(*ctx.state);
+  if (!plan || plan->M() != M) {
+    plan = std::make_shared<kernels::MatmulPlan>(M, N, K, ctx.input(1).data<float>(),
+                                                 bias ? ctx.input(2).data<float>() : nullptr, act.kind == Act::relu);
+    *ctx.state = plan;
+  }
+  Array& y = *ctx.out[0];
+  plan->run(ctx.input(0).data<float>(), y.data<float>());
+  if (act.kind != Act::none && act.kind != Act::relu) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
+  return true;
+}
+
 void gemm_run(RunCtx& ctx) {
   const Array &a = ctx.input(0), &b = ctx.input(1);
   Array& y = *ctx.out[0];
   const bool ta = ctx.node.attr_i("transA", 0) != 0, tb = ctx.node.attr_i("transB", 0) != 0;
   const int64_t M = y.shape()[0], N = y.shape()[1], K = ta ? a.shape()[0] : a.shape()[1];
   const double alpha = ctx.node.attr_f("alpha", 1.0), beta = ctx.node.attr_f("beta", 1.0);
+  if (const char* v = std::getenv("LOWBIT_GEMM_PLAN"); (v == nullptr || std::string(v) != "0") &&
+                                                       run_dense_plan(ctx, M, N, K, alpha, beta))
+    return;
   const bool has_c = ctx.has(2) && beta != 0;
   if (has_c) {
     broadcast_copy(ctx.input(2), y);

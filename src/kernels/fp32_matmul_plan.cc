@@ -1,0 +1,108 @@
+// MatmulPlan: a forward oneDNN matmul built once per (M, N, K), weights reordered once into its
+// layout (format `any`), bias and ReLU as attributes; plain row-major activations, no reorders.
+#include "lowbit/kernels/fp32_matmul_plan.h"
+
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "fp32_runtime.h"
+#include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/isa.h"
+
+namespace lowbit::kernels {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+struct MatmulPlan::Impl {
+  int64_t M, N, K;
+  bool relu;
+  int threads = -1;
+  std::optional<dnnl::matmul> prim;
+  memory packed_w, packed_b;
+  std::vector<float> w, b;  // plain copies until the first build (and for the fallback)
+
+  bool build(int nthreads) {
+    auto& eng = detail::cpu_engine();
+    constexpr auto f32 = memory::data_type::f32;
+    const memory::desc src({M, K}, f32, Tag::ab), dst({M, N}, f32, Tag::ab);
+    const memory::desc wt_any({K, N}, f32, Tag::any), wt_user({K, N}, f32, Tag::ba);  // W (N, K) = W^T (K, N) in "ba"
+    const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({1, N}, f32, Tag::ab);
+    dnnl::primitive_attr attr;
+    if (relu) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(po);
+    }
+    try {
+      const dnnl::matmul::desc d(src, wt_any, bias_md, dst);
+      const dnnl::matmul::primitive_desc pd(d, attr, eng);
+      auto& strm = detail::thread_stream();
+      memory new_w(pd.weights_desc(), eng);
+      if (packed_w) {
+        dnnl::reorder(packed_w, new_w).execute(strm, packed_w, new_w);
+      } else {
+        memory user(wt_user, eng, w.data());
+        dnnl::reorder(user, new_w).execute(strm, user, new_w);
+      }
+      if (!packed_b && !b.empty()) {
+        packed_b = memory(bias_md, eng);
+        std::memcpy(packed_b.get_data_handle(), b.data(), b.size() * sizeof(float));
+      }
+      strm.wait();
+      prim = dnnl::matmul(pd);
+      packed_w = new_w;
+      threads = nthreads;
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }
+};
+
+MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& p = *impl_;
+  p.M = M, p.N = N, p.K = K, p.relu = relu;
+  p.w.assign(w, w + N * K);
+  if (bias) p.b.assign(bias, bias + N);
+  if (active_isa() != Isa::ref && M > 0 && N > 0 && K > 0 && p.build(detail::sync_omp_threads())) {
+    p.w.clear();
+    p.w.shrink_to_fit();
+  }
+}
+
+MatmulPlan::~MatmulPlan() = default;
+MatmulPlan::MatmulPlan(MatmulPlan&&) noexcept = default;
+MatmulPlan& MatmulPlan::operator=(MatmulPlan&&) noexcept = default;
+
+int64_t MatmulPlan::M() const { return impl_->M; }
+bool MatmulPlan::uses_onednn() const { return impl_->prim.has_value(); }
+
+void MatmulPlan::run(const float* x, float* y) {
+  Impl& p = *impl_;
+  if (p.M <= 0 || p.N <= 0) return;
+  if (!p.prim) {  // fallback: the plain path
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = 0; j < p.N; ++j) y[i * p.N + j] = p.b.empty() ? 0.0f : p.b[static_cast<size_t>(j)];
+    gemm_f32(false, true, p.M, p.N, p.K, 1.0f, x, p.K, p.w.data(), p.K, 1.0f, y, p.N);
+    if (p.relu)
+      for (int64_t i = 0; i < p.M * p.N; ++i) y[i] = y[i] > 0 ? y[i] : 0.0f;
+    return;
+  }
+  const int threads = detail::sync_omp_threads();
+  if (threads != p.threads && !p.build(threads)) p.threads = threads;
+  auto& eng = detail::cpu_engine();
+  auto& strm = detail::thread_stream();
+  constexpr auto f32 = memory::data_type::f32;
+  memory xm(memory::desc({p.M, p.K}, f32, Tag::ab), eng, const_cast<float*>(x));
+  memory ym(memory::desc({p.M, p.N}, f32, Tag::ab), eng, y);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, p.packed_w}, {DNNL_ARG_DST, ym}};
+  if (p.packed_b) args.emplace(DNNL_ARG_BIAS, p.packed_b);
+  p.prim->execute(strm, args);
+  strm.wait();
+}
+
+}  // namespace lowbit::kernels

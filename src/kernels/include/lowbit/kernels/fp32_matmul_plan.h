@@ -1,0 +1,32 @@
+// Inference dense layer with the weights packed once: y (M, N) = act(x (M, K) W^T + bias), W
+// (N, K) row-major as ONNX Gemm(transB=1) and nn::Linear store it. A oneDNN matmul primitive
+// with the weights reordered into its blocked layout at construction; dnnl_sgemm (gemm_f32)
+// repacks them on every call, which at small M costs about as much as the multiply.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace lowbit::kernels {
+
+class MatmulPlan {
+ public:
+  // w and bias (N or null) are copied; `relu` fuses max(0, .) as a post-op. Never throws for
+  // valid sizes: without a primitive run() computes gemm_f32 + bias + ReLU in plain steps.
+  MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu);
+  ~MatmulPlan();
+  MatmulPlan(MatmulPlan&&) noexcept;
+  MatmulPlan& operator=(MatmulPlan&&) noexcept;
+
+  // x (M, K) and y (M, N) row-major, not overlapping. Uses lowbit::num_threads() (the primitive
+  // is rebuilt when it changes). Not to be called concurrently on one plan.
+  void run(const float* x, float* y);
+  int64_t M() const;
+  bool uses_onednn() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lowbit::kernels
