@@ -40,7 +40,10 @@ struct Axis {
         const double v = std::pow(10.0, p);
         if (v >= lo * 0.999 && v <= hi * 1.001) t.push_back(v);
       }
-      if (t.size() < 2) t = {lo, hi};
+      if (t.size() < 3) {  // less than a few decades: label the ends too
+        t.insert(t.begin(), lo);
+        t.push_back(hi);
+      }
     } else {
       for (int i = 0; i <= 4; ++i) t.push_back(lo + (hi - lo) * i / 4);
     }
