@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "lowbit/core/error.h"
@@ -31,7 +32,9 @@ void install_bounded_spin(int argc, char** argv, char**) {
   if (const char* off = std::getenv("LOWBIT_OMP_DEFAULTS"); off != nullptr && std::string(off) == "0") return;
   setenv("GOMP_SPINCOUNT", kSpinCount, 0);
   setenv("KMP_BLOCKTIME", kBlockTimeMs, 0);
-  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) execv("/proc/self/exe", argv);
+  // AT_EXECFN is the path this process was started from (valgrind's /proc/self/exe is its own).
+  const char* self = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) execv(self != nullptr ? self : "/proc/self/exe", argv);
   // execv returned: no /proc or no permission; carry on with the runtime's own default.
 }
 
