@@ -19,7 +19,7 @@
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/isa.h"
-#include "lowbit/quant/baseline.h"
+#include "lowbit/bench/onednn_matmul.h"
 
 namespace lowbit::app {
 namespace {
@@ -57,8 +57,8 @@ void run_bench_gemm(const BenchGemmArgs& a) {
   std::vector<int32_t> C(M * N), Cd(M * N);
   std::vector<float> Cf(M * N);
 
-  quant::OnednnMatmul dnnl_i8(quant::OnednnMatmul::Kind::u8s8s32, M, N, K, B.data());
-  quant::OnednnMatmul dnnl_f32(quant::OnednnMatmul::Kind::f32, M, N, K, Bf.data());
+  bench::OnednnMatmul dnnl_i8(bench::OnednnMatmul::Kind::u8s8s32, M, N, K, B.data());
+  bench::OnednnMatmul dnnl_f32(bench::OnednnMatmul::Kind::f32, M, N, K, Bf.data());
   const kernels::IntOperand opa{A.data(), K}, opb{B.data(), K};
   const kernels::AccSpec exact{kernels::AccModel::exact, 32, 0},
       clamp{kernels::AccModel::tile_clamp, a.acc_bits, a.tile}, sat{kernels::AccModel::saturating, a.acc_bits, 0};

@@ -1,6 +1,7 @@
 // QuantConfig: how each GEMM of a quantized layer is carried out (spec hdqt.md §1), and the
 // named presets. quantize_model() swaps every Linear/Conv2d of a model, by name, for its
-// integer-arithmetic counterpart sharing the same fp32 master weights.
+// integer-arithmetic counterpart sharing the same fp32 master weights. Rounding and accumulator
+// models are quant's (lowbit/quant), the one quantization vocabulary of the project.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,13 @@
 #include <vector>
 
 #include "lowbit/nn/module.h"
+#include "lowbit/quant/int_gemm.h"
 
 namespace lowbit::fqt {
 
-enum class Rounding { nearest, stochastic };
-enum class AccModel { exact, tile_clamp, saturating, wrap };
+using quant::AccModel;
+using quant::AccumulatorSpec;
+using quant::Rounding;
 
 // One operand of a quantized GEMM.
 struct OperandConfig {
@@ -24,9 +27,7 @@ struct OperandConfig {
 // One quantized GEMM: operands, accumulator and (backward only) the Hadamard transform.
 struct GemmConfig {
   OperandConfig a, b;
-  int acc_bits = 8;
-  AccModel acc = AccModel::tile_clamp;
-  int64_t tile = 32;  // reduction tile width; 0 = one tile over the whole reduction
+  AccumulatorSpec acc;  // model, width and reduction tile (0 = one tile); default tile-clamp(8, 32)
   bool hadamard = false;
 };
 

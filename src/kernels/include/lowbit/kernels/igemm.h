@@ -43,7 +43,7 @@ struct IgemmEpilogue {
   const float* bias = nullptr;       // [N] or null
 };
 
-// Preconditions (checked by the callers in lowbit_quant, not here): M, N >= 0, 1 <= K <= 65536
+// Preconditions (checked by each caller: quant::int_gemm*, fqt::int_matmul; not here): M, N >= 0, 1 <= K <= 65536
 // (so every exact partial sum fits int32 with room to spare), valid AccSpec.
 // C is M×N with row stride ldc. Threads: lowbit::parallel_for over blocks of M×N.
 void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
