@@ -47,9 +47,23 @@ struct QuantConfig {
 QuantConfig preset(const std::string& name, int bits = 0, int acc_bits = 0);
 std::vector<std::string> preset_names();
 
+// A preset as the CLI, CIL runs and checkpoint metadata record it: name and width overrides.
+struct PresetSpec {
+  std::string preset = "fp32";
+  int bits = 0;      // > 0 overrides the preset's operand bits
+  int acc_bits = 0;  // > 0 overrides the preset's accumulator bits
+};
+// ValueError for an unknown preset or widths out of range.
+inline QuantConfig preset(const PresetSpec& s) { return preset(s.preset, s.bits, s.acc_bits); }
+
 // Replaces each Linear and Conv2d (found by path) with a quantized layer using `cfg`, keeping
 // the same parameter Vars. Idempotent: already-quantized layers get the new config. A config
 // with enabled == false leaves the model unchanged. `seed` keys the stochastic rounding streams.
 void quantize_model(nn::Module& model, const QuantConfig& cfg, uint64_t seed);
+// quantize_model(model, preset(spec), seed): what a run or a restored checkpoint applies after
+// building (and, in class-incremental learning, after each head expansion).
+inline void apply_preset(nn::Module& model, const PresetSpec& spec, uint64_t seed) {
+  quantize_model(model, preset(spec), seed);
+}
 
 }  // namespace lowbit::fqt
