@@ -3,7 +3,8 @@
 // plain-loop specification. Integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) have
 // per-ISA files; fp32 GEMM and convolution (fp32.h) choose between the reference and the
 // libraries (oneDNN, OpenBLAS), whose own ISA choice is internal to them. Also the shared
-// integer GEMM epilogue. No other file calls active_isa().
+// integer GEMM epilogue. No other file calls active_isa()
+// (scripts/check-layers enforces it).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
