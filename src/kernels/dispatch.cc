@@ -1,14 +1,20 @@
-// The one place where the integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) choose a
-// path: active_isa() (LOWBIT_ISA=ref|avx2|avx512|avx512vnni) picks the highest supported path
-// that handles the request; `ref` runs the plain-loop specification. Also the shared GEMM epilogue.
+// The one place where kernels choose a path: active_isa() (isa.cc: CPUID, or LOWBIT_ISA=ref|avx2|
+// avx512|avx512vnni) picks the highest supported path that handles the request; `ref` runs the
+// plain-loop specification. Integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) have
+// per-ISA files; fp32 GEMM and convolution (fp32.h) choose between the reference and the
+// libraries (oneDNN, OpenBLAS), whose own ISA choice is internal to them. Also the shared
+// integer GEMM epilogue. No other file calls active_isa()
+// (scripts/check-layers enforces it).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "fp32_conv_impl.h"
 #include "int_impl.h"
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/fp32_ref.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/igemm_ref.h"
 #include "lowbit/kernels/isa.h"
@@ -222,6 +228,47 @@ void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_u8_f32(g, q, x);
   portable::dequantize_u8_f32(g, q, x);
+}
+
+// ---- fp32 GEMM and convolution: reference or library ----
+
+bool detail::library_paths() { return active_isa() != Isa::ref; }
+
+void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (!detail::library_paths()) return ref::gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  detail::gemm_f32_library(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+namespace {
+bool empty_output(const Conv2dShape& s) { return s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0; }
+}  // namespace
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
+  if (empty_output(s)) return;
+  if (!detail::library_paths()) return ref::conv2d_forward(s, x, w, bias, y);
+  detail::conv2d_forward_library(s, x, w, bias, y);
+}
+
+void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
+  if (empty_output(s)) {
+    std::fill(dx, dx + s.N * s.C * s.H * s.W, 0.0f);
+    return;
+  }
+  if (!detail::library_paths()) return ref::conv2d_backward_data(s, dy, w, dx);
+  detail::conv2d_backward_data_library(s, dy, w, dx);
+}
+
+void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* dbias) {
+  if (empty_output(s)) {
+    std::fill(dw, dw + s.K * (s.C / s.groups) * s.R * s.S, 0.0f);
+    if (dbias) std::fill(dbias, dbias + s.K, 0.0f);
+    return;
+  }
+  if (!detail::library_paths()) return ref::conv2d_backward_weight(s, x, dy, dw, dbias);
+  detail::conv2d_backward_weight_library(s, x, dy, dw, dbias);
 }
 
 // ---- transposes ----
