@@ -11,7 +11,7 @@
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/isa.h"
-#include "lowbit/quant/baseline.h"
+#include "lowbit/bench/onednn_matmul.h"
 
 namespace {
 
@@ -54,7 +54,7 @@ void BM_OnednnGemm(benchmark::State& st) {
   std::vector<float> Bf(B.begin(), B.end()), Af(M * K, 1.0f), Cf(M * N);
   std::vector<uint8_t> Au(M * K, 130);
   std::vector<int32_t> C(M * N);
-  quant::OnednnMatmul mm(i8 ? quant::OnednnMatmul::Kind::u8s8s32 : quant::OnednnMatmul::Kind::f32, M, N, K,
+  bench::OnednnMatmul mm(i8 ? bench::OnednnMatmul::Kind::u8s8s32 : bench::OnednnMatmul::Kind::f32, M, N, K,
                          i8 ? static_cast<const void*>(B.data()) : Bf.data());
   for (auto _ : st) {
     if (i8) mm.run(Au.data(), C.data());

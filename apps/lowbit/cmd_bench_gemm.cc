@@ -1,166 +1,35 @@
-// `lowbit bench gemm`: lowbit's integer GEMM (exact, tile-clamp, saturating) side by side with
-// oneDNN's u8×s8→s32 matmul and oneDNN's fp32 matmul on the same shape and thread count, in one
-// run, kernels interleaved round by round so that machine noise hits all of them alike. lowbit
-// runs with B packed once (igemm_pack_b, as oneDNN's weights are reordered once: the fair
-// ratio) and with B packed on every call ("+pack", the training case).
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <fstream>
-#include <functional>
-#include <random>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
+// `lowbit bench gemm`: lowbit's integer GEMM vs oneDNN int8 and fp32 on one shape
+// (bench::compare_gemms, bench/gemm_compare.h).
 #include "command.h"
-#include "lowbit/core/error.h"
-#include "lowbit/core/threads.h"
-#include "lowbit/kernels/igemm.h"
-#include "lowbit/kernels/isa.h"
-#include "lowbit/quant/baseline.h"
+#include "lowbit/bench/gemm_compare.h"
+#include "train_common.h"
 
 namespace lowbit::app {
 namespace {
 
-struct BenchGemmArgs {
-  int64_t m = 1024, n = 1024, k = 1024, tile = 32;
-  int acc_bits = 8, threads = 0;
-  double min_time = 1.0;
-  std::string json;
-};
-
-struct Kernel {
-  std::string name;
-  std::function<void()> run;
-  std::vector<double> seconds;
-};
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-void run_bench_gemm(const BenchGemmArgs& a) {
-  const int64_t M = a.m, N = a.n, K = a.k;
-  LOWBIT_REQUIRE(K <= kernels::kIgemmMaxK, "bench gemm", "--k must be at most {}", kernels::kIgemmMaxK);
-  std::mt19937 rng(1);
-  std::uniform_int_distribution<int> d(-127, 127);
-  std::vector<int8_t> A(M * K), B(N * K);
-  for (auto& v : A) v = static_cast<int8_t>(d(rng));
-  for (auto& v : B) v = static_cast<int8_t>(d(rng));
-  std::vector<uint8_t> Au(M * K);  // oneDNN's u8 source: a + 128
-  std::vector<float> Af(M * K), Bf(N * K);
-  for (int64_t i = 0; i < M * K; ++i) Au[i] = static_cast<uint8_t>(A[i] + 128), Af[i] = A[i];
-  for (int64_t i = 0; i < N * K; ++i) Bf[i] = B[i];
-  std::vector<int32_t> C(M * N), Cd(M * N);
-  std::vector<float> Cf(M * N);
-
-  quant::OnednnMatmul dnnl_i8(quant::OnednnMatmul::Kind::u8s8s32, M, N, K, B.data());
-  quant::OnednnMatmul dnnl_f32(quant::OnednnMatmul::Kind::f32, M, N, K, Bf.data());
-  const kernels::IntOperand opa{A.data(), K}, opb{B.data(), K};
-  const kernels::AccSpec exact{kernels::AccModel::exact, 32, 0},
-      clamp{kernels::AccModel::tile_clamp, a.acc_bits, a.tile}, sat{kernels::AccModel::saturating, a.acc_bits, 0};
-  // B packed once, like oneDNN's reordered weights (the side-by-side comparison) ...
-  const kernels::IgemmPackedB pb_exact = kernels::igemm_pack_b(N, K, opb, exact),
-                              pb_clamp = kernels::igemm_pack_b(N, K, opb, clamp),
-                              pb_sat = kernels::igemm_pack_b(N, K, opb, sat);
-  auto packed = [&](const kernels::IgemmPackedB& pb, kernels::AccSpec spec) {
-    return [&, spec] { kernels::igemm_s32_packed(M, opa, pb, spec, C.data(), N); };
-  };
-  // ... and packed on every call (training, where W and G change every step).
-  auto per_call = [&](kernels::AccSpec spec) {
-    return [&, spec] { kernels::igemm_s32(M, N, K, opa, opb, spec, C.data(), N); };
-  };
-  std::vector<Kernel> ks = {
-      {"exact", packed(pb_exact, exact), {}},
-      {"tile-clamp", packed(pb_clamp, clamp), {}},
-      {"saturating", packed(pb_sat, sat), {}},
-      {"onednn-int8", [&] { dnnl_i8.run(Au.data(), Cd.data()); }, {}},
-      {"fp32", [&] { dnnl_f32.run(Af.data(), Cf.data()); }, {}},
-      {"exact+pack", per_call(exact), {}},
-      {"tile-clamp+pack", per_call(clamp), {}},
-      {"saturating+pack", per_call(sat), {}},
-  };
-
-  // Cross-check: oneDNN's Σ (a+128)·b equals lowbit's exact Σ a·b plus 128·Σ_k b[n,k].
-  // Also: B packed once and B packed per call give the same C.
-  ks[5].run();
-  const std::vector<int32_t> per_call_c = C;
-  ks[0].run();
-  if (C != per_call_c) throw InternalError("[bench gemm] lowbit exact with packed and unpacked B differ");
-  ks[3].run();
-  for (int64_t n = 0; n < N; ++n) {
-    int64_t colsum = 0;
-    for (int64_t k = 0; k < K; ++k) colsum += B[n * K + k];
-    for (int64_t m = 0; m < M; ++m)
-      if (int64_t{C[m * N + n]} + 128 * colsum != Cd[m * N + n])
-        throw InternalError(fmt::format("[bench gemm] lowbit exact and oneDNN int8 differ at ({}, {})", m, n));
-  }
-
-  using clock = std::chrono::steady_clock;
-  auto time_once = [](Kernel& k) {
-    const auto t0 = clock::now();
-    k.run();
-    k.seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
-  };
-  for (Kernel& k : ks) {  // warm-up, also sizes the repetition count
-    time_once(k);
-    k.seconds.clear();
-    time_once(k);
-  }
-  double per_round = 0;
-  for (Kernel& k : ks) per_round += k.seconds.back();
-  const int rounds = std::max(3, static_cast<int>(a.min_time * static_cast<double>(ks.size()) / per_round));
-  for (int r = 1; r < rounds; ++r)
-    for (Kernel& k : ks) time_once(k);
-
-  const double ops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  nlohmann::json out = {{"m", M}, {"n", N}, {"k", K}, {"threads", num_threads()}, {"rounds", rounds},
-                        {"isa", std::string(kernels::isa_name(kernels::active_isa()))},
-                        {"acc_bits", a.acc_bits}, {"tile", a.tile}, {"checked_against_onednn", true}};
-  std::printf("gemm %lldx%lldx%lld, %d thread(s), lowbit path %s, %d rounds (median)\n", static_cast<long long>(M),
-              static_cast<long long>(N), static_cast<long long>(K), num_threads(),
-              std::string(kernels::isa_name(kernels::active_isa())).c_str(), rounds);
-  std::printf("%-16s %10s %10s %10s %10s\n", "kernel", "ms", "GOPS", "vs int8", "vs fp32");
-  const double dnnl_gops = ops / median(ks[3].seconds) * 1e-9, fp32_gops = ops / median(ks[4].seconds) * 1e-9;
-  for (const Kernel& k : ks) {
-    const double t = median(k.seconds), gops = ops / t * 1e-9;
-    // Kernels packing B on every call go under their own keys; the keys hold the
-    // side-by-side variant (B packed once, as oneDNN's weights are reordered once).
-    const bool pack = k.name.ends_with("+pack");
-    const std::string name = pack ? k.name.substr(0, k.name.size() - 5) : k.name, sfx = pack ? "_pack_per_call" : "";
-    out["gops" + sfx][name] = gops;
-    out["ms" + sfx][name] = t * 1e3;
-    out["gops_best" + sfx][name] = ops / *std::min_element(k.seconds.begin(), k.seconds.end()) * 1e-9;
-    if (k.name != "onednn-int8" && k.name != "fp32") {
-      out["ratio_vs_onednn_int8" + sfx][name] = gops / dnnl_gops;
-      out["ratio_vs_fp32" + sfx][name] = gops / fp32_gops;
-    }
-    std::printf("%-16s %10.3f %10.1f %10.2f %10.2f\n", k.name.c_str(), t * 1e3, gops, gops / dnnl_gops, gops / fp32_gops);
-  }
-  if (!a.json.empty()) {
-    std::ofstream f(a.json);
-    if (!f) throw IoError(fmt::format("[bench gemm] cannot write {}", a.json));
-    f << out.dump(2) << "\n";
-  }
-}
-
 void setup_bench_gemm(CLI::App& cmd) {
-  auto a = std::make_shared<BenchGemmArgs>();
-  cmd.add_option("--m", a->m, "rows of A and C")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
-  cmd.add_option("--n", a->n, "rows of B, columns of C")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
-  cmd.add_option("--k", a->k, "reduction length")->check(CLI::Range(int64_t{1}, int64_t{65536}))->capture_default_str();
-  cmd.add_option("--acc-bits", a->acc_bits, "accumulator bits A of tile-clamp and saturating")
+  struct Args {
+    bench::GemmCompareOptions opt;
+    int threads = 0;
+    std::string json;
+  };
+  auto a = std::make_shared<Args>();
+  bench::GemmCompareOptions& o = a->opt;
+  cmd.add_option("--m", o.m, "rows of A and C")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd.add_option("--n", o.n, "rows of B, columns of C")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd.add_option("--k", o.k, "reduction length")->check(CLI::Range(int64_t{1}, int64_t{65536}))->capture_default_str();
+  cmd.add_option("--acc-bits", o.acc_bits, "accumulator bits A of tile-clamp and saturating")
       ->check(CLI::Range(2, 32))->capture_default_str();
-  cmd.add_option("--tile", a->tile, "tile width T of tile-clamp (0 = one tile)")->check(CLI::Range(int64_t{0}, int64_t{65536}))
+  cmd.add_option("--tile", o.tile, "tile width T of tile-clamp (0 = one tile)")->check(CLI::Range(int64_t{0}, int64_t{65536}))
       ->capture_default_str();
-  cmd.add_option("--min-time", a->min_time, "seconds of timing per kernel (about)")->check(CLI::Range(0.0, 600.0))
+  cmd.add_option("--min-time", o.min_time, "seconds of timing per kernel (about)")->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   cmd.add_option("--json", a->json, "write gops.<kernel>, ratio_vs_onednn_int8.<kernel>, ... (B packed once) and *_pack_per_call here");
   add_threads_option(cmd, &a->threads);
-  cmd.callback([a] { run_bench_gemm(*a); });
+  cmd.callback([a] {
+    const nlohmann::json out = bench::compare_gemms(a->opt);
+    if (!a->json.empty()) write_json(a->json, out);
+  });
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
-// `lowbit train` and `lowbit eval`: supervised training of a model zoo network on a data set,
-// with per-epoch atomic checkpoints, --resume, and a JSON summary.
+// `lowbit train`: supervised training of a model zoo network on a data set (fp32 or a
+// quantization preset), with per-epoch atomic checkpoints, --resume, and a JSON summary.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 
 #include "command.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/data/load.h"
 #include "lowbit/fqt/quant_config.h"
+#include "lowbit/train/classifier_meta.h"
 #include "lowbit/train/trainer.h"
 #include "train_common.h"
 
@@ -30,16 +30,18 @@ void run_train(TrainArgs& a) {
   data::DatasetSplit split = load_split(a.dataset, a.data_dir);
   auto model = nn::build_model(a.model, split.train.sample_shape(), split.train.num_classes);
   nn::init_parameters(*model, a.cfg.seed);
-  const fqt::QuantConfig qcfg = fqt::preset(a.quant, a.bits, a.acc_bits);
-  fqt::quantize_model(*model, qcfg, a.cfg.seed);
+  train::ClassifierMeta meta = train::classifier_meta(*model, split, a.dataset);
+  meta.seed = a.cfg.seed;
+  meta.quant_preset = a.quant, meta.quant_bits = a.bits, meta.quant_acc_bits = a.acc_bits;
+  fqt::apply_preset(*model, {a.quant, a.bits, a.acc_bits}, a.cfg.seed);
   train::Trainer trainer(*model, a.cfg);
 
   int64_t first_epoch = 0;
   if (!a.resume.empty()) {
-    const auto meta = parse_meta(nn::load_checkpoint(a.resume), a.resume);
-    if (meta.value("model", "") != a.model || meta.value("dataset", "") != a.dataset)
+    const auto old = train::parse_classifier_meta(nn::load_checkpoint(a.resume), a.resume);
+    if (old.model != a.model || old.dataset != a.dataset)
       throw ValueError(fmt::format("[train] --resume {}: checkpoint is {} on {}, this run is {} on {}", a.resume,
-                                   meta.value("model", "?"), meta.value("dataset", "?"), a.model, a.dataset));
+                                   old.model, old.dataset, a.model, a.dataset));
     first_epoch = train::load_training_checkpoint(a.resume, *model, trainer.optimizer());
     std::fprintf(stderr, "resuming from %s after epoch %lld\n", a.resume.c_str(), static_cast<long long>(first_epoch));
   }
@@ -48,12 +50,7 @@ void run_train(TrainArgs& a) {
   trainer.fit(split.train, first_epoch, [&](const train::EpochReport& r) {
     history.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
                        {"seconds", r.seconds}, {"images_per_second", r.images_per_second}, {"lr", r.lr}});
-    if (!a.out.empty()) {
-      auto meta = model_meta(*model, split, a.dataset);
-      meta["seed"] = a.cfg.seed;
-      meta["quant"] = {{"preset", a.quant}, {"bits", a.bits}, {"acc_bits", a.acc_bits}};
-      train::save_training_checkpoint(a.out, *model, trainer.optimizer(), r.epoch, meta.dump());
-    }
+    if (!a.out.empty()) train::save_training_checkpoint(a.out, *model, trainer.optimizer(), r.epoch, train::to_json(meta));
   });
   const train::EvalResult test = train::evaluate(*model, split.test);
   std::printf("test accuracy %.4f (loss %.4f) on %lld images; %s, %lld epochs, %.1f s, %.0f images/s, %d threads\n",
@@ -109,48 +106,8 @@ void setup_train(CLI::App& cmd) {
   cmd.callback([a] { run_train(*a); });
 }
 
-struct EvalArgs {
-  std::string checkpoint, dataset = "fashion-mnist", data_dir, json;
-  int threads = 0;
-};
-
-void run_eval(const EvalArgs& a) {
-  const nn::Checkpoint ck = nn::load_checkpoint(a.checkpoint);
-  const auto meta = parse_meta(ck, a.checkpoint);
-  auto model = model_from_meta(meta, a.checkpoint);
-  nn::load_module_state(ck, *model, a.checkpoint);
-  if (meta.contains("quant")) {  // evaluate with the arithmetic the model was trained with
-    const auto& q = meta["quant"];
-    fqt::quantize_model(*model, fqt::preset(q.value("preset", "fp32"), q.value("bits", 0), q.value("acc_bits", 0)),
-                        meta.value("seed", uint64_t{0}));
-  }
-  data::DatasetSplit split = load_split(a.dataset, a.data_dir);
-  if (split.test.sample_shape() != meta.value("input_shape", Shape{}) || split.test.num_classes != model->num_classes())
-    throw ValueError(fmt::format("[eval] {} expects input {} with {} classes; {} has {} with {}", a.checkpoint,
-                                 meta.value("input_shape", nlohmann::json::array()).dump(), model->num_classes(), a.dataset,
-                                 shape_str(split.test.sample_shape()), split.test.num_classes));
-  const train::EvalResult r = train::evaluate(*model, split.test);
-  std::printf("test accuracy %.4f (loss %.4f) on %lld images\n", r.accuracy, r.loss, static_cast<long long>(r.samples));
-  if (!a.json.empty()) {
-    write_json(a.json, {{"model", meta.value("model", "")}, {"dataset", a.dataset}, {"checkpoint", a.checkpoint},
-                        {"test_accuracy", r.accuracy}, {"test_loss", r.loss}, {"samples", r.samples},
-                        {"threads", num_threads()}});
-  }
-}
-
-void setup_eval(CLI::App& cmd) {
-  auto a = std::make_shared<EvalArgs>();
-  cmd.add_option("--checkpoint", a->checkpoint, "checkpoint written by `lowbit train --out`")->required()->check(CLI::ExistingFile);
-  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
-  cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files");
-  cmd.add_option("--json", a->json, "write a JSON summary here ('-' for stdout)");
-  add_threads_option(cmd, &a->threads);
-  cmd.callback([a] { run_eval(*a); });
-}
-
 }  // namespace
 
 LOWBIT_COMMAND("train", "train a network on a data set (fp32 or integer arithmetic: --quant hdqt)", setup_train);
-LOWBIT_COMMAND("eval", "evaluate a checkpoint on a data set's test split", setup_eval);
 
 }  // namespace lowbit::app

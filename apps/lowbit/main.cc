@@ -34,7 +34,7 @@ std::string group_description(const std::string& group) {
 
 int main(int argc, char** argv) {
   using namespace lowbit::app;
-  CLI::App app{"lowbit: low-precision deep learning on CPUs (integer training, PTQ, benchmarks)"};
+  CLI::App app{"lowbit: low-precision deep learning on CPUs (integer training, class-incremental learning, ONNX inference, benchmarks)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lowbit 0.1.0");
   std::map<std::string, CLI::App*> nodes;

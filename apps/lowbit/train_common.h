@@ -1,5 +1,4 @@
-// Helpers shared by the train/eval/cil commands: data set loading by name, checkpoint metadata
-// for classifiers, and JSON output.
+// Helpers shared by the train/eval/bench commands: data set loading by name and JSON output.
 #pragma once
 
 #include <string>
@@ -7,18 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "lowbit/data/dataset.h"
-#include "lowbit/nn/checkpoint.h"
-#include "lowbit/nn/models.h"
 
 namespace lowbit::app {
 
 // Loads and normalizes (train statistics) a split by name; data_dir empty = the default place.
 data::DatasetSplit load_split(const std::string& dataset, const std::string& data_dir);
-
-// Metadata that lets `eval` rebuild the model and its preprocessing from a checkpoint.
-nlohmann::json model_meta(const nn::Classifier& model, const data::DatasetSplit& split, const std::string& dataset);
-std::shared_ptr<nn::Classifier> model_from_meta(const nlohmann::json& meta, const std::string& origin);
-nlohmann::json parse_meta(const nn::Checkpoint& ck, const std::string& origin);
 
 void write_json(const std::string& path, const nlohmann::json& j);  // atomic; "-" = stdout
 

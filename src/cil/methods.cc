@@ -1,6 +1,9 @@
 // The class-incremental methods: a shared task loop (select data, record teacher outputs, grow
-// the head, train, update the exemplar memory) with per-method data, loss and bias correction.
+// the head, train on train::Trainer, update the exemplar memory) with per-method hooks for the
+// data, the loss and the stage after training (BiC's bias correction).
 #include "lowbit/cil/methods.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -34,21 +37,23 @@ class Learner : public Method {
     const Task& task = tasks[static_cast<size_t>(t)];
     const std::vector<int64_t> idx = training_indices(train, task);
     const data::Dataset subset = train.subset(idx);
-    const TaskLoss loss = loss_for(task);
+    TaskLoss loss = loss_for(task);
     Tensor teacher;
-    if (t > 0 && loss.kd_weight > 0) teacher = corrected_logits(forward_all(*model_, subset.inputs).logits);
+    if (t > 0 && loss.kd_weight > 0) teacher = corrected_logits(train::predict(*model_, subset.inputs).logits);
     grow(task, t);
     train::TrainConfig tc = cfg_.train;
     tc.seed = mix_stream(mix_stream(cfg_.train.seed, kTrainStream), static_cast<uint64_t>(t));
-    fit_task(*model_, subset, teacher, tc, loss,
-             fmt::format("{}task {}/{}", cfg_.label, t + 1, tasks.size()));
+    tc.progress = tc.progress && isatty(STDERR_FILENO);  // dozens of tasks x epochs: no log spam
+    tc.label = fmt::format("{}task {}/{} ", cfg_.label, t + 1, tasks.size());
+    train::Trainer trainer(*model_, tc, make_task_loss(std::move(loss), teacher, subset.size()));
+    trainer.fit(subset);
     after_fit(train, task);
     if (memory_on_) update_memory(train, task);
     ++tasks_done_;
   }
 
   Prediction predict(const Tensor& inputs) override {
-    const Outputs out = forward_all(model(), inputs);
+    const train::Outputs out = train::predict(model(), inputs);
     Prediction p;
     p.head = argmax_rows(corrected_logits(out.logits));
     if (memory_on_) p.nme = nme_predict(out.features, means_);
@@ -106,13 +111,13 @@ class Learner : public Method {
     const int64_t budget = memory_.per_class(task.end);
     for (int c = task.first; c < task.end; ++c) {
       const std::vector<int64_t> idx = indices_in_range(train, c, c + 1);
-      const Tensor features = forward_all(*model_, data::gather_rows(train.inputs, idx)).features;
+      const Tensor features = train::predict(*model_, data::gather_rows(train.inputs, idx)).features;
       std::vector<int64_t> picked = herding_select(features, budget);
       for (int64_t& i : picked) i = idx[static_cast<size_t>(i)];
       memory_.set_class(c, std::move(picked));
     }
     const std::vector<int64_t> all = memory_.all();
-    const Tensor features = forward_all(*model_, data::gather_rows(train.inputs, all)).features;
+    const Tensor features = train::predict(*model_, data::gather_rows(train.inputs, all)).features;
     means_ = class_means(features, data::gather_rows(train.labels, all), task.end);
   }
 };
@@ -212,7 +217,7 @@ class Bic : public Learner {
   void after_fit(const data::Dataset& train, const Task& task) override {
     if (task.num_old() == 0 || val_.empty()) return;
     const Tensor labels = data::gather_rows(train.labels, val_);
-    const Tensor raw = forward_all(*model_, data::gather_rows(train.inputs, val_)).logits;
+    const Tensor raw = train::predict(*model_, data::gather_rows(train.inputs, val_)).logits;
     const Tensor old_part = corrected_logits(raw).narrow(1, 0, task.first).contiguous();
     const Tensor new_part = raw.narrow(1, task.first, task.end - task.first).contiguous();
     Var alpha(Tensor::full({1}, 1.0f), true), beta(Tensor::zeros({1}), true);

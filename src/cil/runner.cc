@@ -37,17 +37,17 @@ CilSetup prepare(const data::DatasetSplit& split, const CilConfig& cfg) {
 
 RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& quant, uint64_t seed,
                   const TaskCallback& on_task) {
-  check_quant_spec(quant);
+  (void)fqt::preset(quant);  // ValueError for an unknown preset or widths
   const Shape input = setup.train.sample_shape();
   ModelOps ops;
   ops.build = [&, seed](int64_t num_classes) {
     auto m = nn::build_model(cfg.model, input, num_classes);
     nn::init_parameters(*m, seed);
-    apply_quantization(*m, quant, mix_stream(mix_stream(seed, kQuantStream), 0));
+    fqt::apply_preset(*m, quant, mix_stream(mix_stream(seed, kQuantStream), 0));
     return m;
   };
   ops.requantize = [&, seed](nn::Classifier& m, int task) {
-    apply_quantization(m, quant, mix_stream(mix_stream(seed, kQuantStream), static_cast<uint64_t>(task)));
+    fqt::apply_preset(m, quant, mix_stream(mix_stream(seed, kQuantStream), static_cast<uint64_t>(task)));
   };
   MethodConfig mc = cfg.method_cfg;
   mc.train.seed = seed;
@@ -75,7 +75,7 @@ RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& 
 std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, const std::vector<QuantSpec>& presets,
                                const std::vector<uint64_t>& seeds, const std::vector<RunResult>& done,
                                const std::function<void(const RunResult&)>& on_run, const TaskCallback& on_task) {
-  for (const QuantSpec& q : presets) check_quant_spec(q);  // fail before hours of training
+  for (const QuantSpec& q : presets) (void)fqt::preset(q);  // fail before hours of training
   std::vector<RunResult> out;
   for (uint64_t seed : seeds) {
     for (const QuantSpec& q : presets) {

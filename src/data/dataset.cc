@@ -227,7 +227,7 @@ Batch BatchLoader::make_batch(std::span<const int64_t> order, int64_t b) const {
   const int64_t begin = b * batch_size_;
   const int64_t end = std::min<int64_t>(begin + batch_size_, static_cast<int64_t>(order.size()));
   const auto idx = order.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin));
-  return {gather_rows(ds_.inputs, idx), gather_rows(ds_.labels, idx)};
+  return {gather_rows(ds_.inputs, idx), gather_rows(ds_.labels, idx), std::vector<int64_t>(idx.begin(), idx.end())};
 }
 
 }  // namespace lowbit::data

@@ -26,9 +26,9 @@ bool pack_small_output_channels(int64_t K) { return K <= 32; }
 
 struct QConvNode : Node {
   ConvGeometry geo;
-  Codes x, w;  // x codes (N, C*H*W), w codes (K, CRS)
+  QTensor x, w;  // x codes (N, C*H*W), w codes (K, CRS)
   std::shared_ptr<QuantContext> ctx;
-  QConvNode(const Var& xv, const Var& wv, const Var& bv, ConvGeometry g, Codes xc, Codes wc,
+  QConvNode(const Var& xv, const Var& wv, const Var& bv, ConvGeometry g, QTensor xc, QTensor wc,
             std::shared_ptr<QuantContext> c)
       : Node({xv, wv, bv}), geo(g), x(std::move(xc)), w(std::move(wc)), ctx(std::move(c)) {}
   std::string_view name() const override { return "quantized_conv2d"; }
@@ -40,12 +40,12 @@ struct QConvNode : Node {
 
   // dX_n (C,H,W) += col2im(dcol) with dcol (CRS, L) = (s_w' s_g / h(K)) · sat(Q(H_K W_q) Q_sr(G_nᵀ H_K)ᵀ):
   // the spec's (L, CRS) product computed transposed, so col2im reads rows.
-  void grad_input_sample(int64_t n, const float* gn, const Codes& w_op, const Streams& st, float* dx_n) const {
+  void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Streams& st, float* dx_n) const {
     const QuantConfig& cfg = ctx->cfg;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
     Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({CRS, L});
     transpose_f32(gn, K, L, gt.data<float>());
-    const Codes gq =
+    const QTensor gq =
         grad_operand(gt.data<float>(), L, K, cfg.grad_input, {ctx->seed, st.grad_input_g, static_cast<uint64_t>(n * L * K)});
     int_matmul(w_op, gq, cfg.grad_input, 1.0f, dcol.data<float>(), L);
     col2im_rows_add(geo, dcol.data<float>(), dx_n);
@@ -57,11 +57,11 @@ struct QConvNode : Node {
   void grad_weight_sample(int64_t n, const float* gn, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
-    Codes xt{Tensor::empty({CRS, L}, DType::i8), x.scale, x.is_unsigned};
+    QTensor xt{Tensor::empty({CRS, L}, DType::i8), x.params};
     Tensor padded = Tensor::empty({geo.padded_bytes()}, DType::i8);
-    im2col_rows_i8(geo, x.q.data<int8_t>() + n * geo.CHW(), padded.data<int8_t>(), xt.q.data<int8_t>());
-    const Codes gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
-    const Codes xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
+    im2col_rows_i8(geo, x.codes.data<int8_t>() + n * geo.CHW(), padded.data<int8_t>(), xt.codes.data<int8_t>());
+    const QTensor gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
+    const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
     if (!pack_small_output_channels(K)) return int_matmul(gq, xh, g, inv_h, dw_n, CRS);
     Tensor dwt = Tensor::empty({CRS, K});
@@ -77,7 +77,7 @@ struct QConvNode : Node {
     Tensor dx = want_x ? Tensor::zeros({N, geo.C, geo.H, geo.W}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
-    const Codes w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : Codes{};
+    const QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
                      sr_stream(*ctx, SrTensor::grad_weight_x)};
     const float* gp = gc.data<float>();
@@ -132,18 +132,18 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   LOWBIT_REQUIRE(g.OH >= 1 && g.OW >= 1, "quantized_conv2d", "kernel does not fit input {}", shape_str(xc.shape()));
   const QuantConfig& cfg = ctx->cfg;
   const int64_t CHW = g.CHW(), L = g.L(), CRS = g.CRS();
-  Codes xq = quantize_operand(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
-  Codes wq = quantize_operand(wc.data<float>(), g.K, CRS, cfg.forward.b, false);
+  QTensor xq = quantize_operand(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
+  QTensor wq = quantize_operand(wc.data<float>(), g.K, CRS, cfg.forward.b, false);
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
-    Codes col{Tensor::empty({L, CRS}, DType::i8), xq.scale, xq.is_unsigned};
+    QTensor col{Tensor::empty({L, CRS}, DType::i8), xq.params};
     Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
     Tensor yt = Tensor::empty({L, g.K});
     for (int64_t n = b; n < e; ++n) {
-      im2col_positions_i8(g, xq.q.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>(),
-                          col.q.data<int8_t>());
+      im2col_positions_i8(g, xq.codes.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>(),
+                          col.codes.data<int8_t>());
       float* yn = y.data<float>() + n * g.K * L;
       if (pack_columns_forward(g)) {
         qforward(wq, col, cfg.forward, yn, L);  // (K, L) = W_q · colᵀ

@@ -11,31 +11,15 @@
 namespace lowbit::fqt {
 namespace {
 
-kernels::Rounding to_kernel(Rounding r) {
-  return r == Rounding::stochastic ? kernels::Rounding::stochastic : kernels::Rounding::nearest;
-}
-
-kernels::AccModel to_kernel(AccModel m) {
-  switch (m) {
-    case AccModel::exact: return kernels::AccModel::exact;
-    case AccModel::tile_clamp: return kernels::AccModel::tile_clamp;
-    case AccModel::saturating: return kernels::AccModel::saturating;
-    case AccModel::wrap: return kernels::AccModel::wrap;
-  }
-  return kernels::AccModel::exact;
-}
-
-Codes quantize_f32(const float* x, int64_t rows, int64_t cols, float scale, int32_t qmin, int32_t qmax, Rounding r,
-                   SrKey key) {
-  Codes c;
-  c.q = Tensor::empty({rows, cols}, DType::i8);
-  c.scale = scale;
+QTensor quantize_f32(const float* x, int64_t rows, int64_t cols, int bits, float scale, int32_t qmin, int32_t qmax,
+                     Rounding r, RandomKey key) {
+  QTensor c{Tensor::empty({rows, cols}, DType::i8), quant::QuantParams::per_tensor_grid(bits, qmin, qmax, scale)};
   kernels::QuantGrid g;
   g.inner = rows * cols;  // one channel, one long run: the kernels vectorize along `inner`
-  g.scale = &c.scale;
+  g.scale = &scale;
   g.qmin = qmin;
   g.qmax = qmax;
-  kernels::quantize_f32_i8(g, x, c.q.data<int8_t>(), to_kernel(r), {key.seed, key.stream, key.first});
+  kernels::quantize_f32_i8(g, x, c.codes.data<int8_t>(), r, key);
   return c;
 }
 
@@ -49,50 +33,37 @@ bool any_negative(int64_t n, const float* x) {
 
 }  // namespace
 
-Codes quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
-                       SrKey key) {
+QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
+                         RandomKey key) {
   const int64_t n = rows * cols;
   const float m = cfg.clip * (n > 0 ? kernels::max_abs_f32(n, x) : 0.0f);
   // Codes are held in int8: unsigned [0, 2^b - 1] fits only up to b = 7. At 8 bits a
   // non-negative tensor uses the signed grid [0, 127] (one bit unused) rather than wrapping.
   const bool is_unsigned = allow_unsigned && cfg.bits <= 7 && !any_negative(n, x);
-  const int32_t qmax = is_unsigned ? qmax_unsigned(cfg.bits) : qmax_signed(cfg.bits);
+  const int32_t qmax = is_unsigned ? (1 << cfg.bits) - 1 : quant::q_max(cfg.bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(qmax) : 1.0f;
-  Codes c = quantize_f32(x, rows, cols, scale, is_unsigned ? 0 : -qmax, qmax, cfg.rounding, key);
-  c.is_unsigned = is_unsigned;
-  return c;
+  return quantize_f32(x, rows, cols, cfg.bits, scale, is_unsigned ? 0 : -qmax, qmax, cfg.rounding, key);
 }
 
-Codes quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, SrKey key) {
+QTensor quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, RandomKey key) {
   const float m = rows * cols > 0 ? kernels::max_abs_f32(rows * cols, y) : 0.0f;
-  const int32_t q = qmax_signed(bits);
+  const int32_t q = quant::q_max(bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(q) : 1.0f;
-  return quantize_f32(y, rows, cols, scale, -q, q, r, key);
+  return quantize_f32(y, rows, cols, bits, scale, -q, q, r, key);
 }
 
-Codes requantize(const int32_t* y, int64_t rows, int64_t cols, int bits, Rounding r, SrKey key) {
-  const int32_t m = rows * cols > 0 ? kernels::max_abs_i32(rows * cols, y) : 0;
-  const int32_t q = qmax_signed(bits);
-  Codes c;
-  c.q = Tensor::empty({rows, cols}, DType::i8);
-  c.scale = m > 0 ? static_cast<float>(m) / static_cast<float>(q) : 1.0f;
-  kernels::QuantGrid g;
-  g.inner = rows * cols;
-  g.scale = &c.scale;
-  g.qmin = -q;
-  g.qmax = q;
-  kernels::quantize_i32_i8(g, y, c.q.data<int8_t>(), to_kernel(r), {key.seed, key.stream, key.first});
-  return c;
-}
-
-void int_matmul(const Codes& A, const Codes& B, const GemmConfig& g, float extra, float* C, int64_t ldc) {
-  const int64_t M = A.q.size(0), K = A.q.size(1), N = B.q.size(0);
-  LOWBIT_CHECK(B.q.size(1) == K, "int_matmul: A is {}, B is {}", shape_str(A.q.shape()), shape_str(B.q.shape()));
-  LOWBIT_REQUIRE(K <= kernels::kIgemmMaxK, "int_matmul", "reduction length {} exceeds {}", K, kernels::kIgemmMaxK);
-  kernels::AccSpec acc{to_kernel(g.acc), g.acc_bits, g.tile};
+void int_matmul(const QTensor& A, const QTensor& B, const GemmConfig& g, float extra, float* C, int64_t ldc) {
+  const int64_t M = A.codes.size(0), K = A.codes.size(1), N = B.codes.size(0);
+  LOWBIT_CHECK(B.codes.size(1) == K, "int_matmul: A is {}, B is {}", shape_str(A.shape()), shape_str(B.shape()));
+  // The kernel's preconditions (kernels/igemm.h), which it does not check itself.
+  LOWBIT_REQUIRE(K >= 1 && K <= kernels::kIgemmMaxK, "int_matmul", "reduction length must be in [1, {}], got {}",
+                 kernels::kIgemmMaxK, K);
+  LOWBIT_REQUIRE(g.acc.bits >= 2 && g.acc.bits <= 32 && g.acc.tile >= 0, "int_matmul",
+                 "accumulator needs bits in [2, 32] and tile >= 0, got {}", g.acc.str());
   kernels::IgemmEpilogue ep;
-  ep.alpha = A.scale * B.scale * extra;
-  kernels::igemm_f32(M, N, K, {A.q.data<int8_t>(), K, false}, {B.q.data<int8_t>(), K, false}, acc, ep, C, ldc);
+  ep.alpha = A.scale() * B.scale() * extra;
+  kernels::igemm_f32(M, N, K, {A.codes.data<int8_t>(), K, false}, {B.codes.data<int8_t>(), K, false},
+                     {g.acc.model, g.acc.bits, g.acc.tile}, ep, C, ldc);
 }
 
 Tensor transpose_i8(const Tensor& q) {

@@ -2,6 +2,7 @@
 // quantized domain, bias gradient in fp32, straight-through estimator for the quantizers.
 #include <vector>
 
+#include "lowbit/core/rng.h"
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/qmatmul.h"
 #include "lowbit/nn/module.h"
@@ -11,20 +12,20 @@ namespace lowbit::fqt {
 namespace {
 
 struct QLinearNode : Node {
-  Codes x, w;
+  QTensor x, w;
   std::shared_ptr<QuantContext> ctx;
-  QLinearNode(const Var& xv, const Var& wv, const Var& bv, Codes xc, Codes wc, std::shared_ptr<QuantContext> c)
+  QLinearNode(const Var& xv, const Var& wv, const Var& bv, QTensor xc, QTensor wc, std::shared_ptr<QuantContext> c)
       : Node({xv, wv, bv}), x(std::move(xc)), w(std::move(wc)), ctx(std::move(c)) {}
   std::string_view name() const override { return "quantized_linear"; }
 
   std::vector<Tensor> backward(const Tensor& g) override {
     const QuantConfig& cfg = ctx->cfg;
     const Tensor gc = g.contiguous();
-    const int64_t B = x.q.size(0), K = x.q.size(1), N = w.q.size(0);
+    const int64_t B = x.codes.size(0), K = x.codes.size(1), N = w.codes.size(0);
     Tensor dx, dw, db;
     if (inputs()[0].requires_grad()) {
       dx = Tensor::empty({B, K});
-      const Codes w_op = grad_input_weight_operand(w, cfg.grad_input);
+      const QTensor w_op = grad_input_weight_operand(w, cfg.grad_input);
       qgrad_input(gc.data<float>(), B, N, w_op, cfg.grad_input, {ctx->seed, sr_stream(*ctx, SrTensor::grad_input_g), 0},
                   dx.data<float>(), K);
     }
@@ -32,7 +33,7 @@ struct QLinearNode : Node {
       dw = Tensor::empty({N, K});
       Tensor gt = Tensor::empty({N, B});
       transpose_f32(gc.data<float>(), B, N, gt.data<float>());
-      const Codes xt{transpose_i8(x.q), x.scale, x.is_unsigned};
+      const QTensor xt{transpose_i8(x.codes), x.params};
       qgrad_weight(gt.data<float>(), N, B, xt, cfg.grad_weight, {ctx->seed, sr_stream(*ctx, SrTensor::grad_weight_g), 0},
                    {ctx->seed, sr_stream(*ctx, SrTensor::grad_weight_x), 0}, dw.data<float>(), K);
     }
@@ -55,8 +56,8 @@ Var quantized_linear(const Var& x, const Var& w, const Var& bias, const std::sha
   const QuantConfig& cfg = ctx->cfg;
   const Tensor xc = x.value().contiguous(), wc = w.value().contiguous();
   const int64_t B = xc.size(0), K = xc.size(1), N = wc.size(0);
-  Codes xq = quantize_operand(xc.data<float>(), B, K, cfg.forward.a, true);
-  Codes wq = quantize_operand(wc.data<float>(), N, K, cfg.forward.b, false);
+  QTensor xq = quantize_operand(xc.data<float>(), B, K, cfg.forward.a, true);
+  QTensor wq = quantize_operand(wc.data<float>(), N, K, cfg.forward.b, false);
   Tensor y = Tensor::empty({B, N});
   qforward(xq, wq, cfg.forward, y.data<float>(), N);
   if (bias.defined()) {

@@ -6,7 +6,7 @@
 
 namespace lowbit::fqt {
 
-Codes grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, SrKey key) {
+QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, RandomKey key) {
   const int64_t h = g.hadamard ? kernels::hadamard_block(cols) : 1;
   if (h <= 1) return quantize_max(G, rows, cols, g.a.bits, g.a.rounding, key);
   Tensor gh = Tensor::empty({rows, cols});
@@ -14,38 +14,37 @@ Codes grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig&
   return quantize_max(gh.data<float>(), rows, cols, g.a.bits, g.a.rounding, key);
 }
 
-Codes transformed_operand(const Codes& x, const GemmConfig& g, SrKey key) {
+QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key) {
   if (!g.hadamard) return x;
-  const int64_t rows = x.q.size(0), cols = x.q.size(1);
+  const int64_t rows = x.codes.size(0), cols = x.codes.size(1);
   Tensor acc = Tensor::empty({rows, cols}, DType::i32);
-  kernels::fwht_i8_i32({rows, cols, 1, kernels::hadamard_block(cols)}, x.q.data<int8_t>(), cols,
+  kernels::fwht_i8_i32({rows, cols, 1, kernels::hadamard_block(cols)}, x.codes.data<int8_t>(), cols,
                        acc.data<int32_t>(), cols);
-  Codes out = requantize(acc.data<int32_t>(), rows, cols, g.b.bits, g.b.rounding, key);
-  out.scale *= x.scale;  // value = code * s_h * s_x
-  return out;
+  return quant::requantize(acc, x.scale(), g.b.bits, g.b.rounding, 1.0f, key);  // value = code * s_h * s_x
 }
 
-void qforward(const Codes& x, const Codes& w, const GemmConfig& g, float* Y, int64_t ldy) {
+void qforward(const QTensor& x, const QTensor& w, const GemmConfig& g, float* Y, int64_t ldy) {
   int_matmul(x, w, g, 1.0f, Y, ldy);
 }
 
-Codes grad_input_weight_operand(const Codes& w, const GemmConfig& g) {
-  const int64_t N = w.q.size(0);
-  const Codes wt{transpose_i8(w.q), w.scale, w.is_unsigned};  // (K, N)
+QTensor grad_input_weight_operand(const QTensor& w, const GemmConfig& g) {
+  const int64_t N = w.codes.size(0);
+  const QTensor wt{transpose_i8(w.codes), w.params};  // (K, N)
   if (!g.hadamard) return wt;
-  Codes out = transformed_operand(wt, g, {});  // Q_near(H_N W_q): g.b's rounding
-  out.scale /= static_cast<float>(kernels::hadamard_block(N));  // H H = h I: one 1/h per pair
+  QTensor out = transformed_operand(wt, g, {});  // Q_near(H_N W_q): g.b's rounding
+  // H H = h I: one 1/h per pair. A fresh scale tensor: `out` may not own the one it holds.
+  out.params.scale = Tensor::full({1}, out.scale() / static_cast<float>(kernels::hadamard_block(N)));
   return out;
 }
 
-void qgrad_input(const float* G, int64_t B, int64_t N, const Codes& w_op, const GemmConfig& g, SrKey key, float* dX,
+void qgrad_input(const float* G, int64_t B, int64_t N, const QTensor& w_op, const GemmConfig& g, RandomKey key, float* dX,
                  int64_t lddx) {
   int_matmul(grad_operand(G, B, N, g, key), w_op, g, 1.0f, dX, lddx);
 }
 
-void qgrad_weight(const float* Gt, int64_t N, int64_t B, const Codes& xt, const GemmConfig& g, SrKey key_g,
-                  SrKey key_x, float* dW, int64_t lddw) {
-  const Codes gq = grad_operand(Gt, N, B, g, key_g);
+void qgrad_weight(const float* Gt, int64_t N, int64_t B, const QTensor& xt, const GemmConfig& g, RandomKey key_g,
+                  RandomKey key_x, float* dW, int64_t lddw) {
+  const QTensor gq = grad_operand(Gt, N, B, g, key_g);
   const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(B)) : 1.0f;
   int_matmul(gq, transformed_operand(xt, g, key_x), g, inv_h, dW, lddw);
 }

@@ -14,14 +14,10 @@ QuantConfig hdqt_like(int bits, int acc_bits, bool hadamard) {
   c.enabled = true;
   c.forward.a = {bits, Rounding::nearest, 0.975f};
   c.forward.b = {bits, Rounding::nearest, 0.975f};
-  c.forward.acc_bits = acc_bits;
-  c.forward.acc = AccModel::tile_clamp;
-  c.forward.tile = 32;
+  c.forward.acc = AccumulatorSpec::tile_clamp(acc_bits, 32);
   c.grad_input.a = {bits, Rounding::stochastic, 1.0f};  // Q_sr(G H_N)
   c.grad_input.b = {bits, Rounding::nearest, 1.0f};     // Q_near(H_N W_q)
-  c.grad_input.acc_bits = acc_bits;
-  c.grad_input.acc = AccModel::tile_clamp;
-  c.grad_input.tile = 0;
+  c.grad_input.acc = AccumulatorSpec::tile_clamp(acc_bits, 0);
   c.grad_input.hadamard = hadamard;
   c.grad_weight = c.grad_input;
   c.grad_weight.b.rounding = Rounding::stochastic;  // Q_sr(H_B X_q)
@@ -43,7 +39,7 @@ QuantConfig preset(const std::string& name, int bits, int acc_bits) {
     c = hdqt_like(bits ? bits : 4, acc_bits ? acc_bits : 8, name == "hdqt");
   } else if (name == "int8") {
     c = hdqt_like(bits ? bits : 8, acc_bits ? acc_bits : 32, false);
-    for (GemmConfig* g : {&c.forward, &c.grad_input, &c.grad_weight}) g->acc = AccModel::exact;
+    for (GemmConfig* g : {&c.forward, &c.grad_input, &c.grad_weight}) g->acc.model = AccModel::exact;
   } else {
     throw ValueError(fmt::format("[quant preset] unknown preset '{}' (expected fp32, hdqt, naive-int or int8)", name));
   }

@@ -1,14 +1,11 @@
-// conv2d_* entry points: choose the path for the shape (conv_algo_for, the measured rule) or
-// the forced one, and fall back to im2col if oneDNN cannot build a primitive (it never throws
-// through a kernel). LOWBIT_ISA=ref routes to the reference.
-#include <algorithm>
+// The library paths behind conv2d_* (dispatch.cc): the algorithm for the shape (conv_algo_for,
+// the measured rule) or the forced one, falling back to im2col if oneDNN cannot build a
+// primitive (it never throws through a kernel).
 #include <atomic>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "fp32_conv_impl.h"
-#include "lowbit/kernels/fp32_ref.h"
-#include "lowbit/kernels/isa.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -22,8 +19,6 @@ ConvAlgo pick(const Conv2dShape& s, ConvPass pass) {
   const ConvAlgo forced = conv_algo();
   return forced == ConvAlgo::automatic ? conv_algo_for(s, pass) : forced;
 }
-
-bool empty_output(const Conv2dShape& s) { return s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0; }
 
 }  // namespace
 
@@ -39,9 +34,7 @@ ConvAlgo conv_algo_for(const Conv2dShape& s, ConvPass pass) {
   return ConvAlgo::onednn_blocked;
 }
 
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
-  if (empty_output(s)) return;
-  if (active_isa() == Isa::ref) return ref::conv2d_forward(s, x, w, bias, y);
+void detail::conv2d_forward_library(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
   const ConvAlgo algo = pick(s, ConvPass::forward);
   if (algo != ConvAlgo::im2col) {
     try {
@@ -52,13 +45,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   detail::im2col_conv_forward(s, x, w, bias, y);
 }
 
-void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
-  if (empty_output(s)) {
-    std::fill(dx, dx + s.N * s.C * s.H * s.W, 0.0f);
-    return;
-  }
-  if (active_isa() == Isa::ref) return ref::conv2d_backward_data(s, dy, w, dx);
+void detail::conv2d_backward_data_library(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
   const ConvAlgo algo = pick(s, ConvPass::backward_data);
   if (algo != ConvAlgo::im2col) {
     try {
@@ -69,13 +56,8 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   detail::im2col_conv_backward_data(s, dy, w, dx);
 }
 
-void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* dbias) {
-  if (empty_output(s)) {
-    std::fill(dw, dw + s.K * (s.C / s.groups) * s.R * s.S, 0.0f);
-    if (dbias) std::fill(dbias, dbias + s.K, 0.0f);
-    return;
-  }
-  if (active_isa() == Isa::ref) return ref::conv2d_backward_weight(s, x, dy, dw, dbias);
+void detail::conv2d_backward_weight_library(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+                                            float* dbias) {
   const ConvAlgo algo = pick(s, ConvPass::backward_weight);
   if (algo != ConvAlgo::im2col) {
     try {

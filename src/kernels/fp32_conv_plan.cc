@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fp32_conv_impl.h"
 #include "fp32_runtime.h"
-#include "lowbit/kernels/isa.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -188,7 +188,7 @@ ConvPlan::ConvPlan(const Conv2dShape& s, const float* w, const float* bias, cons
   p.y_layout = y_layout;
   p.w.assign(w, w + s.K * (s.C / s.groups) * s.R * s.S);
   if (bias) p.b.assign(bias, bias + s.K);
-  if (active_isa() != Isa::ref) p.build(detail::sync_omp_threads());
+  if (detail::library_paths()) p.build(detail::sync_omp_threads());
 }
 
 ConvPlan::~ConvPlan() = default;

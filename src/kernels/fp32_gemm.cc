@@ -1,4 +1,5 @@
-// Fast fp32 GEMM: oneDNN's dnnl_sgemm by default, OpenBLAS's cblas_sgemm when forced.
+// The library fp32 GEMM behind gemm_f32 (dispatch.cc): oneDNN's dnnl_sgemm by default,
+// OpenBLAS's cblas_sgemm when forced.
 // Measured on the training shapes (docs/BENCHMARKS.md): Debian's OpenBLAS 0.3.21 has no Zen 4
 // AVX-512 kernels and runs at about half of dnnl_sgemm's speed on 1 and 2 threads, and
 // dnnl_sgemm shares the OpenMP pool with parallel_for instead of spinning a second one.
@@ -6,11 +7,10 @@
 
 #include <atomic>
 
+#include "fp32_conv_impl.h"
 #include "fp32_runtime.h"
 #include "lowbit/kernels/fp32.h"
-#include "lowbit/kernels/fp32_ref.h"
 #include "lowbit/kernels/fp32_tuning.h"
-#include "lowbit/kernels/isa.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -25,14 +25,9 @@ std::atomic<GemmLib>& gemm_lib_setting() {
 void set_gemm_lib(GemmLib lib) { gemm_lib_setting().store(lib, std::memory_order_relaxed); }
 GemmLib gemm_lib() { return gemm_lib_setting().load(std::memory_order_relaxed); }
 
-void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  // LOWBIT_ISA=ref routes through the specification, for bisecting a wrong result.
-  if (active_isa() == Isa::ref) {
-    ref::gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
+void detail::gemm_f32_library(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                              int64_t ldc) {
   if (gemm_lib() == GemmLib::openblas) {
     detail::sync_openblas_threads();
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,

@@ -9,7 +9,7 @@
 
 #include "fp32_runtime.h"
 #include "lowbit/kernels/fp32.h"
-#include "lowbit/kernels/isa.h"
+#include "fp32_conv_impl.h"  // detail::library_paths()
 
 namespace lowbit::kernels {
 
@@ -68,7 +68,7 @@ MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const fl
   p.M = M, p.N = N, p.K = K, p.relu = relu;
   p.w.assign(w, w + N * K);
   if (bias) p.b.assign(bias, bias + N);
-  if (active_isa() != Isa::ref && M > 0 && N > 0 && K > 0 && p.build(detail::sync_omp_threads())) {
+  if (detail::library_paths() && M > 0 && N > 0 && K > 0 && p.build(detail::sync_omp_threads())) {
     p.w.clear();
     p.w.shrink_to_fit();
   }

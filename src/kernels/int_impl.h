@@ -1,5 +1,5 @@
 // Private declarations shared by the integer kernels (quantizers, Hadamard, integer GEMM): the
-// per-ISA entry points that int_dispatch.cc chooses between, and the common GEMM epilogue.
+// per-ISA entry points that dispatch.cc chooses between, and the common GEMM epilogue.
 // Each ISA's code lives in its own file compiled with that ISA's flags; nothing here is inline
 // SIMD code, so no ISA-specific instantiation can leak into another path at link time.
 #pragma once

@@ -1,8 +1,6 @@
-// Peak microbenchmarks: per-ISA register loops (compiled with function target attributes and
-// chosen with __builtin_cpu_supports) run on 1 and N std::threads, and a STREAM triad.
+// Peak measurement: kernels' per-ISA register loops (kernels/peak.h) run on 1 and N std::threads
+// (per-thread CPU time and wall clock), and a STREAM triad.
 #include "lowbit/paradnn/peak.h"
-
-#include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,81 +12,14 @@
 #include <time.h>
 
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/peak.h"
 
 namespace lowbit::paradnn {
 namespace {
 
-constexpr int64_t kInner = 1 << 14;  // loop trips between clock reads
 volatile float g_sink = 0;           // keeps the measured loops observable
 
-// Each returns the number of ops done (and folds the accumulators into `sink` so the loop
-// cannot be removed).
-[[gnu::target("avx512f")]] double fp32_avx512(int64_t reps, float* sink) {
-  __m512 a[12];
-  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
-  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
-  for (int64_t r = 0; r < reps * kInner; ++r)
-    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
-  for (int i = 1; i < 12; ++i) a[0] = _mm512_add_ps(a[0], a[i]);
-  alignas(64) float out[16];
-  _mm512_store_ps(out, a[0]);
-  *sink += out[0];
-  return static_cast<double>(reps) * kInner * 12 * 16 * 2;
-}
-
-[[gnu::target("avx2,fma")]] double fp32_avx2(int64_t reps, float* sink) {
-  __m256 a[12];
-  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(static_cast<float>(i) * 1e-3f);
-  const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-3f);
-  for (int64_t r = 0; r < reps * kInner; ++r)
-    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
-  for (int i = 1; i < 12; ++i) a[0] = _mm256_add_ps(a[0], a[i]);
-  float out[8];
-  _mm256_storeu_ps(out, a[0]);
-  *sink += out[0];
-  return static_cast<double>(reps) * kInner * 12 * 8 * 2;
-}
-
-[[gnu::target("avx512f,avx512vnni")]] double int8_vnni512(int64_t reps, float* sink) {
-  __m512i a[12];
-  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_epi32(i);
-  const __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
-  for (int64_t r = 0; r < reps * kInner; ++r)
-    for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbusd_epi32(a[i], u, s);
-  for (int i = 1; i < 12; ++i) a[0] = _mm512_add_epi32(a[0], a[i]);
-  alignas(64) int32_t out[16];
-  _mm512_store_si512(out, a[0]);
-  *sink += static_cast<float>(out[0]);
-  return static_cast<double>(reps) * kInner * 12 * 64 * 2;
-}
-
-[[gnu::target("avx2")]] double int8_avx2(int64_t reps, float* sink) {
-  // u8 x s8 -> i16 pairs (vpmaddubsw) -> i32 (vpmaddwd) -> accumulate: 32 multiply-adds per 3 ops.
-  __m256i a[8];
-  for (int i = 0; i < 8; ++i) a[i] = _mm256_set1_epi32(i);
-  const __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
-  for (int64_t r = 0; r < reps * kInner; ++r)
-    for (int i = 0; i < 8; ++i)
-      a[i] = _mm256_add_epi32(a[i], _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), one));
-  for (int i = 1; i < 8; ++i) a[0] = _mm256_add_epi32(a[0], a[i]);
-  *sink += static_cast<float>(_mm256_extract_epi32(a[0], 0));
-  return static_cast<double>(reps) * kInner * 8 * 32 * 2;
-}
-
-[[gnu::target("avx512f,avx512bf16")]] double bf16_512(int64_t reps, float* sink) {
-  __m512 a[12];
-  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
-  const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3a83);  // 1.0, ~1e-3
-  for (int64_t r = 0; r < reps * kInner; ++r)
-    for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbf16_ps(a[i], x, y);
-  for (int i = 1; i < 12; ++i) a[0] = _mm512_add_ps(a[0], a[i]);
-  alignas(64) float out[16];
-  _mm512_store_ps(out, a[0]);
-  *sink += out[0];
-  return static_cast<double>(reps) * kInner * 12 * 32 * 2;
-}
-
-using Kernel = double (*)(int64_t, float*);
+using Kernel = double (*)(int64_t, float*);  // kernels::PeakLoop::run
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -182,22 +113,19 @@ std::string cpu_model() {
 Peak measure_peak(int threads, double seconds) {
   LOWBIT_REQUIRE(threads >= 1 && threads <= 4096, "measure_peak", "threads must be in [1, 4096], got {}", threads);
   LOWBIT_REQUIRE(seconds > 0 && seconds <= 60, "measure_peak", "seconds must be in (0, 60], got {}", seconds);
-  __builtin_cpu_init();
   Peak p;
   p.cpu_model = cpu_model();
   p.threads = threads;
-  auto both = [&](Kernel k, const char* feature, double& one, double& all) {
-    p.features.push_back(feature);
-    const Rate single = rate(k, 1, seconds), multi = rate(k, threads, seconds);
-    one = std::max(single.per_core, multi.per_core);
-    all = multi.wall;
-  };
-  if (__builtin_cpu_supports("avx512f")) both(fp32_avx512, "avx512f", p.fp32_flops_per_core, p.fp32_flops_all);
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) both(fp32_avx2, "avx2+fma", p.fp32_flops_per_core, p.fp32_flops_all);
-  else throw ValueError("[bench peak] this CPU has neither AVX-512 nor AVX2+FMA (lowbit's builds need x86-64-v3)");
-  if (__builtin_cpu_supports("avx512vnni")) both(int8_vnni512, "avx512_vnni", p.int8_ops_per_core, p.int8_ops_all);
-  else both(int8_avx2, "avx2 (vpmaddubsw)", p.int8_ops_per_core, p.int8_ops_all);
-  if (__builtin_cpu_supports("avx512bf16")) both(bf16_512, "avx512_bf16", p.bf16_flops_per_core, p.bf16_flops_all);
+  for (const kernels::PeakLoop& loop : kernels::peak_loops()) {
+    p.features.push_back(loop.path);
+    const Rate single = rate(loop.run, 1, seconds), multi = rate(loop.run, threads, seconds);
+    const double one = std::max(single.per_core, multi.per_core);
+    if (loop.kind == kernels::PeakKind::fp32) p.fp32_flops_per_core = one, p.fp32_flops_all = multi.wall;
+    if (loop.kind == kernels::PeakKind::int8) p.int8_ops_per_core = one, p.int8_ops_all = multi.wall;
+    if (loop.kind == kernels::PeakKind::bf16) p.bf16_flops_per_core = one, p.bf16_flops_all = multi.wall;
+  }
+  if (p.fp32_flops_per_core == 0)
+    throw ValueError("[bench peak] this CPU has neither AVX-512 nor AVX2+FMA (lowbit's builds need x86-64-v3)");
   p.triad_bytes_per_second = triad(threads, 4 * seconds);
   return p;
 }

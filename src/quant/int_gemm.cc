@@ -100,7 +100,7 @@ Tensor int_gemm_dequant(const QTensor& A, const QTensor& B, const AccumulatorSpe
 }
 
 QTensor int_gemm_requant(const QTensor& A, const QTensor& B, const AccumulatorSpec& acc, int bits, Rounding rounding,
-                         float clip, RandomStream rs) {
+                         float clip, RandomKey rs) {
   constexpr std::string_view op = "int_gemm_requant";
   check_no_zero_point(A, op);
   check_no_zero_point(B, op);

@@ -63,8 +63,15 @@ void check_f32(const Tensor& x, std::string_view op) {
 
 }  // namespace
 
-RandomStream RandomStream::keyed(uint64_t seed, uint64_t step, uint64_t tensor_id) {
-  return RandomStream{seed, mix_stream(step, tensor_id)};
+RandomKey keyed_stream(uint64_t seed, uint64_t step, uint64_t tensor_id) { return {seed, mix_stream(step, tensor_id), 0}; }
+
+QuantParams QuantParams::per_tensor_grid(int bits, int32_t qmin, int32_t qmax, float scale) {
+  QuantParams p;
+  p.bits = bits;
+  p.qmin = qmin;
+  p.qmax = qmax;
+  p.scale = Tensor::full({1}, scale);
+  return p;
 }
 
 float QuantParams::scale_at(int64_t c) const { return scale.data<float>()[c]; }
@@ -110,7 +117,7 @@ QuantParams choose_params(const Tensor& x, int bits, Scheme scheme, float clip, 
   return p;
 }
 
-QTensor quantize(const Tensor& x, const QuantParams& p, Rounding rounding, RandomStream rs) {
+QTensor quantize(const Tensor& x, const QuantParams& p, Rounding rounding, RandomKey rs) {
   constexpr std::string_view op = "quantize";
   check_f32(x, op);
   check_bits(p.bits, op);
@@ -134,18 +141,17 @@ QTensor quantize(const Tensor& x, const QuantParams& p, Rounding rounding, Rando
   g.qmin = p.qmin;
   g.qmax = p.qmax;
   QTensor q{Tensor::empty(x.shape(), p.code_dtype()), p};
-  const k::RandomKey key{rs.seed, rs.stream, 0};
-  if (q.codes.dtype() == DType::u8) k::quantize_f32_u8(g, xc.data<float>(), q.codes.data<uint8_t>(), rounding, key);
-  else k::quantize_f32_i8(g, xc.data<float>(), q.codes.data<int8_t>(), rounding, key);
+  if (q.codes.dtype() == DType::u8) k::quantize_f32_u8(g, xc.data<float>(), q.codes.data<uint8_t>(), rounding, rs);
+  else k::quantize_f32_i8(g, xc.data<float>(), q.codes.data<int8_t>(), rounding, rs);
   return q;
 }
 
-QTensor quantize_per_tensor(const Tensor& x, int bits, Scheme scheme, Rounding rounding, float clip, RandomStream rs) {
+QTensor quantize_per_tensor(const Tensor& x, int bits, Scheme scheme, Rounding rounding, float clip, RandomKey rs) {
   return quantize(x, choose_params(x, bits, scheme, clip, -1), rounding, rs);
 }
 
 QTensor quantize_per_channel(const Tensor& x, int64_t axis, int bits, Scheme scheme, Rounding rounding, float clip,
-                             RandomStream rs) {
+                             RandomKey rs) {
   LOWBIT_REQUIRE(x.dim() >= 1, "quantize_per_channel", "needs a tensor with at least one dimension");
   return quantize(x, choose_params(x, bits, scheme, clip, normalize_axis(x, axis, "quantize_per_channel")), rounding, rs);
 }
@@ -168,7 +174,7 @@ Tensor dequantize(const QTensor& q) {
   return out;
 }
 
-QTensor requantize(const Tensor& acc, float unit, int bits, Rounding rounding, float clip, RandomStream rs) {
+QTensor requantize(const Tensor& acc, float unit, int bits, Rounding rounding, float clip, RandomKey rs) {
   constexpr std::string_view op = "requantize";
   LOWBIT_REQUIRE(acc.defined() && acc.dtype() == DType::i32, op, "expected an i32 tensor of accumulators");
   check_bits(bits, op);
@@ -179,18 +185,14 @@ QTensor requantize(const Tensor& acc, float unit, int bits, Rounding rounding, f
   // Scale in accumulator steps: codes = acc / s_int; the real scale is unit · s_int.
   float s_int = clip * static_cast<float>(m) / static_cast<float>(q_max(bits));
   if (!(s_int > 0.0f)) s_int = 1.0f;
-  QuantParams p;
-  p.bits = bits;
-  p.qmin = -q_max(bits);
-  p.qmax = q_max(bits);
-  p.scale = Tensor::full({1}, unit * s_int);
+  const QuantParams p = QuantParams::per_tensor_grid(bits, -q_max(bits), q_max(bits), unit * s_int);
   k::QuantGrid g;
   g.inner = a.numel();
   g.scale = &s_int;
   g.qmin = p.qmin;
   g.qmax = p.qmax;
   QTensor q{Tensor::empty(a.shape(), DType::i8), p};
-  k::quantize_i32_i8(g, a.data<int32_t>(), q.codes.data<int8_t>(), rounding, {rs.seed, rs.stream, 0});
+  k::quantize_i32_i8(g, a.data<int32_t>(), q.codes.data<int8_t>(), rounding, rs);
   return q;
 }
 

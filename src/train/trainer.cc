@@ -27,20 +27,27 @@ std::unique_ptr<nn::LrSchedule> make_schedule(const TrainConfig& cfg) {
   throw ValueError(fmt::format("[train] unknown schedule '{}' (expected constant, cosine or multistep)", cfg.schedule));
 }
 
-Tensor predict_logits(nn::Classifier& model, const Tensor& inputs, int64_t batch_size) {
+Outputs predict(nn::Classifier& model, const Tensor& inputs, int64_t batch_size) {
   const bool was_training = model.training();
   model.eval();
   NoGradGuard no_grad;
   const int64_t n = inputs.size(0);
-  Tensor out;
+  Outputs out;
+  out.features = Tensor::empty({n, model.feature_dim()});
+  out.logits = Tensor::empty({n, model.num_classes()});
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t len = std::min(batch_size, n - start);
-    const Var logits = model(Var(inputs.narrow(0, start, len).contiguous()));
-    if (!out.defined()) out = Tensor::empty({n, logits.size(1)});
-    out.narrow(0, start, len).copy_(logits.value());
+    const Var f = model.features(Var(inputs.narrow(0, start, len).contiguous()));
+    const Var z = model.head(f);
+    out.features.narrow(0, start, len).copy_(f.value());
+    out.logits.narrow(0, start, len).copy_(z.value());
   }
   model.train(was_training);
   return out;
+}
+
+Tensor predict_logits(nn::Classifier& model, const Tensor& inputs, int64_t batch_size) {
+  return predict(model, inputs, batch_size).logits;
 }
 
 EvalResult evaluate(nn::Classifier& model, const data::Dataset& ds, int64_t batch_size) {
@@ -76,7 +83,7 @@ void Trainer::fit(const data::Dataset& train, int64_t first_epoch,
   for (int64_t epoch = first_epoch; epoch < cfg_.epochs; ++epoch) {
     model_.train();
     const auto t0 = std::chrono::steady_clock::now();
-    ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, cfg_.epochs), nb, cfg_.progress);
+    ProgressBar bar(fmt::format("{}epoch {}/{}", cfg_.label, epoch + 1, cfg_.epochs), nb, cfg_.progress);
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     EpochReport rep;

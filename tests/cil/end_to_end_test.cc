@@ -106,14 +106,11 @@ TEST(CilEndToEnd, RunAllReusesFinishedRunsAndRejectsBadSettings) {
   EXPECT_THROW(prepare(split, cfg), ValueError);
   cfg.method = "der";
   EXPECT_THROW(prepare(split, cfg), ValueError);
-  if (!quantization_available()) {
-    EXPECT_THROW(run_one(setup, config("lwf"), QuantSpec{"hdqt"}, 1), ValueError);
-  }
-  EXPECT_THROW(check_quant_spec(QuantSpec{"no-such-preset"}), ValueError);
+  EXPECT_THROW(run_one(setup, config("lwf"), QuantSpec{"no-such-preset"}, 1), ValueError);
+  EXPECT_THROW(run_all(setup, config("lwf"), {QuantSpec{"hdqt", 9, 0}}, {1}, {}), ValueError);
 }
 
 TEST(CilEndToEnd, QuantizedPresetKeepsTheGrownHeadQuantized) {
-  if (!quantization_available()) GTEST_SKIP() << "built without the fqt layer";
   const data::DatasetSplit split = synthetic();
   const CilConfig cfg = config("icarl");
   const CilSetup setup = prepare(split, cfg);
@@ -127,10 +124,10 @@ TEST(CilEndToEnd, QuantizedPresetKeepsTheGrownHeadQuantized) {
   ops.build = [&](int64_t n) {
     auto m = nn::build_model("fcnet", setup.train.sample_shape(), n);
     nn::init_parameters(*m, 2);
-    apply_quantization(*m, hdqt, 0);
+    fqt::apply_preset(*m, hdqt, 0);
     return m;
   };
-  ops.requantize = [&](nn::Classifier& m, int t) { apply_quantization(m, hdqt, static_cast<uint64_t>(t)); };
+  ops.requantize = [&](nn::Classifier& m, int t) { fqt::apply_preset(m, hdqt, static_cast<uint64_t>(t)); };
   auto method = make_method("finetune", cfg.method_cfg, ops);
   for (int t = 0; t < 3; ++t) method->train_task(setup.train, setup.tasks, t);
   EXPECT_EQ(method->model().num_classes(), kClasses);

@@ -106,6 +106,9 @@ TEST(BatchLoader, BatchesCoverEpochAndHonourDropLast) {
       // The row is the whole sample of the label beside it.
       EXPECT_EQ(b.labels.data<int32_t>()[i], static_cast<int32_t>(x0 / 100) % 4);
       EXPECT_EQ(b.inputs.data<float>()[i * 6 + 5], x0 + 12);
+      // indices name the sample's row in the data set (toy row r starts with 100 * r).
+      ASSERT_EQ(b.indices.size(), static_cast<size_t>(b.size()));
+      EXPECT_EQ(100.0f * static_cast<float>(b.indices[static_cast<size_t>(i)]), x0);
     }
     samples += b.size();
     ++batches;

@@ -136,7 +136,7 @@ TEST(QLinear, SaturationChangesResultsWhenItShould) {
   // far more than 127, so an 8-bit tile-clamp result differs from the exact one.
   const Tensor x = Tensor::full({2, 64}, 1.0f), w = Tensor::full({3, 64}, 1.0f);
   QuantConfig sat = preset("hdqt"), exact = preset("hdqt");
-  exact.forward.acc = AccModel::exact;
+  exact.forward.acc.model = AccModel::exact;
   const float ys = quantized_linear(Var(x), Var(w), Var(), ctx_for(sat)).value().to_vector()[0];
   const float ye = quantized_linear(Var(x), Var(w), Var(), ctx_for(exact)).value().to_vector()[0];
   // Codes: x unsigned 15 (s = 0.975/15), w signed 7 (s = 0.975/7). Exact: 64 * 105 = 6720.
@@ -146,7 +146,7 @@ TEST(QLinear, SaturationChangesResultsWhenItShould) {
   const Tensor xs = rand_t({2, 16}, 9, 0.01f), wsm = rand_t({3, 16}, 10, 0.01f);
   QuantConfig four = preset("hdqt", 4, 16);
   EXPECT_EQ(quantized_linear(Var(xs), Var(wsm), Var(), ctx_for(four)).value().to_vector(),
-            quantized_linear(Var(xs), Var(wsm), Var(), ctx_for([&] { auto c = four; c.forward.acc = AccModel::exact; return c; }()))
+            quantized_linear(Var(xs), Var(wsm), Var(), ctx_for([&] { auto c = four; c.forward.acc.model = AccModel::exact; return c; }()))
                 .value()
                 .to_vector());
 }

@@ -111,7 +111,9 @@ TEST(Fp32ConvPlan, UsesOneDnnAndSurvivesThreadChange) {
   std::vector<float> y1(s.N * s.K * 81), y2(y1.size()), want(y1.size()), mag(y1.size());
   set_num_threads(1);
   ConvPlan plan(s, w.data(), nullptr);
-  if (active_isa() != Isa::ref) EXPECT_TRUE(plan.uses_onednn());
+  if (active_isa() != Isa::ref) {
+    EXPECT_TRUE(plan.uses_onednn());
+  }
   plan.run(x.data(), y1.data());
   set_num_threads(2);  // rebuilds the primitive and repacks from the packed weights
   plan.run(x.data(), y2.data());

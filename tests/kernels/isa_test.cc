@@ -18,7 +18,9 @@ TEST(Isa, ForcingWorksAndRejectsUnsupported) {
   set_active_isa(Isa::ref);
   EXPECT_EQ(active_isa(), Isa::ref);
   set_active_isa(saved);
-  if (!isa_supported(Isa::avx512vnni)) EXPECT_THROW(set_active_isa(Isa::avx512vnni), ValueError);
+  if (!isa_supported(Isa::avx512vnni)) {
+    EXPECT_THROW(set_active_isa(Isa::avx512vnni), ValueError);
+  }
 }
 
 }  // namespace

@@ -66,10 +66,10 @@ TEST(Quantize, EverySchemeStaysInItsRangeAndRoundTripsWithinHalfAStep) {
 
 TEST(Quantize, StochasticStreamDependsOnStepAndTensorOnly) {
   const Tensor x = randn({64, 64}, 2);
-  auto codes = [&](RandomStream rs) { return quantize_per_tensor(x, 4, Scheme::symmetric, Rounding::stochastic, 1.0f, rs).codes.to_vector(); };
-  EXPECT_EQ(codes(RandomStream::keyed(7, 3, 11)), codes(RandomStream::keyed(7, 3, 11)));
-  EXPECT_NE(codes(RandomStream::keyed(7, 3, 11)), codes(RandomStream::keyed(7, 4, 11)));
-  EXPECT_NE(codes(RandomStream::keyed(7, 3, 11)), codes(RandomStream::keyed(7, 3, 12)));
+  auto codes = [&](RandomKey rs) { return quantize_per_tensor(x, 4, Scheme::symmetric, Rounding::stochastic, 1.0f, rs).codes.to_vector(); };
+  EXPECT_EQ(codes(keyed_stream(7, 3, 11)), codes(keyed_stream(7, 3, 11)));
+  EXPECT_NE(codes(keyed_stream(7, 3, 11)), codes(keyed_stream(7, 4, 11)));
+  EXPECT_NE(codes(keyed_stream(7, 3, 11)), codes(keyed_stream(7, 3, 12)));
   // Codes are one of the two neighbours of x/s.
   const QTensor q = quantize_per_tensor(x, 4, Scheme::symmetric, Rounding::stochastic, 1.0f, {1, 2});
   for (int64_t i = 0; i < x.numel(); ++i) {

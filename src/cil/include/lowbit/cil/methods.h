@@ -10,7 +10,11 @@
 //   icarl     task's classes + exemplars     CE over all seen logits + KD (old)      herding, NME
 //   bic       as icarl, minus a held-out     (1-l) CE + l KD, l = old/seen; then a   herding, NME
 //             balanced validation split      bias layer (alpha, beta on the new logits) fitted on it
-// KD = distillation_loss (fit.h), temperature 2 by default.
+// KD = distillation_loss (loss.h), temperature 2 by default.
+//
+// Every method trains a task on the one train::Trainer with the loss of make_task_loss; the
+// stages around it are hooks of the shared task loop (methods.cc): which samples to train on,
+// the task's loss, a stage after training (BiC's bias layer) and the exemplar memory update.
 #pragma once
 
 #include <functional>
@@ -18,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "lowbit/cil/fit.h"
+#include "lowbit/cil/loss.h"
 #include "lowbit/cil/memory.h"
 #include "lowbit/cil/task_split.h"
 

@@ -11,11 +11,14 @@
 
 #include "lowbit/cil/methods.h"
 #include "lowbit/cil/metrics.h"
-#include "lowbit/cil/quantize.h"
 #include "lowbit/cil/task_split.h"
 #include "lowbit/data/dataset.h"
+#include "lowbit/fqt/quant_config.h"
 
 namespace lowbit::cil {
+
+// A quantization preset of a run (fqt::preset name and width overrides); "fp32" = none.
+using QuantSpec = fqt::PresetSpec;
 
 struct CilConfig {
   std::string method = "icarl";

@@ -79,10 +79,13 @@ void normalize(DatasetSplit& split, Normalization mode = Normalization::standard
 // ../shared/data/models (their preprocessing is RGB/255 then these).
 ChannelStats imagenet_stats();
 
-// A batch: inputs (B, ...) and labels (B), contiguous copies of the selected samples.
+// A batch: inputs (B, ...) and labels (B), contiguous copies of the selected samples, and
+// indices (B): each sample's row in the loader's data set, so a loss can gather per-sample
+// side data (class-incremental learning's teacher logits) for the batch.
 struct Batch {
   Tensor inputs;
   Tensor labels;
+  std::vector<int64_t> indices;
   int64_t size() const { return labels.size(0); }
 };
 

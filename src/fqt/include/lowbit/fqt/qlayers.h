@@ -52,7 +52,7 @@ Var quantized_linear(const Var& x, const Var& w, const Var& bias, const std::sha
 Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOptions& opt,
                      const std::shared_ptr<QuantContext>& ctx);
 
-// Stream ids of the four stochastically rounded tensors of one backward.
+// Stream ids of the three stochastically rounded tensors of one backward.
 enum class SrTensor : uint64_t { grad_input_g = 1, grad_weight_g = 2, grad_weight_x = 3 };
 uint64_t sr_stream(const QuantContext& ctx, SrTensor t);
 

@@ -12,27 +12,27 @@ namespace lowbit::fqt {
 
 // Q(G·H): a gradient G (rows, cols) transformed along each row (block h(cols)) when
 // g.hadamard, then quantized with g.a (per-tensor scale max|·|/q_max; key drives Q_sr).
-Codes grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, SrKey key);
+QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, RandomKey key);
 
 // Q(X·H) for codes (rows, cols) transformed along each row (block h(cols)) into int32 and
 // requantized with g.b: scale = s_h · s_x (the 1/h of H·H = h·I is left to the caller).
 // Returns the codes unchanged without the Hadamard option.
-Codes transformed_operand(const Codes& x, const GemmConfig& g, SrKey key);
+QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key);
 
 // Y (B,N) with row stride ldy; returns nothing, the caller keeps the codes for backward.
-void qforward(const Codes& x, const Codes& w, const GemmConfig& g, float* Y, int64_t ldy);
+void qforward(const QTensor& x, const QTensor& w, const GemmConfig& g, float* Y, int64_t ldy);
 
 // The weight operand of the input-gradient GEMM, (H_N W_q)ᵀ requantized: (K, N) codes with
 // scale s_hw · s_w / h(N) folded in. Computed once per backward and reused by every sample.
-Codes grad_input_weight_operand(const Codes& w, const GemmConfig& g);
+QTensor grad_input_weight_operand(const QTensor& w, const GemmConfig& g);
 
 // dX (B,K) from G (B,N) given the operand above; key drives Q_sr of G H_N.
-void qgrad_input(const float* G, int64_t B, int64_t N, const Codes& w_op, const GemmConfig& g, SrKey key, float* dX,
+void qgrad_input(const float* G, int64_t B, int64_t N, const QTensor& w_op, const GemmConfig& g, RandomKey key, float* dX,
                  int64_t lddx);
 
 // dW (N,K) from G given as Gᵀ (N,B) and the forward codes of X given transposed (K,B).
 // key_g / key_x drive Q_sr of Gᵀ H_B and H_B X_q. Writes (does not accumulate) dW.
-void qgrad_weight(const float* Gt, int64_t N, int64_t B, const Codes& xt, const GemmConfig& g, SrKey key_g,
-                  SrKey key_x, float* dW, int64_t lddw);
+void qgrad_weight(const float* Gt, int64_t N, int64_t B, const QTensor& xt, const GemmConfig& g, RandomKey key_g,
+                  RandomKey key_x, float* dW, int64_t lddw);
 
 }  // namespace lowbit::fqt

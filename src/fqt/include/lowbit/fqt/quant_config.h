@@ -1,6 +1,7 @@
 // QuantConfig: how each GEMM of a quantized layer is carried out (spec hdqt.md §1), and the
 // named presets. quantize_model() swaps every Linear/Conv2d of a model, by name, for its
-// integer-arithmetic counterpart sharing the same fp32 master weights.
+// integer-arithmetic counterpart sharing the same fp32 master weights. Rounding and accumulator
+// models are quant's (lowbit/quant), the one quantization vocabulary of the project.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,13 @@
 #include <vector>
 
 #include "lowbit/nn/module.h"
+#include "lowbit/quant/int_gemm.h"
 
 namespace lowbit::fqt {
 
-enum class Rounding { nearest, stochastic };
-enum class AccModel { exact, tile_clamp, saturating, wrap };
+using quant::AccModel;
+using quant::AccumulatorSpec;
+using quant::Rounding;
 
 // One operand of a quantized GEMM.
 struct OperandConfig {
@@ -24,9 +27,7 @@ struct OperandConfig {
 // One quantized GEMM: operands, accumulator and (backward only) the Hadamard transform.
 struct GemmConfig {
   OperandConfig a, b;
-  int acc_bits = 8;
-  AccModel acc = AccModel::tile_clamp;
-  int64_t tile = 32;  // reduction tile width; 0 = one tile over the whole reduction
+  AccumulatorSpec acc;  // model, width and reduction tile (0 = one tile); default tile-clamp(8, 32)
   bool hadamard = false;
 };
 
@@ -46,9 +47,23 @@ struct QuantConfig {
 QuantConfig preset(const std::string& name, int bits = 0, int acc_bits = 0);
 std::vector<std::string> preset_names();
 
+// A preset as the CLI, CIL runs and checkpoint metadata record it: name and width overrides.
+struct PresetSpec {
+  std::string preset = "fp32";
+  int bits = 0;      // > 0 overrides the preset's operand bits
+  int acc_bits = 0;  // > 0 overrides the preset's accumulator bits
+};
+// ValueError for an unknown preset or widths out of range.
+inline QuantConfig preset(const PresetSpec& s) { return preset(s.preset, s.bits, s.acc_bits); }
+
 // Replaces each Linear and Conv2d (found by path) with a quantized layer using `cfg`, keeping
 // the same parameter Vars. Idempotent: already-quantized layers get the new config. A config
 // with enabled == false leaves the model unchanged. `seed` keys the stochastic rounding streams.
 void quantize_model(nn::Module& model, const QuantConfig& cfg, uint64_t seed);
+// quantize_model(model, preset(spec), seed): what a run or a restored checkpoint applies after
+// building (and, in class-incremental learning, after each head expansion).
+inline void apply_preset(nn::Module& model, const PresetSpec& spec, uint64_t seed) {
+  quantize_model(model, preset(spec), seed);
+}
 
 }  // namespace lowbit::fqt

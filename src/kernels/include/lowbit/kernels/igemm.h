@@ -43,7 +43,7 @@ struct IgemmEpilogue {
   const float* bias = nullptr;       // [N] or null
 };
 
-// Preconditions (checked by the callers in lowbit_quant, not here): M, N >= 0, 1 <= K <= 65536
+// Preconditions (checked by each caller: quant::int_gemm*, fqt::int_matmul; not here): M, N >= 0, 1 <= K <= 65536
 // (so every exact partial sum fits int32 with room to spare), valid AccSpec.
 // C is M×N with row stride ldc. Threads: lowbit::parallel_for over blocks of M×N.
 void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
@@ -56,7 +56,7 @@ void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, cons
 // packing time) plus B's plain int8 codes, so a packed product equals igemm_s32/f32 on the
 // unpacked B bit for bit for every spec and path; a spec or path the panels were not made
 // for just runs from the plain codes (as if unpacked). Cheap to copy (shared, immutable).
-// The fields belong to the dispatcher (int_dispatch.cc); treat the object as opaque.
+// The fields belong to the dispatcher (dispatch.cc); treat the object as opaque.
 struct IgemmPackedB {
   int64_t n = 0, k = 0;
   int layout = 0;                      // 0: plain only; else the path's panel layout

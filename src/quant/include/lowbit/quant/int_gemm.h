@@ -42,6 +42,6 @@ Tensor int_gemm_dequant(const QTensor& A, const QTensor& B, const AccumulatorSpe
 // The accumulators requantized to signed b-bit codes with a per-tensor scale (the backward
 // GEMM's output feeding the next quantized product): requantize(int_gemm(A, B), s_A·s_B, ...).
 QTensor int_gemm_requant(const QTensor& A, const QTensor& B, const AccumulatorSpec& acc, int bits,
-                         Rounding rounding = Rounding::nearest, float clip = 1.0f, RandomStream rs = {});
+                         Rounding rounding = Rounding::nearest, float clip = 1.0f, RandomKey rs = {});
 
 }  // namespace lowbit::quant

@@ -2,6 +2,8 @@
 // asymmetric; clip factor), quantizing with round-to-nearest or counter-based stochastic
 // rounding, dequantizing, requantizing int32 accumulators, and int4 packing. Validates its
 // arguments (ValueError naming the op) and runs the kernels of lowbit/kernels/quant.h.
+// The project's one quantization vocabulary: Rounding, RandomKey, QuantParams/QTensor here and
+// AccModel/AccumulatorSpec in int_gemm.h; HDQT training (fqt) is built on them.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,9 @@
 namespace lowbit::quant {
 
 using kernels::Rounding;
+// Where stochastic rounding draws from: element e uses Philox word (seed, stream, first + e)
+// (see kernels/quant.h), the same codes for any thread count.
+using kernels::RandomKey;
 
 // How codes and scales are chosen from the data (m = clip · max|x| unless stated).
 enum class Scheme : uint8_t {
@@ -26,14 +31,9 @@ enum class Scheme : uint8_t {
 // q_max(b) = 2^(b-1) - 1 (4 bits -> 7).
 constexpr int32_t q_max(int bits) { return (1 << (bits - 1)) - 1; }
 
-// Where stochastic rounding draws from. keyed() derives the stream from (step, tensor id) so
-// that element e of a tensor always uses Philox word (seed, mix(step, tensor id), e): the same
-// codes for any thread count, a fresh draw for every step and tensor.
-struct RandomStream {
-  uint64_t seed = 0;
-  uint64_t stream = 0;
-  static RandomStream keyed(uint64_t seed, uint64_t step, uint64_t tensor_id);
-};
+// The key of a tensor's stochastic rounding at a training step: stream mix(step, tensor id),
+// first 0, so every step and tensor draws fresh numbers.
+RandomKey keyed_stream(uint64_t seed, uint64_t step, uint64_t tensor_id);
 
 // Scale and zero point of a quantized tensor: per tensor (axis == -1, scale of shape {1}) or per
 // channel along `axis` (scale of shape {C}). zero_point is i32 of the same shape, or undefined
@@ -44,6 +44,9 @@ struct QuantParams {
   int64_t axis = -1;
   Tensor scale;
   Tensor zero_point;
+
+  // One scale for the whole tensor, codes in [qmin, qmax], no zero point.
+  static QuantParams per_tensor_grid(int bits, int32_t qmin, int32_t qmax, float scale);
 
   bool per_tensor() const { return axis < 0; }
   bool has_zero_point() const { return zero_point.defined(); }
@@ -57,6 +60,7 @@ struct QTensor {
   Tensor codes;
   QuantParams params;
   const Shape& shape() const { return codes.shape(); }
+  float scale() const { return params.scale_at(0); }  // per-tensor scale
 };
 
 // Parameters for x under scheme with b in [2, 8] bits and clip in (0, 1]; axis -1 = per tensor.
@@ -64,12 +68,12 @@ struct QTensor {
 QuantParams choose_params(const Tensor& x, int bits, Scheme scheme, float clip = 1.0f, int64_t axis = -1);
 
 // Codes of x (f32) under given parameters.
-QTensor quantize(const Tensor& x, const QuantParams& p, Rounding rounding = Rounding::nearest, RandomStream rs = {});
+QTensor quantize(const Tensor& x, const QuantParams& p, Rounding rounding = Rounding::nearest, RandomKey rs = {});
 
 QTensor quantize_per_tensor(const Tensor& x, int bits, Scheme scheme, Rounding rounding = Rounding::nearest,
-                            float clip = 1.0f, RandomStream rs = {});
+                            float clip = 1.0f, RandomKey rs = {});
 QTensor quantize_per_channel(const Tensor& x, int64_t axis, int bits, Scheme scheme,
-                             Rounding rounding = Rounding::nearest, float clip = 1.0f, RandomStream rs = {});
+                             Rounding rounding = Rounding::nearest, float clip = 1.0f, RandomKey rs = {});
 
 // f32 values of the codes.
 Tensor dequantize(const QTensor& q);
@@ -77,7 +81,7 @@ Tensor dequantize(const QTensor& q);
 // int32 accumulators whose real value is unit·acc, quantized per tensor to signed b-bit codes
 // with m = clip·max|acc| (no fp32 tensor in between: the requantization of the backward pass).
 QTensor requantize(const Tensor& acc, float unit, int bits, Rounding rounding = Rounding::nearest,
-                   float clip = 1.0f, RandomStream rs = {});
+                   float clip = 1.0f, RandomKey rs = {});
 
 // Signed codes with qmin >= -8 and qmax <= 7 as DType::i4 (two per byte), and back to i8.
 QTensor pack_int4(const QTensor& q);

@@ -25,6 +25,7 @@ struct TrainConfig {
   int64_t batch_size = 128;
   uint64_t seed = 0;
   bool progress = true;  // progress bar on stderr
+  std::string label;     // prefix of the progress lines (e.g. "hdqt seed 0 task 2/5 ")
 };
 
 struct EvalResult {
@@ -40,18 +41,27 @@ struct EpochReport {
 std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& cfg, nn::NamedParams params);
 std::unique_ptr<nn::LrSchedule> make_schedule(const TrainConfig& cfg);
 
-// Batched forward in eval mode without recording gradients; logits (N, C) of the whole set.
+struct Outputs {
+  Tensor features;  // (N, feature_dim)
+  Tensor logits;    // (N, num_classes)
+};
+// Batched forward in eval mode without recording gradients over the whole set (N, ...);
+// restores the training flag afterwards. predict_logits keeps only the logits.
+Outputs predict(nn::Classifier& model, const Tensor& inputs, int64_t batch_size = 256);
 Tensor predict_logits(nn::Classifier& model, const Tensor& inputs, int64_t batch_size = 256);
 EvalResult evaluate(nn::Classifier& model, const data::Dataset& ds, int64_t batch_size = 256);
 
 // A per-batch loss hook: given the model, the batch and the logits, returns the loss to
-// minimize (default: cross-entropy). CIL methods add distillation terms here.
+// minimize (default: cross-entropy). Class-incremental methods add distillation terms here
+// (cil::make_task_loss), gathering each sample's teacher logits with batch.indices.
 using LossFn = std::function<Var(nn::Classifier&, const data::Batch&, const Var& logits)>;
 
 class Trainer {
  public:
   Trainer(nn::Classifier& model, TrainConfig cfg, LossFn loss = {});
-  // Runs epochs [first_epoch, cfg.epochs); on_epoch is called after each (e.g. to checkpoint).
+  // Runs epochs [first_epoch, cfg.epochs) with batches of data::BatchLoader(train,
+  // cfg.batch_size, shuffled, cfg.seed, drop_last when N > batch size); on_epoch is called
+  // after each (e.g. to checkpoint).
   void fit(const data::Dataset& train, int64_t first_epoch = 0,
            const std::function<void(const EpochReport&)>& on_epoch = {});
   nn::Optimizer& optimizer() { return *opt_; }

@@ -1,14 +1,21 @@
-// The one place where the integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) choose a
-// path: active_isa() (LOWBIT_ISA=ref|avx2|avx512|avx512vnni) picks the highest supported path
-// that handles the request; `ref` runs the plain-loop specification. Also the shared GEMM epilogue.
+// The one place where kernels choose a path: active_isa() (isa.cc: CPUID, or LOWBIT_ISA=ref|avx2|
+// avx512|avx512vnni) picks the highest supported path that handles the request; `ref` runs the
+// plain-loop specification. Integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) have
+// per-ISA files; fp32 GEMM and convolution (fp32.h) choose between the reference and the
+// libraries (oneDNN, OpenBLAS), whose own ISA choice is internal to them. Also the shared
+// integer GEMM epilogue. No other file calls active_isa()
+// (scripts/check-layers enforces it).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "fp32_conv_impl.h"
 #include "int_impl.h"
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/fp32_ref.h"
+#include "lowbit/kernels/peak.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/igemm_ref.h"
 #include "lowbit/kernels/isa.h"
@@ -224,6 +231,47 @@ void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) {
   portable::dequantize_u8_f32(g, q, x);
 }
 
+// ---- fp32 GEMM and convolution: reference or library ----
+
+bool detail::library_paths() { return active_isa() != Isa::ref; }
+
+void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (!detail::library_paths()) return ref::gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  detail::gemm_f32_library(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+namespace {
+bool empty_output(const Conv2dShape& s) { return s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0; }
+}  // namespace
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
+  if (empty_output(s)) return;
+  if (!detail::library_paths()) return ref::conv2d_forward(s, x, w, bias, y);
+  detail::conv2d_forward_library(s, x, w, bias, y);
+}
+
+void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
+  if (empty_output(s)) {
+    std::fill(dx, dx + s.N * s.C * s.H * s.W, 0.0f);
+    return;
+  }
+  if (!detail::library_paths()) return ref::conv2d_backward_data(s, dy, w, dx);
+  detail::conv2d_backward_data_library(s, dy, w, dx);
+}
+
+void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* dbias) {
+  if (empty_output(s)) {
+    std::fill(dw, dw + s.K * (s.C / s.groups) * s.R * s.S, 0.0f);
+    if (dbias) std::fill(dbias, dbias + s.K, 0.0f);
+    return;
+  }
+  if (!detail::library_paths()) return ref::conv2d_backward_weight(s, x, dy, dw, dbias);
+  detail::conv2d_backward_weight_library(s, x, dy, dw, dbias);
+}
+
 // ---- transposes ----
 
 void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy) {
@@ -233,6 +281,19 @@ void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (active_isa() >= Isa::avx2) return avx2::transpose_f32(rows, cols, x, ldx, y, ldy);
   portable::transpose_f32(rows, cols, x, ldx, y, ldy);
+}
+
+// ---- peak loops (peak.h): the machine's best per kind, whatever LOWBIT_ISA says ----
+
+std::vector<PeakLoop> peak_loops() {
+  const CpuFeatures& f = cpu_features();
+  std::vector<PeakLoop> loops;
+  if (f.avx512f) loops.push_back({PeakKind::fp32, "avx512f", &detail::peak_fp32_avx512});
+  else if (f.avx2 && f.fma) loops.push_back({PeakKind::fp32, "avx2+fma", &detail::peak_fp32_avx2});
+  if (f.avx512f && f.avx512vnni) loops.push_back({PeakKind::int8, "avx512_vnni", &detail::peak_int8_avx512vnni});
+  else if (f.avx2) loops.push_back({PeakKind::int8, "avx2 (vpmaddubsw)", &detail::peak_int8_avx2});
+  if (f.avx512f && __builtin_cpu_supports("avx512bf16")) loops.push_back({PeakKind::bf16, "avx512_bf16", &detail::peak_bf16_avx512});
+  return loops;
 }
 
 }  // namespace lowbit::kernels

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace lowbit::quant {
+namespace lowbit::bench {
 
 class OnednnMatmul {
  public:
@@ -26,4 +26,4 @@ class OnednnMatmul {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace lowbit::quant
+}  // namespace lowbit::bench

@@ -1,11 +1,11 @@
-// oneDNN matmul baselines (see baseline.h): primitive built once, weights reordered once.
+// oneDNN matmul baselines (see onednn_matmul.h): primitive built once, weights reordered once.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "lowbit/core/error.h"
 #include "lowbit/core/threads.h"
-#include "lowbit/quant/baseline.h"
+#include "lowbit/bench/onednn_matmul.h"
 
-namespace lowbit::quant {
+namespace lowbit::bench {
 
 struct OnednnMatmul::Impl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -43,4 +43,4 @@ void OnednnMatmul::run(const void* A, void* C) {
   p.strm.wait();
 }
 
-}  // namespace lowbit::quant
+}  // namespace lowbit::bench

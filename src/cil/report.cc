@@ -1,47 +1,47 @@
-// Text tables and JSON for `lowbit cil`.
-#include "cil_report.h"
+// Text tables and JSON of class-incremental runs.
+#include "lowbit/cil/report.h"
 
 #include <fmt/format.h>
 
 #include "lowbit/core/error.h"
 
-namespace lowbit::app {
+namespace lowbit::cil {
 namespace {
 
-nlohmann::json matrix_json(const cil::AccuracyMatrix& m) {
+nlohmann::json matrix_json(const AccuracyMatrix& m) {
   return {{"seen_accuracy", m.seen}, {"accuracy_matrix", m.per_task}};
 }
 
-cil::AccuracyMatrix matrix_from(const nlohmann::json& j) {
-  cil::AccuracyMatrix m;
+AccuracyMatrix matrix_from(const nlohmann::json& j) {
+  AccuracyMatrix m;
   m.seen = j.at("seen_accuracy").get<std::vector<double>>();
   m.per_task = j.at("accuracy_matrix").get<std::vector<std::vector<double>>>();
   return m;
 }
 
-nlohmann::json ms(const cil::MeanStd& v) { return {{"mean", v.mean}, {"std", v.std}}; }
+nlohmann::json ms(const MeanStd& v) { return {{"mean", v.mean}, {"std", v.std}}; }
 
-std::string pct(const cil::MeanStd& v) { return fmt::format("{:6.2f} ± {:4.2f}", 100 * v.mean, 100 * v.std); }
+std::string pct(const MeanStd& v) { return fmt::format("{:6.2f} ± {:4.2f}", 100 * v.mean, 100 * v.std); }
 
-double seconds_per_run(const std::vector<const cil::RunResult*>& runs) {
+double seconds_per_run(const std::vector<const RunResult*>& runs) {
   double s = 0;
   for (const auto* r : runs)
     for (double t : r->task_seconds) s += t;
   return runs.empty() ? 0.0 : s / static_cast<double>(runs.size());
 }
 
-cil::Summary summary(const std::vector<const cil::RunResult*>& runs, bool nme) {
-  std::vector<const cil::AccuracyMatrix*> ms_;
+Summary summary(const std::vector<const RunResult*>& runs, bool nme) {
+  std::vector<const AccuracyMatrix*> ms_;
   for (const auto* r : runs) ms_.push_back(nme ? &r->nme : &r->head);
-  return cil::summarize(ms_);
+  return summarize(ms_);
 }
 
-bool has_nme(const std::vector<const cil::RunResult*>& runs) {
+bool has_nme(const std::vector<const RunResult*>& runs) {
   return !runs.empty() && runs.front()->nme.num_tasks() > 0;
 }
 
-nlohmann::json metric_json(const cil::CilSetup& setup, const std::vector<const cil::RunResult*>& runs, bool nme) {
-  const cil::Summary s = summary(runs, nme);
+nlohmann::json metric_json(const CilSetup& setup, const std::vector<const RunResult*>& runs, bool nme) {
+  const Summary s = summary(runs, nme);
   nlohmann::json j;
   j["avg_incremental_accuracy"] = ms(s.avg_incremental_accuracy);
   j["final_accuracy"] = ms(s.final_accuracy);
@@ -63,15 +63,15 @@ nlohmann::json metric_json(const cil::CilSetup& setup, const std::vector<const c
 
 }  // namespace
 
-nlohmann::json run_to_json(const cil::RunResult& r) {
+nlohmann::json run_to_json(const RunResult& r) {
   nlohmann::json j = {{"preset", r.preset}, {"seed", r.seed}, {"head", matrix_json(r.head)}, {"task_seconds", r.task_seconds}};
   if (r.nme.num_tasks() > 0) j["nme"] = matrix_json(r.nme);
   return j;
 }
 
-cil::RunResult run_from_json(const nlohmann::json& j, const std::string& origin) {
+RunResult run_from_json(const nlohmann::json& j, const std::string& origin) {
   try {
-    cil::RunResult r;
+    RunResult r;
     r.preset = j.at("preset").get<std::string>();
     r.seed = j.at("seed").get<uint64_t>();
     r.head = matrix_from(j.at("head"));
@@ -83,14 +83,14 @@ cil::RunResult run_from_json(const nlohmann::json& j, const std::string& origin)
   }
 }
 
-std::vector<const cil::RunResult*> runs_of(const std::vector<cil::RunResult>& runs, const std::string& preset) {
-  std::vector<const cil::RunResult*> out;
+std::vector<const RunResult*> runs_of(const std::vector<RunResult>& runs, const std::string& preset) {
+  std::vector<const RunResult*> out;
   for (const auto& r : runs)
     if (r.preset == preset) out.push_back(&r);
   return out;
 }
 
-std::string task_table(const cil::CilSetup& setup, const std::vector<const cil::RunResult*>& runs, const CilEval& eval) {
+std::string task_table(const CilSetup& setup, const std::vector<const RunResult*>& runs, const CilEval& eval) {
   if (runs.empty()) return "";
   const bool head = eval.head, nme = eval.nme && has_nme(runs);
   std::string out = fmt::format("preset {} ({} seed{}): accuracy on all classes seen so far, %, mean ± std over seeds\n",
@@ -99,28 +99,28 @@ std::string task_table(const cil::CilSetup& setup, const std::vector<const cil::
   if (head) out += fmt::format("  {:>15}", "head");
   if (nme) out += fmt::format("  {:>15}", "NME");
   out += "\n";
-  const cil::Summary sh = summary(runs, false);
-  const cil::Summary sn = nme ? summary(runs, true) : cil::Summary{};
+  const Summary sh = summary(runs, false);
+  const Summary sn = nme ? summary(runs, true) : Summary{};
   for (size_t t = 0; t < setup.tasks.size(); ++t) {
     out += fmt::format("  {:>4}  {:<12}", t + 1, fmt::format("{}", fmt::join(setup.tasks[t].classes, ",")));
     if (head) out += fmt::format("  {:>15}", pct(sh.seen[t]));
     if (nme) out += fmt::format("  {:>15}", pct(sn.seen[t]));
     out += "\n";
   }
-  const auto row = [&](const char* name, cil::MeanStd cil::Summary::*field) {
+  const auto row = [&](const char* name, MeanStd Summary::*field) {
     out += fmt::format("  {:<18}", name);
     if (head) out += fmt::format("  {:>15}", pct(sh.*field));
     if (nme) out += fmt::format("  {:>15}", pct(sn.*field));
     out += "\n";
   };
-  row("avg incremental", &cil::Summary::avg_incremental_accuracy);
-  row("final", &cil::Summary::final_accuracy);
-  row("forgetting", &cil::Summary::forgetting);
+  row("avg incremental", &Summary::avg_incremental_accuracy);
+  row("final", &Summary::final_accuracy);
+  row("forgetting", &Summary::forgetting);
   out += fmt::format("  {:<18}  {:>13.1f} s\n", "time per seed", seconds_per_run(runs));
   return out;
 }
 
-std::string compare_table(const std::vector<cil::RunResult>& runs, const std::vector<std::string>& presets,
+std::string compare_table(const std::vector<RunResult>& runs, const std::vector<std::string>& presets,
                           const std::string& baseline, const CilEval& eval) {
   const bool nme = !eval.head;
   std::string out = fmt::format("comparison ({} metric; %, mean ± std over seeds)\n", eval.primary());
@@ -129,13 +129,13 @@ std::string compare_table(const std::vector<cil::RunResult>& runs, const std::ve
   for (const auto& p : presets) {
     const auto rs = runs_of(runs, p);
     if (rs.empty()) continue;
-    const cil::Summary s = summary(rs, nme);
+    const Summary s = summary(rs, nme);
     out += fmt::format("  {:<10}  {:>15}  {:>15}  {:>15}  {:>10.1f}\n", p, pct(s.avg_incremental_accuracy),
                        pct(s.final_accuracy), pct(s.forgetting), seconds_per_run(rs));
   }
   const auto base = runs_of(runs, baseline);
   if (base.empty() || presets.size() < 2) return out;
-  const cil::Summary b = summary(base, nme);
+  const Summary b = summary(base, nme);
   out += fmt::format("degradation vs {} (preset minus {}, percentage points; accuracy below 0 / forgetting above 0 is worse)\n",
                      baseline, baseline);
   out += fmt::format("  {:<10}  {:>15}  {:>15}  {:>15}\n", "preset", "avg incremental", "final", "forgetting");
@@ -143,7 +143,7 @@ std::string compare_table(const std::vector<cil::RunResult>& runs, const std::ve
     if (p == baseline) continue;
     const auto rs = runs_of(runs, p);
     if (rs.empty()) continue;
-    const cil::Summary s = summary(rs, nme);
+    const Summary s = summary(rs, nme);
     out += fmt::format("  {:<10}  {:>+15.2f}  {:>+15.2f}  {:>+15.2f}\n", p,
                        100 * (s.avg_incremental_accuracy.mean - b.avg_incremental_accuracy.mean),
                        100 * (s.final_accuracy.mean - b.final_accuracy.mean), 100 * (s.forgetting.mean - b.forgetting.mean));
@@ -151,7 +151,7 @@ std::string compare_table(const std::vector<cil::RunResult>& runs, const std::ve
   return out;
 }
 
-nlohmann::json preset_json(const cil::CilSetup& setup, const std::vector<const cil::RunResult*>& runs, const CilEval& eval) {
+nlohmann::json preset_json(const CilSetup& setup, const std::vector<const RunResult*>& runs, const CilEval& eval) {
   const bool nme = eval.nme && has_nme(runs);
   nlohmann::json j = metric_json(setup, runs, !eval.head);
   j["metric"] = eval.primary();
@@ -162,16 +162,16 @@ nlohmann::json preset_json(const cil::CilSetup& setup, const std::vector<const c
   return j;
 }
 
-nlohmann::json degradation_json(const std::vector<cil::RunResult>& runs, const std::vector<std::string>& presets,
+nlohmann::json degradation_json(const std::vector<RunResult>& runs, const std::vector<std::string>& presets,
                                 const std::string& baseline, const CilEval& eval) {
   nlohmann::json j = nlohmann::json::object();
   const auto base = runs_of(runs, baseline);
   if (base.empty()) return j;
   const bool nme = !eval.head;
-  const cil::Summary b = summary(base, nme);
+  const Summary b = summary(base, nme);
   for (const auto& p : presets) {
     if (p == baseline || runs_of(runs, p).empty()) continue;
-    const cil::Summary s = summary(runs_of(runs, p), nme);
+    const Summary s = summary(runs_of(runs, p), nme);
     j[p] = {{"avg_incremental_accuracy_pp", 100 * (s.avg_incremental_accuracy.mean - b.avg_incremental_accuracy.mean)},
             {"final_accuracy_pp", 100 * (s.final_accuracy.mean - b.final_accuracy.mean)},
             {"forgetting_pp", 100 * (s.forgetting.mean - b.forgetting.mean)}};
@@ -179,4 +179,4 @@ nlohmann::json degradation_json(const std::vector<cil::RunResult>& runs, const s
   return j;
 }
 
-}  // namespace lowbit::app
+}  // namespace lowbit::cil
