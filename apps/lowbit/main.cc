@@ -33,6 +33,7 @@ std::string group_description(const std::string& group) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  lowbit::adopt_bounded_spin(argc, argv);
   using namespace lowbit::app;
   CLI::App app{"lowbit: low-precision deep learning on CPUs (integer training, class-incremental learning, ONNX inference, benchmarks)"};
   app.require_subcommand(1);

@@ -17,30 +17,6 @@
 namespace lowbit {
 namespace {
 
-// OpenMP workers that spin at barriers burn the core a descheduled sibling needs: on a shared
-// 2-core machine, 2 threads then ran slower than 1. libgomp reads its wait policy once, in its
-// own constructor, before any code of ours runs (and glibc resets the environment after
-// .preinit_array), so when the user chose no policy lowbit sets a bounded one and re-executes
-// itself once from the executable's .init_array (glibc passes argc/argv there): workers spin
-// ~kSpinCount polls (a few microseconds) and then sleep on a futex. An explicit
-// OMP_WAIT_POLICY or GOMP_SPINCOUNT always wins; LOWBIT_OMP_DEFAULTS=0 turns this off.
-constexpr const char* kSpinCount = "1000";
-constexpr const char* kBlockTimeMs = "1";  // LLVM libomp reads KMP_BLOCKTIME lazily: no re-exec needed
-
-void install_bounded_spin(int argc, char** argv, char**) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
-  if (const char* off = std::getenv("LOWBIT_OMP_DEFAULTS"); off != nullptr && std::string(off) == "0") return;
-  setenv("GOMP_SPINCOUNT", kSpinCount, 0);
-  setenv("KMP_BLOCKTIME", kBlockTimeMs, 0);
-  // AT_EXECFN is the path this process was started from (valgrind's /proc/self/exe is its own).
-  const char* self = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
-  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) execv(self != nullptr ? self : "/proc/self/exe", argv);
-  // execv returned: no /proc or no permission; carry on with the runtime's own default.
-}
-
-// Only executables run this entry; in a shared-library build it is ignored.
-[[gnu::used, gnu::section(".init_array")]] void (*const kInstallBoundedSpin)(int, char**, char**) = &install_bounded_spin;
-
 int initial_threads() {
   for (const char* var : {"LOWBIT_NUM_THREADS", "OMP_NUM_THREADS"}) {
     if (const char* v = std::getenv(var)) {
@@ -83,6 +59,25 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     const int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
     fn(b, e);
   }
+}
+
+// OpenMP workers that spin at barriers burn the core a descheduled sibling needs: on a shared
+// 2-core machine, 2 threads then ran slower than 1. libgomp reads its wait policy once, in its
+// own constructor, before main runs, so when the user chose no policy the program sets a
+// bounded one and re-executes itself once: workers spin ~kSpinCount polls (a few microseconds)
+// and then sleep on a futex. An explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT always wins (and
+// stops the re-execution after the first); LOWBIT_OMP_DEFAULTS=0 turns this off.
+void adopt_bounded_spin(int argc, char** argv) {
+  constexpr const char* kSpinCount = "1000";
+  constexpr const char* kBlockTimeMs = "1";  // LLVM libomp reads KMP_BLOCKTIME lazily
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  if (const char* off = std::getenv("LOWBIT_OMP_DEFAULTS"); off != nullptr && std::string(off) == "0") return;
+  setenv("GOMP_SPINCOUNT", kSpinCount, 0);
+  setenv("KMP_BLOCKTIME", kBlockTimeMs, 0);
+  // AT_EXECFN is the path this process was started from (valgrind's /proc/self/exe is its own).
+  const char* self = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) execv(self != nullptr ? self : "/proc/self/exe", argv);
+  // execv returned (no /proc, no permission): carry on with the runtime's own default.
 }
 
 }  // namespace lowbit
