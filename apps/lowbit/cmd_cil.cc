@@ -62,19 +62,11 @@ nlohmann::json fingerprint(const CilArgs& a, const cil::CilConfig& c) {
           {"bits", a.bits}, {"acc_bits", a.acc_bits}, {"max_train_per_class", a.max_train_per_class}};
 }
 
-std::vector<cil::RunResult> load_partial(const std::string& path, const nlohmann::json& fp) {
+std::vector<cil::RunResult> load_partial(const std::string& path, const nlohmann::json& fp, size_t tasks) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return {};
   const data::Bytes bytes = data::read_file(path);
-  const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "lowbit-cil-partial" || !j.contains("runs"))
-    throw IoError(fmt::format("[cil] {}: not a partial results file of `lowbit cil`", path));
-  if (j.at("config") != fp)
-    throw ValueError(fmt::format("[cil] --resume: {} was written with other settings ({}); this run has {}. "
-                                 "Remove it or choose another --json path", path, j.at("config").dump(), fp.dump()));
-  std::vector<cil::RunResult> runs;
-  for (const auto& r : j.at("runs")) runs.push_back(run_from_json(r, path));
-  return runs;
+  return parse_partial({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, path, fp, tasks);
 }
 
 // The first `n` training samples of every class (quick runs, e.g. CIFAR on a laptop).
@@ -137,7 +129,7 @@ void run_cil(CilArgs& a) {
 
   const nlohmann::json fp = fingerprint(a, cfg);
   const std::string partial_path = a.json.empty() || a.json == "-" ? "" : a.json + ".partial";
-  std::vector<cil::RunResult> done = a.resume ? load_partial(partial_path, fp) : std::vector<cil::RunResult>{};
+  std::vector<cil::RunResult> done = a.resume ? load_partial(partial_path, fp, setup.tasks.size()) : std::vector<cil::RunResult>{};
   if (!done.empty()) std::fprintf(stderr, "resuming: %zu finished run(s) in %s\n", done.size(), partial_path.c_str());
   std::vector<cil::RunResult> finished = done;
   const auto save_partial = [&](const cil::RunResult& r) {

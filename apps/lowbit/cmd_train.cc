@@ -37,9 +37,9 @@ void run_train(TrainArgs& a) {
   int64_t first_epoch = 0;
   if (!a.resume.empty()) {
     const auto meta = parse_meta(nn::load_checkpoint(a.resume), a.resume);
-    if (meta.value("model", "") != a.model || meta.value("dataset", "") != a.dataset)
+    if (meta.model != a.model || meta.dataset != a.dataset)
       throw ValueError(fmt::format("[train] --resume {}: checkpoint is {} on {}, this run is {} on {}", a.resume,
-                                   meta.value("model", "?"), meta.value("dataset", "?"), a.model, a.dataset));
+                                   meta.model, meta.dataset, a.model, a.dataset));
     first_epoch = train::load_training_checkpoint(a.resume, *model, trainer.optimizer());
     std::fprintf(stderr, "resuming from %s after epoch %lld\n", a.resume.c_str(), static_cast<long long>(first_epoch));
   }
@@ -117,22 +117,19 @@ struct EvalArgs {
 void run_eval(const EvalArgs& a) {
   const nn::Checkpoint ck = nn::load_checkpoint(a.checkpoint);
   const auto meta = parse_meta(ck, a.checkpoint);
-  auto model = model_from_meta(meta, a.checkpoint);
+  auto model = model_from_meta(meta);
   nn::load_module_state(ck, *model, a.checkpoint);
-  if (meta.contains("quant")) {  // evaluate with the arithmetic the model was trained with
-    const auto& q = meta["quant"];
-    fqt::quantize_model(*model, fqt::preset(q.value("preset", "fp32"), q.value("bits", 0), q.value("acc_bits", 0)),
-                        meta.value("seed", uint64_t{0}));
-  }
+  if (meta.has_quant)  // evaluate with the arithmetic the model was trained with
+    fqt::quantize_model(*model, fqt::preset(meta.quant_preset, meta.bits, meta.acc_bits), meta.seed);
   data::DatasetSplit split = load_split(a.dataset, a.data_dir);
-  if (split.test.sample_shape() != meta.value("input_shape", Shape{}) || split.test.num_classes != model->num_classes())
+  if (split.test.sample_shape() != meta.input_shape || split.test.num_classes != model->num_classes())
     throw ValueError(fmt::format("[eval] {} expects input {} with {} classes; {} has {} with {}", a.checkpoint,
-                                 meta.value("input_shape", nlohmann::json::array()).dump(), model->num_classes(), a.dataset,
+                                 shape_str(meta.input_shape), model->num_classes(), a.dataset,
                                  shape_str(split.test.sample_shape()), split.test.num_classes));
   const train::EvalResult r = train::evaluate(*model, split.test);
   std::printf("test accuracy %.4f (loss %.4f) on %lld images\n", r.accuracy, r.loss, static_cast<long long>(r.samples));
   if (!a.json.empty()) {
-    write_json(a.json, {{"model", meta.value("model", "")}, {"dataset", a.dataset}, {"checkpoint", a.checkpoint},
+    write_json(a.json, {{"model", meta.model}, {"dataset", a.dataset}, {"checkpoint", a.checkpoint},
                         {"test_accuracy", r.accuracy}, {"test_loss", r.loss}, {"samples", r.samples},
                         {"threads", num_threads()}});
   }

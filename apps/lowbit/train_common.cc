@@ -25,23 +25,54 @@ nlohmann::json model_meta(const nn::Classifier& model, const data::DatasetSplit&
   return j;
 }
 
-nlohmann::json parse_meta(const nn::Checkpoint& ck, const std::string& origin) {
-  nlohmann::json j = nlohmann::json::parse(ck.meta_json, nullptr, false);
+ClassifierMeta parse_meta(const nn::Checkpoint& ck, const std::string& origin) {
+  const nlohmann::json j = nlohmann::json::parse(ck.meta_json, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     throw IoError(fmt::format("[checkpoint] {}: metadata is not a JSON object", origin));
-  return j;
+  const auto bad = [&](const char* key, const char* expected) {
+    return IoError(fmt::format("[checkpoint] {}: metadata '{}' must be {}", origin, key, expected));
+  };
+  if (!j.contains("format") || j["format"] != "lowbit-classifier")
+    throw IoError(fmt::format("[checkpoint] {}: not a classifier checkpoint (metadata 'format' missing)", origin));
+  ClassifierMeta m;
+  const auto text = [&](const nlohmann::json& o, const char* key, std::string& out) {
+    if (!o.contains(key) || !o[key].is_string()) throw bad(key, "a string");
+    out = o[key].get<std::string>();
+  };
+  const auto integer = [&](const nlohmann::json& o, const char* key, int64_t lo, int64_t hi) {
+    if (!o.contains(key) || !o[key].is_number_integer() || o[key].get<int64_t>() < lo || o[key].get<int64_t>() > hi)
+      throw bad(key, fmt::format("an integer in [{}, {}]", lo, hi).c_str());
+    return o[key].get<int64_t>();
+  };
+  text(j, "model", m.model);
+  text(j, "dataset", m.dataset);
+  if (!j.contains("input_shape") || !j["input_shape"].is_array() || j["input_shape"].empty() || j["input_shape"].size() > 4)
+    throw bad("input_shape", "a list of 1 to 4 dimensions");
+  int64_t elements = 1;
+  for (const auto& d : j["input_shape"]) {
+    if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > (int64_t{1} << 30) / elements)
+      throw bad("input_shape", "a list of positive dimensions (at most 2^30 elements)");
+    elements *= d.get<int64_t>();
+    m.input_shape.push_back(d.get<int64_t>());
+  }
+  m.num_classes = integer(j, "num_classes", 1, int64_t{1} << 16);
+  if (j.contains("seed")) {
+    if (!j["seed"].is_number_unsigned()) throw bad("seed", "a non-negative integer");
+    m.seed = j["seed"].get<uint64_t>();
+  }
+  if (j.contains("quant")) {
+    const nlohmann::json& q = j["quant"];
+    if (!q.is_object()) throw bad("quant", "an object {preset, bits, acc_bits}");
+    m.has_quant = true;
+    text(q, "preset", m.quant_preset);
+    m.bits = static_cast<int>(integer(q, "bits", 0, 32));
+    m.acc_bits = static_cast<int>(integer(q, "acc_bits", 0, 64));
+  }
+  return m;
 }
 
-std::shared_ptr<nn::Classifier> model_from_meta(const nlohmann::json& meta, const std::string& origin) {
-  try {
-    if (meta.value("format", "") != "lowbit-classifier")
-      throw IoError(fmt::format("[checkpoint] {}: not a classifier checkpoint (metadata 'format' missing)", origin));
-    const auto shape = meta.at("input_shape").get<Shape>();
-    const auto classes = meta.at("num_classes").get<int64_t>();
-    return nn::build_model(meta.at("model").get<std::string>(), shape, classes);
-  } catch (const nlohmann::json::exception& e) {
-    throw IoError(fmt::format("[checkpoint] {}: bad metadata: {}", origin, e.what()));
-  }
+std::shared_ptr<nn::Classifier> model_from_meta(const ClassifierMeta& meta) {
+  return nn::build_model(meta.model, meta.input_shape, meta.num_classes);
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {

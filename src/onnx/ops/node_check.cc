@@ -94,7 +94,9 @@ void check_schema(const Node& node, int opset) {
 // Value ranges the schema does not state. ONNX uses these attribute names consistently, so the
 // rules are keyed by name; each op's infer still checks what depends on input shapes (axes).
 void check_ranges(const Node& node, int opset) {
-  for (const auto& [key, a] : node.attrs) {
+  for (const auto& kv : node.attrs) {
+    const std::string& key = kv.first;  // not a structured binding: lambdas capture it (clang 14)
+    const Attribute& a = kv.second;
     const auto ints_at_least = [&](int64_t lo) {
       for (int64_t v : a.is)
         if (v < lo || v > (int64_t{1} << 24))
