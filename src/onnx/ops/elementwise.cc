@@ -101,6 +101,14 @@ TA pow_elem(TA x, TB y) {
   } else if constexpr (std::is_same_v<TA, float> && std::is_same_v<TB, float>) {
     // Squaring is common (LayerNorm decompositions); x*x is what powf returns for y == 2.
     return y == 2.0f ? x * x : std::pow(x, y);
+  } else if constexpr (std::is_integral_v<TA>) {
+    // Integer base, float exponent: the result saturates (NaN -> 0) instead of the undefined
+    // float-to-int conversion of an out-of-range value (found by the ONNX fuzzer).
+    const double r = std::pow(static_cast<double>(x), static_cast<double>(y));
+    if (!(r == r)) return TA{0};
+    if (r <= static_cast<double>(std::numeric_limits<TA>::lowest())) return std::numeric_limits<TA>::lowest();
+    if (r >= static_cast<double>(std::numeric_limits<TA>::max())) return std::numeric_limits<TA>::max();
+    return static_cast<TA>(r);
   } else {
     return static_cast<TA>(std::pow(static_cast<double>(x), static_cast<double>(y)));
   }

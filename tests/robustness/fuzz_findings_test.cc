@@ -1,0 +1,54 @@
+// Regression tests for what the fuzzers found (docs/RELIABILITY.md): each reproducer either
+// fails with its exact error (tests/onnx/bad_inputs, in bad_onnx_test.cc) or, where the input
+// was valid and lowbit misbehaved on it, runs and gives the value ONNX specifies.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/shape_inference.h"
+
+namespace lowbit::onnx {
+namespace {
+
+// Pow with an integer base and a float exponent was an undefined float->int conversion when
+// the power overflowed the integer type (UBSan, onnx_fuzz): it saturates, and NaN gives 0.
+TEST(FuzzFindings, PowIntegerBaseFloatExponentSaturates) {
+  GraphBuilder b(13);
+  const int x = b.input("x", ElemType::u16, {4});
+  const float e[] = {1e10f, -1.0f, 0.5f, std::numeric_limits<float>::quiet_NaN()};
+  b.output(b.op("Pow", {x, b.constant("e", Array::from<float>({4}, e))}));
+  const uint16_t xs[] = {2, 0, 9, 3};
+  const Array y = Session(b.finish(), SessionOptions{1, 1, false}).run({Array::from<uint16_t>({4}, xs)})[0];
+  EXPECT_EQ(y.data<uint16_t>()[0], 65535);  // 2^1e10
+  EXPECT_EQ(y.data<uint16_t>()[1], 65535);  // 0^-1 = inf
+  EXPECT_EQ(y.data<uint16_t>()[2], 3);      // 9^0.5
+  EXPECT_EQ(y.data<uint16_t>()[3], 0);      // NaN
+}
+
+// Every checked-in regression model of the ONNX fuzzer loads, infers and runs once on its
+// declared inputs, or fails with an input error; never an internal error or a crash.
+TEST(FuzzFindings, OnnxRegressionInputsRunOrFailCleanly) {
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(LOWBIT_SOURCE_DIR) + "/fuzz/regressions/onnx")) {
+    ++seen;
+    try {
+      Graph g = load_model(entry.path().string());
+      const auto types = declared_input_types(g, 1);
+      std::vector<Array> inputs;
+      for (const auto& t : types) inputs.push_back(Array::zeros(t.elem, t.shape));
+      Session(std::move(g), SessionOptions{1, 1, true}).run(inputs);
+    } catch (const InternalError& e) {
+      ADD_FAILURE() << entry.path() << ": " << e.what();
+    } catch (const Error&) {
+    }
+  }
+  EXPECT_GE(seen, 1);
+}
+
+}  // namespace
+}  // namespace lowbit::onnx
