@@ -30,6 +30,18 @@ TEST(FuzzFindings, PowIntegerBaseFloatExponentSaturates) {
   EXPECT_EQ(y.data<uint16_t>()[3], 0);      // NaN
 }
 
+// MaxPool on integers with a window wholly inside the padding converted -inf to int8 (UBSan,
+// onnx_fuzz): such a window gives the type's lowest value.
+TEST(FuzzFindings, IntegerMaxPoolWindowInPaddingIsLowest) {
+  GraphBuilder b(13);
+  const int x = b.input("x", ElemType::i8, {1, 1, 1, 1});
+  b.output(b.op("MaxPool", {x}, {{"kernel_shape", Attribute::from_ints({1, 1})}, {"pads", Attribute::from_ints({1, 1, 1, 1})}}));
+  const int8_t xs[] = {5};
+  const Array y = Session(b.finish(), SessionOptions{1, 1, false}).run({Array::from<int8_t>({1, 1, 1, 1}, xs)})[0];
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 3, 3}));
+  for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(y.data<int8_t>()[i], i == 4 ? 5 : -128) << i;
+}
+
 // Every checked-in regression model of the ONNX fuzzer loads, infers and runs once on its
 // declared inputs, or fails with an input error; never an internal error or a crash.
 TEST(FuzzFindings, OnnxRegressionInputsRunOrFailCleanly) {
