@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,6 +24,11 @@ struct BadInput {
   Want want;
   std::vector<std::string> fragments;  // all must appear in what()
 };
+
+// A scratch file of this process (ctest runs test cases as parallel processes).
+inline std::filesystem::path scratch(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("lowbit-robustness-" + std::to_string(::getpid()) + "-" + name);
+}
 
 inline std::string row_name(const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; }
 

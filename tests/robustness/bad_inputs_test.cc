@@ -46,15 +46,23 @@ BadInput tensor_pb(std::string name, const ::onnx::TensorProto& t, std::vector<s
 }
 
 // ---- checkpoints: a real one from save_training_checkpoint, then edited ----
+std::string slurp_and_remove(const std::filesystem::path& path) {
+  std::string bytes;
+  {
+    std::ifstream f(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::filesystem::remove(path);
+  return bytes;
+}
 std::shared_ptr<nn::Classifier> tiny_model() { return nn::build_model("fcnet", {4}, 3); }
 
 std::string good_checkpoint(const std::string& meta = R"({"format":"lowbit-classifier"})") {
   auto model = tiny_model();
   nn::Sgd opt(model->named_parameters(), nn::SgdOptions{});
-  const auto path = std::filesystem::temp_directory_path() / "lowbit-bad-inputs-good.ckpt";
+  const auto path = scratch("good.ckpt");
   train::save_training_checkpoint(path, *model, opt, 2, meta);
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
+  return slurp_and_remove(path);
 }
 // A checkpoint of the tiny model's parameters with this exact metadata text.
 std::string ckpt_with_meta(const std::string& meta) {
@@ -62,10 +70,9 @@ std::string ckpt_with_meta(const std::string& meta) {
   nn::Checkpoint ck;
   ck.meta_json = meta;
   nn::add_module_state(ck, *model);
-  const auto path = std::filesystem::temp_directory_path() / "lowbit-bad-inputs-meta.ckpt";
+  const auto path = scratch("meta.ckpt");
   nn::save_checkpoint(path, ck);
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
+  return slurp_and_remove(path);
 }
 std::string with_crc(std::string b) {
   const auto crc = static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size() - 4)));
@@ -218,10 +225,9 @@ std::vector<BadInput> rows() {
   r.push_back(ckpt("CkptWrongModel", [] {
     auto other = nn::build_model("fcnet", {5}, 3);
     nn::Sgd opt(other->named_parameters(), nn::SgdOptions{});
-    const auto path = std::filesystem::temp_directory_path() / "lowbit-bad-inputs-other.ckpt";
+    const auto path = scratch("other.ckpt");
     train::save_training_checkpoint(path, *other, opt, 1, "{}");
-    std::ifstream f(path, std::ios::binary);
-    return std::string{std::istreambuf_iterator<char>(f), {}};
+    return slurp_and_remove(path);
   }(), {"[checkpoint] run.ckpt: entry 'model.", "the model expects"}));
   r.push_back(ckpt("CkptMetaNotJson", ckpt_with_meta("{!"), {"[checkpoint] run.ckpt: metadata is not a JSON object"}));
   r.push_back(ckpt("CkptEpochsNegative", ckpt_with_meta(R"({"epochs_done":-2,"optimizer":"sgd"})"),

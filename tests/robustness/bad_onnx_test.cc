@@ -196,9 +196,10 @@ TEST_P(BadOnnx, FailsWithTheExactError) { check_row(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(Table, BadOnnx, ::testing::ValuesIn(onnx_rows()), row_name);
 
 // The CLI on the fuzzer's reproducer: exit status 1 and the node named, never a signal.
-TEST(BadOnnxCli, InspectExitsOneNamingTheNode) {
-  const auto tmp = std::filesystem::temp_directory_path();
-  const std::string out = (tmp / "lowbit-bad-onnx-cli.txt").string(), npy = (tmp / "lowbit-bad-onnx-x.npy").string();
+TEST(BadOnnxCli, InspectAndRunExitOneNamingTheNode) {
+  const auto tmp = scratch("cli");
+  std::filesystem::create_directories(tmp);
+  const std::string out = (tmp / "out.txt").string(), npy = (tmp / "x.npy").string();
   onnx::save_npy(npy, onnx::Array::zeros(onnx::ElemType::f32, {2}));
   for (const std::string& cmd : std::vector<std::string>{"inspect", "run --output-dir '" + tmp.string() + "' --input '" + npy + "'"}) {
     const std::string line = fmt::format("'{}' {} '{}' > '{}' 2>&1", LOWBIT_CLI, cmd, kRepro, out);
@@ -208,6 +209,7 @@ TEST(BadOnnxCli, InspectExitsOneNamingTheNode) {
     EXPECT_NE(read_file(out).find("node 'Gather_0' (Gather, opset 13): has 0 input(s), expected 2"), std::string::npos)
         << cmd << ": " << read_file(out);
   }
+  std::filesystem::remove_all(tmp);
 }
 
 }  // namespace
