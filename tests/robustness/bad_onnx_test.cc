@@ -43,6 +43,7 @@ struct ModelSpec {
   std::vector<std::string> outputs = {"y"};
   std::vector<std::pair<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>> floats = {};  // initializers
   std::vector<std::pair<std::string, std::vector<int64_t>>> int64s = {};  // 1-d int64 initializers
+  std::vector<std::pair<std::string, std::vector<double>>> f64s = {};      // 1-d float64 initializers
 };
 
 std::string bytes_of(const ModelSpec& s) {
@@ -71,6 +72,13 @@ std::string bytes_of(const ModelSpec& s) {
     t->set_data_type(::onnx::TensorProto::INT64);
     t->add_dims(static_cast<int64_t>(v.size()));
     for (int64_t x : v) t->add_int64_data(x);
+  }
+  for (const auto& [name, v] : s.f64s) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::DOUBLE);
+    t->add_dims(static_cast<int64_t>(v.size()));
+    for (double x : v) t->add_double_data(x);
   }
   int k = 0;
   for (const NodeSpec& n : s.nodes) {
@@ -164,6 +172,9 @@ std::vector<BadInput> onnx_rows() {
           Want::value, {"(Gather, opset 13)", "axis 5 out of range for rank 2"}),
       row("SplitNumOutputsBeforeOpset18", {13, {{"Split", {"x"}, {"y"}, {attr_i("num_outputs", 1)}}}}, Want::value,
           {"(Split, opset 13)", "Unrecognized attribute: num_outputs for operator Split"}),
+      row("BatchNormMixedTypes", {13, {{"BatchNormalization", {"x", "s", "b", "m", "v"}, {"y"}}}, {{"x", {1, 2}}}, {"y"},
+                                  {{"b", {{2}, {0, 0}}}, {"m", {{2}, {0, 0}}}, {"v", {{2}, {1, 1}}}}, {}, {{"s", {1, 1}}}},
+          Want::value, {"(BatchNormalization, opset 13)", "input 1 is float64, expected X's type float32"}),
       // Graph structure.
       row("Cycle", {13, {{"Relu", {"b"}, {"a"}}, {"Relu", {"a"}, {"b"}}}, {{"x", {2}}}, {"b"}}, Want::value, {"graph has a cycle through node"}),
       row("ReadsUndefinedValue", {13, {{"Relu", {"nope"}, {"y"}}}}, Want::value, {"node 'n0' (Relu, opset 13)", "reads 'nope', which no node"}),

@@ -19,6 +19,9 @@ void bn_infer(InferCtx& ctx) {
   LOWBIT_NODE_REQUIRE(ctx.node.attr_i("training_mode", 0) == 0 && ctx.out.size() == 1, ctx,
                       "training mode is not supported (inference only)");
   for (size_t i = 0; i < 5; ++i) require_type(ctx, i, {ElemType::f32, ElemType::f64});
+  for (size_t i = 1; i < 5; ++i)  // bn_run reads every parameter as X's element type
+    LOWBIT_NODE_REQUIRE(ctx.in[i].elem == ctx.in[0].elem, ctx, "input {} is {}, expected X's type {}", i,
+                        elem_name(ctx.in[i].elem), elem_name(ctx.in[0].elem));
   if (ctx.shape_known(0)) {
     const Shape& x = ctx.shape(0);
     LOWBIT_NODE_REQUIRE(x.size() >= 2, ctx, "input must be (N, C, ...), got {}", shape_str(x));
