@@ -4,6 +4,8 @@
 #include <onnx/defs/schema.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
 
 #include "ops/op.h"
 
