@@ -42,6 +42,16 @@ TEST(FuzzFindings, IntegerMaxPoolWindowInPaddingIsLowest) {
   for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(y.data<int8_t>()[i], i == 4 ? 5 : -128) << i;
 }
 
+// Softmax over an empty tensor offset its null data pointer (UBSan, onnx_fuzz): it yields the
+// empty result (run under the asan preset and scripts/fuzz-replay for the pointer check).
+TEST(FuzzFindings, SoftmaxOfEmptyTensorIsEmpty) {
+  GraphBuilder b(13);
+  const int x = b.input("x", ElemType::f32, {3, 0, 17});
+  b.output(b.op("Softmax", {x}, {{"axis", Attribute::from_int(1)}}));
+  const Array y = Session(b.finish(), SessionOptions{1, 1, false}).run({Array::zeros(ElemType::f32, {3, 0, 17})})[0];
+  EXPECT_EQ(y.shape(), (Shape{3, 0, 17}));
+}
+
 // Every checked-in regression model of the ONNX fuzzer loads, infers and runs once on its
 // declared inputs, or fails with an input error; never an internal error or a crash.
 TEST(FuzzFindings, OnnxRegressionInputsRunOrFailCleanly) {

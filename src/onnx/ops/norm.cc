@@ -143,12 +143,13 @@ void softmax_infer(InferCtx& ctx) {
 // Softmax over `inner`-strided rows: x viewed as (outer, D, inner), normalizing over D.
 template <typename T>
 void softmax_rows(const T* x, T* y, int64_t outer, int64_t D, int64_t inner, bool log) {
+  // An empty tensor has no data pointer: no offsets from it (UBSan, found by onnx_fuzz).
+  if (D == 0 || outer * inner == 0) return;
   parallel_for(outer * inner, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t o = r / inner, in = r % inner;
       const T* p = x + o * D * inner + in;
       T* q = y + o * D * inner + in;
-      if (D == 0) continue;
       T mx = p[0];
       for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i * inner]);
       double sum = 0;
