@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
 
-.PHONY: run test asan fuzz bench bench-train setup build build-asan data clean
+.PHONY: run test asan fuzz fuzz-long fuzz-replay bench bench-train setup build build-asan data clean
 
 setup:
 	@scripts/setup
@@ -35,12 +35,23 @@ test: build data
 asan: build-asan data
 	@CTEST_JOBS=$(CTEST_JOBS) scripts/run-tests asan
 
-# Short fixed-time runs of the parsers' libFuzzer targets (clang, ASan+UBSan).
+# The libFuzzer targets (clang, ASan+UBSan; docs/RELIABILITY.md). `fuzz`: a short random
+# exploration, FUZZ_SECONDS per target, printing any finding with its reproducer at the end.
+# `fuzz-long`: the recorded campaign, FUZZ_EXECS executions per target, one target at a time.
+# `fuzz-replay`: the CI gate, every checked-in seed and regression input once (deterministic).
 FUZZ_SECONDS ?= 30
+FUZZ_EXECS ?= 1000000
 fuzz:
 	@scripts/setup fuzz
-	scripts/fuzz-onnx $(FUZZ_SECONDS)
-	scripts/fuzz-data $(FUZZ_SECONDS)
+	scripts/fuzz-all --seconds $(FUZZ_SECONDS)
+
+fuzz-long:
+	@scripts/setup fuzz
+	scripts/fuzz-all --execs $(FUZZ_EXECS)
+
+fuzz-replay:
+	@scripts/setup fuzz
+	scripts/fuzz-replay
 
 bench: build
 	@scripts/setup bench

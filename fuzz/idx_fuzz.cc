@@ -1,6 +1,7 @@
 // libFuzzer target for the data layer's byte parsers: IDX (optionally gzipped), the binary
 // data set cache, CIFAR binary records, DSADS segment text and 32x32 JPEG decoding. The first
-// input byte picks the parser; the rest is its input. Only lowbit::IoError may escape a parser.
+// input byte picks the parser; the rest is its input. Only lowbit::IoError/ValueError may escape
+// a parser (fuzz_util.h).
 //
 // Build and run (clang only):
 //   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -19,6 +20,7 @@
 #include "lowbit/data/dsads.h"
 #include "lowbit/data/idx.h"
 #include "lowbit/data/io.h"
+#include "fuzz_util.h"
 
 using namespace lowbit::data;
 
@@ -40,7 +42,7 @@ void fuzz_idx(std::span<const uint8_t> in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::span<const uint8_t> in(data + 1, size - 1);
-  try {
+  return lowbit::fuzz::run_one([&] {
     switch (data[0] % 5) {
       case 0: fuzz_idx(in); break;
       case 1: decode_cache(in, 0, "fuzz"); break;
@@ -61,8 +63,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
     }
-  } catch (const lowbit::IoError&) {
-    // Expected for malformed input; anything else (crash, other exception) is a finding.
-  }
-  return 0;
+  });
 }

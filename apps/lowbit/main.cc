@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "lowbit: error: out of memory\n");
     return 1;
+  } catch (const std::exception& e) {  // a bug: every input error should be a lowbit::Error
+    std::fprintf(stderr, "lowbit: internal error: %s\n", e.what());
+    return 3;
   }
   return 0;
 }

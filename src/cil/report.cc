@@ -69,18 +69,56 @@ nlohmann::json run_to_json(const RunResult& r) {
   return j;
 }
 
-RunResult run_from_json(const nlohmann::json& j, const std::string& origin) {
+namespace {
+
+// A stored matrix must be what run_one writes for `tasks` tasks: seen[t] and per_task[t][0..t],
+// accuracies in [0, 1]. Anything else would index past the task tables or print garbage.
+void check_matrix(const AccuracyMatrix& m, size_t tasks, const std::string& what) {
+  if (m.seen.size() != tasks || m.per_task.size() != tasks)
+    throw IoError(fmt::format("{}: {} tasks recorded, this run has {}", what, m.seen.size(), tasks));
+  for (size_t t = 0; t < tasks; ++t) {
+    if (m.per_task[t].size() != t + 1)
+      throw IoError(fmt::format("{}: accuracy_matrix row {} has {} entries, expected {}", what, t, m.per_task[t].size(), t + 1));
+    for (double v : m.per_task[t])
+      if (!(v >= 0 && v <= 1)) throw IoError(fmt::format("{}: accuracy {} is not in [0, 1]", what, v));
+    if (!(m.seen[t] >= 0 && m.seen[t] <= 1)) throw IoError(fmt::format("{}: accuracy {} is not in [0, 1]", what, m.seen[t]));
+  }
+}
+
+}  // namespace
+
+RunResult run_from_json(const nlohmann::json& j, const std::string& origin, size_t tasks) {
+  RunResult r;
   try {
-    RunResult r;
     r.preset = j.at("preset").get<std::string>();
     r.seed = j.at("seed").get<uint64_t>();
     r.head = matrix_from(j.at("head"));
     if (j.contains("nme")) r.nme = matrix_from(j.at("nme"));
     r.task_seconds = j.at("task_seconds").get<std::vector<double>>();
-    return r;
   } catch (const nlohmann::json::exception& e) {
     throw IoError(fmt::format("[cil] {}: malformed run record: {}", origin, e.what()));
   }
+  const std::string what = fmt::format("[cil] {}: run '{}' seed {}", origin, r.preset, r.seed);
+  check_matrix(r.head, tasks, what + " head");
+  if (r.nme.num_tasks() > 0) check_matrix(r.nme, tasks, what + " nme");
+  if (r.task_seconds.size() != tasks) throw IoError(fmt::format("{}: {} task times, expected {}", what, r.task_seconds.size(), tasks));
+  for (double t : r.task_seconds)
+    if (!(t >= 0 && t < 1e9)) throw IoError(fmt::format("{}: task time {} is not a duration", what, t));
+  return r;
+}
+
+std::vector<RunResult> parse_partial(std::string_view text, const std::string& origin, const nlohmann::json& fp,
+                                          size_t tasks) {
+  const nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") || j["format"] != "lowbit-cil-partial" ||
+      !j.contains("config") || !j.contains("runs") || !j["runs"].is_array())
+    throw IoError(fmt::format("[cil] {}: not a partial results file of `lowbit cil`", origin));
+  if (j["config"] != fp)
+    throw ValueError(fmt::format("[cil] --resume: {} was written with other settings ({}); this run has {}. "
+                                 "Remove it or choose another --json path", origin, j["config"].dump(), fp.dump()));
+  std::vector<RunResult> runs;
+  for (const auto& r : j["runs"]) runs.push_back(run_from_json(r, origin, tasks));
+  return runs;
 }
 
 std::vector<const RunResult*> runs_of(const std::vector<RunResult>& runs, const std::string& preset) {

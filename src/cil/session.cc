@@ -103,19 +103,11 @@ nlohmann::json fingerprint(const SessionOptions& opt, const CilConfig& c) {
           {"bits", opt.bits}, {"acc_bits", opt.acc_bits}, {"max_train_per_class", opt.max_train_per_class}};
 }
 
-std::vector<RunResult> load_partial(const std::string& path, const nlohmann::json& fp) {
+std::vector<RunResult> load_partial(const std::string& path, const nlohmann::json& fp, size_t tasks) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return {};
   const data::Bytes bytes = data::read_file(path);
-  const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "lowbit-cil-partial" || !j.contains("runs"))
-    throw IoError(fmt::format("[cil] {}: not a partial results file of `lowbit cil`", path));
-  if (j.at("config") != fp)
-    throw ValueError(fmt::format("[cil] --resume: {} was written with other settings ({}); this run has {}. "
-                                 "Remove it or choose another --json path", path, j.at("config").dump(), fp.dump()));
-  std::vector<RunResult> runs;
-  for (const auto& r : j.at("runs")) runs.push_back(run_from_json(r, path));
-  return runs;
+  return parse_partial({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, path, fp, tasks);
 }
 
 void run_session(const SessionOptions& opt) {
@@ -156,7 +148,7 @@ void run_session(const SessionOptions& opt) {
 
   const nlohmann::json fp = fingerprint(opt, cfg);
   const std::string partial_path = to_file ? opt.json + ".partial" : "";
-  std::vector<RunResult> done = opt.resume ? load_partial(partial_path, fp) : std::vector<RunResult>{};
+  std::vector<RunResult> done = opt.resume ? load_partial(partial_path, fp, setup.tasks.size()) : std::vector<RunResult>{};
   if (!done.empty()) std::fprintf(stderr, "resuming: %zu finished run(s) in %s\n", done.size(), partial_path.c_str());
   std::vector<RunResult> finished = done;
   const auto save_partial = [&](const RunResult& r) {

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -200,6 +201,14 @@ void load_entry(const Checkpoint& ck, const std::string& key, Tensor& dst, const
     throw IoError(fmt::format("[checkpoint] {}: entry '{}' is {} {}, the model expects {} {}", origin, key,
                               dtype_name(src->dtype()), shape_str(src->shape()), dtype_name(dst.dtype()),
                               shape_str(dst.shape())));
+  if (src->dtype() == DType::f32) {
+    const Tensor c = src->contiguous();
+    const float* v = c.data<float>();
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(v[i]))
+        throw IoError(fmt::format("[checkpoint] {}: entry '{}' holds {} at element {} (the run that wrote it diverged, "
+                                  "or the file is corrupt)", origin, key, v[i], i));
+  }
   dst.copy_(*src);
 }
 }  // namespace

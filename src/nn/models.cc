@@ -96,13 +96,29 @@ Var BasicBlock::forward(const Var& x) {
 
 std::vector<std::string> model_names() { return {"mlp", "fcnet", "cnn", "resnet20", "resnet32", "resnet44", "resnet56"}; }
 
+// Limits that keep a corrupt checkpoint's metadata from asking for terabytes of weights; far
+// above any data set lowbit trains on (CIFAR: 3x32x32 inputs, 100 classes; 3x224x224 fits).
+constexpr int64_t kMaxInputElements = int64_t{1} << 18, kMaxClasses = int64_t{1} << 16,
+                  kMaxFcnetInput = int64_t{1} << 14;
+
 std::shared_ptr<Classifier> build_model(const std::string& name, const Shape& input, int64_t num_classes) {
   LOWBIT_REQUIRE(num_classes >= 1, "build_model", "num_classes must be positive, got {}", num_classes);
   LOWBIT_REQUIRE(!input.empty(), "build_model", "input shape is empty");
-  for (int64_t d : input) LOWBIT_REQUIRE(d >= 1, "build_model", "input shape {} has a non-positive dimension", shape_str(input));
-  const int64_t flat = shape_numel(input);
+  LOWBIT_REQUIRE(num_classes <= kMaxClasses, "build_model", "num_classes {} is above the {} limit", num_classes, kMaxClasses);
+  LOWBIT_REQUIRE(input.size() <= 4, "build_model", "input shape {} has rank above 4", shape_str(input));
+  int64_t flat = 1;
+  for (int64_t d : input) {
+    LOWBIT_REQUIRE(d >= 1, "build_model", "input shape {} has a non-positive dimension", shape_str(input));
+    LOWBIT_REQUIRE(d <= kMaxInputElements / flat, "build_model", "input shape {} has more than {} elements",
+                   shape_str(input), kMaxInputElements);
+    flat *= d;
+  }
   if (name == "mlp") return std::make_shared<Classifier>(name, make_mlp(flat), 256, num_classes);
-  if (name == "fcnet") return std::make_shared<Classifier>(name, make_fcnet(flat), flat, num_classes, false);
+  if (name == "fcnet") {  // flat x flat weights
+    LOWBIT_REQUIRE(flat <= kMaxFcnetInput, "build_model", "fcnet input of {} elements is above the {} limit", flat,
+                   kMaxFcnetInput);
+    return std::make_shared<Classifier>(name, make_fcnet(flat), flat, num_classes, false);
+  }
   const bool image = input.size() == 3;
   if (name == "cnn") {
     LOWBIT_REQUIRE(image && input[1] >= 4 && input[2] >= 4, "build_model", "cnn needs (C,H,W) input of at least 4x4, got {}",

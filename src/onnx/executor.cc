@@ -42,9 +42,7 @@ std::pair<int, int> resolve_threads(int inter_op, int intra_op, int hardware) {
 Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph)), options_(options) {
   LOWBIT_REQUIRE(options.inter_op >= 1 && options.intra_op >= 0, "Session", "inter_op must be >= 1 and intra_op >= 0");
   std::tie(inter_op_, intra_op_) = resolve_threads(options.inter_op, options.intra_op, hardware_threads());
-  graph_.validate();
-  for (const Node& n : graph_.nodes)
-    if (!n.dead) resolve_op(n, graph_.opset);
+  graph_.validate();  // schema and structure of every node
   if (options.optimize) optimize_graph(graph_);
   if (inter_op_ > 1) pool_ = std::make_unique<TaskPool>(inter_op_, intra_op_);
 }

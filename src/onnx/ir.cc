@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "ops/op.h"
+
 namespace lowbit::onnx {
 
 const Attribute* Node::find(const std::string& key) const {
@@ -129,6 +131,11 @@ size_t Graph::live_node_count() const {
 }
 
 void Graph::validate() const {
+  for (const Node& node : nodes) {
+    if (node.dead) continue;
+    if (optimized) resolve_op(node, opset);
+    else check_node(node, opset);
+  }
   std::vector<int> producers(values.size(), 0);
   for (const Node& node : nodes) {
     if (node.dead) continue;

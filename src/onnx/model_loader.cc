@@ -127,10 +127,7 @@ Graph convert(const ::onnx::ModelProto& model, const std::string& what, const st
       n.inputs.push_back(it->second);
     }
   }
-  for (Node& n : nodes) {
-    resolve_op(n, g.opset);  // unsupported op or attribute -> error naming node, op, opset
-    g.add_node(std::move(n));
-  }
+  for (Node& n : nodes) g.add_node(std::move(n));  // validate() checks each against its schema
   for (const auto& out : gp.output()) {
     auto it = by_name.find(out.name());
     if (it == by_name.end()) bad_file(what, fmt::format("graph output '{}' is never produced", out.name()));

@@ -65,6 +65,7 @@ int fold_constants(Graph& g) {
 }
 
 int fold_batchnorm(Graph& g) {
+  begin_internal_forms(g);
   int count = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& conv = g.nodes[n];
@@ -105,6 +106,7 @@ int fold_batchnorm(Graph& g) {
 }
 
 int fuse_conv_add(Graph& g) {
+  begin_internal_forms(g);
   int count = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& conv = g.nodes[n];
@@ -130,6 +132,7 @@ int fuse_conv_add(Graph& g) {
 }
 
 int fuse_activations(Graph& g) {
+  begin_internal_forms(g);
   int count = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& node = g.nodes[n];
@@ -161,6 +164,12 @@ int fuse_activations(Graph& g) {
     ++count;
   }
   return count;
+}
+
+void begin_internal_forms(Graph& g) {
+  if (g.optimized) return;
+  g.validate();  // schema-check the nodes while they are still standard ONNX
+  g.optimized = true;
 }
 
 void optimize_graph(Graph& g) {

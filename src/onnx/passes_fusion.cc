@@ -44,6 +44,7 @@ bool last_axis_mean(const Node& n) {
 }  // namespace
 
 int fuse_gelu(Graph& g) {
+  begin_internal_forms(g);
   int count = 0;
   for (size_t e = 0; e < g.nodes.size(); ++e) {
     const Node& erf = g.nodes[e];
@@ -76,6 +77,7 @@ int fuse_gelu(Graph& g) {
 }
 
 int fuse_layernorm(Graph& g) {
+  begin_internal_forms(g);
   int count = 0;
   for (size_t m = 0; m < g.nodes.size(); ++m) {
     const Node& mean = g.nodes[m];

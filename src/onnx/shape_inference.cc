@@ -30,7 +30,11 @@ InferenceResult infer_shapes(const Graph& g, const std::vector<ValueType>& input
     const Value& v = g.values[static_cast<size_t>(g.inputs[i])];
     LOWBIT_REQUIRE(t.has_shape, "onnx", "input '{}' needs a concrete shape", v.name);
     for (int64_t d : t.shape) LOWBIT_REQUIRE(d >= 0, "onnx", "input '{}' shape {} is not concrete", v.name, shape_str(t.shape));
-    checked_numel(t.shape, "onnx input");
+    try {
+      checked_numel(t.shape, "onnx input");
+    } catch (const Error& e) {
+      throw ValueError(fmt::format("[onnx] input '{}' shape {}: {}", v.name, shape_str(t.shape), e.what()));
+    }
     if (v.type.elem != ElemType::undefined)
       LOWBIT_REQUIRE(v.type.elem == t.elem, "onnx", "input '{}' expects {}, got {}", v.name, elem_name(v.type.elem),
                      elem_name(t.elem));

@@ -19,19 +19,29 @@ void save_training_checkpoint(const std::string& path, nn::Classifier& model, nn
   nn::save_checkpoint(path, ck);
 }
 
-int64_t load_training_checkpoint(const std::string& path, nn::Classifier& model, nn::Optimizer& opt) {
-  const nn::Checkpoint ck = nn::load_checkpoint(path);
+int64_t restore_training_state(const nn::Checkpoint& ck, const std::string& origin, nn::Classifier& model,
+                               nn::Optimizer& opt) {
   const nlohmann::json meta = nlohmann::json::parse(ck.meta_json, nullptr, false);
-  if (meta.is_discarded() || !meta.is_object() || !meta.contains("epochs_done") ||
-      !meta["epochs_done"].is_number_integer())
-    throw IoError(fmt::format("[checkpoint] {}: not a training checkpoint (no 'epochs_done' in its metadata)", path));
-  if (meta.value("optimizer", "") != opt.type())
-    throw IoError(fmt::format("[checkpoint] {}: written with optimizer '{}', this run uses '{}'", path,
-                              meta.value("optimizer", "?"), opt.type()));
-  nn::load_module_state(ck, model, path);
-  nn::load_optimizer_state(ck, opt, path);
-  opt.set_steps(meta.value("optimizer_steps", int64_t{0}));
-  return meta["epochs_done"].get<int64_t>();
+  const auto count = [&](const char* key) {
+    if (!meta.contains(key) || !meta[key].is_number_integer() || meta[key].get<int64_t>() < 0)
+      throw IoError(fmt::format("[checkpoint] {}: not a training checkpoint ('{}' in its metadata is not a count)", origin, key));
+    return meta[key].get<int64_t>();
+  };
+  if (meta.is_discarded() || !meta.is_object())
+    throw IoError(fmt::format("[checkpoint] {}: metadata is not a JSON object", origin));
+  const int64_t epochs_done = count("epochs_done");
+  const std::string written = meta.contains("optimizer") && meta["optimizer"].is_string() ? meta["optimizer"].get<std::string>() : "?";
+  if (written != opt.type())
+    throw IoError(fmt::format("[checkpoint] {}: written with optimizer '{}', this run uses '{}'", origin, written, opt.type()));
+  const int64_t steps = meta.contains("optimizer_steps") ? count("optimizer_steps") : 0;
+  nn::load_module_state(ck, model, origin);
+  nn::load_optimizer_state(ck, opt, origin);
+  opt.set_steps(steps);
+  return epochs_done;
+}
+
+int64_t load_training_checkpoint(const std::string& path, nn::Classifier& model, nn::Optimizer& opt) {
+  return restore_training_state(nn::load_checkpoint(path), path, model, opt);
 }
 
 }  // namespace lowbit::train

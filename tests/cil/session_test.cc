@@ -43,7 +43,7 @@ TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
   const nlohmann::json fp = fingerprint(o, resolve_config(o));
   const std::string path = tmp_path("cil-session-test.partial");
   std::filesystem::remove(path);
-  EXPECT_TRUE(load_partial(path, fp).empty());  // nothing finished yet
+  EXPECT_TRUE(load_partial(path, fp, 2).empty());  // nothing finished yet
 
   RunResult r;
   r.preset = "hdqt";
@@ -54,7 +54,8 @@ TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
   const nlohmann::json file = {{"format", "lowbit-cil-partial"}, {"version", 1}, {"config", fp},
                                {"runs", nlohmann::json::array({run_to_json(r)})}};
   nn::write_file_atomic(path, file.dump());
-  const std::vector<RunResult> back = load_partial(path, fp);
+  const std::vector<RunResult> back = load_partial(path, fp, 2);
+  EXPECT_THROW(load_partial(path, fp, 3), IoError);  // recorded for 2 tasks, this run has 3
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].preset, "hdqt");
   EXPECT_EQ(back[0].seed, 3u);
@@ -63,9 +64,9 @@ TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
 
   SessionOptions other = o;
   other.epochs = 7;
-  EXPECT_THROW(load_partial(path, fingerprint(other, resolve_config(other))), ValueError);
+  EXPECT_THROW(load_partial(path, fingerprint(other, resolve_config(other)), 2), ValueError);
   nn::write_file_atomic(path, R"({"format": "something-else"})");
-  EXPECT_THROW(load_partial(path, fp), IoError);
+  EXPECT_THROW(load_partial(path, fp, 2), IoError);
   std::filesystem::remove(path);
 }
 

@@ -135,6 +135,7 @@ void add_activation_ops(OpList& ops) {
   ops.push_back(act_op("Sigmoid", {}, [](const Node&) { return Activation{Act::sigmoid}; }));
   ops.push_back(act_op("Tanh", {}, [](const Node&) { return Activation{Act::tanh}; }));
   ops.push_back(act_op("HardSwish", {}, [](const Node&) { return Activation{Act::hardswish}; }));
+  ops.back().since = 14;
   ops.push_back(act_op("HardSigmoid", {"alpha", "beta"}, [](const Node& n) {
     return Activation{Act::hardsigmoid, static_cast<float>(n.attr_f("alpha", 0.2)), static_cast<float>(n.attr_f("beta", 0.5))};
   }));

@@ -101,6 +101,14 @@ TA pow_elem(TA x, TB y) {
   } else if constexpr (std::is_same_v<TA, float> && std::is_same_v<TB, float>) {
     // Squaring is common (LayerNorm decompositions); x*x is what powf returns for y == 2.
     return y == 2.0f ? x * x : std::pow(x, y);
+  } else if constexpr (std::is_integral_v<TA>) {
+    // Integer base, float exponent: the result saturates (NaN -> 0) instead of the undefined
+    // float-to-int conversion of an out-of-range value (found by the ONNX fuzzer).
+    const double r = std::pow(static_cast<double>(x), static_cast<double>(y));
+    if (!(r == r)) return TA{0};
+    if (r <= static_cast<double>(std::numeric_limits<TA>::lowest())) return std::numeric_limits<TA>::lowest();
+    if (r >= static_cast<double>(std::numeric_limits<TA>::max())) return std::numeric_limits<TA>::max();
+    return static_cast<TA>(r);
   } else {
     return static_cast<TA>(std::pow(static_cast<double>(x), static_cast<double>(y)));
   }
@@ -258,7 +266,10 @@ void add_elementwise_ops(OpList& ops) {
       {"Pow", Bin::pow},  {"Equal", Bin::eq},     {"Less", Bin::lt},           {"Greater", Bin::gt},
       {"LessOrEqual", Bin::le}, {"GreaterOrEqual", Bin::ge}, {"And", Bin::and_}, {"Or", Bin::or_},
       {"Xor", Bin::xor_}, {"PRelu", Bin::prelu}};
-  for (const auto& [name, kind] : bins) ops.push_back(binary(name, kind));
+  for (const auto& [name, kind] : bins) {
+    ops.push_back(binary(name, kind));
+    if (name == "LessOrEqual" || name == "GreaterOrEqual") ops.back().since = 12;  // ONNX opset they appeared in
+  }
   ops.push_back(variadic("Max", Bin::max, false));
   ops.push_back(variadic("Min", Bin::min, false));
   ops.push_back(variadic("Sum", Bin::add, false));
@@ -268,12 +279,14 @@ void add_elementwise_ops(OpList& ops) {
   auto fl = [](auto fn) { return [fn](auto x) { return fn(x); }; };
   ops.push_back(unary("Sqrt", fl([](auto x) { return std::sqrt(x); })));
   ops.push_back(unary("Erf", fl([](auto x) { return std::erf(x); })));
+  ops.back().since = 9;
   ops.push_back(unary("Exp", fl([](auto x) { return std::exp(x); })));
   ops.push_back(unary("Log", fl([](auto x) { return std::log(x); })));
   ops.push_back(unary("Reciprocal", fl([](auto x) { return decltype(x)(1) / x; })));
   ops.push_back(unary("Floor", fl([](auto x) { return std::floor(x); })));
   ops.push_back(unary("Ceil", fl([](auto x) { return std::ceil(x); })));
   ops.push_back(unary("Round", fl([](auto x) { return std::nearbyint(x); })));
+  ops.back().since = 11;
   ops.push_back(unary("Sin", fl([](auto x) { return std::sin(x); })));
   ops.push_back(unary("Cos", fl([](auto x) { return std::cos(x); })));
   ops.push_back(unary("Tan", fl([](auto x) { return std::tan(x); })));
@@ -281,13 +294,19 @@ void add_elementwise_ops(OpList& ops) {
   ops.push_back(unary("Acos", fl([](auto x) { return std::acos(x); })));
   ops.push_back(unary("Atan", fl([](auto x) { return std::atan(x); })));
   ops.push_back(unary("Sinh", fl([](auto x) { return std::sinh(x); })));
+  ops.back().since = 9;
   ops.push_back(unary("Cosh", fl([](auto x) { return std::cosh(x); })));
+  ops.back().since = 9;
   ops.push_back(unary("Asinh", fl([](auto x) { return std::asinh(x); })));
+  ops.back().since = 9;
   ops.push_back(unary("Acosh", fl([](auto x) { return std::acosh(x); })));
+  ops.back().since = 9;
   ops.push_back(unary("Atanh", fl([](auto x) { return std::atanh(x); })));
+  ops.back().since = 9;
   ops.push_back(unary("Neg", [](auto x) { return -x; }, true));
   ops.push_back(unary("Abs", [](auto x) { return x < 0 ? -x : x; }, true));
   ops.push_back(unary("Sign", [](auto x) { return decltype(x)((x > 0) - (x < 0)); }, true));
+  ops.back().since = 9;
 }
 
 }  // namespace lowbit::onnx

@@ -19,6 +19,9 @@ void bn_infer(InferCtx& ctx) {
   LOWBIT_NODE_REQUIRE(ctx.node.attr_i("training_mode", 0) == 0 && ctx.out.size() == 1, ctx,
                       "training mode is not supported (inference only)");
   for (size_t i = 0; i < 5; ++i) require_type(ctx, i, {ElemType::f32, ElemType::f64});
+  for (size_t i = 1; i < 5; ++i)  // bn_run reads every parameter as X's element type
+    LOWBIT_NODE_REQUIRE(ctx.in[i].elem == ctx.in[0].elem, ctx, "input {} is {}, expected X's type {}", i,
+                        elem_name(ctx.in[i].elem), elem_name(ctx.in[0].elem));
   if (ctx.shape_known(0)) {
     const Shape& x = ctx.shape(0);
     LOWBIT_NODE_REQUIRE(x.size() >= 2, ctx, "input must be (N, C, ...), got {}", shape_str(x));
@@ -140,12 +143,13 @@ void softmax_infer(InferCtx& ctx) {
 // Softmax over `inner`-strided rows: x viewed as (outer, D, inner), normalizing over D.
 template <typename T>
 void softmax_rows(const T* x, T* y, int64_t outer, int64_t D, int64_t inner, bool log) {
+  // An empty tensor has no data pointer: no offsets from it (UBSan, found by onnx_fuzz).
+  if (D == 0 || outer * inner == 0) return;
   parallel_for(outer * inner, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t o = r / inner, in = r % inner;
       const T* p = x + o * D * inner + in;
       T* q = y + o * D * inner + in;
-      if (D == 0) continue;
       T mx = p[0];
       for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i * inner]);
       double sum = 0;

@@ -103,6 +103,10 @@ std::vector<const OpDef*> all_ops();
 
 // Checks that the node's op and attributes are supported at this opset; throws naming them.
 const OpDef& resolve_op(const Node& node, int opset);
+// resolve_op plus the ONNX schema (inputs, outputs, attribute types, required attributes) and
+// attribute ranges: after it, infer/run may rely on every required input being present.
+// Graph::validate() calls it for every node of a graph not yet optimized (ops/node_check.cc).
+const OpDef& check_node(const Node& node, int opset);
 
 // Per-family registration (each ops/*.cc defines one).
 using OpList = std::vector<OpDef>;

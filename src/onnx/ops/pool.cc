@@ -2,6 +2,7 @@
 // Simple 2-d cases go to the lowbit::kernels pooling kernels; the N-d loops are the reference.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
@@ -68,7 +69,10 @@ void pool_ref(const SpatialGeom& g, int64_t NC, bool is_max, bool include_pad, c
           }
         });
         if (is_max) {
-          y[c * out_size + o] = static_cast<T>(best);
+          // A window wholly inside the padding has no element: -inf, or the type's lowest value
+          // for integers (converting -inf to an integer is undefined; found by the ONNX fuzzer).
+          if constexpr (std::is_integral_v<T>) y[c * out_size + o] = count ? static_cast<T>(best) : std::numeric_limits<T>::lowest();
+          else y[c * out_size + o] = static_cast<T>(best);
           if (indices) indices[c * out_size + o] = best_idx;
         } else {
           const int64_t div = include_pad ? padded_count : count;

@@ -47,11 +47,39 @@ void check_axis_param(const InferCtx& ctx, size_t i) {
                       shape_str(s), x[static_cast<size_t>(axis)]);
 }
 
+// Scales and zero points of the integer matmul/conv ops: optional input i (when present and
+// shaped) must hold one of `counts` values, and a zero point the type of the data it shifts.
+void require_param(const InferCtx& ctx, size_t i, std::initializer_list<int64_t> counts, const char* what) {
+  if (!ctx.shape_known(i)) return;
+  const int64_t n = checked_numel(ctx.shape(i), "quant");
+  std::string allowed;
+  for (int64_t c : counts) {
+    if (n == c) return;
+    allowed += (allowed.empty() ? "" : " or ") + std::to_string(c);
+  }
+  node_fail(ctx.node, ctx.opset, "input {} ({}) holds {} value(s), expected {}", i, what, n, allowed);
+}
+
+void require_same_type(const InferCtx& ctx, size_t i, size_t of, const char* what) {
+  LOWBIT_NODE_REQUIRE(!ctx.has(i) || !ctx.has(of) || ctx.in[i].elem == ctx.in[of].elem, ctx,
+                      "input {} ({}) is {}, expected the type of input {} ({})", i, what, elem_name(ctx.in[i].elem), of,
+                      elem_name(ctx.in[of].elem));
+}
+
+// The zero point (input 2) is indexed like the scale (input 1): same number of values.
+void check_zero_point_like_scale(const InferCtx& ctx) {
+  if (!ctx.shape_known(1) || !ctx.shape_known(2)) return;
+  const int64_t ns = checked_numel(ctx.shape(1), "quant"), nz = checked_numel(ctx.shape(2), "quant");
+  LOWBIT_NODE_REQUIRE(ns == nz && ns > 0, ctx, "the scale holds {} value(s) and the zero point {} (expected the same number, at least 1)",
+                      ns, nz);
+}
+
 void quantize_infer(InferCtx& ctx) {
   require_type(ctx, 0, {ElemType::f32, ElemType::i32});
   require_type(ctx, 1, {ElemType::f32});
   require_type(ctx, 2, k8bit);
   check_axis_param(ctx, 1);
+  check_zero_point_like_scale(ctx);
   const ElemType t = ctx.has(2) ? ctx.in[2].elem : ElemType::u8;
   if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, t);
   ctx.set_out(0, t, ctx.shape(0));
@@ -81,6 +109,7 @@ void dequantize_infer(InferCtx& ctx) {
   require_type(ctx, 0, {ElemType::u8, ElemType::i8, ElemType::i32});
   require_type(ctx, 1, {ElemType::f32});
   check_axis_param(ctx, 1);
+  check_zero_point_like_scale(ctx);
   if (ctx.has(2)) LOWBIT_NODE_REQUIRE(ctx.in[2].elem == ctx.in[0].elem, ctx, "zero point type differs from x");
   if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ElemType::f32);
   ctx.set_out(0, ElemType::f32, ctx.shape(0));
@@ -120,8 +149,13 @@ std::vector<int32_t> int_matmul(const MatMulDims& d, const Array& a, const Array
 void matmul_integer_infer(InferCtx& ctx) {
   require_type(ctx, 0, k8bit);
   require_type(ctx, 1, k8bit);
+  require_same_type(ctx, 2, 0, "a_zero_point");
+  require_same_type(ctx, 3, 1, "b_zero_point");
   if (!ctx.shape_known(0) || !ctx.shape_known(1)) return ctx.set_out_unknown(0, ElemType::i32);
-  ctx.set_out(0, ElemType::i32, matmul_dims(ctx, ctx.shape(0), ctx.shape(1)).out);
+  const MatMulDims d = matmul_dims(ctx, ctx.shape(0), ctx.shape(1));
+  require_param(ctx, 2, {1, d.M}, "a_zero_point");
+  require_param(ctx, 3, {1, d.N}, "b_zero_point");
+  ctx.set_out(0, ElemType::i32, d.out);
 }
 
 void matmul_integer_run(RunCtx& ctx) {
@@ -134,9 +168,20 @@ void qlinear_matmul_infer(InferCtx& ctx) {
   require_type(ctx, 0, k8bit);
   require_type(ctx, 3, k8bit);
   LOWBIT_NODE_REQUIRE(ctx.n_in() == 8, ctx, "expects 8 inputs");
+  for (size_t i : {1, 4, 6}) require_type(ctx, i, {ElemType::f32});
+  require_type(ctx, 7, k8bit);
+  require_same_type(ctx, 2, 0, "a_zero_point");
+  require_same_type(ctx, 5, 3, "b_zero_point");
   const ElemType t = ctx.in[7].elem;
   if (!ctx.shape_known(0) || !ctx.shape_known(3)) return ctx.set_out_unknown(0, t);
-  ctx.set_out(0, t, matmul_dims(ctx, ctx.shape(0), ctx.shape(3)).out);
+  const MatMulDims d = matmul_dims(ctx, ctx.shape(0), ctx.shape(3));
+  require_param(ctx, 1, {1, d.M}, "a_scale");
+  require_param(ctx, 2, {1, d.M}, "a_zero_point");
+  require_param(ctx, 4, {1, d.N}, "b_scale");
+  require_param(ctx, 5, {1, d.N}, "b_zero_point");
+  require_param(ctx, 6, {1}, "y_scale");
+  require_param(ctx, 7, {1}, "y_zero_point");
+  ctx.set_out(0, t, d.out);
 }
 
 void qlinear_matmul_run(RunCtx& ctx) {
@@ -167,7 +212,24 @@ SpatialGeom int_conv_geom(const InferCtx& ctx, size_t w_at) {
 void int_conv_infer(InferCtx& ctx, size_t w_at, ElemType out_type) {
   require_type(ctx, 0, k8bit);
   require_type(ctx, w_at, k8bit);
+  require_same_type(ctx, 2, 0, "x_zero_point");
+  require_same_type(ctx, w_at == 1 ? 3 : 5, w_at, "w_zero_point");
+  require_param(ctx, 2, {1}, "x_zero_point");
+  require_param(ctx, w_at == 1 ? 3 : 5, {1}, "w_zero_point (per-channel is not supported)");
+  if (w_at == 3) {  // QLinearConv
+    for (size_t i : {1, 4, 6}) require_type(ctx, i, {ElemType::f32});
+    require_type(ctx, 7, k8bit);
+    require_type(ctx, 8, {ElemType::i32});
+    require_param(ctx, 1, {1}, "x_scale");
+    require_param(ctx, 6, {1}, "y_scale");
+    require_param(ctx, 7, {1}, "y_zero_point");
+  }
   if (!ctx.shape_known(0) || !ctx.shape_known(w_at)) return ctx.set_out_unknown(0, out_type);
+  if (w_at == 3) {
+    const int64_t M = ctx.shape(3).empty() ? 0 : ctx.shape(3)[0];
+    require_param(ctx, 4, {1, M}, "w_scale");
+    require_param(ctx, 8, {M}, "B");
+  }
   const SpatialGeom g = int_conv_geom(ctx, w_at);
   Shape out{ctx.shape(0)[0], ctx.shape(w_at)[0]};
   out.insert(out.end(), g.out.begin(), g.out.end());

@@ -141,6 +141,8 @@ void arg_infer(InferCtx& ctx) {
   if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ElemType::i64);
   Shape s = ctx.shape(0);
   const auto axis = static_cast<size_t>(normalize_axis(ctx.node.attr_i("axis", 0), static_cast<int64_t>(s.size()), ctx));
+  LOWBIT_NODE_REQUIRE(s[axis] > 0, ctx, "input shape {} is empty along axis {} (expected at least one element to pick)",
+                      shape_str(s), axis);
   if (ctx.node.attr_i("keepdims", 1)) s[axis] = 1;
   else s.erase(s.begin() + static_cast<std::ptrdiff_t>(axis));
   ctx.set_out(0, ElemType::i64, s);

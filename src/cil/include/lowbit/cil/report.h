@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,8 +21,13 @@ struct CilEval {
 };
 
 nlohmann::json run_to_json(const RunResult& r);
-// IoError naming `origin` when a field is missing or has the wrong type.
-RunResult run_from_json(const nlohmann::json& j, const std::string& origin);
+// IoError naming `origin` when a field is missing, has the wrong type, or its matrices are not
+// those of a run over `tasks` tasks (accuracies in [0, 1]).
+RunResult run_from_json(const nlohmann::json& j, const std::string& origin, size_t tasks);
+// The finished runs of a `<json>.partial` file (--resume): IoError when the text is not such a
+// file or a run is malformed, ValueError when it was written under another fingerprint `fp`.
+std::vector<RunResult> parse_partial(std::string_view text, const std::string& origin, const nlohmann::json& fp,
+                                          size_t tasks);
 
 // The runs of one preset, in seed order.
 std::vector<const RunResult*> runs_of(const std::vector<RunResult>& runs, const std::string& preset);

@@ -54,7 +54,7 @@ nlohmann::json fingerprint(const SessionOptions& opt, const CilConfig& cfg);
 
 // The finished runs recorded in a partial file (none when it does not exist). IoError when it is
 // not one; ValueError when its fingerprint differs from `fp`.
-std::vector<RunResult> load_partial(const std::string& path, const nlohmann::json& fp);
+std::vector<RunResult> load_partial(const std::string& path, const nlohmann::json& fp, size_t tasks);
 
 // Loads the data, runs every (seed, preset) not already finished, prints the task tables (and
 // the comparison of presets) on stdout and writes the JSON report and the partial file.

@@ -81,6 +81,10 @@ class Graph {
   std::map<int, Array> constants;  // initializers and folded values, by value id
   std::vector<int> inputs;         // non-constant graph inputs, in order
   std::vector<int> outputs;
+  // Set by optimize_graph: nodes may then hold lowbit-internal forms (fused lowbit_* attributes,
+  // a residual 4th Conv input, Gelu/LayerNormalization below their ONNX opset) that the ONNX
+  // schema does not allow; validate() then checks only that the ops are supported.
+  bool optimized = false;
 
   int add_value(const std::string& name, ValueType type = {});
   int find_value(const std::string& name) const;  // -1 if absent
@@ -92,7 +96,9 @@ class Graph {
   void relink();
   // Node ids in a topological order of live nodes; throws on a cycle naming a node in it.
   std::vector<int> topo_order() const;
-  // Checks structure: every input produced once, no cycles, outputs reachable, names unique.
+  // Checks every node against its op's ONNX schema at this opset (arity, attribute names, types
+  // and ranges: check_node in ops/node_check.cc) and the structure: every input produced once,
+  // no cycles, outputs reachable. The one gate before shape inference or any kernel.
   void validate() const;
   // Drops nodes whose outputs are unused and constants nobody reads.
   void remove_dead();

@@ -6,6 +6,10 @@
 
 namespace lowbit::onnx {
 
+// Validates the graph (ONNX schema of every node) unless already done, then sets
+// Graph::optimized: called by each fusion below before it writes lowbit-internal node forms.
+void begin_internal_forms(Graph& g);
+
 // Evaluates nodes whose inputs are all constants; returns how many were folded.
 int fold_constants(Graph& g);
 // Conv -> BatchNormalization with constant parameters becomes one Conv with scaled weights.

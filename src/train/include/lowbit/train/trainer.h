@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lowbit/data/dataset.h"
+#include "lowbit/nn/checkpoint.h"
 #include "lowbit/nn/models.h"
 #include "lowbit/nn/optim.h"
 
@@ -86,5 +87,9 @@ void save_training_checkpoint(const std::string& path, nn::Classifier& model, nn
 // Restores what save_training_checkpoint wrote into a model and optimizer of the same shape;
 // returns epochs_done. Errors (IoError) name the file and the mismatching entry.
 int64_t load_training_checkpoint(const std::string& path, nn::Classifier& model, nn::Optimizer& opt);
+// The same from an already parsed checkpoint; IoError naming `origin` for malformed metadata
+// (epochs_done and optimizer_steps must be non-negative integers, optimizer a string).
+int64_t restore_training_state(const nn::Checkpoint& ck, const std::string& origin, nn::Classifier& model,
+                               nn::Optimizer& opt);
 
 }  // namespace lowbit::train

@@ -1,0 +1,110 @@
+// Writes the seed corpora checked in under fuzz/corpus/ (run by scripts/fuzz-seeds; the output
+// is deterministic). Each file is a valid input of its target, prefixed with the selector byte
+// the target reads first: real checkpoints, .npy/.pb tensors, partial and metadata JSON, IDX,
+// dataset cache, CIFAR record and DSADS text. ONNX and JPEG seeds are copied by the script.
+//   make_seeds OUT_DIR
+#include <onnx/onnx_pb.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "lowbit/data/cache.h"
+#include "lowbit/data/dsads.h"
+#include "lowbit/nn/checkpoint.h"
+#include "lowbit/nn/models.h"
+#include "lowbit/nn/optim.h"
+#include "lowbit/onnx/npy.h"
+#include "lowbit/train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace lowbit;
+
+namespace {
+
+void put(const fs::path& dir, const std::string& name, char selector, const std::string& body) {
+  fs::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary) << selector << body;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+std::string bytes_str(const data::Bytes& b) { return {b.begin(), b.end()}; }
+
+void checkpoints(const fs::path& out) {
+  auto model = nn::build_model("fcnet", {4}, 3);  // what checkpoint_fuzz restores into
+  nn::Sgd opt(model->named_parameters(), nn::SgdOptions{});
+  const fs::path tmp = fs::temp_directory_path() / "lowbit-seed.ckpt";
+  train::save_training_checkpoint(tmp, *model, opt, 3, R"({"format":"lowbit-classifier","model":"fcnet"})");
+  const std::string ck = slurp(tmp);
+  fs::remove(tmp);
+  put(out / "checkpoint", "train-fcnet-crcfix.bin", 1, ck);
+  put(out / "checkpoint", "train-fcnet.bin", 0, ck);
+}
+
+void json(const fs::path& out) {
+  put(out / "json", "partial-2tasks.json", 0,
+      R"({"format":"lowbit-cil-partial","version":1,"config":{"dataset":"fashion-mnist","tasks":2},"runs":[)"
+      R"({"preset":"fp32","seed":0,"head":{"seen_accuracy":[0.9,0.5],"accuracy_matrix":[[0.9],[0.4,0.6]]},)"
+      R"("nme":{"seen_accuracy":[0.8,0.6],"accuracy_matrix":[[0.8],[0.5,0.7]]},"task_seconds":[1.5,2.0]}]})");
+  put(out / "json", "meta-fcnet.json", 1,
+      R"({"format":"lowbit-classifier","model":"fcnet","input_shape":[4],"num_classes":3,"dataset":"dsads",)"
+      R"("seed":7,"quant":{"preset":"hdqt","bits":4,"acc_bits":16},"norm_mean":[0.1],"norm_std":[1.0]})");
+  put(out / "json", "meta-cnn.json", 1,
+      R"({"format":"lowbit-classifier","model":"cnn","input_shape":[1,8,8],"num_classes":10,"dataset":"fashion-mnist"})");
+}
+
+void tensors(const fs::path& out) {
+  const float f[] = {1.5f, -2.0f, 0.0f, 3.25f, 1e-3f, -7.0f};
+  put(out / "npy", "f32-2x3.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::from<float>({2, 3}, f)));
+  const int64_t i[] = {4, -1};
+  put(out / "npy", "i64-2.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::from<int64_t>({2}, i)));
+  put(out / "npy", "u8-empty.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::zeros(lowbit::onnx::ElemType::u8, {0, 3})));
+  ::onnx::TensorProto t;
+  t.set_name("x");
+  t.set_data_type(::onnx::TensorProto::FLOAT);
+  t.add_dims(2);
+  t.add_dims(2);
+  for (int k = 0; k < 4; ++k) t.add_float_data(static_cast<float>(k) - 1.5f);
+  put(out / "npy", "f32-2x2.pb", 1, t.SerializeAsString());
+  t.clear_float_data();
+  t.set_raw_data(std::string(16, '\x01'));
+  put(out / "npy", "f32-2x2-raw.pb", 1, t.SerializeAsString());
+}
+
+void data_files(const fs::path& out) {
+  // IDX: 2 images of 3x3 (ubyte, ndim 3).
+  std::string idx = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 3};
+  for (int k = 0; k < 18; ++k) idx += static_cast<char>(k);
+  put(out / "idx", "idx-2x3x3.bin", 0, idx);
+  data::CacheEntry entry;
+  entry.strings = {"a", "b"};
+  entry.tensors.push_back(Tensor::zeros({2, 2}, DType::f32));
+  put(out / "idx", "cache.bin", 1, bytes_str(data::encode_cache(0, entry)));
+  std::string rec = {1, 7};  // coarse label, fine label 7
+  rec += std::string(3072, '\x40');
+  put(out / "idx", "cifar100-record.bin", 2, rec);
+  std::string text;
+  for (int r = 0; r < data::kDsadsRows; ++r)
+    for (int c = 0; c < data::kDsadsChannels; ++c) text += (c % 5 ? "1" : "-0.5") + std::string(c + 1 < data::kDsadsChannels ? "," : "\n");
+  put(out / "idx", "dsads-segment.txt", 3, text);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_seeds OUT_DIR\n");
+    return 2;
+  }
+  const fs::path out = argv[1];
+  checkpoints(out);
+  json(out);
+  tensors(out);
+  data_files(out);
+  return 0;
+}
