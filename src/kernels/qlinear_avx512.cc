@@ -1,0 +1,41 @@
+// AVX-512 requantization: sixteen columns per vector, the tail under a mask. cvtps_epi32 rounds
+// half to even under the default MXCSR, as std::nearbyint does in the reference; one multiply
+// and no add after it, so no FMA contraction can make the paths differ.
+#include <immintrin.h>
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "qlinear_impl.h"
+
+namespace lowbit::kernels::avx512 {
+namespace {
+
+template <bool kSigned, typename T>
+void requantize(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, T* y, int64_t ldy) {
+  const __m512 lim = _mm512_set1_ps(1e9f), nlim = _mm512_set1_ps(-1e9f);
+  const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
+  for (int64_t m = 0; m < M; ++m) {
+    const int32_t* a = acc + m * lda;
+    T* out = y + m * ldy;
+    for (int64_t n = 0; n < N; n += 16) {
+      const __mmask16 k = N - n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (N - n)) - 1);
+      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, a + n), _mm512_maskz_loadu_epi32(k, p.corr + n));
+      __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(k, p.scale + n));
+      x = _mm512_min_ps(_mm512_max_ps(x, nlim), lim);
+      __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
+      r = _mm512_max_epi32(_mm512_min_epi32(r, hi), lo);
+      _mm512_mask_cvtepi32_storeu_epi8(out + n, k, r);
+    }
+  }
+}
+
+}  // namespace
+
+void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy) {
+  requantize<false>(M, N, acc, lda, p, y, ldy);
+}
+void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, int8_t* y, int64_t ldy) {
+  requantize<true>(M, N, acc, lda, p, y, ldy);
+}
+
+}  // namespace lowbit::kernels::avx512

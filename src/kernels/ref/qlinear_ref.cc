@@ -1,0 +1,45 @@
+// Plain-loop requantization and quantized Add (the spec of qlinear.h).
+#include <algorithm>
+#include <cmath>
+
+#include "lowbit/kernels/qlinear_ref.h"
+
+namespace lowbit::kernels::ref {
+namespace {
+
+constexpr float kLimit = 1e9f;
+
+int32_t requant_one(int32_t acc, int32_t corr, float scale, const Requant& p) {
+  float x = static_cast<float>(acc + corr) * scale;
+  x = std::min(std::max(x, -kLimit), kLimit);
+  const int32_t r = static_cast<int32_t>(std::nearbyint(x)) + p.zp;
+  return std::min(std::max(r, p.lo), p.hi);
+}
+
+template <typename T>
+void requantize(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, T* y, int64_t ldy) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      y[m * ldy + n] = static_cast<T>(requant_one(acc[m * lda + n], p.corr[n], p.scale[n], p));
+}
+
+}  // namespace
+
+void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy) {
+  requantize(M, N, acc, lda, p, y, ldy);
+}
+void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, int8_t* y, int64_t ldy) {
+  requantize(M, N, acc, lda, p, y, ldy);
+}
+
+void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float fa = static_cast<float>(int32_t{a[i]} - p.za) * p.ra;
+    const float fb = static_cast<float>(int32_t{b[i]} - p.zb) * p.rb;
+    const float x = std::min(std::max(fa + fb, -kLimit), kLimit);
+    const int32_t r = static_cast<int32_t>(std::nearbyint(x)) + p.zy;
+    y[i] = static_cast<uint8_t>(std::min(std::max(r, p.lo), p.hi));
+  }
+}
+
+}  // namespace lowbit::kernels::ref

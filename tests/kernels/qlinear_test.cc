@@ -1,0 +1,118 @@
+// Requantization and the quantized Add: every path the CPU supports must equal the scalar
+// reference bit for bit, over odd column counts (masked tails), ties at .5, saturation at both
+// ends, Relu-style clamps and huge accumulators; im2col against a direct gather.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/qlinear.h"
+#include "lowbit/kernels/qlinear_ref.h"
+
+namespace lowbit::kernels {
+namespace {
+
+std::vector<Isa> paths() {
+  std::vector<Isa> p;
+  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
+    if (isa_supported(i)) p.push_back(i);
+  return p;
+}
+
+TEST(Requantize, EveryPathMatchesReference) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int32_t> acc_d(-200000, 200000), corr_d(-5000, 5000);
+  std::uniform_real_distribution<float> scale_d(1e-4f, 3e-3f);
+  const Isa saved = active_isa();
+  for (int64_t N : {1, 3, 15, 16, 17, 31, 64, 65}) {
+    const int64_t M = 7, lda = N + 3;
+    std::vector<int32_t> acc(static_cast<size_t>(M * lda)), corr(static_cast<size_t>(N));
+    std::vector<float> scale(static_cast<size_t>(N));
+    for (auto& v : acc) v = acc_d(rng);
+    for (auto& v : corr) v = corr_d(rng);
+    for (auto& v : scale) v = scale_d(rng);
+    acc[0] = 2'000'000'000;  // saturates high
+    acc[1 % N] = -2'000'000'000;
+    scale[0] = 0.5f;
+    acc[static_cast<size_t>(lda)] = 5 - corr[0];  // 2.5 -> 2 (ties to even)
+    for (auto [zp, lo, hi] : {std::tuple{128, 0, 255}, std::tuple{3, 3, 255}, std::tuple{0, -128, 127}, std::tuple{-5, -5, 100}}) {
+      const Requant p{corr.data(), scale.data(), zp, lo, hi};
+      const bool u8 = lo >= 0;
+      std::vector<uint8_t> want_u(static_cast<size_t>(M * N)), got_u(want_u.size());
+      std::vector<int8_t> want_s(want_u.size()), got_s(want_u.size());
+      if (u8) ref::requantize_u8(M, N, acc.data(), lda, p, want_u.data(), N);
+      else ref::requantize_s8(M, N, acc.data(), lda, p, want_s.data(), N);
+      if (u8) {
+        EXPECT_EQ(want_u[static_cast<size_t>(N)], static_cast<uint8_t>(std::max(zp + 2, lo)));
+      }
+      for (Isa isa : paths()) {
+        set_active_isa(isa);
+        if (u8) {
+          requantize_u8(M, N, acc.data(), lda, p, got_u.data(), N);
+          EXPECT_EQ(got_u, want_u) << "N=" << N << " zp=" << zp << " on " << isa_name(isa);
+        } else {
+          requantize_s8(M, N, acc.data(), lda, p, got_s.data(), N);
+          EXPECT_EQ(got_s, want_s) << "N=" << N << " zp=" << zp << " on " << isa_name(isa);
+        }
+      }
+      set_active_isa(saved);
+    }
+  }
+}
+
+TEST(Requantize, SaturatesAndRoundsHalfToEven) {
+  const int32_t corr[4] = {0, 0, 0, 0};
+  const float scale[4] = {0.5f, 0.5f, 1e6f, 1e6f};
+  const int32_t acc[4] = {5, 7, 1000, -1000};  // 2.5 -> 2, 3.5 -> 4, huge -> 255, tiny -> 0
+  uint8_t y[4];
+  for (Isa isa : paths()) {
+    set_active_isa(isa);
+    requantize_u8(1, 4, acc, 4, Requant{corr, scale, 0, 0, 255}, y, 4);
+    EXPECT_EQ(y[0], 2);
+    EXPECT_EQ(y[1], 4);
+    EXPECT_EQ(y[2], 255);
+    EXPECT_EQ(y[3], 0);
+  }
+  set_active_isa(best_supported_isa());
+}
+
+TEST(QAdd, MatchesFloatDefinition) {
+  std::vector<uint8_t> a(300), b(300), y(300);
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<uint8_t>(i * 7);
+    b[i] = static_cast<uint8_t>(255 - i * 3);
+  }
+  const QAddParams p{100, 20, 10, 10, 255, 0.7f, 1.3f};
+  qadd_u8(300, a.data(), b.data(), p, y.data());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double v = (a[i] - 100) * 0.7 + (b[i] - 20) * 1.3;
+    const double want = std::clamp(std::nearbyint(v) + 10, 10.0, 255.0);
+    EXPECT_NEAR(y[i], want, 1.0) << i;  // fp32 products may round a tie the other way
+  }
+}
+
+TEST(Im2col, MatchesDirectGather) {
+  Conv2dGeom g;
+  g.C = 3, g.H = 5, g.W = 6, g.KH = 3, g.KW = 2, g.stride_h = 2, g.stride_w = 1, g.pad_t = 1, g.pad_l = 1, g.dil_h = 1,
+  g.dil_w = 2;
+  g.OH = (g.H + 2 - (g.dil_h * (g.KH - 1) + 1)) / g.stride_h + 1;
+  g.OW = (g.W + 1 - (g.dil_w * (g.KW - 1) + 1)) / g.stride_w + 1;
+  std::vector<int8_t> x(static_cast<size_t>(g.H * g.W * g.C));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int8_t>(i);
+  std::vector<int8_t> a(static_cast<size_t>(g.OH * g.OW * g.k()));
+  im2col_nhwc_s8(g, x.data(), -7, a.data(), 0, g.OH * g.OW);
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw)
+          for (int64_t c = 0; c < g.C; ++c) {
+            const int64_t ih = oh * 2 - 1 + kh, iw = ow - 1 + kw * 2;
+            const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+            const int8_t want = in ? x[static_cast<size_t>((ih * g.W + iw) * g.C + c)] : int8_t{-7};
+            EXPECT_EQ(a[static_cast<size_t>((oh * g.OW + ow) * g.k() + (kh * g.KW + kw) * g.C + c)], want);
+          }
+}
+
+}  // namespace
+}  // namespace lowbit::kernels
