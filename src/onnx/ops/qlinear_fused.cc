@@ -1,0 +1,304 @@
+// The fused integer ops that passes_qdq.cc lowers quantized patterns to (domain "lowbit"):
+//   QConv (x, x_scale, x_zp, w, w_scale, w_zp, [y_scale, y_zp], [bias]) — 2-d, group 1;
+//   QGemm (same inputs, w is N×K: y[..., n] = Σ_k x[..., k]·w[n, k]);
+//   QAdd  (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp) — uint8.
+// x holds uint8 or int8 codes with a per-tensor scale; w int8 codes with zero zero points and a
+// scale per output channel (or one). The product runs on the s8×s8 igemm with w packed once
+// per session: uint8 x is shifted to int8 (x − 128) and 128·Σ_k w[n, k] added back, with the
+// zero-point correction and the int32 bias, through Requant::corr. With y_scale the result is
+// requantized (rounding half to even, activation as a clamp of the codes); without it the
+// result is float: (acc + corr[n])·x_scale·w_scale[n], then the activation.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/igemm.h"
+#include "lowbit/kernels/qlinear.h"
+#include "lowbit/kernels/transpose.h"
+#include "ops/activation.h"
+#include "ops/conv_geom.h"
+
+namespace lowbit::onnx {
+
+Activation fused_activation(const Node& node);  // conv.cc
+
+namespace {
+
+namespace k = lowbit::kernels;
+
+// Grow-only per-thread scratch (sessions run a node on one worker thread at a time).
+template <typename T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::vector<std::byte> bufs[4];
+  auto& b = bufs[slot];
+  if (b.size() < static_cast<size_t>(n) * sizeof(T)) b.resize(static_cast<size_t>(n) * sizeof(T));
+  return reinterpret_cast<T*>(b.data());
+}
+
+// Weights packed, per-channel constants folded: built once per session from constant inputs.
+struct QLinearState {
+  k::IgemmPackedB w;
+  int64_t N = 0, K = 0;
+  bool x_u8 = true, float_out = false;
+  int32_t x_zp = 0;
+  std::vector<int32_t> corr;
+  std::vector<float> scale;            // requantization (x_s·w_s[n] / y_s) or dequantization (x_s·w_s[n])
+  std::vector<float> fbias;            // float output: corr[n]·x_s·w_s[n]
+  k::Requant rq;
+  Activation act;
+};
+
+int32_t clamp_i32(double v) {
+  return static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
+}
+
+// w_nk: N×K int8 in the order the GEMM's A rows use (for QConv: (kh, kw, c)).
+std::shared_ptr<QLinearState> build_state(const RunCtx& ctx, const int8_t* w_nk, int64_t N, int64_t K) {
+  auto st = std::make_shared<QLinearState>();
+  st->N = N;
+  st->K = K;
+  const Array& x = ctx.input(0);
+  st->x_u8 = x.type() == ElemType::u8;
+  st->x_zp = ctx.has(2) ? static_cast<int32_t>(ctx.input(2).get_i64(0)) : 0;
+  const float xs = static_cast<float>(ctx.input(1).get_f64(0));
+  const Array& ws = ctx.input(4);
+  LOWBIT_NODE_REQUIRE(ws.numel() == 1 || ws.numel() == N, infer_ctx_for(ctx), "w_scale has {} elements, expected 1 or {}",
+                      ws.numel(), N);
+  st->float_out = !ctx.has(6);
+  st->act = fused_activation(ctx.node);
+  st->w = k::igemm_pack_b(N, K, k::IntOperand{w_nk, K, false}, k::AccSpec{});
+  st->corr.resize(static_cast<size_t>(N));
+  st->scale.resize(static_cast<size_t>(N));
+  const int32_t shift = st->x_u8 ? 128 - st->x_zp : -st->x_zp;
+  const float* bias = ctx.has(8) ? ctx.input(8).data<float>() : nullptr;
+  const float ys = st->float_out ? 1.0f : static_cast<float>(ctx.input(6).get_f64(0));
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t colsum = 0;
+    for (int64_t i = 0; i < K; ++i) colsum += w_nk[n * K + i];
+    const float dq = xs * static_cast<float>(ws.get_f64(ws.numel() == 1 ? 0 : n));
+    // A float result keeps the float bias exactly; requantized ones take it in int32 units
+    // of x_s·w_s[n] (off by at most half a unit, far below one output step).
+    const int32_t bq = bias && !st->float_out ? clamp_i32(std::nearbyint(static_cast<double>(bias[n]) / dq)) : 0;
+    st->corr[static_cast<size_t>(n)] = bq + static_cast<int32_t>(shift * colsum);
+    st->scale[static_cast<size_t>(n)] = st->float_out ? dq : dq / ys;
+  }
+  if (st->float_out) {
+    st->fbias.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n)
+      st->fbias[static_cast<size_t>(n)] =
+          static_cast<float>(st->corr[static_cast<size_t>(n)]) * st->scale[static_cast<size_t>(n)] + (bias ? bias[n] : 0.0f);
+    return st;
+  }
+  const Array& yz = ctx.input(7);
+  const bool y_u8 = yz.type() == ElemType::u8;
+  const int32_t zp = static_cast<int32_t>(yz.get_i64(0));
+  int32_t lo = y_u8 ? 0 : -128, hi = y_u8 ? 255 : 127;
+  if (st->act.kind == Act::relu) lo = std::max(lo, zp);
+  if (st->act.kind == Act::clip) {
+    if (std::isfinite(st->act.a)) lo = std::max(lo, clamp_i32(std::nearbyint(st->act.a / ys) + zp));
+    if (std::isfinite(st->act.b)) hi = std::min(hi, clamp_i32(std::nearbyint(st->act.b / ys) + zp));
+  } else {
+    LOWBIT_NODE_REQUIRE(st->act.kind == Act::none || st->act.kind == Act::relu, infer_ctx_for(ctx),
+                        "only Relu and Clip can be fused before a QuantizeLinear");
+  }
+  st->rq = k::Requant{st->corr.data(), st->scale.data(), zp, lo, hi};
+  return st;
+}
+
+// Cached in the node's session slot when the weights and parameters are session constants.
+template <typename Build>
+std::shared_ptr<QLinearState> state_for(RunCtx& ctx, Build build) {
+  const uint64_t need = 0b111111010;  // inputs 1, 3, 4, 5?, 6?, 7?, 8?: any that are present
+  uint64_t mask = 0;
+  for (size_t i = 1; i < ctx.in.size(); ++i)
+    if (ctx.has(i) && ((need >> i) & 1)) mask |= uint64_t{1} << i;
+  const bool cache = ctx.state && (ctx.const_inputs & mask) == mask;
+  if (cache && *ctx.state) return std::static_pointer_cast<QLinearState>(*ctx.state);
+  auto st = build();
+  if (cache) *ctx.state = st;
+  return st;
+}
+
+void qlinear_infer_common(InferCtx& ctx, Shape out) {
+  require_type(ctx, 0, {ElemType::u8, ElemType::i8});
+  require_type(ctx, 3, {ElemType::i8});
+  LOWBIT_NODE_REQUIRE(ctx.has(1) && ctx.has(3) && ctx.has(4), ctx, "x_scale, w and w_scale are required");
+  if (ctx.has(2)) LOWBIT_NODE_REQUIRE(ctx.in[2].elem == ctx.in[0].elem, ctx, "x_zero_point type differs from x");
+  const ElemType t = ctx.has(6) ? (ctx.has(7) ? ctx.in[7].elem : ElemType::u8) : ElemType::f32;
+  ctx.set_out(0, t, std::move(out));
+}
+
+// y[m, :] for M rows of (int8-shifted) A, through the state's epilogue, row-major (ldy = N).
+void gemm_rows(const QLinearState& st, int64_t M, const int8_t* a, std::byte* y) {
+  if (st.float_out) {
+    k::IgemmEpilogue ep{1.0f, st.scale.data(), st.fbias.data()};
+    float* yf = reinterpret_cast<float*>(y);
+    k::igemm_f32_packed(M, k::IntOperand{a, st.K, false}, st.w, k::AccSpec{}, ep, yf, st.N);
+    if (st.act.kind != Act::none) act_apply_n(st.act, M * st.N, yf, yf);
+    return;
+  }
+  int32_t* acc = scratch<int32_t>(2, M * st.N);
+  k::igemm_s32_packed(M, k::IntOperand{a, st.K, false}, st.w, k::AccSpec{}, acc, st.N);
+  const bool u8 = st.rq.lo >= 0 && st.rq.hi > 127;
+  parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
+    if (u8) k::requantize_u8(m1 - m0, st.N, acc + m0 * st.N, st.N, st.rq, reinterpret_cast<uint8_t*>(y) + m0 * st.N, st.N);
+    else k::requantize_s8(m1 - m0, st.N, acc + m0 * st.N, st.N, st.rq, reinterpret_cast<int8_t*>(y) + m0 * st.N, st.N);
+  });
+}
+
+// ---- QConv ----
+
+SpatialGeom qconv_geom(const InferCtx& ctx) {
+  const Shape &x = ctx.shape(0), &w = ctx.shape(3);
+  LOWBIT_NODE_REQUIRE(x.size() == 4 && w.size() == 4, ctx, "expects a 2-d convolution, got input {} and weight {}",
+                      shape_str(x), shape_str(w));
+  LOWBIT_NODE_REQUIRE(w[1] == x[1], ctx, "weight {} does not fit input {} (group 1)", shape_str(w), shape_str(x));
+  return resolve_geom(ctx, x, Shape(w.begin() + 2, w.end()), false);
+}
+
+void qconv_infer(InferCtx& ctx) {
+  if (!ctx.shape_known(0) || !ctx.shape_known(3)) {
+    return ctx.set_out_unknown(0, ctx.has(6) ? (ctx.has(7) ? ctx.in[7].elem : ElemType::u8) : ElemType::f32);
+  }
+  const SpatialGeom g = qconv_geom(ctx);
+  qlinear_infer_common(ctx, Shape{ctx.shape(0)[0], ctx.shape(3)[0], g.out[0], g.out[1]});
+}
+
+void qconv_run(RunCtx& ctx) {
+  const InferCtx ictx = infer_ctx_for(ctx);
+  const SpatialGeom sg = qconv_geom(ictx);
+  const Array &x = ctx.input(0), &w = ctx.input(3);
+  const int64_t B = x.shape()[0], C = x.shape()[1], N = w.shape()[0];
+  k::Conv2dGeom g;
+  g.C = C, g.H = x.shape()[2], g.W = x.shape()[3], g.KH = w.shape()[2], g.KW = w.shape()[3];
+  g.OH = sg.out[0], g.OW = sg.out[1], g.stride_h = sg.stride[0], g.stride_w = sg.stride[1];
+  g.pad_t = sg.pad_begin[0], g.pad_l = sg.pad_begin[1], g.dil_h = sg.dilation[0], g.dil_w = sg.dilation[1];
+  const int64_t K = g.k(), HW = g.H * g.W, P = g.OH * g.OW;
+  auto st = state_for(ctx, [&] {
+    // OIHW → O (kh, kw, c): the column order of the channels-last im2col.
+    std::vector<int8_t> wr(static_cast<size_t>(N * K));
+    const int8_t* wp = w.data<int8_t>();
+    for (int64_t o = 0; o < N; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t r = 0; r < g.KH * g.KW; ++r) wr[static_cast<size_t>(o * K + r * C + c)] = wp[(o * C + c) * g.KH * g.KW + r];
+    return build_state(ctx, wr.data(), N, K);
+  });
+  // Codes to channels-last int8.
+  int8_t* xs = scratch<int8_t>(0, B * HW * C);
+  const auto* xin = reinterpret_cast<const int8_t*>(x.raw());
+  parallel_for(B * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(HW, 1)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {  // one (image, channel) plane: a column of the [HW, C] image
+      const int64_t b = i / C, c = i % C;
+      int8_t* dst = xs + b * HW * C + c;
+      const int8_t* src = xin + i * HW;
+      if (st->x_u8)
+        for (int64_t p = 0; p < HW; ++p) dst[p * C] = static_cast<int8_t>(static_cast<uint8_t>(src[p]) ^ 0x80u);
+      else
+        for (int64_t p = 0; p < HW; ++p) dst[p * C] = src[p];
+    }
+  });
+  const bool direct = g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_t == 0 && g.pad_l == 0 &&
+                      g.OH == g.H && g.OW == g.W;
+  const int8_t* a = xs;
+  if (!direct) {
+    int8_t* cols = scratch<int8_t>(1, B * P * K);
+    const auto pad = static_cast<int8_t>(st->x_u8 ? st->x_zp - 128 : st->x_zp);
+    parallel_for(B * P, 64, [&](int64_t r0, int64_t r1) {
+      while (r0 < r1) {
+        const int64_t b = r0 / P, p0 = r0 % P, p1 = std::min(P, p0 + (r1 - r0));
+        k::im2col_nhwc_s8(g, xs + b * HW * C, pad, cols + b * P * K, p0, p1);
+        r0 += p1 - p0;
+      }
+    });
+    a = cols;
+  }
+  const size_t es = st->float_out ? 4 : 1;
+  std::byte* rows = scratch<std::byte>(3, B * P * N * static_cast<int64_t>(es));
+  gemm_rows(*st, B * P, a, rows);
+  // [P, N] per image → NCHW [N, P].
+  Array& y = *ctx.out[0];
+  parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      if (st->float_out)
+        k::transpose_f32(P, N, reinterpret_cast<const float*>(rows) + b * P * N, N, y.data<float>() + b * N * P, P);
+      else
+        k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(rows) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
+    }
+  });
+}
+
+// ---- QGemm ----
+
+void qgemm_infer(InferCtx& ctx) {
+  if (!ctx.shape_known(0) || !ctx.shape_known(3)) {
+    return ctx.set_out_unknown(0, ctx.has(6) ? (ctx.has(7) ? ctx.in[7].elem : ElemType::u8) : ElemType::f32);
+  }
+  const Shape &x = ctx.shape(0), &w = ctx.shape(3);
+  LOWBIT_NODE_REQUIRE(w.size() == 2 && !x.empty() && x.back() == w[1], ctx, "input {} does not fit weight {} (N×K)",
+                      shape_str(x), shape_str(w));
+  Shape out = x;
+  out.back() = w[0];
+  qlinear_infer_common(ctx, out);
+}
+
+void qgemm_run(RunCtx& ctx) {
+  const Array &x = ctx.input(0), &w = ctx.input(3);
+  const int64_t N = w.shape()[0], K = w.shape()[1], M = x.numel() / K;
+  auto st = state_for(ctx, [&] { return build_state(ctx, w.data<int8_t>(), N, K); });
+  const auto* a = reinterpret_cast<const int8_t*>(x.raw());
+  if (st->x_u8) {
+    int8_t* s = scratch<int8_t>(0, M * K);
+    k::shift_u8_to_s8(M * K, reinterpret_cast<const uint8_t*>(x.raw()), s);
+    a = s;
+  }
+  gemm_rows(*st, M, a, ctx.out[0]->raw());
+}
+
+// ---- QAdd ----
+
+void qadd_infer(InferCtx& ctx) {
+  for (size_t i : {0, 3}) require_type(ctx, i, {ElemType::u8});
+  LOWBIT_NODE_REQUIRE(ctx.n_in() == 8 && ctx.has(6), ctx, "expects 8 inputs with y_scale");
+  if (!ctx.shape_known(0) || !ctx.shape_known(3)) return ctx.set_out_unknown(0, ElemType::u8);
+  ctx.set_out(0, ElemType::u8, broadcast_shapes({ctx.shape(0), ctx.shape(3)}, ctx));
+}
+
+void qadd_run(RunCtx& ctx) {
+  const Array &a = ctx.input(0), &b = ctx.input(3);
+  Array& y = *ctx.out[0];
+  auto zp = [&](size_t i) { return ctx.has(i) ? static_cast<int32_t>(ctx.input(i).get_i64(0)) : 0; };
+  const float ys = static_cast<float>(ctx.input(6).get_f64(0));
+  k::QAddParams p;
+  p.za = zp(2), p.zb = zp(5), p.zy = zp(7);
+  p.ra = static_cast<float>(ctx.input(1).get_f64(0)) / ys;
+  p.rb = static_cast<float>(ctx.input(4).get_f64(0)) / ys;
+  p.lo = fused_activation(ctx.node).kind == Act::relu ? p.zy : 0;
+  p.hi = 255;
+  const uint8_t *pa = a.data<uint8_t>(), *pb = b.data<uint8_t>();
+  uint8_t* py = y.data<uint8_t>();
+  if (a.shape() == b.shape()) {
+    parallel_for(y.numel(), 1 << 14, [&](int64_t i0, int64_t i1) { k::qadd_u8(i1 - i0, pa + i0, pb + i0, p, py + i0); });
+    return;
+  }
+  // Broadcast: gather both operands to the output shape first.
+  uint8_t* ga = scratch<uint8_t>(0, y.numel());
+  uint8_t* gb = scratch<uint8_t>(1, y.numel());
+  strided_copy_bytes(a.raw(), reinterpret_cast<std::byte*>(ga), y.shape(), broadcast_strides(a.shape(), y.shape()), 1);
+  strided_copy_bytes(b.raw(), reinterpret_cast<std::byte*>(gb), y.shape(), broadcast_strides(b.shape(), y.shape()), 1);
+  k::qadd_u8(y.numel(), ga, gb, p, py);
+}
+
+const std::vector<std::string_view> kQConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
+                                                    "lowbit_act", "lowbit_act_a", "lowbit_act_b"};
+
+}  // namespace
+
+void add_qlinear_fused_ops(OpList& ops) {
+  ops.push_back(OpDef{"lowbit", "QConv", 1, kQConvAttrs, qconv_infer, qconv_run});
+  ops.push_back(OpDef{"lowbit", "QGemm", 1, {"lowbit_act", "lowbit_act_a", "lowbit_act_b"}, qgemm_infer, qgemm_run});
+  ops.push_back(OpDef{"lowbit", "QAdd", 1, {"lowbit_act"}, qadd_infer, qadd_run});
+}
+
+}  // namespace lowbit::onnx
