@@ -335,6 +335,17 @@ int lower_quantized(Graph& g) {
     if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n)) ++count;
   }
   if (count) g.remove_dead();
+  // Q/DQ nodes left between float ops (per tensor): the quantizer kernels (ops/qdq_fast.cc).
+  for (Node& node : g.nodes) {
+    const bool q = node.op_type == "QuantizeLinear", dq = node.op_type == "DequantizeLinear";
+    if (node.dead || (!q && !dq) || !node.domain.empty() || node.inputs.size() < 2) continue;
+    const Array* s = g.constant(node.inputs[1]);
+    const Array* z = has_input(node, 2) ? g.constant(node.inputs[2]) : nullptr;
+    if (!s || s->numel() != 1 || (has_input(node, 2) && (!z || z->numel() != 1))) continue;
+    if (z && z->type() != ElemType::u8 && z->type() != ElemType::i8) continue;
+    node.domain = "lowbit";
+    node.op_type = q ? "Quantize" : "Dequantize";
+  }
   return count;
 }
 

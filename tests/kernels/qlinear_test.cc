@@ -3,6 +3,7 @@
 // ends, Relu-style clamps and huge accumulators; im2col against a direct gather.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 #include <vector>
 
@@ -92,26 +93,34 @@ TEST(QAdd, MatchesFloatDefinition) {
   }
 }
 
+// Direct gather of one im2col element (the definition in qlinear.h).
+int8_t gathered(const Conv2dGeom& g, const std::vector<int8_t>& x, int8_t pad, int64_t p, int64_t col) {
+  const int64_t oh = p / g.OW, ow = p % g.OW, c = col % g.C, kw = (col / g.C) % g.KW, kh = col / g.C / g.KW;
+  const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h, iw = ow * g.stride_w - g.pad_l + kw * g.dil_w;
+  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return pad;
+  return x[static_cast<size_t>((ih * g.W + iw) * g.C + c)];
+}
+
 TEST(Im2col, MatchesDirectGather) {
-  Conv2dGeom g;
-  g.C = 3, g.H = 5, g.W = 6, g.KH = 3, g.KW = 2, g.stride_h = 2, g.stride_w = 1, g.pad_t = 1, g.pad_l = 1, g.dil_h = 1,
-  g.dil_w = 2;
-  g.OH = (g.H + 2 - (g.dil_h * (g.KH - 1) + 1)) / g.stride_h + 1;
-  g.OW = (g.W + 1 - (g.dil_w * (g.KW - 1) + 1)) / g.stride_w + 1;
-  std::vector<int8_t> x(static_cast<size_t>(g.H * g.W * g.C));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int8_t>(i);
-  std::vector<int8_t> a(static_cast<size_t>(g.OH * g.OW * g.k()));
-  im2col_nhwc_s8(g, x.data(), -7, a.data(), 0, g.OH * g.OW);
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow)
-      for (int64_t kh = 0; kh < g.KH; ++kh)
-        for (int64_t kw = 0; kw < g.KW; ++kw)
-          for (int64_t c = 0; c < g.C; ++c) {
-            const int64_t ih = oh * 2 - 1 + kh, iw = ow - 1 + kw * 2;
-            const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
-            const int8_t want = in ? x[static_cast<size_t>((ih * g.W + iw) * g.C + c)] : int8_t{-7};
-            EXPECT_EQ(a[static_cast<size_t>((oh * g.OW + ow) * g.k() + (kh * g.KW + kw) * g.C + c)], want);
-          }
+  // {C, H, W, KH, KW, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w}: a dilated odd case, and the
+  // 3x3 / 16-channel shapes of CIFAR ResNets (contiguous-run and 16-byte paths).
+  const std::vector<std::array<int64_t, 11>> cases = {{3, 5, 6, 3, 2, 2, 1, 1, 1, 1, 2}, {16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},
+                                                      {32, 7, 9, 3, 3, 2, 2, 1, 1, 1, 1}, {16, 6, 6, 1, 1, 2, 2, 0, 0, 1, 1}};
+  for (const auto& c : cases) {
+    Conv2dGeom g;
+    g.C = c[0], g.H = c[1], g.W = c[2], g.KH = c[3], g.KW = c[4], g.stride_h = c[5], g.stride_w = c[6], g.pad_t = c[7],
+    g.pad_l = c[8], g.dil_h = c[9], g.dil_w = c[10];
+    g.OH = (g.H + 2 * g.pad_t - (g.dil_h * (g.KH - 1) + 1)) / g.stride_h + 1;
+    g.OW = (g.W + 2 * g.pad_l - (g.dil_w * (g.KW - 1) + 1)) / g.stride_w + 1;
+    std::vector<int8_t> x(static_cast<size_t>(g.H * g.W * g.C));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int8_t>(i * 7 + 3);
+    std::vector<int8_t> a(static_cast<size_t>(g.OH * g.OW * g.k()), 99);
+    im2col_nhwc_s8(g, x.data(), -7, a.data(), 0, g.OH * g.OW);
+    int64_t bad = 0;
+    for (int64_t p = 0; p < g.OH * g.OW; ++p)
+      for (int64_t col = 0; col < g.k(); ++col) bad += a[static_cast<size_t>(p * g.k() + col)] != gathered(g, x, -7, p, col);
+    EXPECT_EQ(bad, 0) << "C=" << g.C << " H=" << g.H << " KH=" << g.KH;
+  }
 }
 
 }  // namespace

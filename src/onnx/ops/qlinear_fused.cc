@@ -23,6 +23,7 @@
 namespace lowbit::onnx {
 
 Activation fused_activation(const Node& node);  // conv.cc
+void add_qdq_fast_ops(OpList& ops);              // qdq_fast.cc
 
 namespace {
 
@@ -185,18 +186,16 @@ void qconv_run(RunCtx& ctx) {
         for (int64_t r = 0; r < g.KH * g.KW; ++r) wr[static_cast<size_t>(o * K + r * C + c)] = wp[(o * C + c) * g.KH * g.KW + r];
     return build_state(ctx, wr.data(), N, K);
   });
-  // Codes to channels-last int8.
+  // Codes to channels-last int8: [HW, C] per image.
+  const bool x_nhwc = ctx.nhwc_inputs & 1, y_nhwc = ctx.nhwc_outputs & 1;
   int8_t* xs = scratch<int8_t>(0, B * HW * C);
   const auto* xin = reinterpret_cast<const int8_t*>(x.raw());
-  parallel_for(B * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(HW, 1)), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {  // one (image, channel) plane: a column of the [HW, C] image
-      const int64_t b = i / C, c = i % C;
-      int8_t* dst = xs + b * HW * C + c;
-      const int8_t* src = xin + i * HW;
-      if (st->x_u8)
-        for (int64_t p = 0; p < HW; ++p) dst[p * C] = static_cast<int8_t>(static_cast<uint8_t>(src[p]) ^ 0x80u);
-      else
-        for (int64_t p = 0; p < HW; ++p) dst[p * C] = src[p];
+  parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      int8_t* dst = xs + b * HW * C;
+      if (x_nhwc) std::memcpy(dst, xin + b * HW * C, static_cast<size_t>(HW * C));
+      else k::transpose_i8(C, HW, xin + b * C * HW, HW, dst, C);
+      if (st->x_u8) k::shift_u8_to_s8(HW * C, reinterpret_cast<const uint8_t*>(dst), dst);
     }
   });
   const bool direct = g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_t == 0 && g.pad_l == 0 &&
@@ -214,11 +213,15 @@ void qconv_run(RunCtx& ctx) {
     });
     a = cols;
   }
+  Array& y = *ctx.out[0];
+  if (y_nhwc) {  // the GEMM's rows are the NHWC output
+    gemm_rows(*st, B * P, a, y.raw());
+    return;
+  }
   const size_t es = st->float_out ? 4 : 1;
   std::byte* rows = scratch<std::byte>(3, B * P * N * static_cast<int64_t>(es));
   gemm_rows(*st, B * P, a, rows);
   // [P, N] per image → NCHW [N, P].
-  Array& y = *ctx.out[0];
   parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       if (st->float_out)
@@ -290,6 +293,16 @@ void qadd_run(RunCtx& ctx) {
   k::qadd_u8(y.numel(), ga, gb, p, py);
 }
 
+// QConv reads and writes channels-last when its neighbours do (no transposes between
+// consecutive quantized convs); QAdd as long as both operands and the result share the layout.
+uint64_t qconv_channels_last(const InferCtx& ctx) {
+  return ctx.shape_known(0) && ctx.shape(0).size() == 4 ? 1 : 0;
+}
+uint64_t qadd_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || !ctx.shape_known(3) || ctx.shape(0).size() != 4 || ctx.shape(0) != ctx.shape(3)) return 0;
+  return 1 | (1 << 3) | kTiedLayout;
+}
+
 const std::vector<std::string_view> kQConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
                                                     "lowbit_act", "lowbit_act_a", "lowbit_act_b"};
 
@@ -299,6 +312,9 @@ void add_qlinear_fused_ops(OpList& ops) {
   ops.push_back(OpDef{"lowbit", "QConv", 1, kQConvAttrs, qconv_infer, qconv_run});
   ops.push_back(OpDef{"lowbit", "QGemm", 1, {"lowbit_act", "lowbit_act_a", "lowbit_act_b"}, qgemm_infer, qgemm_run});
   ops.push_back(OpDef{"lowbit", "QAdd", 1, {"lowbit_act"}, qadd_infer, qadd_run});
+  ops.back().channels_last = qadd_channels_last;
+  ops[ops.size() - 3].channels_last = qconv_channels_last;
+  add_qdq_fast_ops(ops);
 }
 
 }  // namespace lowbit::onnx
