@@ -7,3 +7,13 @@ namespace lowbit::kernels::avx512 {
 void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy);
 void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, int8_t* y, int64_t ldy);
 }  // namespace lowbit::kernels::avx512
+
+namespace lowbit::kernels::avx512vnni {
+// Panels of 16 columns × groups of four k (64 bytes per group), int8 as is, zero-padded.
+int64_t qgemm_panel_bytes(int64_t N, int64_t K);
+void qgemm_pack(int64_t N, int64_t K, const int8_t* w, void* panels);
+void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc);
+// With the requantization of qlinear.h fused into the store; out_signed picks int8 codes.
+void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
+                        void* y, int64_t ldy, bool out_signed);
+}  // namespace lowbit::kernels::avx512vnni

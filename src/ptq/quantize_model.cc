@@ -234,6 +234,7 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
   for (int t : tensors) dq_of[t] = insert_qdq(g, t, params[t]);
   for (const Node& n : g.nodes)
     if (!n.dead && exclude.count(n.name)) rep.layers.push_back(LayerReport{n.name, n.op_type, "fp32", "", "", 0, 0, 0});
+  g.remove_dead();  // the float weights and biases nobody reads any more
   g.validate();
   // SQNR on the first calibration batch: float tensors vs their dequantized codes.
   const Array x = batch_rows(calib, 0, std::min<int64_t>(calib.shape()[0], opt.calib.batch));

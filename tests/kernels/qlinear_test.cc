@@ -62,6 +62,56 @@ TEST(Requantize, EveryPathMatchesReference) {
   }
 }
 
+// u8×s8 GEMM: weights packed under each path, products on each path, odd and 16-multiple
+// shapes (masked column tails, partial groups of four in K), extreme codes.
+TEST(QgemmU8S8, EveryPathMatchesReference) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> ud(0, 255), sd(-128, 127);
+  const Isa saved = active_isa();
+  int64_t checked = 0;
+  for (int64_t K : {1, 3, 4, 27, 144, 577})
+    for (int64_t N : {1, 3, 16, 17, 32, 33, 48, 64, 65, 100})
+      for (int64_t M : {1, 5, 13, 17, 100}) {
+        const int64_t lda = K + 5;
+        std::vector<uint8_t> a(static_cast<size_t>(M * lda));
+        std::vector<int8_t> w(static_cast<size_t>(N * K));
+        for (auto& v : a) v = static_cast<uint8_t>(ud(rng));
+        for (auto& v : w) v = static_cast<int8_t>(sd(rng));
+        a[0] = 255;
+        w[0] = -128;
+        std::vector<int32_t> want(static_cast<size_t>(M * N)), got(want.size());
+        ref::qgemm_u8s8(M, N, K, a.data(), lda, w.data(), K, want.data(), N);
+        for (Isa pack_on : paths()) {
+          set_active_isa(pack_on);
+          const QgemmPackedW pw = qgemm_pack_w(N, K, w.data());
+          for (Isa run_on : paths()) {
+            set_active_isa(run_on);
+            std::fill(got.begin(), got.end(), -1);
+            qgemm_u8s8(M, a.data(), lda, pw, got.data(), N);
+            ASSERT_EQ(got, want) << "M=" << M << " N=" << N << " K=" << K << " packed on " << isa_name(pack_on) << ", run on "
+                                 << isa_name(run_on);
+            // Fused requantization: the same bytes as the two steps on the reference.
+            std::vector<int32_t> corr(static_cast<size_t>(N));
+            std::vector<float> scale(static_cast<size_t>(N));
+            for (int64_t n = 0; n < N; ++n) corr[static_cast<size_t>(n)] = -100 * static_cast<int32_t>(n), scale[static_cast<size_t>(n)] = 1e-4f * static_cast<float>(n + 1);
+            const Requant rq{corr.data(), scale.data(), 7, 7, 255};
+            std::vector<uint8_t> ywant(want.size()), ygot(want.size());
+            ref::requantize_u8(M, N, want.data(), N, rq, ywant.data(), N);
+            qgemm_u8s8_requant_u8(M, a.data(), lda, pw, rq, ygot.data(), N);
+            ASSERT_EQ(ygot, ywant) << "requant M=" << M << " N=" << N << " K=" << K << " on " << isa_name(run_on);
+            const Requant rs{corr.data(), scale.data(), -3, -128, 127};
+            std::vector<int8_t> swant(want.size()), sgot(want.size());
+            ref::requantize_s8(M, N, want.data(), N, rs, swant.data(), N);
+            qgemm_u8s8_requant_s8(M, a.data(), lda, pw, rs, sgot.data(), N);
+            ASSERT_EQ(sgot, swant) << "requant s8 M=" << M << " N=" << N << " K=" << K << " on " << isa_name(run_on);
+            ++checked;
+          }
+        }
+      }
+  set_active_isa(saved);
+  EXPECT_GT(checked, 0);
+}
+
 TEST(Requantize, SaturatesAndRoundsHalfToEven) {
   const int32_t corr[4] = {0, 0, 0, 0};
   const float scale[4] = {0.5f, 0.5f, 1e6f, 1e6f};
@@ -94,7 +144,7 @@ TEST(QAdd, MatchesFloatDefinition) {
 }
 
 // Direct gather of one im2col element (the definition in qlinear.h).
-int8_t gathered(const Conv2dGeom& g, const std::vector<int8_t>& x, int8_t pad, int64_t p, int64_t col) {
+uint8_t gathered(const Conv2dGeom& g, const std::vector<uint8_t>& x, uint8_t pad, int64_t p, int64_t col) {
   const int64_t oh = p / g.OW, ow = p % g.OW, c = col % g.C, kw = (col / g.C) % g.KW, kh = col / g.C / g.KW;
   const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h, iw = ow * g.stride_w - g.pad_l + kw * g.dil_w;
   if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return pad;
@@ -112,13 +162,14 @@ TEST(Im2col, MatchesDirectGather) {
     g.pad_l = c[8], g.dil_h = c[9], g.dil_w = c[10];
     g.OH = (g.H + 2 * g.pad_t - (g.dil_h * (g.KH - 1) + 1)) / g.stride_h + 1;
     g.OW = (g.W + 2 * g.pad_l - (g.dil_w * (g.KW - 1) + 1)) / g.stride_w + 1;
-    std::vector<int8_t> x(static_cast<size_t>(g.H * g.W * g.C));
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int8_t>(i * 7 + 3);
-    std::vector<int8_t> a(static_cast<size_t>(g.OH * g.OW * g.k()), 99);
-    im2col_nhwc_s8(g, x.data(), -7, a.data(), 0, g.OH * g.OW);
+    std::vector<uint8_t> x(static_cast<size_t>(g.H * g.W * g.C));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(i * 7 + 3);
+    const int64_t lda = (g.k() + 3) / 4 * 4;
+    std::vector<uint8_t> a(static_cast<size_t>(g.OH * g.OW * lda), 99);
+    im2col_nhwc_u8(g, x.data(), 201, a.data(), lda, 0, g.OH * g.OW);
     int64_t bad = 0;
     for (int64_t p = 0; p < g.OH * g.OW; ++p)
-      for (int64_t col = 0; col < g.k(); ++col) bad += a[static_cast<size_t>(p * g.k() + col)] != gathered(g, x, -7, p, col);
+      for (int64_t col = 0; col < g.k(); ++col) bad += a[static_cast<size_t>(p * lda + col)] != gathered(g, x, 201, p, col);
     EXPECT_EQ(bad, 0) << "C=" << g.C << " H=" << g.H << " KH=" << g.KH;
   }
 }

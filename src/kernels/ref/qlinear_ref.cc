@@ -32,6 +32,16 @@ void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const 
   requantize(M, N, acc, lda, p, y, ldy);
 }
 
+void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const int8_t* w, int64_t ldw, int32_t* c,
+                int64_t ldc) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t s = 0;
+      for (int64_t k = 0; k < K; ++k) s += int32_t{a[m * lda + k]} * int32_t{w[n * ldw + k]};
+      c[m * ldc + n] = s;
+    }
+}
+
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
   for (int64_t i = 0; i < n; ++i) {
     const float fa = static_cast<float>(int32_t{a[i]} - p.za) * p.ra;

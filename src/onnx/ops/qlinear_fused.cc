@@ -3,9 +3,10 @@
 //   QGemm (same inputs, w is N×K: y[..., n] = Σ_k x[..., k]·w[n, k]);
 //   QAdd  (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp) — uint8.
 // x holds uint8 or int8 codes with a per-tensor scale; w int8 codes with zero zero points and a
-// scale per output channel (or one). The product runs on the s8×s8 igemm with w packed once
-// per session: uint8 x is shifted to int8 (x − 128) and 128·Σ_k w[n, k] added back, with the
-// zero-point correction and the int32 bias, through Requant::corr. With y_scale the result is
+// scale per output channel (or one). The product runs on the u8×s8 GEMM (kernels/qlinear.h,
+// vpdpbusd with the codes as they are) with w packed once per session; int8 x is flipped to
+// uint8 (x + 128). The zero-point correction −z·Σ_k w[n, k] and the int32 bias enter through
+// Requant::corr. Activations stay channels-last between quantized ops. With y_scale the result is
 // requantized (rounding half to even, activation as a clamp of the codes); without it the
 // result is float: (acc + corr[n])·x_scale·w_scale[n], then the activation.
 #include <cmath>
@@ -14,7 +15,6 @@
 #include <memory>
 
 #include "lowbit/core/threads.h"
-#include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/qlinear.h"
 #include "lowbit/kernels/transpose.h"
 #include "ops/activation.h"
@@ -40,13 +40,13 @@ T* scratch(int slot, int64_t n) {
 
 // Weights packed, per-channel constants folded: built once per session from constant inputs.
 struct QLinearState {
-  k::IgemmPackedB w;
+  k::QgemmPackedW w;
   int64_t N = 0, K = 0;
-  bool x_u8 = true, float_out = false;
+  bool x_u8 = true, float_out = false, y_u8 = true;
   int32_t x_zp = 0;
   std::vector<int32_t> corr;
   std::vector<float> scale;            // requantization (x_s·w_s[n] / y_s) or dequantization (x_s·w_s[n])
-  std::vector<float> fbias;            // float output: corr[n]·x_s·w_s[n]
+  std::vector<float> fbias;            // float output: the float bias (zeros without one)
   k::Requant rq;
   Activation act;
 };
@@ -69,10 +69,10 @@ std::shared_ptr<QLinearState> build_state(const RunCtx& ctx, const int8_t* w_nk,
                       ws.numel(), N);
   st->float_out = !ctx.has(6);
   st->act = fused_activation(ctx.node);
-  st->w = k::igemm_pack_b(N, K, k::IntOperand{w_nk, K, false}, k::AccSpec{});
+  st->w = k::qgemm_pack_w(N, K, w_nk);
   st->corr.resize(static_cast<size_t>(N));
   st->scale.resize(static_cast<size_t>(N));
-  const int32_t shift = st->x_u8 ? 128 - st->x_zp : -st->x_zp;
+  const int32_t shift = st->x_u8 ? -st->x_zp : -(st->x_zp + 128);  // A holds x (u8) or x + 128 (i8)
   const float* bias = ctx.has(8) ? ctx.input(8).data<float>() : nullptr;
   const float ys = st->float_out ? 1.0f : static_cast<float>(ctx.input(6).get_f64(0));
   for (int64_t n = 0; n < N; ++n) {
@@ -87,13 +87,12 @@ std::shared_ptr<QLinearState> build_state(const RunCtx& ctx, const int8_t* w_nk,
   }
   if (st->float_out) {
     st->fbias.resize(static_cast<size_t>(N));
-    for (int64_t n = 0; n < N; ++n)
-      st->fbias[static_cast<size_t>(n)] =
-          static_cast<float>(st->corr[static_cast<size_t>(n)]) * st->scale[static_cast<size_t>(n)] + (bias ? bias[n] : 0.0f);
+    for (int64_t n = 0; n < N; ++n) st->fbias[static_cast<size_t>(n)] = bias ? bias[n] : 0.0f;
     return st;
   }
   const Array& yz = ctx.input(7);
   const bool y_u8 = yz.type() == ElemType::u8;
+  st->y_u8 = y_u8;
   const int32_t zp = static_cast<int32_t>(yz.get_i64(0));
   int32_t lo = y_u8 ? 0 : -128, hi = y_u8 ? 255 : 127;
   if (st->act.kind == Act::relu) lo = std::max(lo, zp);
@@ -131,23 +130,22 @@ void qlinear_infer_common(InferCtx& ctx, Shape out) {
   ctx.set_out(0, t, std::move(out));
 }
 
-// y[m, :] for M rows of (int8-shifted) A, through the state's epilogue, row-major (ldy = N).
-void gemm_rows(const QLinearState& st, int64_t M, const int8_t* a, std::byte* y) {
+// y[m, :] for M rows of uint8 A (row stride lda, readable to a multiple of 4), through the
+// state's epilogue, row-major (ldy = N).
+void gemm_rows(const QLinearState& st, int64_t M, const uint8_t* a, int64_t lda, std::byte* y) {
   if (st.float_out) {
-    k::IgemmEpilogue ep{1.0f, st.scale.data(), st.fbias.data()};
+    int32_t* acc = scratch<int32_t>(2, M * st.N);
+    k::qgemm_u8s8(M, a, lda, st.w, acc, st.N);
     float* yf = reinterpret_cast<float*>(y);
-    k::igemm_f32_packed(M, k::IntOperand{a, st.K, false}, st.w, k::AccSpec{}, ep, yf, st.N);
+    k::dequantize_acc(M, st.N, acc, st.N, st.corr.data(), st.scale.data(), st.fbias.data(), yf, st.N);
     if (st.act.kind != Act::none) act_apply_n(st.act, M * st.N, yf, yf);
     return;
   }
-  int32_t* acc = scratch<int32_t>(2, M * st.N);
-  k::igemm_s32_packed(M, k::IntOperand{a, st.K, false}, st.w, k::AccSpec{}, acc, st.N);
-  const bool u8 = st.rq.lo >= 0 && st.rq.hi > 127;
-  parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
-    if (u8) k::requantize_u8(m1 - m0, st.N, acc + m0 * st.N, st.N, st.rq, reinterpret_cast<uint8_t*>(y) + m0 * st.N, st.N);
-    else k::requantize_s8(m1 - m0, st.N, acc + m0 * st.N, st.N, st.rq, reinterpret_cast<int8_t*>(y) + m0 * st.N, st.N);
-  });
+  if (st.y_u8) k::qgemm_u8s8_requant_u8(M, a, lda, st.w, st.rq, reinterpret_cast<uint8_t*>(y), st.N);
+  else k::qgemm_u8s8_requant_s8(M, a, lda, st.w, st.rq, reinterpret_cast<int8_t*>(y), st.N);
 }
+
+int64_t round4(int64_t k) { return (k + 3) / 4 * 4; }
 
 // ---- QConv ----
 
@@ -186,28 +184,34 @@ void qconv_run(RunCtx& ctx) {
         for (int64_t r = 0; r < g.KH * g.KW; ++r) wr[static_cast<size_t>(o * K + r * C + c)] = wp[(o * C + c) * g.KH * g.KW + r];
     return build_state(ctx, wr.data(), N, K);
   });
-  // Codes to channels-last int8: [HW, C] per image.
+  // Codes to channels-last uint8 [HW, C] per image (int8 codes flipped to x + 128).
   const bool x_nhwc = ctx.nhwc_inputs & 1, y_nhwc = ctx.nhwc_outputs & 1;
-  int8_t* xs = scratch<int8_t>(0, B * HW * C);
-  const auto* xin = reinterpret_cast<const int8_t*>(x.raw());
-  parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      int8_t* dst = xs + b * HW * C;
-      if (x_nhwc) std::memcpy(dst, xin + b * HW * C, static_cast<size_t>(HW * C));
-      else k::transpose_i8(C, HW, xin + b * C * HW, HW, dst, C);
-      if (st->x_u8) k::shift_u8_to_s8(HW * C, reinterpret_cast<const uint8_t*>(dst), dst);
-    }
-  });
+  const auto* xin = reinterpret_cast<const uint8_t*>(x.raw());
+  const uint8_t* xs = xin;
+  if (!x_nhwc || !st->x_u8) {
+    uint8_t* buf = scratch<uint8_t>(0, B * HW * C + 64);
+    parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        uint8_t* dst = buf + b * HW * C;
+        if (x_nhwc) std::memcpy(dst, xin + b * HW * C, static_cast<size_t>(HW * C));
+        else k::transpose_i8(C, HW, reinterpret_cast<const int8_t*>(xin) + b * C * HW, HW, reinterpret_cast<int8_t*>(dst), C);
+        if (!st->x_u8) k::shift_u8_to_s8(HW * C, dst, reinterpret_cast<int8_t*>(dst));  // x ^ 0x80 = x + 128
+      }
+    });
+    xs = buf;
+  }
   const bool direct = g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_t == 0 && g.pad_l == 0 &&
-                      g.OH == g.H && g.OW == g.W;
-  const int8_t* a = xs;
+                      g.OH == g.H && g.OW == g.W && C % 4 == 0;
+  const uint8_t* a = xs;
+  int64_t lda = C;
   if (!direct) {
-    int8_t* cols = scratch<int8_t>(1, B * P * K);
-    const auto pad = static_cast<int8_t>(st->x_u8 ? st->x_zp - 128 : st->x_zp);
+    lda = round4(K);
+    uint8_t* cols = scratch<uint8_t>(1, B * P * lda + 64);
+    const auto pad = static_cast<uint8_t>(st->x_u8 ? st->x_zp : st->x_zp + 128);
     parallel_for(B * P, 64, [&](int64_t r0, int64_t r1) {
       while (r0 < r1) {
         const int64_t b = r0 / P, p0 = r0 % P, p1 = std::min(P, p0 + (r1 - r0));
-        k::im2col_nhwc_s8(g, xs + b * HW * C, pad, cols + b * P * K, p0, p1);
+        k::im2col_nhwc_u8(g, xs + b * HW * C, pad, cols + b * P * lda, lda, p0, p1);
         r0 += p1 - p0;
       }
     });
@@ -215,12 +219,12 @@ void qconv_run(RunCtx& ctx) {
   }
   Array& y = *ctx.out[0];
   if (y_nhwc) {  // the GEMM's rows are the NHWC output
-    gemm_rows(*st, B * P, a, y.raw());
+    gemm_rows(*st, B * P, a, lda, y.raw());
     return;
   }
   const size_t es = st->float_out ? 4 : 1;
   std::byte* rows = scratch<std::byte>(3, B * P * N * static_cast<int64_t>(es));
-  gemm_rows(*st, B * P, a, rows);
+  gemm_rows(*st, B * P, a, lda, rows);
   // [P, N] per image → NCHW [N, P].
   parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
@@ -250,13 +254,19 @@ void qgemm_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &w = ctx.input(3);
   const int64_t N = w.shape()[0], K = w.shape()[1], M = x.numel() / K;
   auto st = state_for(ctx, [&] { return build_state(ctx, w.data<int8_t>(), N, K); });
-  const auto* a = reinterpret_cast<const int8_t*>(x.raw());
-  if (st->x_u8) {
-    int8_t* s = scratch<int8_t>(0, M * K);
-    k::shift_u8_to_s8(M * K, reinterpret_cast<const uint8_t*>(x.raw()), s);
-    a = s;
+  // Rows readable to a multiple of 4 (a padded copy when K % 4 != 0); int8 codes flipped.
+  const auto* a = reinterpret_cast<const uint8_t*>(x.raw());
+  int64_t lda = K;
+  if (!st->x_u8 || K % 4 != 0) {
+    lda = round4(K);
+    uint8_t* buf = scratch<uint8_t>(0, M * lda + 64);
+    for (int64_t m = 0; m < M; ++m) {
+      std::memcpy(buf + m * lda, a + m * K, static_cast<size_t>(K));
+      if (!st->x_u8) k::shift_u8_to_s8(K, buf + m * lda, reinterpret_cast<int8_t*>(buf + m * lda));
+    }
+    a = buf;
   }
-  gemm_rows(*st, M, a, ctx.out[0]->raw());
+  gemm_rows(*st, M, a, lda, ctx.out[0]->raw());
 }
 
 // ---- QAdd ----

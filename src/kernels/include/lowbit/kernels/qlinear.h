@@ -5,8 +5,25 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace lowbit::kernels {
+
+// u8×s8 GEMM of quantized inference: C[m, n] = Σ_k a[m, k]·w[n, k], exact in int32, a the
+// uint8 activation codes (M×K, row stride lda), w int8 weights (N×K) packed once. AVX-512 VNNI
+// broadcasts a as the unsigned operand of vpdpbusd and reads w as the signed one: no shift of
+// the codes and no row-sum correction. Other paths shift a to int8 (a − 128), run igemm_s32 and
+// add 128·Σ_k w[n, k] back; every path equals the reference bit for bit.
+// Preconditions: 1 <= K <= 65536; rows of a readable up to a multiple of 4 bytes past K (the
+// bytes there are ignored: the panels hold zeros beyond K).
+struct QgemmPackedW {
+  int64_t n = 0, k = 0;
+  std::shared_ptr<const int8_t> plain;    // N×K codes
+  std::shared_ptr<const int32_t> colsum;  // Σ_k w[n, k]
+  std::shared_ptr<const void> panels;     // VNNI panels; null when packed on another path
+};
+QgemmPackedW qgemm_pack_w(int64_t N, int64_t K, const int8_t* w);
+void qgemm_u8s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, int32_t* c, int64_t ldc);
 
 // y[m, n] = clamp(rne(float(acc[m, n] + corr[n]) * scale[n]) + zp, lo, hi), where rne rounds
 // half to even (the default rounding mode, as ONNX's QuantizeLinear and ONNX Runtime's MLAS
@@ -31,9 +48,15 @@ struct Conv2dGeom {
   int64_t stride_h = 1, stride_w = 1, pad_t = 0, pad_l = 0, dil_h = 1, dil_w = 1;
   int64_t k() const { return KH * KW * C; }
 };
-// a[(oh·OW + ow), (kh·KW + kw)·C + c] = x[ih, iw, c] or `pad` outside the image; a has row
-// stride g.k(). Rows [p0, p1) only (callers split rows over threads).
-void im2col_nhwc_s8(const Conv2dGeom& g, const int8_t* x, int8_t pad, int8_t* a, int64_t p0, int64_t p1);
+// a[(oh·OW + ow), (kh·KW + kw)·C + c] = x[ih, iw, c] or `pad` outside the image (uint8 codes;
+// pad is the input's zero point); a has row stride lda >= g.k(). Rows [p0, p1) only (callers
+// split rows over threads).
+void im2col_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1);
+
+// y[m, n] = float(acc[m, n] + corr[n])·scale[n] + bias[n] (bias may be null): the float result
+// of a quantized layer without a trailing QuantizeLinear. One portable implementation.
+void dequantize_acc(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const int32_t* corr, const float* scale,
+                    const float* bias, float* y, int64_t ldy);
 
 // Quantized Add: y = clamp(rne(float(a − za)·ra + float(b − zb)·rb) + zy, lo, hi) with
 // ra = a_scale / y_scale, rb = b_scale / y_scale, each product rounded in fp32 (no FMA).
@@ -42,5 +65,12 @@ struct QAddParams {
   float ra = 1, rb = 1;
 };
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
+
+// qgemm_u8s8 followed by requantize_u8 / requantize_s8 (p over the N columns), the int32
+// block never leaving registers on the VNNI path. Same bytes as the two calls.
+void qgemm_u8s8_requant_u8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, uint8_t* y,
+                           int64_t ldy);
+void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, int8_t* y,
+                           int64_t ldy);
 
 }  // namespace lowbit::kernels
