@@ -22,6 +22,10 @@ namespace {
 
 struct Block {
   int64_t K4 = 0, lda = 0, pstride = 0, ldc = 0;
+  // K as T taps of C4 groups of four: tap t reads A at offset off[t] (implicit-GEMM convs);
+  // a plain GEMM is one tap at offset 0.
+  const int64_t* off = nullptr;
+  int64_t taps = 1, C4 = 0;
   int64_t cols = 0;  // valid columns of this column group (<= NR·16)
   const Requant* rq = nullptr;  // fused requantization (c is then uint8/int8 codes, ldc in bytes)
   int64_t n0 = 0;               // first column of the group (index into rq's vectors)
@@ -33,14 +37,18 @@ void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
   __m512i acc[MR][NR];
   LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
     LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
-  for (int64_t kq = 0; kq < g.K4; ++kq) {
-    __m512i b[NR];
-    LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
-    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
-      int32_t word;
-      std::memcpy(&word, a + i * g.lda + 4 * kq, 4);
-      const __m512i av = _mm512_set1_epi32(word);
-      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, b[j]);
+  for (int64_t t = 0; t < g.taps; ++t) {
+    const uint8_t* at = a + (g.off ? g.off[t] : 0);
+    const int8_t* bt = bp + t * g.C4 * 64;
+    for (int64_t kq = 0; kq < g.C4; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bt + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+        int32_t word;
+        std::memcpy(&word, at + i * g.lda + 4 * kq, 4);
+        const __m512i av = _mm512_set1_epi32(word);
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, b[j]);
+      }
     }
   }
   LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
@@ -75,9 +83,14 @@ constexpr std::array<Micro, sizeof...(M)> rows_table(std::integer_sequence<int, 
 
 // Register blocks by panels per item: accumulators MR·NR plus NR weight registers and one
 // broadcast stay within the 32 zmm registers.
+struct Taps {
+  const int64_t* off = nullptr;
+  int64_t taps = 1, C4 = 0;  // C4 = 0: all of K in one tap
+};
+
 template <int NR, int MR>
 void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const int8_t* panels, void* c, int64_t ldc,
-         const Requant* rq, bool out_signed) {
+         const Requant* rq, bool out_signed, const Taps& tp) {
   static constexpr auto table = rows_table<NR>(std::make_integer_sequence<int, MR>());
   const int64_t width = 16 * NR, groups = (N + width - 1) / width;
   const int64_t chunk = MR * 8, chunks = (M + chunk - 1) / chunk;
@@ -85,7 +98,7 @@ void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const 
   parallel_for(groups * chunks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
-      Block g{K4, lda, K4 * 64, ldc, std::min(width, N - n0), rq, n0, out_signed};
+      Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed};
       const int8_t* bp = panels + (n0 / 16) * g.pstride;
       for (int64_t m = m0; m < m1; m += MR) {
         const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
@@ -97,13 +110,13 @@ void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const 
 }
 
 void dispatch(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, void* c, int64_t ldc,
-              const Requant* rq, bool out_signed) {
+              const Requant* rq, bool out_signed, const Taps& tp = {}) {
   const int64_t K4 = (K + 3) / 4;
   const auto* p = static_cast<const int8_t*>(panels);
-  if (N <= 16) return run<1, 16>(M, N, K4, a, lda, p, c, ldc, rq, out_signed);
-  if (N <= 32) return run<2, 12>(M, N, K4, a, lda, p, c, ldc, rq, out_signed);
-  if (N <= 48) return run<3, 8>(M, N, K4, a, lda, p, c, ldc, rq, out_signed);
-  run<4, 6>(M, N, K4, a, lda, p, c, ldc, rq, out_signed);
+  if (N <= 16) return run<1, 16>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  if (N <= 32) return run<2, 12>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  if (N <= 48) return run<3, 8>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  run<4, 6>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
 }
 
 }  // namespace
@@ -125,6 +138,11 @@ void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
 void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
                         void* y, int64_t ldy, bool out_signed) {
   dispatch(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
+}
+
+void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed) {
+  dispatch(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
 }
 
 }  // namespace lowbit::kernels::avx512vnni

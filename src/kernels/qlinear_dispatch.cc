@@ -94,6 +94,24 @@ void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const Qgemm
   qgemm_requant(M, a, lda, w, p, y, ldy);
 }
 
+void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy) {
+  if (M <= 0 || w.n <= 0) return;
+  if (active_isa() == Isa::avx512vnni && w.panels && C % 4 == 0)
+    return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false);
+  // The rows built explicitly, in blocks, then the plain product.
+  constexpr int64_t kRows = 64;
+  const int64_t K = taps * C, ld = (K + 3) / 4 * 4;
+  thread_local std::vector<uint8_t> rows;
+  rows.resize(static_cast<size_t>(kRows * ld));
+  for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+    const int64_t n = std::min(kRows, M - m0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t t = 0; t < taps; ++t) std::memcpy(rows.data() + i * ld + t * C, a + (m0 + i) * lda + off[t], static_cast<size_t>(C));
+    qgemm_u8s8_requant_u8(n, rows.data(), ld, w, p, y + m0 * ldy, ldy);
+  }
+}
+
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
   ref::qadd_u8(n, a, b, p, y);
 }

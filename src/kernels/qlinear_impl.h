@@ -16,4 +16,7 @@ void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
 // With the requantization of qlinear.h fused into the store; out_signed picks int8 codes.
 void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
                         void* y, int64_t ldy, bool out_signed);
+// Implicit GEMM (qgemm_taps_requant_* of qlinear.h); C % 4 == 0, w packed with K = taps·C.
+void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
 }  // namespace lowbit::kernels::avx512vnni

@@ -89,20 +89,20 @@ inline Graph qdq_layer(const std::string& kind, int64_t batch, bool relu, bool q
   QdqBuilder q;
   auto& b = q.b;
   const bool dense = kind == "gemm" || kind == "matmul";
-  const int x = b.input("x", ElemType::u8, dense ? Shape{batch, 24} : Shape{batch, 5, 7, 6});
+  const int x = b.input("x", ElemType::u8, dense ? Shape{batch, 24} : Shape{batch, 8, 7, 6});
   const int xd = q.dq(x, 4.0f / 255, 100, "x");
   int y = -1;
   if (kind == "conv3x3") {
-    y = b.op("Conv", {xd, q.weight(random_qweight({9, 5, 3, 3}, 0, 21), 0, "w"), b.constant("b", random_f32({9}, 22, 0.2f))},
+    y = b.op("Conv", {xd, q.weight(random_qweight({9, 8, 3, 3}, 0, 21), 0, "w"), b.constant("b", random_f32({9}, 22, 0.2f))},
              {{"pads", Attribute::from_ints({1, 0, 1, 2})}}, 1, "layer");
   } else if (kind == "conv1x1s2") {
-    y = b.op("Conv", {xd, q.weight(random_qweight({7, 5, 1, 1}, 0, 23), 0, "w")}, {{"strides", Attribute::from_ints({2, 2})}}, 1, "layer");
+    y = b.op("Conv", {xd, q.weight(random_qweight({7, 8, 1, 1}, 0, 23), 0, "w")}, {{"strides", Attribute::from_ints({2, 2})}}, 1, "layer");
   } else if (kind == "gemm") {
     y = b.op("Gemm", {xd, q.weight(random_qweight({24, 11}, 1, 24), 1, "w"), b.constant("b", random_f32({11}, 25, 0.2f))}, {}, 1, "layer");
   } else if (kind == "matmul") {
     y = b.op("MatMul", {xd, q.weight(random_qweight({24, 11}, 1, 26), 1, "w")}, {}, 1, "layer");
   } else {
-    const int x2 = b.input("x2", ElemType::u8, {batch, 5, 7, 6});
+    const int x2 = b.input("x2", ElemType::u8, {batch, 8, 7, 6});
     y = b.op("Add", {xd, q.dq(x2, 3.0f / 255, 90, "x2")}, {}, 1, "layer");
   }
   if (relu) y = b.op("Relu", {y}, {}, 1, "relu");

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/qlinear.h"
@@ -149,6 +150,41 @@ int64_t round4(int64_t k) { return (k + 3) / 4 * 4; }
 
 // ---- QConv ----
 
+// Stride-1 convolutions with requantized output: implicit GEMM over the zero-point-padded
+// channels-last image (no im2col). Rows run over "virtual" pixels oh·Wp + ow with ow < Wp, so
+// every tap is one constant offset; the Wp − OW extra columns per row are dropped afterwards.
+// Writes [B·P, N] codes to `out` (row-major, NHWC).
+void implicit_conv(const QLinearState& st, const k::Conv2dGeom& g, int64_t B, int64_t pad_b, int64_t pad_r,
+                   const uint8_t* xs, uint8_t pad, uint8_t* out) {
+  const int64_t C = g.C, N = st.N, Hp = g.H + g.pad_t + pad_b, Wp = g.W + g.pad_l + pad_r, P = g.OH * g.OW;
+  const int64_t image = Hp * Wp * C;
+  uint8_t* padded = scratch<uint8_t>(1, B * image + 64);
+  parallel_for(B * Hp, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / Hp, h = r % Hp - g.pad_t;
+      uint8_t* dst = padded + r * Wp * C;
+      if (h < 0 || h >= g.H) {
+        std::memset(dst, pad, static_cast<size_t>(Wp * C));
+        continue;
+      }
+      std::memset(dst, pad, static_cast<size_t>(g.pad_l * C));
+      std::memcpy(dst + g.pad_l * C, xs + (b * g.H + h) * g.W * C, static_cast<size_t>(g.W * C));
+      std::memset(dst + (g.pad_l + g.W) * C, pad, static_cast<size_t>(pad_r * C));
+    }
+  });
+  std::vector<int64_t> off;
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw) off.push_back((kh * g.dil_h * Wp + kw * g.dil_w) * C);
+  const int64_t rows = (g.OH - 1) * Wp + g.OW;  // the last row stops at OW: reads end on the image
+  uint8_t* virt = scratch<uint8_t>(2, rows * N);
+  for (int64_t b = 0; b < B; ++b) {
+    k::qgemm_taps_requant_u8(rows, C, off.data(), static_cast<int64_t>(off.size()), padded + b * image, C, st.w, st.rq, virt, N);
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      std::memcpy(out + (b * P + oh * g.OW) * N, virt + oh * Wp * N, static_cast<size_t>(g.OW * N));
+  }
+}
+
+
 SpatialGeom qconv_geom(const InferCtx& ctx) {
   const Shape &x = ctx.shape(0), &w = ctx.shape(3);
   LOWBIT_NODE_REQUIRE(x.size() == 4 && w.size() == 4, ctx, "expects a 2-d convolution, got input {} and weight {}",
@@ -200,6 +236,19 @@ void qconv_run(RunCtx& ctx) {
     });
     xs = buf;
   }
+  Array& y = *ctx.out[0];
+  const auto pad = static_cast<uint8_t>(st->x_u8 ? st->x_zp : st->x_zp + 128);
+  const bool implicit = g.stride_h == 1 && g.stride_w == 1 && C % 4 == 0 && st->y_u8 && !st->float_out && g.KH * g.KW > 1;
+  if (implicit) {
+    uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
+    implicit_conv(*st, g, B, sg.pad_end[0], sg.pad_end[1], xs, pad, out);
+    if (!y_nhwc)
+      parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(out) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
+      });
+    return;
+  }
   const bool direct = g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_t == 0 && g.pad_l == 0 &&
                       g.OH == g.H && g.OW == g.W && C % 4 == 0;
   const uint8_t* a = xs;
@@ -207,7 +256,6 @@ void qconv_run(RunCtx& ctx) {
   if (!direct) {
     lda = round4(K);
     uint8_t* cols = scratch<uint8_t>(1, B * P * lda + 64);
-    const auto pad = static_cast<uint8_t>(st->x_u8 ? st->x_zp : st->x_zp + 128);
     parallel_for(B * P, 64, [&](int64_t r0, int64_t r1) {
       while (r0 < r1) {
         const int64_t b = r0 / P, p0 = r0 % P, p1 = std::min(P, p0 + (r1 - r0));
@@ -217,7 +265,6 @@ void qconv_run(RunCtx& ctx) {
     });
     a = cols;
   }
-  Array& y = *ctx.out[0];
   if (y_nhwc) {  // the GEMM's rows are the NHWC output
     gemm_rows(*st, B * P, a, lda, y.raw());
     return;

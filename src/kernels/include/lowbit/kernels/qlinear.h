@@ -73,4 +73,12 @@ void qgemm_u8s8_requant_u8(int64_t M, const uint8_t* a, int64_t lda, const Qgemm
 void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, int8_t* y,
                            int64_t ldy);
 
+// Implicit GEMM of a stride-1 convolution over a padded channels-last image: row m of A is
+// the concatenation over taps t of the C bytes at a + m·lda + off[t], i.e.
+//   y[m, n] = requant(Σ_t Σ_{c<C} a[m·lda + off[t] + c] · w[n, t·C + c]),  w packed with K = taps·C.
+// Requires C % 4 == 0; every byte addressed must be readable. Same bytes as building the rows
+// (im2col) and calling qgemm_u8s8_requant_u8.
+void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy);
+
 }  // namespace lowbit::kernels
