@@ -2,6 +2,7 @@
 #include "eval_onnx.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -9,6 +10,7 @@
 
 #include "lowbit/core/error.h"
 #include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/npy.h"
 #include "lowbit/ptq/evaluate.h"
 
 namespace lowbit::app {
@@ -20,6 +22,8 @@ void add_onnx_eval_options(CLI::App& cmd, OnnxEvalArgs* a) {
   cmd.add_option("--mean", a->mean, "per-channel mean subtracted after --scale")->delimiter(',');
   cmd.add_option("--std", a->std, "per-channel std divided by")->delimiter(',');
   cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
+  cmd.add_option("--dump-npy", a->dump_dir, "also write the preprocessed test split as inputs.npy and labels.npy here "
+                 "(to score other engines on the same tensors)");
   cmd.add_option("--batch", a->batch, "samples per run")->check(CLI::Range(1, 65536))->capture_default_str();
 }
 
@@ -28,6 +32,13 @@ void run_onnx_eval(const OnnxEvalArgs& a, const std::string& dataset, const std:
   onnx::Graph reference;
   if (!a.reference.empty()) reference = onnx::load_model(a.reference);
   const ptq::LabelledSet data = ptq::load_test_split(dataset, data_dir, ptq::Preprocess{a.mean, a.std, a.scale});
+  if (!a.dump_dir.empty()) {
+    std::filesystem::create_directories(a.dump_dir);
+    onnx::save_npy((std::filesystem::path(a.dump_dir) / "inputs.npy").string(), data.inputs);
+    std::vector<int64_t> labels(data.labels.begin(), data.labels.end());
+    onnx::save_npy((std::filesystem::path(a.dump_dir) / "labels.npy").string(),
+                   onnx::Array::from<int64_t>({static_cast<int64_t>(labels.size())}, labels));
+  }
   ptq::EvalOptions opt;
   opt.batch = a.batch;
   opt.progress = [](int64_t done, int64_t total) {

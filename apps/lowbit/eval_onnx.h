@@ -12,6 +12,7 @@ namespace lowbit::app {
 
 struct OnnxEvalArgs {
   std::string model, reference;
+  std::string dump_dir;  // write the preprocessed test split as inputs.npy / labels.npy here
   std::vector<float> mean, std;
   float scale = 1.0f;
   int64_t batch = 100;
