@@ -1,6 +1,6 @@
-// Path choice for the qlinear.h kernels (LOWBIT_ISA as for the igemm), and the data-movement
-// kernels that have one portable implementation (im2col, the uint8 shift, the quantized Add:
-// plain loops the compiler vectorizes; they are their own reference).
+// Path choice for the qlinear.h kernels (LOWBIT_ISA as for the igemm), and the kernels that
+// have one portable implementation (im2col, the uint8 shift, dequantize_acc: plain loops the
+// compiler vectorizes; they are their own reference).
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -113,6 +113,7 @@ void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t tap
 }
 
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
+  if (active_isa() >= Isa::avx512) return avx512::qadd_u8(n, a, b, p, y);
   ref::qadd_u8(n, a, b, p, y);
 }
 

@@ -166,19 +166,29 @@ TEST(Requantize, SaturatesAndRoundsHalfToEven) {
   set_active_isa(best_supported_isa());
 }
 
-TEST(QAdd, MatchesFloatDefinition) {
-  std::vector<uint8_t> a(300), b(300), y(300);
+TEST(QAdd, EveryPathMatchesReferenceAndFloatDefinition) {
+  std::vector<uint8_t> a(301), b(301), want(301), got(301);
   for (size_t i = 0; i < a.size(); ++i) {
     a[i] = static_cast<uint8_t>(i * 7);
     b[i] = static_cast<uint8_t>(255 - i * 3);
   }
   const QAddParams p{100, 20, 10, 10, 255, 0.7f, 1.3f};
-  qadd_u8(300, a.data(), b.data(), p, y.data());
+  ref::qadd_u8(301, a.data(), b.data(), p, want.data());
   for (size_t i = 0; i < a.size(); ++i) {
     const double v = (a[i] - 100) * 0.7 + (b[i] - 20) * 1.3;
-    const double want = std::clamp(std::nearbyint(v) + 10, 10.0, 255.0);
-    EXPECT_NEAR(y[i], want, 1.0) << i;  // fp32 products may round a tie the other way
+    const double exact = std::clamp(std::nearbyint(v) + 10, 10.0, 255.0);
+    EXPECT_NEAR(want[i], exact, 1.0) << i;  // fp32 rounding may send a tie the other way
   }
+  const Isa saved = active_isa();
+  for (Isa isa : paths()) {
+    set_active_isa(isa);
+    for (int64_t n : {int64_t{301}, int64_t{16}, int64_t{5}}) {
+      std::fill(got.begin(), got.end(), 0);
+      qadd_u8(n, a.data(), b.data(), p, got.data());
+      EXPECT_TRUE(std::equal(got.begin(), got.begin() + n, want.begin())) << "n=" << n << " on " << isa_name(isa);
+    }
+  }
+  set_active_isa(saved);
 }
 
 // Direct gather of one im2col element (the definition in qlinear.h).

@@ -45,8 +45,8 @@ void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
   for (int64_t i = 0; i < n; ++i) {
     const float fa = static_cast<float>(int32_t{a[i]} - p.za) * p.ra;
-    const float fb = static_cast<float>(int32_t{b[i]} - p.zb) * p.rb;
-    const float x = std::min(std::max(fa + fb, -kLimit), kLimit);
+    const float sum = std::fma(static_cast<float>(int32_t{b[i]} - p.zb), p.rb, fa);
+    const float x = std::min(std::max(sum, -kLimit), kLimit);
     const int32_t r = static_cast<int32_t>(std::nearbyint(x)) + p.zy;
     y[i] = static_cast<uint8_t>(std::min(std::max(r, p.lo), p.hi));
   }

@@ -58,8 +58,9 @@ void im2col_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, uint8_t*
 void dequantize_acc(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const int32_t* corr, const float* scale,
                     const float* bias, float* y, int64_t ldy);
 
-// Quantized Add: y = clamp(rne(float(a − za)·ra + float(b − zb)·rb) + zy, lo, hi) with
-// ra = a_scale / y_scale, rb = b_scale / y_scale, each product rounded in fp32 (no FMA).
+// Quantized Add: y = clamp(rne(fma(float(b − zb), rb, float(a − za)·ra)) + zy, lo, hi) with
+// ra = a_scale / y_scale, rb = b_scale / y_scale: the first product rounded in fp32, the second
+// fused into the sum (one fixed rounding sequence, whatever the compiler contracts).
 struct QAddParams {
   int32_t za = 0, zb = 0, zy = 0, lo = 0, hi = 255;
   float ra = 1, rb = 1;
