@@ -312,6 +312,69 @@ bool lower_qlinear(Graph& g, size_t n) {
   return true;
 }
 
+bool same_scalar(const Graph& g, int a, int b) {
+  if (a == b) return true;
+  const Array *x = a >= 0 ? g.constant(a) : nullptr, *y = b >= 0 ? g.constant(b) : nullptr;
+  if (a < 0 || b < 0) return (!x || x->get_f64(0) == 0) && (!y || y->get_f64(0) == 0);  // absent zero point = 0
+  return x && y && x->numel() == 1 && y->numel() == 1 && x->type() == y->type() && x->get_f64(0) == y->get_f64(0);
+}
+
+// Ops that move elements without changing them: on codes they give the codes of their float
+// result, as long as a Pad fills with the zero point.
+bool moves_elements(const Graph& g, const Node& n) {
+  if (n.op_type == "Slice" || n.op_type == "Reshape" || n.op_type == "Flatten" || n.op_type == "Transpose" ||
+      n.op_type == "Squeeze" || n.op_type == "Unsqueeze")
+    return true;
+  if (n.op_type != "Pad" || n.attr_s("mode", "constant") != "constant" || g.opset < 11) return false;
+  if (!has_input(n, 2)) return true;
+  const Array* v = g.constant(n.inputs[2]);
+  return v && v->numel() == 1 && v->get_f64(0) == 0.0;
+}
+
+// DQ(x, s, z) → Slice / Pad / Reshape ... → Q(s, z): the chain runs on the codes x directly
+// (its Pad filling with z) and the DQ/Q pair disappears.
+bool lower_code_chain(Graph& g, size_t n) {
+  Node& q = g.nodes[n];
+  if (q.op_type != "QuantizeLinear" || !has_input(q, 1) || !g.constant(q.inputs[1]) || g.constant(q.inputs[1])->numel() != 1)
+    return false;
+  std::vector<int> chain;  // node ids, last first
+  int cur = q.inputs[0];
+  while (true) {
+    const int p = g.values[static_cast<size_t>(cur)].producer;
+    if (p < 0 || sole_consumer(g, cur) < 0) return false;
+    const Node& pn = g.nodes[static_cast<size_t>(p)];
+    if (pn.op_type == "DequantizeLinear") break;
+    if (!moves_elements(g, pn)) return false;
+    for (size_t i = 1; i < pn.inputs.size(); ++i)
+      if (pn.inputs[i] != kNoValue && !g.is_constant(pn.inputs[i])) return false;
+    chain.push_back(p);
+    cur = pn.inputs[0];
+  }
+  const Node& dq = g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(cur)].producer)];
+  const int qz = has_input(q, 2) ? q.inputs[2] : -1, dz = has_input(dq, 2) ? dq.inputs[2] : -1;
+  if (chain.empty() || !has_input(dq, 1) || dz < 0 || !same_scalar(g, q.inputs[1], dq.inputs[1]) || !same_scalar(g, qz, dz))
+    return false;
+  if (g.constant(dz)->type() != ElemType::u8 && g.constant(dz)->type() != ElemType::i8) return false;
+  const int codes = dq.inputs[0];
+  Node& first = g.nodes[static_cast<size_t>(chain.back())];
+  first.inputs[0] = codes;
+  for (int id : chain) {
+    Node& c = g.nodes[static_cast<size_t>(id)];
+    g.values[static_cast<size_t>(c.outputs[0])].type = ValueType{};  // now codes: re-inferred
+    if (c.op_type != "Pad") continue;
+    c.inputs.resize(3, kNoValue);
+    const int zv = g.add_value(c.name + "_code_pad");
+    g.constants[zv] = g.constant(dz)->clone();
+    g.values[static_cast<size_t>(zv)].type = ValueType{g.constants[zv].type(), {}, true};
+    c.inputs[2] = zv;
+  }
+  Node& last = g.nodes[static_cast<size_t>(chain.front())];
+  last.outputs = g.nodes[n].outputs;
+  g.nodes[n].dead = true;
+  g.relink();
+  return true;
+}
+
 }  // namespace
 
 void validate_qparams(const Graph& g) {
@@ -330,6 +393,8 @@ int lower_quantized(Graph& g) {
   g.relink();
   validate_qparams(g);
   int count = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n)
+    if (!g.nodes[n].dead && lower_code_chain(g, n)) ++count;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (g.nodes[n].dead) continue;
     if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n)) ++count;

@@ -179,6 +179,20 @@ int quantize_bias(Graph& g, int bias, float x_scale, const std::vector<float>& w
                       Array::zeros(ElemType::i32, {n}), 0);
 }
 
+// The tensor whose values `v` merely rearranges (Slice, Pad with zeros, Reshape, ...), or v.
+int moved_from(const Graph& g, int v) {
+  for (int p = g.values[static_cast<size_t>(v)].producer; p >= 0; p = g.values[static_cast<size_t>(v)].producer) {
+    const Node& n = g.nodes[static_cast<size_t>(p)];
+    const bool pad0 = n.op_type == "Pad" && n.attr_s("mode", "constant") == "constant" &&
+                      (!has_in(n, 2) || (g.constant(n.inputs[2]) && g.constant(n.inputs[2])->get_f64(0) == 0.0));
+    if (!pad0 && n.op_type != "Slice" && n.op_type != "Reshape" && n.op_type != "Flatten" && n.op_type != "Transpose" &&
+        n.op_type != "Squeeze" && n.op_type != "Unsqueeze")
+      break;
+    v = n.inputs[0];
+  }
+  return v;
+}
+
 double sqnr_db(const Array& ref, const Array& q) {
   double sig = 0, noise = 0;
   for (int64_t i = 0; i < ref.numel(); ++i) {
@@ -212,6 +226,10 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
   rep.calib_samples = calib.shape()[0];
   std::map<int, ActParams> params;
   for (size_t i = 0; i < tensors.size(); ++i) params[tensors[i]] = act_params(ranges[i]);
+  // A tensor that only rearranges a quantized one (the Slice/Pad shortcut of CIFAR ResNets)
+  // shares its parameters: its codes are then the source's codes, moved (passes_qdq.cc).
+  for (int t : tensors)
+    if (const int src = moved_from(g, t); src != t && params.count(src)) params[t] = params[src];
   // Weights and biases first (node indices stay valid: add_node appends).
   for (const Layer& l : layers) {
     Node& n = g.nodes[static_cast<size_t>(l.node)];
