@@ -76,6 +76,11 @@ void pad_run(RunCtx& ctx) {
         else off += i * in_st[d];
       }
       std::byte* dst = y.raw() + r * inner * static_cast<int64_t>(es);
+      if (es == 1) {  // uint8/int8 codes of quantized models
+        const auto* maps_last = maps[rank - 1].data();
+        for (int64_t o = 0; o < inner; ++o) dst[o] = (outside || maps_last[o] < 0) ? fill[0] : x.raw()[off + maps_last[o]];
+        continue;
+      }
       for (int64_t o = 0; o < inner; ++o) {
         const int64_t i = rank ? maps[rank - 1][static_cast<size_t>(o)] : 0;
         const std::byte* src = (outside || i < 0) ? fill.data() : x.raw() + (off + i) * static_cast<int64_t>(es);
