@@ -112,6 +112,12 @@ void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t tap
   }
 }
 
+void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                       int64_t oh0, int64_t oh1) {
+  if (active_isa() >= Isa::avx512) return avx512::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
+  ref::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
+}
+
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
   if (active_isa() >= Isa::avx512) return avx512::qadd_u8(n, a, b, p, y);
   ref::qadd_u8(n, a, b, p, y);

@@ -203,7 +203,7 @@ bool lower_linear(Graph& g, size_t n) {
   Node& node = g.nodes[n];
   const bool conv = node.op_type == "Conv", gemm = node.op_type == "Gemm", matmul = node.op_type == "MatMul";
   if (!conv && !gemm && !matmul) return false;
-  if (conv && node.attr_i("group", 1) != 1) return false;  // grouped/depthwise: float path
+  const int64_t group = conv ? node.attr_i("group", 1) : 1;
   if (gemm && (node.attr_i("transA", 0) != 0 || node.attr_f("alpha", 1.0) != 1.0 || node.attr_f("beta", 1.0) != 1.0))
     return false;
   ActQ x;
@@ -214,6 +214,9 @@ bool lower_linear(Graph& g, size_t n) {
   if (!weight_dq(g, node.inputs[1], w_axis, &wq, &ws)) return false;
   const Array& w = *g.constant(wq);
   if ((conv && w.dim() != 4) || (!conv && w.dim() != 2)) return false;
+  // Grouped convs: only depthwise (one filter per channel), and only with a trailing Q (the
+  // depthwise kernel requantizes); others keep the float path.
+  if (group != 1 && (w.shape()[0] != group || w.shape()[1] != 1 || plan_output(g, node.outputs[0]).q < 0)) return false;
   const std::string base = node.name.empty() ? "qnode" + std::to_string(n) : node.name;
   int bias = kNoValue;
   if (!matmul && has_input(node, 2)) {

@@ -150,6 +150,36 @@ TEST(QgemmTaps, MatchesExplicitRows) {
     }
 }
 
+TEST(Depthwise, EveryPathMatchesReference) {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> ud(0, 255), sd(-128, 127), cd(-20000, 20000);
+  const Isa saved = active_isa();
+  // {C, H, W, K, stride, pad}
+  for (const auto& c : std::vector<std::array<int64_t, 6>>{{16, 7, 7, 3, 1, 1}, {37, 9, 8, 3, 2, 1}, {8, 5, 6, 5, 1, 2}, {96, 4, 4, 3, 2, 0}}) {
+    Conv2dGeom g;
+    g.C = c[0], g.H = c[1], g.W = c[2], g.KH = g.KW = c[3], g.stride_h = g.stride_w = c[4], g.pad_t = g.pad_l = c[5];
+    g.OH = (g.H + 2 * c[5] - g.KH) / c[4] + 1;
+    g.OW = (g.W + 2 * c[5] - g.KW) / c[4] + 1;
+    std::vector<uint8_t> x(static_cast<size_t>(g.H * g.W * g.C));
+    std::vector<int8_t> w(static_cast<size_t>(g.KH * g.KW * g.C));
+    std::vector<int32_t> corr(static_cast<size_t>(g.C));
+    std::vector<float> scale(static_cast<size_t>(g.C));
+    for (auto& v : x) v = static_cast<uint8_t>(ud(rng));
+    for (auto& v : w) v = static_cast<int8_t>(sd(rng));
+    for (size_t i = 0; i < corr.size(); ++i) corr[i] = cd(rng), scale[i] = 1e-3f * static_cast<float>(i % 7 + 1);
+    const Requant p{corr.data(), scale.data(), 11, 11, 255};
+    std::vector<uint8_t> want(static_cast<size_t>(g.OH * g.OW * g.C)), got(want.size());
+    ref::depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, want.data(), 0, g.OH);
+    for (Isa isa : paths()) {
+      set_active_isa(isa);
+      std::fill(got.begin(), got.end(), 0);
+      depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, got.data(), 0, g.OH);
+      EXPECT_EQ(got, want) << "C=" << g.C << " K=" << g.KH << " on " << isa_name(isa);
+    }
+    set_active_isa(saved);
+  }
+}
+
 TEST(Requantize, SaturatesAndRoundsHalfToEven) {
   const int32_t corr[4] = {0, 0, 0, 0};
   const float scale[4] = {0.5f, 0.5f, 1e6f, 1e6f};

@@ -58,10 +58,10 @@ TEST(QdqInteger, PatternsLowerToFusedOps) {
 // One layer from the same codes: the fused integer op and the float simulation differ only
 // where fp32 rounding of the two computations falls on different sides of a rounding tie.
 TEST(QdqInteger, EachLayerAgreesWithFloatSimulation) {
-  for (const std::string kind : {"conv3x3", "conv1x1s2", "gemm", "matmul", "add"})
+  for (const std::string kind : {"conv3x3", "conv1x1s2", "dwconv", "gemm", "matmul", "add"})
     for (bool relu : {false, true})
       for (bool qout : {true, false}) {
-        if (kind == "add" && !qout) continue;  // Add without a trailing Q stays float
+        if ((kind == "add" || kind == "dwconv") && !qout) continue;  // without a trailing Q these stay float
         const bool dense = kind == "gemm" || kind == "matmul";
         std::vector<Array> in{random_codes(dense ? Shape{3, 24} : Shape{3, 8, 7, 6}, 5)};
         if (kind == "add") in.push_back(random_codes({3, 8, 7, 6}, 6));

@@ -84,7 +84,8 @@ inline Graph qdq_test_net(int64_t batch) {
 }
 
 // One quantized layer reading uint8 codes: x [B,C,H,W] (or [B,K] for gemm/matmul) → DQ → op →
-// [Relu] → [Q]. kind: "conv3x3", "conv1x1s2", "gemm", "matmul", "add".
+// [Relu] → [Q]. kind: "conv3x3", "conv1x1s2", "dwconv" (depthwise 3x3, stride 2), "gemm",
+// "matmul", "add".
 inline Graph qdq_layer(const std::string& kind, int64_t batch, bool relu, bool quantize_out) {
   QdqBuilder q;
   auto& b = q.b;
@@ -97,6 +98,10 @@ inline Graph qdq_layer(const std::string& kind, int64_t batch, bool relu, bool q
              {{"pads", Attribute::from_ints({1, 0, 1, 2})}}, 1, "layer");
   } else if (kind == "conv1x1s2") {
     y = b.op("Conv", {xd, q.weight(random_qweight({7, 8, 1, 1}, 0, 23), 0, "w")}, {{"strides", Attribute::from_ints({2, 2})}}, 1, "layer");
+  } else if (kind == "dwconv") {
+    y = b.op("Conv", {xd, q.weight(random_qweight({8, 1, 3, 3}, 0, 27), 0, "w"), b.constant("b", random_f32({8}, 28, 0.2f))},
+             {{"group", Attribute::from_int(8)}, {"pads", Attribute::from_ints({1, 1, 1, 1})}, {"strides", Attribute::from_ints({2, 2})}},
+             1, "layer");
   } else if (kind == "gemm") {
     y = b.op("Gemm", {xd, q.weight(random_qweight({24, 11}, 1, 24), 1, "w"), b.constant("b", random_f32({11}, 25, 0.2f))}, {}, 1, "layer");
   } else if (kind == "matmul") {

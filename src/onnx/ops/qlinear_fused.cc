@@ -1,5 +1,6 @@
 // The fused integer ops that passes_qdq.cc lowers quantized patterns to (domain "lowbit"):
-//   QConv (x, x_scale, x_zp, w, w_scale, w_zp, [y_scale, y_zp], [bias]) — 2-d, group 1;
+//   QConv (x, x_scale, x_zp, w, w_scale, w_zp, [y_scale, y_zp], [bias]) — 2-d, group 1 or
+//         depthwise (group = channels, requantized output: kernels::depthwise_nhwc_u8);
 //   QGemm (same inputs, w is N×K: y[..., n] = Σ_k x[..., k]·w[n, k]);
 //   QAdd  (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp) — uint8.
 // x holds uint8 or int8 codes with a per-tensor scale; w int8 codes with zero zero points and a
@@ -50,6 +51,7 @@ struct QLinearState {
   std::vector<float> fbias;            // float output: the float bias (zeros without one)
   k::Requant rq;
   Activation act;
+  std::vector<int8_t> dw;  // depthwise: weights tap-major [KH·KW][C]
 };
 
 int32_t clamp_i32(double v) {
@@ -185,11 +187,18 @@ void implicit_conv(const QLinearState& st, const k::Conv2dGeom& g, int64_t B, in
 }
 
 
+bool is_depthwise(const InferCtx& ctx) { return ctx.node.attr_i("group", 1) != 1; }
+
 SpatialGeom qconv_geom(const InferCtx& ctx) {
   const Shape &x = ctx.shape(0), &w = ctx.shape(3);
   LOWBIT_NODE_REQUIRE(x.size() == 4 && w.size() == 4, ctx, "expects a 2-d convolution, got input {} and weight {}",
                       shape_str(x), shape_str(w));
-  LOWBIT_NODE_REQUIRE(w[1] == x[1], ctx, "weight {} does not fit input {} (group 1)", shape_str(w), shape_str(x));
+  const int64_t group = ctx.node.attr_i("group", 1);
+  if (group != 1)
+    LOWBIT_NODE_REQUIRE(group == x[1] && w[0] == group && w[1] == 1, ctx, "group={} must be depthwise (input {}, weight {})",
+                        group, shape_str(x), shape_str(w));
+  else
+    LOWBIT_NODE_REQUIRE(w[1] == x[1], ctx, "weight {} does not fit input {} (group 1)", shape_str(w), shape_str(x));
   return resolve_geom(ctx, x, Shape(w.begin() + 2, w.end()), false);
 }
 
@@ -210,8 +219,17 @@ void qconv_run(RunCtx& ctx) {
   g.C = C, g.H = x.shape()[2], g.W = x.shape()[3], g.KH = w.shape()[2], g.KW = w.shape()[3];
   g.OH = sg.out[0], g.OW = sg.out[1], g.stride_h = sg.stride[0], g.stride_w = sg.stride[1];
   g.pad_t = sg.pad_begin[0], g.pad_l = sg.pad_begin[1], g.dil_h = sg.dilation[0], g.dil_w = sg.dilation[1];
-  const int64_t K = g.k(), HW = g.H * g.W, P = g.OH * g.OW;
+  const int64_t HW = g.H * g.W, P = g.OH * g.OW;
+  const bool depthwise = is_depthwise(ictx);
+  const int64_t K = depthwise ? g.KH * g.KW : g.k();
   auto st = state_for(ctx, [&] {
+    if (depthwise) {  // w [C, 1, KH, KW] is already C×K; the kernel also wants it tap-major
+      auto s = build_state(ctx, w.data<int8_t>(), N, K);
+      s->dw.resize(static_cast<size_t>(N * K));
+      for (int64_t c = 0; c < N; ++c)
+        for (int64_t t = 0; t < K; ++t) s->dw[static_cast<size_t>(t * N + c)] = w.data<int8_t>()[c * K + t];
+      return s;
+    }
     // OIHW → O (kh, kw, c): the column order of the channels-last im2col.
     std::vector<int8_t> wr(static_cast<size_t>(N * K));
     const int8_t* wp = w.data<int8_t>();
@@ -238,6 +256,22 @@ void qconv_run(RunCtx& ctx) {
   }
   Array& y = *ctx.out[0];
   const auto pad = static_cast<uint8_t>(st->x_u8 ? st->x_zp : st->x_zp + 128);
+  if (depthwise) {
+    LOWBIT_NODE_REQUIRE(!st->float_out && st->y_u8, ictx, "a depthwise convolution needs a uint8 QuantizeLinear output");
+    uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
+    parallel_for(B * g.OH, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t b = r / g.OH, oh = r % g.OH;
+        k::depthwise_nhwc_u8(g, xs + b * HW * C, pad, st->dw.data(), st->rq, out + b * P * N, oh, oh + 1);
+      }
+    });
+    if (!y_nhwc)
+      parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(out) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
+      });
+    return;
+  }
   const bool implicit = g.stride_h == 1 && g.stride_w == 1 && C % 4 == 0 && st->y_u8 && !st->float_out && g.KH * g.KW > 1;
   if (implicit) {
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);

@@ -67,6 +67,14 @@ struct QAddParams {
 };
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
 
+// Depthwise convolution (one filter per channel) on channels-last uint8 codes, requantized:
+//   y[oh, ow, c] = requant_c(Σ_{kh, kw} x[ih, iw, c] · w[kh·KW + kw, c])
+// with taps outside the image reading `pad` (the zero point; Requant::corr holds −z·Σ w and
+// the bias, as for the GEMM). x is [H][W][C], w tap-major [KH·KW][C] int8, y [OH][OW][C]. Output
+// rows [oh0, oh1) only (callers split rows over threads).
+void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                       int64_t oh0, int64_t oh1);
+
 // qgemm_u8s8 followed by requantize_u8 / requantize_s8 (p over the N columns), the int32
 // block never leaving registers on the VNNI path. Same bytes as the two calls.
 void qgemm_u8s8_requant_u8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, uint8_t* y,
