@@ -50,34 +50,43 @@ void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p,
 }
 
 // Sixteen channels per vector: widened codes times widened weights in int32 lanes (exact), then
-// the reference's requantization.
+// the reference's requantization. A channel block's weights are widened once per output row and
+// reused along it (up to kMaxTaps taps in registers/stack).
 void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
-  const int64_t C = g.C;
+  constexpr int64_t kMaxTaps = 49;
+  const int64_t C = g.C, T = g.KH * g.KW;
   const __m512 lim = _mm512_set1_ps(1e9f), nlim = _mm512_set1_ps(-1e9f);
   const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
   const __m512i padv = _mm512_set1_epi32(pad);
+  __m512i wv[kMaxTaps];
   for (int64_t oh = oh0; oh < oh1; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow)
-      for (int64_t c = 0; c < C; c += 16) {
-        const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
-        __m512i acc = _mm512_setzero_si512();
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
+      const bool cached = T <= kMaxTaps;
+      if (cached)
+        for (int64_t t = 0; t < T; ++t) wv[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, w + t * C + c));
+      const __m512i corr = _mm512_maskz_loadu_epi32(k, p.corr + c);
+      const __m512 scale = _mm512_maskz_loadu_ps(k, p.scale + c);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        __m512i acc = corr;
         for (int64_t kh = 0; kh < g.KH; ++kh) {
           const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h;
           for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const int64_t iw = ow * g.stride_w - g.pad_l + kw * g.dil_w;
-            const __m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, w + (kh * g.KW + kw) * C + c));
+            const int64_t iw = ow * g.stride_w - g.pad_l + kw * g.dil_w, t = kh * g.KW + kw;
+            const __m512i wt = cached ? wv[t] : _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, w + t * C + c));
             const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
             const __m512i xv = in ? _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, x + (ih * g.W + iw) * C + c)) : padv;
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, wv));
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, wt));
           }
         }
-        const __m512i v = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(k, p.corr + c));
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(k, p.scale + c));
+        // acc already holds Σ + corr (int32 addition is associative: the reference's value)
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
         f = _mm512_min_ps(_mm512_max_ps(f, nlim), lim);
         const __m512i r = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp), hi), lo);
         _mm512_mask_cvtepi32_storeu_epi8(y + (oh * g.OW + ow) * C + c, k, r);
       }
+    }
 }
 
 void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy) {
