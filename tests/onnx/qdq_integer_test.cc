@@ -77,7 +77,9 @@ TEST(QdqInteger, EachLayerAgreesWithFloatSimulation) {
         expect_within(got[0], want[0], qout ? 1 : 2e-5, what);
         int64_t exact = 0;
         for (int64_t i = 0; i < want[0].numel(); ++i) exact += got[0].get_f64(i) == want[0].get_f64(i);
-        if (qout) EXPECT_GE(exact, want[0].numel() * 99 / 100) << what;
+        if (qout) {
+          EXPECT_GE(exact, want[0].numel() * 99 / 100) << what;
+        }
       }
 }
 
@@ -149,7 +151,9 @@ TEST(QdqInteger, ShortcutMovesCodes) {
   Graph g = build();
   optimize_graph(g);
   for (const Node& n : g.nodes)
-    if (!n.dead) EXPECT_TRUE(n.op_type == "Slice" || n.op_type == "Pad") << n.op_type;
+    if (!n.dead) {
+      EXPECT_TRUE(n.op_type == "Slice" || n.op_type == "Pad") << n.op_type;
+    }
   const Array x = random_codes({2, 4, 6, 6}, 12);
   const auto want = run(build(), {x}, false);
   const auto got = run(build(), {x}, true);

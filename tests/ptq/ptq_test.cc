@@ -105,7 +105,9 @@ TEST(Quantize, QdqLayoutAndIntegerExecution) {
     if (n.op_type == "DequantizeLinear" && q.constant(n.inputs[0])) {
       const Array& c = *q.constant(n.inputs[0]);
       EXPECT_TRUE(c.type() == ElemType::i8 || c.type() == ElemType::i32) << n.name;
-      if (c.type() == ElemType::i8) EXPECT_GT(q.constant(n.inputs[1])->numel(), 1) << n.name << " is not per channel";
+      if (c.type() == ElemType::i8) {
+        EXPECT_GT(q.constant(n.inputs[1])->numel(), 1) << n.name << " is not per channel";
+      }
     }
   }
   EXPECT_GT(qn, 3);
