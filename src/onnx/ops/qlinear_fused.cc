@@ -52,6 +52,10 @@ struct QLinearState {
   k::Requant rq;
   Activation act;
   std::vector<int8_t> dw;  // depthwise: weights tap-major [KH·KW][C]
+  // QConv geometry for the last input shape (resolving it allocates: not on every run).
+  Shape geom_for;
+  k::Conv2dGeom geom;
+  int64_t pad_b = 0, pad_r = 0;
 };
 
 int32_t clamp_i32(double v) {
@@ -174,7 +178,8 @@ void implicit_conv(const QLinearState& st, const k::Conv2dGeom& g, int64_t B, in
       std::memset(dst + (g.pad_l + g.W) * C, pad, static_cast<size_t>(pad_r * C));
     }
   });
-  std::vector<int64_t> off;
+  thread_local std::vector<int64_t> off;
+  off.clear();
   for (int64_t kh = 0; kh < g.KH; ++kh)
     for (int64_t kw = 0; kw < g.KW; ++kw) off.push_back((kh * g.dil_h * Wp + kw * g.dil_w) * C);
   const int64_t rows = (g.OH - 1) * Wp + g.OW;  // the last row stops at OW: reads end on the image
@@ -185,9 +190,6 @@ void implicit_conv(const QLinearState& st, const k::Conv2dGeom& g, int64_t B, in
       std::memcpy(out + (b * P + oh * g.OW) * N, virt + oh * Wp * N, static_cast<size_t>(g.OW * N));
   }
 }
-
-
-bool is_depthwise(const InferCtx& ctx) { return ctx.node.attr_i("group", 1) != 1; }
 
 SpatialGeom qconv_geom(const InferCtx& ctx) {
   const Shape &x = ctx.shape(0), &w = ctx.shape(3);
@@ -211,17 +213,10 @@ void qconv_infer(InferCtx& ctx) {
 }
 
 void qconv_run(RunCtx& ctx) {
-  const InferCtx ictx = infer_ctx_for(ctx);
-  const SpatialGeom sg = qconv_geom(ictx);
   const Array &x = ctx.input(0), &w = ctx.input(3);
-  const int64_t B = x.shape()[0], C = x.shape()[1], N = w.shape()[0];
-  k::Conv2dGeom g;
-  g.C = C, g.H = x.shape()[2], g.W = x.shape()[3], g.KH = w.shape()[2], g.KW = w.shape()[3];
-  g.OH = sg.out[0], g.OW = sg.out[1], g.stride_h = sg.stride[0], g.stride_w = sg.stride[1];
-  g.pad_t = sg.pad_begin[0], g.pad_l = sg.pad_begin[1], g.dil_h = sg.dilation[0], g.dil_w = sg.dilation[1];
-  const int64_t HW = g.H * g.W, P = g.OH * g.OW;
-  const bool depthwise = is_depthwise(ictx);
-  const int64_t K = depthwise ? g.KH * g.KW : g.k();
+  const int64_t B = x.shape()[0], C = x.shape()[1], N = w.shape()[0], KH = w.shape()[2], KW = w.shape()[3];
+  const bool depthwise = ctx.node.attr_i("group", 1) != 1;
+  const int64_t K = depthwise ? KH * KW : KH * KW * C;
   auto st = state_for(ctx, [&] {
     if (depthwise) {  // w [C, 1, KH, KW] is already C×K; the kernel also wants it tap-major
       auto s = build_state(ctx, w.data<int8_t>(), N, K);
@@ -235,9 +230,22 @@ void qconv_run(RunCtx& ctx) {
     const int8_t* wp = w.data<int8_t>();
     for (int64_t o = 0; o < N; ++o)
       for (int64_t c = 0; c < C; ++c)
-        for (int64_t r = 0; r < g.KH * g.KW; ++r) wr[static_cast<size_t>(o * K + r * C + c)] = wp[(o * C + c) * g.KH * g.KW + r];
+        for (int64_t r = 0; r < KH * KW; ++r) wr[static_cast<size_t>(o * K + r * C + c)] = wp[(o * C + c) * KH * KW + r];
     return build_state(ctx, wr.data(), N, K);
   });
+  if (st->geom_for != x.shape()) {
+    const InferCtx ictx = infer_ctx_for(ctx);
+    const SpatialGeom sg = qconv_geom(ictx);
+    k::Conv2dGeom& g = st->geom;
+    g.C = C, g.H = x.shape()[2], g.W = x.shape()[3], g.KH = KH, g.KW = KW;
+    g.OH = sg.out[0], g.OW = sg.out[1], g.stride_h = sg.stride[0], g.stride_w = sg.stride[1];
+    g.pad_t = sg.pad_begin[0], g.pad_l = sg.pad_begin[1], g.dil_h = sg.dilation[0], g.dil_w = sg.dilation[1];
+    st->pad_b = sg.pad_end[0];
+    st->pad_r = sg.pad_end[1];
+    st->geom_for = x.shape();
+  }
+  const k::Conv2dGeom& g = st->geom;
+  const int64_t HW = g.H * g.W, P = g.OH * g.OW;
   // Codes to channels-last uint8 [HW, C] per image (int8 codes flipped to x + 128).
   const bool x_nhwc = ctx.nhwc_inputs & 1, y_nhwc = ctx.nhwc_outputs & 1;
   const auto* xin = reinterpret_cast<const uint8_t*>(x.raw());
@@ -257,7 +265,7 @@ void qconv_run(RunCtx& ctx) {
   Array& y = *ctx.out[0];
   const auto pad = static_cast<uint8_t>(st->x_u8 ? st->x_zp : st->x_zp + 128);
   if (depthwise) {
-    LOWBIT_NODE_REQUIRE(!st->float_out && st->y_u8, ictx, "a depthwise convolution needs a uint8 QuantizeLinear output");
+    LOWBIT_NODE_REQUIRE(!st->float_out && st->y_u8, infer_ctx_for(ctx), "a depthwise convolution needs a uint8 QuantizeLinear output");
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
     parallel_for(B * g.OH, 1, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
@@ -275,7 +283,7 @@ void qconv_run(RunCtx& ctx) {
   const bool implicit = g.stride_h == 1 && g.stride_w == 1 && C % 4 == 0 && st->y_u8 && !st->float_out && g.KH * g.KW > 1;
   if (implicit) {
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
-    implicit_conv(*st, g, B, sg.pad_end[0], sg.pad_end[1], xs, pad, out);
+    implicit_conv(*st, g, B, st->pad_b, st->pad_r, xs, pad, out);
     if (!y_nhwc)
       parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b)
