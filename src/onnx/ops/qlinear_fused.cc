@@ -31,6 +31,10 @@ namespace {
 
 namespace k = lowbit::kernels;
 
+// Rows per parallel task so that each moves at least ~32 KiB (small layers stay on one thread:
+// waking threads costs more than the copy).
+int64_t grain_for(int64_t bytes_per_row) { return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(bytes_per_row, 1)); }
+
 // Grow-only per-thread scratch (sessions run a node on one worker thread at a time).
 template <typename T>
 T* scratch(int slot, int64_t n) {
@@ -165,7 +169,7 @@ void implicit_conv(const QLinearState& st, const k::Conv2dGeom& g, int64_t B, in
   const int64_t C = g.C, N = st.N, Hp = g.H + g.pad_t + pad_b, Wp = g.W + g.pad_l + pad_r, P = g.OH * g.OW;
   const int64_t image = Hp * Wp * C;
   uint8_t* padded = scratch<uint8_t>(1, B * image + 64);
-  parallel_for(B * Hp, 8, [&](int64_t r0, int64_t r1) {
+  parallel_for(B * Hp, grain_for(Wp * C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / Hp, h = r % Hp - g.pad_t;
       uint8_t* dst = padded + r * Wp * C;
@@ -252,7 +256,7 @@ void qconv_run(RunCtx& ctx) {
   const uint8_t* xs = xin;
   if (!x_nhwc || !st->x_u8) {
     uint8_t* buf = scratch<uint8_t>(0, B * HW * C + 64);
-    parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+    parallel_for(B, grain_for(HW * C), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         uint8_t* dst = buf + b * HW * C;
         if (x_nhwc) std::memcpy(dst, xin + b * HW * C, static_cast<size_t>(HW * C));
@@ -267,14 +271,14 @@ void qconv_run(RunCtx& ctx) {
   if (depthwise) {
     LOWBIT_NODE_REQUIRE(!st->float_out && st->y_u8, infer_ctx_for(ctx), "a depthwise convolution needs a uint8 QuantizeLinear output");
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
-    parallel_for(B * g.OH, 1, [&](int64_t r0, int64_t r1) {
+    parallel_for(B * g.OH, grain_for(g.OW * C * g.KH * g.KW), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t b = r / g.OH, oh = r % g.OH;
         k::depthwise_nhwc_u8(g, xs + b * HW * C, pad, st->dw.data(), st->rq, out + b * P * N, oh, oh + 1);
       }
     });
     if (!y_nhwc)
-      parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+      parallel_for(B, grain_for(P * N), [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b)
           k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(out) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
       });
@@ -285,7 +289,7 @@ void qconv_run(RunCtx& ctx) {
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
     implicit_conv(*st, g, B, st->pad_b, st->pad_r, xs, pad, out);
     if (!y_nhwc)
-      parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+      parallel_for(B, grain_for(P * N), [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b)
           k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(out) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
       });
@@ -298,7 +302,7 @@ void qconv_run(RunCtx& ctx) {
   if (!direct) {
     lda = round4(K);
     uint8_t* cols = scratch<uint8_t>(1, B * P * lda + 64);
-    parallel_for(B * P, 64, [&](int64_t r0, int64_t r1) {
+    parallel_for(B * P, grain_for(lda), [&](int64_t r0, int64_t r1) {
       while (r0 < r1) {
         const int64_t b = r0 / P, p0 = r0 % P, p1 = std::min(P, p0 + (r1 - r0));
         k::im2col_nhwc_u8(g, xs + b * HW * C, pad, cols + b * P * lda, lda, p0, p1);
@@ -315,7 +319,7 @@ void qconv_run(RunCtx& ctx) {
   std::byte* rows = scratch<std::byte>(3, B * P * N * static_cast<int64_t>(es));
   gemm_rows(*st, B * P, a, lda, rows);
   // [P, N] per image → NCHW [N, P].
-  parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(B, grain_for(P * N), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       if (st->float_out)
         k::transpose_f32(P, N, reinterpret_cast<const float*>(rows) + b * P * N, N, y.data<float>() + b * N * P, P);
