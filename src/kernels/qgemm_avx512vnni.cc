@@ -95,7 +95,9 @@ void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const 
   const int64_t width = 16 * NR, groups = (N + width - 1) / width;
   const int64_t chunk = MR * 8, chunks = (M + chunk - 1) / chunk;
   const int64_t es = rq ? 1 : 4;  // bytes per output element
-  parallel_for(groups * chunks, 1, [&](int64_t t0, int64_t t1) {
+  // At least ~1M multiply-adds per task: smaller products (batch-1 layers) stay on one thread.
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(chunk * width * K4 * 4, 1));
+  parallel_for(groups * chunks, grain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
       Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed};
