@@ -132,33 +132,42 @@ TEST(QdqInteger, AgreesWithOnnxRuntime) {
   expect_within(got[1], ref[1], mm_step(), "mm vs ORT");
 }
 
-// DQ → Slice (every other pixel) → Pad (channels, zeros) → Q with the same parameters: the
-// CIFAR ResNets' shortcut runs on the codes (Pad filling with the zero point), exactly.
+// DQ → Slice (every other pixel) → [Pad (channels, zeros)] → Q with the same parameters: the
+// CIFAR ResNets' shortcut runs on the codes, exactly; Slice + Pad become one SubsamplePad (Pad
+// filling with the zero point), a lone Slice stays a Slice on codes.
 TEST(QdqInteger, ShortcutMovesCodes) {
-  auto build = [] {
+  auto build = [](bool with_pad) {
     test::QdqBuilder q;
     auto& b = q.b;
-    const int x = b.input("x", ElemType::u8, {2, 4, 6, 6});
+    const int x = b.input("x", ElemType::u8, {2, 4, 6, 7});
     auto ints = [&](const std::string& name, std::vector<int64_t> v) {
       return b.constant(name, Array::from<int64_t>({static_cast<int64_t>(v.size())}, v));
     };
-    const int sl = b.op("Slice", {q.dq(x, 0.05f, 17, "x"), ints("st", {0, 0}), ints("en", {6, 6}), ints("ax", {2, 3}), ints("sp", {2, 2})},
-                        {}, 1, "slice");
-    const int pd = b.op("Pad", {sl, ints("pads", {0, 2, 0, 0, 0, 2, 0, 0})}, {}, 1, "pad");
-    b.output(q.q(pd, 0.05f, 17, "y"), "y");
+    // H and W cut by two Slices, as PyTorch exports x[:, :, ::2, 1::2]
+    int y = b.op("Slice", {q.dq(x, 0.05f, 17, "x"), ints("st", {0}), ints("en", {6}), ints("ax", {2}), ints("sp", {2})}, {}, 1, "slice_h");
+    y = b.op("Slice", {y, ints("st2", {1}), ints("en2", {1000}), ints("ax2", {-1}), ints("sp2", {2})}, {}, 1, "slice_w");
+    if (with_pad) y = b.op("Pad", {y, ints("pads", {0, 2, 0, 0, 0, 3, 0, 0})}, {}, 1, "pad");
+    b.output(q.q(y, 0.05f, 17, "y"), "y");
     return b.finish();
   };
-  Graph g = build();
-  optimize_graph(g);
-  for (const Node& n : g.nodes)
-    if (!n.dead) {
-      EXPECT_TRUE(n.op_type == "Slice" || n.op_type == "Pad") << n.op_type;
+  for (bool with_pad : {true, false}) {
+    Graph g = build(with_pad);
+    optimize_graph(g);
+    std::vector<std::string> live;
+    for (const Node& n : g.nodes)
+      if (!n.dead) live.push_back(n.domain + "." + n.op_type);
+    const std::vector<std::string> expected =
+        with_pad ? std::vector<std::string>{"lowbit.SubsamplePad"} : std::vector<std::string>{".Slice", ".Slice"};
+    EXPECT_EQ(live, expected);
+    const Array x = random_codes({2, 4, 6, 7}, 12);
+    const auto want = run(build(with_pad), {x}, false);
+    const auto got = run(build(with_pad), {x}, true);
+    EXPECT_TRUE(test::arrays_close(got[0], want[0], 0, 0)) << (with_pad ? "with pad" : "slice only");
+    if (with_pad) {
+      EXPECT_EQ(got[0].shape(), (Shape{2, 9, 3, 3}));
+      EXPECT_EQ(got[0].data<uint8_t>()[0], 17);  // a padded channel holds the zero point
     }
-  const Array x = random_codes({2, 4, 6, 6}, 12);
-  const auto want = run(build(), {x}, false);
-  const auto got = run(build(), {x}, true);
-  EXPECT_TRUE(test::arrays_close(got[0], want[0], 0, 0));
-  EXPECT_EQ(got[0].data<uint8_t>()[0], 17);  // a padded channel holds the zero point
+  }
 }
 
 // One DequantizeLinear with the given parameters in front of a Relu.
