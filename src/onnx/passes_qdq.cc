@@ -429,6 +429,24 @@ bool lower_code_chain(Graph& g, size_t n) {
   return true;
 }
 
+// GlobalAveragePool(DequantizeLinear(x)) (per tensor) → lowbit.DequantizeMeanHW(x): the mean
+// of the codes, read channels-last when the producer writes it so.
+bool lower_mean(Graph& g, size_t n) {
+  Node& node = g.nodes[n];
+  if (node.op_type != "GlobalAveragePool" || node.inputs.size() != 1) return false;
+  ActQ x;
+  if (!act_dq(g, node.inputs[0], &x)) return false;
+  Node fused;
+  fused.name = node.name.empty() ? "qmean" + std::to_string(n) : node.name;
+  fused.domain = "lowbit";
+  fused.op_type = "DequantizeMeanHW";
+  fused.inputs = {x.codes, x.scale, x.zp < 0 ? kNoValue : x.zp};
+  fused.outputs = node.outputs;
+  node = std::move(fused);
+  g.relink();
+  return true;
+}
+
 }  // namespace
 
 void validate_qparams(const Graph& g) {
@@ -451,7 +469,7 @@ int lower_quantized(Graph& g) {
     if (!g.nodes[n].dead && lower_code_chain(g, n)) ++count;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (g.nodes[n].dead) continue;
-    if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n)) ++count;
+    if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n)) ++count;
   }
   if (count) g.remove_dead();
   // Q/DQ nodes left between float ops (per tensor): the quantizer kernels (ops/qdq_fast.cc).
