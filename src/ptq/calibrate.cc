@@ -58,8 +58,11 @@ double quant_mse(float min, float max, const std::vector<double>& counts, double
 }
 
 // KL divergence between the histogram clipped to bins [b0, b1) (outliers folded into the edge
-// bins) and its quantization to `levels` levels (TensorRT's entropy calibration).
-double kl_for(const std::vector<double>& counts, size_t b0, size_t b1, int levels) {
+// bins) and its quantization to `levels` levels (TensorRT's entropy calibration). The bin
+// holding 0 is left out: after a ReLU it holds a large share of the values, which quantize
+// exactly, and spreading it over its level's neighbours would make every wide range look bad.
+double kl_for(std::vector<double> counts, size_t b0, size_t b1, int levels, size_t zero_bin) {
+  if (zero_bin < counts.size()) counts[zero_bin] = 0;
   const size_t n = b1 - b0;
   std::vector<double> p(counts.begin() + static_cast<long>(b0), counts.begin() + static_cast<long>(b1));
   for (size_t i = 0; i < b0; ++i) p.front() += counts[i];
@@ -118,7 +121,7 @@ TensorRange choose_range(float min, float max, const std::vector<double>& counts
     const size_t b1 = zero_bin + static_cast<size_t>(std::ceil(static_cast<double>(nb - zero_bin) * f));
     if (b1 <= b0 + 1) break;
     const double lo = std::min(static_cast<double>(edge(b0)), 0.0), hi = std::max(static_cast<double>(edge(b1)), 0.0);
-    const double score = opt.method == CalibMethod::mse ? quant_mse(min, max, counts, lo, hi) : kl_for(counts, b0, b1, 255);
+    const double score = opt.method == CalibMethod::mse ? quant_mse(min, max, counts, lo, hi) : kl_for(counts, b0, b1, 255, std::min(zero_bin, nb - 1));
     if (score < best) {
       best = score;
       r.lo = static_cast<float>(lo);
