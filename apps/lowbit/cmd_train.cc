@@ -158,6 +158,6 @@ void setup_eval(CLI::App& cmd) {
 }  // namespace
 
 LOWBIT_COMMAND("train", "train a network on a data set (fp32 or integer arithmetic: --quant hdqt)", setup_train);
-LOWBIT_COMMAND("eval", "evaluate a checkpoint on a data set's test split", setup_eval);
+LOWBIT_COMMAND("eval", "evaluate a checkpoint or an ONNX classifier on a data set's test split", setup_eval);
 
 }  // namespace lowbit::app
