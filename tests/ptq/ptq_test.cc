@@ -9,6 +9,7 @@
 #include "lowbit/core/error.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/onnx/passes.h"
 #include "lowbit/ptq/calib_data.h"
@@ -160,6 +161,41 @@ TEST(Quantize, OnnxRuntimeRunsTheFileAndAgrees) {
     EXPECT_EQ(a, b) << "sample " << r;
   }
 }
+
+// The pretrained CIFAR ResNets (../shared/data/models) quantized by lowbit (random calibration
+// inputs: this checks the engines, not accuracy) run on lowbit's integer ops and on ONNX Runtime
+// from the same file: the logits agree to a small fraction of their range, and every argmax
+// whose two best logits are not within that tolerance agrees.
+void compare_quantized_with_ort(const std::string& name) {
+  const std::string path = onnx::test::source_dir() + "/../shared/data/models/" + name + ".onnx";
+  if (!std::filesystem::exists(path)) LOWBIT_SKIP_ABSENT_PEER(path + " is absent");
+  if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const Graph fp = onnx::load_model(path);
+  const Graph q = quantize_model(fp, onnx::test::random_f32({16, 3, 32, 32}, 50), QuantizeOptions{}, nullptr);
+  const std::string qpath = tmp_file(name + "_q.onnx");
+  onnx::save_model(q, qpath);
+  const Array x = onnx::test::random_f32({8, 3, 32, 32}, 51);
+  const auto ref = onnx::test::run_ort(qpath, {x}, name + "_q");
+  onnx::Session s(onnx::load_model(qpath), onnx::SessionOptions{1, 1, true});
+  const Array got = s.run(std::vector<Array>{x})[0];
+  double mag = 0;
+  for (int64_t i = 0; i < ref[0].numel(); ++i) mag = std::max(mag, std::fabs(ref[0].get_f64(i)));
+  const double tol = 0.02 * mag;
+  for (int64_t i = 0; i < ref[0].numel(); ++i) EXPECT_NEAR(got.get_f64(i), ref[0].get_f64(i), tol) << name << " logit " << i;
+  for (int64_t r = 0; r < 8; ++r) {
+    int64_t a = 0, b = 0;
+    for (int64_t c = 1; c < 10; ++c) {
+      if (ref[0].get_f64(r * 10 + c) > ref[0].get_f64(r * 10 + a)) a = c;
+      if (got.get_f64(r * 10 + c) > got.get_f64(r * 10 + b)) b = c;
+    }
+    if (a != b) {
+      EXPECT_LE(std::fabs(ref[0].get_f64(r * 10 + a) - ref[0].get_f64(r * 10 + b)), 2 * tol) << name << " sample " << r;
+    }
+  }
+}
+
+TEST(Quantize, Resnet20CifarAgreesWithOnnxRuntime) { compare_quantized_with_ort("resnet20_cifar10"); }
+TEST(Quantize, Resnet32CifarAgreesWithOnnxRuntime) { compare_quantized_with_ort("resnet32_cifar10"); }
 
 TEST(Evaluate, CountsTopKAndAgreement) {
   // Identity "classifier" over 4 classes: scores = inputs.
