@@ -162,40 +162,49 @@ TEST(Quantize, OnnxRuntimeRunsTheFileAndAgrees) {
   }
 }
 
-// The pretrained CIFAR ResNets (../shared/data/models) quantized by lowbit (random calibration
-// inputs: this checks the engines, not accuracy) run on lowbit's integer ops and on ONNX Runtime
-// from the same file: the logits agree to a small fraction of their range, and every argmax
-// whose two best logits are not within that tolerance agrees.
-void compare_quantized_with_ort(const std::string& name) {
-  const std::string path = onnx::test::source_dir() + "/../shared/data/models/" + name + ".onnx";
-  if (!std::filesystem::exists(path)) LOWBIT_SKIP_ABSENT_PEER(path + " is absent");
+// Real models quantized by lowbit (random calibration inputs: this checks the engines, not
+// accuracy) run on lowbit's integer ops and on ONNX Runtime from the same QDQ file: the logits
+// agree to a small fraction of their range, and every argmax whose two best logits are not within
+// that tolerance agrees. CIFAR ResNets from ../shared/data/models, MobileNetV2 from data/models.
+void compare_quantized_with_ort(const std::string& path, const std::string& name, int64_t side) {
+  if (!std::filesystem::exists(path)) LOWBIT_SKIP_ABSENT_PEER(path + " is absent (scripts/setup-onnx)");
   if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   const Graph fp = onnx::load_model(path);
-  const Graph q = quantize_model(fp, onnx::test::random_f32({16, 3, 32, 32}, 50), QuantizeOptions{}, nullptr);
+  const Graph q = quantize_model(fp, onnx::test::random_f32({8, 3, side, side}, 50), QuantizeOptions{}, nullptr);
   const std::string qpath = tmp_file(name + "_q.onnx");
   onnx::save_model(q, qpath);
-  const Array x = onnx::test::random_f32({8, 3, 32, 32}, 51);
+  const Array x = onnx::test::random_f32({4, 3, side, side}, 51);
   const auto ref = onnx::test::run_ort(qpath, {x}, name + "_q");
   onnx::Session s(onnx::load_model(qpath), onnx::SessionOptions{1, 1, true});
   const Array got = s.run(std::vector<Array>{x})[0];
+  ASSERT_EQ(got.shape(), ref[0].shape());
   double mag = 0;
   for (int64_t i = 0; i < ref[0].numel(); ++i) mag = std::max(mag, std::fabs(ref[0].get_f64(i)));
   const double tol = 0.02 * mag;
   for (int64_t i = 0; i < ref[0].numel(); ++i) EXPECT_NEAR(got.get_f64(i), ref[0].get_f64(i), tol) << name << " logit " << i;
-  for (int64_t r = 0; r < 8; ++r) {
+  const int64_t classes = ref[0].shape().back();
+  for (int64_t r = 0; r < 4; ++r) {
     int64_t a = 0, b = 0;
-    for (int64_t c = 1; c < 10; ++c) {
-      if (ref[0].get_f64(r * 10 + c) > ref[0].get_f64(r * 10 + a)) a = c;
-      if (got.get_f64(r * 10 + c) > got.get_f64(r * 10 + b)) b = c;
+    for (int64_t c = 1; c < classes; ++c) {
+      if (ref[0].get_f64(r * classes + c) > ref[0].get_f64(r * classes + a)) a = c;
+      if (got.get_f64(r * classes + c) > got.get_f64(r * classes + b)) b = c;
     }
     if (a != b) {
-      EXPECT_LE(std::fabs(ref[0].get_f64(r * 10 + a) - ref[0].get_f64(r * 10 + b)), 2 * tol) << name << " sample " << r;
+      EXPECT_LE(std::fabs(ref[0].get_f64(r * classes + a) - ref[0].get_f64(r * classes + b)), 2 * tol) << name << " sample " << r;
     }
   }
 }
 
-TEST(Quantize, Resnet20CifarAgreesWithOnnxRuntime) { compare_quantized_with_ort("resnet20_cifar10"); }
-TEST(Quantize, Resnet32CifarAgreesWithOnnxRuntime) { compare_quantized_with_ort("resnet32_cifar10"); }
+const std::string kShared = onnx::test::source_dir() + "/../shared/data/models/";
+TEST(Quantize, Resnet20CifarAgreesWithOnnxRuntime) {
+  compare_quantized_with_ort(kShared + "resnet20_cifar10.onnx", "resnet20", 32);
+}
+TEST(Quantize, Resnet32CifarAgreesWithOnnxRuntime) {
+  compare_quantized_with_ort(kShared + "resnet32_cifar10.onnx", "resnet32", 32);
+}
+TEST(Quantize, MobilenetV2AgreesWithOnnxRuntime) {  // depthwise convs, Clip(0, 6), residual Adds
+  compare_quantized_with_ort(onnx::test::source_dir() + "/data/models/mobilenet_v2.onnx", "mobilenet_v2", 224);
+}
 
 TEST(Evaluate, CountsTopKAndAgreement) {
   // Identity "classifier" over 4 classes: scores = inputs.
