@@ -1,8 +1,9 @@
 // `lowbit eval`: a checkpoint of `lowbit train` on a data set's test split, with the arithmetic
-// (quantization preset) it was trained with.
+// (quantization preset) it was trained with; or an ONNX classifier (eval_onnx.h).
 #include <cstdio>
 
 #include "command.h"
+#include "eval_onnx.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/data/load.h"
 #include "lowbit/fqt/quant_config.h"
@@ -40,16 +41,22 @@ void run_eval(const EvalArgs& a) {
 
 void setup_eval(CLI::App& cmd) {
   auto a = std::make_shared<EvalArgs>();
-  cmd.add_option("--checkpoint", a->checkpoint, "checkpoint written by `lowbit train --out`")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--checkpoint", a->checkpoint, "checkpoint written by `lowbit train --out`")->check(CLI::ExistingFile);
+  auto onnx_args = std::make_shared<OnnxEvalArgs>();
+  add_onnx_eval_options(cmd, onnx_args.get());
   cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files");
   cmd.add_option("--json", a->json, "write a JSON summary here ('-' for stdout)");
   add_threads_option(cmd, &a->threads);
-  cmd.callback([a] { run_eval(*a); });
+  cmd.callback([a, onnx_args] {
+    if (!onnx_args->model.empty()) return run_onnx_eval(*onnx_args, a->dataset, a->data_dir, a->json);
+    LOWBIT_REQUIRE(!a->checkpoint.empty(), "eval", "give --checkpoint or an ONNX model file");
+    run_eval(*a);
+  });
 }
 
 }  // namespace
 
-LOWBIT_COMMAND("eval", "evaluate a checkpoint on a data set's test split", setup_eval);
+LOWBIT_COMMAND("eval", "evaluate a checkpoint or an ONNX classifier on a data set's test split", setup_eval);
 
 }  // namespace lowbit::app

@@ -1,7 +1,8 @@
 // The one place where kernels choose a path: active_isa() (isa.cc: CPUID, or LOWBIT_ISA=ref|avx2|
 // avx512|avx512vnni) picks the highest supported path that handles the request; `ref` runs the
 // plain-loop specification. Integer kernels (quant.h, hadamard.h, igemm.h, transpose.h) have
-// per-ISA files; fp32 GEMM and convolution (fp32.h) choose between the reference and the
+// per-ISA files, and so do the quantized-inference kernels (qlinear.h); fp32 GEMM and
+// convolution (fp32.h) choose between the reference and the
 // libraries (oneDNN, OpenBLAS), whose own ISA choice is internal to them. Also the shared
 // integer GEMM epilogue. No other file calls active_isa()
 // (scripts/check-layers enforces it).
@@ -9,16 +10,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "fp32_conv_impl.h"
 #include "int_impl.h"
+#include "qlinear_impl.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32_ref.h"
 #include "lowbit/kernels/peak.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/igemm_ref.h"
 #include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/qlinear_ref.h"
 #include "lowbit/kernels/quant_ref.h"
 
 namespace lowbit::kernels {
@@ -294,6 +298,117 @@ std::vector<PeakLoop> peak_loops() {
   else if (f.avx2) loops.push_back({PeakKind::int8, "avx2 (vpmaddubsw)", &detail::peak_int8_avx2});
   if (f.avx512f && __builtin_cpu_supports("avx512bf16")) loops.push_back({PeakKind::bf16, "avx512_bf16", &detail::peak_bf16_avx512});
   return loops;
+}
+
+// ---- quantized inference (qlinear.h): requantization, u8 x s8 GEMMs, depthwise, Add ----
+
+void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy) {
+  if (active_isa() >= Isa::avx512) return avx512::requantize_u8(M, N, acc, lda, p, y, ldy);
+  ref::requantize_u8(M, N, acc, lda, p, y, ldy);
+}
+
+void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, int8_t* y, int64_t ldy) {
+  if (active_isa() >= Isa::avx512) return avx512::requantize_s8(M, N, acc, lda, p, y, ldy);
+  ref::requantize_s8(M, N, acc, lda, p, y, ldy);
+}
+
+QgemmPackedW qgemm_pack_w(int64_t N, int64_t K, const int8_t* w) {
+  QgemmPackedW p;
+  p.n = N;
+  p.k = K;
+  std::shared_ptr<int8_t> plain(new int8_t[static_cast<size_t>(std::max<int64_t>(N * K, 1))], std::default_delete<int8_t[]>());
+  std::shared_ptr<int32_t> colsum(new int32_t[static_cast<size_t>(std::max<int64_t>(N, 1))], std::default_delete<int32_t[]>());
+  std::memcpy(plain.get(), w, static_cast<size_t>(N * K));
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t s = 0;
+    for (int64_t k = 0; k < K; ++k) s += w[n * K + k];
+    colsum.get()[n] = s;
+  }
+  p.plain = plain;
+  p.colsum = colsum;
+  if (active_isa() == Isa::avx512vnni && N > 0) {
+    const auto bytes = static_cast<size_t>((avx512vnni::qgemm_panel_bytes(N, K) + 63) / 64 * 64);
+    std::shared_ptr<void> panels(std::aligned_alloc(64, bytes), [](void* q) { std::free(q); });
+    avx512vnni::qgemm_pack(N, K, w, panels.get());
+    p.panels = panels;
+  }
+  return p;
+}
+
+void qgemm_u8s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, int32_t* c, int64_t ldc) {
+  const int64_t N = w.n, K = w.k;
+  if (M <= 0 || N <= 0) return;
+  const Isa isa = active_isa();
+  if (isa == Isa::ref) return ref::qgemm_u8s8(M, N, K, a, lda, w.plain.get(), K, c, ldc);
+  if (isa == Isa::avx512vnni && w.panels) return avx512vnni::qgemm_u8s8(M, N, K, a, lda, w.panels.get(), c, ldc);
+  // a − 128 as int8 through the igemm, then + 128·Σ_k w[n, k]: the same exact sums.
+  thread_local std::vector<int8_t> shifted;
+  shifted.resize(static_cast<size_t>(M * K));
+  for (int64_t m = 0; m < M; ++m) shift_u8_to_s8(K, a + m * lda, shifted.data() + m * K);
+  igemm_s32(M, N, K, IntOperand{shifted.data(), K, false}, IntOperand{w.plain.get(), K, false}, AccSpec{}, c, ldc);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) c[m * ldc + n] += 128 * w.colsum.get()[n];
+}
+
+namespace {
+
+template <typename T>
+void qgemm_requant(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, T* y, int64_t ldy) {
+  const int64_t N = w.n;
+  if (M <= 0 || N <= 0) return;
+  constexpr bool kSigned = std::is_same_v<T, int8_t>;
+  if (active_isa() == Isa::avx512vnni && w.panels)
+    return avx512vnni::qgemm_u8s8_requant(M, N, w.k, a, lda, w.panels.get(), p, y, ldy, kSigned);
+  // Row blocks through an int32 buffer: qgemm_u8s8 then requantize, as specified.
+  constexpr int64_t kRows = 64;
+  thread_local std::vector<int32_t> acc;
+  acc.resize(static_cast<size_t>(kRows * N));
+  for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+    const int64_t rows = std::min(kRows, M - m0);
+    qgemm_u8s8(rows, a + m0 * lda, lda, w, acc.data(), N);
+    if constexpr (kSigned) requantize_s8(rows, N, acc.data(), N, p, y + m0 * ldy, ldy);
+    else requantize_u8(rows, N, acc.data(), N, p, y + m0 * ldy, ldy);
+  }
+}
+
+}  // namespace
+
+void qgemm_u8s8_requant_u8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, uint8_t* y,
+                           int64_t ldy) {
+  qgemm_requant(M, a, lda, w, p, y, ldy);
+}
+void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, int8_t* y,
+                           int64_t ldy) {
+  qgemm_requant(M, a, lda, w, p, y, ldy);
+}
+
+void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy) {
+  if (M <= 0 || w.n <= 0) return;
+  if (active_isa() == Isa::avx512vnni && w.panels && C % 4 == 0)
+    return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false);
+  // The rows built explicitly, in blocks, then the plain product.
+  constexpr int64_t kRows = 64;
+  const int64_t K = taps * C, ld = (K + 3) / 4 * 4;
+  thread_local std::vector<uint8_t> rows;
+  rows.resize(static_cast<size_t>(kRows * ld));
+  for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+    const int64_t n = std::min(kRows, M - m0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t t = 0; t < taps; ++t) std::memcpy(rows.data() + i * ld + t * C, a + (m0 + i) * lda + off[t], static_cast<size_t>(C));
+    qgemm_u8s8_requant_u8(n, rows.data(), ld, w, p, y + m0 * ldy, ldy);
+  }
+}
+
+void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                       int64_t oh0, int64_t oh1) {
+  if (active_isa() >= Isa::avx512) return avx512::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
+  ref::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
+}
+
+void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
+  if (active_isa() >= Isa::avx512) return avx512::qadd_u8(n, a, b, p, y);
+  ref::qadd_u8(n, a, b, p, y);
 }
 
 }  // namespace lowbit::kernels

@@ -2,6 +2,8 @@
 #include "lowbit/onnx/passes.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 
 #include "ops/op.h"
 
@@ -173,6 +175,9 @@ void begin_internal_forms(Graph& g) {
 }
 
 void optimize_graph(Graph& g) {
+  begin_internal_forms(g);  // every pass below may write lowbit-internal node forms
+  // LOWBIT_ONNX_INT8=0 keeps quantized models on the float simulation (for comparisons).
+  if (const char* e = std::getenv("LOWBIT_ONNX_INT8"); !e || std::string_view(e) != "0") lower_quantized(g);
   fold_constants(g);
   fold_batchnorm(g);
   fuse_gelu(g);

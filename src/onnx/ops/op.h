@@ -122,6 +122,7 @@ void add_tensor_ops(OpList& ops);
 void add_pad_ops(OpList& ops);  // pad.cc, called from add_tensor_ops
 void add_reduce_ops(OpList& ops);
 void add_quant_ops(OpList& ops);
+void add_qlinear_fused_ops(OpList& ops);  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.
 struct MatMulDims {

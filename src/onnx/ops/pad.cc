@@ -65,6 +65,8 @@ void pad_run(RunCtx& ctx) {
   const int64_t total = y.numel();
   if (total == 0) return;
   const int64_t inner = rank ? y.shape()[rank - 1] : 1;
+  bool last_identity = rank && x.shape()[rank - 1] == inner;  // no padding on the last axis
+  for (int64_t o = 0; last_identity && o < inner; ++o) last_identity = maps[rank - 1][static_cast<size_t>(o)] == o;
   parallel_for(total / inner, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       int64_t off = 0, rem = r;
@@ -76,6 +78,14 @@ void pad_run(RunCtx& ctx) {
         else off += i * in_st[d];
       }
       std::byte* dst = y.raw() + r * inner * static_cast<int64_t>(es);
+      if (es == 1) {  // uint8/int8 codes of quantized models
+        const auto* maps_last = maps[rank - 1].data();
+        if (outside) std::memset(dst, static_cast<int>(fill[0]), static_cast<size_t>(inner));
+        else if (last_identity) std::memcpy(dst, x.raw() + off, static_cast<size_t>(inner));
+        else
+          for (int64_t o = 0; o < inner; ++o) dst[o] = maps_last[o] < 0 ? fill[0] : x.raw()[off + maps_last[o]];
+        continue;
+      }
       for (int64_t o = 0; o < inner; ++o) {
         const int64_t i = rank ? maps[rank - 1][static_cast<size_t>(o)] : 0;
         const std::byte* src = (outside || i < 0) ? fill.data() : x.raw() + (off + i) * static_cast<int64_t>(es);

@@ -21,6 +21,7 @@ const OpList& table() {
     add_tensor_ops(all);
     add_reduce_ops(all);
     add_quant_ops(all);
+    add_qlinear_fused_ops(all);
     return all;
   }();
   return ops;

@@ -50,6 +50,8 @@ void strided_copy(const std::byte* in, std::byte* out, const Shape& out_shape, c
         const auto* s = reinterpret_cast<const uint32_t*>(in) + off;
         auto* t = reinterpret_cast<uint32_t*>(dst);
         for (int64_t i = 0; i < inner; ++i) t[i] = s[i * inner_st];
+      } else if (es == 1) {  // uint8/int8 codes of quantized models
+        for (int64_t i = 0; i < inner; ++i) dst[i] = in[off + i * inner_st];
       } else {
         for (int64_t i = 0; i < inner; ++i) std::memcpy(dst + i * static_cast<int64_t>(es), in + (off + i * inner_st) * static_cast<int64_t>(es), es);
       }

@@ -27,6 +27,14 @@ int fuse_gelu(Graph& g);
 // LayerNormalization.
 int fuse_layernorm(Graph& g);
 
+// Quantized patterns (QDQ around Conv/Gemm/MatMul/Add, QLinearConv/QLinearMatMul with int8
+// constant weights) become the fused integer ops lowbit.QConv / QGemm / QAdd (passes_qdq.cc).
+// Runs first, before constant folding would turn DequantizeLinear(weights) into floats.
+int lower_quantized(Graph& g);
+// Throws ValueError naming the node for Q/DQ/QLinear* parameters that make no sense (scale not
+// positive and finite, zero point of the wrong length, axis out of range).
+void validate_qparams(const Graph& g);
+
 // All of the above, then dead-node removal.
 void optimize_graph(Graph& g);
 

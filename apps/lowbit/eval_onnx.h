@@ -1,0 +1,25 @@
+// `lowbit eval model.onnx --dataset D --data-dir DIR [--mean/--std/--scale] [--reference fp32.onnx]`:
+// accuracy of an ONNX classifier (src/ptq/evaluate.h). The eval command (cmd_train.cc) hands
+// over here when it is given a model file instead of --checkpoint.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace lowbit::app {
+
+struct OnnxEvalArgs {
+  std::string model, reference;
+  std::string dump_dir;  // write the preprocessed test split as inputs.npy / labels.npy here
+  std::vector<float> mean, std;
+  float scale = 1.0f;
+  int64_t batch = 100;
+};
+
+// Adds the positional model and the ONNX-only options to the eval command.
+void add_onnx_eval_options(CLI::App& cmd, OnnxEvalArgs* a);
+void run_onnx_eval(const OnnxEvalArgs& a, const std::string& dataset, const std::string& data_dir, const std::string& json);
+
+}  // namespace lowbit::app

@@ -1,0 +1,93 @@
+// Kernels around the integer GEMM that quantized inference needs (QLinearConv / QDQ Conv, Gemm,
+// Add): requantization of int32 accumulators to uint8/int8 with per-column scales, zero points
+// and a fused clamp (Relu/Clip), the uint8→int8 shift that feeds the s8×s8 igemm, im2col over
+// channels-last int8 images, and the quantized elementwise Add. qlinear_ref.h is the spec.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace lowbit::kernels {
+
+// u8×s8 GEMM of quantized inference: C[m, n] = Σ_k a[m, k]·w[n, k], exact in int32, a the
+// uint8 activation codes (M×K, row stride lda), w int8 weights (N×K) packed once. AVX-512 VNNI
+// broadcasts a as the unsigned operand of vpdpbusd and reads w as the signed one: no shift of
+// the codes and no row-sum correction. Other paths shift a to int8 (a − 128), run igemm_s32 and
+// add 128·Σ_k w[n, k] back; every path equals the reference bit for bit.
+// Preconditions: 1 <= K <= 65536; rows of a readable up to a multiple of 4 bytes past K (the
+// bytes there are ignored: the panels hold zeros beyond K).
+struct QgemmPackedW {
+  int64_t n = 0, k = 0;
+  std::shared_ptr<const int8_t> plain;    // N×K codes
+  std::shared_ptr<const int32_t> colsum;  // Σ_k w[n, k]
+  std::shared_ptr<const void> panels;     // VNNI panels; null when packed on another path
+};
+QgemmPackedW qgemm_pack_w(int64_t N, int64_t K, const int8_t* w);
+void qgemm_u8s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, int32_t* c, int64_t ldc);
+
+// y[m, n] = clamp(rne(float(acc[m, n] + corr[n]) * scale[n]) + zp, lo, hi), where rne rounds
+// half to even (the default rounding mode, as ONNX's QuantizeLinear and ONNX Runtime's MLAS
+// requantization do). The product is clamped to ±1e9 before rounding so every path converts
+// the same finite value. lo/hi are codes of the output type (Relu: lo = zp).
+struct Requant {
+  const int32_t* corr = nullptr;  // [N]: bias and zero-point correction, int32
+  const float* scale = nullptr;   // [N]: x_scale · w_scale[n] / y_scale
+  int32_t zp = 0, lo = 0, hi = 255;
+};
+// acc is M×N (row stride lda); y is M×N (row stride ldy).
+void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy);
+void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, int8_t* y, int64_t ldy);
+
+// y[i] = x[i] − 128 as int8 (x ^ 0x80): uint8 activations become the signed operand of the
+// igemm; the GEMM caller adds 128·Σ_k w[n, k] back through Requant::corr.
+void shift_u8_to_s8(int64_t n, const uint8_t* x, int8_t* y);
+
+// 2-D convolution geometry (one image, one group). Input is channels-last [H][W][C].
+struct Conv2dGeom {
+  int64_t C = 0, H = 0, W = 0, KH = 1, KW = 1, OH = 0, OW = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_t = 0, pad_l = 0, dil_h = 1, dil_w = 1;
+  int64_t k() const { return KH * KW * C; }
+};
+// a[(oh·OW + ow), (kh·KW + kw)·C + c] = x[ih, iw, c] or `pad` outside the image (uint8 codes;
+// pad is the input's zero point); a has row stride lda >= g.k(). Rows [p0, p1) only (callers
+// split rows over threads).
+void im2col_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1);
+
+// y[m, n] = float(acc[m, n] + corr[n])·scale[n] + bias[n] (bias may be null): the float result
+// of a quantized layer without a trailing QuantizeLinear. One portable implementation.
+void dequantize_acc(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const int32_t* corr, const float* scale,
+                    const float* bias, float* y, int64_t ldy);
+
+// Quantized Add: y = clamp(rne(fma(float(b − zb), rb, float(a − za)·ra)) + zy, lo, hi) with
+// ra = a_scale / y_scale, rb = b_scale / y_scale: the first product rounded in fp32, the second
+// fused into the sum (one fixed rounding sequence, whatever the compiler contracts).
+struct QAddParams {
+  int32_t za = 0, zb = 0, zy = 0, lo = 0, hi = 255;
+  float ra = 1, rb = 1;
+};
+void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
+
+// Depthwise convolution (one filter per channel) on channels-last uint8 codes, requantized:
+//   y[oh, ow, c] = requant_c(Σ_{kh, kw} x[ih, iw, c] · w[kh·KW + kw, c])
+// with taps outside the image reading `pad` (the zero point; Requant::corr holds −z·Σ w and
+// the bias, as for the GEMM). x is [H][W][C], w tap-major [KH·KW][C] int8, y [OH][OW][C]. Output
+// rows [oh0, oh1) only (callers split rows over threads).
+void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                       int64_t oh0, int64_t oh1);
+
+// qgemm_u8s8 followed by requantize_u8 / requantize_s8 (p over the N columns), the int32
+// block never leaving registers on the VNNI path. Same bytes as the two calls.
+void qgemm_u8s8_requant_u8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, uint8_t* y,
+                           int64_t ldy);
+void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, int8_t* y,
+                           int64_t ldy);
+
+// Implicit GEMM of a stride-1 convolution over a padded channels-last image: row m of A is
+// the concatenation over taps t of the C bytes at a + m·lda + off[t], i.e.
+//   y[m, n] = requant(Σ_t Σ_{c<C} a[m·lda + off[t] + c] · w[n, t·C + c]),  w packed with K = taps·C.
+// Requires C % 4 == 0; every byte addressed must be readable. Same bytes as building the rows
+// (im2col) and calling qgemm_u8s8_requant_u8.
+void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy);
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,150 @@
+// AVX-512 VNNI u8×s8 GEMM for quantized inference (qlinear.h): each group of four uint8 codes
+// of A is broadcast into a register and `vpdpbusd` multiplies it with sixteen columns' four
+// int8 weights, so the activations enter as they are (the igemm of igemm_avx512vnni.cc takes
+// signed A and pays a row-sum correction instead). Register blocks MR×NR panels of 16 columns,
+// chosen by N; work items are row chunks × column groups over lowbit::parallel_for.
+#include <immintrin.h>
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "lowbit/core/threads.h"
+#include "qlinear_impl.h"
+
+#define LOWBIT_UNROLL _Pragma("GCC unroll 16")
+
+namespace lowbit::kernels::avx512vnni {
+namespace {
+
+struct Block {
+  int64_t K4 = 0, lda = 0, pstride = 0, ldc = 0;
+  // K as T taps of C4 groups of four: tap t reads A at offset off[t] (implicit-GEMM convs);
+  // a plain GEMM is one tap at offset 0.
+  const int64_t* off = nullptr;
+  int64_t taps = 1, C4 = 0;
+  int64_t cols = 0;  // valid columns of this column group (<= NR·16)
+  const Requant* rq = nullptr;  // fused requantization (c is then uint8/int8 codes, ldc in bytes)
+  int64_t n0 = 0;               // first column of the group (index into rq's vectors)
+  bool out_signed = false;
+};
+
+template <int MR, int NR>
+void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
+  __m512i acc[MR][NR];
+  LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+    LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+  for (int64_t t = 0; t < g.taps; ++t) {
+    const uint8_t* at = a + (g.off ? g.off[t] : 0);
+    const int8_t* bt = bp + t * g.C4 * 64;
+    for (int64_t kq = 0; kq < g.C4; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bt + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+        int32_t word;
+        std::memcpy(&word, at + i * g.lda + 4 * kq, 4);
+        const __m512i av = _mm512_set1_epi32(word);
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, b[j]);
+      }
+    }
+  }
+  LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+    const int64_t left = g.cols - 16 * j;
+    const __mmask16 k = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(left, 0)) - 1);
+    if (!g.rq) {
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) _mm512_mask_storeu_epi32(c + i * g.ldc + 16 * j, k, acc[i][j]);
+      continue;
+    }
+    // The requantization of qlinear_avx512.cc, lane for lane.
+    const Requant& p = *g.rq;
+    const int64_t n = g.n0 + 16 * j;
+    const __m512i corr = _mm512_maskz_loadu_epi32(k, p.corr + n);
+    const __m512 scale = _mm512_maskz_loadu_ps(k, p.scale + n);
+    const __m512 lim = _mm512_set1_ps(1e9f), nlim = _mm512_set1_ps(-1e9f);
+    const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
+    auto* y = reinterpret_cast<int8_t*>(c);
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i][j], corr)), scale);
+      x = _mm512_min_ps(_mm512_max_ps(x, nlim), lim);
+      const __m512i r = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(x), zp), hi), lo);
+      _mm512_mask_cvtepi32_storeu_epi8(y + i * g.ldc + 16 * j, k, r);
+    }
+  }
+}
+
+using Micro = void (*)(const Block&, const uint8_t*, const int8_t*, int32_t*);
+template <int NR, int... M>
+constexpr std::array<Micro, sizeof...(M)> rows_table(std::integer_sequence<int, M...>) {
+  return {&micro<M + 1, NR>...};
+}
+
+// Register blocks by panels per item: accumulators MR·NR plus NR weight registers and one
+// broadcast stay within the 32 zmm registers.
+struct Taps {
+  const int64_t* off = nullptr;
+  int64_t taps = 1, C4 = 0;  // C4 = 0: all of K in one tap
+};
+
+template <int NR, int MR>
+void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const int8_t* panels, void* c, int64_t ldc,
+         const Requant* rq, bool out_signed, const Taps& tp) {
+  static constexpr auto table = rows_table<NR>(std::make_integer_sequence<int, MR>());
+  const int64_t width = 16 * NR, groups = (N + width - 1) / width;
+  const int64_t chunk = MR * 8, chunks = (M + chunk - 1) / chunk;
+  const int64_t es = rq ? 1 : 4;  // bytes per output element
+  // At least ~1M multiply-adds per task: smaller products (batch-1 layers) stay on one thread.
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(chunk * width * K4 * 4, 1));
+  parallel_for(groups * chunks, grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
+      Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed};
+      const int8_t* bp = panels + (n0 / 16) * g.pstride;
+      for (int64_t m = m0; m < m1; m += MR) {
+        const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
+        auto* out = reinterpret_cast<int32_t*>(static_cast<char*>(c) + (m * ldc + n0) * es);
+        table[static_cast<size_t>(mr - 1)](g, a + m * lda, bp, out);
+      }
+    }
+  });
+}
+
+void dispatch(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, void* c, int64_t ldc,
+              const Requant* rq, bool out_signed, const Taps& tp = {}) {
+  const int64_t K4 = (K + 3) / 4;
+  const auto* p = static_cast<const int8_t*>(panels);
+  if (N <= 16) return run<1, 16>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  if (N <= 32) return run<2, 12>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  if (N <= 48) return run<3, 8>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  run<4, 6>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+}
+
+}  // namespace
+
+int64_t qgemm_panel_bytes(int64_t N, int64_t K) { return (N + 15) / 16 * ((K + 3) / 4) * 64; }
+
+void qgemm_pack(int64_t N, int64_t K, const int8_t* w, void* panels) {
+  const int64_t K4 = (K + 3) / 4;
+  auto* dst = static_cast<int8_t*>(panels);
+  std::memset(dst, 0, static_cast<size_t>(qgemm_panel_bytes(N, K)));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) dst[(n / 16) * K4 * 64 + (k / 4) * 64 + (n % 16) * 4 + k % 4] = w[n * K + k];
+}
+
+void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc) {
+  dispatch(M, N, K, a, lda, panels, c, ldc, nullptr, false);
+}
+
+void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
+                        void* y, int64_t ldy, bool out_signed) {
+  dispatch(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
+}
+
+void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed) {
+  dispatch(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
+}
+
+}  // namespace lowbit::kernels::avx512vnni

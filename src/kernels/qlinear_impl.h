@@ -1,0 +1,25 @@
+// Private per-ISA entry points of the qlinear.h kernels, chosen by dispatch.cc.
+#pragma once
+
+#include "lowbit/kernels/qlinear.h"
+
+namespace lowbit::kernels::avx512 {
+void requantize_u8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, uint8_t* y, int64_t ldy);
+void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const Requant& p, int8_t* y, int64_t ldy);
+void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
+void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                       int64_t oh0, int64_t oh1);
+}  // namespace lowbit::kernels::avx512
+
+namespace lowbit::kernels::avx512vnni {
+// Panels of 16 columns × groups of four k (64 bytes per group), int8 as is, zero-padded.
+int64_t qgemm_panel_bytes(int64_t N, int64_t K);
+void qgemm_pack(int64_t N, int64_t K, const int8_t* w, void* panels);
+void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc);
+// With the requantization of qlinear.h fused into the store; out_signed picks int8 codes.
+void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
+                        void* y, int64_t ldy, bool out_signed);
+// Implicit GEMM (qgemm_taps_requant_* of qlinear.h); C % 4 == 0, w packed with K = taps·C.
+void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
+}  // namespace lowbit::kernels::avx512vnni

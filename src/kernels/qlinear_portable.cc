@@ -1,0 +1,60 @@
+// The qlinear.h kernels with one portable implementation (im2col, the uint8 shift,
+// dequantize_acc): plain loops the compiler vectorizes; they are their own reference.
+#include <cstdint>
+#include <cstring>
+
+#include "lowbit/kernels/qlinear.h"
+
+namespace lowbit::kernels {
+
+void dequantize_acc(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const int32_t* corr, const float* scale,
+                    const float* bias, float* y, int64_t ldy) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      const float v = static_cast<float>(acc[m * lda + n] + corr[n]) * scale[n];
+      y[m * ldy + n] = bias ? v + bias[n] : v;
+    }
+}
+
+void shift_u8_to_s8(int64_t n, const uint8_t* x, int8_t* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<int8_t>(x[i] ^ 0x80u);
+}
+
+namespace {
+
+// n bytes, n usually a multiple of 16 (channel counts): whole 16-byte moves the compiler inlines.
+inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
+  if (n % 16 != 0) return static_cast<void>(std::memcpy(dst, src, static_cast<size_t>(n)));
+  for (int64_t i = 0; i < n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
+}
+
+}  // namespace
+
+void im2col_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1) {
+  const int64_t C = g.C;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t oh = p / g.OW, ow = p % g.OW;
+    uint8_t* row = a + p * lda;
+    const int64_t iw0 = ow * g.stride_w - g.pad_l;
+    const bool w_inside = iw0 >= 0 && iw0 + (g.KW - 1) * g.dil_w < g.W;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h;
+      uint8_t* dst = row + kh * g.KW * C;
+      if (ih < 0 || ih >= g.H) {
+        std::memset(dst, pad, static_cast<size_t>(g.KW * C));
+        continue;
+      }
+      if (w_inside && g.dil_w == 1) {  // KW adjacent pixels: one contiguous run
+        copy_bytes(dst, x + (ih * g.W + iw0) * C, g.KW * C);
+        continue;
+      }
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t iw = iw0 + kw * g.dil_w;
+        if (iw < 0 || iw >= g.W) std::memset(dst + kw * C, pad, static_cast<size_t>(C));
+        else copy_bytes(dst + kw * C, x + (ih * g.W + iw) * C, C);
+      }
+    }
+  }
+}
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,40 @@
+// Pieces shared by the two files of the QDQ lowering (passes_qdq.cc: linear ops and Add;
+// passes_qdq_codes.cc: ops that only move codes, and the mean of codes). Private to src/onnx.
+#pragma once
+
+#include <cstddef>
+
+#include "lowbit/onnx/ir.h"
+
+namespace lowbit::onnx::qdq {
+
+inline const Node* producer(const Graph& g, int v) {
+  if (v < 0) return nullptr;
+  const int p = g.values[static_cast<size_t>(v)].producer;
+  return p < 0 || g.nodes[static_cast<size_t>(p)].dead ? nullptr : &g.nodes[static_cast<size_t>(p)];
+}
+
+// The single live reader of v, or -1 when it has none, several, or is a graph output.
+inline int sole_consumer(const Graph& g, int v) {
+  const Value& val = g.values[static_cast<size_t>(v)];
+  if (val.consumers.size() != 1) return -1;
+  for (int o : g.outputs)
+    if (o == v) return -1;
+  const int c = val.consumers[0];
+  return g.nodes[static_cast<size_t>(c)].dead ? -1 : c;
+}
+
+inline bool has_input(const Node& n, size_t i) { return i < n.inputs.size() && n.inputs[i] != kNoValue; }
+
+// A DequantizeLinear of activation codes (non-constant input, per-tensor constant parameters).
+struct ActQ {
+  int codes = -1, scale = -1, zp = -1;
+};
+bool act_dq(const Graph& g, int v, ActQ* out);
+
+// DQ(x, s, z) → Slice / Pad / Reshape ... → Q(s, z) on the codes (node n is the Q).
+bool lower_code_chain(Graph& g, size_t n);
+// GlobalAveragePool(DequantizeLinear(x)) → lowbit.DequantizeMeanHW (node n is the pool).
+bool lower_mean(Graph& g, size_t n);
+
+}  // namespace lowbit::onnx::qdq

@@ -1,0 +1,205 @@
+// Integer execution of quantized models: the QDQ patterns must be lowered to the fused integer
+// ops, agree with the float simulation (LOWBIT_ONNX_INT8=0) and with ONNX Runtime within one
+// quantization step of each output, give the same bytes on every ISA path, and reject
+// inconsistent quantization parameters with an error naming the node.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "lowbit/core/rng.h"
+#include "lowbit/kernels/isa.h"
+#include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/passes.h"
+#include "ort_util.h"
+#include "qdq_test_models.h"
+#include "require_peer.h"
+
+namespace lowbit::onnx {
+namespace {
+
+std::vector<Array> run(Graph g, const std::vector<Array>& x, bool integer) {
+  if (!integer) setenv("LOWBIT_ONNX_INT8", "0", 1);
+  Session s(std::move(g), SessionOptions{1, 1, true});
+  unsetenv("LOWBIT_ONNX_INT8");
+  return s.run(x);
+}
+
+Array random_codes(const Shape& s, uint64_t seed) {
+  Array a = Array::empty(ElemType::u8, s);
+  Rng rng(seed, 0);
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<uint8_t>()[i] = static_cast<uint8_t>(rng.below(256));
+  return a;
+}
+
+// Codes within `steps` everywhere; float results within `steps` times their quantization step.
+void expect_within(const Array& got, const Array& want, double step, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  ASSERT_EQ(got.type(), want.type()) << what;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double d = std::fabs(got.get_f64(i) - want.get_f64(i));
+    EXPECT_LE(d, step * 1.0001) << what << " element " << i << ": " << got.get_f64(i) << " vs " << want.get_f64(i);
+  }
+}
+
+TEST(QdqInteger, PatternsLowerToFusedOps) {
+  Graph g = test::qdq_test_net(2);
+  optimize_graph(g);
+  std::map<std::string, int> ops;
+  for (const Node& n : g.nodes)
+    if (!n.dead) ++ops[n.domain + "." + n.op_type];
+  EXPECT_EQ(ops["lowbit.QConv"], 3);
+  EXPECT_EQ(ops["lowbit.QAdd"], 1);
+  EXPECT_EQ(ops["lowbit.QGemm"], 2);
+  EXPECT_EQ(ops[".Conv"] + ops[".Gemm"] + ops[".MatMul"] + ops[".Add"], 0);
+}
+
+// One layer from the same codes: the fused integer op and the float simulation differ only
+// where fp32 rounding of the two computations falls on different sides of a rounding tie.
+TEST(QdqInteger, EachLayerAgreesWithFloatSimulation) {
+  for (const std::string kind : {"conv3x3", "conv1x1s2", "dwconv", "gemm", "matmul", "add"})
+    for (bool relu : {false, true})
+      for (bool qout : {true, false}) {
+        if ((kind == "add" || kind == "dwconv") && !qout) continue;  // without a trailing Q these stay float
+        const bool dense = kind == "gemm" || kind == "matmul";
+        std::vector<Array> in{random_codes(dense ? Shape{3, 24} : Shape{3, 8, 7, 6}, 5)};
+        if (kind == "add") in.push_back(random_codes({3, 8, 7, 6}, 6));
+        Graph lowered = test::qdq_layer(kind, 3, relu, qout);
+        optimize_graph(lowered);
+        int fused = 0;
+        for (const Node& n : lowered.nodes) fused += !n.dead && n.domain == "lowbit";
+        EXPECT_EQ(fused, 1) << kind;
+        const auto want = run(test::qdq_layer(kind, 3, relu, qout), in, false);
+        const auto got = run(test::qdq_layer(kind, 3, relu, qout), in, true);
+        const std::string what = kind + (relu ? "+relu" : "") + (qout ? "+q" : "");
+        // float results: |acc|·eps relative error of each side, scaled by x_s·w_s (< 1e-4 here)
+        expect_within(got[0], want[0], qout ? 1 : 2e-5, what);
+        int64_t exact = 0;
+        for (int64_t i = 0; i < want[0].numel(); ++i) exact += got[0].get_f64(i) == want[0].get_f64(i);
+        if (qout) {
+          EXPECT_GE(exact, want[0].numel() * 99 / 100) << what;
+        }
+      }
+}
+
+// "mm" of qdq_test_net is float: its inputs' codes may differ by one step (cascaded from the
+// layers before), which moves it by at most x_s·Σ_k |w[k, n]|.
+double mm_step() {
+  const test::QWeight w = test::random_qweight({16, 4}, 1, 7);
+  double worst = 0;
+  for (int64_t n = 0; n < 4; ++n) {
+    double sum = 0;
+    for (int64_t k = 0; k < 16; ++k) sum += std::fabs(w.codes.data<int8_t>()[k * 4 + n] * w.scale.data<float>()[n]);
+    worst = std::max(worst, sum);
+  }
+  return 2.0 / 255 * worst;
+}
+
+TEST(QdqInteger, AgreesWithFloatSimulation) {
+  const Array x = test::random_f32({3, 3, 8, 8}, 9);
+  const auto want = run(test::qdq_test_net(3), {x}, false);
+  const auto got = run(test::qdq_test_net(3), {x}, true);
+  expect_within(got[0], want[0], 1, "codes");
+  // mm is x_s·w_s[n]·acc: one step of its input codes moves it by at most K·x_s·max w.
+  expect_within(got[1], want[1], mm_step(), "mm");
+}
+
+TEST(QdqInteger, SameBytesOnEveryIsa) {
+  const Array x = test::random_f32({2, 3, 8, 8}, 10);
+  const kernels::Isa saved = kernels::active_isa();
+  kernels::set_active_isa(kernels::Isa::ref);
+  const auto want = run(test::qdq_test_net(2), {x}, true);
+  for (kernels::Isa isa : {kernels::Isa::avx2, kernels::Isa::avx512, kernels::Isa::avx512vnni}) {
+    if (!kernels::isa_supported(isa)) continue;
+    kernels::set_active_isa(isa);
+    const auto got = run(test::qdq_test_net(2), {x}, true);
+    EXPECT_TRUE(test::arrays_close(got[0], want[0], 0, 0)) << kernels::isa_name(isa);
+    EXPECT_TRUE(test::arrays_close(got[1], want[1], 0, 0)) << kernels::isa_name(isa);
+  }
+  kernels::set_active_isa(saved);
+}
+
+TEST(QdqInteger, AgreesWithOnnxRuntime) {
+  if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const std::string path = test::temp_dir() + "/qdq_test_net.onnx";
+  save_model(test::qdq_test_net(4), path);
+  const Array x = test::random_f32({4, 3, 8, 8}, 11);
+  const auto ref = test::run_ort(path, {x}, "qdq_test_net");
+  const auto got = run(test::qdq_test_net(4), {x}, true);
+  ASSERT_EQ(ref.size(), 2u);
+  expect_within(got[0], ref[0], 1, "codes vs ORT");
+  expect_within(got[1], ref[1], mm_step(), "mm vs ORT");
+}
+
+// DQ → Slice (every other pixel) → [Pad (channels, zeros)] → Q with the same parameters: the
+// CIFAR ResNets' shortcut runs on the codes, exactly; Slice + Pad become one SubsamplePad (Pad
+// filling with the zero point), a lone Slice stays a Slice on codes.
+TEST(QdqInteger, ShortcutMovesCodes) {
+  auto build = [](bool with_pad) {
+    test::QdqBuilder q;
+    auto& b = q.b;
+    const int x = b.input("x", ElemType::u8, {2, 4, 6, 7});
+    auto ints = [&](const std::string& name, std::vector<int64_t> v) {
+      return b.constant(name, Array::from<int64_t>({static_cast<int64_t>(v.size())}, v));
+    };
+    // H and W cut by two Slices, as PyTorch exports x[:, :, ::2, 1::2]
+    int y = b.op("Slice", {q.dq(x, 0.05f, 17, "x"), ints("st", {0}), ints("en", {6}), ints("ax", {2}), ints("sp", {2})}, {}, 1, "slice_h");
+    y = b.op("Slice", {y, ints("st2", {1}), ints("en2", {1000}), ints("ax2", {-1}), ints("sp2", {2})}, {}, 1, "slice_w");
+    if (with_pad) y = b.op("Pad", {y, ints("pads", {0, 2, 0, 0, 0, 3, 0, 0})}, {}, 1, "pad");
+    b.output(q.q(y, 0.05f, 17, "y"), "y");
+    return b.finish();
+  };
+  for (bool with_pad : {true, false}) {
+    Graph g = build(with_pad);
+    optimize_graph(g);
+    std::vector<std::string> live;
+    for (const Node& n : g.nodes)
+      if (!n.dead) live.push_back(n.domain + "." + n.op_type);
+    const std::vector<std::string> expected =
+        with_pad ? std::vector<std::string>{"lowbit.SubsamplePad"} : std::vector<std::string>{".Slice", ".Slice"};
+    EXPECT_EQ(live, expected);
+    const Array x = random_codes({2, 4, 6, 7}, 12);
+    const auto want = run(build(with_pad), {x}, false);
+    const auto got = run(build(with_pad), {x}, true);
+    EXPECT_TRUE(test::arrays_close(got[0], want[0], 0, 0)) << (with_pad ? "with pad" : "slice only");
+    if (with_pad) {
+      EXPECT_EQ(got[0].shape(), (Shape{2, 9, 3, 3}));
+      EXPECT_EQ(got[0].data<uint8_t>()[0], 17);  // a padded channel holds the zero point
+    }
+  }
+}
+
+// One DequantizeLinear with the given parameters in front of a Relu.
+Graph dq_graph(Array scale, Array zp, int64_t axis) {
+  GraphBuilder b;
+  const int x = b.input("x", ElemType::u8, {1, 4, 2, 2});
+  const int s = b.constant("s", std::move(scale));
+  const int z = b.constant("z", std::move(zp));
+  b.output(b.op("Relu", {b.op("DequantizeLinear", {x, s, z}, {{"axis", Attribute::from_int(axis)}}, 1, "bad_dq")}));
+  return b.finish();
+}
+
+void expect_node_error(Graph g, const std::string& what) {
+  try {
+    optimize_graph(g);
+    FAIL() << "no error for " << what;
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad_dq"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+TEST(QdqInteger, InconsistentParametersNameTheNode) {
+  const Array z4 = Array::zeros(ElemType::u8, {4});
+  expect_node_error(dq_graph(Array::scalar<float>(0.0f), Array::scalar<uint8_t>(0), 1), "positive");
+  expect_node_error(dq_graph(Array::scalar<float>(-1.0f), Array::scalar<uint8_t>(0), 1), "positive");
+  expect_node_error(dq_graph(Array::from<float>({4}, std::vector<float>{1, 1, 1, 1}), Array::zeros(ElemType::u8, {3}), 1),
+                    "zero point");
+  expect_node_error(dq_graph(Array::from<float>({3}, std::vector<float>{1, 1, 1}), Array::zeros(ElemType::u8, {3}), 1),
+                    "axis 1");
+  expect_node_error(dq_graph(Array::from<float>({4}, std::vector<float>{1, 1, 1, 1}), z4, 7), "out of range");
+}
+
+}  // namespace
+}  // namespace lowbit::onnx

@@ -1,0 +1,236 @@
+// Post-training quantization: calibration inputs are validated naming the file, range choices
+// behave as specified, a quantized model has ONNX Runtime's QDQ layout, runs on lowbit's integer
+// ops close to the float model and agrees with ONNX Runtime, and evaluation counts correctly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "lowbit/core/error.h"
+#include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/npy.h"
+#include "lowbit/onnx/passes.h"
+#include "lowbit/ptq/calib_data.h"
+#include "lowbit/ptq/evaluate.h"
+#include "lowbit/ptq/quantize_model.h"
+#include "ort_util.h"
+#include "qdq_test_models.h"
+#include "require_peer.h"
+
+namespace lowbit::ptq {
+namespace {
+
+using onnx::Array;
+using onnx::ElemType;
+using onnx::Graph;
+
+// Float CNN: Conv+Relu → Conv → Add(residual) + Relu → GlobalAveragePool → Flatten → Gemm.
+Graph float_net() {
+  onnx::GraphBuilder b;
+  const int x = b.input("x", ElemType::f32, {-1, 3, 8, 8});
+  const onnx::Attributes pad1{{"pads", onnx::Attribute::from_ints({1, 1, 1, 1})}};
+  int c1 = b.op("Conv", {x, b.constant("w1", onnx::test::random_f32({8, 3, 3, 3}, 31, 0.3f)), b.constant("b1", onnx::test::random_f32({8}, 32, 0.1f))}, pad1, 1, "c1");
+  c1 = b.op("Relu", {c1}, {}, 1, "r1");
+  const int c2 = b.op("Conv", {c1, b.constant("w2", onnx::test::random_f32({8, 8, 3, 3}, 33, 0.15f))}, pad1, 1, "c2");
+  const int add = b.op("Relu", {b.op("Add", {c2, c1}, {}, 1, "add")}, {}, 1, "r2");
+  const int flat = b.op("Flatten", {b.op("GlobalAveragePool", {add}, {}, 1, "gap")}, {}, 1, "flat");
+  b.output(b.op("Gemm", {flat, b.constant("fc_w", onnx::test::random_f32({10, 8}, 34, 0.5f)), b.constant("fc_b", onnx::test::random_f32({10}, 35, 0.1f))},
+                {{"transB", onnx::Attribute::from_int(1)}}, 1, "fc"), "logits");
+  return b.finish();
+}
+
+std::string tmp_file(const std::string& name) { return onnx::test::temp_dir() + "/ptq_" + name; }
+
+template <typename F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    FAIL() << "no error (expected one mentioning '" << needle << "')";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Calibration, BadFilesAreNamed) {
+  const onnx::ValueType input{ElemType::f32, {-1, 3, 8, 8}, true};
+  const std::string wrong_dtype = tmp_file("int64.npy"), wrong_shape = tmp_file("shape.npy"), empty = tmp_file("empty.npy");
+  onnx::save_npy(wrong_dtype, Array::zeros(ElemType::i64, {2, 3, 8, 8}));
+  onnx::save_npy(wrong_shape, Array::zeros(ElemType::f32, {2, 3, 8, 9}));
+  onnx::save_npy(empty, Array::zeros(ElemType::f32, {0, 3, 8, 8}));
+  expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 16}, input); }, "int64.npy");
+  expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 16}, input); }, "float32");
+  expect_error([&] { load_calibration(DataSource{wrong_shape, "", {}, 16}, input); }, "[2, 3, 8, 9]");
+  expect_error([&] { load_calibration(DataSource{empty, "", {}, 16}, input); }, "empty");
+  expect_error([&] { load_calibration(DataSource{tmp_file("missing.npy"), "", {}, 16}, input); }, "missing.npy");
+  expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 0}, input); }, "empty");
+  const std::string good = tmp_file("good.npy");
+  onnx::save_npy(good, onnx::test::random_f32({5, 3, 8, 8}, 1));
+  EXPECT_EQ(load_calibration(DataSource{good, "", {}, 3}, input).shape(), (Shape{3, 3, 8, 8}));
+}
+
+TEST(Calibration, RangeMethods) {
+  // 1000 values at 0..9 (bins 0..9 of 100 over [0, 100)) and one outlier at 99.5.
+  std::vector<double> counts(100, 0.0);
+  for (int i = 0; i < 10; ++i) counts[static_cast<size_t>(i)] = 100;
+  counts[99] = 1;
+  CalibOptions opt;
+  opt.method = CalibMethod::minmax;
+  EXPECT_FLOAT_EQ(choose_range(0, 100, counts, opt).hi, 100.0f);
+  opt.method = CalibMethod::percentile;
+  opt.percentile = 99.0;  // drops the outlier (0.1 % of the mass)
+  EXPECT_LE(choose_range(0, 100, counts, opt).hi, 11.0f);
+  opt.method = CalibMethod::mse;
+  const TensorRange mse = choose_range(0, 100, counts, opt);
+  EXPECT_LT(mse.hi, 100.0f);  // clipping one outlier costs less than coarse steps for 1000 values
+  EXPECT_GE(mse.hi, 25.0f);   // the search stops at a quarter of the range
+  opt.method = CalibMethod::entropy;
+  const TensorRange kl = choose_range(0, 100, counts, opt);
+  EXPECT_GT(kl.hi, 0.0f);
+  EXPECT_LE(kl.hi, 100.0f);
+  EXPECT_EQ(kl.lo, 0.0f);
+  expect_error([] { parse_calib_method("median"); }, "median");
+}
+
+TEST(Quantize, QdqLayoutAndIntegerExecution) {
+  const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 40);
+  QuantizeOptions opt;
+  QuantizeReport rep;
+  const Graph q = quantize_model(float_net(), calib, opt, &rep);
+  int qn = 0, dqn = 0;
+  for (const auto& n : q.nodes) {
+    if (n.dead) continue;
+    qn += n.op_type == "QuantizeLinear";
+    dqn += n.op_type == "DequantizeLinear";
+    if (n.op_type == "DequantizeLinear" && q.constant(n.inputs[0])) {
+      const Array& c = *q.constant(n.inputs[0]);
+      EXPECT_TRUE(c.type() == ElemType::i8 || c.type() == ElemType::i32) << n.name;
+      if (c.type() == ElemType::i8) {
+        EXPECT_GT(q.constant(n.inputs[1])->numel(), 1) << n.name << " is not per channel";
+      }
+    }
+  }
+  EXPECT_GT(qn, 3);
+  EXPECT_GT(dqn, qn);  // activations plus weights and biases
+  EXPECT_EQ(rep.layers.size(), 4u);  // c1, c2, add, fc
+  EXPECT_GT(rep.output_sqnr_db, 25.0);
+  for (const auto& t : rep.tensors) EXPECT_GT(t.sqnr_db, 20.0) << t.name;
+  Graph lowered = q;
+  onnx::optimize_graph(lowered);
+  int fused = 0;
+  for (const auto& n : lowered.nodes) fused += !n.dead && n.domain == "lowbit" && n.op_type[0] == 'Q' && n.op_type != "Quantize";
+  EXPECT_EQ(fused, 4);  // QConv ×2, QAdd, QGemm
+  expect_error([&] {
+    QuantizeOptions bad;
+    bad.exclude = {"nope"};
+    quantize_model(float_net(), calib, bad, nullptr);
+  }, "nope");
+  QuantizeOptions keep;
+  keep.exclude = {"c2"};
+  QuantizeReport kept;
+  quantize_model(float_net(), calib, keep, &kept);
+  EXPECT_EQ(kept.layers.back().precision, "fp32");
+}
+
+TEST(Quantize, OnnxRuntimeRunsTheFileAndAgrees) {
+  if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 41);
+  const Graph q = quantize_model(float_net(), calib, QuantizeOptions{}, nullptr);
+  const std::string path = tmp_file("float_net_q.onnx");
+  onnx::save_model(q, path);
+  const Array x = onnx::test::random_f32({16, 3, 8, 8}, 42);
+  const auto ref = onnx::test::run_ort(path, {x}, "ptq_float_net");
+  onnx::Session s(q, onnx::SessionOptions{1, 1, true});
+  const auto got = s.run(std::vector<Array>{x});
+  ASSERT_EQ(ref.size(), 1u);
+  // The logits are float: both engines compute the same codes up to rare rounding ties, so
+  // they agree to a small fraction of the logits' range and on every argmax.
+  double mag = 0, diff = 0;
+  for (int64_t i = 0; i < ref[0].numel(); ++i) {
+    mag = std::max(mag, std::fabs(ref[0].get_f64(i)));
+    diff = std::max(diff, std::fabs(ref[0].get_f64(i) - got[0].get_f64(i)));
+  }
+  EXPECT_LE(diff, 0.02 * mag);
+  for (int64_t r = 0; r < 16; ++r) {
+    int64_t a = 0, b = 0;
+    for (int64_t c = 1; c < 10; ++c) {
+      if (ref[0].get_f64(r * 10 + c) > ref[0].get_f64(r * 10 + a)) a = c;
+      if (got[0].get_f64(r * 10 + c) > got[0].get_f64(r * 10 + b)) b = c;
+    }
+    EXPECT_EQ(a, b) << "sample " << r;
+  }
+}
+
+// Real models quantized by lowbit (random calibration inputs: this checks the engines, not
+// accuracy) run on lowbit's integer ops and on ONNX Runtime from the same QDQ file: the logits
+// agree to a small fraction of their range, and every argmax whose two best logits are not within
+// that tolerance agrees. CIFAR ResNets from ../shared/data/models, MobileNetV2 from data/models.
+void compare_quantized_with_ort(const std::string& path, const std::string& name, int64_t side) {
+  if (!std::filesystem::exists(path)) LOWBIT_SKIP_ABSENT_PEER(path + " is absent (scripts/setup-onnx)");
+  if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const Graph fp = onnx::load_model(path);
+  const Graph q = quantize_model(fp, onnx::test::random_f32({8, 3, side, side}, 50), QuantizeOptions{}, nullptr);
+  const std::string qpath = tmp_file(name + "_q.onnx");
+  onnx::save_model(q, qpath);
+  const Array x = onnx::test::random_f32({4, 3, side, side}, 51);
+  const auto ref = onnx::test::run_ort(qpath, {x}, name + "_q");
+  onnx::Session s(onnx::load_model(qpath), onnx::SessionOptions{1, 1, true});
+  const Array got = s.run(std::vector<Array>{x})[0];
+  ASSERT_EQ(got.shape(), ref[0].shape());
+  double mag = 0;
+  for (int64_t i = 0; i < ref[0].numel(); ++i) mag = std::max(mag, std::fabs(ref[0].get_f64(i)));
+  const double tol = 0.02 * mag;
+  for (int64_t i = 0; i < ref[0].numel(); ++i) EXPECT_NEAR(got.get_f64(i), ref[0].get_f64(i), tol) << name << " logit " << i;
+  const int64_t classes = ref[0].shape().back();
+  for (int64_t r = 0; r < 4; ++r) {
+    int64_t a = 0, b = 0;
+    for (int64_t c = 1; c < classes; ++c) {
+      if (ref[0].get_f64(r * classes + c) > ref[0].get_f64(r * classes + a)) a = c;
+      if (got.get_f64(r * classes + c) > got.get_f64(r * classes + b)) b = c;
+    }
+    if (a != b) {
+      EXPECT_LE(std::fabs(ref[0].get_f64(r * classes + a) - ref[0].get_f64(r * classes + b)), 2 * tol) << name << " sample " << r;
+    }
+  }
+}
+
+const std::string kShared = onnx::test::source_dir() + "/../shared/data/models/";
+TEST(Quantize, Resnet20CifarAgreesWithOnnxRuntime) {
+  compare_quantized_with_ort(kShared + "resnet20_cifar10.onnx", "resnet20", 32);
+}
+TEST(Quantize, Resnet32CifarAgreesWithOnnxRuntime) {
+  compare_quantized_with_ort(kShared + "resnet32_cifar10.onnx", "resnet32", 32);
+}
+TEST(Quantize, MobilenetV2AgreesWithOnnxRuntime) {  // depthwise convs, Clip(0, 6), residual Adds
+  compare_quantized_with_ort(onnx::test::source_dir() + "/data/models/mobilenet_v2.onnx", "mobilenet_v2", 224);
+}
+
+TEST(Evaluate, CountsTopKAndAgreement) {
+  // Identity "classifier" over 4 classes: scores = inputs.
+  auto identity = [] {
+    onnx::GraphBuilder b;
+    const int x = b.input("x", ElemType::f32, {-1, 4});
+    b.output(b.op("Identity", {x}), "scores");
+    return b.finish();
+  };
+  LabelledSet d;
+  d.inputs = Array::from<float>({4, 4}, std::vector<float>{9, 1, 0, 0,  /* label 0: top-1 */
+                                                          0, 1, 9, 0,  /* label 1: second */
+                                                          0, 0, 9, 1,  /* label 2: top-1 */
+                                                          9, 0, 1, 0}); /* label 3: last */
+  d.labels = {0, 1, 2, 3};
+  d.class_names = {"a", "b", "c", "d"};
+  const Graph model = identity();
+  EvalOptions opt;
+  opt.batch = 3;  // two batches
+  const EvalReport r = evaluate_classifier(model, d, &model, opt);
+  EXPECT_DOUBLE_EQ(r.top1, 0.5);
+  EXPECT_DOUBLE_EQ(r.top5, 1.0);  // 4 classes: top-5 holds everything
+  EXPECT_DOUBLE_EQ(r.per_class[0], 1.0);
+  EXPECT_DOUBLE_EQ(r.per_class[1], 0.0);
+  EXPECT_DOUBLE_EQ(r.agreement, 1.0);
+}
+
+}  // namespace
+}  // namespace lowbit::ptq
