@@ -1,7 +1,7 @@
 // One class-incremental experiment as `lowbit cil` runs it: options with per-data-set defaults,
 // the run state that makes a session resumable (a fingerprint of every setting that changes the
 // numbers, and <json>.partial holding the finished (preset, seed) runs), and its reports (text
-// tables on stdout, the JSON report).
+// tables on stdout, the JSON report, the HTML report).
 //
 // Defaults per data set (any option given explicitly wins):
 //   data set       model     classes/task  memory  epochs/task  lr    batch  weight decay
@@ -41,6 +41,7 @@ struct SessionOptions {
   uint64_t seed = 0, class_order_seed = 1993;
   std::string eval = "both";  // head | nme | both
   std::string json;           // report path ("-" stdout); empty: none
+  std::string report;         // HTML report path (html_report.h); empty: none
   bool resume = false;        // reuse the finished runs in <json>.partial
   bool quiet = false;         // no progress output
 };
