@@ -5,7 +5,7 @@
 //
 // Defaults per data set (any option given explicitly wins):
 //   data set       model     classes/task  memory  epochs/task  lr    batch  weight decay
-//   fashion-mnist  mlp       2 (5 tasks)   2000    20           0.01  128    5e-4    (sized for `make run`)
+//   fashion-mnist  mlp       2 (5 tasks)   2000    20           0.01  128    5e-4    (`make run` uses resnet20, 1000/class, 2 epochs)
 //   dsads          fcnet     2 (10 tasks)  200     100          0.01  128    5e-4    (the spec's HAR setting)
 //   cifar10        resnet32  2 (5 tasks)   2000    30           0.05  128    2e-4
 //   cifar100       resnet32  20 (5 tasks)  2000    30           0.05  128    2e-4
