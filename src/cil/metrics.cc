@@ -49,17 +49,22 @@ double final_accuracy(const AccuracyMatrix& m) {
   return m.seen.back();
 }
 
-double forgetting(const AccuracyMatrix& m) {
-  const int T = m.num_tasks();
-  LOWBIT_REQUIRE(T > 0, "cil::forgetting", "no task recorded");
-  if (T == 1) return 0.0;
+double forgetting_after(const AccuracyMatrix& m, int t) {
+  LOWBIT_REQUIRE(t >= 0 && t < m.num_tasks(), "cil::forgetting_after",
+                 "task {} not recorded ({} tasks)", t, m.num_tasks());
+  if (t == 0) return 0.0;
   double s = 0;
-  for (int j = 0; j < T - 1; ++j) {
+  for (int j = 0; j < t; ++j) {
     double best = 0;
-    for (int t = j; t < T - 1; ++t) best = std::max(best, m.per_task[static_cast<size_t>(t)][static_cast<size_t>(j)]);
-    s += best - m.per_task[static_cast<size_t>(T - 1)][static_cast<size_t>(j)];
+    for (int u = j; u < t; ++u) best = std::max(best, m.per_task[static_cast<size_t>(u)][static_cast<size_t>(j)]);
+    s += best - m.per_task[static_cast<size_t>(t)][static_cast<size_t>(j)];
   }
-  return s / (T - 1);
+  return s / t;
+}
+
+double forgetting(const AccuracyMatrix& m) {
+  LOWBIT_REQUIRE(m.num_tasks() > 0, "cil::forgetting", "no task recorded");
+  return forgetting_after(m, m.num_tasks() - 1);
 }
 
 MeanStd mean_std(const std::vector<double>& values) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "lowbit/cil/html_report.h"
 #include "lowbit/cil/report.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/data/io.h"
@@ -173,6 +174,14 @@ void run_session(const SessionOptions& opt) {
   const std::string baseline = std::find(names.begin(), names.end(), "fp32") != names.end() ? "fp32" : names.front();
   if (names.size() > 1) std::printf("%s", compare_table(runs, names, baseline, eval).c_str());
   if (!opt.json.empty()) write_json(opt.json, report_json(opt, cfg, setup, seeds, runs, baseline, eval));
+  if (!opt.report.empty()) {
+    HtmlReportInfo info{fmt::format("{} on {} ({})", cfg.method, opt.dataset, cfg.model),
+                        fmt::format("{} tasks x {} classes, memory {}, {} epochs/task, lr {:g}, batch {}, seeds {}..{}",
+                                    setup.tasks.size(), cfg.classes_per_task, mc.memory, mc.train.epochs, mc.train.lr,
+                                    mc.train.batch_size, seeds.front(), seeds.back()),
+                        names, baseline, eval};
+    nn::write_file_atomic(opt.report, html_report(info, runs));
+  }
 }
 
 }  // namespace lowbit::cil

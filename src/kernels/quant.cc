@@ -1,6 +1,6 @@
-// Portable fast quantizers: the rule of quant.h over chunks of 256 elements, Philox words drawn
-// a block at a time (uniform_fill) instead of one block per element, chunks spread over
-// threads. Chunk boundaries never change a result: element e always uses stream index first+e.
+// Portable fast quantizers: the rule of quant.h over chunks of 256 elements, one Philox block
+// per 16 stochastic draws (sr_fill) instead of one per element, chunks spread over threads.
+// Chunk boundaries never change a result: element e always uses stream index first+e.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -15,6 +15,19 @@ namespace portable {
 namespace {
 
 constexpr int64_t kChunk = 256;
+
+// u[i] = ref::stochastic_uniform(seed, stream, first + i) for i < n, a block per 16 indices.
+void sr_fill(uint64_t seed, uint64_t stream, uint64_t first, int64_t n, float* u) {
+  int64_t i = 0;
+  while (i < n) {
+    const uint64_t idx = first + static_cast<uint64_t>(i), blk = idx >> 4;
+    const auto w = philox4x32({static_cast<uint32_t>(blk), static_cast<uint32_t>(blk >> 32),
+                               static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)},
+                              {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+    for (uint64_t j = idx & 15; j < 16 && i < n; ++j, ++i)
+      u[i] = (static_cast<float>((w[j >> 2] >> (8 * (j & 3))) & 0xFFu) + 0.5f) * 0x1.0p-8f;
+  }
+}
 
 // Quantizes n consecutive elements that share one channel: y = clamp(x/s, lo, hi), rounded.
 template <typename In, typename Out>
@@ -31,7 +44,7 @@ void quantize_run(int64_t n, const In* x, Out* q, float scale, int32_t zp, float
         q[b + i] = static_cast<Out>(static_cast<int32_t>(std::nearbyint(y)) + zp);
       }
     } else {
-      uniform_fill(key.seed, key.stream, first + static_cast<uint64_t>(b), len, u);
+      sr_fill(key.seed, key.stream, first + static_cast<uint64_t>(b), len, u);
       for (int64_t i = 0; i < len; ++i) {
         float y = static_cast<float>(x[b + i]) / scale;
         y = y > lo ? y : lo;

@@ -1,6 +1,6 @@
 // AVX-512 quantizers: the rule of quant.h sixteen elements per vector, with the Philox4x32-10
 // words of stochastic rounding computed in registers rather than through a float buffer.
-// Element e still uses word (first+e) % 4 of block (first+e) / 4, so codes equal the reference.
+// Element e still uses byte (first+e) % 16 of block (first+e) / 16, so codes equal the reference.
 #include <immintrin.h>
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as "maybe
@@ -19,8 +19,8 @@ namespace {
 constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // Philox4x32 multipliers
 constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
 constexpr int kGroups = 4;  // independent 16-block lane sets in flight: 2 ran 0.45 ns/element, 4 0.34, 8 spilled (0.51)
-constexpr int64_t kWindow = 64 * kGroups;  // stream indices covered by one Philox call
-constexpr int64_t kChunk = 2048;        // elements per parallel task (a multiple of kWindow)
+constexpr int64_t kBlockSpan = 256;         // stream indices (bytes) of one 16-block lane set
+constexpr int64_t kChunk = 2048;            // elements per parallel task (a multiple of 4 kBlockSpan)
 
 // 16 products a·m of 32-bit lanes: high and low 32-bit halves, lane order kept.
 inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
@@ -32,12 +32,13 @@ inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
   lo = _mm512_permutex2var_epi32(even, lo_idx, odd);
 }
 
-// Words of blocks first_block .. first_block + 16·kGroups - 1 in stream order:
-// w[g][m] lane i = word of stream index 4·first_block + 64·g + 16·m + i.
-inline void philox_words(uint64_t seed, uint64_t stream, uint64_t first_block, __m512i (&w)[kGroups][4]) {
+// Words of blocks first_block .. first_block + 16·G - 1 in stream order:
+// w[g][m] lane i = word 64·g + 16·m + i counted from block first_block's word 0.
+template <int G>
+inline void philox_words(uint64_t seed, uint64_t stream, uint64_t first_block, __m512i (&w)[G][4]) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m512i c[kGroups][4];
-  for (int g = 0; g < kGroups; ++g) {
+  __m512i c[G][4];
+  for (int g = 0; g < G; ++g) {
     const uint64_t b = first_block + 16 * static_cast<uint64_t>(g);
     const __m512i base = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(b)));
     c[g][0] = _mm512_add_epi32(base, iota);
@@ -51,7 +52,7 @@ inline void philox_words(uint64_t seed, uint64_t stream, uint64_t first_block, _
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int r = 0; r < 10; ++r) {
     const __m512i kk0 = _mm512_set1_epi32(static_cast<int>(k0)), kk1 = _mm512_set1_epi32(static_cast<int>(k1));
-    for (int g = 0; g < kGroups; ++g) {
+    for (int g = 0; g < G; ++g) {
       __m512i hi0, lo0, hi1, lo1;
       mulhilo(c[g][0], m0, hi0, lo0);
       mulhilo(c[g][2], m1, hi1, lo1);
@@ -65,7 +66,7 @@ inline void philox_words(uint64_t seed, uint64_t stream, uint64_t first_block, _
   }
   // c[g][j] lane l is word j of block 16g + l; reorder to stream order (a 4x4 transpose of
   // 32-bit words inside each 128-bit lane, then of the 128-bit lanes across the 4 vectors).
-  for (int g = 0; g < kGroups; ++g) {
+  for (int g = 0; g < G; ++g) {
     const __m512i t0 = _mm512_unpacklo_epi32(c[g][0], c[g][1]), t1 = _mm512_unpackhi_epi32(c[g][0], c[g][1]);
     const __m512i t2 = _mm512_unpacklo_epi32(c[g][2], c[g][3]), t3 = _mm512_unpackhi_epi32(c[g][2], c[g][3]);
     const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
@@ -88,9 +89,15 @@ struct Rule {
   __m512i zp;
 };
 
-// Codes of 16 values (clamp(x / s) rounded; `w` holds their Philox words when stochastic).
+// The 16 bytes of 128-bit lane L of w (16 consecutive stream indices), zero-extended to 32 bits.
+template <int L>
+inline __m512i bytes16(__m512i w) {
+  return _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(w, L));
+}
+
+// Codes of 16 values (clamp(x / s) rounded; `r` holds their 8-bit draws when stochastic).
 template <bool kStochastic>
-inline __m128i codes16(__m512 x, const Rule& r, __m512i w) {
+inline __m128i codes16(__m512 x, const Rule& r, __m512i bytes) {
   __m512 y = _mm512_div_ps(x, r.scale);
   y = _mm512_max_ps(y, r.lo);  // NaN -> lo: maxps returns its second operand on NaN
   y = _mm512_min_ps(y, r.hi);
@@ -100,7 +107,8 @@ inline __m128i codes16(__m512 x, const Rule& r, __m512i w) {
   } else {
     const __m512 a = _mm512_abs_ps(y);
     const __m512 fl = _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), _mm512_set1_ps(0x1.0p-24f));
+    const __m512 u = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(bytes), _mm512_set1_ps(0.5f)),
+                                    _mm512_set1_ps(0x1.0p-8f));  // exact: (r + 0.5) / 256
     const __mmask16 up = _mm512_cmp_ps_mask(u, _mm512_sub_ps(a, fl), _CMP_LT_OQ);
     __m512i mag = _mm512_cvttps_epi32(fl);
     mag = _mm512_mask_add_epi32(mag, up, mag, _mm512_set1_epi32(1));
@@ -134,12 +142,29 @@ void quantize_run(int64_t n, const In* x, Out* q, const Rule& rule, const Random
   if constexpr (!kStochastic) {
     for (int64_t i = 0; i < n; i += 16) vec(i, _mm512_setzero_si512());
   } else {
-    const uint64_t start = s0 & ~uint64_t{3};  // first window begins at a block boundary
-    for (int64_t i = -static_cast<int64_t>(s0 - start); i < n; i += kWindow) {
-      __m512i w[kGroups][4];
-      philox_words(key.seed, key.stream, (s0 + static_cast<uint64_t>(i)) >> 2, w);
-      for (int g = 0; g < kGroups; ++g)
-        for (int m = 0; m < 4; ++m) vec(i + 64 * g + 16 * m, w[g][m]);
+    // Windows start at block boundaries (16 indices); the long ones run kGroups lane sets at
+    // once, the last (or only) short one a single set so that short runs draw no spare blocks.
+    auto window = [&]<int G>(int64_t i) {
+      __m512i w[G][4];
+      philox_words<G>(key.seed, key.stream, (s0 + static_cast<uint64_t>(i)) >> 4, w);
+      for (int g = 0; g < G; ++g)
+        for (int m = 0; m < 4; ++m) {
+          const int64_t at = i + kBlockSpan * g + 64 * m;
+          vec(at, bytes16<0>(w[g][m]));
+          vec(at + 16, bytes16<1>(w[g][m]));
+          vec(at + 32, bytes16<2>(w[g][m]));
+          vec(at + 48, bytes16<3>(w[g][m]));
+        }
+    };
+    const uint64_t start = s0 & ~uint64_t{15};
+    for (int64_t i = -static_cast<int64_t>(s0 - start); i < n;) {
+      if (n - i > (kGroups - 1) * kBlockSpan) {
+        window.template operator()<kGroups>(i);
+        i += kBlockSpan * kGroups;
+      } else {
+        window.template operator()<1>(i);
+        i += kBlockSpan;
+      }
     }
   }
 }

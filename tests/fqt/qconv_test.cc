@@ -85,7 +85,7 @@ TEST(QConv2d, ForwardAndPerSampleWeightGradientMatchSimulation) {
     // Re-draw with the layer's streams and per-sample offsets.
     auto redraw = [&](sim::Q& q, const sim::Mat& v, uint64_t stream, uint64_t first) {
       for (size_t e = 0; e < v.size(); ++e)
-        q.q[e] = sim::q_one(v[e], q.s, -7, 7, true, u32_to_unit_float(random_u32(ctx->seed, stream, first + e)));
+        q.q[e] = sim::q_one(v[e], q.s, -7, 7, true, sim::sr_uniform(ctx->seed, stream, first + e));
     };
     redraw(gq, gh, sr_stream(step0, SrTensor::grad_weight_g), n * K * L);
     redraw(hq, hx, sr_stream(step0, SrTensor::grad_weight_x), n * CRS * L);
@@ -125,7 +125,7 @@ void check_conv_against_simulation(const Geo& g, bool relu_input, int threads) {
   const auto HL = sim::dense_hadamard(L), HK = sim::dense_hadamard(K);
   auto redraw = [&](sim::Q& q, const sim::Mat& v, uint64_t stream, uint64_t first) {
     for (size_t e = 0; e < v.size(); ++e)
-      q.q[e] = sim::q_one(v[e], q.s, -7, 7, true, u32_to_unit_float(random_u32(ctx->seed, stream, first + e)));
+      q.q[e] = sim::q_one(v[e], q.s, -7, 7, true, sim::sr_uniform(ctx->seed, stream, first + e));
   };
   sim::Mat hw(CRS * K, 0);  // (H_K W_q)ᵀ as (CRS, K), integer valued
   for (int64_t c = 0; c < CRS; ++c)

@@ -38,6 +38,16 @@ struct Q {
   float s;
 };
 
+// The stochastic-rounding draw of stream index i (spec §1.2, 8 bits per element): byte i % 16
+// of Philox block i / 16 (little-endian bytes of its four words), as (r + 0.5) / 256.
+inline float sr_uniform(uint64_t seed, uint64_t stream, uint64_t i) {
+  const uint64_t b = i / 16;
+  const auto w = philox4x32({uint32_t(b), uint32_t(b >> 32), uint32_t(stream), uint32_t(stream >> 32)},
+                            {uint32_t(seed), uint32_t(seed >> 32)});
+  const uint32_t r = (w[(i % 16) / 4] >> (8 * (i % 4))) & 255;
+  return (float(r) + 0.5f) / 256.0f;
+}
+
 // scale = max|v| / q, signed codes; stochastic with (seed, stream, element index).
 inline Q quant_max(const Mat& v, int bits, bool sr, uint64_t seed, uint64_t stream) {
   float m = 0;
@@ -45,7 +55,7 @@ inline Q quant_max(const Mat& v, int bits, bool sr, uint64_t seed, uint64_t stre
   const int64_t q = (1 << (bits - 1)) - 1;
   Q out{IMat(v.size()), m > 0 ? m / float(q) : 1.0f};
   for (size_t e = 0; e < v.size(); ++e)
-    out.q[e] = q_one(v[e], out.s, -q, q, sr, sr ? u32_to_unit_float(random_u32(seed, stream, e)) : 0.0f);
+    out.q[e] = q_one(v[e], out.s, -q, q, sr, sr ? sr_uniform(seed, stream, e) : 0.0f);
   return out;
 }
 

@@ -122,12 +122,40 @@ TEST(Quant, FastEqualsReferenceAndThreadCountInvariant) {
   set_num_threads(saved_threads);
 }
 
+// The 8-bit draws (quant.h, RandomKey): u takes each of the 256 values (r + 0.5) / 256 once over
+// r, so P(round up) for a fraction f is exactly #{r : u_r < f} / 256 = round(256 f) / 256 (ties
+// down). Enumerated over r for fractions on and off the grid: the bias is 0 on the 1/256 grid
+// and at most 2^-9 of a step anywhere, and its mean over a fine uniform grid of fractions is 0.
+TEST(Quant, EightBitDrawsRoundUpWithProbabilityFracOnItsGrid) {
+  double bias_sum = 0;
+  const int kFine = 256 * 64;
+  for (int k = 0; k < kFine; ++k) {
+    const float y = 2.0f + static_cast<float>(k) / kFine;  // frac = k / kFine, exact
+    const double f = static_cast<double>(k) / kFine;
+    int up = 0;
+    for (int r = 0; r < 256; ++r) up += ref::quantize_one(y, 1.0f, -7.0f, 7.0f, Rounding::stochastic, (r + 0.5f) / 256) - 2;
+    const double p = up / 256.0, bias = p - f;
+    if (k % 64 == 0) {
+      ASSERT_EQ(bias, 0.0) << "frac " << f << " on the 1/256 grid";
+    }
+    ASSERT_LE(std::fabs(bias), 0x1p-9) << "frac " << f;
+    bias_sum += bias;
+  }
+  // The ties-down rule leaves a mean bias of -2^-9 / 64 (one tie per grid cell of 64 fractions).
+  EXPECT_NEAR(bias_sum / kFine, -0x1p-9 / 64, 1e-12);
+  // The kernels draw every byte value: 4096 consecutive draws of one stream hit all 256 values.
+  std::vector<int> seen(256, 0);
+  for (uint64_t i = 0; i < 4096; ++i) ++seen[static_cast<int>(ref::stochastic_uniform(5, 6, i) * 256)];
+  for (int r = 0; r < 256; ++r) EXPECT_GT(seen[r], 0) << r;
+}
+
 // E[q] = y: each draw's error e = q - y lies in (-1, 1) with variance frac·(1-frac) <= 1/4, so
-// the mean of n draws has standard deviation <= 0.5/sqrt(n); 6 sigma, plus the 2^-24 bias of a
-// 24-bit uniform, never fails by chance in practice (p < 2e-9). Nearest rounding fails the test.
+// the mean of n draws has standard deviation <= 0.5/sqrt(n); 6 sigma, plus the <= 2^-9 bias of
+// an 8-bit draw off its grid, never fails by chance in practice (p < 2e-9). The values below
+// are off the 1/256 grid except 0.5; nearest rounding fails the test.
 TEST(Quant, StochasticRoundingIsUnbiased) {
   const int64_t n = 200000;
-  const float bound = static_cast<float>(6 * 0.5 / std::sqrt(static_cast<double>(n)) + 0x1p-24);
+  const float bound = static_cast<float>(6 * 0.5 / std::sqrt(static_cast<double>(n)) + 0x1p-9);
   for (float y : {0.1f, 0.5f, 0.9f, 2.3f, -1.7f, -0.01f}) {
     std::vector<float> x(n, y);
     std::vector<int8_t> q(n);

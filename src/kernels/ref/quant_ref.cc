@@ -1,5 +1,6 @@
-// Reference quantizers: the rule of quant.h written one element at a time. The fast versions in
-// quant.cc reorder the Philox draws into blocks but must produce the same codes bit for bit.
+// Reference quantizers: the rule of quant.h written one element at a time, one Philox block per
+// element. The fast versions (quant.cc, quant_avx512.cc) share a block among 16 elements but
+// must produce the same codes bit for bit.
 #include <cmath>
 
 #include "lowbit/core/rng.h"
@@ -19,7 +20,7 @@ void quantize_grid(const QuantGrid& g, const In* x, Out* q, Rounding r, RandomKe
         const int64_t e = base + i;
         float u = 0.0f;
         if (r == Rounding::stochastic)
-          u = u32_to_unit_float(random_u32(key.seed, key.stream, key.first + static_cast<uint64_t>(e)));
+          u = stochastic_uniform(key.seed, key.stream, key.first + static_cast<uint64_t>(e));
         q[e] = static_cast<Out>(quantize_one(static_cast<float>(x[e]), g.scale[c], lo, hi, r, u) + zp);
       }
     }
@@ -38,6 +39,15 @@ void dequantize_grid(const QuantGrid& g, const In* q, float* x) {
 }
 
 }  // namespace
+
+float stochastic_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
+  const uint64_t blk = index >> 4;
+  const auto w = philox4x32({static_cast<uint32_t>(blk), static_cast<uint32_t>(blk >> 32),
+                             static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)},
+                            {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+  const uint32_t r = (w[(index >> 2) & 3] >> (8 * (index & 3))) & 0xFFu;
+  return (static_cast<float>(r) + 0.5f) * 0x1.0p-8f;
+}
 
 int32_t quantize_one(float x, float scale, float lo, float hi, Rounding r, float u) {
   float y = x / scale;

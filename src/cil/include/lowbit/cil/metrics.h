@@ -30,6 +30,8 @@ double final_accuracy(const AccuracyMatrix& m);
 // Mean over the old tasks j < T-1 of max_{t in [j, T-2]} per_task[t][j] - per_task[T-1][j]
 // (Chaudhry et al. 2018); 0 with a single task.
 double forgetting(const AccuracyMatrix& m);
+// The same measured right after task t (old tasks j < t, best over [j, t-1]); 0 for t = 0.
+double forgetting_after(const AccuracyMatrix& m, int t);
 
 struct MeanStd {
   double mean = 0, std = 0;

@@ -1,11 +1,11 @@
 // One class-incremental experiment as `lowbit cil` runs it: options with per-data-set defaults,
 // the run state that makes a session resumable (a fingerprint of every setting that changes the
 // numbers, and <json>.partial holding the finished (preset, seed) runs), and its reports (text
-// tables on stdout, the JSON report).
+// tables on stdout, the JSON report, the HTML report).
 //
 // Defaults per data set (any option given explicitly wins):
 //   data set       model     classes/task  memory  epochs/task  lr    batch  weight decay
-//   fashion-mnist  mlp       2 (5 tasks)   2000    20           0.01  128    5e-4    (sized for `make run`)
+//   fashion-mnist  mlp       2 (5 tasks)   2000    20           0.01  128    5e-4    (`make run` uses resnet20, 1000/class, 2 epochs)
 //   dsads          fcnet     2 (10 tasks)  200     100          0.01  128    5e-4    (the spec's HAR setting)
 //   cifar10        resnet32  2 (5 tasks)   2000    30           0.05  128    2e-4
 //   cifar100       resnet32  20 (5 tasks)  2000    30           0.05  128    2e-4
@@ -41,6 +41,7 @@ struct SessionOptions {
   uint64_t seed = 0, class_order_seed = 1993;
   std::string eval = "both";  // head | nme | both
   std::string json;           // report path ("-" stdout); empty: none
+  std::string report;         // HTML report path (html_report.h); empty: none
   bool resume = false;        // reuse the finished runs in <json>.partial
   bool quiet = false;         // no progress output
 };

@@ -9,12 +9,17 @@
 namespace lowbit::kernels {
 
 // Round to nearest (ties to even, like torch.round and the CPU's default rounding mode), or
-// stochastic: q = sign(y)·(floor(|y|) + Bernoulli(frac(|y|))), unbiased up to 2^-24.
+// stochastic: q = sign(y)·(floor(|y|) + Bernoulli(p)) with p = frac(|y|) rounded to the 1/256
+// grid (|p - frac| <= 2^-9 of a step, exact on the grid; see RandomKey).
 enum class Rounding : uint8_t { nearest, stochastic };
 
 // Where stochastic rounding draws its numbers: element e (flat index over the whole tensor)
-// uses u = u32_to_unit_float(random_u32(seed, stream, first + e)) and rounds up iff
-// u < frac. A pure function of (seed, stream, index): the same for any thread count.
+// uses the 8-bit draw r = byte (first+e) % 16 of Philox block (first+e) / 16 (little-endian
+// bytes of the block's four words), u = (r + 0.5) / 256, and rounds up iff u < frac: one
+// Philox call serves 16 elements. P(up) = round(256·frac) / 256 (ties down), so the rounding is
+// unbiased for fractions on the 1/256 grid and within 2^-9 of a step otherwise, and the error
+// averages to zero over fractions; a 4-bit code needs no finer probabilities. See
+// ref::stochastic_uniform. A pure function of (seed, stream, index): the same for any thread count.
 struct RandomKey {
   uint64_t seed = 0;
   uint64_t stream = 0;

@@ -1,5 +1,5 @@
 // Plain-loop references for the quantizer kernels of quant.h: the specification, one element
-// at a time, one Philox draw per element. Same signatures and semantics as the fast versions.
+// at a time, one 8-bit Philox draw per element. Same signatures and semantics as the fast versions.
 #pragma once
 
 #include "lowbit/kernels/quant.h"
@@ -11,6 +11,10 @@ void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r,
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
+
+// The stochastic-rounding draw of stream index `index` (quant.h, RandomKey): (r + 0.5) / 256
+// with r = byte index % 16 of Philox block index / 16 — exact in fp32, in (0, 1).
+float stochastic_uniform(uint64_t seed, uint64_t stream, uint64_t index);
 
 // One element of the quantizer rule (quant.h), exposed for tests of single codes: y = x/scale,
 // clamped to [lo, hi], rounded with uniform draw u (ignored for nearest). Returns round(y).
