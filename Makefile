@@ -22,11 +22,11 @@ build-asan: setup
 # order and seed: per-task tables, the degradation vs fp32, and an HTML report with the plots
 # (out/cil-fashion-mnist-resnet20.html). On this conv net the Hadamard transform matters; on the
 # MLP (the former default) naive integer training was as close to fp32 as HDQT. Measured: 6-8 minutes
-# on the 2 shared cores at load 4-7 (docs/RESULTS.md). Passive OpenMP waiting keeps 2 threads from
-# spinning against other jobs on a shared machine.
+# on the 2 shared cores at load 4-7 (docs/RESULTS.md). lowbit's own bounded OpenMP spin keeps 2
+# threads from collapsing against other jobs on a shared machine (no environment needed).
 run: build
 	@mkdir -p out
-	OMP_WAIT_POLICY=passive ./build/release/apps/lowbit/lowbit cil --dataset fashion-mnist --model resnet20 --method icarl \
+	./build/release/apps/lowbit/lowbit cil --dataset fashion-mnist --model resnet20 --method icarl \
 	  --max-train-per-class 1000 --epochs 2 --seeds 1 --compare fp32,hdqt,naive-int \
 	  --json out/cil-fashion-mnist-resnet20.json --report out/cil-fashion-mnist-resnet20.html
 
