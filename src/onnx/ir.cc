@@ -72,6 +72,15 @@ int Graph::add_node(Node node) {
   return id;
 }
 
+int Graph::sole_consumer(int v) const {
+  const Value& val = values[static_cast<size_t>(v)];
+  if (val.consumers.size() != 1) return -1;
+  for (int o : outputs)
+    if (o == v) return -1;
+  const int c = val.consumers[0];
+  return nodes[static_cast<size_t>(c)].dead ? -1 : c;
+}
+
 const Array* Graph::constant(int v) const {
   auto it = constants.find(v);
   return it == constants.end() ? nullptr : &it->second;

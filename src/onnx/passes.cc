@@ -10,16 +10,6 @@
 namespace lowbit::onnx {
 namespace {
 
-// The single consumer of value v, or -1 when it has none, several, or is a graph output.
-int sole_consumer(const Graph& g, int v) {
-  const Value& val = g.values[static_cast<size_t>(v)];
-  if (val.consumers.size() != 1) return -1;
-  for (int o : g.outputs)
-    if (o == v) return -1;
-  const int c = val.consumers[0];
-  return g.nodes[static_cast<size_t>(c)].dead ? -1 : c;
-}
-
 bool constant_scalar(const Graph& g, int v, double* out) {
   const Array* a = g.constant(v);
   if (!a || a->numel() != 1) return false;
@@ -72,7 +62,7 @@ int fold_batchnorm(Graph& g) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& conv = g.nodes[n];
     if (conv.dead || conv.op_type != "Conv" || conv.inputs.size() < 2 || conv.find("lowbit_act")) continue;
-    const int bn_id = sole_consumer(g, conv.outputs[0]);
+    const int bn_id = g.sole_consumer(conv.outputs[0]);
     if (bn_id < 0) continue;
     Node& bn = g.nodes[static_cast<size_t>(bn_id)];
     if (bn.op_type != "BatchNormalization" || bn.outputs.size() != 1 || bn.inputs[0] != conv.outputs[0]) continue;
@@ -115,7 +105,7 @@ int fuse_conv_add(Graph& g) {
     if (conv.dead || conv.op_type != "Conv" || conv.inputs.size() < 2 || conv.inputs.size() > 3 ||
         conv.find("lowbit_act") || conv.find("lowbit_sum"))
       continue;
-    const int add_id = sole_consumer(g, conv.outputs[0]);
+    const int add_id = g.sole_consumer(conv.outputs[0]);
     if (add_id < 0) continue;
     Node& add = g.nodes[static_cast<size_t>(add_id)];
     if (add.op_type != "Add" || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) continue;
@@ -139,7 +129,7 @@ int fuse_activations(Graph& g) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& node = g.nodes[n];
     if (node.dead || (node.op_type != "Conv" && node.op_type != "Gemm") || node.find("lowbit_act")) continue;
-    const int act_id = sole_consumer(g, node.outputs[0]);
+    const int act_id = g.sole_consumer(node.outputs[0]);
     if (act_id < 0) continue;
     Node& act = g.nodes[static_cast<size_t>(act_id)];
     if (act.inputs.empty() || act.inputs[0] != node.outputs[0]) continue;

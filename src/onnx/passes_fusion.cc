@@ -8,14 +8,6 @@
 namespace lowbit::onnx {
 namespace {
 
-int sole_user(const Graph& g, int v) {
-  const Value& val = g.values[static_cast<size_t>(v)];
-  if (val.consumers.size() != 1) return -1;
-  for (int o : g.outputs)
-    if (o == v) return -1;
-  return val.consumers[0];
-}
-
 // For a binary node reading `v`, the other operand (or -1).
 int other_input(const Node& n, int v) {
   if (n.inputs.size() != 2) return -1;
@@ -51,16 +43,16 @@ int fuse_gelu(Graph& g) {
     if (erf.dead || erf.op_type != "Erf") continue;
     const Value& in = g.values[static_cast<size_t>(erf.inputs[0])];
     const Node* div = node_at(g, in.producer, "Div");
-    if (!div || sole_user(g, erf.inputs[0]) != static_cast<int>(e) || div->inputs[0] == div->inputs[1]) continue;
+    if (!div || g.sole_consumer(erf.inputs[0]) != static_cast<int>(e) || div->inputs[0] == div->inputs[1]) continue;
     if (!is_scalar_const(g, div->inputs[1], std::sqrt(2.0), 1e-4)) continue;
     const int x = div->inputs[0];
-    const int add_id = sole_user(g, erf.outputs[0]);
+    const int add_id = g.sole_consumer(erf.outputs[0]);
     const Node* add = node_at(g, add_id, "Add");
     if (!add || !is_scalar_const(g, other_input(*add, erf.outputs[0]), 1.0, 0)) continue;
-    const int mul_id = sole_user(g, add->outputs[0]);
+    const int mul_id = g.sole_consumer(add->outputs[0]);
     const Node* mul = node_at(g, mul_id, "Mul");
     if (!mul || other_input(*mul, add->outputs[0]) != x) continue;
-    const int half_id = sole_user(g, mul->outputs[0]);
+    const int half_id = g.sole_consumer(mul->outputs[0]);
     const Node* half = node_at(g, half_id, "Mul");
     if (!half || !is_scalar_const(g, other_input(*half, mul->outputs[0]), 0.5, 0)) continue;
     Node gelu;
@@ -83,7 +75,7 @@ int fuse_layernorm(Graph& g) {
     const Node& mean = g.nodes[m];
     if (mean.dead || !last_axis_mean(mean)) continue;
     const int x = mean.inputs[0];
-    const int sub_id = sole_user(g, mean.outputs[0]);
+    const int sub_id = g.sole_consumer(mean.outputs[0]);
     const Node* sub = node_at(g, sub_id, "Sub");
     if (!sub || sub->inputs[0] != x || sub->inputs[1] != mean.outputs[0]) continue;
     const auto& users = g.values[static_cast<size_t>(sub->outputs[0])].consumers;
@@ -97,23 +89,23 @@ int fuse_layernorm(Graph& g) {
     const Node &pw = g.nodes[static_cast<size_t>(pow_id)], &dv = g.nodes[static_cast<size_t>(div_id)];
     if (pw.inputs[0] != sub->outputs[0] || !is_scalar_const(g, pw.inputs[1], 2.0, 0) || dv.inputs[0] != sub->outputs[0])
       continue;
-    const int var_id = sole_user(g, pw.outputs[0]);
+    const int var_id = g.sole_consumer(pw.outputs[0]);
     if (var_id < 0 || !last_axis_mean(g.nodes[static_cast<size_t>(var_id)]) || g.nodes[static_cast<size_t>(var_id)].dead)
       continue;
-    const int add_eps_id = sole_user(g, g.nodes[static_cast<size_t>(var_id)].outputs[0]);
+    const int add_eps_id = g.sole_consumer(g.nodes[static_cast<size_t>(var_id)].outputs[0]);
     const Node* add_eps = node_at(g, add_eps_id, "Add");
     if (!add_eps) continue;
     const int eps_v = other_input(*add_eps, g.nodes[static_cast<size_t>(var_id)].outputs[0]);
     const Array* eps = eps_v >= 0 ? g.constant(eps_v) : nullptr;
     if (!eps || eps->numel() != 1) continue;
-    const int sqrt_id = sole_user(g, add_eps->outputs[0]);
+    const int sqrt_id = g.sole_consumer(add_eps->outputs[0]);
     const Node* sq = node_at(g, sqrt_id, "Sqrt");
-    if (!sq || sole_user(g, sq->outputs[0]) != div_id || dv.inputs[1] != sq->outputs[0]) continue;
-    const int mul_id = sole_user(g, dv.outputs[0]);
+    if (!sq || g.sole_consumer(sq->outputs[0]) != div_id || dv.inputs[1] != sq->outputs[0]) continue;
+    const int mul_id = g.sole_consumer(dv.outputs[0]);
     const Node* mul = node_at(g, mul_id, "Mul");
     const int gamma = mul ? other_input(*mul, dv.outputs[0]) : -1;
     if (!mul || gamma < 0 || !g.constant(gamma)) continue;
-    const int addb_id = sole_user(g, mul->outputs[0]);
+    const int addb_id = g.sole_consumer(mul->outputs[0]);
     const Node* addb = node_at(g, addb_id, "Add");
     const int beta = addb ? other_input(*addb, mul->outputs[0]) : -1;
     if (!addb || beta < 0 || !g.constant(beta) || g.constant(gamma)->dim() != 1 || g.constant(beta)->dim() != 1) continue;

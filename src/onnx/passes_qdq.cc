@@ -107,7 +107,7 @@ struct OutputFusion {
 OutputFusion plan_output(const Graph& g, int out) {
   OutputFusion f;
   int cur = out;
-  if (const int a = sole_consumer(g, cur); a >= 0) {
+  if (const int a = g.sole_consumer(cur); a >= 0) {
     const Node& act = g.nodes[static_cast<size_t>(a)];
     bool ok = act.op_type == "Relu";
     if (act.op_type == "Clip" && g.opset >= 11) {
@@ -120,7 +120,7 @@ OutputFusion plan_output(const Graph& g, int out) {
       cur = act.outputs[0];
     }
   }
-  if (const int q = sole_consumer(g, cur); q >= 0) {
+  if (const int q = g.sole_consumer(cur); q >= 0) {
     const Node& qn = g.nodes[static_cast<size_t>(q)];
     const Array* s = has_input(qn, 1) ? g.constant(qn.inputs[1]) : nullptr;
     const Array* z = has_input(qn, 2) ? g.constant(qn.inputs[2]) : nullptr;

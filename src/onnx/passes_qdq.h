@@ -14,16 +14,6 @@ inline const Node* producer(const Graph& g, int v) {
   return p < 0 || g.nodes[static_cast<size_t>(p)].dead ? nullptr : &g.nodes[static_cast<size_t>(p)];
 }
 
-// The single live reader of v, or -1 when it has none, several, or is a graph output.
-inline int sole_consumer(const Graph& g, int v) {
-  const Value& val = g.values[static_cast<size_t>(v)];
-  if (val.consumers.size() != 1) return -1;
-  for (int o : g.outputs)
-    if (o == v) return -1;
-  const int c = val.consumers[0];
-  return g.nodes[static_cast<size_t>(c)].dead ? -1 : c;
-}
-
 inline bool has_input(const Node& n, size_t i) { return i < n.inputs.size() && n.inputs[i] != kNoValue; }
 
 // A DequantizeLinear of activation codes (non-constant input, per-tensor constant parameters).

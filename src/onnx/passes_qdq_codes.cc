@@ -94,7 +94,7 @@ bool lower_code_chain(Graph& g, size_t n) {
     if (p < 0 || g.nodes[static_cast<size_t>(p)].dead) return false;
     const Node& pn = g.nodes[static_cast<size_t>(p)];
     if (pn.op_type == "DequantizeLinear") break;  // its other readers keep it
-    if (sole_consumer(g, cur) < 0) return false;
+    if (g.sole_consumer(cur) < 0) return false;
     if (!moves_elements(g, pn)) return false;
     for (size_t i = 1; i < pn.inputs.size(); ++i)
       if (pn.inputs[i] != kNoValue && !g.is_constant(pn.inputs[i])) return false;

@@ -91,6 +91,9 @@ class Graph {
   int add_node(Node node);                         // wires producer/consumers
   bool is_constant(int v) const { return v >= 0 && constants.count(v) != 0; }
   const Array* constant(int v) const;
+  // The single live node reading value v, or -1 when it has none, several, or v is a graph
+  // output (a pass may then fuse v's producer into that reader).
+  int sole_consumer(int v) const;
 
   // Rebuilds producer/consumer links from nodes (after passes edit them).
   void relink();
