@@ -21,7 +21,7 @@ inline std::string scratch(const std::string& name) {
 
 inline std::string torch_missing() {
   if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0)
-    return "PyTorch is not installed (/usr/bin/python3 -c 'import torch' failed; scripts/setup bench)";
+    return "PyTorch is not installed (/usr/bin/python3 -c 'import torch' failed; scripts/setup)";
   return "";
 }
 

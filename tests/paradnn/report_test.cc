@@ -9,6 +9,7 @@
 #include "lowbit/paradnn/report.h"
 #include "lowbit/paradnn/sweep.h"
 #include "paradnn_test_util.h"
+#include "require_peer.h"
 
 namespace lowbit::paradnn {
 namespace {
@@ -69,7 +70,7 @@ TEST(ParadnnReport, HasEveryAnalysis) {
 
 TEST(ParadnnReport, RendersInHeadlessChromium) {
   if (std::system("command -v chromium > /dev/null 2>&1") != 0)
-    GTEST_SKIP() << "chromium is not installed (Debian package chromium; scripts/setup bench)";
+    LOWBIT_SKIP_ABSENT_PEER("chromium is not installed (Debian package chromium; scripts/setup)");
   const std::string dir = test::scratch("report");
   {
     std::ofstream f(dir + "/rows.jsonl");

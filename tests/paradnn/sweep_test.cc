@@ -8,6 +8,7 @@
 #include "lowbit/core/error.h"
 #include "lowbit/paradnn/sweep.h"
 #include "paradnn_test_util.h"
+#include "require_peer.h"
 
 namespace lowbit::paradnn {
 namespace {
@@ -152,7 +153,7 @@ TEST(ParadnnSweep, ShardsSplitRowsAndRankZeroGathers) {
 
 TEST(ParadnnSweep, MpirunTwoRanksGatherOneFile) {
   if (std::system("command -v mpirun > /dev/null 2>&1") != 0)
-    GTEST_SKIP() << "mpirun is not installed (Debian package openmpi-bin; scripts/setup bench)";
+    LOWBIT_SKIP_ABSENT_PEER("mpirun is not installed (Debian package openmpi-bin; scripts/setup)");
   const std::string dir = test::scratch("sweep_mpi");
   const SweepOptions o = tiny_options(dir);
   const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 '" +
