@@ -22,6 +22,9 @@ const OpList& table() {
     add_reduce_ops(all);
     add_quant_ops(all);
     add_qlinear_fused_ops(all);
+    add_math_ops(all);
+    add_index_ops(all);
+    add_layout_ops(all);
     return all;
   }();
   return ops;
