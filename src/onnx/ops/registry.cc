@@ -25,6 +25,7 @@ const OpList& table() {
     add_math_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
+    add_resize_ops(all);
     return all;
   }();
   return ops;
