@@ -1,4 +1,4 @@
-// Ops added for models from other exporters, beyond their backend node tests: the legacy forms
+// Ops added for models from other exporters (issue #13), beyond their backend node tests: the legacy forms
 // (Upsample-7 scales attribute, Resize-10) and the errors a malformed node gets, each naming
 // the node, op and opset.
 #include "lowbit/onnx/executor.h"
@@ -53,6 +53,12 @@ TEST(WildOps, MalformedNodesNameNodeOpAndOpset) {
                "node 'n' (DepthToSpace, opset 13): C 2 must be a multiple of blocksize^2 (4)");
   expect_error([&] { run_op(13, "Resize", x, {f32({0}, {}), f32({2}, {1, 2}), i64({2}, {2, 4})}); },
                "node 'n' (Resize, opset 13): exactly one of scales and sizes must be given");
+  expect_error([&] { run_op(13, "GatherND", x, {i64({1, 2}, {0, -3})}); },
+               "node 'n' (GatherND, opset 13): index -3 out of range for axis 1 of size 2");
+  expect_error([&] { run_op(13, "ScatterND", x, {i64({1, 1}, {0}), f32({1, 3}, {1, 2, 3})}); },
+               "node 'n' (ScatterND, opset 13): updates have shape [1, 3], expected [1, 2]");
+  expect_error([&] { run_op(13, "ScatterElements", x, {i64({1, 1}, {5}), f32({1, 1}, {9})}); },
+               "node 'n' (ScatterElements, opset 13): index 5 out of range for axis 0 of size 2");
   expect_error([&] { run_op(14, "CumSum", x, {Array::scalar<int64_t>(2)}); }, "node 'n' (CumSum, opset 14): axis 2 out of range");
 }
 

@@ -26,6 +26,7 @@ const OpList& table() {
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
+    add_scatter_ops(all);
     return all;
   }();
   return ops;
