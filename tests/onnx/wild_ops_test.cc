@@ -43,6 +43,16 @@ TEST(WildOps, Resize10IsAsymmetric) {
   EXPECT_TRUE(test::arrays_close(nn, f32({1, 4}, {0, 0, 4, 4}), 0, 0));
 }
 
+// Their backend node tests are written at opset 6, below the loader's range.
+TEST(WildOps, EluAndSeluAtOpset13) {
+  const Array x = f32({3}, {-1, 0, 2});
+  const float e = std::expm1(-1.0f);
+  EXPECT_TRUE(test::arrays_close(run_op(13, "Elu", x, {}, {{"alpha", Attribute::from_float(2)}}), f32({3}, {2 * e, 0, 2}),
+                                 1e-6, 0));
+  const double a = 1.67326319217681884765625, g = 1.05070102214813232421875;
+  EXPECT_TRUE(test::arrays_close(run_op(13, "Selu", x, {}), f32({3}, {float(g * a * e), 0, float(2 * g)}), 1e-6, 0));
+}
+
 TEST(WildOps, MalformedNodesNameNodeOpAndOpset) {
   const Array x = f32({2, 2}, {1, 2, 3, 4});
   expect_error([&] { run_op(13, "GatherElements", x, {i64({1, 2}, {0, 2})}); },

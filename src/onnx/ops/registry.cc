@@ -27,6 +27,7 @@ const OpList& table() {
     add_layout_ops(all);
     add_resize_ops(all);
     add_scatter_ops(all);
+    add_activation_extra_ops(all);
     return all;
   }();
   return ops;
