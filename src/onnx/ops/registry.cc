@@ -28,6 +28,7 @@ const OpList& table() {
     add_resize_ops(all);
     add_scatter_ops(all);
     add_activation_extra_ops(all);
+    add_select_ops(all);
     return all;
   }();
   return ops;
