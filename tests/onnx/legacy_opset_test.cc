@@ -2,6 +2,9 @@
 // legacy graph must give the hand-computed result, and the legacy form is refused where the
 // model's opset says otherwise.
 #include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/passes.h"
 #include "test_util.h"
 
 namespace lowbit::onnx {
@@ -29,6 +32,22 @@ TEST(LegacyOpset, Clip6BoundsAreAttributes) {
                 {-1, -0.5f, 1.5f, 2});
   expect_values(run_one(9, "Clip", x, {{"max", Attribute::from_float(0)}}), {4}, {-3, -0.5f, 0, 0});
   EXPECT_THROW(run_one(13, "Clip", x, {{"min", Attribute::from_float(0)}}), ValueError);
+}
+
+// Conv + Clip-6 fuses with the attribute bounds, and exports back as Clip-6.
+TEST(LegacyOpset, Clip6FusesIntoConvAndExportsAsClip6) {
+  auto graph = [] {
+    GraphBuilder b(9);
+    const int x = b.input("x", ElemType::f32, {1, 1, 1, 3});
+    const int w = b.constant("w", f32({1, 1, 1, 1}, {2}));
+    b.output(b.op("Clip", {b.op("Conv", {x, w})}, {{"min", Attribute::from_float(-1)}, {"max", Attribute::from_float(3)}}));
+    return b.finish();
+  };
+  Graph g = graph();
+  optimize_graph(g);
+  const Array x = f32({1, 1, 1, 3}, {-4, 1, 5});
+  expect_values(Session(graph(), SessionOptions{1, 1, true}).run({x})[0], {1, 1, 1, 3}, {-1, 2, 3});
+  expect_values(Session(load_model_from_bytes(export_model_bytes(g), "exported")).run({x})[0], {1, 1, 1, 3}, {-1, 2, 3});
 }
 
 TEST(LegacyOpset, Pad2PadsAndValueAreAttributes) {

@@ -58,6 +58,7 @@ void one_hot_infer(InferCtx& ctx) {
   Shape out = ctx.shape(0);
   const auto axis = normalize_axis(ctx.node.attr_i("axis", -1), static_cast<int64_t>(out.size()) + 1, ctx);
   out.insert(out.begin() + axis, static_cast<int64_t>(depth));
+  checked_numel(out, "OneHot");
   ctx.set_out(0, t, out);
 }
 
