@@ -128,6 +128,7 @@ void add_index_ops(OpList& ops);   // index_ops.cc: GatherElements, OneHot, Tril
 void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth
 void add_resize_ops(OpList& ops);  // resize.cc: Resize, Upsample
 void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements
+void add_norm_extra_ops(OpList& ops);  // norm_extra.cc: LRN, MeanVarianceNormalization
 void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero
 void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 

@@ -29,6 +29,7 @@ const OpList& table() {
     add_scatter_ops(all);
     add_activation_extra_ops(all);
     add_select_ops(all);
+    add_norm_extra_ops(all);
     return all;
   }();
   return ops;
