@@ -5,6 +5,7 @@
 // (upsampling) or ceil (downsampling), like ONNX Runtime.
 #include <cmath>
 
+#include "lowbit/core/threads.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -145,33 +146,38 @@ Taps axis_taps(const InferCtx& ctx, int64_t in, int64_t out, double scale, doubl
   return t;
 }
 
+// Rows of the last output axis are split over threads; each keeps its own output position.
 template <typename T>
 void resize_typed(const Array& x, Array& y, const std::vector<Taps>& taps, double extrapolation) {
   const Shape st = contiguous_strides(x.shape());
   const size_t rank = x.shape().size();
   const T* px = x.data<T>();
   T* py = y.data<T>();
-  std::vector<int64_t> pos(rank, 0);
-  // Sum over the taps of axes d.. for the output position `pos`, input offset `off` so far.
-  auto value = [&](auto&& self, size_t d, int64_t off) -> double {
-    if (d == rank) return static_cast<double>(px[off]);
-    const auto o = static_cast<size_t>(pos[d]);
-    if (taps[d].outside[o]) return extrapolation;
-    double acc = 0;
-    for (const auto& [i, w] : taps[d].at[o]) acc += w * self(self, d + 1, off + i * st[d]);
-    return acc;
-  };
-  for (int64_t e = 0; e < y.numel(); ++e) {
-    const double v = value(value, 0, 0);
-    if constexpr (std::is_integral_v<T>)
-      py[e] = static_cast<T>(std::clamp(std::nearbyint(v), double(std::numeric_limits<T>::lowest()),
-                                        double(std::numeric_limits<T>::max())));
-    else py[e] = static_cast<T>(v);
-    for (size_t d = rank; d-- > 0;) {
-      if (++pos[d] < y.shape()[d]) break;
-      pos[d] = 0;
+  const int64_t row = y.shape()[rank - 1];
+  parallel_for(y.numel() / row, std::max<int64_t>(1, 4096 / row), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> pos(rank, 0);
+    // Sum over the taps of axes d.. for the output position `pos`, input offset `off` so far.
+    auto value = [&](auto&& self, size_t d, int64_t off) -> double {
+      if (d == rank) return static_cast<double>(px[off]);
+      const auto o = static_cast<size_t>(pos[d]);
+      if (taps[d].outside[o]) return extrapolation;
+      double acc = 0;
+      for (const auto& [i, w] : taps[d].at[o]) acc += w * self(self, d + 1, off + i * st[d]);
+      return acc;
+    };
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t rem = r;
+      for (size_t d = rank - 1; d-- > 0;) pos[d] = rem % y.shape()[d], rem /= y.shape()[d];
+      for (int64_t c = 0; c < row; ++c) {
+        pos[rank - 1] = c;
+        const double v = value(value, 0, 0);
+        if constexpr (std::is_integral_v<T>)
+          py[r * row + c] = static_cast<T>(std::clamp(std::nearbyint(v), double(std::numeric_limits<T>::lowest()),
+                                                      double(std::numeric_limits<T>::max())));
+        else py[r * row + c] = static_cast<T>(v);
+      }
     }
-  }
+  });
 }
 
 void resize_run(RunCtx& ctx) {
