@@ -120,7 +120,10 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
     ap->set_name(node.name + "_act");
     ap->set_op_type(act);
     ap->add_input(out + "_preact");
-    if (act == "Clip") {
+    if (act == "Clip" && g.opset < 11) {  // Clip-6: bounds are attributes
+      set_attr("min", Attribute::from_float(node.attr_f("lowbit_act_a", 0)), ap->add_attribute());
+      set_attr("max", Attribute::from_float(node.attr_f("lowbit_act_b", 0)), ap->add_attribute());
+    } else if (act == "Clip") {
       for (const char* key : {"lowbit_act_a", "lowbit_act_b"}) {
         const std::string cname = fmt::format("{}_clip{}", node.name, extra++);
         array_to_proto(Array::scalar<float>(static_cast<float>(node.attr_f(key, 0))), cname, gp->add_initializer());

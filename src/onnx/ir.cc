@@ -139,11 +139,39 @@ size_t Graph::live_node_count() const {
   return static_cast<size_t>(std::count_if(nodes.begin(), nodes.end(), [](const Node& x) { return !x.dead; }));
 }
 
+// Every node is checked before the first failure is reported, so a model from another exporter
+// shows all of its unsupported ops in one message; nodes failing the same way are grouped.
 void Graph::validate() const {
+  struct Problem {
+    std::string first;  // the first failing node's full message
+    int count = 0;
+  };
+  std::vector<std::pair<std::string, Problem>> problems;  // key: op and reason, in model order
+  int failing = 0;
   for (const Node& node : nodes) {
     if (node.dead) continue;
-    if (optimized) resolve_op(node, opset);
-    else check_node(node, opset);
+    try {
+      if (optimized) resolve_op(node, opset);
+      else check_node(node, opset);
+    } catch (const ValueError& e) {
+      ++failing;
+      std::string msg = e.what();
+      const std::string where = node_where(node, opset) + ": ";
+      const size_t at = msg.find(where);
+      const std::string key = node.domain + "." + node.op_type + ": " +
+                              (at == std::string::npos ? msg : msg.substr(at + where.size()));
+      auto it = std::find_if(problems.begin(), problems.end(), [&](const auto& p) { return p.first == key; });
+      if (it == problems.end()) problems.push_back({key, Problem{std::move(msg), 1}});
+      else ++it->second.count;
+    }
+  }
+  if (failing == 1) throw ValueError(problems[0].second.first);
+  if (failing > 1) {
+    std::string all = fmt::format("[onnx] {} nodes fail the check ({} distinct problems):", failing, problems.size());
+    for (const auto& [key, p] : problems)
+      all += fmt::format("\n  {}{}", p.first.rfind("[onnx] ", 0) == 0 ? p.first.substr(7) : p.first,
+                         p.count > 1 ? fmt::format(" (and {} more node(s) like it)", p.count - 1) : "");
+    throw ValueError(all);
   }
   std::vector<int> producers(values.size(), 0);
   for (const Node& node : nodes) {

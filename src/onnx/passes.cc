@@ -141,6 +141,7 @@ int fuse_activations(Graph& g) {
       extra["lowbit_act_a"] = Attribute::from_float(act.attr_f("alpha", 0.01));
     } else if (act.op_type == "Clip") {
       double lo = -INFINITY, hi = INFINITY;
+      if (g.opset < 11) lo = act.attr_f("min", lo), hi = act.attr_f("max", hi);  // Clip-6: attributes
       if (act.inputs.size() > 1 && act.inputs[1] != kNoValue && !constant_scalar(g, act.inputs[1], &lo)) continue;
       if (act.inputs.size() > 2 && act.inputs[2] != kNoValue && !constant_scalar(g, act.inputs[2], &hi)) continue;
       extra["lowbit_act"] = Attribute::from_string("Clip");

@@ -129,6 +129,29 @@ TEST(Loader, UnsupportedOpNamesNodeOpAndOpset) {
   expect_error<ValueError>(bytes_of(m), "node 'relu' (FancyOp, opset 13): unsupported op");
 }
 
+TEST(Loader, AllUnsupportedOpsAreListedAtOnce) {
+  auto m = tiny_model();
+  m.mutable_graph()->mutable_node(0)->set_op_type("FancyOp");
+  m.mutable_graph()->mutable_node(1)->set_op_type("OtherOp");
+  try {
+    load_model_from_bytes(bytes_of(m), "two.onnx");
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("2 nodes fail the check (2 distinct problems)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(FancyOp, opset 13): unsupported op"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("node 'relu' (OtherOp, opset 13): unsupported op"), std::string::npos) << msg;
+  }
+  m.mutable_graph()->mutable_node(1)->set_op_type("FancyOp");  // same problem twice: one line
+  try {
+    load_model_from_bytes(bytes_of(m), "two.onnx");
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("(1 distinct problems)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(and 1 more node(s) like it)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Loader, UnsupportedAttributeIsNamed) {
   auto m = tiny_model();
   auto* a = m.mutable_graph()->mutable_node(1)->add_attribute();

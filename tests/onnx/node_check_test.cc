@@ -57,7 +57,7 @@ TEST(NodeCheck, ArityOutsideTheSchemaIsRejectedForEveryOp) {
   int checked = 0;
   for (const OpDef* op : all_ops()) {
     const auto* s = ::onnx::OpSchemaRegistry::Schema(std::string(op->name), kMaxOpset, "");
-    if (!s) continue;
+    if (!s || s->deprecated()) continue;  // Upsample: refused as deprecated before arity is looked at
     const int outs = std::max(1, s->min_output());
     if (s->min_input() > 0) {
       expect_arity_error(node_with(*op, s->min_input() - 1, outs), kMaxOpset, fmt::format("has {} input(s)", s->min_input() - 1));

@@ -64,11 +64,24 @@ OpDef act_op(std::string_view name, std::vector<std::string_view> attrs, ActFrom
   return op;
 }
 
+// Clip-6 carries the bounds as float attributes 'min'/'max'; Clip-11 as optional scalar inputs.
 template <typename T>
-void clip_typed(RunCtx& ctx) {
-  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+void clip_bounds(const RunCtx& ctx, T& lo, T& hi) {
+  lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  if constexpr (std::numeric_limits<T>::has_infinity) lo = -std::numeric_limits<T>::infinity(), hi = -lo;
+  if (ctx.opset < 11) {
+    if (ctx.node.find("min")) lo = static_cast<T>(ctx.node.attr_f("min", 0));
+    if (ctx.node.find("max")) hi = static_cast<T>(ctx.node.attr_f("max", 0));
+    return;
+  }
   if (ctx.has(1)) lo = ctx.input(1).data<T>()[0];
   if (ctx.has(2)) hi = ctx.input(2).data<T>()[0];
+}
+
+template <typename T>
+void clip_typed(RunCtx& ctx) {
+  T lo, hi;
+  clip_bounds(ctx, lo, hi);
   const Array& x = ctx.input(0);
   const T* px = x.data<T>();
   T* py = ctx.out[0]->data<T>();
@@ -76,8 +89,15 @@ void clip_typed(RunCtx& ctx) {
 }
 
 OpDef clip_op() {
-  OpDef op{"", "Clip", 11, {}, nullptr, nullptr};
+  OpDef op{"", "Clip", 6, {"min", "max"}, nullptr, nullptr};
   op.infer = [](InferCtx& ctx) {
+    if (ctx.opset < 11) {
+      LOWBIT_NODE_REQUIRE(ctx.n_in() == 1, ctx, "Clip-6 takes min/max as attributes, got {} inputs", ctx.n_in());
+      require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+    } else {
+      LOWBIT_NODE_REQUIRE(!ctx.node.find("min") && !ctx.node.find("max"), ctx,
+                          "min/max attributes belong to Clip-6; from opset 11 they are inputs");
+    }
     require_type(ctx, 0, {ElemType::f32, ElemType::f64, ElemType::i8, ElemType::u8, ElemType::i32, ElemType::i64});
     for (size_t i = 1; i < ctx.n_in(); ++i) {
       if (!ctx.has(i)) continue;
@@ -92,8 +112,7 @@ OpDef clip_op() {
     const Array& x = ctx.input(0);
     if (x.type() == ElemType::f32) {
       Activation act{Act::clip, -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
-      if (ctx.has(1)) act.a = ctx.input(1).data<float>()[0];
-      if (ctx.has(2)) act.b = ctx.input(2).data<float>()[0];
+      clip_bounds(ctx, act.a, act.b);
       return act_apply_n(act, x.numel(), x.data<float>(), ctx.out[0]->data<float>());
     }
     dispatch_numeric(x.type(), "Clip", [&](auto t) {
@@ -104,10 +123,13 @@ OpDef clip_op() {
 }
 
 // Identity and Dropout (inference: copy; the optional mask output is all true).
-OpDef copy_op(std::string_view name, std::vector<std::string_view> attrs) {
-  OpDef op{"", name, 1, std::move(attrs), nullptr, nullptr};
+OpDef copy_op(std::string_view name, int since, std::vector<std::string_view> attrs) {
+  OpDef op{"", name, since, std::move(attrs), nullptr, nullptr};
   op.infer = [](InferCtx& ctx) {
     LOWBIT_NODE_REQUIRE(ctx.has(0), ctx, "input 0 is required");
+    // Dropout-6 defaults to training (is_test=0); exporters of that era set is_test=1.
+    LOWBIT_NODE_REQUIRE(ctx.node.op_type != "Dropout" || ctx.opset >= 7 || ctx.node.attr_i("is_test", 0) == 1, ctx,
+                        "training mode (is_test=0 of Dropout-6) is not supported (inference only)");
     LOWBIT_NODE_REQUIRE(ctx.node.attr_i("training_mode", 0) == 0 && !(ctx.value(2) && ctx.value(2)->get_i64(0) != 0),
                         ctx, "training mode is not supported (inference only)");
     if (!ctx.shape_known(0)) {
@@ -149,8 +171,8 @@ void add_activation_ops(OpList& ops) {
     return Activation{mode == "tanh" ? Act::gelu_tanh : Act::gelu};
   }));
   ops.push_back(clip_op());
-  ops.push_back(copy_op("Identity", {}));
-  ops.push_back(copy_op("Dropout", {"seed", "ratio", "training_mode"}));
+  ops.push_back(copy_op("Identity", 1, {}));
+  ops.push_back(copy_op("Dropout", 6, {"seed", "ratio", "training_mode", "is_test"}));
 }
 
 }  // namespace lowbit::onnx

@@ -18,6 +18,8 @@ void bn_infer(InferCtx& ctx) {
   LOWBIT_NODE_REQUIRE(ctx.n_in() == 5, ctx, "expects 5 inputs (X, scale, B, mean, var)");
   LOWBIT_NODE_REQUIRE(ctx.node.attr_i("training_mode", 0) == 0 && ctx.out.size() == 1, ctx,
                       "training mode is not supported (inference only)");
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("spatial", 1) == 1, ctx,
+                      "spatial=0 (per-element statistics of BatchNormalization-7) is not supported");
   for (size_t i = 0; i < 5; ++i) require_type(ctx, i, {ElemType::f32, ElemType::f64});
   for (size_t i = 1; i < 5; ++i)  // bn_run reads every parameter as X's element type
     LOWBIT_NODE_REQUIRE(ctx.in[i].elem == ctx.in[0].elem, ctx, "input {} is {}, expected X's type {}", i,
@@ -219,7 +221,7 @@ void softmax_run(RunCtx& ctx) {
 }  // namespace
 
 void add_norm_ops(OpList& ops) {
-  ops.push_back(OpDef{"", "BatchNormalization", 9, {"epsilon", "momentum", "training_mode", "spatial"}, bn_infer, bn_run});
+  ops.push_back(OpDef{"", "BatchNormalization", 7, {"epsilon", "momentum", "training_mode", "spatial"}, bn_infer, bn_run});
   ops.push_back(OpDef{"", "LayerNormalization", 1, {"axis", "epsilon", "stash_type"}, ln_infer, ln_run});
   ops.push_back(OpDef{"", "Softmax", 1, {"axis"}, softmax_infer, softmax_run});
   ops.push_back(OpDef{"", "LogSoftmax", 1, {"axis"}, softmax_infer, softmax_run});

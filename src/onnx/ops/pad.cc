@@ -1,5 +1,5 @@
-// Pad (opset 11+: pads and constant_value as inputs; modes constant, reflect, edge; negative
-// pads crop). Each output axis gets an index map to the input (-1 = constant fill).
+// Pad (Pad-2: pads and value as attributes; opset 11+: pads and constant_value as inputs; modes
+// constant, reflect, edge; negative pads crop). Each output axis gets an index map to the input (-1 = constant fill).
 #include "lowbit/core/threads.h"
 #include "ops/op.h"
 
@@ -7,8 +7,13 @@ namespace lowbit::onnx {
 namespace {
 
 std::optional<std::vector<int64_t>> pads_of(const InferCtx& ctx, size_t rank) {
-  if (!ctx.value(1)) return std::nullopt;
-  std::vector<int64_t> pads = int_list(*ctx.value(1));
+  std::vector<int64_t> pads;
+  if (ctx.opset < 11) {
+    pads = ctx.node.attr_ints("pads");
+  } else {
+    if (!ctx.value(1)) return std::nullopt;
+    pads = int_list(*ctx.value(1));
+  }
   LOWBIT_NODE_REQUIRE(pads.size() == 2 * rank, ctx, "pads has {} values for rank {}", pads.size(), rank);
   for (int64_t p : pads) LOWBIT_NODE_REQUIRE(p >= -(int64_t{1} << 40) && p <= (int64_t{1} << 32), ctx, "pad {} out of range", p);
   return pads;
@@ -19,6 +24,13 @@ void pad_infer(InferCtx& ctx) {
   const std::string mode = ctx.node.attr_s("mode", "constant");
   LOWBIT_NODE_REQUIRE(mode == "constant" || mode == "reflect" || mode == "edge", ctx, "unsupported mode '{}'", mode);
   LOWBIT_NODE_REQUIRE(!ctx.has(3), ctx, "the 'axes' input is not supported");
+  if (ctx.opset < 11) {
+    LOWBIT_NODE_REQUIRE(ctx.n_in() == 1, ctx, "Pad-2 takes pads/value as attributes, got {} inputs", ctx.n_in());
+    require_type(ctx, 0, {ElemType::f32, ElemType::f64});  // the float 'value' is cast to X's type
+  } else {
+    LOWBIT_NODE_REQUIRE(!ctx.node.find("pads") && !ctx.node.find("value"), ctx,
+                        "pads/value attributes belong to Pad-2; from opset 11 they are inputs");
+  }
   if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
   const Shape& in = ctx.shape(0);
   const auto pads = pads_of(ctx, in.size());
@@ -61,6 +73,15 @@ void pad_run(RunCtx& ctx) {
   const size_t es = elem_size(x.type());
   std::vector<std::byte> fill(es, std::byte{0});
   if (ctx.has(2) && ctx.input(2).numel() > 0) std::memcpy(fill.data(), ctx.input(2).raw(), es);
+  if (ctx.opset < 11) {
+    const double v = ctx.node.attr_f("value", 0.0);
+    if (x.type() == ElemType::f32) {
+      const auto f = static_cast<float>(v);
+      std::memcpy(fill.data(), &f, es);
+    } else {
+      std::memcpy(fill.data(), &v, es);
+    }
+  }
   const Shape in_st = contiguous_strides(x.shape());
   const int64_t total = y.numel();
   if (total == 0) return;
@@ -97,6 +118,6 @@ void pad_run(RunCtx& ctx) {
 
 }  // namespace
 
-void add_pad_ops(OpList& ops) { ops.push_back(OpDef{"", "Pad", 11, {"mode"}, pad_infer, pad_run}); }
+void add_pad_ops(OpList& ops) { ops.push_back(OpDef{"", "Pad", 2, {"mode", "pads", "value"}, pad_infer, pad_run}); }
 
 }  // namespace lowbit::onnx

@@ -22,6 +22,14 @@ const OpList& table() {
     add_reduce_ops(all);
     add_quant_ops(all);
     add_qlinear_fused_ops(all);
+    add_math_ops(all);
+    add_index_ops(all);
+    add_layout_ops(all);
+    add_resize_ops(all);
+    add_scatter_ops(all);
+    add_activation_extra_ops(all);
+    add_select_ops(all);
+    add_norm_extra_ops(all);
     return all;
   }();
   return ops;

@@ -169,17 +169,27 @@ struct SliceSpec {
   std::vector<int64_t> start, step;
 };
 
+// Slice-1 takes starts/ends/axes as attributes (no steps); Slice-10 and later as inputs.
 std::optional<SliceSpec> slice_spec(const InferCtx& ctx, const Shape& in) {
-  for (size_t i = 1; i < 5; ++i)
-    if (ctx.has(i) && !ctx.value(i)) return std::nullopt;
-  LOWBIT_NODE_REQUIRE(ctx.has(1) && ctx.has(2), ctx, "starts and ends are required");
-  const std::vector<int64_t> starts = int_list(*ctx.value(1)), ends = int_list(*ctx.value(2));
+  const bool legacy = ctx.opset < 10;
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (legacy) {
+    LOWBIT_NODE_REQUIRE(ctx.n_in() == 1, ctx, "Slice-1 takes starts/ends/axes as attributes, got {} inputs", ctx.n_in());
+    starts = ctx.node.attr_ints("starts"), ends = ctx.node.attr_ints("ends"), axes = ctx.node.attr_ints("axes");
+  } else {
+    LOWBIT_NODE_REQUIRE(!ctx.node.find("starts") && !ctx.node.find("ends") && !ctx.node.find("axes"), ctx,
+                        "starts/ends/axes attributes belong to Slice-1; from opset 10 they are inputs");
+    for (size_t i = 1; i < 5; ++i)
+      if (ctx.has(i) && !ctx.value(i)) return std::nullopt;
+    LOWBIT_NODE_REQUIRE(ctx.has(1) && ctx.has(2), ctx, "starts and ends are required");
+    starts = int_list(*ctx.value(1)), ends = int_list(*ctx.value(2));
+    if (ctx.has(3)) axes = int_list(*ctx.value(3));
+    if (ctx.has(4)) steps = int_list(*ctx.value(4));
+  }
   const auto rank = static_cast<int64_t>(in.size());
-  std::vector<int64_t> axes, steps;
-  if (ctx.has(3)) axes = int_list(*ctx.value(3));
-  else for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (ctx.has(4)) steps = int_list(*ctx.value(4));
-  else steps.assign(starts.size(), 1);
+  if (!legacy ? !ctx.has(3) : !ctx.node.find("axes"))
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (legacy || !ctx.has(4)) steps.assign(starts.size(), 1);
   LOWBIT_NODE_REQUIRE(ends.size() == starts.size() && axes.size() == starts.size() && steps.size() == starts.size(), ctx,
                       "starts/ends/axes/steps lengths differ");
   SliceSpec sp{in, std::vector<int64_t>(in.size(), 0), std::vector<int64_t>(in.size(), 1)};
@@ -279,8 +289,8 @@ void strided_copy_bytes(const std::byte* in, std::byte* out, const Shape& out_sh
 void add_tensor_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Transpose", 1, {"perm"}, transpose_infer, transpose_run});
   ops.push_back(OpDef{"", "Concat", 4, {"axis"}, concat_infer, concat_run});
-  ops.push_back(OpDef{"", "Split", 11, {"axis", "split", "num_outputs"}, split_infer, split_run});
-  ops.push_back(OpDef{"", "Slice", 10, {}, slice_infer, slice_run});
+  ops.push_back(OpDef{"", "Split", 2, {"axis", "split", "num_outputs"}, split_infer, split_run});
+  ops.push_back(OpDef{"", "Slice", 1, {"starts", "ends", "axes"}, slice_infer, slice_run});
   ops.push_back(OpDef{"", "Gather", 1, {"axis"}, gather_infer, gather_run});
   add_pad_ops(ops);
 }

@@ -1,0 +1,94 @@
+// Older normalizations found in models from the wild: LRN (AlexNet/GoogLeNet-era local response
+// normalization across channels) and MeanVarianceNormalization (zero mean, unit variance over
+// `axes`). Plain loops in double precision.
+#include <cmath>
+
+#include "ops/op.h"
+
+namespace lowbit::onnx {
+namespace {
+
+void same_float_infer(InferCtx& ctx) {
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  LOWBIT_NODE_REQUIRE(ctx.node.op_type != "LRN" || ctx.shape(0).size() >= 2, ctx, "input must be (N, C, ...), got {}",
+                      shape_str(ctx.shape(0)));
+  ctx.set_out(0, ctx.in[0].elem, ctx.shape(0));
+}
+
+template <typename T>
+void lrn_typed(const RunCtx& ctx, const Array& x, Array& y) {
+  const int64_t size = ctx.node.attr_i("size", 1);
+  const double alpha = ctx.node.attr_f("alpha", 1e-4), beta = ctx.node.attr_f("beta", 0.75), bias = ctx.node.attr_f("bias", 1.0);
+  const int64_t n = x.shape()[0], c = x.shape()[1], inner = x.numel() / std::max<int64_t>(n * c, 1);
+  const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;  // window [ch - lo, ch + hi]
+  const T* px = x.data<T>();
+  T* py = y.data<T>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < inner; ++i) {
+        double sq = 0;
+        for (int64_t k = std::max<int64_t>(0, ch - lo); k <= std::min(c - 1, ch + hi); ++k) {
+          const double v = px[(b * c + k) * inner + i];
+          sq += v * v;
+        }
+        const int64_t at = (b * c + ch) * inner + i;
+        py[at] = static_cast<T>(px[at] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
+      }
+}
+
+void lrn_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("size", 0) >= 1, infer_ctx_for(ctx), "attribute 'size' must be >= 1");
+  if (x.type() == ElemType::f32) lrn_typed<float>(ctx, x, *ctx.out[0]);
+  else lrn_typed<double>(ctx, x, *ctx.out[0]);
+}
+
+// y = (x - mean) / (sqrt(var) + 1e-9) with mean and variance over `axes` (default N, H, W),
+// as the ONNX function body defines it.
+template <typename T>
+void mvn_typed(const InferCtx& ctx, const Array& x, Array& y) {
+  const auto rank = static_cast<int64_t>(x.shape().size());
+  std::vector<bool> reduced(static_cast<size_t>(rank), false);
+  for (int64_t a : ctx.node.attr_ints("axes", {0, 2, 3})) reduced[static_cast<size_t>(normalize_axis(a, rank, ctx))] = true;
+  // Group elements by their position on the kept axes.
+  const Shape st = contiguous_strides(x.shape());
+  std::vector<int64_t> group(static_cast<size_t>(x.numel()));
+  int64_t groups = 1;
+  Shape kept_st(static_cast<size_t>(rank), 0);
+  for (int64_t d = rank; d-- > 0;)
+    if (!reduced[static_cast<size_t>(d)]) kept_st[static_cast<size_t>(d)] = groups, groups *= x.shape()[static_cast<size_t>(d)];
+  for (int64_t e = 0; e < x.numel(); ++e) {
+    int64_t g = 0;
+    for (int64_t d = 0; d < rank; ++d) g += (e / st[static_cast<size_t>(d)]) % x.shape()[static_cast<size_t>(d)] * kept_st[static_cast<size_t>(d)];
+    group[static_cast<size_t>(e)] = g;
+  }
+  std::vector<double> sum(static_cast<size_t>(groups), 0), sq(static_cast<size_t>(groups), 0), cnt(static_cast<size_t>(groups), 0);
+  const T* px = x.data<T>();
+  for (int64_t e = 0; e < x.numel(); ++e) {
+    const auto g = static_cast<size_t>(group[static_cast<size_t>(e)]);
+    sum[g] += px[e], sq[g] += double(px[e]) * px[e], cnt[g] += 1;
+  }
+  T* py = y.data<T>();
+  for (int64_t e = 0; e < x.numel(); ++e) {
+    const auto g = static_cast<size_t>(group[static_cast<size_t>(e)]);
+    const double mean = sum[g] / cnt[g], var = std::max(0.0, sq[g] / cnt[g] - mean * mean);
+    py[e] = static_cast<T>((px[e] - mean) / (std::sqrt(var) + 1e-9));
+  }
+}
+
+void mvn_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  const InferCtx ic = infer_ctx_for(ctx);
+  if (x.type() == ElemType::f32) mvn_typed<float>(ic, x, *ctx.out[0]);
+  else mvn_typed<double>(ic, x, *ctx.out[0]);
+}
+
+}  // namespace
+
+void add_norm_extra_ops(OpList& ops) {
+  ops.push_back(OpDef{"", "LRN", 1, {"size", "alpha", "beta", "bias"}, same_float_infer, lrn_run});
+  ops.push_back(OpDef{"", "MeanVarianceNormalization", 9, {"axes"}, same_float_infer, mvn_run});
+}
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,76 @@
+// Ops added for models from other exporters (issue #13), beyond their backend node tests: the legacy forms
+// (Upsample-7 scales attribute, Resize-10) and the errors a malformed node gets, each naming
+// the node, op and opset.
+#include "lowbit/onnx/executor.h"
+#include "test_util.h"
+
+namespace lowbit::onnx {
+namespace {
+
+Array f32(const Shape& shape, std::vector<float> v) { return Array::from<float>(shape, v); }
+Array i64(const Shape& shape, std::vector<int64_t> v) { return Array::from<int64_t>(shape, v); }
+
+// op(x, constants...) at `opset`, run on x.
+Array run_op(int opset, const std::string& op, const Array& x, const std::vector<Array>& consts, Attributes attrs = {}) {
+  GraphBuilder b(opset);
+  std::vector<int> ins{b.input("x", x.type(), x.shape())};
+  for (size_t i = 0; i < consts.size(); ++i) ins.push_back(b.constant(fmt::format("c{}", i), consts[i]));
+  b.output(b.op(op, ins, std::move(attrs), 1, "n"));
+  Session s(b.finish());
+  return s.run({x})[0];
+}
+
+void expect_error(const std::function<void()>& f, const std::string& what) {
+  try {
+    f();
+    ADD_FAILURE() << "expected a ValueError containing: " << what;
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+TEST(WildOps, Upsample7ScalesAttributeRepeatsPixels) {
+  const Array x = f32({1, 1, 1, 2}, {1, 2});
+  const Array y = run_op(7, "Upsample", x, {}, {{"scales", Attribute::from_floats({1, 1, 2, 3})}});
+  EXPECT_TRUE(test::arrays_close(y, f32({1, 1, 2, 6}, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2}), 0, 0));
+}
+
+TEST(WildOps, Resize10IsAsymmetric) {
+  const Array x = f32({1, 2}, {0, 4});
+  const Array lin = run_op(10, "Resize", x, {f32({2}, {1, 2})}, {{"mode", Attribute::from_string("linear")}});
+  EXPECT_TRUE(test::arrays_close(lin, f32({1, 4}, {0, 2, 4, 4}), 0, 0));
+  const Array nn = run_op(10, "Resize", x, {f32({2}, {1, 2})});
+  EXPECT_TRUE(test::arrays_close(nn, f32({1, 4}, {0, 0, 4, 4}), 0, 0));
+}
+
+// Their backend node tests are written at opset 6, below the loader's range.
+TEST(WildOps, EluAndSeluAtOpset13) {
+  const Array x = f32({3}, {-1, 0, 2});
+  const float e = std::expm1(-1.0f);
+  EXPECT_TRUE(test::arrays_close(run_op(13, "Elu", x, {}, {{"alpha", Attribute::from_float(2)}}), f32({3}, {2 * e, 0, 2}),
+                                 1e-6, 0));
+  const double a = 1.67326319217681884765625, g = 1.05070102214813232421875;
+  EXPECT_TRUE(test::arrays_close(run_op(13, "Selu", x, {}), f32({3}, {float(g * a * e), 0, float(2 * g)}), 1e-6, 0));
+}
+
+TEST(WildOps, MalformedNodesNameNodeOpAndOpset) {
+  const Array x = f32({2, 2}, {1, 2, 3, 4});
+  expect_error([&] { run_op(13, "GatherElements", x, {i64({1, 2}, {0, 2})}); },
+               "node 'n' (GatherElements, opset 13): index 2 out of range for axis 0 of size 2");
+  expect_error([&] { run_op(13, "Mod", x, {f32({1}, {2})}); }, "node 'n' (Mod, opset 13): floating-point inputs need fmod=1");
+  expect_error([&] { run_op(13, "Tile", x, {i64({1}, {2})}); }, "node 'n' (Tile, opset 13): repeats has 1 values for input rank 2");
+  expect_error([&] { run_op(13, "DepthToSpace", f32({1, 2, 1, 1}, {1, 2}), {}, {{"blocksize", Attribute::from_int(2)}}); },
+               "node 'n' (DepthToSpace, opset 13): C 2 must be a multiple of blocksize^2 (4)");
+  expect_error([&] { run_op(13, "Resize", x, {f32({0}, {}), f32({2}, {1, 2}), i64({2}, {2, 4})}); },
+               "node 'n' (Resize, opset 13): exactly one of scales and sizes must be given");
+  expect_error([&] { run_op(13, "GatherND", x, {i64({1, 2}, {0, -3})}); },
+               "node 'n' (GatherND, opset 13): index -3 out of range for axis 1 of size 2");
+  expect_error([&] { run_op(13, "ScatterND", x, {i64({1, 1}, {0}), f32({1, 3}, {1, 2, 3})}); },
+               "node 'n' (ScatterND, opset 13): updates have shape [1, 3], expected [1, 2]");
+  expect_error([&] { run_op(13, "ScatterElements", x, {i64({1, 1}, {5}), f32({1, 1}, {9})}); },
+               "node 'n' (ScatterElements, opset 13): index 5 out of range for axis 0 of size 2");
+  expect_error([&] { run_op(14, "CumSum", x, {Array::scalar<int64_t>(2)}); }, "node 'n' (CumSum, opset 14): axis 2 out of range");
+}
+
+}  // namespace
+}  // namespace lowbit::onnx
