@@ -185,7 +185,7 @@ std::vector<BadInput> onnx_rows() {
       row("NoDefaultOpset", {0, {kRelu}}, Want::value, {"models without a default-domain opset_import"}),
       // Bytes, types and sizes.
       raw_row("Truncated", truncated, Want::io, {"bad.onnx", "protobuf parse failed"}),
-      raw_row("Garbage", std::string("\xff\xff\xff\xff garbage \x01\x02", 17), Want::io, {"bad.onnx", "not a valid ONNX model"}),
+      raw_row("Garbage", std::string("\xff\xff\xff\xff garbage \x01\x02", 15), Want::io, {"bad.onnx", "not a valid ONNX model"}),
       raw_row("Empty", "", Want::io, {"bad.onnx: model has no graph"}),
       row("NegativeInputDim", {13, {kRelu}, {{"x", {2, -3}}}}, Want::io, {"input 'x'", "negative dimension -3"}),
       row("AbsurdInputShape", {13, {kRelu}, {{"x", {int64_t{1} << 40, int64_t{1} << 40}}}}, Want::value,
