@@ -123,7 +123,9 @@ void dispatch(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, co
 
 }  // namespace
 
-int64_t qgemm_panel_bytes(int64_t N, int64_t K) { return (N + 15) / 16 * ((K + 3) / 4) * 64; }
+// Whole groups of four panels (64 columns): the widest micro-kernel (NR = 4) loads all four
+// panels of its group even when the last group has fewer valid columns; the padding is zeros.
+int64_t qgemm_panel_bytes(int64_t N, int64_t K) { return (N + 63) / 64 * 4 * ((K + 3) / 4) * 64; }
 
 void qgemm_pack(int64_t N, int64_t K, const int8_t* w, void* panels) {
   const int64_t K4 = (K + 3) / 4;

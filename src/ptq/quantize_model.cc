@@ -121,7 +121,7 @@ int insert_qdq(Graph& g, int v, const ActParams& p) {
 }
 
 // DQ(codes, scale, zero) with `axis` for a constant; returns the DQ output.
-int add_const_dq(Graph& g, const std::string& base, Array codes, Array scale, Array zero, int64_t axis) {
+int add_const_dq(Graph& g, std::string base, Array codes, Array scale, Array zero, int64_t axis) {
   const int c = add_const(g, base + "_quantized", std::move(codes));
   const int s = add_const(g, base + "_scale", std::move(scale));
   const int z = add_const(g, base + "_zero_point", std::move(zero));
