@@ -206,9 +206,37 @@ double sqnr_db(const Array& ref, const Array& q) {
 
 }  // namespace
 
-Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptions& opt, QuantizeReport* report) {
-  LOWBIT_REQUIRE(opt.weight_bits == 8, "quantize", "--weights int{} is not implemented (int8 only)", opt.weight_bits);
-  Graph g = input;
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::int8: return "int8";
+    case Precision::w4a8: return "w4a8";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& s) {
+  for (Precision p : {Precision::fp32, Precision::bf16, Precision::int8, Precision::w4a8})
+    if (s == precision_name(p)) return p;
+  throw ValueError(fmt::format("[ptq] unknown precision '{}' (expected fp32, bf16, int8 or w4a8)", s));
+}
+
+double weight_bytes_per_value(Precision p) {
+  return p == Precision::fp32 ? 4.0 : p == Precision::bf16 ? 2.0 : p == Precision::int8 ? 1.0 : 0.5;
+}
+
+std::string precision_unavailable(Precision p) {
+  if (p == Precision::bf16) return "bf16: the engine has no bf16 path yet";
+  if (p == Precision::w4a8) return "w4a8: int4 weights are not implemented in this build (branch w4a8)";
+  return "";
+}
+
+QdqPlan plan_qdq(const Graph& input, const Array& calib, const QuantizeOptions& opt) {
+  QdqPlan plan;
+  plan.opt = opt;
+  Graph& g = plan.graph;
+  g = input;
   onnx::fold_constants(g);
   onnx::fold_batchnorm(g);
   g.remove_dead();
@@ -218,61 +246,133 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
     const bool found = std::any_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return !n.dead && n.name == name; });
     LOWBIT_REQUIRE(found, "quantize", "--exclude names node '{}', which the model does not have", name);
   }
-  std::vector<int> tensors;
-  const std::vector<Layer> layers = plan_layers(g, exclude, &tensors);
-  LOWBIT_REQUIRE(!layers.empty(), "quantize", "the model has no Conv, Gemm, MatMul or Add to quantize");
-  const std::vector<TensorRange> ranges = calibrate(g, tensors, calib, opt.calib);
-  QuantizeReport rep;
-  rep.calib_samples = calib.shape()[0];
-  std::map<int, ActParams> params;
-  for (size_t i = 0; i < tensors.size(); ++i) params[tensors[i]] = act_params(ranges[i]);
+  // Every Conv/Gemm/MatMul is a layer (exclusion is a config choice); excluded Adds stay float.
+  const std::vector<Layer> all = plan_layers(g, {}, &plan.tensors);
+  for (const Layer& l : all) {
+    const Node& n = g.nodes[static_cast<size_t>(l.node)];
+    if (n.op_type == "Add") {
+      if (!exclude.count(n.name)) plan.adds.push_back(l.node);
+      continue;
+    }
+    plan.layers.push_back(QuantLayer{n.name, n.op_type, l.node, l.in, l.out, g.constant(n.inputs[1])->numel()});
+  }
+  LOWBIT_REQUIRE(!plan.layers.empty(), "quantize", "the model has no Conv, Gemm or MatMul with constant float weights to quantize");
+  plan.ranges = calibrate(g, plan.tensors, calib, opt.calib);
+  plan.calib_samples = calib.shape()[0];
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const ActParams p = act_params(plan.ranges[i]);
+    plan.act[plan.tensors[i]] = {p.scale, p.zp};
+  }
   // A tensor that only rearranges a quantized one (the Slice/Pad shortcut of CIFAR ResNets)
   // shares its parameters: its codes are then the source's codes, moved (passes_qdq.cc).
-  for (int t : tensors)
-    if (const int src = moved_from(g, t); src != t && params.count(src)) params[t] = params[src];
+  for (int t : plan.tensors)
+    if (const int src = moved_from(g, t); src != t && plan.act.count(src)) plan.act[t] = plan.act[src];
+  return plan;
+}
+
+Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, int>* dq_of, std::vector<LayerReport>* reports) {
+  LOWBIT_REQUIRE(config.size() == plan.layers.size(), "ptq", "the configuration has {} layers but the model has {}", config.size(),
+                 plan.layers.size());
+  for (Precision p : config)
+    if (const std::string why = precision_unavailable(p); !why.empty() && p != Precision::fp32)
+      throw ValueError("[ptq] precision " + why);
+  Graph g = plan.graph;
+  auto act = [&](int v) {
+    const auto& a = plan.act.at(v);
+    return ActParams{a.first, static_cast<uint8_t>(a.second)};
+  };
+  // Which activations to quantize: inputs and outputs of quantized layers, then Adds whose
+  // inputs both are (in topological order, so an Add feeding an Add is settled first).
+  std::set<int> quantized;
+  for (size_t i = 0; i < config.size(); ++i) {
+    if (config[i] == Precision::fp32) continue;
+    quantized.insert(plan.layers[i].in);
+    if (plan.layers[i].out >= 0) quantized.insert(plan.layers[i].out);
+  }
+  auto is_q = [&](int v) { return quantized.count(v) || quantized.count(moved_from(g, v)); };
+  std::vector<int> q_adds;
+  for (int id : plan.adds) {
+    const Node& n = g.nodes[static_cast<size_t>(id)];
+    if (!is_q(n.inputs[0]) || !is_q(n.inputs[1])) continue;
+    q_adds.push_back(id);
+    quantized.insert(n.inputs[0]);
+    quantized.insert(n.inputs[1]);
+    int out = n.outputs[0];
+    if (const int a = sole_consumer(g, out); a >= 0 && g.nodes[static_cast<size_t>(a)].op_type == "Relu") out = g.nodes[static_cast<size_t>(a)].outputs[0];
+    if (!is_graph_output(g, out)) quantized.insert(out);
+  }
   // Weights and biases first (node indices stay valid: add_node appends).
-  for (const Layer& l : layers) {
-    Node& n = g.nodes[static_cast<size_t>(l.node)];
-    LayerReport lr{n.name, n.op_type, "w8a8", g.values[static_cast<size_t>(l.in)].name,
+  for (size_t i = 0; i < config.size(); ++i) {
+    const QuantLayer& l = plan.layers[i];
+    LayerReport lr{l.node, l.op, precision_name(config[i]), g.values[static_cast<size_t>(l.in)].name,
                    l.out >= 0 ? g.values[static_cast<size_t>(l.out)].name : "", 0, 0, 0};
-    if (n.op_type != "Add") {
+    if (config[i] != Precision::fp32) {
+      Node& n = g.nodes[static_cast<size_t>(l.node_id)];
       const int64_t out_channels = g.constant(n.inputs[1])->shape()[static_cast<size_t>(weight_axis(n))];
       std::vector<float> ws;
-      const int wv = quantize_weight(g, n, opt.per_channel, lr, &ws);
-      Node& n2 = g.nodes[static_cast<size_t>(l.node)];  // add_node may have moved the node table
+      const int wv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws);
+      Node& n2 = g.nodes[static_cast<size_t>(l.node_id)];  // add_node may have moved the node table
       n2.inputs[1] = wv;
       const Array* b = has_in(n2, 2) ? g.constant(n2.inputs[2]) : nullptr;
       if (b && b->type() == ElemType::f32 && b->dim() == 1 && b->numel() == out_channels)
-        n2.inputs[2] = quantize_bias(g, n2.inputs[2], params[l.in].scale, ws);
+        n2.inputs[2] = quantize_bias(g, n2.inputs[2], act(l.in).scale, ws);
     }
-    rep.layers.push_back(lr);
+    if (reports) reports->push_back(lr);
   }
+  if (reports)
+    for (int id : q_adds) {
+      const Node& n = g.nodes[static_cast<size_t>(id)];
+      reports->push_back(LayerReport{n.name, n.op_type, "int8", g.values[static_cast<size_t>(n.inputs[0])].name, "", 0, 0, 0});
+    }
   g.relink();
-  std::map<int, int> dq_of;
-  for (int t : tensors) dq_of[t] = insert_qdq(g, t, params[t]);
-  for (const Node& n : g.nodes)
-    if (!n.dead && exclude.count(n.name)) rep.layers.push_back(LayerReport{n.name, n.op_type, "fp32", "", "", 0, 0, 0});
+  std::map<int, int> dq;
+  for (int t : plan.tensors)  // plan order: deterministic names and node order
+    if (quantized.count(t)) dq[t] = insert_qdq(g, t, act(t));
   g.remove_dead();  // the float weights and biases nobody reads any more
   g.validate();
+  if (dq_of) *dq_of = std::move(dq);
+  return g;
+}
+
+std::string config_key(const LayerConfig& config) {
+  std::string k;
+  for (Precision p : config) k += p == Precision::fp32 ? 'F' : p == Precision::bf16 ? 'B' : p == Precision::int8 ? '8' : '4';
+  return k;
+}
+
+Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptions& opt, QuantizeReport* report) {
+  LOWBIT_REQUIRE(opt.weight_bits == 8, "quantize", "--weights int{} is not implemented (int8 only)", opt.weight_bits);
+  const QdqPlan plan = plan_qdq(input, calib, opt);
+  const std::set<std::string> exclude(opt.exclude.begin(), opt.exclude.end());
+  LayerConfig config;
+  for (const QuantLayer& l : plan.layers) config.push_back(exclude.count(l.node) ? Precision::fp32 : Precision::int8);
+  std::map<int, int> dq_of;
+  QuantizeReport rep;
+  Graph g = build_qdq(plan, config, &dq_of, &rep.layers);
+  rep.calib_samples = plan.calib_samples;
+  std::stable_partition(rep.layers.begin(), rep.layers.end(), [](const LayerReport& l) { return l.precision != "fp32"; });
   // SQNR on the first calibration batch: float tensors vs their dequantized codes.
   const Array x = batch_rows(calib, 0, std::min<int64_t>(calib.shape()[0], opt.calib.batch));
-  Graph fp = input;
-  onnx::fold_constants(fp);
-  onnx::fold_batchnorm(fp);
-  fp.remove_dead();
+  Graph fp = plan.graph;
   Graph qg = g;
   const size_t first = fp.outputs.size();
-  for (int t : tensors) {
-    fp.outputs.push_back(fp.find_value(g.values[static_cast<size_t>(t)].name));
-    qg.outputs.push_back(dq_of[t]);
+  std::vector<size_t> range_of;
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    if (!dq_of.count(plan.tensors[i])) continue;
+    fp.outputs.push_back(plan.tensors[i]);
+    qg.outputs.push_back(dq_of[plan.tensors[i]]);
+    range_of.push_back(i);
   }
   const auto ref = onnx::Session(std::move(fp), onnx::SessionOptions{1, 0, true}).run(std::vector<Array>{x});
   const auto got = onnx::Session(std::move(qg), onnx::SessionOptions{1, 0, true}).run(std::vector<Array>{x});
   rep.output_sqnr_db = sqnr_db(ref[0], got[0]);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const int t = tensors[i];
-    rep.tensors.push_back(TensorReport{g.values[static_cast<size_t>(t)].name, ranges[i].min, ranges[i].max, ranges[i].lo,
-                                       ranges[i].hi, params[t].scale, params[t].zp, sqnr_db(ref[first + i], got[first + i])});
+  for (size_t k = 0; k < range_of.size(); ++k) {
+    const size_t i = range_of[k];
+    const int t = plan.tensors[i];
+    const auto& a = plan.act.at(t);
+    rep.tensors.push_back(TensorReport{plan.graph.values[static_cast<size_t>(t)].name, plan.ranges[i].min, plan.ranges[i].max,
+                                       plan.ranges[i].lo, plan.ranges[i].hi, a.first, a.second,
+                                       sqnr_db(ref[first + k], got[first + k])});
   }
   if (report) *report = std::move(rep);
   return g;

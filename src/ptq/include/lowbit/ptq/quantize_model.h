@@ -5,6 +5,7 @@
 // lowers these patterns to its integer kernels) run the result.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,53 @@ struct QuantizeReport {
 };
 
 // g: the float model (BatchNorm is folded into convs first). calib: its first input, batch first.
+// Equivalent to build_qdq(plan_qdq(g, calib, opt), all int8 but opt.exclude) plus the SQNR report.
 onnx::Graph quantize_model(const onnx::Graph& g, const onnx::Array& calib, const QuantizeOptions& opt, QuantizeReport* report);
+
+// ---- Per-layer precision (mixed precision) -----------------------------------------------
+// A layer is a Conv, Gemm or MatMul with a constant float weight: its weight and its input
+// activation take the layer's precision. Adds follow their neighbours: an Add is quantized when
+// both its inputs already are (so all-int8 gives exactly quantize_model's graph).
+enum class Precision { fp32, bf16, int8, w4a8 };
+const char* precision_name(Precision p);
+Precision parse_precision(const std::string& s);  // ValueError listing the names
+double weight_bytes_per_value(Precision p);        // 4, 2, 1, 0.5
+
+// Whether this build can execute a precision; "" if so, else the reason (for messages/reports).
+std::string precision_unavailable(Precision p);
+
+struct QuantLayer {
+  std::string node, op;
+  int node_id = -1, in = -1, out = -1;  // value ids in QdqPlan::graph (out = -1: left float)
+  int64_t weight_values = 0;
+};
+
+// Everything calibration knows, computed once: the folded float graph, the layers, and the
+// activation parameters of every tensor any configuration may quantize.
+struct QdqPlan {
+  onnx::Graph graph;                    // fp32, constants and BatchNorm folded
+  QuantizeOptions opt;
+  std::vector<QuantLayer> layers;       // topological order; a config indexes this
+  std::vector<int> adds;                // node ids of quantizable Adds (not excluded)
+  std::vector<int> tensors;             // calibrated activation tensors
+  std::vector<TensorRange> ranges;      // per tensors[i]
+  std::map<int, std::pair<float, int>> act;  // value id -> (scale, zero point)
+  int64_t calib_samples = 0;
+};
+using LayerConfig = std::vector<Precision>;  // one per QdqPlan::layers
+
+QdqPlan plan_qdq(const onnx::Graph& g, const onnx::Array& calib, const QuantizeOptions& opt);
+
+// The QDQ graph of one configuration. Cheap: no calibration. dq_of (optional) maps each
+// quantized activation (plan value id) to its DequantizeLinear output; layers (optional) gets a
+// report line per layer.
+onnx::Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, int>* dq_of = nullptr,
+                      std::vector<LayerReport>* layers = nullptr);
+
+// Config JSON: {"default": "int8", "layers": {"<node>": "fp32", ...}}; a node the plan does not
+// have or an unknown precision is an error naming it.
+LayerConfig config_from_json(const QdqPlan& plan, const std::string& json_text);
+std::string config_to_json(const QdqPlan& plan, const LayerConfig& config);
+std::string config_key(const LayerConfig& config);  // compact "8F48..." one letter per layer
 
 }  // namespace lowbit::ptq
