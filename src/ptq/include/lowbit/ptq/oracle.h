@@ -1,0 +1,81 @@
+// The oracle a mixed-precision search asks: accuracy, loss and logit SQNR of a per-layer
+// configuration on the evaluation subset, its end-to-end latency on the real kernels and its
+// weight size. ModelOracle measures (QDQ graph on onnx::Session) and caches every answer in a
+// JSON Lines file, so a rerun with the same model, data and options resumes; tests use fakes.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lowbit/onnx/ir.h"
+#include "lowbit/ptq/quantize_model.h"
+
+namespace lowbit::ptq {
+
+struct Measurement {
+  double top1 = NAN, loss = NAN, sqnr_db = NAN;  // on the evaluation subset; SQNR of logits vs fp32
+};
+
+// One asked configuration, in order: the trajectory of a search.
+struct Probe {
+  std::string key, phase;  // config_key, e.g. "sensitivity", "greedy", "dp-verify"
+  Measurement m;
+  bool cached = false;
+};
+
+class Oracle {
+ public:
+  virtual ~Oracle() = default;
+  virtual size_t layers() const = 0;
+  virtual Measurement evaluate(const LayerConfig& c) = 0;
+  virtual double latency_ms(const LayerConfig& c) = 0;  // median, warm-up excluded, fixed threads
+  virtual double size_bytes(const LayerConfig& c) const = 0;
+  // Bookkeeping shared by all oracles: the phase probes are attributed to, and the trajectory.
+  std::string phase = "search";
+  std::vector<Probe> trajectory;
+  int64_t fresh_evaluations = 0, cached_evaluations = 0, latency_runs = 0;
+  std::map<std::string, double> latency_cache;                       // config_key -> ms
+  std::map<std::string, Measurement> eval_cache;                      // config_key -> measurement
+  std::function<void(int64_t done, int64_t expected)> progress;       // may be empty
+  int64_t expected_evaluations = 0;
+};
+
+struct ModelOracleOptions {
+  int threads = 1;                 // intra-op threads of every session (fixed: latencies compare)
+  int64_t eval_batch = 100;
+  int64_t latency_batch = 64;
+  int latency_warmup = 2, latency_repeats = 7;
+  std::string cache_path;          // "" = no disk cache
+  std::string fingerprint;         // model + data + options; a cache with another one is ignored
+};
+
+class ModelOracle : public Oracle {
+ public:
+  // inputs [N, ...] float32, labels N (class ids < the model's outputs).
+  ModelOracle(const QdqPlan& plan, onnx::Array inputs, std::vector<int32_t> labels, ModelOracleOptions opt);
+  size_t layers() const override { return plan_.layers.size(); }
+  Measurement evaluate(const LayerConfig& c) override;
+  double latency_ms(const LayerConfig& c) override;
+  double size_bytes(const LayerConfig& c) const override;
+  onnx::Graph graph(const LayerConfig& c) const { return build_qdq(plan_, c); }
+
+ private:
+  void append_cache(const std::string& line);
+  const QdqPlan& plan_;
+  onnx::Array inputs_, latency_input_, ref_logits_;
+  std::vector<int32_t> labels_;
+  ModelOracleOptions opt_;
+  double other_bytes_ = 0;  // weights of everything that is not a layer's weight (fp32)
+};
+
+// Softmax cross-entropy (mean), top-1 and SQNR of `logits` [N, C] (ref: fp32 logits, may be empty).
+Measurement score_logits(const onnx::Array& logits, const std::vector<int32_t>& labels, const onnx::Array& ref);
+
+// A stable 64-bit hash (FNV-1a) of bytes, hex; for cache fingerprints.
+std::string fnv1a_hex(const std::string& bytes);
+
+}  // namespace lowbit::ptq
