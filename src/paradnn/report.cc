@@ -10,7 +10,7 @@
 #include "lowbit/core/error.h"
 #include "lowbit/nn/checkpoint.h"
 #include "lowbit/paradnn/config.h"
-#include "svg.h"
+#include "lowbit/core/svg.h"
 
 namespace lowbit::paradnn {
 namespace {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -162,6 +163,28 @@ double ModelOracle::latency_ms(const LayerConfig& c) {
   ++latency_runs;
   append_cache(nlohmann::json{{"key", key}, {"latency_ms", med}}.dump());
   return med;
+}
+
+std::vector<double> ModelOracle::latency_interleaved(const std::vector<LayerConfig>& cs) {
+  std::vector<std::unique_ptr<onnx::Session>> ss;
+  for (const auto& c : cs) ss.push_back(std::make_unique<onnx::Session>(build_qdq(plan_, c), onnx::SessionOptions{1, opt_.threads, true}));
+  const std::vector<onnx::Array> x{latency_input_};
+  for (int i = 0; i < opt_.latency_warmup; ++i)
+    for (auto& s : ss) s->run(x);
+  std::vector<std::vector<double>> ms(cs.size());
+  for (int r = 0; r < opt_.latency_repeats; ++r)
+    for (size_t k = 0; k < ss.size(); ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ss[k]->run(x);
+      ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  std::vector<double> out;
+  for (auto& v : ms) {
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+    out.push_back(v[v.size() / 2]);
+  }
+  latency_runs += static_cast<int64_t>(cs.size());
+  return out;
 }
 
 double ModelOracle::size_bytes(const LayerConfig& c) const {

@@ -2,6 +2,7 @@
 #include "lowbit/ptq/search.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <limits>
 #include <set>
@@ -92,23 +93,32 @@ LatencyTable measure_layer_latency(Oracle& o, const std::vector<Precision>& cand
   const auto t0 = Clock::now();
   const size_t n = o.layers(), k = cand.size();
   LatencyTable t;
+  // One interleaved round set: base twice (their difference estimates the noise), fp32, then
+  // base with each layer at fp32 and at each wider candidate.
   const LayerConfig base(n, cand.back());
-  t.base_ms = o.latency_ms(base);
-  t.fp32_ms = o.latency_ms(LayerConfig(n, Precision::fp32));
-  t.noise_ms = 0.01 * t.base_ms;  // differences below 1 % of the base latency count as equal
+  std::vector<LayerConfig> cs{base, base, LayerConfig(n, Precision::fp32)};
+  for (size_t i = 0; i < n; ++i)
+    for (size_t p = 0; p <= k; ++p) {
+      if (p + 1 == k) continue;  // the base itself
+      LayerConfig c = base;
+      c[i] = p == k ? Precision::fp32 : cand[p];
+      cs.push_back(c);
+    }
+  const std::vector<double> ms = o.latency_interleaved(cs);
+  t.base_ms = std::min(ms[0], ms[1]);
+  t.fp32_ms = ms[2];
+  t.noise_ms = std::max(std::fabs(ms[0] - ms[1]), 0.01 * t.base_ms);
   t.cost.assign(n, std::vector<double>(k, 0.0));
   t.cost_fp32.assign(n, 0.0);
   t.allowed.assign(n, std::vector<bool>(k, true));
-  t.measurements = 2;
+  t.measurements = static_cast<int64_t>(cs.size());
+  size_t at = 3;
+  const double base_mid = 0.5 * (ms[0] + ms[1]);
   for (size_t i = 0; i < n; ++i) {
-    LayerConfig c = base;
-    c[i] = Precision::fp32;
-    t.cost_fp32[i] = o.latency_ms(c) - t.base_ms;
-    for (size_t p = 0; p + 1 < k; ++p) {
-      c[i] = cand[p];
-      t.cost[i][p] = o.latency_ms(c) - t.base_ms;
+    for (size_t p = 0; p <= k; ++p) {
+      if (p + 1 == k) continue;
+      (p == k ? t.cost_fp32[i] : t.cost[i][p]) = ms[at++] - base_mid;
     }
-    t.measurements += static_cast<int64_t>(k);
     for (size_t p = 0; p < k; ++p) {
       bool ok = !(t.cost_fp32[i] < t.cost[i][p] - t.noise_ms);
       for (size_t w = 0; w < p; ++w) ok = ok && !(t.cost[i][w] < t.cost[i][p] - t.noise_ms);
@@ -199,8 +209,8 @@ std::vector<LayerConfig> dp_proposals(const std::vector<std::vector<double>>& sc
       if (lat.allowed[i][p]) mx = std::max(mx, score[i][p]);
     total += mx;
   }
-  const int B = opt.bins;
-  const double unit = total > 0 ? total / B : 1.0;
+  const double unit = total > 0 ? total / opt.bins : 1.0;
+  const int B = opt.bins + static_cast<int>(n);  // room for rounding every layer's units up
   std::vector<std::vector<Opt>> opts(n);
   for (size_t i = 0; i < n; ++i) {
     opts[i].push_back(Opt{Precision::fp32, lat.cost_fp32[i], 0});
@@ -267,10 +277,14 @@ SearchResult dp_search(Oracle& o, const std::vector<std::vector<double>>& score,
     if (probe(mid)) lo = mid;
     else hi = mid;
   }
-  // The answer: of the evaluated passing proposals (and fp32), the lowest measured latency.
-  double best_ms = o.latency_ms(r.config);
-  for (size_t k : passing)
-    if (const double ms = o.latency_ms(props[k]); ms < best_ms) best_ms = ms, r.config = props[k];
+  // The answer: of the evaluated passing proposals (and fp32), the lowest latency, measured
+  // interleaved so that all candidates see the same machine load.
+  std::vector<LayerConfig> cs{r.config};
+  for (size_t k : passing) cs.push_back(props[k]);
+  const std::vector<double> ms = o.latency_interleaved(cs);
+  const size_t best = static_cast<size_t>(std::min_element(ms.begin(), ms.end()) - ms.begin());
+  r.config = cs[best];
+  if (cs.size() > 2) r.notes.push_back(fmt::format("{} passing proposals timed side by side; the fastest wins", cs.size() - 1));
   return finish(o, r, b, base, t0, traj0);
 }
 

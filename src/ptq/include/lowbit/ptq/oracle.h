@@ -34,6 +34,14 @@ class Oracle {
   virtual Measurement evaluate(const LayerConfig& c) = 0;
   virtual double latency_ms(const LayerConfig& c) = 0;  // median, warm-up excluded, fixed threads
   virtual double size_bytes(const LayerConfig& c) const = 0;
+  // Latencies of several configurations measured interleaved (round r times every config once),
+  // so a change of machine load over time shifts all of them alike. Not cached: `copies` > 1
+  // measures the first config that many times as separate sessions (a noise estimate).
+  virtual std::vector<double> latency_interleaved(const std::vector<LayerConfig>& cs) {
+    std::vector<double> out;
+    for (const auto& c : cs) out.push_back(latency_ms(c));
+    return out;
+  }
   // Bookkeeping shared by all oracles: the phase probes are attributed to, and the trajectory.
   std::string phase = "search";
   std::vector<Probe> trajectory;
@@ -61,6 +69,7 @@ class ModelOracle : public Oracle {
   Measurement evaluate(const LayerConfig& c) override;
   double latency_ms(const LayerConfig& c) override;
   double size_bytes(const LayerConfig& c) const override;
+  std::vector<double> latency_interleaved(const std::vector<LayerConfig>& cs) override;
   onnx::Graph graph(const LayerConfig& c) const { return build_qdq(plan_, c); }
 
  private:

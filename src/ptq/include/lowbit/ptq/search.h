@@ -39,7 +39,7 @@ std::vector<Move> lowering_order(const std::vector<std::vector<double>>& score, 
 LayerConfig apply_moves(size_t layers, const std::vector<Move>& moves, size_t k);
 
 // Latency of keeping layer i at a wider precision, in the context of every other layer at the
-// narrowest candidate: cost[i][k] = lat(base with i at candidate k) − lat(base); fp32 is k = -1
+// narrowest candidate, measured interleaved: cost[i][k] = lat(base with i at candidate k) − lat(base); fp32
 // stored at cost_fp32[i]. A candidate measured slower (beyond noise_ms) than a wider one for the
 // same layer is not allowed: no layer ships in a precision slower than a wider one in context.
 struct LatencyTable {

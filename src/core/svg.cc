@@ -1,11 +1,11 @@
 // SVG drawing for the report: plain strings, fixed sizes, no scripts, no external resources.
-#include "svg.h"
+#include "lowbit/core/svg.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-namespace lowbit::paradnn::svg {
+namespace lowbit::svg {
 namespace {
 
 constexpr double kW = 560, kH = 360, kLeft = 70, kRight = 150, kTop = 30, kBottom = 50;
@@ -171,4 +171,4 @@ std::string bars(const std::string& title, const std::vector<std::string>& label
   return figure(b, w, h, title, caption);
 }
 
-}  // namespace lowbit::paradnn::svg
+}  // namespace lowbit::svg

@@ -1,4 +1,4 @@
-// Inline-SVG plot primitives of the paradnn report: heatmap, scatter/line plot on linear or
+// Inline-SVG plot primitives shared by the paradnn and ptq reports: heatmap, scatter/line plot on linear or
 // log axes, horizontal bars. Each returns one <figure class="plot"> element.
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace lowbit::paradnn::svg {
+namespace lowbit::svg {
 
 struct Point {
   double x = 0, y = 0;
@@ -33,4 +33,4 @@ std::string scatter(const std::string& title, const std::string& xlabel, const s
 std::string bars(const std::string& title, const std::vector<std::string>& labels, const std::vector<double>& values,
                  const std::string& caption);
 
-}  // namespace lowbit::paradnn::svg
+}  // namespace lowbit::svg

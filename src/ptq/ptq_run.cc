@@ -1,0 +1,268 @@
+// The `lowbit ptq` job (ptq_run.h): data → plan (one calibration) → sensitivities → in-context
+// latencies → search → measured answer → atomically written outputs.
+#include "lowbit/ptq/ptq_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <numeric>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "lowbit/core/error.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/npy.h"
+#include "lowbit/ptq/calibrate.h"
+#include "lowbit/ptq/oracle.h"
+#include "lowbit/ptq/search.h"
+#include "lowbit/ptq/sensitivity.h"
+
+namespace lowbit::ptq {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+struct Job {
+  onnx::Graph model;
+  QdqPlan plan;
+  std::vector<Precision> cand;  // below fp32, wide to narrow
+  std::unique_ptr<ModelOracle> oracle;
+  Metric metric = Metric::augmented;
+  int64_t eval_samples = 0;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Evaluation inputs and labels: a data set's test split (every ⌊N/count⌋-th) or a .npy pair.
+std::pair<onnx::Array, std::vector<int32_t>> load_eval(const PtqOptions& o, const onnx::ValueType& input) {
+  LOWBIT_REQUIRE(!o.eval.empty(), "ptq", "--eval is required (a .npy batch with --eval-labels, or a data set name)");
+  if (fs::exists(o.eval)) {
+    LOWBIT_REQUIRE(!o.eval_labels.empty(), "ptq", "--eval {} is a file: give its labels with --eval-labels labels.npy", o.eval);
+    const onnx::Array x = load_calibration(DataSource{o.eval, "", {}, o.eval_count}, input);
+    const onnx::Array y = onnx::load_npy(o.eval_labels);
+    LOWBIT_REQUIRE(y.dim() == 1 && (y.type() == onnx::ElemType::i64 || y.type() == onnx::ElemType::i32), "ptq",
+                   "--eval-labels {} must be a 1-D int64 array of class ids (is {} {})", o.eval_labels, onnx::elem_name(y.type()),
+                   shape_str(y.shape()));
+    LOWBIT_REQUIRE(y.shape()[0] >= x.shape()[0], "ptq", "--eval-labels {} has {} labels for {} samples", o.eval_labels, y.shape()[0],
+                   x.shape()[0]);
+    std::vector<int32_t> labels;
+    for (int64_t i = 0; i < x.shape()[0]; ++i) labels.push_back(static_cast<int32_t>(y.get_i64(i)));
+    return {x, labels};
+  }
+  const LabelledSet all = load_test_split(o.eval, o.calib.data_dir, o.calib.pre);
+  const int64_t n = all.inputs.shape()[0], take = std::min(n, o.eval_count), stride = n / take;
+  Shape s = all.inputs.shape();
+  s[0] = take;
+  onnx::Array x = onnx::Array::empty(onnx::ElemType::f32, s);
+  const int64_t per = all.inputs.numel() / n;
+  std::vector<int32_t> labels;
+  for (int64_t i = 0; i < take; ++i) {
+    std::copy(all.inputs.data<float>() + i * stride * per, all.inputs.data<float>() + (i * stride + 1) * per, x.data<float>() + i * per);
+    labels.push_back(all.labels[static_cast<size_t>(i * stride)]);
+  }
+  return {x, labels};
+}
+
+Job prepare(const PtqOptions& o) {
+  Job job;
+  job.metric = parse_metric(o.metric);
+  if (const std::string why = metric_unavailable(job.metric); !why.empty()) throw ValueError("[ptq] " + why);
+  for (const std::string& p : o.precisions) {
+    const Precision pr = parse_precision(p);
+    if (const std::string why = precision_unavailable(pr); !why.empty()) throw ValueError("[ptq] --precisions: " + why);
+    if (pr != Precision::fp32) job.cand.push_back(pr);
+  }
+  LOWBIT_REQUIRE(!job.cand.empty(), "ptq", "--precisions needs at least one precision below fp32 (int8, w4a8)");
+  std::sort(job.cand.begin(), job.cand.end());  // enum order: wide to narrow
+  job.cand.erase(std::unique(job.cand.begin(), job.cand.end()), job.cand.end());
+  job.model = onnx::load_model(o.model);
+  LOWBIT_REQUIRE(job.model.inputs.size() == 1, "ptq", "{} has {} inputs; lowbit ptq takes one image input", o.model, job.model.inputs.size());
+  const onnx::ValueType& in = job.model.values[static_cast<size_t>(job.model.inputs[0])].type;
+  const onnx::Array calib = load_calibration(o.calib, in);
+  LOWBIT_REQUIRE(calib.shape()[0] >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count)",
+                 calib.shape()[0], o.min_calib);
+  job.plan = plan_qdq(job.model, calib, o.quant);
+  auto [x, y] = load_eval(o, in);
+  job.eval_samples = x.shape()[0];
+  ModelOracleOptions mo;
+  mo.threads = o.threads;
+  mo.latency_batch = o.latency_batch;
+  mo.latency_repeats = o.latency_repeats;
+  mo.cache_path = !o.cache.empty() ? o.cache : (!o.json.empty() && o.json != "-" ? o.json : o.out.empty() ? "ptq" : o.out) + ".cache.jsonl";
+  mo.fingerprint = fnv1a_hex(read_file(o.model) + "|" + o.calib.source + "|" + std::to_string(calib.shape()[0]) + "|" + o.eval + "|" +
+                             std::to_string(job.eval_samples) + "|" + calib_method_name(o.quant.calib.method) + "|" +
+                             std::to_string(o.quant.per_channel) + "|" + std::to_string(o.threads) + "|" + std::to_string(o.latency_batch));
+  job.oracle = std::make_unique<ModelOracle>(job.plan, std::move(x), std::move(y), mo);
+  if (o.progress)
+    job.oracle->progress = [](int64_t done, int64_t total) {
+      const int w = 30, f = static_cast<int>(w * std::min(done, total) / std::max<int64_t>(total, 1));
+      std::fprintf(stderr, "\r[%s%s] evaluations %lld/%lld ", std::string(static_cast<size_t>(f), '#').c_str(),
+                   std::string(static_cast<size_t>(w - f), ' ').c_str(), static_cast<long long>(done), static_cast<long long>(total));
+    };
+  return job;
+}
+
+SensitivityOptions sens_options(const Job& job, const PtqOptions& o) { return SensitivityOptions{job.cand, o.lambda, 12}; }
+
+void write_atomically(const std::vector<std::pair<std::string, std::function<void(const std::string&)>>>& files) {
+  std::vector<std::string> tmps;
+  try {
+    for (const auto& [path, write] : files) {
+      const std::string tmp = path + ".tmp";
+      write(tmp);
+      tmps.push_back(tmp);
+    }
+  } catch (...) {
+    for (const auto& t : tmps) fs::remove(t);
+    throw;
+  }
+  for (size_t i = 0; i < files.size(); ++i) fs::rename(tmps[i], files[i].first);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  LOWBIT_REQUIRE(out.good(), "ptq", "cannot write {}", path);
+}
+
+json layer_scores(const Sensitivity& s, size_t i, bool noise_ratio) {
+  json a = json::array();
+  for (size_t p = 0; p < s.single[i].size(); ++p) a.push_back(noise_ratio ? std::pow(10.0, -s.single[i][p].sqnr_db / 10.0) : s.score[i][p]);
+  return a;
+}
+
+}  // namespace
+
+void run_sensitivity(const PtqOptions& o) {
+  Job job = prepare(o);
+  Oracle& orc = *job.oracle;
+  orc.phase = "sensitivity";
+  orc.expected_evaluations = 1 + static_cast<int64_t>(job.plan.layers.size() * job.cand.size());
+  const Sensitivity s = measure_sensitivity(orc, job.metric, sens_options(job, o), dependent_pairs(job.plan));
+  if (o.progress) std::fprintf(stderr, "\n");
+  std::vector<size_t> order(job.plan.layers.size());
+  std::iota(order.begin(), order.end(), 0);
+  const size_t low = job.cand.size() - 1;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.score[a][low] < s.score[b][low]; });
+  json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"precision", precision_name(job.cand[low])}, {"kendall_tau", s.tau},
+         {"evaluations", s.evaluations}, {"fresh_evaluations", orc.fresh_evaluations}, {"seconds", s.seconds},
+         {"eval_samples", job.eval_samples}, {"baseline", {{"top1", s.base.top1}, {"loss", s.base.loss}}}, {"pairs", s.pairs.size()}};
+  for (size_t i : order)
+    j["ranking"].push_back({{"layer", job.plan.layers[i].node}, {"score", s.score[i][low]}, {"loss_delta", s.measured[i][low]},
+                            {"top1", s.single[i][low].top1}, {"sqnr_db", s.single[i][low].sqnr_db}});
+  if (o.json == "-") {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("%-28s %12s %12s %8s %9s\n", "layer (least sensitive first)", metric_name(job.metric), "loss delta", "top1", "SQNR dB");
+  for (size_t i : order)
+    std::printf("%-28s %12.4g %12.4g %8.4f %9.1f\n", job.plan.layers[i].node.c_str(), s.score[i][low], s.measured[i][low],
+                s.single[i][low].top1, s.single[i][low].sqnr_db);
+  std::printf("Kendall tau vs measured single-layer order: %.3f; cost %lld evaluations (%lld fresh), %.1f s\n", s.tau,
+              static_cast<long long>(s.evaluations), static_cast<long long>(orc.fresh_evaluations), s.seconds);
+  if (!o.json.empty()) write_atomically({{o.json, [&](const std::string& p) { write_text(p, j.dump(2) + "\n"); }}});
+}
+
+int run_ptq(const PtqOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LOWBIT_REQUIRE(o.search == "dp" || o.search == "bisection" || o.search == "greedy", "ptq",
+                 "unknown --search '{}' (expected dp, bisection or greedy)", o.search);
+  const Budget budget = parse_budget(o.max_drop, o.band);
+  Job job = prepare(o);
+  Oracle& orc = *job.oracle;
+  const size_t n = job.plan.layers.size(), low = job.cand.size() - 1;
+  orc.phase = "sensitivity";
+  orc.expected_evaluations = 1 + static_cast<int64_t>(n * job.cand.size());
+  const Sensitivity s = measure_sensitivity(orc, job.metric, sens_options(job, o), dependent_pairs(job.plan));
+  const LatencyTable lat = measure_layer_latency(orc, job.cand);
+  orc.phase = "reference";
+  const LayerConfig fp(n, Precision::fp32), all8(n, Precision::int8);
+  const bool has8 = std::find(job.cand.begin(), job.cand.end(), Precision::int8) != job.cand.end();
+  const Measurement m8 = has8 ? orc.evaluate(all8) : Measurement{};
+  orc.phase = o.search;
+  SearchResult r;
+  if (o.search == "dp") r = dp_search(orc, s.score, job.cand, lat, budget, s.base.top1);
+  else if (o.search == "bisection") r = bisection_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1);
+  else r = greedy_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1, o.skip_violations);
+  if (o.progress) std::fprintf(stderr, "\n");
+  // Every configuration the search evaluated gets a measured latency (for the fronts).
+  std::map<std::string, LayerConfig> configs;
+  for (const Probe& p : orc.trajectory)
+    if (p.phase != "sensitivity") {
+      LayerConfig c;
+      for (char ch : p.key) c.push_back(ch == 'F' ? Precision::fp32 : ch == 'B' ? Precision::bf16 : ch == '8' ? Precision::int8 : Precision::w4a8);
+      configs[p.key] = c;
+      orc.latency_ms(c);
+    }
+  // The headline numbers: the answer, fp32 and all-int8 timed side by side (same load).
+  const std::vector<double> side = orc.latency_interleaved(has8 ? std::vector<LayerConfig>{r.config, fp, all8} : std::vector<LayerConfig>{r.config, fp});
+  r.latency_ms = side[0];
+  const double fp_ms = side[1], i8_ms = has8 ? side[2] : NAN;
+  json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"search", r.search}, {"budget", budget_str(budget)},
+         {"eval", {{"source", o.eval}, {"samples", job.eval_samples}}}, {"calibration", {{"source", o.calib.source}, {"samples", job.plan.calib_samples}}},
+         {"threads", o.threads}, {"latency_batch", o.latency_batch}, {"lambda", o.lambda}};
+  for (Precision p : job.cand) j["precisions"].push_back(precision_name(p));
+  for (Precision p : {Precision::bf16, Precision::w4a8})
+    if (const std::string why = precision_unavailable(p); !why.empty()) j["unavailable"].push_back(why);
+  j["baseline"] = {{"top1", s.base.top1}, {"loss", s.base.loss}, {"latency_ms", fp_ms}, {"size_bytes", orc.size_bytes(fp)}};
+  if (has8) j["all_int8"] = {{"top1", m8.top1}, {"latency_ms", i8_ms}, {"size_bytes", orc.size_bytes(all8)}};
+  std::vector<double> sq, me;
+  for (size_t i = 0; i < n; ++i) sq.push_back(-s.single[i][low].sqnr_db), me.push_back(s.measured[i][low]);
+  j["kendall_tau"] = {{"sqnr", kendall_tau(sq, me)}, {"measured", 1.0}, {metric_name(job.metric), s.tau}};
+  j["sensitivity_cost"] = {{"evaluations", s.evaluations}, {"seconds", s.seconds}, {"pairs", s.pairs.size()}};
+  j["latency_table"] = {{"base_ms", lat.base_ms}, {"fp32_ms", lat.fp32_ms}, {"noise_ms", lat.noise_ms}, {"measurements", lat.measurements}, {"seconds", lat.seconds}};
+  for (size_t i = 0; i < n; ++i) {
+    json l{{"node", job.plan.layers[i].node}, {"op", job.plan.layers[i].op}, {"weights", job.plan.layers[i].weight_values},
+           {"chosen", precision_name(r.config[i])}, {"cost_fp32_ms", lat.cost_fp32[i]}, {"cost_ms", lat.cost[i]}, {"allowed", lat.allowed[i]}};
+    l["scores"]["measured"] = s.measured[i];
+    l["scores"]["sqnr"] = layer_scores(s, i, true);
+    if (job.metric != Metric::measured && job.metric != Metric::sqnr) l["scores"][metric_name(job.metric)] = s.score[i];
+    j["layers"].push_back(l);
+  }
+  const double drop = budget.drop(s.base.top1, r.m.top1);
+  j["result"] = {{"config", json::parse(config_to_json(job.plan, r.config))["layers"]}, {"key", config_key(r.config)}, {"top1", r.m.top1},
+                 {"drop", drop}, {"met", r.met}, {"latency_ms", r.latency_ms}, {"size_bytes", r.size_bytes},
+                 {"reduction_vs_fp32", 1 - r.latency_ms / fp_ms}, {"reduction_vs_int8", has8 ? 1 - r.latency_ms / i8_ms : NAN},
+                 {"evaluations", r.evaluations}, {"seconds", r.seconds}, {"notes", r.notes}};
+  for (const Probe& p : orc.trajectory) {
+    json e{{"key", p.key}, {"phase", p.phase}, {"top1", p.m.top1}, {"loss", p.m.loss}, {"cached", p.cached}};
+    if (configs.count(p.key)) e["latency_ms"] = orc.latency_cache[p.key], e["size_bytes"] = orc.size_bytes(configs[p.key]);
+    j["evaluated"].push_back(e);
+  }
+  j["cost"] = {{"fresh_evaluations", orc.fresh_evaluations}, {"cached_evaluations", orc.cached_evaluations},
+               {"latency_runs", orc.latency_runs}, {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+  std::printf("%s + %s, %s: top-1 %.4f (fp32 %.4f, drop %.2f%s), %.2f ms vs fp32 %.2f ms (%+.1f %%)", metric_name(job.metric), r.search.c_str(),
+              budget_str(budget).c_str(), r.m.top1, s.base.top1, 100 * drop, budget.relative ? "%" : "pt", r.latency_ms, fp_ms,
+              100 * (r.latency_ms / fp_ms - 1));
+  if (has8) std::printf(" and all-int8 %.2f ms (%+.1f %%)", i8_ms, 100 * (r.latency_ms / i8_ms - 1));
+  std::printf("; %lld search evaluations, %lld fresh in all\n", static_cast<long long>(r.evaluations), static_cast<long long>(orc.fresh_evaluations));
+  for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
+  if (!r.met) {
+    std::fprintf(stderr, "[ptq] no evaluated configuration meets the budget (%s); the closest is %s (top-1 %.4f, drop %.4g); nothing written\n",
+                 budget_str(budget).c_str(), config_key(r.config).c_str(), r.m.top1, drop);
+    return 3;
+  }
+  std::vector<std::pair<std::string, std::function<void(const std::string&)>>> files;
+  if (!o.out.empty()) files.push_back({o.out, [&](const std::string& p) { onnx::save_model(build_qdq(job.plan, r.config), p); }});
+  const std::string cfg = !o.config_out.empty() ? o.config_out : o.out.empty() ? "" : o.out + ".config.json";
+  if (!cfg.empty()) files.push_back({cfg, [&](const std::string& p) { write_text(p, config_to_json(job.plan, r.config) + "\n"); }});
+  if (!o.json.empty() && o.json != "-") files.push_back({o.json, [&](const std::string& p) { write_text(p, j.dump(2) + "\n"); }});
+  if (!o.report.empty()) files.push_back({o.report, [&](const std::string& p) { write_text(p, ptq_html_report(j.dump())); }});
+  write_atomically(files);
+  if (o.json == "-") std::cout << j.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace lowbit::ptq
