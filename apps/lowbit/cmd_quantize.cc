@@ -1,5 +1,6 @@
 // `lowbit quantize model.onnx --calib DATA --out model_q.onnx`: post-training int8 quantization
 // to a QDQ model in ONNX Runtime's layout (src/ptq), plus a JSON summary per layer and tensor.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -16,7 +17,7 @@ namespace lowbit::app {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, calib, data_dir, out, summary, weights = "int8", method = "minmax", exclude;
+  std::string model, calib, data_dir, out, summary, weights = "int8", method = "minmax", exclude, config;
   std::vector<float> mean, std;
   float scale = 1.0f;
   int64_t count = 256;
@@ -45,6 +46,7 @@ void run_quantize(const QuantizeArgs& a) {
   LOWBIT_REQUIRE(a.weights == "int8" || a.weights == "int4", "quantize", "--weights must be int8 or int4, not '{}'", a.weights);
   opt.weight_bits = a.weights == "int4" ? 4 : 8;
   opt.exclude = split_list(a.exclude);
+  if (!a.config.empty()) opt.config_json = (std::stringstream() << std::ifstream(a.config).rdbuf()).str();
   ptq::QuantizeReport rep;
   const onnx::Graph q = ptq::quantize_model(g, calib, opt, &rep);
   onnx::save_model(q, a.out);
@@ -63,8 +65,8 @@ void run_quantize(const QuantizeArgs& a) {
                             {"zero_point", t.zero_point}, {"sqnr_db", t.sqnr_db}});
   const std::string summary = a.summary.empty() ? a.out + ".json" : a.summary;
   std::ofstream(summary) << j.dump(2) << "\n";
-  std::printf("wrote %s (%zu layers quantized to w8a8, %zu activation tensors; output SQNR %.1f dB on %lld calibration samples)\n",
-              a.out.c_str(), rep.layers.size(), rep.tensors.size(), rep.output_sqnr_db, static_cast<long long>(rep.calib_samples));
+  std::printf("wrote %s (%zu layers quantized, %zu activation tensors; output SQNR %.1f dB on %lld calibration samples)\n",
+              a.out.c_str(), static_cast<size_t>(std::count_if(rep.layers.begin(), rep.layers.end(), [](const auto& l) { return l.precision != "fp32"; })), rep.tensors.size(), rep.output_sqnr_db, static_cast<long long>(rep.calib_samples));
   std::printf("summary %s\n", summary.c_str());
 }
 
@@ -85,6 +87,8 @@ LOWBIT_COMMAND("quantize", "post-training int8 quantization of an ONNX model to 
   cmd.add_option("--calib-method", a->method, "minmax | percentile | mse | entropy")->capture_default_str();
   cmd.add_option("--percentile", a->percentile, "percentile method: share of values kept in range")->capture_default_str();
   cmd.add_option("--exclude", a->exclude, "comma-separated node names left in float");
+  cmd.add_option("--config", a->config, "per-layer precisions (JSON written by lowbit ptq: {\"default\": .., \"layers\": {node: fp32|int8|w4a8}})")
+      ->check(CLI::ExistingFile);
   add_threads_option(cmd, &a->threads);
   cmd.callback([a] { run_quantize(*a); });
 });

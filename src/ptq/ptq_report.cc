@@ -86,15 +86,16 @@ std::string ptq_html_report(const std::string& summary_json) {
   return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>lowbit ptq report</title><style>"
          "body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse;font-size:13px}"
          "td,th{border:1px solid #ccc;padding:2px 6px}.note{color:#8c564b}.title{font-weight:bold}.tick{font-size:11px}"
-         ".frame{fill:none;stroke:#999}.grid{stroke:#eee}figure{margin:1em 0}</style></head><body>\n" +
+         ".frame{fill:none;stroke:#999}.grid{stroke:#eee}figure{margin:1em 0}</style>"
+         "<script>window.lowbitErrors=0;window.addEventListener('error',function(){window.lowbitErrors++;});</script></head><body>\n" +
          body +
          "<p id=\"lowbit-report-status\" data-status=\"pending\">self-check did not run</p>\n"
          "<script>(function(){var el=document.getElementById('lowbit-report-status');var why=[];"
          "var f=document.querySelectorAll('figure.plot svg');if(f.length!==2)why.push(f.length+' plots, want 2');"
          "f.forEach(function(s,i){if(s.querySelectorAll('circle.pt').length<3)why.push('plot '+i+' has too few points');});"
+         "if(window.lowbitErrors)why.push(window.lowbitErrors+' script error(s)');"
          "el.setAttribute('data-status',why.length?'error':'ok');"
          "el.textContent=why.length?'self-check: '+why.join('; '):'self-check: '+f.length+' plots ok';})();"
-         "window.addEventListener('error',function(){var el=document.getElementById('lowbit-report-status');el.setAttribute('data-status','error');});"
          "</script>\n</body></html>\n";
 }
 

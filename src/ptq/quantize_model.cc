@@ -346,6 +346,7 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
   const std::set<std::string> exclude(opt.exclude.begin(), opt.exclude.end());
   LayerConfig config;
   for (const QuantLayer& l : plan.layers) config.push_back(exclude.count(l.node) ? Precision::fp32 : Precision::int8);
+  if (!opt.config_json.empty()) config = config_from_json(plan, opt.config_json);
   std::map<int, int> dq_of;
   QuantizeReport rep;
   Graph g = build_qdq(plan, config, &dq_of, &rep.layers);

@@ -159,12 +159,12 @@ SearchResult bisection_search(Oracle& o, const std::vector<Move>& moves, const B
   SearchResult r{"bisection", LayerConfig(o.layers(), Precision::fp32), {}, NAN, NAN, false, 0, 0, {}};
   const size_t n = moves.size();
   o.expected_evaluations = static_cast<int64_t>(o.trajectory.size()) + 1 + static_cast<int64_t>(std::ceil(std::log2(std::max<size_t>(n, 1))));
-  std::vector<std::pair<size_t, bool>> probes;  // (k, passes)
+  std::vector<std::pair<size_t, double>> probes{{0, base}};  // (k, top-1); k = 0 is fp32
   size_t lo = 0, hi = n + 1, best = 0;          // k = lo passes (fp32), k = hi fails
   auto probe = [&](size_t k) {
     const Measurement m = o.evaluate(apply_moves(o.layers(), moves, k));
     const bool ok = b.passes(base, m.top1);
-    probes.push_back({k, ok});
+    probes.push_back({k, m.top1});
     if (ok) best = std::max(best, k);
     return std::make_pair(ok, b.in_band(base, m.top1));
   };
@@ -185,10 +185,11 @@ SearchResult bisection_search(Oracle& o, const std::vector<Move>& moves, const B
     if (ok) lo = mid;
     else hi = mid;
   }
-  for (const auto& [k1, ok1] : probes)
-    for (const auto& [k2, ok2] : probes)
-      if (k1 < k2 && !ok1 && ok2)
-        r.notes.push_back(fmt::format("monotonicity violated: k = {} fails the budget but k = {} passes", k1, k2));
+  // Accuracy should not rise as more layers are lowered; say so where a probe contradicts it.
+  for (const auto& [k1, a1] : probes)
+    for (const auto& [k2, a2] : probes)
+      if (k1 < k2 && a2 > a1 + 1e-12)
+        r.notes.push_back(fmt::format("monotonicity violated: k = {} scores {:.4f} but k = {} (fewer layers lowered) {:.4f}", k2, a2, k1, a1));
   r.config = apply_moves(o.layers(), moves, best);
   return finish(o, r, b, base, t0, traj0);
 }

@@ -19,6 +19,7 @@ struct QuantizeOptions {
   bool per_channel = true;
   int weight_bits = 8;                // 8 (int4 is not implemented: refused with a message)
   std::vector<std::string> exclude;   // node names left in float
+  std::string config_json;            // per-layer precisions (config_from_json); replaces exclude
 };
 
 struct TensorReport {

@@ -1,0 +1,348 @@
+// Mixed-precision PTQ: a per-layer config builds a QDQ graph that ONNX Runtime runs, Kendall τ,
+// each search on a fake oracle with a known answer, the DP never proposes a precision measured
+// slower than a wider one, the evaluation cache resumes, and bad input fails before writing.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lowbit/core/error.h"
+#include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/npy.h"
+#include "lowbit/ptq/oracle.h"
+#include "lowbit/ptq/ptq_run.h"
+#include "lowbit/ptq/search.h"
+#include "lowbit/ptq/sensitivity.h"
+#include "ort_util.h"
+#include "qdq_test_models.h"
+#include "require_peer.h"
+
+namespace lowbit::ptq {
+namespace {
+
+using onnx::Array;
+using onnx::ElemType;
+using onnx::Graph;
+
+// Conv+Relu → Conv → Add(residual)+Relu → GlobalAveragePool → Flatten → Gemm (3 layers).
+Graph small_net() {
+  onnx::GraphBuilder b;
+  const int x = b.input("x", ElemType::f32, {-1, 3, 8, 8});
+  const onnx::Attributes pad1{{"pads", onnx::Attribute::from_ints({1, 1, 1, 1})}};
+  int c1 = b.op("Conv", {x, b.constant("w1", onnx::test::random_f32({8, 3, 3, 3}, 31, 0.3f)), b.constant("b1", onnx::test::random_f32({8}, 32, 0.1f))}, pad1, 1, "c1");
+  c1 = b.op("Relu", {c1}, {}, 1, "r1");
+  const int c2 = b.op("Conv", {c1, b.constant("w2", onnx::test::random_f32({8, 8, 3, 3}, 33, 0.15f))}, pad1, 1, "c2");
+  const int add = b.op("Relu", {b.op("Add", {c2, c1}, {}, 1, "add")}, {}, 1, "r2");
+  const int flat = b.op("Flatten", {b.op("GlobalAveragePool", {add}, {}, 1, "gap")}, {}, 1, "flat");
+  b.output(b.op("Gemm", {flat, b.constant("fc_w", onnx::test::random_f32({10, 8}, 34, 0.5f)), b.constant("fc_b", onnx::test::random_f32({10}, 35, 0.1f))},
+                {{"transB", onnx::Attribute::from_int(1)}}, 1, "fc"), "logits");
+  return b.finish();
+}
+
+std::string tmp(const std::string& name) { return onnx::test::temp_dir() + "/ptqs_" + name; }
+
+template <typename F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    FAIL() << "no error (expected one mentioning '" << needle << "')";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+int count_op(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += !node.dead && node.op_type == op;
+  return n;
+}
+
+TEST(LayerConfig, JsonRoundTripAndQdqPerLayer) {
+  const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 40);
+  const QdqPlan plan = plan_qdq(small_net(), calib, QuantizeOptions{});
+  ASSERT_EQ(plan.layers.size(), 3u);  // c1, c2, fc (the Add follows its neighbours)
+  const LayerConfig mixed{Precision::int8, Precision::fp32, Precision::int8};
+  EXPECT_EQ(config_from_json(plan, config_to_json(plan, mixed)), mixed);
+  EXPECT_EQ(config_key(mixed), "8F8");
+  EXPECT_EQ(config_from_json(plan, R"({"default": "int8", "layers": {"c2": "fp32"}})"), mixed);
+  expect_error([&] { config_from_json(plan, R"({"layers": {"nope": "int8"}})"); }, "nope");
+  expect_error([&] { config_from_json(plan, R"({"default": "int3"})"); }, "int3");
+  // All fp32: no QDQ at all, the float graph's outputs exactly.
+  const Graph fp = build_qdq(plan, LayerConfig(3, Precision::fp32));
+  EXPECT_EQ(count_op(fp, "QuantizeLinear") + count_op(fp, "DequantizeLinear"), 0);
+  // All int8 equals quantize_model's graph (same nodes).
+  const Graph all8 = build_qdq(plan, LayerConfig(3, Precision::int8));
+  const Graph q = quantize_model(small_net(), calib, QuantizeOptions{}, nullptr);
+  EXPECT_EQ(count_op(all8, "QuantizeLinear"), count_op(q, "QuantizeLinear"));
+  EXPECT_EQ(count_op(all8, "DequantizeLinear"), count_op(q, "DequantizeLinear"));
+  // Mixed: c2 keeps float weights, so the Add (one input float) stays float too: fewer Q nodes.
+  const Graph mg = build_qdq(plan, mixed);
+  EXPECT_LT(count_op(mg, "QuantizeLinear"), count_op(all8, "QuantizeLinear"));
+  EXPECT_GT(count_op(mg, "QuantizeLinear"), 0);
+  for (const auto& n : mg.nodes)
+    if (!n.dead && n.name == "c2") EXPECT_TRUE(mg.constant(n.inputs[1]) && mg.constant(n.inputs[1])->type() == ElemType::f32);
+  expect_error([&] { build_qdq(plan, LayerConfig(2, Precision::int8)); }, "2 layers");
+  if (!precision_unavailable(Precision::w4a8).empty())
+    expect_error([&] { build_qdq(plan, LayerConfig(3, Precision::w4a8)); }, "w4a8");
+}
+
+TEST(LayerConfig, OnnxRuntimeRunsAMixedModel) {
+  if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 41);
+  const QdqPlan plan = plan_qdq(small_net(), calib, QuantizeOptions{});
+  for (const LayerConfig& c : {LayerConfig{Precision::int8, Precision::fp32, Precision::int8},
+                               LayerConfig{Precision::fp32, Precision::int8, Precision::fp32}}) {
+    const Graph g = build_qdq(plan, c);
+    const std::string path = tmp("mixed_" + config_key(c) + ".onnx");
+    onnx::save_model(g, path);
+    const Array x = onnx::test::random_f32({16, 3, 8, 8}, 42);
+    const auto ref = onnx::test::run_ort(path, {x}, "ptq_mixed_" + config_key(c));
+    const auto got = onnx::Session(g, onnx::SessionOptions{1, 1, true}).run(std::vector<Array>{x});
+    ASSERT_EQ(ref.size(), 1u);
+    double mag = 0, diff = 0;
+    for (int64_t i = 0; i < ref[0].numel(); ++i) {
+      mag = std::max(mag, std::fabs(ref[0].get_f64(i)));
+      diff = std::max(diff, std::fabs(ref[0].get_f64(i) - got[0].get_f64(i)));
+    }
+    EXPECT_LE(diff, 0.02 * mag) << config_key(c);  // a few quantization steps of the logits at most
+  }
+}
+
+TEST(Sensitivity, KendallTau) {
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
+  EXPECT_NEAR(kendall_tau({1, 2, 3, 4}, {1, 3, 2, 4}), 4.0 / 6.0, 1e-12);  // one discordant pair of six
+  EXPECT_NEAR(kendall_tau({1, 1, 2}, {1, 2, 3}), 2.0 / std::sqrt(2.0 * 3.0), 1e-12);  // τ-b with a tie
+  EXPECT_TRUE(std::isnan(kendall_tau({1, 1, 1}, {1, 2, 3})));
+}
+
+// Accuracy falls additively by drop[i][p] per lowered layer; latency is a per-layer sum. Layer
+// `slow` is slower in int8 than in fp32 (a small layer with conversion overhead).
+struct FakeOracle : Oracle {
+  std::vector<double> drop8, drop4, ms32, ms8, ms4;
+  double interaction = 0;  // extra drop when layers 0 and 1 are both lowered (non-additive)
+  size_t layers() const override { return drop8.size(); }
+  Measurement evaluate(const LayerConfig& c) override {
+    double acc = 0.9;
+    for (size_t i = 0; i < c.size(); ++i) acc -= c[i] == Precision::int8 ? drop8[i] : c[i] == Precision::w4a8 ? drop4[i] : 0;
+    if (c[0] != Precision::fp32 && c[1] != Precision::fp32) acc -= interaction;
+    Measurement m{acc, 1.0 - acc, 60.0 - 100 * (0.9 - acc)};
+    trajectory.push_back(Probe{config_key(c), phase, m, false});
+    return m;
+  }
+  double latency_ms(const LayerConfig& c) override {
+    double t = 0;
+    for (size_t i = 0; i < c.size(); ++i) t += c[i] == Precision::fp32 ? ms32[i] : c[i] == Precision::int8 ? ms8[i] : ms4[i];
+    return t;
+  }
+  double size_bytes(const LayerConfig& c) const override { return static_cast<double>(c.size()); }
+};
+
+FakeOracle fake(size_t n) {
+  FakeOracle o;
+  for (size_t i = 0; i < n; ++i) {
+    o.drop8.push_back(0.001 * static_cast<double>(i + 1));  // layer i costs (i+1) tenths of a point
+    o.drop4.push_back(0.004 * static_cast<double>(i + 1));
+    o.ms32.push_back(10), o.ms8.push_back(3), o.ms4.push_back(2);
+  }
+  return o;
+}
+
+std::vector<std::vector<double>> scores_of(const FakeOracle& o) {
+  std::vector<std::vector<double>> s;
+  for (size_t i = 0; i < o.drop8.size(); ++i) s.push_back({o.drop8[i], o.drop4[i]});
+  return s;
+}
+
+TEST(Search, GreedyStopsOrSkipsAtTheKnownLayer) {
+  FakeOracle o = fake(8);
+  o.drop8[2] = 0.02;  // layer 2 alone breaks a 1.5-point budget
+  const Budget b = parse_budget("1.5pt", "");
+  const std::vector<Precision> cand{Precision::int8};
+  auto s = scores_of(o);
+  s[2][0] = 0.0001;  // a misleading score puts layer 2 first
+  const auto moves = lowering_order(s, cand, {});
+  ASSERT_EQ(moves.front().layer, 2u);
+  const SearchResult stop = greedy_search(o, moves, b, 0.9, false);
+  EXPECT_EQ(config_key(stop.config), "FFFFFFFF");
+  EXPECT_EQ(stop.evaluations, 1);
+  const SearchResult skip = greedy_search(o, moves, b, 0.9, true);
+  // Skipping layer 2, the rest go in order 0,1,3,4,...: drops 0.1,0.2,0.4,0.5 (sum 1.2) fit, 0.6 does not.
+  EXPECT_EQ(config_key(skip.config), "88F88FFF");
+  EXPECT_TRUE(skip.met);
+  EXPECT_LE(skip.evaluations, 8);
+}
+
+TEST(Search, BisectionUsesLogProbesAndReportsNonMonotonicity) {
+  FakeOracle o = fake(16);
+  const Budget b = parse_budget("3.6pt", "");  // layers 0..7 in int8: 0.1+...+0.8 = 3.6 points
+  const auto moves = lowering_order(scores_of(o), {Precision::int8}, {});
+  const SearchResult r = bisection_search(o, moves, b, 0.9);
+  EXPECT_EQ(config_key(r.config), "88888888FFFFFFFF");
+  EXPECT_LE(r.evaluations, 1 + 4);  // ⌈log2 16⌉ + 1
+  EXPECT_TRUE(r.notes.empty());
+  // Non-monotone: lowering layer 3 as well raises accuracy again; the k = 4 probe shows it.
+  FakeOracle bad = fake(4);
+  bad.drop8 = {0.0, 0.02, 0.0, -0.03};
+  const SearchResult nm = bisection_search(bad, lowering_order({{0}, {0.1}, {0.2}, {0.3}}, {Precision::int8}, {}), parse_budget("1pt", ""), 0.9);
+  EXPECT_EQ(config_key(nm.config), "8888");  // k = 4 probed first and passes
+  bool reported = false;
+  for (const auto& n : nm.notes) reported = reported || n.find("monotonicity violated: k = 4") != std::string::npos;
+  EXPECT_TRUE(reported);
+}
+
+TEST(Search, DpIsLatencyOptimalAndNeverShipsASlowerPrecision) {
+  FakeOracle o = fake(6);
+  o.ms8[4] = 12;  // int8 of layer 4 measured slower than its fp32 (10)
+  o.ms4[4] = 11;  // and w4a8 too
+  o.ms4[1] = 5;   // w4a8 of layer 1 slower than its int8 (3)
+  const std::vector<Precision> cand{Precision::int8, Precision::w4a8};
+  const LatencyTable lat = measure_layer_latency(o, cand);
+  EXPECT_FALSE(lat.allowed[4][0]);
+  EXPECT_FALSE(lat.allowed[4][1]);
+  EXPECT_TRUE(lat.allowed[1][0]);
+  EXPECT_FALSE(lat.allowed[1][1]);
+  const auto props = dp_proposals(scores_of(o), cand, lat, DpOptions{});
+  ASSERT_GE(props.size(), 3u);
+  for (const auto& c : props) {
+    EXPECT_EQ(c[4], Precision::fp32) << config_key(c);
+    EXPECT_NE(c[1], Precision::w4a8) << config_key(c);
+  }
+  const Budget b = parse_budget("1pt", "");
+  const SearchResult dp = dp_search(o, scores_of(o), cand, lat, b, 0.9);
+  EXPECT_TRUE(dp.met);
+  EXPECT_EQ(dp.config[4], Precision::fp32);
+  const SearchResult bis = bisection_search(o, lowering_order(scores_of(o), cand, lat.allowed), b, 0.9);
+  const SearchResult gr = greedy_search(o, lowering_order(scores_of(o), cand, lat.allowed), b, 0.9, true);
+  EXPECT_LE(dp.latency_ms, bis.latency_ms);
+  EXPECT_LE(dp.latency_ms, gr.latency_ms);
+  EXPECT_LE(dp.evaluations, gr.evaluations);
+}
+
+TEST(Search, BudgetSyntax) {
+  EXPECT_TRUE(parse_budget("1%", "").relative);
+  EXPECT_DOUBLE_EQ(parse_budget("0.5pt", "").max_drop, 0.005);
+  const Budget band = parse_budget("", "0.5%,1%");
+  EXPECT_DOUBLE_EQ(band.band_lo, 0.005);
+  EXPECT_TRUE(band.in_band(1.0, 0.993));
+  expect_error([] { parse_budget("1", ""); }, "unit");
+  expect_error([] { parse_budget("", "1%,0.5pt"); }, "mixes");
+  expect_error([] { parse_budget("", "2%,1%"); }, "lo <= hi");
+}
+
+// A small labelled set for the small net, written as .npy files.
+struct Files {
+  std::string model, x, y;
+};
+Files write_small(const std::string& tag, int64_t label_max = 10) {
+  Files f{tmp(tag + ".onnx"), tmp(tag + "_x.npy"), tmp(tag + "_y.npy")};
+  onnx::save_model(small_net(), f.model);
+  onnx::save_npy(f.x, onnx::test::random_f32({64, 3, 8, 8}, 50));
+  std::vector<int64_t> y;
+  const auto logits = onnx::Session(small_net(), onnx::SessionOptions{1, 1, true}).run(std::vector<Array>{onnx::test::random_f32({64, 3, 8, 8}, 50)})[0];
+  for (int64_t r = 0; r < 64; ++r) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < 10; ++c) best = logits.get_f64(r * 10 + c) > logits.get_f64(r * 10 + best) ? c : best;
+    y.push_back(r == 0 ? label_max - 1 : best);  // fp32 is right on all but maybe the first
+  }
+  onnx::save_npy(f.y, Array::from<int64_t>({64}, y));
+  return f;
+}
+
+PtqOptions small_options(const Files& f, const std::string& tag) {
+  PtqOptions o;
+  o.model = f.model;
+  o.calib = DataSource{f.x, "", {}, 32};
+  o.eval = f.x;
+  o.eval_labels = f.y;
+  o.eval_count = 64;
+  o.metric = "measured";
+  o.latency_batch = 8;
+  o.latency_repeats = 3;
+  o.out = tmp(tag + "_mp.onnx");
+  o.json = tmp(tag + "_mp.json");
+  o.report = tmp(tag + "_mp.html");
+  o.cache = tmp(tag + "_cache.jsonl");
+  o.progress = false;
+  for (const auto& p : {o.out, o.json, o.report, o.cache, o.out + ".config.json"}) std::filesystem::remove(p);
+  return o;
+}
+
+TEST(PtqRun, WritesEverythingAndResumesFromTheCache) {
+  const Files f = write_small("run");
+  PtqOptions o = small_options(f, "run");
+  for (const char* search : {"dp", "bisection", "greedy"}) {
+    o.search = search;
+    ASSERT_EQ(run_ptq(o), 0) << search;
+    for (const auto& p : {o.out, o.json, o.report, o.out + ".config.json"}) EXPECT_TRUE(std::filesystem::exists(p)) << p;
+  }
+  // Resume: a second oracle with the same fingerprint answers from the file, another one not.
+  const QdqPlan plan = plan_qdq(small_net(), onnx::load_npy(f.x), QuantizeOptions{});
+  std::vector<int32_t> labels(64, 0);
+  ModelOracleOptions mo;
+  mo.cache_path = tmp("resume.jsonl");
+  mo.fingerprint = "a";
+  std::filesystem::remove(mo.cache_path);
+  {
+    ModelOracle first(plan, onnx::load_npy(f.x), labels, mo);
+    first.evaluate(LayerConfig(3, Precision::int8));
+    first.evaluate(LayerConfig(3, Precision::fp32));
+    EXPECT_EQ(first.fresh_evaluations, 2);
+  }
+  ModelOracle again(plan, onnx::load_npy(f.x), labels, mo);
+  const Measurement m = again.evaluate(LayerConfig(3, Precision::int8));
+  EXPECT_EQ(again.fresh_evaluations, 0);
+  EXPECT_EQ(again.cached_evaluations, 1);
+  EXPECT_GT(m.sqnr_db, 10.0);
+  mo.fingerprint = "b";
+  ModelOracle other(plan, onnx::load_npy(f.x), labels, mo);
+  other.evaluate(LayerConfig(3, Precision::int8));
+  EXPECT_EQ(other.fresh_evaluations, 1);
+}
+
+TEST(PtqRun, BadInputFailsAndWritesNothing) {
+  const Files f = write_small("bad");
+  PtqOptions o = small_options(f, "bad");
+  o.max_drop = "-5pt";  // asks for a gain no configuration gives
+  EXPECT_EQ(run_ptq(o), 3);
+  for (const auto& p : {o.out, o.json, o.report, o.out + ".config.json"}) EXPECT_FALSE(std::filesystem::exists(p)) << p;
+  o.max_drop = "1%";
+  o.calib.count = 4;
+  expect_error([&] { run_ptq(o); }, "too small");
+  o.calib.count = 32;
+  const Files wrong = write_small("labels", 12);  // a label 11 for a 10-class model
+  o.eval_labels = wrong.y;
+  expect_error([&] { run_ptq(o); }, "10 classes");
+  o.eval_labels = f.y;
+  o.metric = "hessian";
+  if (!metric_unavailable(Metric::hessian).empty()) expect_error([&] { run_ptq(o); }, "not available");
+  o.metric = "measured";
+  o.precisions = {"fp32", "bf16"};
+  expect_error([&] { run_ptq(o); }, "bf16");
+  o.precisions = {"fp32", "int8"};
+  // No quantizable layer: a model of one Relu.
+  onnx::GraphBuilder b;
+  b.output(b.op("Relu", {b.input("x", ElemType::f32, {-1, 3, 8, 8})}, {}, 1, "r"), "y");
+  onnx::save_model(b.finish(), tmp("relu.onnx"));
+  o.model = tmp("relu.onnx");
+  expect_error([&] { run_ptq(o); }, "no Conv, Gemm or MatMul");
+  for (const auto& p : {o.out, o.json, o.report}) EXPECT_FALSE(std::filesystem::exists(p)) << p;
+}
+
+TEST(PtqRun, ReportIsSelfContained) {
+  const Files f = write_small("html");
+  PtqOptions o = small_options(f, "html");
+  o.search = "greedy";
+  ASSERT_EQ(run_ptq(o), 0);
+  std::ifstream in(o.report);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(html.find("http://", html.find("<body")), html.find("http://www.w3.org/2000/svg", html.find("<body")));  // only the SVG namespace
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_NE(html.find("Accuracy vs latency"), std::string::npos);
+  EXPECT_NE(html.find("Accuracy vs size"), std::string::npos);
+  EXPECT_NE(html.find("Trajectory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lowbit::ptq
