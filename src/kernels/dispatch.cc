@@ -7,6 +7,7 @@
 // integer GEMM epilogue. No other file calls active_isa()
 // (scripts/check-layers enforces it).
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -328,12 +329,11 @@ std::shared_ptr<const int32_t> column_sums(int64_t N, int64_t K, const int8_t* w
   return colsum;
 }
 
-// From this many rows on, a product with int4 weights runs on int8 panels of the same codes
-// (when held): the unpacking then costs more than the halved weight bytes save. Measured on the
-// Zen 5 of docs/BENCHMARKS.md (W4A8 section); 0 = never.
-constexpr int64_t kW4Int8FromRows = 0;
-
-bool w4_on_int8(int64_t M, const QgemmPackedW& w) { return kW4Int8FromRows > 0 && M >= kW4Int8FromRows && w.panels8; }
+// From this many rows on, int4 weights are widened once per column group and task instead of
+// in registers on every row block (qlinear_impl.h): measured on the Zen 5 of docs/BENCHMARKS.md
+// (W4A8 section). set_qgemm_w4_unpack_rows changes it (tests, benchmarks).
+std::atomic<int64_t> g_w4_unpack_rows{4};
+bool w4_unpack(int64_t M) { return M >= g_w4_unpack_rows.load(std::memory_order_relaxed); }
 
 // The N×K int8 codes of w (int4 ones unpacked into a per-thread buffer): the plain paths.
 const int8_t* plain_codes(const QgemmPackedW& w) {
@@ -361,6 +361,9 @@ QgemmPackedW qgemm_pack_w(int64_t N, int64_t K, const int8_t* w) {
   return p;
 }
 
+void set_qgemm_w4_unpack_rows(int64_t rows) { g_w4_unpack_rows.store(std::max<int64_t>(rows, 1)); }
+int64_t qgemm_w4_unpack_rows() { return g_w4_unpack_rows.load(); }
+
 bool qgemm_fits_int4(int64_t n, const int8_t* w) {
   for (int64_t i = 0; i < n; ++i)
     if (w[i] < -8 || w[i] > 7) return false;
@@ -384,11 +387,6 @@ QgemmPackedW qgemm_pack_w4(int64_t N, int64_t K, const int8_t* w) {
     std::shared_ptr<void> panels = aligned_panels(avx512vnni::qgemm_w4_panel_bytes(N, K));
     avx512vnni::qgemm_w4_pack(N, K, w, panels.get());
     p.panels = panels;
-    if (kW4Int8FromRows > 0) {
-      std::shared_ptr<void> p8 = aligned_panels(avx512vnni::qgemm_panel_bytes(N, K));
-      avx512vnni::qgemm_pack(N, K, w, p8.get());
-      p.panels8 = p8;
-    }
   }
   return p;
 }
@@ -399,7 +397,7 @@ const char* qgemm_kernel_name(int64_t M, const QgemmPackedW& w) {
   if (isa == Isa::ref) return w4 ? "ref u8s4" : "ref u8s8";
   if (isa == Isa::avx512vnni && w.panels) {
     if (!w4) return "avx512vnni u8s8";
-    return w4_on_int8(M, w) ? "avx512vnni u8s8 (int4 weights, int8 panels)" : "avx512vnni u8s4";
+    return w4_unpack(M) ? "avx512vnni u8s4 (widened per column group)" : "avx512vnni u8s4";
   }
   return w4 ? "igemm s8s8 (int4 unpacked)" : "igemm s8s8";
 }
@@ -415,8 +413,7 @@ void qgemm_u8s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w,
   }
   if (isa == Isa::avx512vnni && w.panels) {
     if (!w4) return avx512vnni::qgemm_u8s8(M, N, K, a, lda, w.panels.get(), c, ldc);
-    if (w4_on_int8(M, w)) return avx512vnni::qgemm_u8s8(M, N, K, a, lda, w.panels8.get(), c, ldc);
-    return avx512vnni::qgemm_u8s4(M, N, K, a, lda, w.panels.get(), c, ldc);
+    return avx512vnni::qgemm_u8s4(M, N, K, a, lda, w.panels.get(), c, ldc, w4_unpack(M));
   }
   // a − 128 as int8 through the igemm, then + 128·Σ_k w[n, k]: the same exact sums.
   thread_local std::vector<int8_t> shifted;
@@ -436,8 +433,7 @@ void qgemm_requant(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW&
   constexpr bool kSigned = std::is_same_v<T, int8_t>;
   if (active_isa() == Isa::avx512vnni && w.panels) {
     if (w.bits == 8) return avx512vnni::qgemm_u8s8_requant(M, N, w.k, a, lda, w.panels.get(), p, y, ldy, kSigned);
-    if (w4_on_int8(M, w)) return avx512vnni::qgemm_u8s8_requant(M, N, w.k, a, lda, w.panels8.get(), p, y, ldy, kSigned);
-    return avx512vnni::qgemm_u8s4_requant(M, N, w.k, a, lda, w.panels.get(), p, y, ldy, kSigned);
+    return avx512vnni::qgemm_u8s4_requant(M, N, w.k, a, lda, w.panels.get(), p, y, ldy, kSigned, w4_unpack(M));
   }
   // Row blocks through an int32 buffer: qgemm_u8s8 then requantize, as specified.
   constexpr int64_t kRows = 64;
@@ -468,10 +464,8 @@ void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t tap
   if (active_isa() == Isa::avx512vnni && w.panels) {
     if (w.bits == 8 && C % 4 == 0)
       return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false);
-    if (w.bits == 4 && w4_on_int8(M, w) && C % 4 == 0)
-      return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, w.panels8.get(), p, y, ldy, false);
-    if (w.bits == 4 && C % 8 == 0)
-      return avx512vnni::qgemm_u8s4_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false);
+    if (w.bits == 4 && (w4_unpack(M) ? C % 4 == 0 : C % 8 == 0))
+      return avx512vnni::qgemm_u8s4_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false, w4_unpack(M));
   }
   // The rows built explicitly, in blocks, then the plain product.
   constexpr int64_t kRows = 64;

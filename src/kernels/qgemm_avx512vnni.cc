@@ -11,6 +11,7 @@
 #include <array>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "lowbit/core/threads.h"
 #include "qlinear_impl.h"
@@ -30,10 +31,13 @@ struct Block {
   const Requant* rq = nullptr;  // fused requantization (c is then uint8/int8 codes, ldc in bytes)
   int64_t n0 = 0;               // first column of the group (index into rq's vectors)
   bool out_signed = false;
+  bool w16 = false;  // int8 panels hold 16·w (int4 weights unpacked): sums shifted right by 4
 };
 
-// W4 (packed int4 weights, qgemm_w4_pack): each 64-byte block holds two groups of four k per
-// column, the first in the low nibbles and the second in the high ones. A nibble n becomes the
+// W4 (packed int4 weights, qgemm_w4_pack): each 64-byte block holds two groups of four k of 16
+// columns, the first in the low nibbles and the second in the high ones; the four panels of a
+// 64-column group are interleaved block by block, so a row streams one contiguous run of
+// weights (the M = 1 case is bound by how fast memory delivers them). A nibble n becomes the
 // int8 16·n by one mask (high) or one shift and mask (low), so vpdpbusd accumulates 16·Σ a·w
 // (|16·acc| <= 16·K·255·8 < 2^31 for K <= 65536) and one arithmetic shift at the end gives
 // the exact sum. One row (M = 1, the memory-bound GEMV) keeps low and high products in
@@ -61,14 +65,14 @@ void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
         }
       }
     } else {
-      const int8_t* bt = bp + t * ((g.C4 + 1) / 2) * 64;  // taps only with C4 even
+      const int8_t* bt = bp + t * ((g.C4 + 1) / 2) * 256;  // taps only with C4 even
       const int64_t pairs = g.C4 / 2;
       for (int64_t kp = 0; kp <= pairs; ++kp) {
         const bool tail = kp == pairs;  // an odd last group of four: low nibbles only
         if (tail && g.C4 % 2 == 0) break;
         __m512i lo[NR], hi[NR];
         LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-          const __m512i v = _mm512_load_si512(bt + j * g.pstride + kp * 64);
+          const __m512i v = _mm512_load_si512(bt + kp * 256 + j * 64);
           lo[j] = _mm512_and_si512(_mm512_slli_epi16(v, 4), high);
           hi[j] = _mm512_and_si512(v, high);
         }
@@ -85,7 +89,7 @@ void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
       }
     }
   }
-  if constexpr (W4) {
+  if (W4 || g.w16) {
     LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
       LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
         if constexpr (S == 2) acc[0][i][j] = _mm512_add_epi32(acc[0][i][j], acc[1][i][j]);
@@ -141,8 +145,8 @@ void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const 
   parallel_for(groups * chunks, grain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
-      Block g{K4, lda, (W4 ? (K4 + 1) / 2 : K4) * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed};
-      const int8_t* bp = panels + (n0 / 16) * g.pstride;
+      Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed};
+      const int8_t* bp = W4 ? panels + (n0 / 64) * ((K4 + 1) / 2) * 256 : panels + (n0 / 16) * g.pstride;
       for (int64_t m = m0; m < m1; m += MR) {
         const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
         auto* out = reinterpret_cast<int32_t*>(static_cast<char*>(c) + (m * ldc + n0) * es);
@@ -152,17 +156,70 @@ void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const 
   });
 }
 
+// Int4 weights for products of many rows: each task unpacks its column group once into int8
+// panels of 16·w (the int8 layout, in a per-thread buffer that stays in L2) and runs the int8
+// micro-kernel over all its rows, so the unpacking is paid once per group instead of once per
+// row block. Consecutive tasks of one thread share a group (tasks run group-major).
+template <int NR, int MR>
+void run_unpacked(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const int8_t* panels, void* c, int64_t ldc,
+                  const Requant* rq, bool out_signed, const Taps& tp) {
+  static constexpr auto table = rows_table<NR, false>(std::make_integer_sequence<int, MR>());
+  const int64_t width = 16 * NR, groups = (N + width - 1) / width, K8 = (K4 + 1) / 2;
+  const int64_t chunk = MR * 8, chunks = (M + chunk - 1) / chunk;
+  const int64_t es = rq ? 1 : 4;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(chunk * width * K4 * 4, 1));
+  parallel_for(groups * chunks, grain, [&](int64_t t0, int64_t t1) {
+    struct alignas(64) Line {
+      int8_t b[64];
+    };
+    thread_local std::vector<Line> buf;
+    if (buf.size() < static_cast<size_t>(NR * K4)) buf.resize(static_cast<size_t>(NR * K4));
+    auto* up = buf.data()->b;
+    const __m512i high = _mm512_set1_epi8(static_cast<char>(0xF0));
+    int64_t unpacked = -1;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t grp = t / chunks, n0 = grp * width, m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
+      if (grp != unpacked) {
+        const int8_t* src = panels + (n0 / 64) * K8 * 256;
+        for (int64_t kp = 0; kp < K8; ++kp)
+          LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+            const __m512i v = _mm512_load_si512(src + kp * 256 + j * 64);
+            _mm512_store_si512(up + j * K4 * 64 + 2 * kp * 64, _mm512_and_si512(_mm512_slli_epi16(v, 4), high));
+            if (2 * kp + 1 < K4) _mm512_store_si512(up + j * K4 * 64 + (2 * kp + 1) * 64, _mm512_and_si512(v, high));
+          }
+        unpacked = grp;
+      }
+      Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed, true};
+      for (int64_t m = m0; m < m1; m += MR) {
+        const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
+        auto* out = reinterpret_cast<int32_t*>(static_cast<char*>(c) + (m * ldc + n0) * es);
+        table[static_cast<size_t>(mr - 1)](g, a + m * lda, up, out);
+      }
+    }
+  });
+}
+
 // Register blocks: MR·NR accumulators, NR weight registers (2·NR unpacked for W4) and the
 // broadcasts within the 32 zmm registers.
-template <bool W4>
+// mode 0: int8 panels; 1: int4 panels, unpacked in registers; 2: int4 panels, unpacked per
+// column group (run_unpacked).
+template <int Mode>
 void dispatch(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, void* c, int64_t ldc,
               const Requant* rq, bool out_signed, const Taps& tp = {}) {
   const int64_t K4 = (K + 3) / 4;
   const auto* p = static_cast<const int8_t*>(panels);
-  if (N <= 16) return run<1, W4 ? 12 : 16, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
-  if (N <= 32) return run<2, W4 ? 10 : 12, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
-  if (N <= 48) return run<3, W4 ? 7 : 8, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
-  run<4, W4 ? 5 : 6, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  if constexpr (Mode == 2) {
+    if (N <= 16) return run_unpacked<1, 16>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 32) return run_unpacked<2, 12>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 48) return run_unpacked<3, 8>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    return run_unpacked<4, 6>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  } else {
+    constexpr bool W4 = Mode == 1;
+    if (N <= 16) return run<1, W4 ? 12 : 16, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 32) return run<2, W4 ? 10 : 12, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 48) return run<3, W4 ? 7 : 8, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    run<4, W4 ? 5 : 6, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+  }
 }
 
 }  // namespace
@@ -180,21 +237,21 @@ void qgemm_pack(int64_t N, int64_t K, const int8_t* w, void* panels) {
 }
 
 void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc) {
-  dispatch<false>(M, N, K, a, lda, panels, c, ldc, nullptr, false);
+  dispatch<0>(M, N, K, a, lda, panels, c, ldc, nullptr, false);
 }
 
 void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
                         void* y, int64_t ldy, bool out_signed) {
-  dispatch<false>(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
+  dispatch<0>(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
 }
 
 void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
                         const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed) {
-  dispatch<false>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
+  dispatch<0>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
 }
 
-// W4: 64-byte blocks of two groups of four k (low nibbles: group 2p, high: 2p + 1), whole
-// groups of four panels as above.
+// W4: 64-byte blocks of two groups of four k (low nibbles: group 2p, high: 2p + 1) of 16
+// columns; groups of 64 columns, their four panels interleaved block by block.
 int64_t qgemm_w4_panel_bytes(int64_t N, int64_t K) { return (N + 63) / 64 * 4 * ((K + 7) / 8) * 64; }
 
 void qgemm_w4_pack(int64_t N, int64_t K, const int8_t* w, void* panels) {
@@ -204,22 +261,27 @@ void qgemm_w4_pack(int64_t N, int64_t K, const int8_t* w, void* panels) {
   for (int64_t n = 0; n < N; ++n)
     for (int64_t k = 0; k < K; ++k) {
       const auto nib = static_cast<uint8_t>(w[n * K + k] & 0x0F);
-      dst[(n / 16) * K8 * 64 + (k / 8) * 64 + (n % 16) * 4 + k % 4] |= static_cast<uint8_t>(nib << (4 * ((k / 4) % 2)));
+      dst[(n / 64) * K8 * 256 + (k / 8) * 256 + ((n / 16) % 4) * 64 + (n % 16) * 4 + k % 4] |= static_cast<uint8_t>(nib << (4 * ((k / 4) % 2)));
     }
 }
 
-void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc) {
-  dispatch<true>(M, N, K, a, lda, panels, c, ldc, nullptr, false);
+void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc,
+                bool unpack) {
+  if (unpack) return dispatch<2>(M, N, K, a, lda, panels, c, ldc, nullptr, false);
+  dispatch<1>(M, N, K, a, lda, panels, c, ldc, nullptr, false);
 }
 
 void qgemm_u8s4_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
-                        void* y, int64_t ldy, bool out_signed) {
-  dispatch<true>(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
+                        void* y, int64_t ldy, bool out_signed, bool unpack) {
+  if (unpack) return dispatch<2>(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
+  dispatch<1>(M, N, K, a, lda, panels, y, ldy, &p, out_signed);
 }
 
 void qgemm_u8s4_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a,
-                             int64_t lda, const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed) {
-  dispatch<true>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
+                             int64_t lda, const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed,
+                             bool unpack) {
+  if (unpack) return dispatch<2>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
+  dispatch<1>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
 }
 
 }  // namespace lowbit::kernels::avx512vnni

@@ -121,8 +121,9 @@ TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
   std::mt19937 rng(6);
   std::uniform_int_distribution<int> ud(0, 255), sd(-8, 7);
   const Isa saved = active_isa();
+  const int64_t unpack_saved = qgemm_w4_unpack_rows();
   int64_t checked = 0;
-  for (int64_t K : {1, 3, 4, 5, 8, 12, 27, 144, 577, 768})
+  for (int64_t K : {1, 3, 4, 5, 8, 12, 27, 144, 577})
     for (int64_t N : {1, 3, 16, 17, 33, 48, 64, 65, 100})
       for (int64_t M : {1, 2, 5, 13, 64}) {
         const int64_t lda = K + 5;
@@ -149,8 +150,11 @@ TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
           set_active_isa(pack_on);
           const QgemmPackedW pw = qgemm_pack_w4(N, K, w.data());
           ASSERT_EQ(pw.bits, 4);
-          for (Isa run_on : paths()) {
+          for (Isa run_on : paths())
+            for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {  // widened per group / in registers
+            if (unpack_rows == 1 && run_on != Isa::avx512vnni) continue;
             set_active_isa(run_on);
+            set_qgemm_w4_unpack_rows(unpack_rows);
             std::fill(got.begin(), got.end(), -1);
             qgemm_u8s8(M, a.data(), lda, pw, got.data(), N);
             ASSERT_EQ(got, want) << "M=" << M << " N=" << N << " K=" << K << " packed on " << isa_name(pack_on) << ", run on "
@@ -164,6 +168,7 @@ TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
         }
       }
   set_active_isa(saved);
+  set_qgemm_w4_unpack_rows(unpack_saved);
   EXPECT_GT(checked, 0);
 }
 
@@ -215,13 +220,17 @@ TEST(QgemmTaps, MatchesExplicitRows) {
       for (size_t i = 0; i < w.size(); ++i) w4[i] = static_cast<int8_t>(std::clamp<int>(w[i] / 16, -8, 7));
       ref::qgemm_u8s8(M, N, K, rows.data(), K, w4.data(), K, acc.data(), N);
       ref::requantize_u8(M, N, acc.data(), N, rq, want.data(), N);
-      for (Isa isa : paths()) {
-        set_active_isa(isa);
-        const QgemmPackedW pw = qgemm_pack_w4(N, K, w4.data());
-        std::fill(got.begin(), got.end(), 0);
-        qgemm_taps_requant_u8(M, C, off.data(), taps, img.data(), C, pw, rq, got.data(), N);
-        EXPECT_EQ(got, want) << "int4 C=" << C << " N=" << N << " on " << isa_name(isa);
-      }
+      const int64_t unpack_saved = qgemm_w4_unpack_rows();
+      for (Isa isa : paths())
+        for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {
+          set_active_isa(isa);
+          set_qgemm_w4_unpack_rows(unpack_rows);
+          const QgemmPackedW pw = qgemm_pack_w4(N, K, w4.data());
+          std::fill(got.begin(), got.end(), 0);
+          qgemm_taps_requant_u8(M, C, off.data(), taps, img.data(), C, pw, rq, got.data(), N);
+          EXPECT_EQ(got, want) << "int4 C=" << C << " N=" << N << " on " << isa_name(isa) << " (" << qgemm_kernel_name(M, pw) << ")";
+        }
+      set_qgemm_w4_unpack_rows(unpack_saved);
       set_active_isa(saved);
     }
 }
