@@ -1,6 +1,7 @@
 // `lowbit bench w4a8`: W4A8 vs W8A8 on FC/MatMul layer shapes (bench::compare_w4a8).
 #include "command.h"
 #include "lowbit/bench/w4a8_compare.h"
+#include "lowbit/kernels/qlinear.h"
 #include "train_common.h"
 
 namespace lowbit::app {
@@ -11,6 +12,7 @@ void setup_bench_w4a8(CLI::App& cmd) {
     bench::W4A8CompareOptions opt;
     std::vector<std::string> shapes;
     int threads = 1;
+    int64_t unpack_rows = 0;
     std::string json;
   };
   auto a = std::make_shared<Args>();
@@ -20,6 +22,9 @@ void setup_bench_w4a8(CLI::App& cmd) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
   cmd.add_option("--min-time", a->opt.min_time, "seconds of timing per shape and M (about)")->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
+  cmd.add_option("--w4-unpack-rows", a->unpack_rows,
+                 "int4 weights widened per column group from this many rows on (0: the built-in choice)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   cmd.add_option("--json", a->json, "write the rows here");
   add_threads_option(cmd, &a->threads);
   cmd.callback([a] {
@@ -31,6 +36,7 @@ void setup_bench_w4a8(CLI::App& cmd) {
         a->opt.shapes.emplace_back(std::stoll(s.substr(0, x)), std::stoll(s.substr(x + 1)));
       }
     }
+    if (a->unpack_rows > 0) kernels::set_qgemm_w4_unpack_rows(a->unpack_rows);
     const nlohmann::json out = bench::compare_w4a8(a->opt);
     if (!a->json.empty()) write_json(a->json, out);
   });

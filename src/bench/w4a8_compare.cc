@@ -3,7 +3,7 @@
 #include "lowbit/bench/w4a8_compare.h"
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <random>
 
@@ -25,9 +25,12 @@ double median(std::vector<double> v) {
 }  // namespace
 
 nlohmann::json compare_w4a8(const W4A8CompareOptions& opt) {
-  nlohmann::json out = {{"threads", num_threads()}, {"isa", std::string(k::isa_name(k::active_isa()))}, {"rows", nlohmann::json::array()}};
-  std::printf("W4A8 vs W8A8: u8 activations × int4-range weights, requantized to u8; %d thread(s), path %s\n", num_threads(),
-              std::string(k::isa_name(k::active_isa())).c_str());
+  nlohmann::json out = {{"threads", num_threads()}, {"isa", std::string(k::isa_name(k::active_isa()))},
+                        {"timer", num_threads() == 1 ? "thread cpu time" : "wall"}, {"w4_unpack_rows", k::qgemm_w4_unpack_rows()},
+                        {"rows", nlohmann::json::array()}};
+  std::printf("W4A8 vs W8A8: u8 activations × int4-range weights, requantized to u8; %d thread(s) (%s), path %s, int4 widened per group from M = %lld\n",
+              num_threads(), num_threads() == 1 ? "thread CPU time" : "wall time", std::string(k::isa_name(k::active_isa())).c_str(),
+              static_cast<long long>(k::qgemm_w4_unpack_rows()));
   std::printf("%-11s %5s %7s %10s %10s %8s  %s / %s\n", "N×K", "M", "copies", "W8A8 us", "W4A8 us", "speedup", "W8A8 kernel",
               "W4A8 kernel");
   std::mt19937 rng(42);
@@ -51,12 +54,18 @@ nlohmann::json compare_w4a8(const W4A8CompareOptions& opt) {
       k::qgemm_u8s8_requant_u8(M, a.data(), K, w8[0], rq, y8.data(), N);
       k::qgemm_u8s8_requant_u8(M, a.data(), K, w4[0], rq, y4.data(), N);
       if (y8 != y4) throw InternalError(fmt::format("[bench::compare_w4a8] W4A8 and W8A8 differ at N={} K={} M={}", N, K, M));
-      using clock = std::chrono::steady_clock;
       // One sample: one product with every copy in turn (weights leave the cache in between).
+      // One thread: the thread's CPU time, which time slices lost to other processes on a
+      // shared machine do not inflate; else wall time.
+      auto now = [] {
+        timespec ts{};
+        clock_gettime(num_threads() == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+        return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+      };
       auto sample = [&](const std::vector<k::QgemmPackedW>& ws) {
-        const auto t0 = clock::now();
+        const double t0 = now();
         for (const auto& pw : ws) k::qgemm_u8s8_requant_u8(M, a.data(), K, pw, rq, y8.data(), N);
-        return std::chrono::duration<double>(clock::now() - t0).count() / static_cast<double>(ws.size());
+        return (now() - t0) / static_cast<double>(ws.size());
       };
       sample(w8), sample(w4);
       std::vector<double> t8, t4;

@@ -332,7 +332,7 @@ std::shared_ptr<const int32_t> column_sums(int64_t N, int64_t K, const int8_t* w
 // From this many rows on, int4 weights are widened once per column group and task instead of
 // in registers on every row block (qlinear_impl.h): measured on the Zen 5 of docs/BENCHMARKS.md
 // (W4A8 section). set_qgemm_w4_unpack_rows changes it (tests, benchmarks).
-std::atomic<int64_t> g_w4_unpack_rows{4};
+std::atomic<int64_t> g_w4_unpack_rows{16};
 bool w4_unpack(int64_t M) { return M >= g_w4_unpack_rows.load(std::memory_order_relaxed); }
 
 // The N×K int8 codes of w (int4 ones unpacked into a per-thread buffer): the plain paths.

@@ -42,6 +42,8 @@ struct Block {
 // (|16·acc| <= 16·K·255·8 < 2^31 for K <= 65536) and one arithmetic shift at the end gives
 // the exact sum. One row (M = 1, the memory-bound GEMV) keeps low and high products in
 // separate accumulators so that no register waits on two vpdpbusd per block.
+constexpr int64_t kPrefetchBlocks = 16;  // 4 KiB ahead (prefetches past the end are harmless)
+
 template <int MR, int NR, bool W4>
 void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
   constexpr int S = W4 && MR == 1 ? 2 : 1;  // accumulator sets
@@ -71,6 +73,10 @@ void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
         const bool tail = kp == pairs;  // an odd last group of four: low nibbles only
         if (tail && g.C4 % 2 == 0) break;
         __m512i lo[NR], hi[NR];
+        if constexpr (MR == 1 && NR == 4) {  // one row: a single stream, fetched ahead of use
+          LOWBIT_UNROLL for (int j = 0; j < 4; ++j)
+            _mm_prefetch(reinterpret_cast<const char*>(bt + (kp + kPrefetchBlocks) * 256 + j * 64), _MM_HINT_T0);
+        }
         LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
           const __m512i v = _mm512_load_si512(bt + kp * 256 + j * 64);
           lo[j] = _mm512_and_si512(_mm512_slli_epi16(v, 4), high);
@@ -190,7 +196,15 @@ void run_unpacked(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t ld
         unpacked = grp;
       }
       Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed, true};
+      // The next group's int4 panels are fetched into L2 a share per row block, so that its
+      // widening above does not wait on memory (the int8 path overlaps those loads with its
+      // multiply-adds).
+      const int8_t* next = grp + 1 < groups ? panels + ((grp + 1) * width / 64) * K8 * 256 : nullptr;
+      const int64_t lines = NR * K8 * 4, blocks = (M + MR - 1) / MR, share = (lines + blocks - 1) / blocks;
       for (int64_t m = m0; m < m1; m += MR) {
+        if (next)
+          for (int64_t l = (m / MR) * share, e = std::min(lines, l + share); l < e; ++l)
+            _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T1);
         const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
         auto* out = reinterpret_cast<int32_t*>(static_cast<char*>(c) + (m * ldc + n0) * es);
         table[static_cast<size_t>(mr - 1)](g, a + m * lda, up, out);
