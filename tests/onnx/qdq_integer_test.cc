@@ -202,6 +202,24 @@ TEST(QdqW4A8, SameBytesAsInt8PathOnEveryIsa) {
   kernels::set_qgemm_w4_unpack_rows(unpack_saved);
 }
 
+// int4-range weights with inconsistent parameters fail as int8 ones do, naming the weight's DQ.
+TEST(QdqW4A8, InconsistentWeightScalesNameTheNode) {
+  for (const auto& [bad, what] : std::vector<std::pair<Array, std::string>>{
+           {Array::from<float>({11}, std::vector<float>(11, 0.0f)), "positive"},
+           {Array::from<float>({5}, std::vector<float>(5, 0.1f)), "zero point"}}) {
+    Graph g = test::to_int4(test::qdq_layer("gemm", 2, false, true));
+    for (const Node& n : g.nodes)
+      if (n.name == "w_wdq") g.constants[n.inputs[1]] = bad;
+    try {
+      optimize_graph(g);
+      FAIL() << "no error for " << what;
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("w_wdq"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  }
+}
+
 // ONNX Runtime runs the same file (int8 codes in the int4 range): within one step per output.
 TEST(QdqW4A8, AgreesWithOnnxRuntime) {
   if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
