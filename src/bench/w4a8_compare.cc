@@ -25,11 +25,11 @@ double median(std::vector<double> v) {
 }  // namespace
 
 nlohmann::json compare_w4a8(const W4A8CompareOptions& opt) {
-  nlohmann::json out = {{"threads", num_threads()}, {"isa", std::string(k::isa_name(k::active_isa()))},
+  nlohmann::json out = {{"threads", num_threads()}, {"isa", std::string(kernels::isa_name(kernels::active_isa()))},
                         {"timer", num_threads() == 1 ? "thread cpu time" : "wall"}, {"w4_unpack_rows", k::qgemm_w4_unpack_rows()},
                         {"rows", nlohmann::json::array()}};
   std::printf("W4A8 vs W8A8: u8 activations × int4-range weights, requantized to u8; %d thread(s) (%s), path %s, int4 widened per group from M = %lld\n",
-              num_threads(), num_threads() == 1 ? "thread CPU time" : "wall time", std::string(k::isa_name(k::active_isa())).c_str(),
+              num_threads(), num_threads() == 1 ? "thread CPU time" : "wall time", std::string(kernels::isa_name(kernels::active_isa())).c_str(),
               static_cast<long long>(k::qgemm_w4_unpack_rows()));
   std::printf("%-11s %5s %7s %10s %10s %8s  %s / %s\n", "N×K", "M", "copies", "W8A8 us", "W4A8 us", "speedup", "W8A8 kernel",
               "W4A8 kernel");
