@@ -92,7 +92,8 @@ TEST(LayerConfig, OnnxRuntimeRunsAMixedModel) {
   const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 41);
   const QdqPlan plan = plan_qdq(small_net(), calib, QuantizeOptions{});
   for (const LayerConfig& c : {LayerConfig{Precision::int8, Precision::fp32, Precision::int8},
-                               LayerConfig{Precision::fp32, Precision::int8, Precision::fp32}}) {
+                               LayerConfig{Precision::fp32, Precision::int8, Precision::fp32},
+                               LayerConfig{Precision::w4a8, Precision::int8, Precision::fp32}}) {
     const Graph g = build_qdq(plan, c);
     const std::string path = tmp("mixed_" + config_key(c) + ".onnx");
     onnx::save_model(g, path);
