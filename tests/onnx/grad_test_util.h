@@ -68,7 +68,7 @@ inline double mse64(const Array& y, const std::vector<double>& t) {
   return s / B;
 }
 
-inline void check_grad_case(const GradCase& c, uint32_t seed = 1) {
+inline void check_grad_case_seed(const GradCase& c, uint32_t seed) {
   SCOPED_TRACE(c.name);
   std::mt19937 rng(seed);
   const Graph g32 = build_case(c, ElemType::f32);
@@ -119,6 +119,13 @@ inline void check_grad_case(const GradCase& c, uint32_t seed = 1) {
     for (int64_t i = 0; i < g.numel(); ++i)
       ASSERT_NEAR(g.data<float>()[i], fd[k][static_cast<size_t>(i)], tol) << names[k] << "[" << i << "]";
   }
+}
+
+// Three random points per case (LOWBIT_GRAD_SEEDS overrides the count, for soak runs).
+inline void check_grad_case(const GradCase& c) {
+  const char* env = std::getenv("LOWBIT_GRAD_SEEDS");
+  const uint32_t n = env ? static_cast<uint32_t>(std::atoi(env)) : 3;
+  for (uint32_t s = 1; s <= n; ++s) check_grad_case_seed(c, s);
 }
 
 }  // namespace lowbit::onnx::test
