@@ -3,7 +3,10 @@
 // (ops/vjp.h) over the nodes that lie between a requested tensor and the loss.
 #include "lowbit/onnx/grad.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
@@ -25,6 +28,21 @@ Array added(const Array& a, const Array& b) {
   float* z = r.data<float>();
   for (int64_t i = 0; i < a.numel(); ++i) z[i] = x[i] + y[i];
   return r;
+}
+
+// slope * x (+ intercept), elementwise f32.
+Array affine(const Array& slope, const Array& x, const Array* intercept) {
+  Array r = Array::empty(ElemType::f32, x.shape());
+  const float* a = slope.data<float>();
+  const float* v = x.data<float>();
+  const float* b = intercept ? intercept->data<float>() : nullptr;
+  float* o = r.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) o[i] = a[i] * v[i] + (b ? b[i] : 0.f);
+  return r;
+}
+
+bool piecewise_linear(const std::string& op) {
+  return op == "Relu" || op == "LeakyRelu" || op == "Clip" || op == "HardSigmoid";
 }
 
 // The loss and its gradient with respect to the output y.
@@ -60,6 +78,22 @@ double loss_and_grad(const LossSpec& loss, const Array& y, Array& dy) {
   }
   return s / B;
 }
+
+// LOWBIT_ONNX_PROFILE=1 prints milliseconds per op type of each forward and backward sweep.
+struct Profile {
+  bool on = std::getenv("LOWBIT_ONNX_PROFILE") != nullptr;
+  std::map<std::string, double> ms;
+  std::chrono::steady_clock::time_point t;
+  void start() {
+    if (on) t = std::chrono::steady_clock::now();
+  }
+  void stop(const std::string& what) {
+    if (on) ms[what] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  }
+  ~Profile() {
+    for (const auto& [k, v] : ms) std::fprintf(stderr, "[onnx.grad] %-28s %9.2f ms\n", k.c_str(), v);
+  }
+};
 
 struct ThreadScope {
   int saved;
@@ -101,11 +135,19 @@ std::vector<Array> Backprop::forward(const std::vector<Array>& inputs, const std
     a = added(a, it->second);
   };
   for (int v : graph_.inputs) perturb(v);
+  Profile prof;
   for (int n : order_) {
     const Node& node = graph_.nodes[static_cast<size_t>(n)];
     std::vector<const Array*> in;
     for (int v : node.inputs) in.push_back(v == kNoValue ? nullptr : &vals[static_cast<size_t>(v)]);
-    std::vector<Array> outs = run_op(node, graph_.opset, in);
+    prof.start();
+    std::vector<Array> outs;
+    if (auto piece = pieces_.find(n); piece != pieces_.end()) {
+      outs.push_back(affine(piece->second.first, *in[0], &piece->second.second));
+    } else {
+      outs = run_op(node, graph_.opset, in);
+    }
+    prof.stop("forward " + node.op_type);
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i] == kNoValue) continue;
       vals[static_cast<size_t>(node.outputs[i])] = std::move(outs[i]);
@@ -113,6 +155,32 @@ std::vector<Array> Backprop::forward(const std::vector<Array>& inputs, const std
     }
   }
   return vals;
+}
+
+void Backprop::freeze_pieces(const std::vector<Array>& inputs) {
+  pieces_.clear();
+  if (!freeze_kinks_) return;
+  ThreadScope threads(intra_op_);
+  const std::vector<Array> vals = forward(inputs, {}, {});
+  for (int n : order_) {
+    const Node& node = graph_.nodes[static_cast<size_t>(n)];
+    if (!piecewise_linear(node.op_type) || node.outputs.size() != 1 || node.inputs.empty()) continue;
+    const Array& x = vals[static_cast<size_t>(node.inputs[0])];
+    const Array& y = vals[static_cast<size_t>(node.outputs[0])];
+    if (x.type() != ElemType::f32) continue;
+    // slope = f'(x): the op's own VJP applied to ones; intercept = f(x) - slope * x.
+    const Array ones = filled(x.shape(), 1.f);
+    VjpCtx c{node, graph_.opset, {}, {&y}, {&ones}, {true}, {}};
+    for (int v : node.inputs) c.in.push_back(v == kNoValue ? nullptr : &vals[static_cast<size_t>(v)]);
+    c.want.resize(c.in.size(), false);
+    c.din.resize(c.in.size());
+    (*find_vjp(node.op_type))(c);
+    Array slope = c.din[0];
+    Array intercept = Array::empty(ElemType::f32, x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i)
+      intercept.data<float>()[i] = y.data<float>()[i] - slope.data<float>()[i] * x.data<float>()[i];
+    pieces_[n] = {slope, intercept};
+  }
 }
 
 std::map<std::string, Array> Backprop::values(const std::vector<Array>& inputs, const std::vector<std::string>& names) {
@@ -166,6 +234,7 @@ GradResult Backprop::run(const std::vector<Array>& inputs, const LossSpec& loss,
       for (int v : node.outputs)
         if (v != kNoValue) needs[static_cast<size_t>(v)] = true;
   }
+  Profile prof;
   for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
     const Node& node = graph_.nodes[static_cast<size_t>(*it)];
     VjpCtx c{node, graph_.opset, {}, {}, {}, {}, {}};
@@ -182,10 +251,18 @@ GradResult Backprop::run(const std::vector<Array>& inputs, const LossSpec& loss,
       want_any = want_any || c.want.back();
     }
     if (!have_grad || !want_any) continue;
+    if (auto piece = pieces_.find(*it); piece != pieces_.end()) {
+      Array& g = grads[static_cast<size_t>(node.inputs[0])];
+      const Array d = affine(piece->second.first, *c.dout[0], nullptr);
+      g = g.defined() ? added(g, d) : d;
+      continue;
+    }
     const VjpFn* vjp = find_vjp(node.op_type);
     if (!vjp) grad_fail("no gradient for op {} at node '{}'", node.op_type, node.name);
     c.din.resize(node.inputs.size());
+    prof.start();
     (*vjp)(c);
+    prof.stop("vjp " + node.op_type);
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       if (!c.want[i]) continue;
       const int v = node.inputs[i];

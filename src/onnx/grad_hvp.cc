@@ -42,7 +42,12 @@ std::map<std::string, Array> Backprop::hvp(const std::vector<Array>& inputs, con
                                    shape_str(a.shape()), shape_str(w->shape())));
     names.push_back(name);
   }
-  // Gradients at x + s*v (initializers replaced, activations perturbed).
+  // Gradients at x + s*v (initializers replaced, activations perturbed), on the pieces of x.
+  struct Unfreeze {
+    std::map<int, std::pair<Array, Array>>& p;
+    ~Unfreeze() { p.clear(); }
+  } unfreeze{pieces_};
+  freeze_pieces(inputs);
   auto grads_at = [&](double s) {
     std::map<std::string, Array> rep, add;
     for (const auto& [name, a] : v) {
@@ -97,6 +102,9 @@ TraceResult hutchinson_traces(Backprop& bp, const std::vector<Array>& inputs, co
   if (opt.min_iter < 2 || opt.max_iter < opt.min_iter || !(opt.rel_tol > 0))
     throw ValueError(fmt::format("[onnx.grad] hutchinson_traces: need 2 <= min_iter ({}) <= max_iter ({}) and rel_tol > 0",
                                  opt.min_iter, opt.max_iter));
+  for (size_t i = 0; i < tensors.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (tensors[i] == tensors[j]) throw ValueError(fmt::format("[onnx.grad] hutchinson_traces: '{}' named twice", tensors[i]));
   const auto t0 = std::chrono::steady_clock::now();
   const std::map<std::string, Array> shapes = bp.values(inputs, tensors);
   TraceResult r;
@@ -111,7 +119,12 @@ TraceResult hutchinson_traces(Backprop& bp, const std::vector<Array>& inputs, co
         p[i] = (random_u32(opt.seed, stream, static_cast<uint64_t>(i)) & 1u) ? 1.f : -1.f;
       v[tensors[t]] = a;
     }
-    const auto hv = bp.hvp(inputs, loss, v, opt.eps);
+    std::map<std::string, Array> hv;
+    if (opt.separate) {
+      for (const auto& [name, a] : v) hv[name] = bp.hvp(inputs, loss, {{name, a}}, opt.eps).at(name);
+    } else {
+      hv = bp.hvp(inputs, loss, v, opt.eps);
+    }
     bool all_converged = true;
     for (const std::string& name : tensors) {
       double e = 0;
@@ -121,7 +134,7 @@ TraceResult hutchinson_traces(Backprop& bp, const std::vector<Array>& inputs, co
       sum[name] += e;
       auto& h = r.history[name];
       const double m = sum[name] / (k + 1);
-      if (!h.empty()) {
+      if (!h.empty()) {  // relative change of the running mean, on absolute values
         const double prev = h.back();
         const bool ok = prev != 0 ? std::fabs(m - prev) / std::fabs(prev) < opt.rel_tol : m == 0;
         all_converged = all_converged && ok;

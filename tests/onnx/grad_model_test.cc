@@ -180,6 +180,42 @@ TEST(OnnxGradModel, HvpMatchesSecondDifference) {
   EXPECT_LT(tol, 0.05 * std::fabs(vhv));
 }
 
+// On a ReLU network hvp differentiates the piece at x: the same as the network with each Relu
+// replaced by a multiplication with its mask at x (a smooth function). Unfrozen, kinks crossed
+// within ±ε leak into the difference of gradients.
+TEST(OnnxGradModel, HvpFreezesReluPieces) {
+  std::mt19937 rng(29);
+  const Array w1 = randn(rng, {6, 32}, 0.5), w2 = randn(rng, {32, 3}, 0.5), x = randn(rng, {8, 6}, 1.0);
+  auto build = [&](const Array* mask) {
+    GraphBuilder b;
+    const int h = b.op("MatMul", {b.input("x", ElemType::f32, {8, 6}), b.constant("w1", w1)}, {}, 1, "fc1");
+    const int a = mask ? b.op("Mul", {h, b.constant("mask", *mask)}) : b.op("Relu", {h});
+    b.output(b.op("MatMul", {a, b.constant("w2", w2)}));
+    return b.finish();
+  };
+  Backprop relu(build(nullptr), 1);
+  const Array pre = relu.values({x}, {"fc1_out0"}).at("fc1_out0");
+  Array mask = Array::empty(ElemType::f32, pre.shape());
+  for (int64_t i = 0; i < pre.numel(); ++i) mask.data<float>()[i] = pre.data<float>()[i] > 0 ? 1.f : 0.f;
+  Backprop smooth(build(&mask), 1);
+  LossSpec loss;
+  loss.labels = {0, 1, 2, 0, 1, 2, 0, 1};
+  const std::map<std::string, Array> v{{"w1", randn(rng, {6, 32}, 1.0)}, {"w2", randn(rng, {32, 3}, 1.0)}};
+  const double eps = 3e-3;  // large enough that a few of the 256 units cross their kink
+  double e1 = 0, e2 = 0;
+  const auto a = relu.hvp({x}, loss, v, eps, &e1), b = smooth.hvp({x}, loss, v, eps, &e2);
+  relu.set_freeze_kinks(false);
+  const auto c = relu.hvp({x}, loss, v, eps);
+  double worst = 0, leak = 0;
+  for (const auto& [n, t] : v)
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      worst = std::max(worst, std::fabs(double(a.at(n).data<float>()[i]) - b.at(n).data<float>()[i]));
+      leak = std::max(leak, std::fabs(double(c.at(n).data<float>()[i]) - b.at(n).data<float>()[i]));
+    }
+  EXPECT_LE(worst, e1 + e2);
+  EXPECT_GT(leak, 10 * (e1 + e2)) << "no kink was crossed: the test lost its point";
+}
+
 TEST(OnnxGradModel, HutchinsonConvergesToKnownTraces) {
   std::mt19937 rng(17);
   const Linear m(rng);
@@ -208,6 +244,12 @@ TEST(OnnxGradModel, HutchinsonConvergesToKnownTraces) {
   EXPECT_TRUE(ry.converged);
   EXPECT_EQ(ry.iterations, opt.min_iter);
   EXPECT_NEAR(ry.trace.at(y), ty, 1e-3 * ty);
+  // Probing one tensor at a time gives both at once, with the same guarantees.
+  opt.separate = true;
+  const TraceResult rs = hutchinson_traces(bp, {m.x}, m.loss(), {"w", y}, opt);
+  EXPECT_TRUE(rs.converged);
+  EXPECT_NEAR(rs.trace.at("w"), tr, 4 * std::sqrt(2 * off2 / rs.iterations) + 1e-3 * tr);
+  EXPECT_NEAR(rs.trace.at(y), ty, 1e-3 * ty);
 }
 
 // QuantizeLinear → DequantizeLinear is the identity for gradients (straight-through).
