@@ -30,6 +30,7 @@ void add_common(CLI::App& cmd, PtqArgs* a, bool required_model) {
   cmd.add_option("--std", a->o.calib.pre.std, "per-channel std divided by (data sets)")->delimiter(',');
   cmd.add_option("--scale", a->o.calib.pre.scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
   cmd.add_option("--metric", a->o.metric, "sqnr | measured | augmented | hessian | augmented-hessian | fisher")->capture_default_str();
+  cmd.add_option("--grad-samples", a->o.grad_samples, "samples of the gradient metrics (hessian, fisher)")->capture_default_str();
   cmd.add_option("--lambda", a->o.lambda, "weight of the inter-layer term of --metric augmented")->capture_default_str();
   cmd.add_option("--precisions", a->precisions, "candidate precisions: fp32,int8,w4a8 (bf16: no engine path yet)")->capture_default_str();
   cmd.add_flag("--per-channel,!--per-tensor", a->o.quant.per_channel, "weight scales per output channel (default) or per tensor");

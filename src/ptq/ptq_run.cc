@@ -114,7 +114,23 @@ Job prepare(const PtqOptions& o) {
   return job;
 }
 
-SensitivityOptions sens_options(const Job& job, const PtqOptions& o) { return SensitivityOptions{job.cand, o.lambda, 12}; }
+// The chosen metric's sensitivities; gradient metrics first compute their scores (gs).
+Sensitivity sensitivity_of(Job& job, const PtqOptions& o, GradScores* gs) {
+  const bool gradient = job.metric == Metric::hessian || job.metric == Metric::augmented_hessian || job.metric == Metric::fisher;
+  if (gradient) {
+    GradOptions go;
+    go.threads = o.threads;
+    go.samples = o.grad_samples;
+    *gs = grad_scores(job.plan, job.oracle->inputs(), job.oracle->labels(), job.metric == Metric::fisher ? Metric::fisher : Metric::hessian,
+                      job.cand, go);
+  }
+  return measure_sensitivity(*job.oracle, job.metric, SensitivityOptions{job.cand, o.lambda, 12}, dependent_pairs(job.plan),
+                             gradient ? &gs->score : nullptr);
+}
+
+nlohmann::json grad_json(const GradScores& gs) {
+  return {{"seconds", gs.seconds}, {"samples", gs.samples}, {"hutchinson_iterations", gs.iterations}, {"converged", gs.converged}};
+}
 
 void write_atomically(const std::vector<std::pair<std::string, std::function<void(const std::string&)>>>& files) {
   std::vector<std::string> tmps;
@@ -150,7 +166,8 @@ void run_sensitivity(const PtqOptions& o) {
   Oracle& orc = *job.oracle;
   orc.phase = "sensitivity";
   orc.expected_evaluations = 1 + static_cast<int64_t>(job.plan.layers.size() * job.cand.size());
-  const Sensitivity s = measure_sensitivity(orc, job.metric, sens_options(job, o), dependent_pairs(job.plan));
+  GradScores gs;
+  const Sensitivity s = sensitivity_of(job, o, &gs);
   if (o.progress) std::fprintf(stderr, "\n");
   std::vector<size_t> order(job.plan.layers.size());
   std::iota(order.begin(), order.end(), 0);
@@ -158,7 +175,8 @@ void run_sensitivity(const PtqOptions& o) {
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.score[a][low] < s.score[b][low]; });
   json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"precision", precision_name(job.cand[low])}, {"kendall_tau", s.tau},
          {"evaluations", s.evaluations}, {"fresh_evaluations", orc.fresh_evaluations}, {"seconds", s.seconds},
-         {"eval_samples", job.eval_samples}, {"baseline", {{"top1", s.base.top1}, {"loss", s.base.loss}}}, {"pairs", s.pairs.size()}};
+         {"eval_samples", job.eval_samples}, {"baseline", {{"top1", s.base.top1}, {"loss", s.base.loss}}}, {"pairs", s.pairs.size()},
+         {"metric_seconds", gs.seconds + (s.pairs.empty() ? 0.0 : s.seconds)}, {"gradient", grad_json(gs)}};
   for (size_t i : order)
     j["ranking"].push_back({{"layer", job.plan.layers[i].node}, {"score", s.score[i][low]}, {"loss_delta", s.measured[i][low]},
                             {"top1", s.single[i][low].top1}, {"sqnr_db", s.single[i][low].sqnr_db}});
@@ -170,8 +188,11 @@ void run_sensitivity(const PtqOptions& o) {
   for (size_t i : order)
     std::printf("%-28s %12.4g %12.4g %8.4f %9.1f\n", job.plan.layers[i].node.c_str(), s.score[i][low], s.measured[i][low],
                 s.single[i][low].top1, s.single[i][low].sqnr_db);
-  std::printf("Kendall tau vs measured single-layer order: %.3f; cost %lld evaluations (%lld fresh), %.1f s\n", s.tau,
+  std::printf("Kendall tau vs measured single-layer order: %.3f; cost %lld evaluations (%lld fresh), %.1f s", s.tau,
               static_cast<long long>(s.evaluations), static_cast<long long>(orc.fresh_evaluations), s.seconds);
+  if (gs.seconds > 0) std::printf(" + gradients %.1f s", gs.seconds);
+  if (gs.iterations > 0) std::printf(" (%d Hutchinson iterations, %s)", gs.iterations, gs.converged ? "converged" : "not converged");
+  std::printf("\n");
   if (!o.json.empty()) write_atomically({{o.json, [&](const std::string& p) { write_text(p, j.dump(2) + "\n"); }}});
 }
 
@@ -185,7 +206,8 @@ int run_ptq(const PtqOptions& o) {
   const size_t n = job.plan.layers.size(), low = job.cand.size() - 1;
   orc.phase = "sensitivity";
   orc.expected_evaluations = 1 + static_cast<int64_t>(n * job.cand.size());
-  const Sensitivity s = measure_sensitivity(orc, job.metric, sens_options(job, o), dependent_pairs(job.plan));
+  GradScores gs;
+  const Sensitivity s = sensitivity_of(job, o, &gs);
   const LatencyTable lat = measure_layer_latency(orc, job.cand);
   orc.phase = "reference";
   const LayerConfig fp(n, Precision::fp32), all8(n, Precision::int8);
@@ -221,7 +243,7 @@ int run_ptq(const PtqOptions& o) {
   std::vector<double> sq, me;
   for (size_t i = 0; i < n; ++i) sq.push_back(-s.single[i][low].sqnr_db), me.push_back(s.measured[i][low]);
   j["kendall_tau"] = {{"sqnr", kendall_tau(sq, me)}, {"measured", 1.0}, {metric_name(job.metric), s.tau}};
-  j["sensitivity_cost"] = {{"evaluations", s.evaluations}, {"seconds", s.seconds}, {"pairs", s.pairs.size()}};
+  j["sensitivity_cost"] = {{"evaluations", s.evaluations}, {"seconds", s.seconds}, {"pairs", s.pairs.size()}, {"gradient", grad_json(gs)}};
   j["latency_table"] = {{"base_ms", lat.base_ms}, {"fp32_ms", lat.fp32_ms}, {"noise_ms", lat.noise_ms}, {"measurements", lat.measurements}, {"seconds", lat.seconds}};
   for (size_t i = 0; i < n; ++i) {
     json l{{"node", job.plan.layers[i].node}, {"op", job.plan.layers[i].op}, {"weights", job.plan.layers[i].weight_values},
@@ -250,8 +272,11 @@ int run_ptq(const PtqOptions& o) {
   std::printf("; %lld search evaluations, %lld fresh in all\n", static_cast<long long>(r.evaluations), static_cast<long long>(orc.fresh_evaluations));
   for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
   if (!r.met) {
+    const Probe* best = &orc.trajectory.front();  // the closest: the highest top-1 of every evaluated configuration
+    for (const Probe& p : orc.trajectory)
+      if (p.m.top1 > best->m.top1) best = &p;
     std::fprintf(stderr, "[ptq] no evaluated configuration meets the budget (%s); the closest is %s (top-1 %.4f, drop %.4g); nothing written\n",
-                 budget_str(budget).c_str(), config_key(r.config).c_str(), r.m.top1, drop);
+                 budget_str(budget).c_str(), best->key.c_str(), best->m.top1, budget.drop(s.base.top1, best->m.top1));
     return 3;
   }
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> files;

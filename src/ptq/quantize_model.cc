@@ -339,6 +339,27 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
   return g;
 }
 
+Array quantized_weight(const QdqPlan& plan, size_t layer, Precision p) {
+  Graph g = plan.graph;
+  Node& n = g.nodes[static_cast<size_t>(plan.layers.at(layer).node_id)];
+  const Array w = *g.constant(n.inputs[1]);
+  if (p == Precision::fp32) return w;
+  LOWBIT_REQUIRE(p == Precision::int8 || p == Precision::w4a8, "ptq", "no weight quantizer for {}", precision_name(p));
+  const int64_t axis = weight_axis(n);
+  LayerReport lr;
+  std::vector<float> ws;
+  const int dv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws, p == Precision::w4a8 ? 4 : 8);
+  const Node& dq = g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(dv)].producer)];
+  const Array& codes = *g.constant(dq.inputs[0]);
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(axis) + 1; d < w.shape().size(); ++d) inner *= w.shape()[d];
+  const int64_t ch = static_cast<int64_t>(ws.size());
+  Array out = Array::empty(ElemType::f32, w.shape());
+  for (int64_t i = 0; i < w.numel(); ++i)
+    out.data<float>()[i] = static_cast<float>(codes.data<int8_t>()[i]) * ws[static_cast<size_t>(ch == 1 ? 0 : (i / inner) % ch)];
+  return out;
+}
+
 std::string config_key(const LayerConfig& config) {
   std::string k;
   for (Precision p : config) k += p == Precision::fp32 ? 'F' : p == Precision::bf16 ? 'B' : p == Precision::int8 ? '8' : '4';

@@ -27,12 +27,7 @@ const char* metric_name(Metric m) {
   return "?";
 }
 
-std::string metric_unavailable(Metric m) {
-  if (m == Metric::hessian || m == Metric::augmented_hessian || m == Metric::fisher)
-    return fmt::format("metric '{}' is not available in this build: it needs the ONNX engine's backward pass (branch ptq-grad)",
-                       metric_name(m));
-  return "";
-}
+std::string metric_unavailable(Metric) { return ""; }  // every metric is built in
 
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
   LOWBIT_CHECK(a.size() == b.size());
@@ -75,7 +70,9 @@ std::vector<std::pair<size_t, size_t>> dependent_pairs(const QdqPlan& plan) {
 }
 
 Sensitivity measure_sensitivity(Oracle& o, Metric metric, const SensitivityOptions& opt,
-                                const std::vector<std::pair<size_t, size_t>>& graph_pairs) {
+                                const std::vector<std::pair<size_t, size_t>>& graph_pairs, const std::vector<std::vector<double>>* base) {
+  const bool gradient = metric == Metric::hessian || metric == Metric::augmented_hessian || metric == Metric::fisher;
+  LOWBIT_REQUIRE(!gradient || (base && base->size() == o.layers()), "ptq", "metric '{}' needs its gradient scores", metric_name(metric));
   if (const std::string why = metric_unavailable(metric); !why.empty()) throw ValueError("[ptq] " + why);
   LOWBIT_REQUIRE(!opt.precisions.empty(), "ptq", "no candidate precision below fp32");
   const auto t0 = std::chrono::steady_clock::now();
@@ -94,9 +91,9 @@ Sensitivity measure_sensitivity(Oracle& o, Metric metric, const SensitivityOptio
       s.single[i][p] = o.evaluate(c);
       s.measured[i][p] = s.single[i][p].loss - s.base.loss;
       // SQNR as a noise-to-signal power ratio: additive over layers (the DP sums scores), same order.
-      s.score[i][p] = metric == Metric::sqnr ? std::pow(10.0, -s.single[i][p].sqnr_db / 10.0) : s.measured[i][p];
+      s.score[i][p] = gradient ? (*base)[i][p] : metric == Metric::sqnr ? std::pow(10.0, -s.single[i][p].sqnr_db / 10.0) : s.measured[i][p];
     }
-  if (metric == Metric::augmented) {
+  if (metric == Metric::augmented || metric == Metric::augmented_hessian) {
     if (n <= opt.all_pairs_up_to) {
       for (size_t i = 0; i < n; ++i)
         for (size_t j = i + 1; j < n; ++j) s.pairs.push_back({i, j});

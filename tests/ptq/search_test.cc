@@ -110,6 +110,37 @@ TEST(LayerConfig, OnnxRuntimeRunsAMixedModel) {
   }
 }
 
+TEST(Sensitivity, GradientMetricsOnTheFloatGraph) {
+  const Array x = onnx::test::random_f32({16, 3, 8, 8}, 43);
+  const QdqPlan plan = plan_qdq(small_net(), x, QuantizeOptions{});
+  const std::vector<int32_t> labels{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5};
+  const std::vector<Precision> cand{Precision::int8, Precision::w4a8};
+  GradOptions go;
+  go.samples = 16;
+  go.max_iter = 8;
+  const GradScores f = grad_scores(plan, x, labels, Metric::fisher, cand, go);
+  const GradScores h = grad_scores(plan, x, labels, Metric::hessian, cand, go);
+  ASSERT_EQ(f.score.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_GT(f.score[i][0], 0.0);
+    EXPECT_GT(f.score[i][1], f.score[i][0]) << "int4 weights perturb layer " << i << " more than int8";
+    EXPECT_TRUE(std::isfinite(h.score[i][0]) && std::isfinite(h.score[i][1]));
+  }
+  EXPECT_GE(h.iterations, 4);
+  // Q(W) for int8 is within half a step of W per channel; int4 further away.
+  const Array w = *plan.graph.constant(plan.graph.nodes[static_cast<size_t>(plan.layers[1].node_id)].inputs[1]);
+  const Array q8 = quantized_weight(plan, 1, Precision::int8), q4 = quantized_weight(plan, 1, Precision::w4a8);
+  double e8 = 0, e4 = 0, amax = 0;
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    amax = std::max(amax, std::fabs(w.get_f64(i)));
+    e8 = std::max(e8, std::fabs(q8.get_f64(i) - w.get_f64(i)));
+    e4 = std::max(e4, std::fabs(q4.get_f64(i) - w.get_f64(i)));
+  }
+  EXPECT_LE(e8, 0.5 * amax / 127 * 1.0001);
+  EXPECT_LE(e4, 0.5 * amax / 7 * 1.0001);
+  EXPECT_GT(e4, e8);
+}
+
 TEST(Sensitivity, KendallTau) {
   EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
   EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);

@@ -71,6 +71,8 @@ class ModelOracle : public Oracle {
   double size_bytes(const LayerConfig& c) const override;
   std::vector<double> latency_interleaved(const std::vector<LayerConfig>& cs) override;
   onnx::Graph graph(const LayerConfig& c) const { return build_qdq(plan_, c); }
+  const onnx::Array& inputs() const { return inputs_; }
+  const std::vector<int32_t>& labels() const { return labels_; }
 
  private:
   void append_cache(const std::string& line);

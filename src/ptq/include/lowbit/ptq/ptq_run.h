@@ -22,6 +22,7 @@ struct PtqOptions {
   std::string max_drop, band;        // "1%" / "0.5pt"; band "lo,hi"
   std::vector<std::string> precisions{"fp32", "int8"};
   double lambda = 1.0;
+  int64_t grad_samples = 32;         // evaluation samples the gradient metrics use
   bool skip_violations = false;      // greedy: skip a violating layer and continue
   int threads = 1;
   int64_t latency_batch = 64;

@@ -87,6 +87,10 @@ QdqPlan plan_qdq(const onnx::Graph& g, const onnx::Array& calib, const QuantizeO
 onnx::Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, int>* dq_of = nullptr,
                       std::vector<LayerReport>* layers = nullptr);
 
+// The layer's weight as a config with it at `p` computes with: Q(W) dequantized (float32, W's
+// shape), made by the same weight quantizer build_qdq uses. For sensitivities (‖Q(W) − W‖²).
+onnx::Array quantized_weight(const QdqPlan& plan, size_t layer, Precision p);
+
 // Config JSON: {"default": "int8", "layers": {"<node>": "fp32", ...}}; a node the plan does not
 // have or an unknown precision is an error naming it.
 LayerConfig config_from_json(const QdqPlan& plan, const std::string& json_text);

@@ -2,8 +2,8 @@
 // precision gets a score, larger = more sensitive. Metrics from single-layer probes (only layer
 // i quantized, on the evaluation subset): output SQNR, measured loss delta, and the augmented
 // score Ω_i + λ Σ_j |Δ_ij| with pairwise interactions Δ_ij = L(Q_i,Q_j) − L(Q_i) − L(Q_j) + L(∅)
-// along producer→consumer edges (all pairs for small models). Hessian and Fisher need the
-// engine's backward pass; they are refused where this build has none.
+// along producer→consumer edges (all pairs for small models). Gradient metrics (grad_scores)
+// use the ONNX engine's backward pass: HAWQ's Hessian trace × perturbation, Fisher/Taylor.
 #pragma once
 
 #include <string>
@@ -40,8 +40,33 @@ struct Sensitivity {
 // Pairs (i, j), i < j, where layer j reads (through non-layer ops) what layer i writes.
 std::vector<std::pair<size_t, size_t>> dependent_pairs(const QdqPlan& plan);
 
+// base: [layer][candidate] scores of a gradient metric (grad_scores); required for hessian,
+// augmented-hessian and fisher, whose score it becomes (plus interactions for augmented-hessian).
+// The single-layer probes always run: they are the measured order τ compares against.
 Sensitivity measure_sensitivity(Oracle& oracle, Metric metric, const SensitivityOptions& opt,
-                                const std::vector<std::pair<size_t, size_t>>& pairs);
+                                const std::vector<std::pair<size_t, size_t>>& pairs,
+                                const std::vector<std::vector<double>>* base = nullptr);
+
+// Gradient metrics on a labelled batch x (cross-entropy on the fp32 model):
+//   hessian (HAWQ): Ω_i(p) = Tr(H_W)/n_W · ‖Q_p(W_i) − W_i‖² + Tr(H_X)/n_X · ‖Q(X_i) − X_i‖²
+//     (traces by Hutchinson over every layer's weight and input activation jointly);
+//   fisher (Taylor): Σ (∂L/∂Y_i ⊙ (Y_i,q − Y_i))², Y_i the layer's output with W_i and X_i quantized.
+struct GradScores {
+  std::vector<std::vector<double>> score;  // [layer][candidate]
+  int iterations = 0;                      // Hutchinson iterations (hessian)
+  bool converged = true;
+  double seconds = 0;
+  int64_t samples = 0;
+};
+struct GradOptions {
+  int64_t samples = 32;
+  int min_iter = 4, max_iter = 32;
+  double rel_tol = 1e-2;
+  uint64_t seed = 0;
+  int threads = 1;
+};
+GradScores grad_scores(const QdqPlan& plan, const onnx::Array& x, const std::vector<int32_t>& labels, Metric metric,
+                       const std::vector<Precision>& candidates, const GradOptions& opt);
 
 // Kendall's τ-b of two equally long sequences (ties in either count as neither concordant nor
 // discordant). 1 = same order, −1 = reversed; NaN when either is constant.
