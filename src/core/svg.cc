@@ -51,7 +51,7 @@ struct Axis {
   }
 };
 
-Axis make_axis(std::vector<double> v, bool log) {
+Axis make_axis(std::vector<double> v, bool log, bool zero_based = true) {
   v.erase(std::remove_if(v.begin(), v.end(), [&](double x) { return !std::isfinite(x) || (log && x <= 0); }), v.end());
   if (v.empty()) return {log ? 1.0 : 0.0, log ? 10.0 : 1.0, log};
   double lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
@@ -59,7 +59,7 @@ Axis make_axis(std::vector<double> v, bool log) {
     lo /= 1.5, hi *= 1.5;
   } else {
     const double pad = hi > lo ? 0.08 * (hi - lo) : std::max(1.0, std::fabs(hi) * 0.1);
-    lo = std::min(lo - pad, 0.0 < lo ? 0.0 : lo - pad), hi += pad;
+    lo = zero_based ? std::min(lo - pad, 0.0 < lo ? 0.0 : lo - pad) : lo - pad, hi += pad;
   }
   return {lo, hi, log};
 }
@@ -120,11 +120,11 @@ std::string heatmap(const std::string& title, const std::string& xlabel, const s
 }
 
 std::string scatter(const std::string& title, const std::string& xlabel, const std::string& ylabel,
-                    const std::vector<Series>& series, bool logx, bool logy, const std::string& caption) {
+                    const std::vector<Series>& series, bool logx, bool logy, const std::string& caption, bool zero_based) {
   std::vector<double> xs, ys;
   for (const auto& s : series)
     for (const auto& p : s.points) xs.push_back(p.x), ys.push_back(p.y);
-  const Axis ax = make_axis(xs, logx), ay = make_axis(ys, logy);
+  const Axis ax = make_axis(xs, logx, zero_based), ay = make_axis(ys, logy, zero_based);
   const double x0 = kLeft, x1 = kW - kRight, y0 = kH - kBottom, y1 = kTop;
   std::string b = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" class=\"frame\"/>", x0, y1, x1 - x0, y0 - y1);
   for (double t : ax.ticks())

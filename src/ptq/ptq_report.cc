@@ -25,7 +25,7 @@ std::vector<svg::Point> front(std::vector<svg::Point> pts) {
   return f;
 }
 
-std::string plot(const json& s, const char* key, double scale, const std::string& title, const std::string& xlabel) {
+std::string plot(const json& s, const char* key, double scale, const std::string& title, const std::string& xlabel, const std::string& caption) {
   std::vector<svg::Point> all, chosen, refs;
   for (const auto& e : s["evaluated"])
     if (e.contains(key)) all.push_back({num(e, key) * scale, 100 * num(e, "top1"), e["key"].get<std::string>() + " (" + e["phase"].get<std::string>() + ")"});
@@ -35,7 +35,7 @@ std::string plot(const json& s, const char* key, double scale, const std::string
   return svg::scatter(title, xlabel, "top-1 (%)",
                       {{"evaluated", "#1f77b4", all, false}, {"Pareto front", "#2ca02c", front(all), true},
                        {"fp32 / all-int8", "#7f7f7f", refs, false}, {"chosen", "#d62728", chosen, false}},
-                      false, false, "Every configuration the search evaluated (top-1 on the evaluation subset, measured latency).");
+                      false, false, caption, false);
 }
 
 }  // namespace
@@ -45,19 +45,21 @@ std::string ptq_html_report(const std::string& summary_json) {
   const json& r = s["result"];
   std::string body = fmt::format(
       "<h1>lowbit ptq: {}</h1><p>metric <b>{}</b>, search <b>{}</b>, budget {} — chosen: top-1 {:.4f} (fp32 {:.4f}), {:.2f} ms "
-      "(fp32 {:.2f} ms, −{:.1f} %{}), {:.0f} KB weights, {} search evaluations. Evaluation subset: {} samples of {}; latency: batch {}, {} "
+      "(fp32 {:.2f} ms, {:+.1f} %{}), {:.0f} KB weights, {} search evaluations. Evaluation subset: {} samples of {}; latency: batch {}, {} "
       "thread(s), median of repeats after warm-up.</p>",
       svg::escape(s["model"].get<std::string>()), svg::escape(s["metric"].get<std::string>()), svg::escape(s["search"].get<std::string>()),
       svg::escape(s["budget"].get<std::string>()), num(r, "top1"), num(s["baseline"], "top1"), num(r, "latency_ms"),
-      num(s["baseline"], "latency_ms"), 100 * num(r, "reduction_vs_fp32"),
-      s.contains("all_int8") ? fmt::format("; all-int8 {:.2f} ms, −{:.1f} % vs it", num(s["all_int8"], "latency_ms"), 100 * num(r, "reduction_vs_int8")) : "",
+      num(s["baseline"], "latency_ms"), -100 * num(r, "reduction_vs_fp32"),
+      s.contains("all_int8") ? fmt::format("; all-int8 {:.2f} ms, {:+.1f} % vs it", num(s["all_int8"], "latency_ms"), -100 * num(r, "reduction_vs_int8")) : "",
       num(r, "size_bytes") / 1024, r["evaluations"].get<int64_t>(), s["eval"]["samples"].get<int64_t>(),
       svg::escape(s["eval"]["source"].get<std::string>()), s["latency_batch"].get<int64_t>(), s["threads"].get<int>());
   if (s.contains("unavailable"))
     for (const auto& u : s["unavailable"]) body += "<p class=\"note\">Not available: " + svg::escape(u.get<std::string>()) + "</p>";
   for (const auto& n : r["notes"]) body += "<p class=\"note\">" + svg::escape(n.get<std::string>()) + "</p>";
-  body += plot(s, "latency_ms", 1.0, "Accuracy vs latency", "latency (ms, measured)");
-  body += plot(s, "size_bytes", 1.0 / 1024, "Accuracy vs size", "weights (KB)");
+  body += plot(s, "latency_ms", 1.0, "Accuracy vs latency", "latency (ms, measured)",
+               "Every configuration the search evaluated: top-1 on the evaluation subset, end-to-end latency measured when it was evaluated "
+               "(the chosen point, fp32 and all-int8: timed side by side at the end).");
+  body += plot(s, "size_bytes", 1.0 / 1024, "Accuracy vs size", "weights (KB)", "Every configuration the search evaluated: top-1 and weight bytes.");
   body += "<h2>Layers</h2><table><tr><th>layer</th><th>op</th><th>weights</th>";
   const json& l0 = s["layers"][0];
   std::vector<std::string> metrics;

@@ -27,8 +27,9 @@ std::string heatmap(const std::string& title, const std::string& xlabel, const s
                     const std::vector<std::string>& xticks, const std::vector<std::string>& yticks,
                     const std::vector<std::vector<double>>& values, const std::string& caption);
 
+// Linear axes include 0 unless zero_based is false (then they fit the data with a margin).
 std::string scatter(const std::string& title, const std::string& xlabel, const std::string& ylabel,
-                    const std::vector<Series>& series, bool logx, bool logy, const std::string& caption);
+                    const std::vector<Series>& series, bool logx, bool logy, const std::string& caption, bool zero_based = true);
 
 std::string bars(const std::string& title, const std::vector<std::string>& labels, const std::vector<double>& values,
                  const std::string& caption);
