@@ -200,6 +200,7 @@ int run_ptq(const PtqOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   LOWBIT_REQUIRE(o.search == "dp" || o.search == "bisection" || o.search == "greedy", "ptq",
                  "unknown --search '{}' (expected dp, bisection or greedy)", o.search);
+  LOWBIT_REQUIRE(o.objective == "latency" || o.objective == "size", "ptq", "unknown --objective '{}' (expected latency or size)", o.objective);
   const Budget budget = parse_budget(o.max_drop, o.band);
   Job job = prepare(o);
   Oracle& orc = *job.oracle;
@@ -215,7 +216,12 @@ int run_ptq(const PtqOptions& o) {
   const Measurement m8 = has8 ? orc.evaluate(all8) : Measurement{};
   orc.phase = o.search;
   SearchResult r;
-  if (o.search == "dp") r = dp_search(orc, s.score, job.cand, lat, budget, s.base.top1);
+  if (o.search == "dp") {
+    DpOptions dpo;
+    dpo.size_objective = o.objective == "size";
+    for (const QuantLayer& l : job.plan.layers) dpo.weight_values.push_back(l.weight_values);
+    r = dp_search(orc, s.score, job.cand, lat, budget, s.base.top1, dpo);
+  }
   else if (o.search == "bisection") r = bisection_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1);
   else r = greedy_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1, o.skip_violations);
   if (o.progress) std::fprintf(stderr, "\n");

@@ -213,11 +213,16 @@ std::vector<LayerConfig> dp_proposals(const std::vector<std::vector<double>>& sc
   const double unit = total > 0 ? total / opt.bins : 1.0;
   const int B = opt.bins + static_cast<int>(n);  // room for rounding every layer's units up
   std::vector<std::vector<Opt>> opts(n);
+  auto cost = [&](size_t i, Precision p, double latency) {
+    if (!opt.size_objective) return latency;
+    LOWBIT_REQUIRE(opt.weight_values.size() == n, "ptq", "the size objective needs every layer's weight count");
+    return weight_bytes_per_value(p) * static_cast<double>(opt.weight_values[i]);
+  };
   for (size_t i = 0; i < n; ++i) {
-    opts[i].push_back(Opt{Precision::fp32, lat.cost_fp32[i], 0});
+    opts[i].push_back(Opt{Precision::fp32, cost(i, Precision::fp32, lat.cost_fp32[i]), 0});
     for (size_t p = 0; p < k; ++p)
       if (lat.allowed[i][p])
-        opts[i].push_back(Opt{cand[p], lat.cost[i][p], static_cast<int>(std::ceil(std::max(score[i][p], 0.0) / unit - 1e-9))});
+        opts[i].push_back(Opt{cand[p], cost(i, cand[p], lat.cost[i][p]), static_cast<int>(std::ceil(std::max(score[i][p], 0.0) / unit - 1e-9))});
   }
   constexpr double kInf = std::numeric_limits<double>::infinity();
   // best[i+1][u]: least cost of layers 0..i using exactly u units; pick[i][u] the option.
@@ -282,10 +287,15 @@ SearchResult dp_search(Oracle& o, const std::vector<std::vector<double>>& score,
   // interleaved so that all candidates see the same machine load.
   std::vector<LayerConfig> cs{r.config};
   for (size_t k : passing) cs.push_back(props[k]);
-  const std::vector<double> ms = o.latency_interleaved(cs);
+  std::vector<double> ms;
+  if (opt.size_objective)
+    for (const auto& c : cs) ms.push_back(o.size_bytes(c));
+  else
+    ms = o.latency_interleaved(cs);
   const size_t best = static_cast<size_t>(std::min_element(ms.begin(), ms.end()) - ms.begin());
   r.config = cs[best];
-  if (cs.size() > 2) r.notes.push_back(fmt::format("{} passing proposals timed side by side; the fastest wins", cs.size() - 1));
+  if (cs.size() > 2 && !opt.size_objective) r.notes.push_back(fmt::format("{} passing proposals timed side by side; the fastest wins", cs.size() - 1));
+  if (opt.size_objective) r.search = "dp-size";
   return finish(o, r, b, base, t0, traj0);
 }
 

@@ -168,7 +168,11 @@ struct FakeOracle : Oracle {
     for (size_t i = 0; i < c.size(); ++i) t += c[i] == Precision::fp32 ? ms32[i] : c[i] == Precision::int8 ? ms8[i] : ms4[i];
     return t;
   }
-  double size_bytes(const LayerConfig& c) const override { return static_cast<double>(c.size()); }
+  double size_bytes(const LayerConfig& c) const override {
+    double b = 0;
+    for (Precision p : c) b += 1000 * weight_bytes_per_value(p);
+    return b;
+  }
 };
 
 FakeOracle fake(size_t n) {
@@ -250,6 +254,14 @@ TEST(Search, DpIsLatencyOptimalAndNeverShipsASlowerPrecision) {
   EXPECT_LE(dp.latency_ms, bis.latency_ms);
   EXPECT_LE(dp.latency_ms, gr.latency_ms);
   EXPECT_LE(dp.evaluations, gr.evaluations);
+  // Size objective: the smallest passing proposal; still never a disallowed precision.
+  DpOptions size;
+  size.size_objective = true;
+  size.weight_values.assign(6, 1000);
+  const SearchResult small = dp_search(o, scores_of(o), cand, lat, b, 0.9, size);
+  EXPECT_TRUE(small.met);
+  EXPECT_EQ(small.config[4], Precision::fp32);
+  EXPECT_LE(small.size_bytes, dp.size_bytes);
 }
 
 TEST(Search, BudgetSyntax) {

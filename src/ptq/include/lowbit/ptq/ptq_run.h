@@ -18,7 +18,7 @@ struct PtqOptions {
   std::string eval;                  // .npy or data set name (its test split)
   std::string eval_labels;           // .npy of int64 class ids (with a .npy --eval)
   int64_t eval_count = 1000;         // every ⌊N / count⌋-th test sample
-  std::string metric = "augmented", search = "dp";
+  std::string metric = "augmented", search = "dp", objective = "latency";  // objective: latency | size (dp)
   std::string max_drop, band;        // "1%" / "0.5pt"; band "lo,hi"
   std::vector<std::string> precisions{"fp32", "int8"};
   double lambda = 1.0;

@@ -71,6 +71,8 @@ SearchResult bisection_search(Oracle& o, const std::vector<Move>& moves, const B
 // passing proposal evaluated, the one with the lowest measured latency wins.
 struct DpOptions {
   int bins = 400;
+  bool size_objective = false;  // minimise weight bytes instead of latency (allowed set unchanged)
+  std::vector<int64_t> weight_values;  // per layer, for the size objective
 };
 std::vector<LayerConfig> dp_proposals(const std::vector<std::vector<double>>& score, const std::vector<Precision>& candidates,
                                       const LatencyTable& lat, const DpOptions& opt);
