@@ -220,6 +220,7 @@ int run_ptq(const PtqOptions& o) {
     DpOptions dpo;
     dpo.size_objective = o.objective == "size";
     for (const QuantLayer& l : job.plan.layers) dpo.weight_values.push_back(l.weight_values);
+    for (Precision p : job.cand) dpo.extra.push_back(LayerConfig(n, p));  // uniform configs compete too
     r = dp_search(orc, s.score, job.cand, lat, budget, s.base.top1, dpo);
   }
   else if (o.search == "bisection") r = bisection_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1);

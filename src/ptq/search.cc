@@ -287,6 +287,13 @@ SearchResult dp_search(Oracle& o, const std::vector<std::vector<double>>& score,
   // interleaved so that all candidates see the same machine load.
   std::vector<LayerConfig> cs{r.config};
   for (size_t k : passing) cs.push_back(props[k]);
+  for (const LayerConfig& c : opt.extra) {  // uniform configs: only where every layer allows them
+    bool ok = c.size() == o.layers();
+    for (size_t i = 0; ok && i < c.size(); ++i)
+      for (size_t p = 0; p < cand.size(); ++p)
+        if (cand[p] == c[i] && !lat.allowed[i][p]) ok = false;
+    if (ok && b.passes(base, o.evaluate(c).top1)) cs.push_back(c);
+  }
   std::vector<double> ms;
   if (opt.size_objective)
     for (const auto& c : cs) ms.push_back(o.size_bytes(c));

@@ -68,11 +68,13 @@ SearchResult bisection_search(Oracle& o, const std::vector<Move>& moves, const B
 
 // DP over layers: minimise the sum of latency costs subject to the sum of (clamped ≥ 0) scores
 // ≤ S, for every S on a grid → Pareto proposals, bisected by a real evaluation; of every
-// passing proposal evaluated, the one with the lowest measured latency wins.
+// passing proposal evaluated and every passing uniform config in `extra` (each layer allowed at
+// it), the one with the lowest latency measured side by side wins.
 struct DpOptions {
   int bins = 400;
   bool size_objective = false;  // minimise weight bytes instead of latency (allowed set unchanged)
   std::vector<int64_t> weight_values;  // per layer, for the size objective
+  std::vector<LayerConfig> extra;      // also considered at the end if they pass (e.g. all-int8)
 };
 std::vector<LayerConfig> dp_proposals(const std::vector<std::vector<double>>& score, const std::vector<Precision>& candidates,
                                       const LatencyTable& lat, const DpOptions& opt);
