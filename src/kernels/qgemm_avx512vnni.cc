@@ -72,24 +72,44 @@ void micro(const Block& g, const uint8_t* a, const int8_t* bp, int32_t* c) {
       for (int64_t kp = 0; kp <= pairs; ++kp) {
         const bool tail = kp == pairs;  // an odd last group of four: low nibbles only
         if (tail && g.C4 % 2 == 0) break;
-        __m512i lo[NR], hi[NR];
         if constexpr (MR == 1 && NR == 4) {  // one row: a single stream, fetched ahead of use
           LOWBIT_UNROLL for (int j = 0; j < 4; ++j)
             _mm_prefetch(reinterpret_cast<const char*>(bt + (kp + kPrefetchBlocks) * 256 + j * 64), _MM_HINT_T0);
         }
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-          const __m512i v = _mm512_load_si512(bt + kp * 256 + j * 64);
-          lo[j] = _mm512_and_si512(_mm512_slli_epi16(v, 4), high);
-          hi[j] = _mm512_and_si512(v, high);
-        }
-        LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+        if constexpr (S == 2) {
+          __m512i lo[NR], hi[NR];
+          LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+            const __m512i v = _mm512_load_si512(bt + kp * 256 + j * 64);
+            lo[j] = _mm512_and_si512(_mm512_slli_epi16(v, 4), high);
+            hi[j] = _mm512_and_si512(v, high);
+          }
           int32_t w0, w1 = 0;
-          std::memcpy(&w0, at + i * g.lda + 8 * kp, 4);
-          if (!tail) std::memcpy(&w1, at + i * g.lda + 8 * kp + 4, 4);
+          std::memcpy(&w0, at + 8 * kp, 4);
+          if (!tail) std::memcpy(&w1, at + 8 * kp + 4, 4);
           const __m512i a0 = _mm512_set1_epi32(w0), a1 = _mm512_set1_epi32(w1);
           LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-            acc[0][i][j] = _mm512_dpbusd_epi32(acc[0][i][j], a0, lo[j]);
-            acc[S - 1][i][j] = _mm512_dpbusd_epi32(acc[S - 1][i][j], a1, hi[j]);
+            acc[0][0][j] = _mm512_dpbusd_epi32(acc[0][0][j], a0, lo[j]);
+            acc[1][0][j] = _mm512_dpbusd_epi32(acc[1][0][j], a1, hi[j]);
+          }
+        } else {
+          // Several rows: the low nibbles of every panel, their products, then the high ones in
+          // the same registers (MR·NR accumulators + NR weights + one broadcast).
+          __m512i wv[NR];
+          LOWBIT_UNROLL for (int j = 0; j < NR; ++j)
+            wv[j] = _mm512_and_si512(_mm512_slli_epi16(_mm512_load_si512(bt + kp * 256 + j * 64), 4), high);
+          LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+            int32_t w0;
+            std::memcpy(&w0, at + i * g.lda + 8 * kp, 4);
+            const __m512i a0 = _mm512_set1_epi32(w0);
+            LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[0][i][j] = _mm512_dpbusd_epi32(acc[0][i][j], a0, wv[j]);
+          }
+          if (tail) continue;
+          LOWBIT_UNROLL for (int j = 0; j < NR; ++j) wv[j] = _mm512_and_si512(_mm512_load_si512(bt + kp * 256 + j * 64), high);
+          LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+            int32_t w1;
+            std::memcpy(&w1, at + i * g.lda + 8 * kp + 4, 4);
+            const __m512i a1 = _mm512_set1_epi32(w1);
+            LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[0][i][j] = _mm512_dpbusd_epi32(acc[0][i][j], a1, wv[j]);
           }
         }
       }
@@ -196,11 +216,11 @@ void run_unpacked(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t ld
         unpacked = grp;
       }
       Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed, true};
-      // The next group's int4 panels are fetched into L2 a share per row block, so that its
-      // widening above does not wait on memory (the int8 path overlaps those loads with its
-      // multiply-adds).
+      // The next group's int4 panels (K8 blocks of 256 bytes: 4 lines each) are fetched into L2 a
+      // share per row block, so that its widening above does not wait on memory (the int8 path
+      // overlaps those loads with its multiply-adds).
       const int8_t* next = grp + 1 < groups ? panels + ((grp + 1) * width / 64) * K8 * 256 : nullptr;
-      const int64_t lines = NR * K8 * 4, blocks = (M + MR - 1) / MR, share = (lines + blocks - 1) / blocks;
+      const int64_t lines = K8 * 4, blocks = (M + MR - 1) / MR, share = (lines + blocks - 1) / blocks;
       for (int64_t m = m0; m < m1; m += MR) {
         if (next)
           for (int64_t l = (m / MR) * share, e = std::min(lines, l + share); l < e; ++l)
@@ -229,10 +249,10 @@ void dispatch(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, co
     return run_unpacked<4, 6>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
   } else {
     constexpr bool W4 = Mode == 1;
-    if (N <= 16) return run<1, W4 ? 12 : 16, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
-    if (N <= 32) return run<2, W4 ? 10 : 12, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
-    if (N <= 48) return run<3, W4 ? 7 : 8, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
-    run<4, W4 ? 5 : 6, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 16) return run<1, 16, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 32) return run<2, 12, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    if (N <= 48) return run<3, 8, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
+    run<4, 6, W4>(M, N, K4, a, lda, p, c, ldc, rq, out_signed, tp);
   }
 }
 

@@ -319,8 +319,11 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
       Node& n2 = g.nodes[static_cast<size_t>(l.node_id)];  // add_node may have moved the node table
       n2.inputs[1] = wv;
       const Array* b = has_in(n2, 2) ? g.constant(n2.inputs[2]) : nullptr;
-      if (b && b->type() == ElemType::f32 && b->dim() == 1 && b->numel() == out_channels)
-        n2.inputs[2] = quantize_bias(g, n2.inputs[2], act(l.in).scale, ws);
+      if (b && b->type() == ElemType::f32 && b->dim() == 1 && b->numel() == out_channels) {
+        // quantize_bias adds nodes (the node table may move): index it again afterwards.
+        const int bq = quantize_bias(g, n2.inputs[2], act(l.in).scale, ws);
+        g.nodes[static_cast<size_t>(l.node_id)].inputs[2] = bq;
+      }
     }
     if (reports) reports->push_back(lr);
   }
