@@ -169,6 +169,11 @@ TEST(OnnxGrad, BroadcastArithmetic) {
                      [op](GraphBuilder& b, const std::vector<int>& x, ElemType) { return b.op(op, {x[0], x[1]}); },
                      {{-1, 1}, {0.5, 1.5}}});
   }
+  check_grad_case({"reducesum axes input, neg", {{2, 3, 4}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType) {
+                     const std::vector<int64_t> axes{1};
+                     const int ax = b.constant("axes", Array::from<int64_t>({1}, std::span<const int64_t>(axes)));
+                     return b.op("Neg", {b.op("ReduceSum", {x[0], ax})});
+                   }});
   check_grad_case({"reducemean keepdims 0", {{2, 3, 4}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType) {
                      return b.op("ReduceMean", {x[0]}, {{"axes", A::from_ints({0, 2})}, {"keepdims", A::from_int(0)}});
                    }});
