@@ -121,6 +121,16 @@ std::vector<Array> Backprop::forward(const std::vector<Array>& inputs, const std
                                      const std::map<int, Array>& add) {
   if (inputs.size() != graph_.inputs.size())
     grad_fail("graph has {} inputs, {} given", graph_.inputs.size(), inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value& v = graph_.values[static_cast<size_t>(graph_.inputs[i])];
+    const Array& a = inputs[i];
+    if (v.type.elem != ElemType::undefined && a.type() != v.type.elem)
+      grad_fail("input '{}' expects {}, got {}", v.name, elem_name(v.type.elem), elem_name(a.type()));
+    bool ok = !v.type.has_shape || v.type.shape.size() == a.shape().size();
+    for (size_t d = 0; ok && v.type.has_shape && d < a.shape().size(); ++d)
+      ok = v.type.shape[d] < 0 || v.type.shape[d] == a.shape()[d];
+    if (!ok) grad_fail("input '{}' expects shape {} (-1 = any), got {}", v.name, shape_str(v.type.shape), shape_str(a.shape()));
+  }
   std::vector<Array> vals(graph_.values.size());
   for (const auto& [v, a] : graph_.constants) vals[static_cast<size_t>(v)] = a;
   for (const auto& [v, a] : replace) vals[static_cast<size_t>(v)] = a;

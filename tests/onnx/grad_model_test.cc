@@ -295,6 +295,9 @@ TEST(OnnxGradModel, BadRequestsNameWhatWasExpected) {
   expect_error([&] { bp.run({m.x}, m.loss(), {"nope"}); }, "no initializer or activation named 'nope'");
   expect_error([&] { bp.run({m.x}, m.loss(), {"w"}, {{"w", randn(rng, {2, 2}, 1)}}); }, "expects float32 of shape [5, 3]");
   expect_error([&] { bp.run({m.x}, m.loss(), {"w"}, {}, {{"x", randn(rng, {2, 2}, 1)}}); }, "perturbation has shape");
+  expect_error([&] { bp.run({randn(rng, {16, 4}, 1)}, m.loss(), {"w"}); }, "input 'x' expects shape [16, 5]");
+  expect_error([&] { bp.run({}, m.loss(), {"w"}); }, "graph has 1 inputs, 0 given");
+  expect_error([&] { bp.hvp({m.x}, m.loss(), {{"w", randn(rng, {3}, 1)}}, 1e-3); }, "v['w'] has shape [3]");
   LossSpec ce;
   ce.labels = {0, 1};
   expect_error([&] { bp.run({m.x}, ce, {"w"}); }, "expects 16 labels");

@@ -55,7 +55,30 @@ GradCase conv_case(const std::string& name, Shape x, Shape w, int64_t group, int
   return c;
 }
 
+// 2-d Conv with asymmetric pads {top, left, bottom, right}: the oracle pads x explicitly.
+GradCase conv_asymmetric_case(Shape x, Shape w, std::vector<int64_t> pads, int64_t stride) {
+  Attributes at{{"strides", A::from_ints({stride, stride})}, {"pads", A::from_ints(pads)}};
+  GradCase c{"conv2d asymmetric pads", {x, w, {w[0]}}, [at](GraphBuilder& b, const std::vector<int>& xs, ElemType) {
+               return b.op("Conv", {xs[0], xs[1], xs[2]}, at);
+             }};
+  c.forward64 = [=](const std::vector<Array>& in) {
+    kernels::Conv2dShape s;
+    s.N = x[0], s.C = x[1], s.H = x[2] + pads[0] + pads[2], s.W = x[3] + pads[1] + pads[3];
+    s.K = w[0], s.R = w[2], s.S = w[3], s.stride_h = s.stride_w = stride;
+    Array xp = Array::zeros(ElemType::f64, {s.N, s.C, s.H, s.W});
+    for (int64_t nc = 0; nc < s.N * s.C; ++nc)
+      for (int64_t h = 0; h < x[2]; ++h)
+        for (int64_t v = 0; v < x[3]; ++v)
+          xp.data<double>()[(nc * s.H + h + pads[0]) * s.W + v + pads[1]] = in[0].data<double>()[(nc * x[2] + h) * x[3] + v];
+    Array y = Array::empty(ElemType::f64, {s.N, s.K, s.OH(), s.OW()});
+    kernels::ref::conv2d_forward<double>(s, xp.data<double>(), in[1].data<double>(), in[2].data<double>(), y.data<double>());
+    return y;
+  };
+  return c;
+}
+
 TEST(OnnxGrad, Conv) {
+  check_grad_case(conv_asymmetric_case({1, 2, 5, 6}, {3, 2, 3, 3}, {1, 0, 0, 2}, 2));
   check_grad_case(conv_case("conv2d groups stride pad", {2, 4, 5, 5}, {6, 2, 3, 3}, 2, 2, 1, 1));
   check_grad_case(conv_case("conv2d dilation", {1, 3, 6, 6}, {2, 3, 3, 3}, 1, 1, 2, 2));
   check_grad_case(conv_case("conv1d", {2, 3, 7}, {4, 3, 3}, 1, 1, 1, 2));
@@ -128,6 +151,15 @@ TEST(OnnxGrad, Activations) {
                    }});
 }
 
+// PyTorch's Gelu export, x * 0.5 * (1 + erf(x / sqrt 2)), op by op.
+TEST(OnnxGrad, DecomposedGelu) {
+  check_grad_case({"erf gelu pattern", {{3, 4}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType e) {
+                     const int t = b.op("Erf", {b.op("Div", {x[0], typed_const(b, e, "r2", {}, {1.4142135381698608})})});
+                     const int one = b.op("Add", {t, typed_const(b, e, "one", {}, {1.0})});
+                     return b.op("Mul", {b.op("Mul", {x[0], typed_const(b, e, "half", {}, {0.5})}), one});
+                   }});
+}
+
 TEST(OnnxGrad, BroadcastArithmetic) {
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
     check_grad_case({std::string(op) + " broadcast", {{2, 3, 4}, {3, 1}},
@@ -137,6 +169,11 @@ TEST(OnnxGrad, BroadcastArithmetic) {
                      [op](GraphBuilder& b, const std::vector<int>& x, ElemType) { return b.op(op, {x[0], x[1]}); },
                      {{-1, 1}, {0.5, 1.5}}});
   }
+  check_grad_case({"reducesum axes input, neg", {{2, 3, 4}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType) {
+                     const std::vector<int64_t> axes{1};
+                     const int ax = b.constant("axes", Array::from<int64_t>({1}, std::span<const int64_t>(axes)));
+                     return b.op("Neg", {b.op("ReduceSum", {x[0], ax})});
+                   }});
   check_grad_case({"reducemean keepdims 0", {{2, 3, 4}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType) {
                      return b.op("ReduceMean", {x[0]}, {{"axes", A::from_ints({0, 2})}, {"keepdims", A::from_int(0)}});
                    }});
@@ -179,6 +216,19 @@ TEST(OnnxGrad, DataMovement) {
                    }});
   check_grad_case({"concat", {{2, 3}, {2, 1}, {2, 2}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType) {
                      return b.op("Concat", {x[0], x[1], x[2]}, {{"axis", A::from_int(1)}});
+                   }});
+  check_grad_case({"expand", {{3, 1}}, [i64](GraphBuilder& b, const std::vector<int>& x, ElemType) {
+                     return b.op("Expand", {x[0], i64(b, "s", {2, 3, 4})});
+                   }});
+  check_grad_case({"tile", {{2, 3}}, [i64](GraphBuilder& b, const std::vector<int>& x, ElemType) {
+                     return b.op("Tile", {x[0], i64(b, "r", {2, 2})});
+                   }});
+  check_grad_case({"split then concat reversed", {{2, 5}}, [i64](GraphBuilder& b, const std::vector<int>& x, ElemType) {
+                     const auto parts = b.op_multi("Split", {x[0], i64(b, "sp", {2, 3})}, {{"axis", A::from_int(1)}}, 2);
+                     return b.op("Concat", {parts[1], parts[0]}, {{"axis", A::from_int(1)}});
+                   }});
+  check_grad_case({"depth to space", {{1, 8, 2, 3}}, [](GraphBuilder& b, const std::vector<int>& x, ElemType) {
+                     return b.op("DepthToSpace", {x[0]}, {{"blocksize", A::from_int(2)}, {"mode", A::from_string("CRD")}});
                    }});
   check_grad_case({"gather repeated", {{3, 4}}, [i64](GraphBuilder& b, const std::vector<int>& x, ElemType) {
                      return b.op("Gather", {x[0], i64(b, "i", {2, 0, 2})}, {{"axis", A::from_int(1)}});

@@ -1,7 +1,9 @@
-// VJPs of the compute-heavy ops: Conv (1-d/2-d, groups, strides, dilations, symmetric pads),
+// VJPs of the compute-heavy ops: Conv (1-d/2-d, groups, strides, dilations, any pads),
 // Gemm, MatMul (batched, broadcast), BatchNormalization (inference form), LayerNormalization,
 // Softmax/LogSoftmax, MaxPool/AveragePool (1-d/2-d) and GlobalAveragePool. Geometry comes from
 // the same resolvers as the forward ops; arithmetic from the fp32 kernels of the training engine.
+#include <algorithm>
+
 #include "lowbit/kernels/fp32.h"
 #include "ops/conv_geom.h"
 #include "ops/vjp.h"
@@ -12,19 +14,41 @@ namespace {
 float* ptr(Array& a) { return a.defined() ? a.data<float>() : nullptr; }
 Array f32_like(const VjpCtx& c, size_t i) { return Array::zeros(ElemType::f32, c.input(i).shape()); }
 
-// The 2-d kernel view of a 1-d or 2-d geometry with symmetric pads (H = 1 for 1-d).
+// The 2-d kernel view of a 1-d or 2-d geometry (H = 1 for 1-d). Pads: symmetric ph/pw, or
+// (asymmetric, convs only) zero and the explicit top/left/bottom/right in `pad`.
 struct Flat2d {
   int64_t H = 1, W = 1, R = 1, S = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  int64_t pad[4] = {0, 0, 0, 0};
+  bool explicit_pad() const { return pad[0] || pad[1] || pad[2] || pad[3]; }
 };
-Flat2d flat2d(const VjpCtx& c, const SpatialGeom& g) {
+Flat2d flat2d(const VjpCtx& c, const SpatialGeom& g, bool allow_asymmetric) {
   const InferCtx ictx = c.infer();
   LOWBIT_NODE_REQUIRE(g.rank == 1 || g.rank == 2, ictx, "gradient supports 1-d and 2-d only, got {}-d", g.rank);
-  LOWBIT_NODE_REQUIRE(g.symmetric(), ictx, "gradient needs symmetric pads");
+  LOWBIT_NODE_REQUIRE(allow_asymmetric || g.symmetric(), ictx, "gradient needs symmetric pads");
   Flat2d f;
   const size_t l = static_cast<size_t>(g.rank) - 1;
   f.W = g.in[l], f.S = g.kernel[l], f.sw = g.stride[l], f.pw = g.pad_begin[l], f.dw = g.dilation[l];
   if (g.rank == 2) f.H = g.in[0], f.R = g.kernel[0], f.sh = g.stride[0], f.ph = g.pad_begin[0], f.dh = g.dilation[0];
+  if (!g.symmetric()) {
+    f.pad[0] = g.rank == 2 ? g.pad_begin[0] : 0, f.pad[1] = g.pad_begin[l];
+    f.pad[2] = g.rank == 2 ? g.pad_end[0] : 0, f.pad[3] = g.pad_end[l];
+    f.ph = f.pw = 0;
+  }
   return f;
+}
+
+// Copies (NC, H, W) planes between a tensor and its zero-padded version (pad: top, left, bottom,
+// right): to_padded writes src into the interior of dst, else reads the interior of src.
+void copy_interior(const float* src, float* dst, int64_t NC, int64_t H, int64_t W, const int64_t* pad, bool to_padded) {
+  const int64_t PH = H + pad[0] + pad[2], PW = W + pad[1] + pad[3];
+  for (int64_t c = 0; c < NC; ++c)
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t inner = (c * PH + h + pad[0]) * PW + pad[1], plain = (c * H + h) * W;
+      if (to_padded)
+        std::copy(src + plain, src + plain + W, dst + inner);
+      else
+        std::copy(src + inner, src + inner + W, dst + plain);
+    }
 }
 
 void conv_vjp(VjpCtx& c) {
@@ -32,21 +56,37 @@ void conv_vjp(VjpCtx& c) {
   const Array& w = c.input(1);
   const Shape ks(w.shape().begin() + 2, w.shape().end());
   const SpatialGeom g = resolve_geom(c.infer(), x.shape(), ks, false);
-  const Flat2d f = flat2d(c, g);
+  const Flat2d f = flat2d(c, g, true);
   kernels::Conv2dShape s;
   s.N = x.shape()[0], s.C = x.shape()[1], s.H = f.H, s.W = f.W, s.K = w.shape()[0], s.R = f.R, s.S = f.S;
   s.stride_h = f.sh, s.stride_w = f.sw, s.pad_h = f.ph, s.pad_w = f.pw, s.dil_h = f.dh, s.dil_w = f.dw;
   s.groups = c.node.attr_i("group", 1);
+  // Asymmetric pads (auto_pad SAME_*): the kernels see the explicitly zero-padded input, as in
+  // the forward op, and dx is the interior of the padded gradient.
+  const float* xin = x.data<float>();
+  Array xp;
+  if (f.explicit_pad()) {
+    s.H = f.H + f.pad[0] + f.pad[2], s.W = f.W + f.pad[1] + f.pad[3];
+    xp = Array::zeros(ElemType::f32, {s.N, s.C, s.H, s.W});
+    copy_interior(xin, xp.data<float>(), s.N * s.C, f.H, f.W, f.pad, true);
+    xin = xp.data<float>();
+  }
   const Array dy = c.grad_out();
   LOWBIT_CHECK(s.N * s.K * s.OH() * s.OW() == dy.numel(), "conv gradient geometry of {}", c.node.describe());
   if (c.wants(0)) {
     c.din[0] = f32_like(c, 0);
-    kernels::conv2d_backward_data(s, dy.data<float>(), w.data<float>(), c.din[0].data<float>());
+    if (f.explicit_pad()) {
+      Array dxp = Array::empty(ElemType::f32, {s.N, s.C, s.H, s.W});
+      kernels::conv2d_backward_data(s, dy.data<float>(), w.data<float>(), dxp.data<float>());
+      copy_interior(dxp.data<float>(), c.din[0].data<float>(), s.N * s.C, f.H, f.W, f.pad, false);
+    } else {
+      kernels::conv2d_backward_data(s, dy.data<float>(), w.data<float>(), c.din[0].data<float>());
+    }
   }
   if (c.wants(1) || c.wants(2)) {
     Array dw = f32_like(c, 1);
     Array db = Array::zeros(ElemType::f32, {s.K});
-    kernels::conv2d_backward_weight(s, x.data<float>(), dy.data<float>(), dw.data<float>(), db.data<float>());
+    kernels::conv2d_backward_weight(s, xin, dy.data<float>(), dw.data<float>(), db.data<float>());
     if (c.wants(1)) c.din[1] = dw;
     if (c.wants(2)) c.din[2] = db;
   }
@@ -156,7 +196,7 @@ kernels::Pool2dShape pool_shape(const VjpCtx& c, SpatialGeom& g) {
   const InferCtx ictx = c.infer();
   g = resolve_geom(ictx, x.shape(), c.node.attr_ints("kernel_shape"), c.node.attr_i("ceil_mode", 0) != 0);
   for (int64_t dl : g.dilation) LOWBIT_NODE_REQUIRE(dl == 1, ictx, "gradient needs dilations of 1");
-  const Flat2d f = flat2d(c, g);
+  const Flat2d f = flat2d(c, g, false);
   kernels::Pool2dShape s;
   s.N = x.shape()[0], s.C = x.shape()[1], s.H = f.H, s.W = f.W, s.kh = f.R, s.kw = f.S;
   s.stride_h = f.sh, s.stride_w = f.sw, s.pad_h = f.ph, s.pad_w = f.pw;
