@@ -46,8 +46,8 @@ GradScores grad_scores(const QdqPlan& plan, const onnx::Array& x_all, const std:
   // The plan's graph is the loaded one with constants and BatchNorm folded into Conv: standard
   // ONNX nodes only (checked), which Backprop differentiates; the flag marks internal forms.
   onnx::Graph g = plan.graph;
-  for (const onnx::Node& n : g.nodes)
-    LOWBIT_REQUIRE(n.dead || n.domain.empty() || n.domain == "ai.onnx", "ptq", "node '{}' ({}::{}) has no gradient", n.name, n.domain, n.op_type);
+  for (const onnx::Node& node : g.nodes)
+    LOWBIT_REQUIRE(node.dead || node.domain.empty() || node.domain == "ai.onnx", "ptq", "node '{}' ({}::{}) has no gradient", node.name, node.domain, node.op_type);
   g.optimized = false;
   auto name = [&](int v) { return g.values[static_cast<size_t>(v)].name; };
   onnx::Backprop bp(g, opt.threads);

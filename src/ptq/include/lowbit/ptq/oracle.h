@@ -35,8 +35,8 @@ class Oracle {
   virtual double latency_ms(const LayerConfig& c) = 0;  // median, warm-up excluded, fixed threads
   virtual double size_bytes(const LayerConfig& c) const = 0;
   // Latencies of several configurations measured interleaved (round r times every config once),
-  // so a change of machine load over time shifts all of them alike. Not cached: `copies` > 1
-  // measures the first config that many times as separate sessions (a noise estimate).
+  // so a change of machine load over time shifts all of them alike. Not cached (the numbers only
+  // compare among themselves); pass a config twice to estimate the noise.
   virtual std::vector<double> latency_interleaved(const std::vector<LayerConfig>& cs) {
     std::vector<double> out;
     for (const auto& c : cs) out.push_back(latency_ms(c));
