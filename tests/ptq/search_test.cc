@@ -81,7 +81,9 @@ TEST(LayerConfig, JsonRoundTripAndQdqPerLayer) {
   EXPECT_LT(count_op(mg, "QuantizeLinear"), count_op(all8, "QuantizeLinear"));
   EXPECT_GT(count_op(mg, "QuantizeLinear"), 0);
   for (const auto& n : mg.nodes)
-    if (!n.dead && n.name == "c2") EXPECT_TRUE(mg.constant(n.inputs[1]) && mg.constant(n.inputs[1])->type() == ElemType::f32);
+    if (!n.dead && n.name == "c2") {
+      EXPECT_TRUE(mg.constant(n.inputs[1]) && mg.constant(n.inputs[1])->type() == ElemType::f32);
+    }
   expect_error([&] { build_qdq(plan, LayerConfig(2, Precision::int8)); }, "2 layers");
   if (!precision_unavailable(Precision::w4a8).empty())
     expect_error([&] { build_qdq(plan, LayerConfig(3, Precision::w4a8)); }, "w4a8");
