@@ -329,9 +329,10 @@ std::shared_ptr<const int32_t> column_sums(int64_t N, int64_t K, const int8_t* w
   return colsum;
 }
 
-// From this many rows on, int4 weights are widened once per column group and task instead of
-// in registers on every row block (qlinear_impl.h): measured on the Zen 5 of docs/BENCHMARKS.md
-// (W4A8 section). set_qgemm_w4_unpack_rows changes it (tests, benchmarks).
+// From this many rows on, int4 weights run on their int8 panels when packed with them, else are
+// widened once per column group and task, instead of in registers on every row block
+// (qlinear_impl.h): measured on the Zen 5 of docs/BENCHMARKS.md (W4A8 section).
+// set_qgemm_w4_unpack_rows changes it (tests, benchmarks).
 std::atomic<int64_t> g_w4_unpack_rows{16};
 bool w4_unpack(int64_t M) { return M >= g_w4_unpack_rows.load(std::memory_order_relaxed); }
 
@@ -370,7 +371,7 @@ bool qgemm_fits_int4(int64_t n, const int8_t* w) {
   return true;
 }
 
-QgemmPackedW qgemm_pack_w4(int64_t N, int64_t K, const int8_t* w) {
+QgemmPackedW qgemm_pack_w4(int64_t N, int64_t K, const int8_t* w, bool int8_panels) {
   QgemmPackedW p;
   p.n = N;
   p.k = K;
@@ -387,6 +388,11 @@ QgemmPackedW qgemm_pack_w4(int64_t N, int64_t K, const int8_t* w) {
     std::shared_ptr<void> panels = aligned_panels(avx512vnni::qgemm_w4_panel_bytes(N, K));
     avx512vnni::qgemm_w4_pack(N, K, w, panels.get());
     p.panels = panels;
+    if (int8_panels) {
+      std::shared_ptr<void> p8 = aligned_panels(avx512vnni::qgemm_panel_bytes(N, K));
+      avx512vnni::qgemm_pack(N, K, w, p8.get());
+      p.panels8 = p8;
+    }
   }
   return p;
 }
@@ -397,7 +403,8 @@ const char* qgemm_kernel_name(int64_t M, const QgemmPackedW& w) {
   if (isa == Isa::ref) return w4 ? "ref u8s4" : "ref u8s8";
   if (isa == Isa::avx512vnni && w.panels) {
     if (!w4) return "avx512vnni u8s8";
-    return w4_unpack(M) ? "avx512vnni u8s4 (widened per column group)" : "avx512vnni u8s4";
+    if (!w4_unpack(M)) return "avx512vnni u8s4";
+    return w.panels8 ? "avx512vnni u8s8 (int4 codes, int8 panels)" : "avx512vnni u8s4 (widened per column group)";
   }
   return w4 ? "igemm s8s8 (int4 unpacked)" : "igemm s8s8";
 }
@@ -413,6 +420,7 @@ void qgemm_u8s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w,
   }
   if (isa == Isa::avx512vnni && w.panels) {
     if (!w4) return avx512vnni::qgemm_u8s8(M, N, K, a, lda, w.panels.get(), c, ldc);
+    if (w4_unpack(M) && w.panels8) return avx512vnni::qgemm_u8s8(M, N, K, a, lda, w.panels8.get(), c, ldc);
     return avx512vnni::qgemm_u8s4(M, N, K, a, lda, w.panels.get(), c, ldc, w4_unpack(M));
   }
   // a − 128 as int8 through the igemm, then + 128·Σ_k w[n, k]: the same exact sums.
@@ -433,6 +441,7 @@ void qgemm_requant(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW&
   constexpr bool kSigned = std::is_same_v<T, int8_t>;
   if (active_isa() == Isa::avx512vnni && w.panels) {
     if (w.bits == 8) return avx512vnni::qgemm_u8s8_requant(M, N, w.k, a, lda, w.panels.get(), p, y, ldy, kSigned);
+    if (w4_unpack(M) && w.panels8) return avx512vnni::qgemm_u8s8_requant(M, N, w.k, a, lda, w.panels8.get(), p, y, ldy, kSigned);
     return avx512vnni::qgemm_u8s4_requant(M, N, w.k, a, lda, w.panels.get(), p, y, ldy, kSigned, w4_unpack(M));
   }
   // Row blocks through an int32 buffer: qgemm_u8s8 then requantize, as specified.
@@ -464,6 +473,8 @@ void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t tap
   if (active_isa() == Isa::avx512vnni && w.panels) {
     if (w.bits == 8 && C % 4 == 0)
       return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false);
+    if (w.bits == 4 && w4_unpack(M) && w.panels8 && C % 4 == 0)
+      return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, w.panels8.get(), p, y, ldy, false);
     if (w.bits == 4 && (w4_unpack(M) ? C % 4 == 0 : C % 8 == 0))
       return avx512vnni::qgemm_u8s4_taps_requant(M, w.n, C, off, taps, a, lda, w.panels.get(), p, y, ldy, false, w4_unpack(M));
   }

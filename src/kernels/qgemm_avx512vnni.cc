@@ -216,7 +216,7 @@ void run_unpacked(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t ld
         unpacked = grp;
       }
       Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed, true};
-      // The next group's int4 panels (K8 blocks of 256 bytes: 4 lines each) are fetched into L2 a
+      // The next group's int4 panels (K8 blocks of 256 bytes: 4 lines each) are fetched a
       // share per row block, so that its widening above does not wait on memory (the int8 path
       // overlaps those loads with its multiply-adds).
       const int8_t* next = grp + 1 < groups ? panels + ((grp + 1) * width / 64) * K8 * 256 : nullptr;
@@ -224,7 +224,7 @@ void run_unpacked(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t ld
       for (int64_t m = m0; m < m1; m += MR) {
         if (next)
           for (int64_t l = (m / MR) * share, e = std::min(lines, l + share); l < e; ++l)
-            _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T1);
+            _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
         const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
         auto* out = reinterpret_cast<int32_t*>(static_cast<char*>(c) + (m * ldc + n0) * es);
         table[static_cast<size_t>(mr - 1)](g, a + m * lda, up, out);

@@ -113,9 +113,9 @@ TEST(QgemmU8S8, EveryPathMatchesReference) {
   EXPECT_GT(checked, 0);
 }
 
-// W4A8: int4 weights (codes in [-8, 7]) packed two per byte under each path give exactly the
-// sums of the int8 packing of the same codes on the reference, for every run path, with and
-// without the fused requantization; odd K (a lone last group of four, a lone last nibble) and
+// W4A8: int4 weights (codes in [-8, 7]) packed two per byte under each path (with and without
+// int8 panels for many rows) give exactly the sums of the int8 packing of the same codes on the
+// reference, for every run path and row threshold, with and without the fused requantization; odd K (a lone last group of four, a lone last nibble) and
 // the extreme codes -8 and 7 against 255 activations.
 TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
   std::mt19937 rng(6);
@@ -148,7 +148,8 @@ TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
         ref::requantize_s8(M, N, want.data(), N, rs, swant.data(), N);
         for (Isa pack_on : paths()) {
           set_active_isa(pack_on);
-          const QgemmPackedW pw = qgemm_pack_w4(N, K, w.data());
+          for (bool int8_panels : {false, true}) {
+          const QgemmPackedW pw = qgemm_pack_w4(N, K, w.data(), int8_panels);
           ASSERT_EQ(pw.bits, 4);
           for (Isa run_on : paths())
             for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {  // widened per group / in registers
@@ -164,6 +165,7 @@ TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
             qgemm_u8s8_requant_s8(M, a.data(), lda, pw, rs, sgot.data(), N);
             ASSERT_EQ(sgot, swant) << "requant s8 M=" << M << " N=" << N << " K=" << K << " on " << isa_name(run_on);
             ++checked;
+          }
           }
         }
       }
@@ -225,10 +227,12 @@ TEST(QgemmTaps, MatchesExplicitRows) {
         for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {
           set_active_isa(isa);
           set_qgemm_w4_unpack_rows(unpack_rows);
-          const QgemmPackedW pw = qgemm_pack_w4(N, K, w4.data());
-          std::fill(got.begin(), got.end(), 0);
-          qgemm_taps_requant_u8(M, C, off.data(), taps, img.data(), C, pw, rq, got.data(), N);
-          EXPECT_EQ(got, want) << "int4 C=" << C << " N=" << N << " on " << isa_name(isa) << " (" << qgemm_kernel_name(M, pw) << ")";
+          for (bool int8_panels : {false, true}) {
+            const QgemmPackedW pw = qgemm_pack_w4(N, K, w4.data(), int8_panels);
+            std::fill(got.begin(), got.end(), 0);
+            qgemm_taps_requant_u8(M, C, off.data(), taps, img.data(), C, pw, rq, got.data(), N);
+            EXPECT_EQ(got, want) << "int4 C=" << C << " N=" << N << " on " << isa_name(isa) << " (" << qgemm_kernel_name(M, pw) << ")";
+          }
         }
       set_qgemm_w4_unpack_rows(unpack_saved);
       set_active_isa(saved);

@@ -220,6 +220,48 @@ TEST(QdqW4A8, InconsistentWeightScalesNameTheNode) {
   }
 }
 
+// Randomized: an int4 net with one weight code set anywhere in int8 (in or out of [-8, 7]: the
+// layer then runs int4 or int8) and, one time in four, one weight scale set to 0, -1, NaN or
+// inf. Bad scales must fail with a ValueError naming a node; everything else must give the bytes
+// of the same model with int4 packing off.
+TEST(QdqW4A8, RandomizedWeightsAndScales) {
+  Rng rng(77, 0);
+  const Array x = test::random_f32({2, 3, 8, 8}, 13);
+  int errors = 0, int4_layers = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    Graph g = test::to_int4(test::qdq_test_net(2));
+    std::vector<const Node*> wdq;
+    for (const Node& n : g.nodes)
+      if (n.op_type == "DequantizeLinear" && g.constant(n.inputs[0]) && g.constant(n.inputs[0])->numel() > 1) wdq.push_back(&n);
+    const Node& pick = *wdq[rng.below(static_cast<uint64_t>(wdq.size()))];
+    Array codes = *g.constant(pick.inputs[0]);
+    codes.data<int8_t>()[rng.below(static_cast<uint64_t>(codes.numel()))] = static_cast<int8_t>(static_cast<int>(rng.below(256)) - 128);
+    g.constants[pick.inputs[0]] = std::move(codes);
+    const bool bad = rng.below(4) == 0;
+    if (bad) {
+      Array sc = *g.constant(pick.inputs[1]);
+      const float vals[4] = {0.0f, -1.0f, std::nanf(""), INFINITY};
+      sc.data<float>()[rng.below(static_cast<uint64_t>(sc.numel()))] = vals[rng.below(4)];
+      g.constants[pick.inputs[1]] = std::move(sc);
+    }
+    try {
+      const auto ops = fused_ops(g);
+      int4_layers += ops.count("QConv[w4]") ? ops.at("QConv[w4]") : 0;
+      const auto w4 = run(g, {x}, true, true);
+      const auto w8 = run(g, {x}, true, false);
+      EXPECT_FALSE(bad) << "trial " << trial << ": no error for a bad scale";
+      EXPECT_TRUE(test::arrays_close(w4[0], w8[0], 0, 0)) << "trial " << trial;
+      EXPECT_TRUE(test::arrays_close(w4[1], w8[1], 0, 0)) << "trial " << trial;
+    } catch (const ValueError& e) {
+      ++errors;
+      EXPECT_TRUE(bad) << "trial " << trial << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(pick.name), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_GT(errors, 0);
+  EXPECT_GT(int4_layers, 0);
+}
+
 // ONNX Runtime runs the same file (int8 codes in the int4 range): within one step per output.
 TEST(QdqW4A8, AgreesWithOnnxRuntime) {
   if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);

@@ -83,9 +83,11 @@ std::shared_ptr<QLinearState> build_state(const RunCtx& ctx, const int8_t* w_nk,
   st->float_out = !ctx.has(6);
   st->act = fused_activation(ctx.node);
   // W4A8 (lowbit_wbits = 4, set by the QDQ pass when every code lies in [-8, 7]): packed two
-  // per byte once here; the products give the int8 packing's sums exactly.
+  // per byte once here, plus int8 panels that products of many rows run on (dispatch by M in
+  // kernels/dispatch.cc: never slower than W8A8 there); the products give the int8 packing's
+  // sums exactly.
   const bool w4 = ctx.node.attr_i("lowbit_wbits", 8) == 4 && k::qgemm_fits_int4(N * K, w_nk);
-  st->w = w4 ? k::qgemm_pack_w4(N, K, w_nk) : k::qgemm_pack_w(N, K, w_nk);
+  st->w = w4 ? k::qgemm_pack_w4(N, K, w_nk, true) : k::qgemm_pack_w(N, K, w_nk);
   st->corr.resize(static_cast<size_t>(N));
   st->scale.resize(static_cast<size_t>(N));
   const int32_t shift = st->x_u8 ? -st->x_zp : -(st->x_zp + 128);  // A holds x (u8) or x + 128 (i8)

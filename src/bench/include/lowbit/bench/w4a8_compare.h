@@ -1,7 +1,8 @@
 // W4A8 vs W8A8 side by side: the u8×s8 product with requantization that a quantized FC/MatMul
-// layer runs (kernels::qgemm_u8s8_requant_u8), once with the weights packed as int8
-// (qgemm_pack_w) and once as int4 (qgemm_pack_w4) — the same codes in [-8, 7], so the outputs
-// must be identical (checked first; InternalError if not). Each row names the kernel that ran.
+// layer runs (kernels::qgemm_u8s8_requant_u8), with the weights packed as int8 (qgemm_pack_w),
+// as int4 with int8 panels for many rows (qgemm_pack_w4(..., true), as the ONNX lowering packs)
+// and as int4 alone (widened per column group for many rows) — the same codes in [-8, 7], so the
+// outputs must be identical (checked first; InternalError if not). Each row names the kernels.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ struct W4A8CompareOptions {
 };
 
 // Prints a table on stdout and returns {threads, isa, rows: [{n, k, m, copies, w8a8_us,
-// w4a8_us, speedup, kernel_w8a8, kernel_w4a8}]}.
+// w4a8_us, speedup, w4a8_widened_us, speedup_widened, kernel_w8a8, kernel_w4a8, ...}]}.
 nlohmann::json compare_w4a8(const W4A8CompareOptions& opt);
 
 }  // namespace lowbit::bench
