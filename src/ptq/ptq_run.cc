@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <numeric>
+#include <regex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -226,6 +227,12 @@ int run_ptq(const PtqOptions& o) {
   else if (o.search == "bisection") r = bisection_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1);
   else r = greedy_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1, o.skip_violations);
   if (o.progress) std::fprintf(stderr, "\n");
+  for (std::string& note : r.notes) {  // the searches name layers by index; users know node names
+    const std::regex layer_index("layer ([0-9]+)");
+    std::smatch m;
+    if (std::regex_search(note, m, layer_index) && std::stoul(m[1]) < n)
+      note = m.prefix().str() + "layer " + job.plan.layers[std::stoul(m[1])].node + m.suffix().str();
+  }
   // Every configuration the search evaluated gets a measured latency (for the fronts).
   std::map<std::string, LayerConfig> configs;
   for (const Probe& p : orc.trajectory)
