@@ -58,6 +58,7 @@ LOWBIT_COMMAND("ptq", "mixed-precision post-training quantization: the fastest m
   add_common(cmd, a.get(), false);
   cmd.add_option("--search", a->o.search, "dp | bisection | greedy")->capture_default_str();
   cmd.add_option("--objective", a->o.objective, "dp: minimise measured latency or weight size")->capture_default_str();
+  cmd.add_option("--dp-sweep", a->o.dp_sweep, "dp: also evaluate N proposals along the front (to compare metrics)");
   cmd.add_flag("--skip-violations", a->o.skip_violations, "greedy: skip a layer that violates the budget and continue");
   cmd.add_option("--max-drop", a->o.max_drop, "accuracy budget: 1% (relative to fp32) or 0.5pt (points of top-1); default 1%");
   cmd.add_option("--band", a->o.band, "accepted drop band lo,hi (e.g. 0.5%,1%): bisection stops inside it");

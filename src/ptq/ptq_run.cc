@@ -222,6 +222,7 @@ int run_ptq(const PtqOptions& o) {
     dpo.size_objective = o.objective == "size";
     for (const QuantLayer& l : job.plan.layers) dpo.weight_values.push_back(l.weight_values);
     for (Precision p : job.cand) dpo.extra.push_back(LayerConfig(n, p));  // uniform configs compete too
+    dpo.sweep = o.dp_sweep;
     r = dp_search(orc, s.score, job.cand, lat, budget, s.base.top1, dpo);
   }
   else if (o.search == "bisection") r = bisection_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1);
@@ -276,6 +277,20 @@ int run_ptq(const PtqOptions& o) {
     json e{{"key", p.key}, {"phase", p.phase}, {"top1", p.m.top1}, {"loss", p.m.loss}, {"cached", p.cached}};
     if (configs.count(p.key)) e["latency_ms"] = orc.latency_cache[p.key], e["size_bytes"] = orc.size_bytes(configs[p.key]);
     j["evaluated"].push_back(e);
+  }
+  // Fronts of the search's own probes (sensitivity probes are shared by every metric), as
+  // hypervolumes: accuracy (from fp32 − 5 points) × size saved (from the fp32 size) and × latency.
+  {
+    std::vector<std::pair<double, double>> by_size, by_latency;
+    for (const Probe& p : orc.trajectory)
+      if (p.phase == o.search && configs.count(p.key)) {
+        by_size.push_back({orc.size_bytes(configs[p.key]), p.m.top1});
+        by_latency.push_back({orc.latency_cache[p.key], p.m.top1});
+      }
+    const double y_ref = s.base.top1 - 0.05;
+    j["hypervolume"] = {{"reference", "top-1 fp32 - 5 points; fp32 size / fp32 latency"}, {"probes", by_size.size()},
+                        {"size", hypervolume(by_size, orc.size_bytes(fp), y_ref) / orc.size_bytes(fp)},
+                        {"latency", hypervolume(by_latency, fp_ms, y_ref) / fp_ms}};
   }
   j["cost"] = {{"fresh_evaluations", orc.fresh_evaluations}, {"cached_evaluations", orc.cached_evaluations},
                {"latency_runs", orc.latency_runs}, {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};

@@ -283,6 +283,15 @@ SearchResult dp_search(Oracle& o, const std::vector<std::vector<double>>& score,
     if (probe(mid)) lo = mid;
     else hi = mid;
   }
+  if (opt.sweep > 1 && props.size() > 1) {
+    std::set<long> seen;
+    for (int k = 0; k < opt.sweep; ++k) {
+      const long at = std::lround(static_cast<double>(k) * static_cast<double>(props.size() - 1) / (opt.sweep - 1));
+      if (seen.insert(at).second) probe(at);
+    }
+    std::sort(passing.begin(), passing.end());
+    passing.erase(std::unique(passing.begin(), passing.end()), passing.end());
+  }
   // The answer: of the evaluated passing proposals (and fp32), the lowest latency, measured
   // interleaved so that all candidates see the same machine load.
   std::vector<LayerConfig> cs{r.config};
@@ -304,6 +313,17 @@ SearchResult dp_search(Oracle& o, const std::vector<std::vector<double>>& score,
   if (cs.size() > 2 && !opt.size_objective) r.notes.push_back(fmt::format("{} passing proposals timed side by side; the fastest wins", cs.size() - 1));
   if (opt.size_objective) r.search = "dp-size";
   return finish(o, r, b, base, t0, traj0);
+}
+
+double hypervolume(std::vector<std::pair<double, double>> xy, double x_ref, double y_ref) {
+  std::sort(xy.begin(), xy.end());
+  double area = 0, y_prev = y_ref;
+  for (const auto& [x, y] : xy) {
+    if (x >= x_ref || y <= y_prev) continue;  // dominated by a point left of it, or outside
+    area += (x_ref - x) * (y - y_prev);
+    y_prev = y;
+  }
+  return area;
 }
 
 }  // namespace lowbit::ptq

@@ -266,6 +266,12 @@ TEST(Search, DpIsLatencyOptimalAndNeverShipsASlowerPrecision) {
   EXPECT_LE(small.size_bytes, dp.size_bytes);
 }
 
+TEST(Search, Hypervolume) {
+  // Two points (x 1, y 0.9) and (x 2, y 0.95) against (x 4, y 0.8): 3·0.1 + 2·0.05 = 0.4.
+  EXPECT_NEAR(hypervolume({{2, 0.95}, {1, 0.9}, {3, 0.85}}, 4, 0.8), 0.4, 1e-12);  // (3, .85) is dominated
+  EXPECT_DOUBLE_EQ(hypervolume({{5, 0.99}, {1, 0.7}}, 4, 0.8), 0.0);                 // outside the reference box
+}
+
 TEST(Search, BudgetSyntax) {
   EXPECT_TRUE(parse_budget("1%", "").relative);
   EXPECT_DOUBLE_EQ(parse_budget("0.5pt", "").max_drop, 0.005);

@@ -24,6 +24,7 @@ struct PtqOptions {
   double lambda = 1.0;
   int64_t grad_samples = 32;         // evaluation samples the gradient metrics use
   bool skip_violations = false;      // greedy: skip a violating layer and continue
+  int dp_sweep = 0;                  // dp: also evaluate this many proposals along the front
   int threads = 1;
   int64_t latency_batch = 64;
   int latency_repeats = 7;

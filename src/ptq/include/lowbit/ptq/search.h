@@ -75,7 +75,12 @@ struct DpOptions {
   bool size_objective = false;  // minimise weight bytes instead of latency (allowed set unchanged)
   std::vector<int64_t> weight_values;  // per layer, for the size objective
   std::vector<LayerConfig> extra;      // also considered at the end if they pass (e.g. all-int8)
+  int sweep = 0;                       // > 0: also evaluate this many proposals spread along the
+                                       // front (to compare metrics' fronts, not needed for the answer)
 };
+
+// Area dominated by the points (smaller x, larger y better) above y_ref and left of x_ref.
+double hypervolume(std::vector<std::pair<double, double>> xy, double x_ref, double y_ref);
 std::vector<LayerConfig> dp_proposals(const std::vector<std::vector<double>>& score, const std::vector<Precision>& candidates,
                                       const LatencyTable& lat, const DpOptions& opt);
 SearchResult dp_search(Oracle& o, const std::vector<std::vector<double>>& score, const std::vector<Precision>& candidates,
