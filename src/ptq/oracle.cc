@@ -109,11 +109,12 @@ ModelOracle::ModelOracle(const QdqPlan& plan, onnx::Array inputs, std::vector<in
     }
     if (!ours || !j.contains("key")) continue;
     const std::string key = j["key"];
-    if (j.contains("latency_ms")) latency_cache[key] = j["latency_ms"];
+    if (j.contains("series")) series_cache[key] = j["series"].get<std::vector<double>>();
+    else if (j.contains("latency_ms")) latency_cache[key] = j["latency_ms"];
     else eval_cache[key] = Measurement{j.value("top1", NAN), j.value("loss", NAN), j.value("sqnr_db", NAN)};
   }
   if (!ours) {
-    latency_cache.clear(), eval_cache.clear();
+    latency_cache.clear(), eval_cache.clear(), series_cache.clear();
     std::ofstream(opt_.cache_path, std::ios::trunc) << nlohmann::json{{"fingerprint", opt_.fingerprint}}.dump() << "\n";
   }
 }
@@ -185,6 +186,11 @@ std::vector<double> ModelOracle::latency_interleaved(const std::vector<LayerConf
   }
   latency_runs += static_cast<int64_t>(cs.size());
   return out;
+}
+
+void ModelOracle::store_series(const std::string& key, const std::vector<double>& v) {
+  series_cache[key] = v;
+  append_cache(nlohmann::json{{"key", key}, {"series", v}}.dump());
 }
 
 double ModelOracle::size_bytes(const LayerConfig& c) const {

@@ -259,7 +259,7 @@ int run_ptq(const PtqOptions& o) {
   for (size_t i = 0; i < n; ++i) sq.push_back(-s.single[i][low].sqnr_db), me.push_back(s.measured[i][low]);
   j["kendall_tau"] = {{"sqnr", kendall_tau(sq, me)}, {"measured", 1.0}, {metric_name(job.metric), s.tau}};
   j["sensitivity_cost"] = {{"evaluations", s.evaluations}, {"seconds", s.seconds}, {"pairs", s.pairs.size()}, {"gradient", grad_json(gs)}};
-  j["latency_table"] = {{"base_ms", lat.base_ms}, {"fp32_ms", lat.fp32_ms}, {"noise_ms", lat.noise_ms}, {"measurements", lat.measurements}, {"seconds", lat.seconds}};
+  j["latency_table"] = {{"base_ms", lat.base_ms}, {"fp32_ms", lat.fp32_ms}, {"noise_ms", lat.noise_ms}, {"measurements", lat.measurements}, {"seconds", lat.seconds}, {"cached", lat.cached}};
   for (size_t i = 0; i < n; ++i) {
     json l{{"node", job.plan.layers[i].node}, {"op", job.plan.layers[i].op}, {"weights", job.plan.layers[i].weight_values},
            {"chosen", precision_name(r.config[i])}, {"cost_fp32_ms", lat.cost_fp32[i]}, {"cost_ms", lat.cost[i]}, {"allowed", lat.allowed[i]}};

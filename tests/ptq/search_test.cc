@@ -347,6 +347,17 @@ TEST(PtqRun, WritesEverythingAndResumesFromTheCache) {
   EXPECT_EQ(again.fresh_evaluations, 0);
   EXPECT_EQ(again.cached_evaluations, 1);
   EXPECT_GT(m.sqnr_db, 10.0);
+  // The per-layer latency table is kept with the cache too: the second oracle reads it back.
+  LatencyTable t1;
+  {
+    ModelOracle timer(plan, onnx::load_npy(f.x), labels, mo);
+    t1 = measure_layer_latency(timer, {Precision::int8});
+    EXPECT_FALSE(t1.cached);
+  }
+  ModelOracle reader(plan, onnx::load_npy(f.x), labels, mo);
+  const LatencyTable t2 = measure_layer_latency(reader, {Precision::int8});
+  EXPECT_TRUE(t2.cached);
+  EXPECT_EQ(t2.cost_fp32, t1.cost_fp32);
   mo.fingerprint = "b";
   ModelOracle other(plan, onnx::load_npy(f.x), labels, mo);
   other.evaluate(LayerConfig(3, Precision::int8));

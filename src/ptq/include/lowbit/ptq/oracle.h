@@ -42,6 +42,10 @@ class Oracle {
     for (const auto& c : cs) out.push_back(latency_ms(c));
     return out;
   }
+  // Named series of numbers kept with the cache (the per-layer latency table), so every run with
+  // the same fingerprint reuses one measurement; store_series persists where the oracle can.
+  std::map<std::string, std::vector<double>> series_cache;
+  virtual void store_series(const std::string& key, const std::vector<double>& v) { series_cache[key] = v; }
   // Bookkeeping shared by all oracles: the phase probes are attributed to, and the trajectory.
   std::string phase = "search";
   std::vector<Probe> trajectory;
@@ -70,6 +74,7 @@ class ModelOracle : public Oracle {
   double latency_ms(const LayerConfig& c) override;
   double size_bytes(const LayerConfig& c) const override;
   std::vector<double> latency_interleaved(const std::vector<LayerConfig>& cs) override;
+  void store_series(const std::string& key, const std::vector<double>& v) override;
   onnx::Graph graph(const LayerConfig& c) const { return build_qdq(plan_, c); }
   const onnx::Array& inputs() const { return inputs_; }
   const std::vector<int32_t>& labels() const { return labels_; }

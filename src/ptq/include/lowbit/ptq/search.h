@@ -49,6 +49,7 @@ struct LatencyTable {
   std::vector<std::vector<bool>> allowed;  // [layer][candidate]
   int64_t measurements = 0;
   double seconds = 0;
+  bool cached = false;                     // read from the oracle's cache (same fingerprint)
 };
 LatencyTable measure_layer_latency(Oracle& oracle, const std::vector<Precision>& candidates);
 
