@@ -242,8 +242,10 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
       Node& n2 = g.nodes[static_cast<size_t>(l.node)];  // add_node may have moved the node table
       n2.inputs[1] = wv;
       const Array* b = has_in(n2, 2) ? g.constant(n2.inputs[2]) : nullptr;
-      if (b && b->type() == ElemType::f32 && b->dim() == 1 && b->numel() == out_channels)
-        n2.inputs[2] = quantize_bias(g, n2.inputs[2], params[l.in].scale, ws);
+      if (b && b->type() == ElemType::f32 && b->dim() == 1 && b->numel() == out_channels) {
+        const int bv = quantize_bias(g, n2.inputs[2], params[l.in].scale, ws);  // adds nodes: n2 dangles
+        g.nodes[static_cast<size_t>(l.node)].inputs[2] = bv;
+      }
     }
     rep.layers.push_back(lr);
   }
