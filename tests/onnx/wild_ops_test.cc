@@ -72,5 +72,28 @@ TEST(WildOps, MalformedNodesNameNodeOpAndOpset) {
   expect_error([&] { run_op(14, "CumSum", x, {Array::scalar<int64_t>(2)}); }, "node 'n' (CumSum, opset 14): axis 2 out of range");
 }
 
+TEST(WildOps, LossOpsWeightIgnoreAndBadTargets) {
+  // scores (N=2, C=3) as log-probabilities; targets 2 and 0; class weights 1, 2, 3.
+  const Array logp = f32({2, 3}, {-1, -2, -3, -4, -5, -6});
+  const Array w = f32({3}, {1, 2, 3});
+  // none: -w[t]·logp[n, t] = {9, 4}; mean divides by the summed weights 3 + 1.
+  EXPECT_TRUE(test::arrays_close(run_op(13, "NegativeLogLikelihoodLoss", logp, {i64({2}, {2, 0}), w},
+                                        {{"reduction", Attribute::from_string("none")}}),
+                                 f32({2}, {9, 4}), 0, 0));
+  EXPECT_TRUE(test::arrays_close(run_op(13, "NegativeLogLikelihoodLoss", logp, {i64({2}, {2, 0}), w}),
+                                 f32({}, {13.0f / 4}), 0, 0));
+  // The ignored element counts neither in the sum nor in the divisor.
+  EXPECT_TRUE(test::arrays_close(run_op(13, "NegativeLogLikelihoodLoss", logp, {i64({2}, {2, -1}), w},
+                                        {{"ignore_index", Attribute::from_int(-1)}}),
+                                 f32({}, {3}), 0, 0));
+  expect_error([&] { run_op(13, "NegativeLogLikelihoodLoss", logp, {i64({2}, {3, 0})}); },
+               "node 'n' (NegativeLogLikelihoodLoss, opset 13): target 3 at flat index 0 is outside [0, 3)");
+  expect_error([&] { run_op(13, "SoftmaxCrossEntropyLoss", logp, {i64({2}, {1, 0}), f32({2}, {1, 1})}); },
+               "weights must have shape (3)");
+  expect_error([&] { run_op(13, "SoftmaxCrossEntropyLoss", logp, {i64({3}, {1, 0, 0})}); }, "target must have shape [2]");
+  expect_error([&] { run_op(13, "SoftmaxCrossEntropyLoss", logp, {i64({2}, {1, 0})}, {{"reduction", Attribute::from_string("max")}}); },
+               "reduction must be none, sum or mean");
+}
+
 }  // namespace
 }  // namespace lowbit::onnx

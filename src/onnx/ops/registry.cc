@@ -23,6 +23,7 @@ const OpList& table() {
     add_quant_ops(all);
     add_qlinear_fused_ops(all);
     add_math_ops(all);
+    add_loss_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
