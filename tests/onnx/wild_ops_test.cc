@@ -95,5 +95,22 @@ TEST(WildOps, LossOpsWeightIgnoreAndBadTargets) {
                "reduction must be none, sum or mean");
 }
 
+TEST(WildOps, EinsumForms) {
+  auto eq = [](const char* e) { return Attributes{{"equation", Attribute::from_string(e)}}; };
+  const Array m = f32({2, 2}, {1, 2, 3, 4});
+  EXPECT_TRUE(test::arrays_close(run_op(12, "Einsum", m, {}, eq("ii")), f32({}, {5}), 0, 0));         // trace
+  EXPECT_TRUE(test::arrays_close(run_op(12, "Einsum", m, {}, eq("ii->i")), f32({2}, {1, 4}), 0, 0));  // diagonal
+  EXPECT_TRUE(test::arrays_close(run_op(12, "Einsum", m, {}, eq("ji")), f32({2, 2}, {1, 3, 2, 4}), 0, 0));  // implicit: sorted
+  // Batched product with the ellipsis broadcast: x (2, 1, 2) against m (2, 2) -> (2, 1, 2).
+  const Array x = f32({2, 1, 2}, {1, 0, 0, 1});
+  EXPECT_TRUE(test::arrays_close(run_op(12, "Einsum", x, {m}, eq("...ij,jk->...ik")), f32({2, 1, 2}, {1, 2, 3, 4}), 0, 0));
+  EXPECT_TRUE(test::arrays_close(run_op(12, "Einsum", x, {m}, eq("b i j , j k")), f32({2, 1, 2}, {1, 2, 3, 4}), 0, 0));
+  expect_error([&] { run_op(12, "Einsum", m, {f32({3, 2}, {1, 2, 3, 4, 5, 6})}, eq("ij,jk->ik")); },
+               "label 'j' has extent 2 in one input and 3 in another");
+  expect_error([&] { run_op(12, "Einsum", m, {}, eq("ij->ik")); }, "output label 'k' appears in no input");
+  expect_error([&] { run_op(12, "Einsum", m, {}, eq("ijk->i")); }, "term 'ijk' has 3 labels for input 0 of rank 2");
+  expect_error([&] { run_op(12, "Einsum", m, {}, eq("i1->i")); }, "character '1'");
+}
+
 }  // namespace
 }  // namespace lowbit::onnx

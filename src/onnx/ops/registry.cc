@@ -24,6 +24,7 @@ const OpList& table() {
     add_qlinear_fused_ops(all);
     add_math_ops(all);
     add_loss_ops(all);
+    add_einsum_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
