@@ -112,5 +112,19 @@ TEST(WildOps, EinsumForms) {
   expect_error([&] { run_op(12, "Einsum", m, {}, eq("i1->i")); }, "character '1'");
 }
 
+TEST(WildOps, NonMaxSuppressionCenterBoxesAndBadShapes) {
+  // Two overlapping centre-format boxes (IoU 0.6) and a far one; one class.
+  const Array boxes = f32({1, 3, 4}, {0, 0, 2, 2, 0.5f, 0, 2, 2, 10, 10, 2, 2});
+  const Array scores = f32({1, 1, 3}, {0.9f, 0.95f, 0.1f});
+  const Attributes center{{"center_point_box", Attribute::from_int(1)}};
+  const Array keep = run_op(11, "NonMaxSuppression", boxes, {scores, i64({1}, {10}), f32({1}, {0.5f})}, center);
+  EXPECT_TRUE(test::arrays_close(keep, i64({2, 3}, {0, 0, 1, 0, 0, 2}), 0, 0));  // box 0 suppressed by box 1
+  const Array loose = run_op(11, "NonMaxSuppression", boxes, {scores, i64({1}, {10}), f32({1}, {0.7f}), f32({1}, {0.2f})}, center);
+  EXPECT_TRUE(test::arrays_close(loose, i64({2, 3}, {0, 0, 1, 0, 0, 0}), 0, 0));  // IoU 0.6 kept; box 2 under the score floor
+  expect_error([&] { run_op(11, "NonMaxSuppression", f32({1, 3, 3}, std::vector<float>(9, 0)), {scores}); },
+               "boxes must be (num_batches, spatial_dimension, 4)");
+  expect_error([&] { run_op(11, "NonMaxSuppression", boxes, {f32({1, 1, 2}, {1, 2})}); }, "scores must be");
+}
+
 }  // namespace
 }  // namespace lowbit::onnx

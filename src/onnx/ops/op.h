@@ -125,6 +125,7 @@ void add_quant_ops(OpList& ops);
 void add_qlinear_fused_ops(OpList& ops);
 void add_math_ops(OpList& ops);    // math_ops.cc: Mod, BitShift, CumSum
 void add_einsum_ops(OpList& ops);  // einsum.cc: Einsum
+void add_nms_ops(OpList& ops);     // nms.cc: NonMaxSuppression
 void add_loss_ops(OpList& ops);    // loss_ops.cc: NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void add_index_ops(OpList& ops);   // index_ops.cc: GatherElements, OneHot, Trilu
 void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth

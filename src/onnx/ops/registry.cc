@@ -25,6 +25,7 @@ const OpList& table() {
     add_math_ops(all);
     add_loss_ops(all);
     add_einsum_ops(all);
+    add_nms_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
