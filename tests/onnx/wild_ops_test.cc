@@ -126,5 +126,23 @@ TEST(WildOps, NonMaxSuppressionCenterBoxesAndBadShapes) {
   expect_error([&] { run_op(11, "NonMaxSuppression", boxes, {f32({1, 1, 2}, {1, 2})}); }, "scores must be");
 }
 
+TEST(WildOps, CompressReverseSequenceEyeLikeAndTheirErrors) {
+  const Array x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
+  bool cond[3] = {true, false, true};
+  const Array c3 = Array::from<bool>({3}, std::span<const bool>(cond, 3));
+  EXPECT_TRUE(test::arrays_close(run_op(11, "Compress", x, {c3}, {{"axis", Attribute::from_int(1)}}),
+                                 f32({2, 2}, {1, 3, 4, 6}), 0, 0));
+  EXPECT_TRUE(test::arrays_close(run_op(11, "Compress", x, {c3}), f32({2}, {1, 3}), 0, 0));  // flattened, condition shorter
+  expect_error([&] { run_op(11, "Compress", x, {c3}, {{"axis", Attribute::from_int(0)}}); },
+               "condition has 3 entries for an extent of 2");
+  // time-major (T=3, B=2): sequence 0 reversed over 3 steps, sequence 1 over 2.
+  const Array seq = f32({3, 2}, {1, 10, 2, 20, 3, 30});
+  EXPECT_TRUE(test::arrays_close(run_op(10, "ReverseSequence", seq, {i64({2}, {3, 2})}), f32({3, 2}, {3, 20, 2, 10, 1, 30}), 0, 0));
+  expect_error([&] { run_op(10, "ReverseSequence", seq, {i64({2}, {4, 1})}); }, "sequence_lens[0] = 4 is outside [0, 3]");
+  expect_error([&] { run_op(10, "ReverseSequence", seq, {i64({3}, {1, 1, 1})}); }, "sequence_lens must have shape [2]");
+  EXPECT_TRUE(test::arrays_close(run_op(9, "EyeLike", x, {}, {{"k", Attribute::from_int(1)}}), f32({2, 3}, {0, 1, 0, 0, 0, 1}), 0, 0));
+  expect_error([&] { run_op(9, "EyeLike", f32({2}, {0, 0}), {}); }, "input must be 2-d");
+}
+
 }  // namespace
 }  // namespace lowbit::onnx

@@ -126,13 +126,15 @@ void add_qlinear_fused_ops(OpList& ops);
 void add_math_ops(OpList& ops);    // math_ops.cc: Mod, BitShift, CumSum
 void add_einsum_ops(OpList& ops);  // einsum.cc: Einsum
 void add_nms_ops(OpList& ops);     // nms.cc: NonMaxSuppression
+void add_generator_ops(OpList& ops);      // generator_ops.cc: EyeLike, Hann/Hamming/BlackmanWindow
+void add_dynamic_quant_ops(OpList& ops);  // dynamic_quant.cc: DynamicQuantizeLinear
 void add_loss_ops(OpList& ops);    // loss_ops.cc: NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void add_index_ops(OpList& ops);   // index_ops.cc: GatherElements, OneHot, Trilu
-void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth
+void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth, ReverseSequence
 void add_resize_ops(OpList& ops);  // resize.cc: Resize, Upsample
-void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements
+void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements (and Scatter)
 void add_norm_extra_ops(OpList& ops);  // norm_extra.cc: LRN, MeanVarianceNormalization
-void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero
+void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero, Compress
 void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.

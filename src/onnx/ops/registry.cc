@@ -26,6 +26,8 @@ const OpList& table() {
     add_loss_ops(all);
     add_einsum_ops(all);
     add_nms_ops(all);
+    add_generator_ops(all);
+    add_dynamic_quant_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
