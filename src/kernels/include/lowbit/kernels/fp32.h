@@ -101,4 +101,27 @@ float softmax_cross_entropy_forward(int64_t B, int64_t C, const float* logits, c
 void softmax_cross_entropy_backward(int64_t B, int64_t C, const float* probs, const int32_t* labels,
                                     float scale, float* dlogits);
 
+
+// Backward kernels of the ONNX engine's vector-Jacobian products (onnx/grad.h); references in
+// fp32_ref.h. Each overwrites its outputs; null outputs are skipped.
+// dx = dy * f'(x) for an activation f, given x and y = f(x). a, b: LeakyRelu alpha (a); Clip
+// bounds [a, b] (gradient passes strictly inside); HardSigmoid alpha, beta; Pow exponent (a).
+// Where x sits on a kink (Relu at 0, Clip at a bound) the gradient is 0, as in PyTorch.
+enum class ActGrad : int { relu, leaky_relu, clip, hard_sigmoid, hard_swish, sigmoid, tanh, gelu_erf, gelu_tanh, erf, sqrt, pow };
+void activation_backward(ActGrad kind, int64_t n, const float* x, const float* y, const float* dy, float a, float b,
+                         float* dx);
+// Softmax (log_form: LogSoftmax) over the middle axis of (outer, C, inner) given its output y:
+// dx = y * (dy - sum_c dy*y), or for the log form dx = dy - exp(y) * sum_c dy.
+void softmax_backward_axis(int64_t outer, int64_t C, int64_t inner, const float* y, const float* dy, bool log_form,
+                           float* dx);
+// Layer normalization over rows of D (biased variance + eps, recomputed from x), scale gamma (D):
+// dx (rows, D), dgamma and dbeta (D, summed over rows).
+void layernorm_backward(int64_t rows, int64_t D, const float* x, const float* gamma, float eps, const float* dy,
+                        float* dx, float* dgamma, float* dbeta);
+// Inference batch norm y = gamma*(x-mean)/sqrt(var+eps) + beta over (N, C, HW) with fixed
+// statistics: dx, and per channel dgamma, dbeta, dmean, dvar.
+void batchnorm_infer_backward(int64_t N, int64_t C, int64_t HW, const float* x, const float* dy, const float* gamma,
+                              const float* mean, const float* var, float eps, float* dx, float* dgamma, float* dbeta,
+                              float* dmean, float* dvar);
+
 }  // namespace lowbit::kernels

@@ -71,4 +71,17 @@ template <typename T>
 void softmax_cross_entropy_backward(int64_t B, int64_t C, const T* probs, const int32_t* labels,
                                     Scalar<T> scale, T* dlogits);
 
+
+template <typename T>
+void activation_backward(ActGrad kind, int64_t n, const T* x, const T* y, const T* dy, Scalar<T> a, Scalar<T> b, T* dx);
+template <typename T>
+void softmax_backward_axis(int64_t outer, int64_t C, int64_t inner, const T* y, const T* dy, bool log_form, T* dx);
+template <typename T>
+void layernorm_backward(int64_t rows, int64_t D, const T* x, const T* gamma, Scalar<T> eps, const T* dy, T* dx,
+                        NoDeduce<T*> dgamma, NoDeduce<T*> dbeta);
+template <typename T>
+void batchnorm_infer_backward(int64_t N, int64_t C, int64_t HW, const T* x, const T* dy, const T* gamma, const T* mean,
+                              const T* var, Scalar<T> eps, T* dx, NoDeduce<T*> dgamma, NoDeduce<T*> dbeta,
+                              NoDeduce<T*> dmean, NoDeduce<T*> dvar);
+
 }  // namespace lowbit::kernels::ref
