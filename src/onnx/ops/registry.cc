@@ -28,6 +28,7 @@ const OpList& table() {
     add_nms_ops(all);
     add_generator_ops(all);
     add_dynamic_quant_ops(all);
+    add_grid_sample_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
