@@ -1,6 +1,8 @@
 // Ops added for models from other exporters (issue #13), beyond their backend node tests: the legacy forms
 // (Upsample-7 scales attribute, Resize-10) and the errors a malformed node gets, each naming
 // the node, op and opset.
+#include <cmath>
+
 #include "lowbit/onnx/executor.h"
 #include "test_util.h"
 
@@ -142,6 +144,27 @@ TEST(WildOps, CompressReverseSequenceEyeLikeAndTheirErrors) {
   expect_error([&] { run_op(10, "ReverseSequence", seq, {i64({3}, {1, 1, 1})}); }, "sequence_lens must have shape [2]");
   EXPECT_TRUE(test::arrays_close(run_op(9, "EyeLike", x, {}, {{"k", Attribute::from_int(1)}}), f32({2, 3}, {0, 1, 0, 0, 0, 1}), 0, 0));
   expect_error([&] { run_op(9, "EyeLike", f32({2}, {0, 0}), {}); }, "input must be 2-d");
+}
+
+TEST(WildOps, UniqueGridSampleRoiAlignEdgesAndErrors) {
+  // Unique in first-occurrence order.
+  const Array x = f32({5}, {3, 1, 3, 2, 1});
+  EXPECT_TRUE(test::arrays_close(run_op(11, "Unique", x, {}, {{"sorted", Attribute::from_int(0)}}), f32({3}, {3, 1, 2}), 0, 0));
+  EXPECT_TRUE(test::arrays_close(run_op(11, "Unique", x, {}), f32({3}, {1, 2, 3}), 0, 0));
+  expect_error([&] { run_op(11, "Unique", x, {}, {{"axis", Attribute::from_int(2)}}); }, "axis");
+  // GridSample: a NaN grid point gives 0, far-out points the border value with border padding.
+  const Array img = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+  const Array grid = f32({1, 1, 2, 2}, {std::nanf(""), 0, 1e30f, 1e30f});
+  EXPECT_TRUE(test::arrays_close(run_op(16, "GridSample", img, {grid}, {{"padding_mode", Attribute::from_string("border")}}),
+                                 f32({1, 1, 1, 2}, {0, 4}), 0, 0));
+  expect_error([&] { run_op(16, "GridSample", img, {grid}, {{"mode", Attribute::from_string("area")}}); },
+               "mode must be bilinear, nearest or bicubic");
+  expect_error([&] { run_op(16, "GridSample", img, {f32({1, 1, 2, 3}, std::vector<float>(6, 0))}); }, "grid must be (N=1");
+  // RoiAlign: a batch index outside the batch, and a NaN roi (sampled as zero, no crash).
+  const Array rois = f32({1, 4}, {0, 0, 1, 1});
+  expect_error([&] { run_op(16, "RoiAlign", img, {rois, i64({1}, {1})}); }, "batch_indices[0] = 1 is outside [0, 1)");
+  const Array nan_roi = f32({1, 4}, {std::nanf(""), 0, 1, 1});
+  EXPECT_TRUE(test::arrays_close(run_op(16, "RoiAlign", img, {nan_roi, i64({1}, {0})}), f32({1, 1, 1, 1}, {0}), 0, 0));
 }
 
 }  // namespace

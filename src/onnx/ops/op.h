@@ -129,6 +129,8 @@ void add_nms_ops(OpList& ops);     // nms.cc: NonMaxSuppression
 void add_generator_ops(OpList& ops);      // generator_ops.cc: EyeLike, Hann/Hamming/BlackmanWindow
 void add_dynamic_quant_ops(OpList& ops);  // dynamic_quant.cc: DynamicQuantizeLinear
 void add_grid_sample_ops(OpList& ops);    // grid_sample.cc: GridSample
+void add_unique_ops(OpList& ops);         // unique.cc: Unique
+void add_roi_align_ops(OpList& ops);      // roi_align.cc: RoiAlign
 void add_loss_ops(OpList& ops);    // loss_ops.cc: NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void add_index_ops(OpList& ops);   // index_ops.cc: GatherElements, OneHot, Trilu
 void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth, ReverseSequence

@@ -29,6 +29,8 @@ const OpList& table() {
     add_generator_ops(all);
     add_dynamic_quant_ops(all);
     add_grid_sample_ops(all);
+    add_unique_ops(all);
+    add_roi_align_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);
