@@ -63,12 +63,12 @@ void run_quantize(const QuantizeArgs& a) {
                             {"zero_point", t.zero_point}, {"sqnr_db", t.sqnr_db}});
   const std::string summary = a.summary.empty() ? a.out + ".json" : a.summary;
   std::ofstream(summary) << j.dump(2) << "\n";
-  std::printf("wrote %s (%zu layers quantized to w8a8, %zu activation tensors; output SQNR %.1f dB on %lld calibration samples)\n",
-              a.out.c_str(), rep.layers.size(), rep.tensors.size(), rep.output_sqnr_db, static_cast<long long>(rep.calib_samples));
+  std::printf("wrote %s (%zu layers quantized, weights %s, %zu activation tensors; output SQNR %.1f dB on %lld calibration samples)\n",
+              a.out.c_str(), rep.layers.size(), a.weights.c_str(), rep.tensors.size(), rep.output_sqnr_db, static_cast<long long>(rep.calib_samples));
   std::printf("summary %s\n", summary.c_str());
 }
 
-LOWBIT_COMMAND("quantize", "post-training int8 quantization of an ONNX model to QDQ (ONNX Runtime's layout)", [](CLI::App& cmd) {
+LOWBIT_COMMAND("quantize", "post-training int8 / W4A8 quantization of an ONNX model to QDQ (ONNX Runtime's layout)", [](CLI::App& cmd) {
   auto a = std::make_shared<QuantizeArgs>();
   cmd.add_option("model", a->model, "float model.onnx")->required()->check(CLI::ExistingFile);
   cmd.add_option("--calib", a->calib, "calibration data: a .npy batch (float32, batch first) or a data set name (cifar10, ...)")
@@ -80,7 +80,7 @@ LOWBIT_COMMAND("quantize", "post-training int8 quantization of an ONNX model to 
   cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
   cmd.add_option("--out", a->out, "quantized model.onnx")->required();
   cmd.add_option("--summary", a->summary, "JSON summary (default: <out>.json)");
-  cmd.add_option("--weights", a->weights, "weight precision: int8 (int4 is not implemented yet)")->capture_default_str();
+  cmd.add_option("--weights", a->weights, "weight precision: int8, or int4 (W4A8: int8 codes in [-7, 7], which lowbit packs two per byte)")->capture_default_str();
   cmd.add_flag("--per-channel,!--per-tensor", a->per_channel, "weight scales per output channel (default) or per tensor");
   cmd.add_option("--calib-method", a->method, "minmax | percentile | mse | entropy")->capture_default_str();
   cmd.add_option("--percentile", a->percentile, "percentile method: share of values kept in range")->capture_default_str();

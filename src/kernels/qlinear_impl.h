@@ -22,4 +22,19 @@ void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64
 // Implicit GEMM (qgemm_taps_requant_* of qlinear.h); C % 4 == 0, w packed with K = taps·C.
 void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
                         const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
+// W4A8: the same products with int4 weights (codes in [-8, 7]) two per byte, 64-byte blocks of
+// 16 columns × two groups of four k (low nibbles the first group), the four panels of each
+// 64-column group interleaved. unpack = false: nibbles widened in registers on every row block
+// (few rows: memory-bound); true: each column group widened once into int8 panels per task and
+// the int8 micro-kernel run over its rows (many rows: compute-bound). The taps variant needs
+// C % 8 == 0 without unpack, C % 4 == 0 with it.
+int64_t qgemm_w4_panel_bytes(int64_t N, int64_t K);
+void qgemm_w4_pack(int64_t N, int64_t K, const int8_t* w, void* panels);
+void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c, int64_t ldc,
+                bool unpack);
+void qgemm_u8s4_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
+                        void* y, int64_t ldy, bool out_signed, bool unpack);
+void qgemm_u8s4_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a,
+                             int64_t lda, const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed,
+                             bool unpack);
 }  // namespace lowbit::kernels::avx512vnni

@@ -230,7 +230,8 @@ void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::b
       run_node(plan, n, slots, arena);
       if (profile) {
         const Node& node = graph_.nodes[static_cast<size_t>(n)];
-        per_op[node.op_type + (node.find("lowbit_act") ? "+" + node.attr_s("lowbit_act", "") : "")] +=
+        per_op[node.op_type + (node.attr_i("lowbit_wbits", 8) == 4 ? "[w4]" : "") +
+               (node.find("lowbit_act") ? "+" + node.attr_s("lowbit_act", "") : "")] +=
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       }
     }

@@ -136,8 +136,13 @@ int add_const_dq(Graph& g, std::string base, Array codes, Array scale, Array zer
   return out;
 }
 
-// Symmetric int8 weights: per output channel (axis) or one scale; fills the layer report.
-int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::vector<float>* scales) {
+// Symmetric weights of `bits` bits (8, or 4: W4A8) stored as int8 codes in [-q, q],
+// q = 2^(bits-1) - 1 (int4 codes in [-7, 7] fit ONNX's int8 type, which lowbit and ONNX Runtime
+// both run; lowbit packs them two per byte): per output channel (axis) or one scale, scale =
+// amax / q; fills the layer report (precision "w8a8" or "w4a8").
+int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::vector<float>* scales, int bits = 8) {
+  LOWBIT_REQUIRE(bits == 8 || bits == 4, "quantize", "weights of {} bits are not supported (8 or 4)", bits);
+  const float qmax = bits == 4 ? 7.0f : 127.0f;
   const Array& w = *g.constant(n.inputs[1]);
   const int64_t axis = weight_axis(n);
   const int64_t ch = per_channel ? w.shape()[static_cast<size_t>(axis)] : 1;
@@ -149,14 +154,15 @@ int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::
     amax[static_cast<size_t>(chan(i))] = std::max(amax[static_cast<size_t>(chan(i))], std::fabs(w.data<float>()[i]));
   scales->assign(static_cast<size_t>(ch), 1.0f);
   for (int64_t c = 0; c < ch; ++c)
-    if (amax[static_cast<size_t>(c)] > 0) (*scales)[static_cast<size_t>(c)] = amax[static_cast<size_t>(c)] / 127.0f;
+    if (amax[static_cast<size_t>(c)] > 0) (*scales)[static_cast<size_t>(c)] = amax[static_cast<size_t>(c)] / qmax;
   Array codes = Array::empty(ElemType::i8, w.shape());
   for (int64_t i = 0; i < w.numel(); ++i) {
     const float q = std::nearbyint(w.data<float>()[i] / (*scales)[static_cast<size_t>(chan(i))]);
-    codes.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+    codes.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(q, -qmax, qmax));
   }
   Array scale = per_channel ? Array::from<float>({ch}, *scales) : Array::scalar<float>((*scales)[0]);
   Array zero = per_channel ? Array::zeros(ElemType::i8, {ch}) : Array::scalar<int8_t>(0);
+  rep.precision = bits == 4 ? "w4a8" : "w8a8";
   rep.channels = ch;
   rep.w_scale_min = *std::min_element(scales->begin(), scales->end());
   rep.w_scale_max = *std::max_element(scales->begin(), scales->end());
@@ -207,7 +213,8 @@ double sqnr_db(const Array& ref, const Array& q) {
 }  // namespace
 
 Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptions& opt, QuantizeReport* report) {
-  LOWBIT_REQUIRE(opt.weight_bits == 8, "quantize", "--weights int{} is not implemented (int8 only)", opt.weight_bits);
+  LOWBIT_REQUIRE(opt.weight_bits == 8 || opt.weight_bits == 4, "quantize", "--weights int{} is not supported (int8 or int4)",
+                 opt.weight_bits);
   Graph g = input;
   onnx::fold_constants(g);
   onnx::fold_batchnorm(g);
@@ -238,7 +245,7 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
     if (n.op_type != "Add") {
       const int64_t out_channels = g.constant(n.inputs[1])->shape()[static_cast<size_t>(weight_axis(n))];
       std::vector<float> ws;
-      const int wv = quantize_weight(g, n, opt.per_channel, lr, &ws);
+      const int wv = quantize_weight(g, n, opt.per_channel, lr, &ws, opt.weight_bits);
       Node& n2 = g.nodes[static_cast<size_t>(l.node)];  // add_node may have moved the node table
       n2.inputs[1] = wv;
       const Array* b = has_in(n2, 2) ? g.constant(n2.inputs[2]) : nullptr;

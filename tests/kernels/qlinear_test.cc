@@ -3,6 +3,7 @@
 // ends, Relu-style clamps and huge accumulators; im2col against a direct gather.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <vector>
@@ -112,6 +113,76 @@ TEST(QgemmU8S8, EveryPathMatchesReference) {
   EXPECT_GT(checked, 0);
 }
 
+// W4A8: int4 weights (codes in [-8, 7]) packed two per byte under each path (with and without
+// int8 panels for many rows) give exactly the sums of the int8 packing of the same codes on the
+// reference, for every run path and row threshold, with and without the fused requantization; odd K (a lone last group of four, a lone last nibble) and
+// the extreme codes -8 and 7 against 255 activations.
+TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
+  std::mt19937 rng(6);
+  std::uniform_int_distribution<int> ud(0, 255), sd(-8, 7);
+  const Isa saved = active_isa();
+  const int64_t unpack_saved = qgemm_w4_unpack_rows();
+  int64_t checked = 0;
+  for (int64_t K : {1, 3, 4, 5, 8, 12, 27, 144, 577})
+    for (int64_t N : {1, 3, 16, 17, 33, 48, 64, 65, 100})
+      for (int64_t M : {1, 2, 5, 13, 64}) {
+        const int64_t lda = K + 5;
+        std::vector<uint8_t> a(static_cast<size_t>(M * lda));
+        std::vector<int8_t> w(static_cast<size_t>(N * K));
+        for (auto& v : a) v = static_cast<uint8_t>(ud(rng));
+        for (auto& v : w) v = static_cast<int8_t>(sd(rng));
+        a[0] = 255;
+        w[0] = -8;
+        w[w.size() - 1] = 7;
+        ASSERT_TRUE(qgemm_fits_int4(N * K, w.data()));
+        std::vector<int32_t> want(static_cast<size_t>(M * N)), got(want.size());
+        ref::qgemm_u8s8(M, N, K, a.data(), lda, w.data(), K, want.data(), N);
+        std::vector<int32_t> corr(static_cast<size_t>(N));
+        std::vector<float> scale(static_cast<size_t>(N));
+        for (int64_t n = 0; n < N; ++n) corr[static_cast<size_t>(n)] = -50 * static_cast<int32_t>(n), scale[static_cast<size_t>(n)] = 2e-3f / static_cast<float>(n + 1);
+        const Requant rq{corr.data(), scale.data(), 7, 7, 255};
+        const Requant rs{corr.data(), scale.data(), -3, -128, 127};
+        std::vector<uint8_t> ywant(want.size()), ygot(want.size());
+        std::vector<int8_t> swant(want.size()), sgot(want.size());
+        ref::requantize_u8(M, N, want.data(), N, rq, ywant.data(), N);
+        ref::requantize_s8(M, N, want.data(), N, rs, swant.data(), N);
+        for (Isa pack_on : paths()) {
+          set_active_isa(pack_on);
+          for (bool int8_panels : {false, true}) {
+          const QgemmPackedW pw = qgemm_pack_w4(N, K, w.data(), int8_panels);
+          ASSERT_EQ(pw.bits, 4);
+          for (Isa run_on : paths())
+            for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {  // widened per group / in registers
+            if (unpack_rows == 1 && run_on != Isa::avx512vnni) continue;
+            set_active_isa(run_on);
+            set_qgemm_w4_unpack_rows(unpack_rows);
+            std::fill(got.begin(), got.end(), -1);
+            qgemm_u8s8(M, a.data(), lda, pw, got.data(), N);
+            ASSERT_EQ(got, want) << "M=" << M << " N=" << N << " K=" << K << " packed on " << isa_name(pack_on) << ", run on "
+                                 << isa_name(run_on) << " (" << qgemm_kernel_name(M, pw) << ")";
+            qgemm_u8s8_requant_u8(M, a.data(), lda, pw, rq, ygot.data(), N);
+            ASSERT_EQ(ygot, ywant) << "requant M=" << M << " N=" << N << " K=" << K << " on " << isa_name(run_on);
+            qgemm_u8s8_requant_s8(M, a.data(), lda, pw, rs, sgot.data(), N);
+            ASSERT_EQ(sgot, swant) << "requant s8 M=" << M << " N=" << N << " K=" << K << " on " << isa_name(run_on);
+            ++checked;
+          }
+          }
+        }
+      }
+  set_active_isa(saved);
+  set_qgemm_w4_unpack_rows(unpack_saved);
+  EXPECT_GT(checked, 0);
+}
+
+// The int4 reference reads nibbles as the DType::i4 layout says: low nibble first, sign-extended.
+TEST(QgemmU8S4, ReferenceReadsNibbles) {
+  const uint8_t a[3] = {1, 10, 100};
+  const uint8_t w[2] = {0x8F, 0x07};  // k0 = -1 (0xF), k1 = -8 (0x8), k2 = 7
+  int32_t c = 0;
+  ref::qgemm_u8s4(1, 1, 3, a, 3, w, 2, &c, 1);
+  EXPECT_EQ(c, 1 * -1 + 10 * -8 + 100 * 7);
+}
+
 // Implicit GEMM over a padded channels-last image (3x3 taps): equal to explicit rows through
 // the reference GEMM and requantization, on every path.
 TEST(QgemmTaps, MatchesExplicitRows) {
@@ -146,6 +217,24 @@ TEST(QgemmTaps, MatchesExplicitRows) {
         qgemm_taps_requant_u8(M, C, off.data(), taps, img.data(), C, pw, rq, got.data(), N);
         EXPECT_EQ(got, want) << "C=" << C << " N=" << N << " on " << isa_name(isa);
       }
+      // The same codes clamped to int4 (W4A8, C % 8 == 0 on the VNNI taps kernel, else rows).
+      std::vector<int8_t> w4(w.size());
+      for (size_t i = 0; i < w.size(); ++i) w4[i] = static_cast<int8_t>(std::clamp<int>(w[i] / 16, -8, 7));
+      ref::qgemm_u8s8(M, N, K, rows.data(), K, w4.data(), K, acc.data(), N);
+      ref::requantize_u8(M, N, acc.data(), N, rq, want.data(), N);
+      const int64_t unpack_saved = qgemm_w4_unpack_rows();
+      for (Isa isa : paths())
+        for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {
+          set_active_isa(isa);
+          set_qgemm_w4_unpack_rows(unpack_rows);
+          for (bool int8_panels : {false, true}) {
+            const QgemmPackedW pw = qgemm_pack_w4(N, K, w4.data(), int8_panels);
+            std::fill(got.begin(), got.end(), 0);
+            qgemm_taps_requant_u8(M, C, off.data(), taps, img.data(), C, pw, rq, got.data(), N);
+            EXPECT_EQ(got, want) << "int4 C=" << C << " N=" << N << " on " << isa_name(isa) << " (" << qgemm_kernel_name(M, pw) << ")";
+          }
+        }
+      set_qgemm_w4_unpack_rows(unpack_saved);
       set_active_isa(saved);
     }
 }

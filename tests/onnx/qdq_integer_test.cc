@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <filesystem>
 
 #include "lowbit/core/rng.h"
 #include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/qlinear.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/passes.h"
@@ -19,11 +21,24 @@
 namespace lowbit::onnx {
 namespace {
 
-std::vector<Array> run(Graph g, const std::vector<Array>& x, bool integer) {
+std::vector<Array> run(Graph g, const std::vector<Array>& x, bool integer, bool int4 = true) {
   if (!integer) setenv("LOWBIT_ONNX_INT8", "0", 1);
+  if (!int4) setenv("LOWBIT_ONNX_INT4", "0", 1);
   Session s(std::move(g), SessionOptions{1, 1, true});
   unsetenv("LOWBIT_ONNX_INT8");
+  unsetenv("LOWBIT_ONNX_INT4");
   return s.run(x);
+}
+
+// Fused nodes by op type, with "[w4]" for those marked for int4 weights.
+std::map<std::string, int> fused_ops(Graph g, bool int4 = true) {
+  if (!int4) setenv("LOWBIT_ONNX_INT4", "0", 1);
+  optimize_graph(g);
+  unsetenv("LOWBIT_ONNX_INT4");
+  std::map<std::string, int> ops;
+  for (const Node& n : g.nodes)
+    if (!n.dead && n.domain == "lowbit") ++ops[n.op_type + (n.attr_i("lowbit_wbits", 8) == 4 ? "[w4]" : "")];
+  return ops;
 }
 
 Array random_codes(const Shape& s, uint64_t seed) {
@@ -85,12 +100,16 @@ TEST(QdqInteger, EachLayerAgreesWithFloatSimulation) {
 
 // "mm" of qdq_test_net is float: its inputs' codes may differ by one step (cascaded from the
 // layers before), which moves it by at most x_s·Σ_k |w[k, n]|.
-double mm_step() {
+double mm_step(bool int4 = false) {  // int4: the weights of test::to_int4
   const test::QWeight w = test::random_qweight({16, 4}, 1, 7);
   double worst = 0;
   for (int64_t n = 0; n < 4; ++n) {
     double sum = 0;
-    for (int64_t k = 0; k < 16; ++k) sum += std::fabs(w.codes.data<int8_t>()[k * 4 + n] * w.scale.data<float>()[n]);
+    for (int64_t k = 0; k < 16; ++k) {
+      const double c = w.codes.data<int8_t>()[k * 4 + n];
+      sum += int4 ? std::fabs((k + n == 0 ? -8 : std::clamp(std::nearbyint(c / 18), -7.0, 7.0)) * 18 * w.scale.data<float>()[n])
+                  : std::fabs(c * w.scale.data<float>()[n]);
+    }
     worst = std::max(worst, sum);
   }
   return 2.0 / 255 * worst;
@@ -130,6 +149,130 @@ TEST(QdqInteger, AgreesWithOnnxRuntime) {
   ASSERT_EQ(ref.size(), 2u);
   expect_within(got[0], ref[0], 1, "codes vs ORT");
   expect_within(got[1], ref[1], mm_step(), "mm vs ORT");
+}
+
+// W4A8: int4-range weight codes are packed as int4 (every QConv but depthwise, every QGemm);
+// int8 codes, even with a single one outside [-8, 7], are not.
+TEST(QdqW4A8, Int4RangeWeightsLowerToInt4) {
+  const auto w4 = fused_ops(test::to_int4(test::qdq_test_net(2)));
+  EXPECT_EQ(w4.at("QConv[w4]"), 3);
+  EXPECT_EQ(w4.at("QGemm[w4]"), 2);
+  EXPECT_EQ(w4.count("QConv") + w4.count("QGemm"), 0u);
+  const auto w8 = fused_ops(test::qdq_test_net(2));
+  EXPECT_EQ(w8.count("QConv[w4]") + w8.count("QGemm[w4]"), 0u);
+  const auto off = fused_ops(test::to_int4(test::qdq_test_net(2)), false);
+  EXPECT_EQ(off.count("QConv[w4]") + off.count("QGemm[w4]"), 0u);
+  EXPECT_EQ(fused_ops(test::to_int4(test::qdq_layer("dwconv", 2, true, true))).count("QConv"), 1u);  // depthwise: int8 kernel
+}
+
+// Lossless: the int4 path gives the bytes of the int8 path on the same codes, layer by layer
+// and on the whole net, on every ISA path, with the int4 weights widened in registers (few
+// rows) and per column group (many rows); each layer within one step of the float simulation.
+TEST(QdqW4A8, SameBytesAsInt8PathOnEveryIsa) {
+  const kernels::Isa saved = kernels::active_isa();
+  const int64_t unpack_saved = kernels::qgemm_w4_unpack_rows();
+  for (kernels::Isa isa : {kernels::Isa::ref, kernels::Isa::avx2, kernels::Isa::avx512, kernels::Isa::avx512vnni}) {
+    if (!kernels::isa_supported(isa)) continue;
+    kernels::set_active_isa(isa);
+    for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {
+      kernels::set_qgemm_w4_unpack_rows(unpack_rows);
+      const std::string where = std::string(kernels::isa_name(isa)) + (unpack_rows == 1 ? ", widened per group" : ", in registers");
+      for (const std::string kind : {"conv3x3", "conv1x1s2", "gemm", "matmul"})
+        for (bool qout : {true, false}) {
+          const bool dense = kind == "gemm" || kind == "matmul";
+          for (int64_t batch : {int64_t{1}, int64_t{3}}) {
+            const std::vector<Array> in{random_codes(dense ? Shape{batch, 24} : Shape{batch, 8, 7, 6}, 5)};
+            const auto w8 = run(test::to_int4(test::qdq_layer(kind, batch, true, qout)), in, true, false);
+            const auto w4 = run(test::to_int4(test::qdq_layer(kind, batch, true, qout)), in, true, true);
+            EXPECT_TRUE(test::arrays_close(w4[0], w8[0], 0, 0)) << kind << (qout ? "+q" : "") << " batch " << batch << " on " << where;
+            if (qout) {  // one layer: within one step of the float simulation (a whole net cascades)
+              const auto sim = run(test::to_int4(test::qdq_layer(kind, batch, true, qout)), in, false);
+              expect_within(w4[0], sim[0], 1, "W4A8 " + kind + " vs float simulation");
+            }
+          }
+        }
+      const Array x = test::random_f32({2, 3, 8, 8}, 10);
+      const auto w8 = run(test::to_int4(test::qdq_test_net(2)), {x}, true, false);
+      const auto w4 = run(test::to_int4(test::qdq_test_net(2)), {x}, true, true);
+      EXPECT_TRUE(test::arrays_close(w4[0], w8[0], 0, 0)) << "net codes on " << where;
+      EXPECT_TRUE(test::arrays_close(w4[1], w8[1], 0, 0)) << "net mm on " << where;
+    }
+  }
+  kernels::set_active_isa(saved);
+  kernels::set_qgemm_w4_unpack_rows(unpack_saved);
+}
+
+// int4-range weights with inconsistent parameters fail as int8 ones do, naming the weight's DQ.
+TEST(QdqW4A8, InconsistentWeightScalesNameTheNode) {
+  for (const auto& [bad, what] : std::vector<std::pair<Array, std::string>>{
+           {Array::from<float>({11}, std::vector<float>(11, 0.0f)), "positive"},
+           {Array::from<float>({5}, std::vector<float>(5, 0.1f)), "zero point"}}) {
+    Graph g = test::to_int4(test::qdq_layer("gemm", 2, false, true));
+    for (const Node& n : g.nodes)
+      if (n.name == "w_wdq") g.constants[n.inputs[1]] = bad;
+    try {
+      optimize_graph(g);
+      FAIL() << "no error for " << what;
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("w_wdq"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Randomized: an int4 net with one weight code set anywhere in int8 (in or out of [-8, 7]: the
+// layer then runs int4 or int8) and, one time in four, one weight scale set to 0, -1, NaN or
+// inf. Bad scales must fail with a ValueError naming a node; everything else must give the bytes
+// of the same model with int4 packing off.
+TEST(QdqW4A8, RandomizedWeightsAndScales) {
+  Rng rng(77, 0);
+  const Array x = test::random_f32({2, 3, 8, 8}, 13);
+  int errors = 0, int4_layers = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    Graph g = test::to_int4(test::qdq_test_net(2));
+    std::vector<const Node*> wdq;
+    for (const Node& n : g.nodes)
+      if (n.op_type == "DequantizeLinear" && g.constant(n.inputs[0]) && g.constant(n.inputs[0])->numel() > 1) wdq.push_back(&n);
+    const Node& pick = *wdq[rng.below(static_cast<uint64_t>(wdq.size()))];
+    Array codes = *g.constant(pick.inputs[0]);
+    codes.data<int8_t>()[rng.below(static_cast<uint64_t>(codes.numel()))] = static_cast<int8_t>(static_cast<int>(rng.below(256)) - 128);
+    g.constants[pick.inputs[0]] = std::move(codes);
+    const bool bad = rng.below(4) == 0;
+    if (bad) {
+      Array sc = *g.constant(pick.inputs[1]);
+      const float vals[4] = {0.0f, -1.0f, std::nanf(""), INFINITY};
+      sc.data<float>()[rng.below(static_cast<uint64_t>(sc.numel()))] = vals[rng.below(4)];
+      g.constants[pick.inputs[1]] = std::move(sc);
+    }
+    try {
+      const auto ops = fused_ops(g);
+      int4_layers += ops.count("QConv[w4]") ? ops.at("QConv[w4]") : 0;
+      const auto w4 = run(g, {x}, true, true);
+      const auto w8 = run(g, {x}, true, false);
+      EXPECT_FALSE(bad) << "trial " << trial << ": no error for a bad scale";
+      EXPECT_TRUE(test::arrays_close(w4[0], w8[0], 0, 0)) << "trial " << trial;
+      EXPECT_TRUE(test::arrays_close(w4[1], w8[1], 0, 0)) << "trial " << trial;
+    } catch (const ValueError& e) {
+      ++errors;
+      EXPECT_TRUE(bad) << "trial " << trial << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(pick.name), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_GT(errors, 0);
+  EXPECT_GT(int4_layers, 0);
+}
+
+// ONNX Runtime runs the same file (int8 codes in the int4 range): within one step per output.
+TEST(QdqW4A8, AgreesWithOnnxRuntime) {
+  if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const std::string path = test::temp_dir() + "/qdq_test_net_w4.onnx";
+  save_model(test::to_int4(test::qdq_test_net(4)), path);
+  const Array x = test::random_f32({4, 3, 8, 8}, 11);
+  const auto ref = test::run_ort(path, {x}, "qdq_test_net_w4");
+  const auto got = run(test::to_int4(test::qdq_test_net(4)), {x}, true);
+  ASSERT_EQ(ref.size(), 2u);
+  expect_within(got[0], ref[0], 1, "W4A8 codes vs ORT");
+  expect_within(got[1], ref[1], mm_step(true), "W4A8 mm vs ORT");
 }
 
 // DQ → Slice (every other pixel) → [Pad (channels, zeros)] → Q with the same parameters: the

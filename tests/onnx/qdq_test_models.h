@@ -115,4 +115,24 @@ inline Graph qdq_layer(const std::string& kind, int64_t batch, bool relu, bool q
   return b.finish();
 }
 
+// The same model with int4-range weights (W4A8 as `lowbit quantize --weights int4` writes it):
+// every constant int8 weight of a DequantizeLinear becomes round(c / 18) clamped to [-7, 7]
+// (its first code -8, the other end of the int4 range) and its scale grows 18×.
+inline Graph to_int4(Graph g) {
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.op_type != "DequantizeLinear" || n.inputs.size() < 2) continue;
+    const Array* c = g.constant(n.inputs[0]);
+    if (!c || c->type() != ElemType::i8 || c->numel() < 2) continue;
+    Array codes = *c;
+    for (int64_t i = 0; i < codes.numel(); ++i)
+      codes.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(std::nearbyint(codes.data<int8_t>()[i] / 18.0), -7.0, 7.0));
+    codes.data<int8_t>()[0] = -8;
+    Array scale = *g.constant(n.inputs[1]);
+    for (int64_t i = 0; i < scale.numel(); ++i) scale.data<float>()[i] *= 18.0f;
+    g.constants[n.inputs[0]] = std::move(codes);
+    g.constants[n.inputs[1]] = std::move(scale);
+  }
+  return g;
+}
+
 }  // namespace lowbit::onnx::test

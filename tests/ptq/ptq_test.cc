@@ -158,6 +158,40 @@ TEST(Quantize, DeepMlpWithBiasesEveryLayer) {
   EXPECT_GT(rep.output_sqnr_db, 25.0);
 }
 
+// --weights int4 (W4A8): int8 codes in [-7, 7] per output channel with scale amax / 7, layers
+// reported as w4a8, and the lowering packs every Conv/Gemm weight as int4; other widths refused.
+TEST(Quantize, Int4WeightsW4A8) {
+  const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 40);
+  QuantizeOptions opt;
+  opt.weight_bits = 4;
+  QuantizeReport rep;
+  const Graph q = quantize_model(float_net(), calib, opt, &rep);
+  int weights = 0;
+  for (const auto& n : q.nodes) {
+    if (n.dead || n.op_type != "DequantizeLinear" || !q.constant(n.inputs[0]) || q.constant(n.inputs[0])->type() != ElemType::i8) continue;
+    const Array& c = *q.constant(n.inputs[0]);
+    int lo = 0, hi = 0;
+    for (int64_t i = 0; i < c.numel(); ++i) lo = std::min<int>(lo, c.data<int8_t>()[i]), hi = std::max<int>(hi, c.data<int8_t>()[i]);
+    EXPECT_GE(lo, -7) << n.name;
+    EXPECT_LE(hi, 7) << n.name;
+    EXPECT_TRUE(lo == -7 || hi == 7) << n.name << ": the largest weight maps to ±7";
+    ++weights;
+  }
+  EXPECT_EQ(weights, 3);
+  for (const auto& l : rep.layers) EXPECT_EQ(l.precision, l.op == "Add" ? "w8a8" : "w4a8") << l.node;
+  Graph lowered = q;
+  onnx::optimize_graph(lowered);
+  int w4 = 0;
+  for (const auto& n : lowered.nodes) w4 += !n.dead && n.attr_i("lowbit_wbits", 8) == 4;
+  EXPECT_EQ(w4, 3);  // QConv ×2, QGemm
+  EXPECT_GT(rep.output_sqnr_db, 10.0);
+  expect_error([&] {
+    QuantizeOptions bad;
+    bad.weight_bits = 3;
+    quantize_model(float_net(), calib, bad, nullptr);
+  }, "int3");
+}
+
 TEST(Quantize, OnnxRuntimeRunsTheFileAndAgrees) {
   if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 41);
@@ -191,11 +225,13 @@ TEST(Quantize, OnnxRuntimeRunsTheFileAndAgrees) {
 // accuracy) run on lowbit's integer ops and on ONNX Runtime from the same QDQ file: the logits
 // agree to a small fraction of their range, and every argmax whose two best logits are not within
 // that tolerance agrees. CIFAR ResNets from ../shared/data/models, MobileNetV2 from data/models.
-void compare_quantized_with_ort(const std::string& path, const std::string& name, int64_t side) {
+void compare_quantized_with_ort(const std::string& path, const std::string& name, int64_t side, int weight_bits = 8) {
   if (!std::filesystem::exists(path)) LOWBIT_SKIP_ABSENT_PEER(path + " is absent (scripts/setup-onnx)");
   if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   const Graph fp = onnx::load_model(path);
-  const Graph q = quantize_model(fp, onnx::test::random_f32({8, 3, side, side}, 50), QuantizeOptions{}, nullptr);
+  QuantizeOptions opt;
+  opt.weight_bits = weight_bits;
+  const Graph q = quantize_model(fp, onnx::test::random_f32({8, 3, side, side}, 50), opt, nullptr);
   const std::string qpath = tmp_file(name + "_q.onnx");
   onnx::save_model(q, qpath);
   const Array x = onnx::test::random_f32({4, 3, side, side}, 51);
@@ -226,6 +262,9 @@ TEST(Quantize, Resnet20CifarAgreesWithOnnxRuntime) {
 }
 TEST(Quantize, Resnet32CifarAgreesWithOnnxRuntime) {
   compare_quantized_with_ort(kShared + "resnet32_cifar10.onnx", "resnet32", 32);
+}
+TEST(Quantize, Resnet20CifarW4A8AgreesWithOnnxRuntime) {  // int4 weights: lowbit's packed-int4 GEMM
+  compare_quantized_with_ort(kShared + "resnet20_cifar10.onnx", "resnet20_w4", 32, 4);
 }
 TEST(Quantize, MobilenetV2AgreesWithOnnxRuntime) {  // depthwise convs, Clip(0, 6), residual Adds
   compare_quantized_with_ort(onnx::test::source_dir() + "/data/models/mobilenet_v2.onnx", "mobilenet_v2", 224);

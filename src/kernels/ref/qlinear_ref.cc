@@ -43,6 +43,19 @@ void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
     }
 }
 
+void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const uint8_t* w, int64_t ldw_bytes,
+                int32_t* c, int64_t ldc) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t s = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const auto nib = static_cast<uint8_t>((w[n * ldw_bytes + k / 2] >> (4 * (k % 2))) & 0x0F);
+        s += int32_t{a[m * lda + k]} * ((nib ^ 8) - 8);
+      }
+      c[m * ldc + n] = s;
+    }
+}
+
 void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
   const int64_t C = g.C;

@@ -4,7 +4,8 @@
 //   QGemm (same inputs, w is N×K: y[..., n] = Σ_k x[..., k]·w[n, k]);
 //   QAdd  (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp) — uint8.
 // x holds uint8 or int8 codes with a per-tensor scale; w int8 codes with zero zero points and a
-// scale per output channel (or one). The product runs on the u8×s8 GEMM (kernels/qlinear.h,
+// scale per output channel (or one); with lowbit_wbits = 4 (codes in [-8, 7]) w is packed as
+// int4 (W4A8: half the weight bytes, the same sums). The product runs on the u8×s8 GEMM (kernels/qlinear.h,
 // vpdpbusd with the codes as they are) with w packed once per session; int8 x is flipped to
 // uint8 (x + 128). The zero-point correction −z·Σ_k w[n, k] and the int32 bias enter through
 // Requant::corr. Activations stay channels-last between quantized ops. With y_scale the result is
@@ -81,7 +82,12 @@ std::shared_ptr<QLinearState> build_state(const RunCtx& ctx, const int8_t* w_nk,
                       ws.numel(), N);
   st->float_out = !ctx.has(6);
   st->act = fused_activation(ctx.node);
-  st->w = k::qgemm_pack_w(N, K, w_nk);
+  // W4A8 (lowbit_wbits = 4, set by the QDQ pass when every code lies in [-8, 7]): packed two
+  // per byte once here, plus int8 panels that products of many rows run on (dispatch by M in
+  // kernels/dispatch.cc: never slower than W8A8 there); the products give the int8 packing's
+  // sums exactly.
+  const bool w4 = ctx.node.attr_i("lowbit_wbits", 8) == 4 && k::qgemm_fits_int4(N * K, w_nk);
+  st->w = w4 ? k::qgemm_pack_w4(N, K, w_nk, true) : k::qgemm_pack_w(N, K, w_nk);
   st->corr.resize(static_cast<size_t>(N));
   st->scale.resize(static_cast<size_t>(N));
   const int32_t shift = st->x_u8 ? -st->x_zp : -(st->x_zp + 128);  // A holds x (u8) or x + 128 (i8)
@@ -408,13 +414,13 @@ uint64_t qadd_channels_last(const InferCtx& ctx) {
 }
 
 const std::vector<std::string_view> kQConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
-                                                    "lowbit_act", "lowbit_act_a", "lowbit_act_b"};
+                                                    "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_wbits"};
 
 }  // namespace
 
 void add_qlinear_fused_ops(OpList& ops) {
   ops.push_back(OpDef{"lowbit", "QConv", 1, kQConvAttrs, qconv_infer, qconv_run});
-  ops.push_back(OpDef{"lowbit", "QGemm", 1, {"lowbit_act", "lowbit_act_a", "lowbit_act_b"}, qgemm_infer, qgemm_run});
+  ops.push_back(OpDef{"lowbit", "QGemm", 1, {"lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_wbits"}, qgemm_infer, qgemm_run});
   ops.push_back(OpDef{"lowbit", "QAdd", 1, {"lowbit_act"}, qadd_infer, qadd_run});
   ops.back().channels_last = qadd_channels_last;
   ops[ops.size() - 3].channels_last = qconv_channels_last;

@@ -18,11 +18,32 @@ namespace lowbit::kernels {
 // bytes there are ignored: the panels hold zeros beyond K).
 struct QgemmPackedW {
   int64_t n = 0, k = 0;
-  std::shared_ptr<const int8_t> plain;    // N×K codes
+  int bits = 8;                           // 4: W4A8 (qgemm_pack_w4)
+  std::shared_ptr<const int8_t> plain;    // N×K codes (bits 8), or N rows of ⌈K/2⌉ bytes of nibbles (bits 4)
   std::shared_ptr<const int32_t> colsum;  // Σ_k w[n, k]
-  std::shared_ptr<const void> panels;     // VNNI panels; null when packed on another path
+  std::shared_ptr<const void> panels;     // VNNI panels of `bits`-bit weights; null when packed on another path
+  std::shared_ptr<const void> panels8;    // bits 4, if asked for: VNNI int8 panels of the same codes (products of many rows)
 };
 QgemmPackedW qgemm_pack_w(int64_t N, int64_t K, const int8_t* w);
+// W4A8: w holds int8 codes that all lie in [-8, 7] (the caller checks: qgemm_fits_int4); they
+// are stored two per byte (element k of a row is nibble k % 2 of byte k / 2, the DType::i4
+// layout), so a product reads half the weight bytes of qgemm_pack_w's. Every product below
+// accepts either packing and gives the same int32 sums. int8_panels: also keep int8 VNNI panels
+// of the codes, which products of qgemm_w4_unpack_rows() rows or more run on (the int8 kernel:
+// never slower than W8A8 there; the packed weights then take as much memory as qgemm_pack_w's).
+// Without them such products widen the nibbles once per column group and task instead.
+QgemmPackedW qgemm_pack_w4(int64_t N, int64_t K, const int8_t* w, bool int8_panels = false);
+bool qgemm_fits_int4(int64_t n, const int8_t* w);
+// Which kernel a product of M rows with these weights runs on the active path (for benchmark
+// rows: no silent fallback), e.g. "avx512vnni u8s4", "avx512vnni u8s4 (widened per column
+// group)" or "avx512vnni u8s8 (int4 codes, int8 panels)" (int4 weights, many rows),
+// "avx512vnni u8s8", "ref u8s4".
+const char* qgemm_kernel_name(int64_t M, const QgemmPackedW& w);
+// Products with int4 weights of at least this many rows run on the int8 panels (when packed
+// with them) or widen the nibbles once per column group, instead of in registers per row block
+// (memory-bound, few rows); same sums.
+void set_qgemm_w4_unpack_rows(int64_t rows);
+int64_t qgemm_w4_unpack_rows();
 void qgemm_u8s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, int32_t* c, int64_t ldc);
 
 // y[m, n] = clamp(rne(float(acc[m, n] + corr[n]) * scale[n]) + zp, lo, hi), where rne rounds

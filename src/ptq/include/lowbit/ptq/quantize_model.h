@@ -1,7 +1,7 @@
 // Post-training quantization of a float ONNX graph into a QDQ graph in ONNX Runtime's layout:
 // uint8 activations per tensor (QuantizeLinear → DequantizeLinear on every input and output
 // of Conv, Gemm, MatMul and Add), int8 weights per output channel (or per tensor) with zero
-// zero points, int32 biases in units of x_scale·w_scale. Both ONNX Runtime and lowbit (which
+// zero points (int4 weights: int8 codes in [-7, 7]), int32 biases in units of x_scale·w_scale. Both ONNX Runtime and lowbit (which
 // lowers these patterns to its integer kernels) run the result.
 #pragma once
 
@@ -16,7 +16,7 @@ namespace lowbit::ptq {
 struct QuantizeOptions {
   CalibOptions calib;
   bool per_channel = true;
-  int weight_bits = 8;                // 8 (int4 is not implemented: refused with a message)
+  int weight_bits = 8;                // 8, or 4 (W4A8: int8 codes in [-7, 7], scale amax/7)
   std::vector<std::string> exclude;   // node names left in float
 };
 
@@ -28,7 +28,7 @@ struct TensorReport {
 };
 
 struct LayerReport {
-  std::string node, op, precision;  // precision: "w8a8" or "fp32"
+  std::string node, op, precision;  // precision: "w8a8", "w4a8" or "fp32"
   std::string input, output;        // tensor names (quantized ones appear in `tensors`)
   float w_scale_min = 0, w_scale_max = 0;
   int64_t channels = 0;             // weight scales (1 when per tensor)
