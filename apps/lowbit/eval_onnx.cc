@@ -21,17 +21,22 @@ void add_onnx_eval_options(CLI::App& cmd, OnnxEvalArgs* a) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--mean", a->mean, "per-channel mean subtracted after --scale")->delimiter(',');
   cmd.add_option("--std", a->std, "per-channel std divided by")->delimiter(',');
-  cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
+  a->scale_option = cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
   cmd.add_option("--dump-npy", a->dump_dir, "also write the preprocessed test split as inputs.npy and labels.npy here "
                  "(to score other engines on the same tensors)");
   cmd.add_option("--batch", a->batch, "samples per run")->check(CLI::Range(1, 65536))->capture_default_str();
 }
 
-void run_onnx_eval(const OnnxEvalArgs& a, const std::string& dataset, const std::string& data_dir, const std::string& json) {
+void run_onnx_eval(const OnnxEvalArgs& a, std::string dataset, const std::string& data_dir, const std::string& json) {
   const onnx::Graph model = onnx::load_model(a.model);
+  // What the file records (lowbit export) applies unless a flag says otherwise.
+  const ptq::ModelDataInfo info = ptq::model_data_info(model);
+  if (!a.dataset_given && !info.dataset.empty()) dataset = info.dataset;
+  ptq::Preprocess pre{a.mean, a.std, a.scale};
+  if (a.mean.empty() && a.std.empty() && !a.scale_given && info.has_preprocess) pre = info.pre;
   onnx::Graph reference;
   if (!a.reference.empty()) reference = onnx::load_model(a.reference);
-  const ptq::LabelledSet data = ptq::load_test_split(dataset, data_dir, ptq::Preprocess{a.mean, a.std, a.scale});
+  const ptq::LabelledSet data = ptq::load_test_split(dataset, data_dir, pre);
   if (!a.dump_dir.empty()) {
     std::filesystem::create_directories(a.dump_dir);
     onnx::save_npy((std::filesystem::path(a.dump_dir) / "inputs.npy").string(), data.inputs);

@@ -1,6 +1,7 @@
 // `lowbit eval model.onnx --dataset D --data-dir DIR [--mean/--std/--scale] [--reference fp32.onnx]`:
-// accuracy of an ONNX classifier (src/ptq/evaluate.h). The eval command (cmd_train.cc) hands
-// over here when it is given a model file instead of --checkpoint.
+// accuracy of an ONNX classifier (src/ptq/evaluate.h). The data set and preprocessing default to
+// what the model's metadata_props record (ptq::model_data_info; `lowbit export` writes them).
+// The eval command (cmd_eval.cc) hands over here when it is given a model file instead of --checkpoint.
 #pragma once
 
 #include <string>
@@ -16,10 +17,13 @@ struct OnnxEvalArgs {
   std::vector<float> mean, std;
   float scale = 1.0f;
   int64_t batch = 100;
+  // Flags given explicitly override the model's metadata_props (lowbit.dataset/preprocess).
+  bool dataset_given = false, scale_given = false;
+  CLI::Option* scale_option = nullptr;
 };
 
 // Adds the positional model and the ONNX-only options to the eval command.
 void add_onnx_eval_options(CLI::App& cmd, OnnxEvalArgs* a);
-void run_onnx_eval(const OnnxEvalArgs& a, const std::string& dataset, const std::string& data_dir, const std::string& json);
+void run_onnx_eval(const OnnxEvalArgs& a, std::string dataset, const std::string& data_dir, const std::string& json);
 
 }  // namespace lowbit::app

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.h"
 #include "lowbit/data/load.h"
@@ -23,8 +24,10 @@ void preprocess(float* x, int64_t n, int64_t channels, int64_t plane, const Prep
     for (int64_t c = 0; c < channels; ++c) {
       float* v = x + (i * channels + c) * plane;
       const float m = p.mean.empty() ? 0.0f : p.mean[static_cast<size_t>(c)];
-      const float s = p.std.empty() ? 1.0f : p.std[static_cast<size_t>(c)];
-      for (int64_t j = 0; j < plane; ++j) v[j] = (v[j] * p.scale - m) / s;
+      // (x - mean) * (1 / std), as data::normalize_ computes it: a model trained on the
+      // normalized split then sees bit-identical inputs here.
+      const float inv = 1.0f / (p.std.empty() ? 1.0f : p.std[static_cast<size_t>(c)]);
+      for (int64_t j = 0; j < plane; ++j) v[j] = (v[j] * p.scale - m) * inv;
     }
 }
 
@@ -48,6 +51,50 @@ bool is_dataset(const std::string& s) {
 }
 
 }  // namespace
+
+void set_model_data_info(onnx::Graph& g, const ModelDataInfo& info) {
+  if (!info.dataset.empty()) g.metadata["lowbit.dataset"] = info.dataset;
+  if (info.has_preprocess)
+    g.metadata["lowbit.preprocess"] =
+        nlohmann::json{{"scale", info.pre.scale}, {"mean", info.pre.mean}, {"std", info.pre.std}}.dump();
+  if (!info.class_names.empty()) g.metadata["lowbit.class_names"] = nlohmann::json(info.class_names).dump();
+}
+
+ModelDataInfo model_data_info(const onnx::Graph& g) {
+  ModelDataInfo info;
+  const auto bad = [](const char* key, const char* expected) {
+    return ValueError(fmt::format("[model metadata] '{}' must be {}", key, expected));
+  };
+  if (auto it = g.metadata.find("lowbit.dataset"); it != g.metadata.end()) info.dataset = it->second;
+  if (auto it = g.metadata.find("lowbit.preprocess"); it != g.metadata.end()) {
+    const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+    const auto floats = [&](const char* key, std::vector<float>& out) {
+      if (!j.contains(key)) return;
+      if (!j[key].is_array()) throw bad("lowbit.preprocess", "a JSON object {scale, mean: [...], std: [...]}");
+      for (const auto& v : j[key]) {
+        if (!v.is_number()) throw bad("lowbit.preprocess", "a JSON object with numeric mean and std lists");
+        out.push_back(v.get<float>());
+      }
+    };
+    if (j.is_discarded() || !j.is_object()) throw bad("lowbit.preprocess", "a JSON object {scale, mean: [...], std: [...]}");
+    if (j.contains("scale")) {
+      if (!j["scale"].is_number()) throw bad("lowbit.preprocess", "a JSON object with a numeric scale");
+      info.pre.scale = j["scale"].get<float>();
+    }
+    floats("mean", info.pre.mean);
+    floats("std", info.pre.std);
+    info.has_preprocess = true;
+  }
+  if (auto it = g.metadata.find("lowbit.class_names"); it != g.metadata.end()) {
+    const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) throw bad("lowbit.class_names", "a JSON list of strings");
+    for (const auto& v : j) {
+      if (!v.is_string()) throw bad("lowbit.class_names", "a JSON list of strings");
+      info.class_names.push_back(v.get<std::string>());
+    }
+  }
+  return info;
+}
 
 onnx::Array load_calibration(const DataSource& src, const onnx::ValueType& input) {
   LOWBIT_REQUIRE(src.count >= 1, "quantize", "the calibration set is empty (--calib-count {})", src.count);

@@ -15,6 +15,21 @@ struct Preprocess {
   float scale = 1.0f;            // applied first to the loader's [0, 1] images
 };
 
+// What a classifier file says about the data it expects, in ONNX metadata_props (written by
+// `lowbit export`, read by `lowbit eval` / `lowbit quantize` when no flag overrides it):
+//   lowbit.dataset      data set name ("fashion-mnist", "dsads", ...)
+//   lowbit.preprocess   JSON {"scale": s, "mean": [...], "std": [...]} (per channel, exact floats)
+//   lowbit.class_names  JSON list of names in label order
+struct ModelDataInfo {
+  std::string dataset;                   // "" when not recorded
+  bool has_preprocess = false;
+  Preprocess pre;
+  std::vector<std::string> class_names;
+};
+void set_model_data_info(onnx::Graph& g, const ModelDataInfo& info);
+// ValueError naming the key when a recorded value is malformed.
+ModelDataInfo model_data_info(const onnx::Graph& g);
+
 struct DataSource {
   std::string source;    // path to a .npy file, or a data set name (cifar10, fashion-mnist, ...)
   std::string data_dir;  // for data sets ("" = the loader's default)
