@@ -24,6 +24,9 @@ void add_onnx_eval_options(CLI::App& cmd, OnnxEvalArgs* a) {
   a->scale_option = cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
   cmd.add_option("--dump-npy", a->dump_dir, "also write the preprocessed test split as inputs.npy and labels.npy here "
                  "(to score other engines on the same tensors)");
+  cmd.add_option("--inputs", a->inputs_npy, "evaluate on this float32 .npy batch (already preprocessed) instead of a "
+                 "data set")->check(CLI::ExistingFile);
+  cmd.add_option("--labels", a->labels_npy, "int64 class ids of --inputs (.npy)")->check(CLI::ExistingFile);
   cmd.add_option("--batch", a->batch, "samples per run")->check(CLI::Range(1, 65536))->capture_default_str();
 }
 
@@ -36,7 +39,10 @@ void run_onnx_eval(const OnnxEvalArgs& a, std::string dataset, const std::string
   if (a.mean.empty() && a.std.empty() && !a.scale_given && info.has_preprocess) pre = info.pre;
   onnx::Graph reference;
   if (!a.reference.empty()) reference = onnx::load_model(a.reference);
-  const ptq::LabelledSet data = ptq::load_test_split(dataset, data_dir, pre);
+  LOWBIT_REQUIRE(a.inputs_npy.empty() == a.labels_npy.empty(), "eval", "--inputs and --labels go together");
+  const ptq::LabelledSet data = a.inputs_npy.empty() ? ptq::load_test_split(dataset, data_dir, pre)
+                                                     : ptq::load_labelled_npy(a.inputs_npy, a.labels_npy);
+  if (!a.inputs_npy.empty()) dataset = a.inputs_npy;
   if (!a.dump_dir.empty()) {
     std::filesystem::create_directories(a.dump_dir);
     onnx::save_npy((std::filesystem::path(a.dump_dir) / "inputs.npy").string(), data.inputs);

@@ -13,6 +13,7 @@ namespace lowbit::app {
 
 struct OnnxEvalArgs {
   std::string model, reference;
+  std::string inputs_npy, labels_npy;  // a preprocessed .npy set instead of a data set
   std::string dump_dir;  // write the preprocessed test split as inputs.npy / labels.npy here
   std::vector<float> mean, std;
   float scale = 1.0f;

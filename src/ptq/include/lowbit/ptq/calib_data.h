@@ -49,5 +49,8 @@ struct LabelledSet {
   std::vector<std::string> class_names;
 };
 LabelledSet load_test_split(const std::string& dataset, const std::string& data_dir, const Preprocess& pre);
+// A preprocessed float32 .npy batch [N, ...] and its int64 (or int32) labels [N]; errors name
+// the file (wrong dtype, rank, count, or a negative label).
+LabelledSet load_labelled_npy(const std::string& inputs, const std::string& labels);
 
 }  // namespace lowbit::ptq
