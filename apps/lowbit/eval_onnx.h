@@ -14,7 +14,8 @@ namespace lowbit::app {
 struct OnnxEvalArgs {
   std::string model, reference;
   std::string inputs_npy, labels_npy;  // a preprocessed .npy set instead of a data set
-  std::string dump_dir;  // write the preprocessed test split as inputs.npy / labels.npy here
+  std::string dump_dir;
+  int64_t dump_calib = 256;  // write the preprocessed test split as inputs.npy / labels.npy here
   std::vector<float> mean, std;
   float scale = 1.0f;
   int64_t batch = 100;

@@ -20,7 +20,7 @@ Writes into --out (default data/models):
   dsads_transformer.json           accuracy, seed, epochs, normalization, wall time
 
 Usage: /usr/bin/python3 bench/peers/train_dsads_transformer.py [--data data/DSADS] [--out data/models]
-           [--epochs 6] [--threads 2] [--seed 0]
+           [--epochs 6] [--threads 2] [--seed 0] [--quick]
 """
 import argparse
 import json
@@ -125,7 +125,11 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true",
+                    help="tests: 1 epoch on every 8th train window, every 8th test window (seconds)")
     args = ap.parse_args()
+    if args.quick:
+        args.epochs = 1
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -134,6 +138,8 @@ def main():
     x, y, s = load_dsads(args.data)
     test = np.isin(s, TEST_SUBJECTS)
     xtr, ytr, xte, yte = x[~test], y[~test], x[test], y[test]
+    if args.quick:
+        xtr, ytr, xte, yte = xtr[::8], ytr[::8], xte[::8], yte[::8]
     mean = xtr.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)  # per channel
     std = xtr.std(axis=(0, 1), dtype=np.float64).astype(np.float32)
     std[std < 1e-8] = 1.0
