@@ -39,7 +39,7 @@ int ModuleEmitter::tensor(const std::string& path) {
 int ModuleEmitter::linear(int x, const std::string& path) {
   std::vector<int> in{x, tensor(child(path, "weight"))};
   if (has(child(path, "bias"))) in.push_back(tensor(child(path, "bias")));
-  return b_.op("Gemm", in, {{"transB", Attribute::from_int(1)}});
+  return b_.op("Gemm", in, {{"transB", Attribute::from_int(1)}}, 1, path);
 }
 
 int ModuleEmitter::conv(int x, const std::string& path, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
@@ -53,14 +53,15 @@ int ModuleEmitter::conv(int x, const std::string& path, int64_t stride, int64_t 
                 {"strides", Attribute::from_ints({stride, stride})},
                 {"pads", Attribute::from_ints({padding, padding, padding, padding})},
                 {"dilations", Attribute::from_ints({dilation, dilation})},
-                {"group", Attribute::from_int(groups)}});
+                {"group", Attribute::from_int(groups)}},
+               1, path);
 }
 
 int ModuleEmitter::batch_norm(int x, const std::string& path, double eps) {
   return b_.op("BatchNormalization",
                {x, tensor(child(path, "weight")), tensor(child(path, "bias")), tensor(child(path, "running_mean")),
                 tensor(child(path, "running_var"))},
-               {{"epsilon", Attribute::from_float(eps)}});
+               {{"epsilon", Attribute::from_float(eps)}}, 1, path);
 }
 
 // x[:, :, ::stride, ::stride] zero-padded with channels before/after: the CIFAR ResNet

@@ -1,7 +1,9 @@
 // nn::Module -> onnx::Graph. ModuleEmitter copies a module's parameters and buffers (by dotted
 // path) into graph constants and emits the ONNX form of each zoo layer, so lowbit's ONNX engine
 // and ONNX Runtime run exactly the network the training engine ran (eval mode: BatchNorm with
-// running statistics). paradnn's generators and `lowbit export` both build on it.
+// running statistics). Gemm, Conv and BatchNormalization nodes are named by their module's path
+// ("backbone.1"), so reports and `lowbit quantize --exclude` speak the training model's names.
+// paradnn's generators and `lowbit export` both build on it.
 #pragma once
 
 #include <map>
