@@ -2,6 +2,7 @@
 #include "lowbit/ptq/calib_data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -68,19 +69,19 @@ ModelDataInfo model_data_info(const onnx::Graph& g) {
   if (auto it = g.metadata.find("lowbit.dataset"); it != g.metadata.end()) info.dataset = it->second;
   if (auto it = g.metadata.find("lowbit.preprocess"); it != g.metadata.end()) {
     const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+    // Numbers a float holds (a double beyond float range would be undefined to convert).
+    const auto finite_float = [&](const nlohmann::json& v) {
+      if (!v.is_number() || !(std::fabs(v.get<double>()) <= 3.0e38))
+        throw bad("lowbit.preprocess", "a JSON object {scale, mean, std} of finite float32 numbers");
+      return v.get<float>();
+    };
     const auto floats = [&](const char* key, std::vector<float>& out) {
       if (!j.contains(key)) return;
       if (!j[key].is_array()) throw bad("lowbit.preprocess", "a JSON object {scale, mean: [...], std: [...]}");
-      for (const auto& v : j[key]) {
-        if (!v.is_number()) throw bad("lowbit.preprocess", "a JSON object with numeric mean and std lists");
-        out.push_back(v.get<float>());
-      }
+      for (const auto& v : j[key]) out.push_back(finite_float(v));
     };
     if (j.is_discarded() || !j.is_object()) throw bad("lowbit.preprocess", "a JSON object {scale, mean: [...], std: [...]}");
-    if (j.contains("scale")) {
-      if (!j["scale"].is_number()) throw bad("lowbit.preprocess", "a JSON object with a numeric scale");
-      info.pre.scale = j["scale"].get<float>();
-    }
+    if (j.contains("scale")) info.pre.scale = finite_float(j["scale"]);
     floats("mean", info.pre.mean);
     floats("std", info.pre.std);
     info.has_preprocess = true;

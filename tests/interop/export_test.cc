@@ -112,8 +112,15 @@ TEST(ModelDataInfo, RoundTripsThroughTheFile) {
   EXPECT_EQ(back.pre.mean, info.pre.mean);  // exact floats
   EXPECT_EQ(back.pre.std, info.pre.std);
   EXPECT_EQ(back.class_names, info.class_names);
-  g.metadata["lowbit.preprocess"] = "{\"mean\": 3}";
-  EXPECT_THROW(ptq::model_data_info(g), ValueError);
+  for (const char* bad : {"{\"mean\": 3}", "[1, 2]", "{\"std\": [1e300]}", "{\"scale\": \"x\"}", "{\"mean\": [null]}", "{"}) {
+    g.metadata["lowbit.preprocess"] = bad;
+    EXPECT_THROW(ptq::model_data_info(g), ValueError) << bad;
+  }
+  g.metadata.erase("lowbit.preprocess");
+  for (const char* bad : {"{}", "[1]", "x"}) {
+    g.metadata["lowbit.class_names"] = bad;
+    EXPECT_THROW(ptq::model_data_info(g), ValueError) << bad;
+  }
 }
 
 // A checkpoint as `lowbit train` writes it (meta + model state), without training.
