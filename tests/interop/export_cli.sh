@@ -3,7 +3,8 @@
 # `lowbit eval model.onnx` (data set and normalization from the file's metadata, no flags) prints
 # the top-1 `lowbit eval --checkpoint` prints; `lowbit quantize --calib fashion-mnist` takes the
 # metadata's preprocessing; --qdq of an int8-trained MLP evaluates; a corrupt checkpoint is an
-# error naming the file that writes nothing. Skips (77) when the data set is not installed.
+# error naming the file that writes nothing; a `lowbit cil --out-dir` model exports and scores
+# the run's final head accuracy. Skips (77) when the data set is not installed.
 set -eu
 LOWBIT="$1"
 TMP="${LOWBIT_TEST_TMP:-/tmp}/export-cli.$$"
@@ -27,6 +28,14 @@ ck8=$("$LOWBIT" eval --checkpoint "$TMP/mlp8.ckpt" | sed -n 's/^test accuracy \(
 q8=$("$LOWBIT" eval "$TMP/mlp8.onnx" 2> /dev/null | sed -n 's/.*top-1 \([0-9.]*\).*/\1/p')
 echo "int8-trained checkpoint $ck8, QDQ export $q8"
 awk -v a="$ck8" -v b="$q8" 'BEGIN { exit !(b > a - 0.01 && b < a + 0.01) }'
+# lowbit cil --out-dir: the final model of each run, exported, scores the run's final head accuracy.
+"$LOWBIT" cil --dataset fashion-mnist --method icarl --max-train-per-class 100 --epochs 1 --memory 100 \
+  --classes-per-task 5 --threads 2 --quiet --json "$TMP/cil.json" --out-dir "$TMP/cil" > /dev/null
+"$LOWBIT" export --checkpoint "$TMP/cil/fp32-seed0.ckpt" --out "$TMP/cil.onnx" > /dev/null
+cx=$("$LOWBIT" eval "$TMP/cil.onnx" 2> /dev/null | sed -n 's/.*top-1 \([0-9.]*\).*/\1/p')
+cf=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['presets']['fp32']['runs'][0]['seen_accuracy'][-1])" "$TMP/cil.json" 2> /dev/null || echo "")
+echo "cil final head accuracy $cf, exported $cx"
+[ -z "$cf" ] || awk -v a="$cf" -v b="$cx" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }'
 head -c 200 "$TMP/mlp.ckpt" > "$TMP/torn.ckpt"
 if "$LOWBIT" export --checkpoint "$TMP/torn.ckpt" --out "$TMP/torn.onnx" 2> "$TMP/err.txt"; then exit 1; fi
 grep -q "torn.ckpt" "$TMP/err.txt"
