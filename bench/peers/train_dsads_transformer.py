@@ -67,8 +67,10 @@ def load_dsads(root):
                 ys.append(a - 1)
                 ss.append(p)
     x, y, s = np.stack(xs), np.array(ys, np.int64), np.array(ss, np.int64)
-    try:
-        np.savez(cache, x=x, y=y, s=s)
+    try:  # atomically: a concurrent reader never sees a torn cache
+        tmp = f"{cache}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, x=x, y=y, s=s)
+        os.replace(tmp, cache)
     except OSError:
         pass
     return x, y, s
