@@ -281,5 +281,37 @@ TEST(ExportCheckpoint, QdqWeightsAreTheTrainingQuantizersCodes) {
   EXPECT_GE(static_cast<double>(agree) / static_cast<double>(s.inputs.shape()[0]), 0.99);
 }
 
+// A 4-bit (hdqt) ResNet-20: QDQ convolutions with Clip to the 4-bit range, the option-A shortcut
+// on dequantized tensors; lowbit and ONNX Runtime both run it, near the checkpoint's accuracy.
+TEST(ExportCheckpoint, QdqResnet20At4BitsRunsInLowbitAndOrt) {
+  if (!have_fashion_mnist()) LOWBIT_SKIP_ABSENT_PEER("Fashion-MNIST is not installed (/usr/share/datasets/fashion-mnist)");
+  const Trained t = train_small("resnet20", "hdqt", 2048, 500);
+  ExportOptions opt;
+  opt.qdq = true;
+  opt.calib_samples = 256;
+  ExportReport rep;
+  const onnx::Graph g = export_checkpoint(t.checkpoint, opt, &rep);
+  EXPECT_EQ(rep.layers.size(), 20u);  // 19 convolutions + the head
+  for (const ExportLayer& l : rep.layers) EXPECT_EQ(l.bits, 4) << l.node;
+  const std::string path = temp_dir() + "/interop_r20_hdqt_qdq.onnx";
+  onnx::save_model(g, path);
+  const ptq::LabelledSet s = onnx_test_set(g, 500);
+  const ptq::EvalReport r = ptq::evaluate_classifier(onnx::load_model(path), s, nullptr, {});
+  std::printf("checkpoint %.4f, QDQ %.4f\n", t.checkpoint_accuracy, r.top1);
+  EXPECT_NEAR(r.top1, t.checkpoint_accuracy, 0.05);
+  if (!onnx::test::ort_missing().empty()) return;
+  const onnx::Array ort = onnx::test::run_ort(path, {s.inputs}, "interop_r20_qdq")[0];
+  const onnx::Array ours = onnx::Session(onnx::load_model(path)).run(std::vector<onnx::Array>{s.inputs})[0];
+  int64_t agree = 0;
+  const int64_t classes = ours.shape()[1], n = s.inputs.shape()[0];
+  for (int64_t i = 0; i < n; ++i) {
+    const float* a = ours.data<float>() + i * classes;
+    const float* b = ort.data<float>() + i * classes;
+    agree += std::max_element(a, a + classes) - a == std::max_element(b, b + classes) - b;
+  }
+  std::printf("lowbit vs ORT top-1 agreement %.4f\n", static_cast<double>(agree) / static_cast<double>(n));
+  EXPECT_GE(static_cast<double>(agree) / static_cast<double>(n), 0.95);
+}
+
 }  // namespace
 }  // namespace lowbit::interop
