@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct ModelDataInfo {
 void set_model_data_info(onnx::Graph& g, const ModelDataInfo& info);
 // ValueError naming the key when a recorded value is malformed.
 ModelDataInfo model_data_info(const onnx::Graph& g);
+ModelDataInfo parse_model_data_info(const std::map<std::string, std::string>& metadata);  // the same, fuzzable
 
 struct DataSource {
   std::string source;    // path to a .npy file, or a data set name (cifar10, fashion-mnist, ...)
