@@ -56,6 +56,9 @@ void json(const fs::path& out) {
       R"("seed":7,"quant":{"preset":"hdqt","bits":4,"acc_bits":16},"norm_mean":[0.1],"norm_std":[1.0]})");
   put(out / "json", "meta-cnn.json", 1,
       R"({"format":"lowbit-classifier","model":"cnn","input_shape":[1,8,8],"num_classes":10,"dataset":"fashion-mnist"})");
+  // An exported model's metadata_props values (lowbit.preprocess / lowbit.class_names).
+  put(out / "json", "model-preprocess.json", 3, R"({"scale":1.0,"mean":[0.2860407],"std":[0.3530242]})");
+  put(out / "json", "model-class-names.json", 3, R"(["T-shirt/top","Trouser","Pullover"])");
 }
 
 void tensors(const fs::path& out) {

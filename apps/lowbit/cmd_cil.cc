@@ -46,6 +46,7 @@ void setup_cil(CLI::App& cmd) {
   cmd.add_option("--eval", o.eval, "classifier reported: linear head, nearest mean of exemplars, or both")
       ->check(CLI::IsMember({"head", "nme", "both"}))->capture_default_str();
   cmd.add_option("--json", o.json, "write the JSON report here ('-' for stdout)");
+  cmd.add_option("--out-dir", o.out_dir, "save each run's final model as DIR/<preset>-seed<S>.ckpt (for lowbit eval/export)");
   cmd.add_option("--report", o.report, "write a self-contained HTML report (plots, degradation table) here");
   cmd.add_flag("--resume", o.resume, "reuse the finished (preset, seed) runs recorded in <json>.partial");
   cmd.add_flag("--quiet", o.quiet, "no progress output");

@@ -44,11 +44,14 @@ void setup_eval(CLI::App& cmd) {
   cmd.add_option("--checkpoint", a->checkpoint, "checkpoint written by `lowbit train --out`")->check(CLI::ExistingFile);
   auto onnx_args = std::make_shared<OnnxEvalArgs>();
   add_onnx_eval_options(cmd, onnx_args.get());
-  cmd.add_option("--dataset", a->dataset, "data set")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
+  auto* dataset = cmd.add_option("--dataset", a->dataset, "data set (ONNX: default from the model's metadata)")
+                      ->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd.add_option("--data-dir", a->data_dir, "folder holding the data set files");
   cmd.add_option("--json", a->json, "write a JSON summary here ('-' for stdout)");
   add_threads_option(cmd, &a->threads);
-  cmd.callback([a, onnx_args] {
+  cmd.callback([a, onnx_args, dataset] {
+    onnx_args->dataset_given = dataset->count() > 0;
+    onnx_args->scale_given = onnx_args->scale_option->count() > 0;
     if (!onnx_args->model.empty()) return run_onnx_eval(*onnx_args, a->dataset, a->data_dir, a->json);
     LOWBIT_REQUIRE(!a->checkpoint.empty(), "eval", "give --checkpoint or an ONNX model file");
     run_eval(*a);

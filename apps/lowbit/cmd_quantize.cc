@@ -38,6 +38,8 @@ void run_quantize(const QuantizeArgs& a) {
   onnx::Graph g = onnx::load_model(a.model);
   LOWBIT_REQUIRE(!g.inputs.empty(), "quantize", "{} has no inputs", a.model);
   ptq::DataSource src{a.calib, a.data_dir, ptq::Preprocess{a.mean, a.std, a.scale}, a.count};
+  // A data set without --mean/--std takes the preprocessing the model records (lowbit export).
+  if (const auto info = ptq::model_data_info(g); a.mean.empty() && a.std.empty() && info.has_preprocess) src.pre = info.pre;
   const onnx::Array calib = ptq::load_calibration(src, g.values[static_cast<size_t>(g.inputs[0])].type);
   ptq::QuantizeOptions opt;
   opt.calib.method = ptq::parse_calib_method(a.method);

@@ -21,23 +21,40 @@ void add_onnx_eval_options(CLI::App& cmd, OnnxEvalArgs* a) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--mean", a->mean, "per-channel mean subtracted after --scale")->delimiter(',');
   cmd.add_option("--std", a->std, "per-channel std divided by")->delimiter(',');
-  cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
-  cmd.add_option("--dump-npy", a->dump_dir, "also write the preprocessed test split as inputs.npy and labels.npy here "
-                 "(to score other engines on the same tensors)");
+  a->scale_option = cmd.add_option("--scale", a->scale, "factor applied first to the loader's [0, 1] pixels")->capture_default_str();
+  cmd.add_option("--dump-npy", a->dump_dir, "also write the preprocessed test split as inputs.npy and labels.npy, and "
+                 "--dump-calib train samples as calib.npy, here (to score other engines on the same tensors)");
+  cmd.add_option("--dump-calib", a->dump_calib, "train samples in calib.npy (every k-th)")->capture_default_str();
+  cmd.add_option("--inputs", a->inputs_npy, "evaluate on this float32 .npy batch (already preprocessed) instead of a "
+                 "data set")->check(CLI::ExistingFile);
+  cmd.add_option("--labels", a->labels_npy, "int64 class ids of --inputs (.npy)")->check(CLI::ExistingFile);
   cmd.add_option("--batch", a->batch, "samples per run")->check(CLI::Range(1, 65536))->capture_default_str();
 }
 
-void run_onnx_eval(const OnnxEvalArgs& a, const std::string& dataset, const std::string& data_dir, const std::string& json) {
+void run_onnx_eval(const OnnxEvalArgs& a, std::string dataset, const std::string& data_dir, const std::string& json) {
   const onnx::Graph model = onnx::load_model(a.model);
+  // What the file records (lowbit export) applies unless a flag says otherwise.
+  const ptq::ModelDataInfo info = ptq::model_data_info(model);
+  if (!a.dataset_given && !info.dataset.empty()) dataset = info.dataset;
+  ptq::Preprocess pre{a.mean, a.std, a.scale};
+  if (a.mean.empty() && a.std.empty() && !a.scale_given && info.has_preprocess) pre = info.pre;
   onnx::Graph reference;
   if (!a.reference.empty()) reference = onnx::load_model(a.reference);
-  const ptq::LabelledSet data = ptq::load_test_split(dataset, data_dir, ptq::Preprocess{a.mean, a.std, a.scale});
+  LOWBIT_REQUIRE(a.inputs_npy.empty() == a.labels_npy.empty(), "eval", "--inputs and --labels go together");
+  const ptq::LabelledSet data = a.inputs_npy.empty() ? ptq::load_test_split(dataset, data_dir, pre)
+                                                     : ptq::load_labelled_npy(a.inputs_npy, a.labels_npy);
+  if (!a.inputs_npy.empty()) dataset = a.inputs_npy;
   if (!a.dump_dir.empty()) {
     std::filesystem::create_directories(a.dump_dir);
     onnx::save_npy((std::filesystem::path(a.dump_dir) / "inputs.npy").string(), data.inputs);
     std::vector<int64_t> labels(data.labels.begin(), data.labels.end());
     onnx::save_npy((std::filesystem::path(a.dump_dir) / "labels.npy").string(),
                    onnx::Array::from<int64_t>({static_cast<int64_t>(labels.size())}, labels));
+    // And a calibration batch from the train split (every k-th sample), preprocessed the same way.
+    if (a.inputs_npy.empty())
+      onnx::save_npy((std::filesystem::path(a.dump_dir) / "calib.npy").string(),
+                     ptq::load_calibration(ptq::DataSource{dataset, data_dir, pre, a.dump_calib},
+                                           model.values[static_cast<size_t>(model.inputs[0])].type));
   }
   ptq::EvalOptions opt;
   opt.batch = a.batch;

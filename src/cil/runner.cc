@@ -36,7 +36,7 @@ CilSetup prepare(const data::DatasetSplit& split, const CilConfig& cfg) {
 }
 
 RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& quant, uint64_t seed,
-                  const TaskCallback& on_task) {
+                  const TaskCallback& on_task, const ModelCallback& on_model) {
   (void)fqt::preset(quant);  // ValueError for an unknown preset or widths
   const Shape input = setup.train.sample_shape();
   ModelOps ops;
@@ -69,12 +69,14 @@ RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& 
     r.task_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (on_task) on_task(r, t);
   }
+  if (on_model) on_model(r, *method);
   return r;
 }
 
 std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, const std::vector<QuantSpec>& presets,
                                const std::vector<uint64_t>& seeds, const std::vector<RunResult>& done,
-                               const std::function<void(const RunResult&)>& on_run, const TaskCallback& on_task) {
+                               const std::function<void(const RunResult&)>& on_run, const TaskCallback& on_task,
+                               const ModelCallback& on_model) {
   for (const QuantSpec& q : presets) (void)fqt::preset(q);  // fail before hours of training
   std::vector<RunResult> out;
   for (uint64_t seed : seeds) {
@@ -85,7 +87,7 @@ std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, cons
         out.push_back(*prev);
         continue;
       }
-      out.push_back(run_one(setup, cfg, q, seed, on_task));
+      out.push_back(run_one(setup, cfg, q, seed, on_task, on_model));
       if (on_run) on_run(out.back());
     }
   }

@@ -10,6 +10,7 @@
 #include "lowbit/data/io.h"
 #include "lowbit/data/load.h"
 #include "lowbit/nn/checkpoint.h"
+#include "lowbit/train/classifier_meta.h"
 
 namespace lowbit::cil {
 namespace {
@@ -166,7 +167,31 @@ void run_session(const SessionOptions& opt) {
     if (r.nme.num_tasks() > 0) line += fmt::format(" (NME {:.2f}%)", 100 * r.nme.seen.back());
     std::fprintf(stderr, "%s, %.1f s\n", line.c_str(), r.task_seconds.back());
   };
-  const std::vector<RunResult> runs = run_all(setup, cfg, presets, seeds, done, save_partial, on_task);
+  const auto save_model = [&](const RunResult& r, Method& m) {
+    if (opt.out_dir.empty()) return;
+    nn::Classifier& model = m.model();
+    LOWBIT_REQUIRE(model.num_classes() == static_cast<int64_t>(setup.order.size()), "cil",
+                   "the final head has {} classes, the class order {}", model.num_classes(), setup.order.size());
+    train::ClassifierMeta meta = train::classifier_meta(model, split, opt.dataset);
+    meta.seed = r.seed;
+    meta.quant_preset = r.preset, meta.quant_bits = opt.bits, meta.quant_acc_bits = opt.acc_bits;
+    nn::Checkpoint ck;
+    ck.meta_json = train::to_json(meta);
+    nn::add_module_state(ck, model);
+    // Head row i scores class order[i]; a checkpoint scores global class ids, as `lowbit train`'s.
+    for (auto& [name, t] : ck.tensors) {
+      if (name != "model.fc.weight" && name != "model.fc.bias") continue;
+      const Tensor src = t.contiguous();
+      Tensor dst = Tensor::zeros(src.shape());
+      const int64_t row = src.numel() / src.size(0);
+      for (size_t i = 0; i < setup.order.size(); ++i)
+        std::copy_n(src.data<float>() + static_cast<int64_t>(i) * row, row, dst.data<float>() + setup.order[i] * row);
+      t = dst;
+    }
+    std::filesystem::create_directories(opt.out_dir);
+    nn::save_checkpoint((std::filesystem::path(opt.out_dir) / fmt::format("{}-seed{}.ckpt", r.preset, r.seed)).string(), ck);
+  };
+  const std::vector<RunResult> runs = run_all(setup, cfg, presets, seeds, done, save_partial, on_task, save_model);
 
   std::printf("\n");
   for (const auto& n : opt.presets) std::printf("%s\n", task_table(setup, runs_of(runs, n), eval).c_str());

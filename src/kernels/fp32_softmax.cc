@@ -1,4 +1,5 @@
-// Fast ReLU, log-softmax and softmax cross-entropy. Element-wise loops split with parallel_for;
+// Fast ReLU, (log-)softmax along any axis, softmax cross-entropy and the negative log-likelihood
+// loss. Element-wise loops split with parallel_for;
 // row kernels give each task whole rows, and the cross-entropy mean adds per-row losses in row
 // order afterwards, so no result depends on the thread count.
 #include <algorithm>
@@ -94,6 +95,74 @@ void softmax_cross_entropy_backward(int64_t B, int64_t C, const float* probs, co
       dlogits[b * C + labels[b]] = k * (probs[b * C + labels[b]] - 1.0f);
     }
   });
+}
+
+namespace {
+
+template <typename T>
+void softmax_strided_impl(int64_t outer, int64_t D, int64_t inner, const T* x, T* y, bool log) {
+  // An empty tensor has no data pointer: no offsets from it (UBSan, found by onnx_fuzz).
+  if (D == 0 || outer * inner == 0) return;
+  parallel_for(outer * inner, std::max<int64_t>(1, 4096 / D), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r / inner, in = r % inner;
+      const T* p = x + o * D * inner + in;
+      T* q = y + o * D * inner + in;
+      T mx = p[0];
+      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i * inner]);
+      double sum = 0;
+      for (int64_t i = 0; i < D; ++i) {
+        const T e = std::exp(p[i * inner] - mx);
+        if (!log) q[i * inner] = e;
+        sum += e;
+      }
+      if (log) {
+        const T ls = static_cast<T>(std::log(sum));
+        for (int64_t i = 0; i < D; ++i) q[i * inner] = p[i * inner] - mx - ls;
+      } else {
+        const T inv = static_cast<T>(1.0 / sum);
+        for (int64_t i = 0; i < D; ++i) q[i * inner] *= inv;
+      }
+    }
+  });
+}
+
+// Sequential: the weight sum is a reduction whose order must not depend on the thread count,
+// and a loss reads one element per (n, d), far below a thread's worth of work.
+template <typename T>
+double nll_loss_impl(int64_t N, int64_t C, int64_t D, const T* logp, const int64_t* target, const T* weight,
+                     bool has_ignore, int64_t ignore_index, T* loss) {
+  double weight_sum = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t t = target[n * D + d];
+      if (has_ignore && t == ignore_index) {
+        loss[n * D + d] = 0;
+        continue;
+      }
+      const T w = weight ? weight[t] : T(1);
+      loss[n * D + d] = -w * logp[(n * C + t) * D + d];
+      weight_sum += w;
+    }
+  return weight_sum;
+}
+
+}  // namespace
+
+void softmax_strided(int64_t outer, int64_t D, int64_t inner, const float* x, float* y, bool log) {
+  softmax_strided_impl(outer, D, inner, x, y, log);
+}
+void softmax_strided(int64_t outer, int64_t D, int64_t inner, const double* x, double* y, bool log) {
+  softmax_strided_impl(outer, D, inner, x, y, log);
+}
+
+double nll_loss(int64_t N, int64_t C, int64_t D, const float* logp, const int64_t* target, const float* weight,
+                bool has_ignore, int64_t ignore_index, float* loss) {
+  return nll_loss_impl(N, C, D, logp, target, weight, has_ignore, ignore_index, loss);
+}
+double nll_loss(int64_t N, int64_t C, int64_t D, const double* logp, const int64_t* target, const double* weight,
+                bool has_ignore, int64_t ignore_index, double* loss) {
+  return nll_loss_impl(N, C, D, logp, target, weight, has_ignore, ignore_index, loss);
 }
 
 }  // namespace lowbit::kernels

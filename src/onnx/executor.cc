@@ -61,14 +61,16 @@ std::vector<std::string> Session::output_names() const {
   return out;
 }
 
-MemoryStats Session::memory() const { return plan_ ? plan_->mem : MemoryStats{}; }
+MemoryStats Session::memory() const { return plans_.empty() ? MemoryStats{} : plans_.front()->mem; }
 
 const std::vector<ValueType>& Session::value_types() const {
-  LOWBIT_REQUIRE(plan_ != nullptr, "Session", "value_types() before prepare()");
-  return plan_->inf.types;
+  LOWBIT_REQUIRE(!plans_.empty(), "Session", "value_types() before prepare()");
+  return plans_.front()->inf.types;
 }
 
-size_t Session::runtime_node_count() const { return plan_ ? plan_->inf.runtime_nodes.size() : graph_.live_node_count(); }
+size_t Session::runtime_node_count() const {
+  return plans_.empty() ? graph_.live_node_count() : plans_.front()->inf.runtime_nodes.size();
+}
 
 void Session::prepare(const std::vector<ValueType>& input_types) {
   auto plan = std::make_unique<Plan>();
@@ -146,23 +148,32 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
   // LOWBIT_ONNX_NCHW=1 keeps every activation NCHW (A/B of the channels-last planning).
   static const bool nchw_only = std::getenv("LOWBIT_ONNX_NCHW") != nullptr;
   plan->nhwc = nchw_only ? std::vector<bool>(graph_.values.size(), false) : plan_channels_last(graph_, plan->inf);
-  plan_ = std::move(plan);
+  if (plans_.size() == kMaxCachedPlans) plans_.pop_back();  // least recently used
+  plans_.insert(plans_.begin(), std::move(plan));
 }
 
 Session::Plan& Session::plan_for(const std::vector<Array>& inputs) {
   std::vector<ValueType> sig;
   for (const Array& a : inputs) sig.push_back(ValueType{a.type(), a.shape(), true});
-  bool same = plan_ && plan_->signature.size() == sig.size();
-  for (size_t i = 0; same && i < sig.size(); ++i)
-    same = plan_->signature[i].elem == sig[i].elem && plan_->signature[i].shape == sig[i].shape;
-  if (!same) prepare(sig);
-  if (arena_capacity_ < plan_->mem.arena_bytes) {
-    void* p = std::aligned_alloc(kArenaAlign, std::max<size_t>(plan_->mem.arena_bytes, kArenaAlign));
+  auto matches = [&](const std::unique_ptr<Plan>& p) {
+    if (p->signature.size() != sig.size()) return false;
+    for (size_t i = 0; i < sig.size(); ++i)
+      if (p->signature[i].elem != sig[i].elem || p->signature[i].shape != sig[i].shape) return false;
+    return true;
+  };
+  // Plans are cached per input shapes (most recently used first): a model with symbolic dims
+  // that alternates between sizes re-plans only for a shape it has not seen lately.
+  auto it = std::find_if(plans_.begin(), plans_.end(), matches);
+  if (it == plans_.end()) prepare(sig);
+  else std::rotate(plans_.begin(), it, it + 1);
+  Plan& plan = *plans_.front();
+  if (arena_capacity_ < plan.mem.arena_bytes) {
+    void* p = std::aligned_alloc(kArenaAlign, std::max<size_t>(plan.mem.arena_bytes, kArenaAlign));
     if (!p) throw std::bad_alloc();
     arena_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-    arena_capacity_ = plan_->mem.arena_bytes;
+    arena_capacity_ = plan.mem.arena_bytes;
   }
-  return *plan_;
+  return plan;
 }
 
 void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::byte* arena) const {

@@ -54,6 +54,11 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
   ::onnx::ModelProto model;
   model.set_ir_version(options.ir_version);
   model.set_producer_name(options.producer);
+  for (const auto& [key, value] : g.metadata) {
+    auto* kv = model.add_metadata_props();
+    kv->set_key(key);
+    kv->set_value(value);
+  }
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(g.opset);

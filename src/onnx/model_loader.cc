@@ -76,6 +76,7 @@ Graph convert(const ::onnx::ModelProto& model, const std::string& what, const st
     throw ValueError(fmt::format("[onnx] {}: opset {} is not supported (supported: {}-{})", what, g.opset, kMinOpset, kMaxOpset));
   const ::onnx::GraphProto& gp = model.graph();
   g.name = gp.name();
+  for (const auto& kv : model.metadata_props()) g.metadata[kv.key()] = kv.value();
   std::map<std::string, int> by_name;
   auto define = [&](const std::string& name, ValueType type, const std::string& ctx) {
     if (name.empty()) bad_file(what, ctx + " has an empty name");

@@ -1,8 +1,10 @@
 // ONNX form of a generated network: walks the same layout as the nn builder and copies the
-// module's weights, so lowbit's engine and ONNX Runtime run exactly the trained-graph network.
+// module's weights through interop::ModuleEmitter, so lowbit's engine and ONNX Runtime run
+// exactly the trained-graph network.
 #include <map>
 
 #include "lowbit/core/error.h"
+#include "lowbit/interop/module_onnx.h"
 #include "lowbit/paradnn/model.h"
 #include "model_layout.h"
 #include "rnn_model.h"
@@ -12,36 +14,16 @@ namespace {
 
 using onnx::Attribute;
 
-class Emitter {
+// The generated nets' layer paths ("<name>.conv", "<name>.bn") on interop's module emitter.
+class Emitter : public interop::ModuleEmitter {
  public:
-  explicit Emitter(nn::Module& m) {
-    for (auto& [name, v] : m.named_parameters()) tensors_[name] = v.value();
-    for (auto& [name, t] : m.named_buffers()) tensors_[name] = *t;
-  }
-  int weight(const std::string& path) {
-    auto it = tensors_.find(path);
-    if (it == tensors_.end()) throw InternalError(fmt::format("[paradnn onnx] module has no tensor '{}'", path));
-    const Tensor t = it->second.contiguous();
-    return b.constant(path, onnx::Array::from<float>(t.shape(), std::span<const float>(t.data<float>(), t.numel())));
-  }
-  int dense(int x, const std::string& path) {
-    return b.op("Gemm", {x, weight(path + ".weight"), weight(path + ".bias")}, {{"transB", Attribute::from_int(1)}});
-  }
+  explicit Emitter(nn::Module& m) : interop::ModuleEmitter(m, 17), b(builder()) {}
+  int dense(int x, const std::string& path) { return linear(x, path); }
   int conv_bn(int x, const ConvSpec& s, const std::string& path) {
-    const int64_t k = s.kernel, p = k / 2;
-    int h = b.op("Conv", {x, weight(path + ".conv.weight")},
-                 {{"kernel_shape", Attribute::from_ints({k, k})}, {"strides", Attribute::from_ints({s.stride, s.stride})},
-                  {"pads", Attribute::from_ints({p, p, p, p})}});
-    h = b.op("BatchNormalization",
-             {h, weight(path + ".bn.weight"), weight(path + ".bn.bias"), weight(path + ".bn.running_mean"),
-              weight(path + ".bn.running_var")},
-             {{"epsilon", Attribute::from_float(1e-5)}});
+    const int h = batch_norm(conv(x, path + ".conv", s.stride, s.kernel / 2), path + ".bn", 1e-5);
     return s.relu ? b.op("Relu", {h}) : h;
   }
-  onnx::GraphBuilder b{17};
-
- private:
-  std::map<std::string, Tensor> tensors_;
+  onnx::GraphBuilder& b;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "lowbit/onnx/npy.h"
 #include "lowbit/ops/ops.h"
 #include "lowbit/paradnn/model.h"
+#include "lowbit/ptq/quantize_model.h"
 
 namespace lowbit::paradnn {
 namespace {
@@ -70,8 +71,14 @@ RunResult run_lowbit(const ModelConfig& c, const RunOptions& o) {
   auto model = build_module(c, o.seed);
   const Tensor x = random_batch(c, o.seed + 1);
   RunResult r;
-  if (o.mode == "infer" && !int8) {
-    onnx::Session session(build_onnx(c, *model), onnx::SessionOptions{1, num_threads(), true});
+  // Inference runs the ONNX engine: fp32, or for lowbit-int8 the QDQ model that `lowbit quantize`
+  // would write (calibrated on this batch), which the engine lowers to its fused integer kernels.
+  // RNN cells have no integer inference kernels, so lowbit-int8 rnn inference (and all int8
+  // training) runs the integer-training layers of src/fqt instead.
+  if (o.mode == "infer" && (!int8 || c.family != "rnn")) {
+    onnx::Graph graph = build_onnx(c, *model);
+    if (int8) graph = ptq::quantize_model(graph, onnx_input(x), ptq::QuantizeOptions{}, nullptr);
+    onnx::Session session(std::move(graph), onnx::SessionOptions{1, num_threads(), true});
     const std::vector<onnx::Array> inputs{onnx_input(x)};
     r.step_ms = time_steps(o, [&] { session.run(inputs); });
     r.planned_bytes = session.memory().peak_bytes();

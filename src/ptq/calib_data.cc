@@ -2,6 +2,7 @@
 #include "lowbit/ptq/calib_data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -23,8 +24,10 @@ void preprocess(float* x, int64_t n, int64_t channels, int64_t plane, const Prep
     for (int64_t c = 0; c < channels; ++c) {
       float* v = x + (i * channels + c) * plane;
       const float m = p.mean.empty() ? 0.0f : p.mean[static_cast<size_t>(c)];
-      const float s = p.std.empty() ? 1.0f : p.std[static_cast<size_t>(c)];
-      for (int64_t j = 0; j < plane; ++j) v[j] = (v[j] * p.scale - m) / s;
+      // (x - mean) * (1 / std), as data::normalize_ computes it: a model trained on the
+      // normalized split then sees bit-identical inputs here.
+      const float inv = 1.0f / (p.std.empty() ? 1.0f : p.std[static_cast<size_t>(c)]);
+      for (int64_t j = 0; j < plane; ++j) v[j] = (v[j] * p.scale - m) * inv;
     }
 }
 
@@ -103,6 +106,27 @@ LabelledSet load_test_split(const std::string& dataset, const std::string& data_
   const Tensor labels = split.test.labels.contiguous();
   out.labels.assign(labels.data<int32_t>(), labels.data<int32_t>() + n);
   out.class_names = split.test.class_names;
+  return out;
+}
+
+LabelledSet load_labelled_npy(const std::string& inputs, const std::string& labels) {
+  LabelledSet out;
+  out.inputs = onnx::load_npy(inputs);
+  LOWBIT_REQUIRE(out.inputs.type() == onnx::ElemType::f32 && out.inputs.dim() >= 1 && out.inputs.shape()[0] > 0, "eval",
+                 "'{}' must be a non-empty float32 batch [N, ...], got {} {}", inputs, onnx::elem_name(out.inputs.type()),
+                 shape_str(out.inputs.shape()));
+  const onnx::Array l = onnx::load_npy(labels);
+  const int64_t n = out.inputs.shape()[0];
+  LOWBIT_REQUIRE((l.type() == onnx::ElemType::i64 || l.type() == onnx::ElemType::i32) && l.dim() == 1 && l.shape()[0] == n,
+                 "eval", "'{}' must hold {} int64 labels [N] for '{}', got {} {}", labels, n, inputs,
+                 onnx::elem_name(l.type()), shape_str(l.shape()));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = l.type() == onnx::ElemType::i64 ? l.data<int64_t>()[i] : l.data<int32_t>()[i];
+    LOWBIT_REQUIRE(v >= 0 && v < (int64_t{1} << 24), "eval", "'{}': label {} of sample {} is out of range", labels, v, i);
+    out.labels.push_back(static_cast<int32_t>(v));
+  }
+  const int32_t classes = *std::max_element(out.labels.begin(), out.labels.end()) + 1;
+  for (int32_t c = 0; c < classes; ++c) out.class_names.push_back(std::to_string(c));
   return out;
 }
 

@@ -28,9 +28,9 @@ Attributes ints(const std::string& k, std::vector<int64_t> v) { return {{k, Attr
 
 // Two parallel conv branches (3x3 and 1x1, each + BN + Relu), concatenated, then Gemm: the
 // shape of an Inception block, so inter-op has something to overlap.
-Graph branchy_graph() {
+Graph branchy_graph(Shape input = {2, 8, 12, 12}) {
   GraphBuilder b(13);
-  const int x = b.input("x", ElemType::f32, {2, 8, 12, 12});
+  const int x = b.input("x", ElemType::f32, std::move(input));
   auto conv_bn_relu = [&](int in, int k, int out_c, uint64_t s) {
     Attributes a = ints("pads", {k / 2, k / 2, k / 2, k / 2});
     const int w = b.constant(fmt::format("w{}", s), randn({out_c, 8, k, k}, s, 0.2f));
@@ -82,6 +82,23 @@ TEST(Engine, OptimizedGraphMatchesReferenceWithinDerivedTolerance) {
   double mag = 0;
   for (int64_t i = 0; i < a.numel(); ++i) mag = std::max(mag, std::fabs(a.get_f64(i)));
   EXPECT_TRUE(test::arrays_close(b, a, 0, 8 * 9 * 2 * 0x1p-24 * std::max(mag, 1.0)));
+}
+
+TEST(Engine, SymbolicDimsRunManySizesWithPlansCachedPerShape) {
+  // Batch and spatial dims symbolic (dim_param): one loaded model runs every size; each size
+  // gives what a model declared with that fixed size gives, and a size seen before re-uses its
+  // plan instead of planning again.
+  Session dynamic(branchy_graph({-1, 8, -1, -1}), SessionOptions{1, 1, true});
+  const std::vector<Shape> sizes = {{1, 8, 12, 12}, {3, 8, 20, 9}, {1, 8, 12, 12}, {2, 8, 5, 31}, {3, 8, 20, 9}};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const Array x = randn(sizes[i], 40 + i % 3);
+    Session fixed(branchy_graph(sizes[i]), SessionOptions{1, 1, true});
+    EXPECT_TRUE(test::arrays_close(dynamic.run({x})[0], fixed.run({x})[0], 0, 0)) << "size #" << i;
+  }
+  EXPECT_EQ(dynamic.cached_plans(), 3u);
+  for (int64_t h = 1; h <= 12; ++h) dynamic.run({randn({1, 8, h, 4}, 50)});
+  EXPECT_EQ(dynamic.cached_plans(), Session::kMaxCachedPlans);  // least recently used dropped
+  EXPECT_THROW(dynamic.run({randn({1, 7, 12, 12}, 51)}), ValueError);  // the declared dim still holds
 }
 
 TEST(Engine, ArenaReusesBuffers) {

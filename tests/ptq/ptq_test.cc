@@ -133,6 +133,31 @@ TEST(Quantize, QdqLayoutAndIntegerExecution) {
   EXPECT_EQ(kept.layers.back().precision, "fp32");
 }
 
+TEST(Quantize, DeepMlpWithBiasesEveryLayer) {
+  // Regression: quantizing a bias appends nodes, which once left the layer's node reference
+  // dangling (heap-use-after-free, segfault on ParaDnn FC models; ResNets happened to survive).
+  onnx::GraphBuilder b;
+  int v = b.input("x", ElemType::f32, {-1, 40});
+  for (int i = 0; i < 6; ++i) {
+    const int64_t in = i == 0 ? 40 : 24;
+    v = b.op("Gemm", {v, b.constant(fmt::format("w{}", i), onnx::test::random_f32({24, in}, 60 + i, 0.3f)),
+                      b.constant(fmt::format("b{}", i), onnx::test::random_f32({24}, 70 + i, 0.1f))},
+             {{"transB", onnx::Attribute::from_int(1)}}, 1, fmt::format("fc{}", i));
+    if (i < 5) v = b.op("Relu", {v});
+  }
+  b.output(v, "y");
+  const Array calib = onnx::test::random_f32({16, 40}, 41);
+  QuantizeReport rep;
+  const Graph q = quantize_model(b.finish(), calib, QuantizeOptions{}, &rep);
+  EXPECT_EQ(rep.layers.size(), 6u);
+  int qgemm = 0;
+  Graph lowered = q;
+  onnx::optimize_graph(lowered);
+  for (const auto& n : lowered.nodes) qgemm += !n.dead && n.domain == "lowbit" && n.op_type == "QGemm";
+  EXPECT_EQ(qgemm, 6);
+  EXPECT_GT(rep.output_sqnr_db, 25.0);
+}
+
 // --weights int4 (W4A8): int8 codes in [-7, 7] per output channel with scale amax / 7, layers
 // reported as w4a8, and the lowering packs every Conv/Gemm weight as int4; other widths refused.
 TEST(Quantize, Int4WeightsW4A8) {

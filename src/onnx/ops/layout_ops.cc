@@ -1,6 +1,6 @@
 // Layout ops that rearrange whole blocks: Tile (repeat along each axis), DepthToSpace (DCR and
-// CRD modes) and SpaceToDepth. The latter two are a 6-d reshape + transpose, done as one
-// strided byte copy; every element type works.
+// CRD modes), SpaceToDepth (a 6-d reshape + transpose, done as one strided byte copy) and
+// ReverseSequence (the first len[b] steps of each sequence reversed); every element type works.
 #include <cstring>
 
 #include "ops/op.h"
@@ -91,12 +91,47 @@ void block_run(RunCtx& ctx) {
   strided_copy_bytes(x.raw(), ctx.out[0]->raw(), out6, in_st, elem_size(x.type()));
 }
 
+void reverse_sequence_infer(InferCtx& ctx) {
+  require_type(ctx, 1, {ElemType::i64});
+  const int64_t batch_axis = ctx.node.attr_i("batch_axis", 1), time_axis = ctx.node.attr_i("time_axis", 0);
+  LOWBIT_NODE_REQUIRE((batch_axis == 0 && time_axis == 1) || (batch_axis == 1 && time_axis == 0), ctx,
+                      "batch_axis and time_axis must be 0 and 1 in some order, got {} and {}", batch_axis, time_axis);
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  const Shape& x = ctx.shape(0);
+  LOWBIT_NODE_REQUIRE(x.size() >= 2, ctx, "input must have rank >= 2, got {}", shape_str(x));
+  if (ctx.shape_known(1))
+    LOWBIT_NODE_REQUIRE(ctx.shape(1) == Shape{x[static_cast<size_t>(batch_axis)]}, ctx,
+                        "sequence_lens must have shape [{}] (the batch), got {}", x[static_cast<size_t>(batch_axis)],
+                        shape_str(ctx.shape(1)));
+  ctx.set_out(0, ctx.in[0].elem, x);
+}
+
+void reverse_sequence_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  const Array& lens = ctx.input(1);
+  const bool batch_first = ctx.node.attr_i("batch_axis", 1) == 0;
+  const int64_t B = x.shape()[batch_first ? 0 : 1], T = x.shape()[batch_first ? 1 : 0];
+  const size_t inner = static_cast<size_t>(x.numel() / std::max<int64_t>(B * T, 1)) * elem_size(x.type());
+  const auto* src = static_cast<const std::byte*>(x.raw());
+  auto* dst = static_cast<std::byte*>(ctx.out[0]->raw());
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t len = lens.get_i64(b);
+    LOWBIT_NODE_REQUIRE(len >= 0 && len <= T, infer_ctx_for(ctx), "sequence_lens[{}] = {} is outside [0, {}]", b, len, T);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t from = t < len ? len - 1 - t : t;
+      auto at = [&](int64_t step) { return static_cast<size_t>(batch_first ? b * T + step : step * B + b) * inner; };
+      std::memcpy(dst + at(t), src + at(from), inner);
+    }
+  }
+}
+
 }  // namespace
 
 void add_layout_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Tile", 6, {}, tile_infer, tile_run});
   ops.push_back(OpDef{"", "DepthToSpace", 1, {"blocksize", "mode"}, block_infer, block_run});
   ops.push_back(OpDef{"", "SpaceToDepth", 1, {"blocksize"}, block_infer, block_run});
+  ops.push_back(OpDef{"", "ReverseSequence", 10, {"batch_axis", "time_axis"}, reverse_sequence_infer, reverse_sequence_run});
 }
 
 }  // namespace lowbit::onnx

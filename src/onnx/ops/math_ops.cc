@@ -1,5 +1,6 @@
-// Mod (integer remainder with Python or C sign rules; fmod on floats) and CumSum (inclusive or
-// exclusive running sums, forward or reversed, along one axis). Plain loops: these are the spec.
+// Mod (integer remainder with Python or C sign rules; fmod on floats), BitShift (unsigned
+// integers, LEFT or RIGHT, broadcasting) and CumSum (inclusive or exclusive running sums,
+// forward or reversed, along one axis). Plain loops: these are the spec.
 #include <cmath>
 
 #include "ops/broadcast.h"
@@ -47,6 +48,34 @@ void mod_run(RunCtx& ctx) {
     if constexpr (!std::is_same_v<T, bool>)
       binary_broadcast<T, T, T>(a, b, *ctx.out[0], [c_rule](T x, T y) { return mod_elem<T>(x, y, c_rule); });
   });
+}
+
+void bitshift_infer(InferCtx& ctx) {
+  require_type(ctx, 0, {ElemType::u8, ElemType::u16, ElemType::u32, ElemType::u64});
+  LOWBIT_NODE_REQUIRE(ctx.in[0].elem == ctx.in[1].elem, ctx, "X and Y types differ ({} vs {})",
+                      elem_name(ctx.in[0].elem), elem_name(ctx.in[1].elem));
+  const std::string dir = ctx.node.attr_s("direction", "");
+  LOWBIT_NODE_REQUIRE(dir == "LEFT" || dir == "RIGHT", ctx, "direction must be LEFT or RIGHT, got '{}'", dir);
+  if (!ctx.shape_known(0) || !ctx.shape_known(1)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  ctx.set_out(0, ctx.in[0].elem, broadcast_shapes({ctx.shape(0), ctx.shape(1)}, ctx));
+}
+
+// A shift by the type's width or more gives 0 (ONNX leaves it open; C++ would be undefined).
+void bitshift_run(RunCtx& ctx) {
+  const bool left = ctx.node.attr_s("direction", "") == "LEFT";
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    binary_broadcast<T, T, T>(ctx.input(0), ctx.input(1), *ctx.out[0], [left](T x, T y) {
+      if (y >= sizeof(T) * 8) return T(0);
+      return static_cast<T>(left ? x << y : x >> y);
+    });
+  };
+  switch (ctx.input(0).type()) {
+    case ElemType::u8: return run(uint8_t{});
+    case ElemType::u16: return run(uint16_t{});
+    case ElemType::u32: return run(uint32_t{});
+    default: return run(uint64_t{});
+  }
 }
 
 void cumsum_infer(InferCtx& ctx) {
@@ -100,6 +129,7 @@ void cumsum_run(RunCtx& ctx) {
 
 void add_math_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Mod", 10, {"fmod"}, mod_infer, mod_run});
+  ops.push_back(OpDef{"", "BitShift", 11, {"direction"}, bitshift_infer, bitshift_run});
   ops.push_back(OpDef{"", "CumSum", 11, {"exclusive", "reverse"}, cumsum_infer, cumsum_run});
 }
 

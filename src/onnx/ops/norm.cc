@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/fp32.h"
 #include "ops/broadcast.h"
 #include "ops/fast_math.h"
 
@@ -142,35 +143,6 @@ void softmax_infer(InferCtx& ctx) {
   same_shape_out(ctx);
 }
 
-// Softmax over `inner`-strided rows: x viewed as (outer, D, inner), normalizing over D.
-template <typename T>
-void softmax_rows(const T* x, T* y, int64_t outer, int64_t D, int64_t inner, bool log) {
-  // An empty tensor has no data pointer: no offsets from it (UBSan, found by onnx_fuzz).
-  if (D == 0 || outer * inner == 0) return;
-  parallel_for(outer * inner, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r / inner, in = r % inner;
-      const T* p = x + o * D * inner + in;
-      T* q = y + o * D * inner + in;
-      T mx = p[0];
-      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i * inner]);
-      double sum = 0;
-      for (int64_t i = 0; i < D; ++i) {
-        const T e = std::exp(p[i * inner] - mx);
-        if (!log) q[i * inner] = e;
-        sum += e;
-      }
-      if (log) {
-        const T ls = static_cast<T>(std::log(sum));
-        for (int64_t i = 0; i < D; ++i) q[i * inner] = p[i * inner] - mx - ls;
-      } else {
-        const T inv = static_cast<T>(1.0 / sum);
-        for (int64_t i = 0; i < D; ++i) q[i * inner] *= inv;
-      }
-    }
-  });
-}
-
 // Contiguous float rows (the common case: last axis): vectorized max / exp / scale.
 void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t D, bool log) {
   if (D == 0) return;
@@ -214,8 +186,8 @@ void softmax_run(RunCtx& ctx) {
   if (rank == 0) D = 1;
   const bool log = ctx.node.op_type == "LogSoftmax";
   if (x.type() == ElemType::f32 && inner == 1) return softmax_rows_f32(x.data<float>(), ctx.out[0]->data<float>(), outer, D, log);
-  if (x.type() == ElemType::f32) softmax_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, D, inner, log);
-  else softmax_rows(x.data<double>(), ctx.out[0]->data<double>(), outer, D, inner, log);
+  if (x.type() == ElemType::f32) kernels::softmax_strided(outer, D, inner, x.data<float>(), ctx.out[0]->data<float>(), log);
+  else kernels::softmax_strided(outer, D, inner, x.data<double>(), ctx.out[0]->data<double>(), log);
 }
 
 }  // namespace

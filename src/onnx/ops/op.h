@@ -123,13 +123,21 @@ void add_pad_ops(OpList& ops);  // pad.cc, called from add_tensor_ops
 void add_reduce_ops(OpList& ops);
 void add_quant_ops(OpList& ops);
 void add_qlinear_fused_ops(OpList& ops);
-void add_math_ops(OpList& ops);    // math_ops.cc: Mod, CumSum
+void add_math_ops(OpList& ops);    // math_ops.cc: Mod, BitShift, CumSum
+void add_einsum_ops(OpList& ops);  // einsum.cc: Einsum
+void add_nms_ops(OpList& ops);     // nms.cc: NonMaxSuppression
+void add_generator_ops(OpList& ops);      // generator_ops.cc: EyeLike, Hann/Hamming/BlackmanWindow
+void add_dynamic_quant_ops(OpList& ops);  // dynamic_quant.cc: DynamicQuantizeLinear
+void add_grid_sample_ops(OpList& ops);    // grid_sample.cc: GridSample
+void add_unique_ops(OpList& ops);         // unique.cc: Unique
+void add_roi_align_ops(OpList& ops);      // roi_align.cc: RoiAlign
+void add_loss_ops(OpList& ops);    // loss_ops.cc: NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void add_index_ops(OpList& ops);   // index_ops.cc: GatherElements, OneHot, Trilu
-void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth
+void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth, ReverseSequence
 void add_resize_ops(OpList& ops);  // resize.cc: Resize, Upsample
-void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements
+void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements (and Scatter)
 void add_norm_extra_ops(OpList& ops);  // norm_extra.cc: LRN, MeanVarianceNormalization
-void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero
+void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero, Compress
 void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.

@@ -23,6 +23,14 @@ const OpList& table() {
     add_quant_ops(all);
     add_qlinear_fused_ops(all);
     add_math_ops(all);
+    add_loss_ops(all);
+    add_einsum_ops(all);
+    add_nms_ops(all);
+    add_generator_ops(all);
+    add_dynamic_quant_ops(all);
+    add_grid_sample_ops(all);
+    add_unique_ops(all);
+    add_roi_align_ops(all);
     add_index_ops(all);
     add_layout_ops(all);
     add_resize_ops(all);

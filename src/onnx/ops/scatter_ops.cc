@@ -160,6 +160,8 @@ void add_scatter_ops(OpList& ops) {
   ops.push_back(OpDef{"", "GatherND", 11, {"batch_dims"}, gather_nd_infer, gather_nd_run});
   ops.push_back(OpDef{"", "ScatterND", 11, {"reduction"}, scatter_nd_infer, scatter_nd_run});
   ops.push_back(OpDef{"", "ScatterElements", 11, {"axis", "reduction"}, scatter_elements_infer, scatter_elements_run});
+  // Scatter (opset 9-10) is ScatterElements under its old name (deprecated in opset 11).
+  ops.push_back(OpDef{"", "Scatter", 9, {"axis"}, scatter_elements_infer, scatter_elements_run});
 }
 
 }  // namespace lowbit::onnx

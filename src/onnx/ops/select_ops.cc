@@ -1,7 +1,9 @@
 // Ops that select elements by value: TopK (values and int64 indices, ties to the lower index),
-// Hardmax (one-hot of the first maximum) and NonZero (coordinates of non-zero elements; its
-// output shape is known only once the input's values are).
+// Hardmax (one-hot of the first maximum), NonZero (coordinates of non-zero elements) and Compress
+// (slices along an axis, or elements of the flattened input, where a condition holds): the last
+// two have output shapes known only once the input's values are.
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "ops/op.h"
@@ -130,12 +132,66 @@ void nonzero_run(RunCtx& ctx) {
   }
 }
 
+// Kept positions: indices i < min(len(condition), extent) where condition[i] is true.
+std::vector<int64_t> compress_kept(const InferCtx& ctx, const Array& cond, int64_t extent) {
+  LOWBIT_NODE_REQUIRE(cond.dim() == 1, ctx, "condition must be 1-d, got {}", shape_str(cond.shape()));
+  LOWBIT_NODE_REQUIRE(cond.numel() <= extent, ctx, "condition has {} entries for an extent of {}", cond.numel(), extent);
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < cond.numel(); ++i)
+    if (cond.get_i64(i) != 0) kept.push_back(i);
+  return kept;
+}
+
+// x viewed as (outer, n, inner) around the axis; without one, as (1, numel, 1).
+AxisView compress_view(const InferCtx& ctx, const Shape& shape, int64_t* axis_out) {
+  AxisView v;
+  const Attribute* a = ctx.node.find("axis");
+  if (!a) {
+    v.n = checked_numel(shape, "Compress");
+    *axis_out = -1;
+    return v;
+  }
+  const int64_t axis = normalize_axis(ctx.node.attr_i("axis", 0), static_cast<int64_t>(shape.size()), ctx);
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d)
+    (d < axis ? v.outer : d == axis ? v.n : v.inner) *= shape[static_cast<size_t>(d)];
+  *axis_out = axis;
+  return v;
+}
+
+void compress_infer(InferCtx& ctx) {
+  require_type(ctx, 1, {ElemType::boolean});
+  if (!ctx.shape_known(0) || !ctx.value(1)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  int64_t axis = -1;
+  const AxisView v = compress_view(ctx, ctx.shape(0), &axis);
+  const auto kept = static_cast<int64_t>(compress_kept(ctx, *ctx.value(1), v.n).size());
+  Shape out = axis < 0 ? Shape{kept} : ctx.shape(0);
+  if (axis >= 0) out[static_cast<size_t>(axis)] = kept;
+  ctx.set_out(0, ctx.in[0].elem, out);
+}
+
+void compress_run(RunCtx& ctx) {
+  const InferCtx ic = infer_ctx_for(ctx);
+  const Array& x = ctx.input(0);
+  int64_t axis = -1;
+  const AxisView v = compress_view(ic, x.shape(), &axis);
+  const std::vector<int64_t> kept = compress_kept(ic, ctx.input(1), v.n);
+  const size_t row = static_cast<size_t>(v.inner) * elem_size(x.type());
+  const auto* src = static_cast<const std::byte*>(x.raw());
+  auto* dst = static_cast<std::byte*>(ctx.out[0]->raw());
+  for (int64_t o = 0; o < v.outer; ++o)
+    for (int64_t i : kept) {
+      std::memcpy(dst, src + static_cast<size_t>(o * v.n + i) * row, row);
+      dst += row;
+    }
+}
+
 }  // namespace
 
 void add_select_ops(OpList& ops) {
   ops.push_back(OpDef{"", "TopK", 10, {"axis", "largest", "sorted"}, topk_infer, topk_run});
   ops.push_back(OpDef{"", "Hardmax", 1, {"axis"}, hardmax_infer, hardmax_run});
   ops.push_back(OpDef{"", "NonZero", 9, {}, nonzero_infer, nonzero_run});
+  ops.push_back(OpDef{"", "Compress", 9, {"axis"}, compress_infer, compress_run});
 }
 
 }  // namespace lowbit::onnx

@@ -48,16 +48,18 @@ struct RunResult {
 
 // Called after each task of a run: the result so far and the task index.
 using TaskCallback = std::function<void(const RunResult&, int task)>;
+// Called once at the end of a run with the final method (its model, e.g. to save it).
+using ModelCallback = std::function<void(const RunResult&, Method&)>;
 
 RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& quant, uint64_t seed,
-                  const TaskCallback& on_task = {});
+                  const TaskCallback& on_task = {}, const ModelCallback& on_model = {});
 
 // Runs every (seed, preset) pair, seed-major (so partial results compare presets early),
 // skipping pairs already in `done` (their results are reused). on_run fires after each new run.
 std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, const std::vector<QuantSpec>& presets,
                                const std::vector<uint64_t>& seeds, const std::vector<RunResult>& done,
                                const std::function<void(const RunResult&)>& on_run = {},
-                               const TaskCallback& on_task = {});
+                               const TaskCallback& on_task = {}, const ModelCallback& on_model = {});
 
 // Mean/std over runs of the summary metrics and of each task's seen-class accuracy.
 struct Summary {

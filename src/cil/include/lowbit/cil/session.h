@@ -43,6 +43,9 @@ struct SessionOptions {
   std::string json;           // report path ("-" stdout); empty: none
   std::string report;         // HTML report path (html_report.h); empty: none
   bool resume = false;        // reuse the finished runs in <json>.partial
+  // Final model of each new run as <out_dir>/<preset>-seed<S>.ckpt, a `lowbit train` classifier
+  // checkpoint (head rows by global class id; BiC's bias correction is not in it); empty: none.
+  std::string out_dir;
   bool quiet = false;         // no progress output
 };
 

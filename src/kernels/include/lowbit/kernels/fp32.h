@@ -76,6 +76,22 @@ void log_softmax_forward(int64_t B, int64_t C, const float* x, float* y);
 // dx = dy - softmax(x) * sum(dy) per row, given y = log_softmax(x). Overwrites dx.
 void log_softmax_backward(int64_t B, int64_t C, const float* y, const float* dy, float* dx);
 
+// Softmax (or log-softmax) over the middle axis of x viewed as (outer, D, inner), float or
+// double: max-shifted, sums in double. The ONNX Softmax/LogSoftmax along any axis and
+// SoftmaxCrossEntropyLoss's log_prob use it (y may not alias x).
+void softmax_strided(int64_t outer, int64_t D, int64_t inner, const float* x, float* y, bool log);
+void softmax_strided(int64_t outer, int64_t D, int64_t inner, const double* x, double* y, bool log);
+
+// Negative log-likelihood of log-probabilities logp (N, C, D) (D: the product of trailing
+// dims, 1 for (N, C)) at target (N, D): loss[n, d] = -w[t] * logp[n, t, d] with t = target[n, d]
+// and w = weight (C) or 1; an element whose target equals ignore_index (when has_ignore) gets 0
+// and weight 0. Returns the sum of the weights of the elements counted (the divisor of ONNX's
+// "mean" reduction). Targets outside [0, C) are the caller's to reject before calling.
+double nll_loss(int64_t N, int64_t C, int64_t D, const float* logp, const int64_t* target, const float* weight,
+                bool has_ignore, int64_t ignore_index, float* loss);
+double nll_loss(int64_t N, int64_t C, int64_t D, const double* logp, const int64_t* target, const double* weight,
+                bool has_ignore, int64_t ignore_index, double* loss);
+
 // Mean cross-entropy of logits (B,C) against int32 labels in [0, C): returns the mean loss
 // and writes probs = softmax(logits) for the backward. Labels out of range are the caller's
 // to reject before calling.

@@ -48,6 +48,7 @@ class BatchNorm : public Module {
   Var forward(const Var& x) override;
   std::string_view type() const override { return "BatchNorm"; }
   void reset_parameters(uint64_t seed) override;
+  float eps() const { return eps_; }
 
  private:
   float momentum_, eps_;
@@ -66,6 +67,9 @@ class MaxPool2d : public Module {
   MaxPool2d(int64_t kernel, int64_t stride, int64_t padding = 0) : k_(kernel), s_(stride), p_(padding) {}
   Var forward(const Var& x) override { return max_pool2d(x, k_, s_, p_); }
   std::string_view type() const override { return "MaxPool2d"; }
+  int64_t kernel() const { return k_; }
+  int64_t stride() const { return s_; }
+  int64_t padding() const { return p_; }
 
  private:
   int64_t k_, s_, p_;

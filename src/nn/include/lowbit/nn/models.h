@@ -41,6 +41,9 @@ class BasicBlock : public Module {
   BasicBlock(int64_t in_channels, int64_t out_channels, int64_t stride);
   Var forward(const Var& x) override;
   std::string_view type() const override { return "BasicBlock"; }
+  int64_t stride() const { return stride_; }
+  int64_t out_channels() const { return out_channels_; }
+  bool projects() const { return project_; }  // option-A shortcut (subsample + zero channels)
 
  private:
   int64_t stride_, out_channels_;

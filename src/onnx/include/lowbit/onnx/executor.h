@@ -3,7 +3,9 @@
 // (buffers reused once all their readers have finished). Independent nodes run concurrently
 // on `inter_op` workers, each kernel on `intra_op` threads; inter_op * intra_op never exceeds
 // the machine's hardware threads (intra_op is lowered when it would). LOWBIT_ONNX_PROFILE=1
-// prints milliseconds per op type after each sequential run.
+// prints milliseconds per op type after each sequential run. Plans are kept per input shapes
+// (the last kMaxCachedPlans), so a model with symbolic dims (dim_param) loaded once runs inputs
+// of different sizes and re-plans only for shapes it has not seen lately.
 #pragma once
 
 #include <map>
@@ -54,6 +56,8 @@ class Session {
   int inter_op() const { return inter_op_; }
   int intra_op() const { return intra_op_; }
   size_t runtime_node_count() const;  // nodes left to execute after folding
+  size_t cached_plans() const { return plans_.size(); }  // input-shape plans kept (at most kMaxCachedPlans)
+  static constexpr size_t kMaxCachedPlans = 8;
 
  private:
   struct Plan;
@@ -65,7 +69,7 @@ class Session {
   Graph graph_;
   SessionOptions options_;
   int inter_op_ = 1, intra_op_ = 1;
-  std::unique_ptr<Plan> plan_;
+  std::vector<std::unique_ptr<Plan>> plans_;  // per input shapes, most recently used first
   std::unique_ptr<TaskPool> pool_;
   std::shared_ptr<void> arena_;
   size_t arena_capacity_ = 0;

@@ -81,6 +81,9 @@ class Graph {
   std::map<int, Array> constants;  // initializers and folded values, by value id
   std::vector<int> inputs;         // non-constant graph inputs, in order
   std::vector<int> outputs;
+  // ModelProto.metadata_props (key -> value), kept through load, passes and export: lowbit
+  // records a classifier's preprocessing here (ptq/calib_data.h, model_info keys "lowbit.*").
+  std::map<std::string, std::string> metadata;
   // Set by optimize_graph: nodes may then hold lowbit-internal forms (fused lowbit_* attributes,
   // a residual 4th Conv input, Gelu/LayerNormalization below their ONNX opset) that the ONNX
   // schema does not allow; validate() then checks only that the ops are supported.

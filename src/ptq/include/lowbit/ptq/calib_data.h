@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,22 @@ struct Preprocess {
   std::vector<float> mean, std;  // per channel (dimension 1); empty: none
   float scale = 1.0f;            // applied first to the loader's [0, 1] images
 };
+
+// What a classifier file says about the data it expects, in ONNX metadata_props (written by
+// `lowbit export`, read by `lowbit eval` / `lowbit quantize` when no flag overrides it):
+//   lowbit.dataset      data set name ("fashion-mnist", "dsads", ...)
+//   lowbit.preprocess   JSON {"scale": s, "mean": [...], "std": [...]} (per channel, exact floats)
+//   lowbit.class_names  JSON list of names in label order
+struct ModelDataInfo {
+  std::string dataset;                   // "" when not recorded
+  bool has_preprocess = false;
+  Preprocess pre;
+  std::vector<std::string> class_names;
+};
+void set_model_data_info(onnx::Graph& g, const ModelDataInfo& info);
+// ValueError naming the key when a recorded value is malformed.
+ModelDataInfo model_data_info(const onnx::Graph& g);
+ModelDataInfo parse_model_data_info(const std::map<std::string, std::string>& metadata);  // the same, fuzzable
 
 struct DataSource {
   std::string source;    // path to a .npy file, or a data set name (cifar10, fashion-mnist, ...)
@@ -34,5 +51,8 @@ struct LabelledSet {
   std::vector<std::string> class_names;
 };
 LabelledSet load_test_split(const std::string& dataset, const std::string& data_dir, const Preprocess& pre);
+// A preprocessed float32 .npy batch [N, ...] and its int64 (or int32) labels [N]; errors name
+// the file (wrong dtype, rank, count, or a negative label).
+LabelledSet load_labelled_npy(const std::string& inputs, const std::string& labels);
 
 }  // namespace lowbit::ptq
