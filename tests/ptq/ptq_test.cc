@@ -16,6 +16,7 @@
 #include "lowbit/ptq/evaluate.h"
 #include "lowbit/ptq/quantize_model.h"
 #include "ort_util.h"
+#include "ptq_test_models.h"
 #include "qdq_test_models.h"
 #include "require_peer.h"
 
@@ -26,32 +27,9 @@ using onnx::Array;
 using onnx::ElemType;
 using onnx::Graph;
 
-// Float CNN: Conv+Relu → Conv → Add(residual) + Relu → GlobalAveragePool → Flatten → Gemm.
-Graph float_net() {
-  onnx::GraphBuilder b;
-  const int x = b.input("x", ElemType::f32, {-1, 3, 8, 8});
-  const onnx::Attributes pad1{{"pads", onnx::Attribute::from_ints({1, 1, 1, 1})}};
-  int c1 = b.op("Conv", {x, b.constant("w1", onnx::test::random_f32({8, 3, 3, 3}, 31, 0.3f)), b.constant("b1", onnx::test::random_f32({8}, 32, 0.1f))}, pad1, 1, "c1");
-  c1 = b.op("Relu", {c1}, {}, 1, "r1");
-  const int c2 = b.op("Conv", {c1, b.constant("w2", onnx::test::random_f32({8, 8, 3, 3}, 33, 0.15f))}, pad1, 1, "c2");
-  const int add = b.op("Relu", {b.op("Add", {c2, c1}, {}, 1, "add")}, {}, 1, "r2");
-  const int flat = b.op("Flatten", {b.op("GlobalAveragePool", {add}, {}, 1, "gap")}, {}, 1, "flat");
-  b.output(b.op("Gemm", {flat, b.constant("fc_w", onnx::test::random_f32({10, 8}, 34, 0.5f)), b.constant("fc_b", onnx::test::random_f32({10}, 35, 0.1f))},
-                {{"transB", onnx::Attribute::from_int(1)}}, 1, "fc"), "logits");
-  return b.finish();
-}
 
 std::string tmp_file(const std::string& name) { return onnx::test::temp_dir() + "/ptq_" + name; }
 
-template <typename F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "no error (expected one mentioning '" << needle << "')";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 TEST(Calibration, BadFilesAreNamed) {
   const onnx::ValueType input{ElemType::f32, {-1, 3, 8, 8}, true};
@@ -59,12 +37,12 @@ TEST(Calibration, BadFilesAreNamed) {
   onnx::save_npy(wrong_dtype, Array::zeros(ElemType::i64, {2, 3, 8, 8}));
   onnx::save_npy(wrong_shape, Array::zeros(ElemType::f32, {2, 3, 8, 9}));
   onnx::save_npy(empty, Array::zeros(ElemType::f32, {0, 3, 8, 8}));
-  expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 16}, input); }, "int64.npy");
-  expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 16}, input); }, "float32");
-  expect_error([&] { load_calibration(DataSource{wrong_shape, "", {}, 16}, input); }, "[2, 3, 8, 9]");
-  expect_error([&] { load_calibration(DataSource{empty, "", {}, 16}, input); }, "empty");
-  expect_error([&] { load_calibration(DataSource{tmp_file("missing.npy"), "", {}, 16}, input); }, "missing.npy");
-  expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 0}, input); }, "empty");
+  test::expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 16}, input); }, "int64.npy");
+  test::expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 16}, input); }, "float32");
+  test::expect_error([&] { load_calibration(DataSource{wrong_shape, "", {}, 16}, input); }, "[2, 3, 8, 9]");
+  test::expect_error([&] { load_calibration(DataSource{empty, "", {}, 16}, input); }, "empty");
+  test::expect_error([&] { load_calibration(DataSource{tmp_file("missing.npy"), "", {}, 16}, input); }, "missing.npy");
+  test::expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 0}, input); }, "empty");
   const std::string good = tmp_file("good.npy");
   onnx::save_npy(good, onnx::test::random_f32({5, 3, 8, 8}, 1));
   EXPECT_EQ(load_calibration(DataSource{good, "", {}, 3}, input).shape(), (Shape{3, 3, 8, 8}));
@@ -90,14 +68,14 @@ TEST(Calibration, RangeMethods) {
   EXPECT_GT(kl.hi, 0.0f);
   EXPECT_LE(kl.hi, 100.0f);
   EXPECT_EQ(kl.lo, 0.0f);
-  expect_error([] { parse_calib_method("median"); }, "median");
+  test::expect_error([] { parse_calib_method("median"); }, "median");
 }
 
 TEST(Quantize, QdqLayoutAndIntegerExecution) {
   const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 40);
   QuantizeOptions opt;
   QuantizeReport rep;
-  const Graph q = quantize_model(float_net(), calib, opt, &rep);
+  const Graph q = quantize_model(test::small_cnn(), calib, opt, &rep);
   int qn = 0, dqn = 0;
   for (const auto& n : q.nodes) {
     if (n.dead) continue;
@@ -121,15 +99,15 @@ TEST(Quantize, QdqLayoutAndIntegerExecution) {
   int fused = 0;
   for (const auto& n : lowered.nodes) fused += !n.dead && n.domain == "lowbit" && n.op_type[0] == 'Q' && n.op_type != "Quantize";
   EXPECT_EQ(fused, 4);  // QConv ×2, QAdd, QGemm
-  expect_error([&] {
+  test::expect_error([&] {
     QuantizeOptions bad;
     bad.exclude = {"nope"};
-    quantize_model(float_net(), calib, bad, nullptr);
+    quantize_model(test::small_cnn(), calib, bad, nullptr);
   }, "nope");
   QuantizeOptions keep;
   keep.exclude = {"c2"};
   QuantizeReport kept;
-  quantize_model(float_net(), calib, keep, &kept);
+  quantize_model(test::small_cnn(), calib, keep, &kept);
   EXPECT_EQ(kept.layers.back().precision, "fp32");
 }
 
@@ -165,7 +143,7 @@ TEST(Quantize, Int4WeightsW4A8) {
   QuantizeOptions opt;
   opt.weight_bits = 4;
   QuantizeReport rep;
-  const Graph q = quantize_model(float_net(), calib, opt, &rep);
+  const Graph q = quantize_model(test::small_cnn(), calib, opt, &rep);
   int weights = 0;
   for (const auto& n : q.nodes) {
     if (n.dead || n.op_type != "DequantizeLinear" || !q.constant(n.inputs[0]) || q.constant(n.inputs[0])->type() != ElemType::i8) continue;
@@ -185,17 +163,17 @@ TEST(Quantize, Int4WeightsW4A8) {
   for (const auto& n : lowered.nodes) w4 += !n.dead && n.attr_i("lowbit_wbits", 8) == 4;
   EXPECT_EQ(w4, 3);  // QConv ×2, QGemm
   EXPECT_GT(rep.output_sqnr_db, 10.0);
-  expect_error([&] {
+  test::expect_error([&] {
     QuantizeOptions bad;
     bad.weight_bits = 3;
-    quantize_model(float_net(), calib, bad, nullptr);
+    quantize_model(test::small_cnn(), calib, bad, nullptr);
   }, "int3");
 }
 
 TEST(Quantize, OnnxRuntimeRunsTheFileAndAgrees) {
   if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 41);
-  const Graph q = quantize_model(float_net(), calib, QuantizeOptions{}, nullptr);
+  const Graph q = quantize_model(test::small_cnn(), calib, QuantizeOptions{}, nullptr);
   const std::string path = tmp_file("float_net_q.onnx");
   onnx::save_model(q, path);
   const Array x = onnx::test::random_f32({16, 3, 8, 8}, 42);

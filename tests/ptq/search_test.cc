@@ -15,6 +15,7 @@
 #include "lowbit/ptq/search.h"
 #include "lowbit/ptq/sensitivity.h"
 #include "ort_util.h"
+#include "ptq_test_models.h"
 #include "qdq_test_models.h"
 #include "require_peer.h"
 
@@ -25,32 +26,9 @@ using onnx::Array;
 using onnx::ElemType;
 using onnx::Graph;
 
-// Conv+Relu → Conv → Add(residual)+Relu → GlobalAveragePool → Flatten → Gemm (3 layers).
-Graph small_net() {
-  onnx::GraphBuilder b;
-  const int x = b.input("x", ElemType::f32, {-1, 3, 8, 8});
-  const onnx::Attributes pad1{{"pads", onnx::Attribute::from_ints({1, 1, 1, 1})}};
-  int c1 = b.op("Conv", {x, b.constant("w1", onnx::test::random_f32({8, 3, 3, 3}, 31, 0.3f)), b.constant("b1", onnx::test::random_f32({8}, 32, 0.1f))}, pad1, 1, "c1");
-  c1 = b.op("Relu", {c1}, {}, 1, "r1");
-  const int c2 = b.op("Conv", {c1, b.constant("w2", onnx::test::random_f32({8, 8, 3, 3}, 33, 0.15f))}, pad1, 1, "c2");
-  const int add = b.op("Relu", {b.op("Add", {c2, c1}, {}, 1, "add")}, {}, 1, "r2");
-  const int flat = b.op("Flatten", {b.op("GlobalAveragePool", {add}, {}, 1, "gap")}, {}, 1, "flat");
-  b.output(b.op("Gemm", {flat, b.constant("fc_w", onnx::test::random_f32({10, 8}, 34, 0.5f)), b.constant("fc_b", onnx::test::random_f32({10}, 35, 0.1f))},
-                {{"transB", onnx::Attribute::from_int(1)}}, 1, "fc"), "logits");
-  return b.finish();
-}
 
 std::string tmp(const std::string& name) { return onnx::test::temp_dir() + "/ptqs_" + name; }
 
-template <typename F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "no error (expected one mentioning '" << needle << "')";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 int count_op(const Graph& g, const std::string& op) {
   int n = 0;
@@ -60,20 +38,20 @@ int count_op(const Graph& g, const std::string& op) {
 
 TEST(LayerConfig, JsonRoundTripAndQdqPerLayer) {
   const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 40);
-  const QdqPlan plan = plan_qdq(small_net(), calib, QuantizeOptions{});
+  const QdqPlan plan = plan_qdq(test::small_cnn(), calib, QuantizeOptions{});
   ASSERT_EQ(plan.layers.size(), 3u);  // c1, c2, fc (the Add follows its neighbours)
   const LayerConfig mixed{Precision::int8, Precision::fp32, Precision::int8};
   EXPECT_EQ(config_from_json(plan, config_to_json(plan, mixed)), mixed);
   EXPECT_EQ(config_key(mixed), "8F8");
   EXPECT_EQ(config_from_json(plan, R"({"default": "int8", "layers": {"c2": "fp32"}})"), mixed);
-  expect_error([&] { config_from_json(plan, R"({"layers": {"nope": "int8"}})"); }, "nope");
-  expect_error([&] { config_from_json(plan, R"({"default": "int3"})"); }, "int3");
+  test::expect_error([&] { config_from_json(plan, R"({"layers": {"nope": "int8"}})"); }, "nope");
+  test::expect_error([&] { config_from_json(plan, R"({"default": "int3"})"); }, "int3");
   // All fp32: no QDQ at all, the float graph's outputs exactly.
   const Graph fp = build_qdq(plan, LayerConfig(3, Precision::fp32));
   EXPECT_EQ(count_op(fp, "QuantizeLinear") + count_op(fp, "DequantizeLinear"), 0);
   // All int8 equals quantize_model's graph (same nodes).
   const Graph all8 = build_qdq(plan, LayerConfig(3, Precision::int8));
-  const Graph q = quantize_model(small_net(), calib, QuantizeOptions{}, nullptr);
+  const Graph q = quantize_model(test::small_cnn(), calib, QuantizeOptions{}, nullptr);
   EXPECT_EQ(count_op(all8, "QuantizeLinear"), count_op(q, "QuantizeLinear"));
   EXPECT_EQ(count_op(all8, "DequantizeLinear"), count_op(q, "DequantizeLinear"));
   // Mixed: c2 keeps float weights, so the Add (one input float) stays float too: fewer Q nodes.
@@ -84,15 +62,15 @@ TEST(LayerConfig, JsonRoundTripAndQdqPerLayer) {
     if (!n.dead && n.name == "c2") {
       EXPECT_TRUE(mg.constant(n.inputs[1]) && mg.constant(n.inputs[1])->type() == ElemType::f32);
     }
-  expect_error([&] { build_qdq(plan, LayerConfig(2, Precision::int8)); }, "2 layers");
+  test::expect_error([&] { build_qdq(plan, LayerConfig(2, Precision::int8)); }, "2 layers");
   if (!precision_unavailable(Precision::w4a8).empty())
-    expect_error([&] { build_qdq(plan, LayerConfig(3, Precision::w4a8)); }, "w4a8");
+    test::expect_error([&] { build_qdq(plan, LayerConfig(3, Precision::w4a8)); }, "w4a8");
 }
 
 TEST(LayerConfig, OnnxRuntimeRunsAMixedModel) {
   if (const std::string why = onnx::test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   const Array calib = onnx::test::random_f32({32, 3, 8, 8}, 41);
-  const QdqPlan plan = plan_qdq(small_net(), calib, QuantizeOptions{});
+  const QdqPlan plan = plan_qdq(test::small_cnn(), calib, QuantizeOptions{});
   for (const LayerConfig& c : {LayerConfig{Precision::int8, Precision::fp32, Precision::int8},
                                LayerConfig{Precision::fp32, Precision::int8, Precision::fp32},
                                LayerConfig{Precision::w4a8, Precision::int8, Precision::fp32}}) {
@@ -114,7 +92,7 @@ TEST(LayerConfig, OnnxRuntimeRunsAMixedModel) {
 
 TEST(Sensitivity, GradientMetricsOnTheFloatGraph) {
   const Array x = onnx::test::random_f32({16, 3, 8, 8}, 43);
-  const QdqPlan plan = plan_qdq(small_net(), x, QuantizeOptions{});
+  const QdqPlan plan = plan_qdq(test::small_cnn(), x, QuantizeOptions{});
   const std::vector<int32_t> labels{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5};
   const std::vector<Precision> cand{Precision::int8, Precision::w4a8};
   GradOptions go;
@@ -278,9 +256,9 @@ TEST(Search, BudgetSyntax) {
   const Budget band = parse_budget("", "0.5%,1%");
   EXPECT_DOUBLE_EQ(band.band_lo, 0.005);
   EXPECT_TRUE(band.in_band(1.0, 0.993));
-  expect_error([] { parse_budget("1", ""); }, "unit");
-  expect_error([] { parse_budget("", "1%,0.5pt"); }, "mixes");
-  expect_error([] { parse_budget("", "2%,1%"); }, "lo <= hi");
+  test::expect_error([] { parse_budget("1", ""); }, "unit");
+  test::expect_error([] { parse_budget("", "1%,0.5pt"); }, "mixes");
+  test::expect_error([] { parse_budget("", "2%,1%"); }, "lo <= hi");
 }
 
 // A small labelled set for the small net, written as .npy files.
@@ -289,10 +267,10 @@ struct Files {
 };
 Files write_small(const std::string& tag, int64_t label_max = 10) {
   Files f{tmp(tag + ".onnx"), tmp(tag + "_x.npy"), tmp(tag + "_y.npy")};
-  onnx::save_model(small_net(), f.model);
+  onnx::save_model(test::small_cnn(), f.model);
   onnx::save_npy(f.x, onnx::test::random_f32({64, 3, 8, 8}, 50));
   std::vector<int64_t> y;
-  const auto logits = onnx::Session(small_net(), onnx::SessionOptions{1, 1, true}).run(std::vector<Array>{onnx::test::random_f32({64, 3, 8, 8}, 50)})[0];
+  const auto logits = onnx::Session(test::small_cnn(), onnx::SessionOptions{1, 1, true}).run(std::vector<Array>{onnx::test::random_f32({64, 3, 8, 8}, 50)})[0];
   for (int64_t r = 0; r < 64; ++r) {
     int64_t best = 0;
     for (int64_t c = 1; c < 10; ++c) best = logits.get_f64(r * 10 + c) > logits.get_f64(r * 10 + best) ? c : best;
@@ -330,7 +308,7 @@ TEST(PtqRun, WritesEverythingAndResumesFromTheCache) {
     for (const auto& p : {o.out, o.json, o.report, o.out + ".config.json"}) EXPECT_TRUE(std::filesystem::exists(p)) << p;
   }
   // Resume: a second oracle with the same fingerprint answers from the file, another one not.
-  const QdqPlan plan = plan_qdq(small_net(), onnx::load_npy(f.x), QuantizeOptions{});
+  const QdqPlan plan = plan_qdq(test::small_cnn(), onnx::load_npy(f.x), QuantizeOptions{});
   std::vector<int32_t> labels(64, 0);
   ModelOracleOptions mo;
   mo.cache_path = tmp("resume.jsonl");
@@ -372,24 +350,24 @@ TEST(PtqRun, BadInputFailsAndWritesNothing) {
   for (const auto& p : {o.out, o.json, o.report, o.out + ".config.json"}) EXPECT_FALSE(std::filesystem::exists(p)) << p;
   o.max_drop = "1%";
   o.calib.count = 4;
-  expect_error([&] { run_ptq(o); }, "too small");
+  test::expect_error([&] { run_ptq(o); }, "too small");
   o.calib.count = 32;
   const Files wrong = write_small("labels", 12);  // a label 11 for a 10-class model
   o.eval_labels = wrong.y;
-  expect_error([&] { run_ptq(o); }, "10 classes");
+  test::expect_error([&] { run_ptq(o); }, "10 classes");
   o.eval_labels = f.y;
   o.metric = "hessian";
-  if (!metric_unavailable(Metric::hessian).empty()) expect_error([&] { run_ptq(o); }, "not available");
+  if (!metric_unavailable(Metric::hessian).empty()) test::expect_error([&] { run_ptq(o); }, "not available");
   o.metric = "measured";
   o.precisions = {"fp32", "bf16"};
-  expect_error([&] { run_ptq(o); }, "bf16");
+  test::expect_error([&] { run_ptq(o); }, "bf16");
   o.precisions = {"fp32", "int8"};
   // No quantizable layer: a model of one Relu.
   onnx::GraphBuilder b;
   b.output(b.op("Relu", {b.input("x", ElemType::f32, {-1, 3, 8, 8})}, {}, 1, "r"), "y");
   onnx::save_model(b.finish(), tmp("relu.onnx"));
   o.model = tmp("relu.onnx");
-  expect_error([&] { run_ptq(o); }, "no Conv, Gemm or MatMul");
+  test::expect_error([&] { run_ptq(o); }, "no Conv, Gemm or MatMul");
   for (const auto& p : {o.out, o.json, o.report}) EXPECT_FALSE(std::filesystem::exists(p)) << p;
 }
 
