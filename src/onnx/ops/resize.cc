@@ -66,6 +66,12 @@ void resize_infer(InferCtx& ctx) {
   if (mode == "bilinear") mode = "linear";  // Upsample-7's spelling
   LOWBIT_NODE_REQUIRE(mode == "nearest" || mode == "linear" || (mode == "cubic" && !legacy(ctx)), ctx,
                       "mode '{}' is not supported (nearest, linear{})", mode, legacy(ctx) ? "" : ", cubic");
+  // Resize-18 attributes: only their defaults are implemented.
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("antialias", 0) == 0, ctx, "antialias=1 is not supported (only antialias=0)");
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_s("keep_aspect_ratio_policy", "stretch") == "stretch", ctx,
+                      "keep_aspect_ratio_policy '{}' is not supported (only 'stretch')",
+                      ctx.node.attr_s("keep_aspect_ratio_policy", "stretch"));
+  LOWBIT_NODE_REQUIRE(!ctx.node.find("axes"), ctx, "the 'axes' attribute is not supported (scales/sizes must cover every axis)");
   LOWBIT_NODE_REQUIRE(mode == "nearest" || is_float(ctx.in[0].elem), ctx, "mode '{}' needs float input, got {}", mode,
                       elem_name(ctx.in[0].elem));
   if (!legacy(ctx)) {
@@ -212,7 +218,7 @@ void resize_run(RunCtx& ctx) {
 void add_resize_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Resize", 10,
                       {"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
-                       "extrapolation_value"},
+                       "extrapolation_value", "antialias", "keep_aspect_ratio_policy", "axes"},
                       resize_infer, resize_run});
   ops.push_back(OpDef{"", "Upsample", 7, {"mode", "scales"}, resize_infer, resize_run});
 }

@@ -12,7 +12,7 @@
 namespace lowbit::onnx {
 
 inline constexpr int kMinOpset = 7;  // per-op minimums (OpDef::since) are checked too
-inline constexpr int kMaxOpset = 17;
+inline constexpr int kMaxOpset = 18;
 // Files above this are refused before parsing (protobuf's own limit is 2 GiB).
 inline constexpr size_t kMaxModelBytes = size_t{2} << 30;
 
