@@ -75,7 +75,9 @@ TEST(Opset18, ReduceAxesInputMatchesOpset13Attribute) {
 
 TEST(Opset18, ReduceBadInputsNameNodeOpOpset) {
   expect_error([] { one_node(18, "ReduceMean", kX, {}, {{"axes", Attribute::from_ints({1})}}); },
-               {"node 'n'", "ReduceMean", "opset 18", "'axes'"});
+               {"node 'n'", "ReduceMean", "opset 18", "'axes' is an input"});
+  expect_error([] { one_node(18, "Resize", kX, {std::nullopt, f32({3}, {1, 1, 1})}, {{"antialias", Attribute::from_int(2)}}); },
+               {"node 'n'", "Resize", "opset 18", "'antialias' is 2, expected 0 or 1"});
   expect_error([] { run(one_node(18, "ReduceMax", kX, {i64({1}, {3})}, {}), kX); },
                {"node 'n'", "ReduceMax", "opset 18", "out of range"});
   expect_error([] { run(one_node(17, "ReduceMean", kX, {i64({1}, {1})}, {}), kX); }, {"node 'n'", "ReduceMean", "opset 17"});
@@ -92,6 +94,8 @@ TEST(Opset18, SplitNumOutputs) {
       run(one_node(13, "Split", x2, {}, {{"axis", Attribute::from_int(1)}}, 2, 1), x2), 0, 0));
   expect_error([&] { run(one_node(18, "Split", x, {}, {{"num_outputs", Attribute::from_int(6)}}, 6), x); },
                {"node 'n'", "Split", "opset 18", "larger than the axis size"});
+  expect_error([&] { run(one_node(18, "Split", x, {}, {{"num_outputs", Attribute::from_int(4)}}, 4), x); },
+               {"node 'n'", "Split", "opset 18", "non-empty last one"});
   expect_error([&] { run(one_node(18, "Split", x, {}, {{"num_outputs", Attribute::from_int(3)}}, 2), x); },
                {"node 'n'", "Split", "opset 18", "num_outputs is 3"});
   expect_error([&] { one_node(18, "Split", x, {i64({2}, {1, 4})}, {{"num_outputs", Attribute::from_int(2)}}, 2); },

@@ -136,7 +136,9 @@ bool check_own_18(const Node& node, int opset) {
       const Attr18* spec = nullptr;
       for (const Attr18& s : own.attrs)
         if (s.name == key) spec = &s;
-      if (!spec) node_fail(node, opset, "attribute '{}' is not part of {}-18", key, node.op_type);
+      if (!spec)
+        node_fail(node, opset, "attribute '{}' is not part of {}-18{}", key, node.op_type,
+                  key == "axes" || key == "split" ? fmt::format(" (from opset 18 '{}' is an input)", key) : "");
       if (a.kind != spec->kind)
         node_fail(node, opset, "attribute '{}' has type {}, expected {} ({}-18)", key, kind_name(a.kind), kind_name(spec->kind),
                   node.op_type);
@@ -189,7 +191,7 @@ void check_ranges(const Node& node, int opset) {
     if (a.kind == Attribute::Kind::i && (key == "keepdims" || key == "transA" || key == "transB" || key == "allowzero" ||
                                          key == "noop_with_empty_axes" || key == "select_last_index" ||
                                          key == "training_mode" || key == "ceil_mode" || key == "count_include_pad" ||
-                                         key == "storage_order") &&
+                                         key == "storage_order" || key == "antialias") &&
         a.i != 0 && a.i != 1)
       node_fail(node, opset, "attribute '{}' is {}, expected 0 or 1", key, a.i);
     if (a.kind == Attribute::Kind::f && !std::isfinite(a.f) && key != "min" && key != "max")
