@@ -130,8 +130,18 @@ TEST(Opset18, ResizeDefaultsOnly) {
   expect_error([&] { run(one_node(18, "Resize", x, {std::nullopt, scales}, {{"antialias", Attribute::from_int(1)}}), x); },
                {"node 'n'", "Resize", "opset 18", "antialias=1 is not supported"});
   expect_error([&] {
-    run(one_node(18, "Resize", x, {std::nullopt, scales}, {{"keep_aspect_ratio_policy", Attribute::from_string("not_larger")}}), x);
-  }, {"node 'n'", "Resize", "opset 18", "not_larger"});
+    run(one_node(18, "Resize", x, {std::nullopt, scales}, {{"keep_aspect_ratio_policy", Attribute::from_string("fit")}}), x);
+  }, {"node 'n'", "Resize", "opset 18", "keep_aspect_ratio_policy 'fit' is not supported"});
+  // keep_aspect_ratio_policy with sizes: in 1x1x2x4, sizes 1x1x4x4 -> ratios 1, 1, 2, 1.
+  const Array x4 = f32({1, 1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8});
+  const std::optional<Array> none;
+  const Array sizes = i64({4}, {1, 1, 4, 4});
+  auto policy = [&](const char* p) {
+    return run(one_node(18, "Resize", x4, {none, none, sizes}, {{"keep_aspect_ratio_policy", Attribute::from_string(p)}}), x4);
+  };
+  EXPECT_TRUE(test::arrays_close(policy("not_larger"), x4, 0, 0));  // scale min = 1: unchanged
+  EXPECT_EQ(policy("not_smaller").shape(), (Shape{2, 2, 4, 8}));     // scale max = 2 on every axis
+  EXPECT_EQ(policy("stretch").shape(), (Shape{1, 1, 4, 4}));
   expect_error([&] { one_node(17, "Resize", x, {std::nullopt, scales}, {{"antialias", Attribute::from_int(0)}}); },
                {"node 'n'", "Resize", "opset 17"});
 }
