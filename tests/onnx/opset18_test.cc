@@ -7,6 +7,10 @@
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/passes.h"
+#include <fstream>
+
+#include "ort_util.h"
+#include "require_peer.h"
 #include "test_util.h"
 
 namespace lowbit::onnx {
@@ -221,6 +225,44 @@ TEST(Opset18, LayerNormDecompositionWithAxesInputFuses) {
   const Array x = f32({2, 4}, {1, 2, 3, 4, -1, 0, 5, 2});
   EXPECT_TRUE(test::arrays_close(Session(std::move(fused), SessionOptions{1, 1, false}).run({x})[0],
                                  Session(build(), SessionOptions{1, 1, false}).run({x})[0], 1e-5, 1e-5));
+}
+
+// Every opset-18 form in one exported model, against ONNX Runtime (skips without onnxruntime-node).
+TEST(Opset18, FormsMatchOnnxRuntime) {
+  if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  GraphBuilder b(18);
+  const int x = b.input("x", ElemType::f32, {2, 3, 4});
+  const int y = b.input("y", ElemType::f32, {1, 1, 2, 4});
+  const Attributes keep{{"keepdims", Attribute::from_int(1)}}, drop{{"keepdims", Attribute::from_int(0)}};
+  b.output(b.op("ReduceMean", {x, b.constant("a1", i64({2}, {1, -1}))}, keep));
+  b.output(b.op("ReduceLogSumExp", {x, b.constant("a2", i64({1}, {2}))}, drop));
+  b.output(b.op("ReduceMax", {x}, keep));
+  b.output(b.op("ReduceL2", {x, b.constant("a3", i64({1}, {0}))}, keep));
+  const std::vector<int> parts = b.op_multi("Split", {x}, {{"axis", Attribute::from_int(1)}, {"num_outputs", Attribute::from_int(2)}}, 2);
+  b.output(parts[0]);
+  b.output(parts[1]);
+  b.output(b.op("Pad", {x, b.constant("pads", i64({4}, {1, 0, 2, 1})), b.constant("pv", f32({}, {5})), b.constant("pax", i64({2}, {2, 0}))}));
+  const int idx = b.constant("si", i64({2, 3, 2}, {0, 3, 3, 3, 1, 1, 2, 2, 0, 0, 1, 3}));
+  const int upd = b.constant("su", f32({2, 3, 2}, {9, -9, 0.5f, 7, -3, 3, 1, 2, -1, 8, 0, 0}));
+  for (const char* red : {"max", "min"})
+    b.output(b.op("ScatterElements", {x, idx, upd}, {{"axis", Attribute::from_int(2)}, {"reduction", Attribute::from_string(red)}}));
+  const int sizes = b.constant("rs", i64({4}, {1, 1, 4, 4}));
+  for (const char* policy : {"not_larger", "not_smaller"})
+    b.output(b.op("Resize", {y, kNoValue, kNoValue, sizes}, {{"keep_aspect_ratio_policy", Attribute::from_string(policy)}}));
+  Graph g = b.finish();
+  const std::string path = test::temp_dir() + "/opset18_forms.onnx";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << export_model_bytes(g);
+  }
+  std::vector<float> xv(24), yv(8);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((static_cast<int>(i) * 7) % 11) * 0.5f - 2;
+  for (size_t i = 0; i < yv.size(); ++i) yv[i] = static_cast<float>(i) + 1;
+  const std::vector<Array> inputs{f32({2, 3, 4}, xv), f32({1, 1, 2, 4}, yv)};
+  const std::vector<Array> ours = Session(load_model(path)).run(inputs);
+  const std::vector<Array> ref = test::run_ort(path, inputs, "opset18_forms");
+  ASSERT_EQ(ours.size(), ref.size());
+  for (size_t i = 0; i < ours.size(); ++i) EXPECT_TRUE(test::arrays_close(ours[i], ref[i], 1e-5, 1e-5)) << "output " << i;
 }
 
 }  // namespace
