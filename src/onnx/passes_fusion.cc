@@ -28,9 +28,12 @@ const Node* node_at(const Graph& g, int id, const char* op) {
   return !n.dead && n.op_type == op ? &n : nullptr;
 }
 
-bool last_axis_mean(const Node& n) {
-  return n.op_type == "ReduceMean" && n.attr_ints("axes") == std::vector<int64_t>{-1} && n.attr_i("keepdims", 1) == 1 &&
-         n.inputs.size() == 1;
+// ReduceMean over the last axis, keepdims: axes {-1} as the attribute (< 18) or a constant input (18).
+bool last_axis_mean(const Graph& g, const Node& n) {
+  if (n.op_type != "ReduceMean" || n.attr_i("keepdims", 1) != 1) return false;
+  if (n.inputs.size() == 1) return n.attr_ints("axes") == std::vector<int64_t>{-1};
+  const Array* axes = n.inputs.size() == 2 && n.inputs[1] != kNoValue ? g.constant(n.inputs[1]) : nullptr;
+  return axes && axes->dim() == 1 && axes->to_i64_vector() == std::vector<int64_t>{-1};
 }
 
 }  // namespace
@@ -73,7 +76,7 @@ int fuse_layernorm(Graph& g) {
   int count = 0;
   for (size_t m = 0; m < g.nodes.size(); ++m) {
     const Node& mean = g.nodes[m];
-    if (mean.dead || !last_axis_mean(mean)) continue;
+    if (mean.dead || !last_axis_mean(g, mean)) continue;
     const int x = mean.inputs[0];
     const int sub_id = g.sole_consumer(mean.outputs[0]);
     const Node* sub = node_at(g, sub_id, "Sub");
@@ -90,7 +93,7 @@ int fuse_layernorm(Graph& g) {
     if (pw.inputs[0] != sub->outputs[0] || !is_scalar_const(g, pw.inputs[1], 2.0, 0) || dv.inputs[0] != sub->outputs[0])
       continue;
     const int var_id = g.sole_consumer(pw.outputs[0]);
-    if (var_id < 0 || !last_axis_mean(g.nodes[static_cast<size_t>(var_id)]) || g.nodes[static_cast<size_t>(var_id)].dead)
+    if (var_id < 0 || !last_axis_mean(g, g.nodes[static_cast<size_t>(var_id)]) || g.nodes[static_cast<size_t>(var_id)].dead)
       continue;
     const int add_eps_id = g.sole_consumer(g.nodes[static_cast<size_t>(var_id)].outputs[0]);
     const Node* add_eps = node_at(g, add_eps_id, "Add");

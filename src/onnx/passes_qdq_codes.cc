@@ -42,7 +42,7 @@ std::vector<int64_t> const_ints(const Graph& g, const Node& n, size_t i) {
 void fuse_subsample_pad(Graph& g, const std::vector<int>& chain) {
   if (chain.size() < 2 || chain.size() > 3) return;
   Node& pad = g.nodes[static_cast<size_t>(chain[0])];
-  if (pad.op_type != "Pad" || g.opset < 10) return;
+  if (pad.op_type != "Pad" || g.opset < 10 || has_input(pad, 3)) return;  // Pad-18 axes: pads not in rank order
   const auto pads = const_ints(g, pad, 1);
   if (pads.size() != 8 || pads[1] < 0 || pads[5] < 0) return;
   for (size_t i : {size_t{0}, size_t{2}, size_t{3}, size_t{4}, size_t{6}, size_t{7}})

@@ -1,11 +1,14 @@
 // The one admission check of a node, run by Graph::validate() before any shape inference or
 // kernel sees it: op supported (registry), arity and attribute types from the ONNX schema
-// library (libonnx's OpSchemaRegistry, at the model's opset), then attribute value ranges.
+// library (libonnx's OpSchemaRegistry, at the model's opset; at opset 18, which the library lacks,
+// the newest schema for unchanged ops and lowbit's own 18 rules for changed ones), then value ranges.
 #include <onnx/defs/schema.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "ops/op.h"
 
@@ -20,6 +23,53 @@ struct OwnArity {
   int min_in, max_in, min_out, max_out;
 };
 constexpr OwnArity kOwnArity[] = {{"Gelu", 1, 1, 1, 1}};
+
+// Opset 18: the schema library stops at 17. Ops whose definition did not change in 18 are checked
+// against their newest schema (<= 17); the ops lowbit supports that did change in 18 are checked
+// here: arity and attribute names/kinds of the 18 form (value ranges: check_ranges and infer).
+using AK = Attribute::Kind;
+struct Attr18 {
+  std::string_view name;
+  AK kind;
+};
+struct Own18 {
+  std::string_view name;
+  int min_in, max_in, min_out, max_out;
+  std::string_view ins, outs;
+  std::vector<Attr18> attrs;
+};
+const std::vector<Own18>& changed_in_18() {
+  static const std::vector<Own18> ops = [] {
+    std::vector<Own18> v;
+    for (std::string_view r : {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                               "ReduceLogSumExp", "ReduceSumSquare"})
+      v.push_back({r, 1, 2, 1, 1, "data, axes?", "reduced", {{"keepdims", AK::i}, {"noop_with_empty_axes", AK::i}}});
+    v.push_back({"Split", 1, 2, 1, std::numeric_limits<int>::max(), "input, split?", "outputs...",
+                 {{"axis", AK::i}, {"num_outputs", AK::i}}});
+    v.push_back({"Pad", 2, 4, 1, 1, "data, pads, constant_value?, axes?", "output", {{"mode", AK::s}}});
+    v.push_back({"Resize", 1, 4, 1, 1, "X, roi?, scales?, sizes?", "Y",
+                 {{"antialias", AK::i}, {"axes", AK::is}, {"coordinate_transformation_mode", AK::s},
+                  {"cubic_coeff_a", AK::f}, {"exclude_outside", AK::i}, {"extrapolation_value", AK::f},
+                  {"keep_aspect_ratio_policy", AK::s}, {"mode", AK::s}, {"nearest_mode", AK::s}}});
+    v.push_back({"ScatterElements", 3, 3, 1, 1, "data, indices, updates", "output", {{"axis", AK::i}, {"reduction", AK::s}}});
+    v.push_back({"ScatterND", 3, 3, 1, 1, "data, indices, updates", "output", {{"reduction", AK::s}}});
+    return v;
+  }();
+  return ops;
+}
+
+const char* kind_name(AK k) {
+  switch (k) {
+    case AK::f: return "FLOAT";
+    case AK::i: return "INT";
+    case AK::s: return "STRING";
+    case AK::t: return "TENSOR";
+    case AK::fs: return "FLOATS";
+    case AK::is: return "INTS";
+    case AK::ss: return "STRINGS";
+  }
+  return "?";
+}
 
 std::string formal_names(const std::vector<::onnx::OpSchema::FormalParameter>& params) {
   std::string out;
@@ -74,9 +124,37 @@ void check_arity(const Node& node, int opset, int min_in, int max_in, int min_ou
   return p;
 }
 
+// True when the node is one of the ops changed in opset 18 and was checked here.
+bool check_own_18(const Node& node, int opset) {
+  if (opset < 18 || !node.domain.empty()) return false;
+  for (const Own18& own : changed_in_18()) {
+    if (own.name != node.op_type) continue;
+    check_arity(node, opset, own.min_in, own.max_in, own.min_out, own.max_out, std::string(own.ins), std::string(own.outs));
+    for (size_t i = 0; i < static_cast<size_t>(own.min_in); ++i)
+      if (node.inputs[i] == kNoValue) node_fail(node, opset, "required input {} is missing", i);
+    for (const auto& [key, a] : node.attrs) {
+      const Attr18* spec = nullptr;
+      for (const Attr18& s : own.attrs)
+        if (s.name == key) spec = &s;
+      if (!spec)
+        node_fail(node, opset, "attribute '{}' is not part of {}-18{}", key, node.op_type,
+                  key == "axes" || key == "split" ? fmt::format(" (from opset 18 '{}' is an input)", key) : "");
+      if (a.kind != spec->kind)
+        node_fail(node, opset, "attribute '{}' has type {}, expected {} ({}-18)", key, kind_name(a.kind), kind_name(spec->kind),
+                  node.op_type);
+    }
+    if (node.op_type == "Split" && node.attrs.count("num_outputs") && node.inputs.size() > 1 && node.inputs[1] != kNoValue)
+      node_fail(node, opset, "both the 'split' input and the 'num_outputs' attribute are given (Split-18 takes one)");
+    return true;
+  }
+  return false;
+}
+
 void check_schema(const Node& node, int opset) {
+  if (check_own_18(node, opset)) return;
   const std::string domain = node.domain == "com.microsoft" ? "" : node.domain;
-  const ::onnx::OpSchema* schema = ::onnx::OpSchemaRegistry::Schema(node.op_type, opset, domain);
+  // Opset 18 (the schema library stops at 17): the newest schema, for ops unchanged in 18.
+  const ::onnx::OpSchema* schema = ::onnx::OpSchemaRegistry::Schema(node.op_type, std::min(opset, 17), domain);
   if (!schema) {
     for (const OwnArity& own : kOwnArity)
       if (own.name == node.op_type)
@@ -113,7 +191,7 @@ void check_ranges(const Node& node, int opset) {
     if (a.kind == Attribute::Kind::i && (key == "keepdims" || key == "transA" || key == "transB" || key == "allowzero" ||
                                          key == "noop_with_empty_axes" || key == "select_last_index" ||
                                          key == "training_mode" || key == "ceil_mode" || key == "count_include_pad" ||
-                                         key == "storage_order") &&
+                                         key == "storage_order" || key == "antialias") &&
         a.i != 0 && a.i != 1)
       node_fail(node, opset, "attribute '{}' is {}, expected 0 or 1", key, a.i);
     if (a.kind == Attribute::Kind::f && !std::isfinite(a.f) && key != "min" && key != "max")

@@ -1,5 +1,5 @@
 // Pad (Pad-2: pads and value as attributes; opset 11+: pads and constant_value as inputs; modes
-// constant, reflect, edge; negative pads crop). Each output axis gets an index map to the input (-1 = constant fill).
+// constant, reflect, edge; negative pads crop; opset 18+: optional axes input). Each output axis gets an index map to the input (-1 = constant fill).
 #include "lowbit/core/threads.h"
 #include "ops/op.h"
 
@@ -14,6 +14,21 @@ std::optional<std::vector<int64_t>> pads_of(const InferCtx& ctx, size_t rank) {
     if (!ctx.value(1)) return std::nullopt;
     pads = int_list(*ctx.value(1));
   }
+  if (ctx.opset >= 18 && ctx.has(3)) {  // Pad-18: pads hold begin/end values for the listed axes only
+    if (!ctx.value(3)) return std::nullopt;
+    const std::vector<int64_t> axes = int_list(*ctx.value(3));
+    LOWBIT_NODE_REQUIRE(pads.size() == 2 * axes.size(), ctx, "pads has {} values for {} axes", pads.size(), axes.size());
+    std::vector<int64_t> full(2 * rank, 0);
+    std::vector<bool> seen(rank, false);
+    for (size_t k = 0; k < axes.size(); ++k) {
+      const auto a = static_cast<size_t>(normalize_axis(axes[k], static_cast<int64_t>(rank), ctx));
+      LOWBIT_NODE_REQUIRE(!seen[a], ctx, "axes lists axis {} twice", a);
+      seen[a] = true;
+      full[a] = pads[k];
+      full[a + rank] = pads[k + axes.size()];
+    }
+    pads = std::move(full);
+  }
   LOWBIT_NODE_REQUIRE(pads.size() == 2 * rank, ctx, "pads has {} values for rank {}", pads.size(), rank);
   for (int64_t p : pads) LOWBIT_NODE_REQUIRE(p >= -(int64_t{1} << 40) && p <= (int64_t{1} << 32), ctx, "pad {} out of range", p);
   return pads;
@@ -23,7 +38,8 @@ void pad_infer(InferCtx& ctx) {
   require_type(ctx, 1, {ElemType::i64});
   const std::string mode = ctx.node.attr_s("mode", "constant");
   LOWBIT_NODE_REQUIRE(mode == "constant" || mode == "reflect" || mode == "edge", ctx, "unsupported mode '{}'", mode);
-  LOWBIT_NODE_REQUIRE(!ctx.has(3), ctx, "the 'axes' input is not supported");
+  LOWBIT_NODE_REQUIRE(!ctx.has(3) || ctx.opset >= 18, ctx, "the 'axes' input belongs to Pad-18");
+  if (ctx.has(3)) require_type(ctx, 3, {ElemType::i32, ElemType::i64});
   if (ctx.opset < 11) {
     LOWBIT_NODE_REQUIRE(ctx.n_in() == 1, ctx, "Pad-2 takes pads/value as attributes, got {} inputs", ctx.n_in());
     require_type(ctx, 0, {ElemType::f32, ElemType::f64});  // the float 'value' is cast to X's type

@@ -1,5 +1,5 @@
 // Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp) and ArgMax/ArgMin.
-// Axes come from the attribute, or from the optional input for ReduceSum at opset >= 13.
+// Axes come from the attribute, or from the optional input (ReduceSum at opset >= 13, all at >= 18).
 // Accumulation is in double; a trailing block of reduced axes takes a row-wise fast path.
 #include <cmath>
 #include <limits>
@@ -15,7 +15,8 @@ enum class Red { mean, sum, max, min, prod, sum_sq, l1, l2, log_sum, log_sum_exp
 // Which axes are reduced; nullopt when the axes input is not known yet.
 std::optional<std::vector<bool>> reduced_axes(const InferCtx& ctx, size_t rank) {
   std::vector<int64_t> axes;
-  bool from_input = ctx.node.op_type == "ReduceSum" && ctx.opset >= 13;
+  // ReduceSum took axes as an input from opset 13, every other reduction from opset 18.
+  bool from_input = (ctx.node.op_type == "ReduceSum" && ctx.opset >= 13) || ctx.opset >= 18;
   if (from_input) {
     if (ctx.has(1)) {
       if (!ctx.value(1)) return std::nullopt;
@@ -29,7 +30,11 @@ std::optional<std::vector<bool>> reduced_axes(const InferCtx& ctx, size_t rank) 
     if (ctx.node.attr_i("noop_with_empty_axes", 0) == 0) mask.assign(rank, true);
     return mask;
   }
-  for (int64_t a : axes) mask[static_cast<size_t>(normalize_axis(a, static_cast<int64_t>(rank), ctx))] = true;
+  for (int64_t a : axes) {
+    LOWBIT_NODE_REQUIRE(a >= -static_cast<int64_t>(rank) && a < static_cast<int64_t>(rank), ctx,
+                        "axes entry {} out of range for rank {}", a, rank);
+    mask[static_cast<size_t>(normalize_axis(a, static_cast<int64_t>(rank), ctx))] = true;
+  }
   return mask;
 }
 

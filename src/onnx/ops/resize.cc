@@ -1,9 +1,12 @@
-// Resize (opsets 10-17: nearest / linear / cubic, every coordinate transformation mode) and
+// Resize (opsets 10-18: nearest / linear / cubic, every coordinate transformation mode; 18's
+// keep_aspect_ratio_policy, not antialias) and
 // Upsample (7, 9). Separable per axis: each output coordinate gets its source taps (index
 // clamped to the edge, weight) from the ONNX reference's rules, and an output element is the
 // sum over the taps of every axis. Upsample and Resize-10 are asymmetric, nearest by floor
 // (upsampling) or ceil (downsampling), like ONNX Runtime.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "lowbit/core/threads.h"
 #include "ops/op.h"
@@ -56,6 +59,20 @@ std::optional<ResizeSpec> resize_spec(const InferCtx& ctx, const Shape& in) {
       sp.scale.push_back(scales[d]);
     }
   }
+  // Resize-18 keep_aspect_ratio_policy (with sizes): one scale for every axis, the smallest
+  // (not_larger) or largest (not_smaller) sizes/in ratio; out = round-half-up(scale * in).
+  const std::string policy = ctx.node.attr_s("keep_aspect_ratio_policy", "stretch");
+  if (!sizes.empty() && policy != "stretch") {
+    double s = policy == "not_larger" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+    for (size_t d = 0; d < in.size(); ++d) {
+      LOWBIT_NODE_REQUIRE(in[d] > 0, ctx, "keep_aspect_ratio_policy '{}' needs non-empty input axes (axis {} is 0)", policy, d);
+      s = policy == "not_larger" ? std::min(s, sp.scale[d]) : std::max(s, sp.scale[d]);
+    }
+    for (size_t d = 0; d < in.size(); ++d) {
+      sp.out[d] = static_cast<int64_t>(std::floor(s * static_cast<double>(in[d]) + 0.5));
+      sp.scale[d] = s;
+    }
+  }
   checked_numel(sp.out, "Resize");
   return sp;
 }
@@ -66,6 +83,12 @@ void resize_infer(InferCtx& ctx) {
   if (mode == "bilinear") mode = "linear";  // Upsample-7's spelling
   LOWBIT_NODE_REQUIRE(mode == "nearest" || mode == "linear" || (mode == "cubic" && !legacy(ctx)), ctx,
                       "mode '{}' is not supported (nearest, linear{})", mode, legacy(ctx) ? "" : ", cubic");
+  // Resize-18 attributes: only their defaults are implemented.
+  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("antialias", 0) == 0, ctx, "antialias=1 is not supported (only antialias=0)");
+  const std::string policy = ctx.node.attr_s("keep_aspect_ratio_policy", "stretch");
+  LOWBIT_NODE_REQUIRE(policy == "stretch" || policy == "not_larger" || policy == "not_smaller", ctx,
+                      "keep_aspect_ratio_policy '{}' is not supported (stretch, not_larger, not_smaller)", policy);
+  LOWBIT_NODE_REQUIRE(!ctx.node.find("axes"), ctx, "the 'axes' attribute is not supported (scales/sizes must cover every axis)");
   LOWBIT_NODE_REQUIRE(mode == "nearest" || is_float(ctx.in[0].elem), ctx, "mode '{}' needs float input, got {}", mode,
                       elem_name(ctx.in[0].elem));
   if (!legacy(ctx)) {
@@ -212,7 +235,7 @@ void resize_run(RunCtx& ctx) {
 void add_resize_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Resize", 10,
                       {"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
-                       "extrapolation_value"},
+                       "extrapolation_value", "antialias", "keep_aspect_ratio_policy", "axes"},
                       resize_infer, resize_run});
   ops.push_back(OpDef{"", "Upsample", 7, {"mode", "scales"}, resize_infer, resize_run});
 }

@@ -1,5 +1,5 @@
 // N-d indexing with index tuples: GatherND (with batch_dims), ScatterND and ScatterElements
-// (reduction none, add or mul). Indices are checked against the data shape at run time; the
+// (reduction none, add or mul; max and min from opset 18). Indices are checked against the data shape at run time; the
 // error names the node. Slices are byte copies; reductions dispatch on the element type.
 #include <cstring>
 
@@ -62,7 +62,7 @@ void gather_nd_run(RunCtx& ctx) {
     }
 }
 
-// dst = src (none), dst + src (add) or dst * src (mul), on n elements of the array's type.
+// dst = src (none), dst + src (add), dst * src (mul), max or min, on n elements of the array's type.
 void combine(const std::string& reduction, ElemType t, std::byte* dst, const std::byte* src, int64_t n) {
   const auto es = static_cast<int64_t>(elem_size(t));
   if (reduction == "none") return (void)std::memcpy(dst, src, static_cast<size_t>(n * es));
@@ -70,14 +70,19 @@ void combine(const std::string& reduction, ElemType t, std::byte* dst, const std
     using T = decltype(v);
     auto* d = reinterpret_cast<T*>(dst);
     const auto* s = reinterpret_cast<const T*>(src);
-    for (int64_t i = 0; i < n; ++i) d[i] = reduction == "add" ? static_cast<T>(d[i] + s[i]) : static_cast<T>(d[i] * s[i]);
+    if (reduction == "add") for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(d[i] + s[i]);
+    else if (reduction == "mul") for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(d[i] * s[i]);
+    else if (reduction == "max") for (int64_t i = 0; i < n; ++i) d[i] = s[i] > d[i] ? s[i] : d[i];
+    else for (int64_t i = 0; i < n; ++i) d[i] = s[i] < d[i] ? s[i] : d[i];
   });
 }
 
 void scatter_check(InferCtx& ctx) {
   require_type(ctx, 1, {ElemType::i32, ElemType::i64});
   const std::string red = ctx.node.attr_s("reduction", "none");
-  LOWBIT_NODE_REQUIRE(red == "none" || red == "add" || red == "mul", ctx, "reduction '{}' is not supported (none, add, mul)", red);
+  const bool minmax = red == "max" || red == "min";  // opset 18
+  LOWBIT_NODE_REQUIRE(red == "none" || red == "add" || red == "mul" || (minmax && ctx.opset >= 18), ctx,
+                      "reduction '{}' is not supported ({})", red, ctx.opset >= 18 ? "none, add, mul, max, min" : "none, add, mul; max and min from opset 18");
   LOWBIT_NODE_REQUIRE(red == "none" || (ctx.in[0].elem != ElemType::boolean && ctx.in[0].elem != ElemType::f16 &&
                                         ctx.in[0].elem != ElemType::bf16),
                       ctx, "reduction '{}' on {} is not supported", red, elem_name(ctx.in[0].elem));

@@ -111,6 +111,15 @@ std::optional<std::vector<int64_t>> split_sizes(const InferCtx& ctx, int64_t dim
     sizes = int_list(*ctx.value(1));
   }
   const auto n = static_cast<int64_t>(ctx.out.size());
+  if (const Attribute* no = ctx.node.find("num_outputs")) {  // Split-18
+    LOWBIT_NODE_REQUIRE(sizes.empty(), ctx, "num_outputs and split sizes are both given (use one)");
+    LOWBIT_NODE_REQUIRE(no->i == n, ctx, "num_outputs is {} but the node has {} outputs", no->i, n);
+    LOWBIT_NODE_REQUIRE(no->i <= dim, ctx, "num_outputs {} is larger than the axis size {}", no->i, dim);
+    // Chunks of ceil(dim / num_outputs), the last one smaller: it must not be empty (5 into 4 is refused).
+    const int64_t chunk = (dim + no->i - 1) / no->i;
+    LOWBIT_NODE_REQUIRE(chunk * (no->i - 1) < dim, ctx,
+                        "axis size {} does not split into {} chunks of {} with a smaller, non-empty last one", dim, no->i, chunk);
+  }
   if (sizes.empty()) {
     const int64_t parts = ctx.node.attr_i("num_outputs", n);
     const int64_t chunk = (dim + parts - 1) / std::max<int64_t>(parts, 1);
