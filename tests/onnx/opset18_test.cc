@@ -7,6 +7,7 @@
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/passes.h"
+#include <cmath>
 #include <fstream>
 
 #include "ort_util.h"
@@ -263,6 +264,26 @@ TEST(Opset18, FormsMatchOnnxRuntime) {
   const std::vector<Array> ref = test::run_ort(path, inputs, "opset18_forms");
   ASSERT_EQ(ours.size(), ref.size());
   for (size_t i = 0; i < ours.size(); ++i) EXPECT_TRUE(test::arrays_close(ours[i], ref[i], 1e-5, 1e-5)) << "output " << i;
+}
+
+TEST(Opset18, MishAndGroupNormalizationNewIn18) {
+  // Mish: x·tanh(ln(1 + e^x)); finite for large |x|.
+  const Array m = run(one_node(18, "Mish", f32({4}, {-1, 0, 1, 100}), {}, {}), f32({4}, {-1, 0, 1, 100}));
+  const auto mish = [](double x) { return static_cast<float>(x * std::tanh(std::log1p(std::exp(x)))); };
+  expect_values(m, {4}, {mish(-1), 0, mish(1), 100}, 1e-6);
+  // GroupNormalization-18: 2 groups of 2 channels, scale and bias per group.
+  const Array x = f32({1, 4, 2}, {1, 3, 5, 7, 0, 0, 2, 2});
+  const Array y = run(one_node(18, "GroupNormalization", x, {f32({2}, {2, 1}), f32({2}, {0, 10})},
+                               {{"num_groups", Attribute::from_int(2)}, {"epsilon", Attribute::from_float(0)}}), x);
+  // group 0: mean 4, var 5; group 1: mean 1, var 1.
+  const double s5 = std::sqrt(5.0);
+  expect_values(y, {1, 4, 2}, {static_cast<float>(2 * -3 / s5), static_cast<float>(2 * -1 / s5), static_cast<float>(2 * 1 / s5),
+                               static_cast<float>(2 * 3 / s5), 9, 9, 11, 11}, 1e-6);
+  expect_error([&] { run(one_node(18, "GroupNormalization", x, {f32({2}, {1, 1}), f32({2}, {0, 0})}, {{"num_groups", Attribute::from_int(3)}}), x); },
+               {"node 'n' (GroupNormalization, opset 18)", "num_groups=3 must divide the 4 channels"});
+  expect_error([&] { run(one_node(18, "GroupNormalization", x, {f32({4}, {1, 1, 1, 1}), f32({2}, {0, 0})}, {{"num_groups", Attribute::from_int(2)}}), x); },
+               {"scale must have shape [2]"});
+  expect_error([&] { run(one_node(17, "Mish", kX, {}, {}), kX); }, {"Mish"});  // not before opset 18
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Less common pointwise ops: Elu, Selu, Celu, ThresholdedRelu, Shrink (float in, float out) and
+// Less common pointwise ops: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish (float in, float out) and
 // IsInf, IsNaN (float in, bool out). Plain loops in double precision per element.
 #include <cmath>
 
@@ -50,6 +50,10 @@ void add_activation_extra_ops(OpList& ops) {
   ops.push_back(pointwise("Celu", 12, {"alpha"}, [](const Node& n) -> PointFn {
     const double a = n.attr_f("alpha", 1.0);
     return [a](double x) { return std::max(0.0, x) + std::min(0.0, a * std::expm1(x / a)); };
+  }));
+  // Mish (opset 18): x · tanh(softplus(x)); log1p(exp(x)) written to stay finite for large x.
+  ops.push_back(pointwise("Mish", 18, {}, [](const Node&) -> PointFn {
+    return [](double x) { return x * std::tanh(x > 30 ? x : std::log1p(std::exp(x))); };
   }));
   ops.push_back(pointwise("ThresholdedRelu", 10, {"alpha"}, [](const Node& n) -> PointFn {
     const double a = n.attr_f("alpha", 1.0);

@@ -26,7 +26,8 @@ constexpr OwnArity kOwnArity[] = {{"Gelu", 1, 1, 1, 1}};
 
 // Opset 18: the schema library stops at 17. Ops whose definition did not change in 18 are checked
 // against their newest schema (<= 17); the ops lowbit supports that did change in 18 are checked
-// here: arity and attribute names/kinds of the 18 form (value ranges: check_ranges and infer).
+// here: arity and attribute names/kinds of the 18 form (value ranges: check_ranges and infer),
+// and so are the ops new in 18 that lowbit runs (Mish, GroupNormalization).
 using AK = Attribute::Kind;
 struct Attr18 {
   std::string_view name;
@@ -53,6 +54,9 @@ const std::vector<Own18>& changed_in_18() {
                   {"keep_aspect_ratio_policy", AK::s}, {"mode", AK::s}, {"nearest_mode", AK::s}}});
     v.push_back({"ScatterElements", 3, 3, 1, 1, "data, indices, updates", "output", {{"axis", AK::i}, {"reduction", AK::s}}});
     v.push_back({"ScatterND", 3, 3, 1, 1, "data, indices, updates", "output", {{"reduction", AK::s}}});
+    // New in opset 18 (no schema in the library at all).
+    v.push_back({"Mish", 1, 1, 1, 1, "X", "Y", {}});
+    v.push_back({"GroupNormalization", 3, 3, 1, 1, "X, scale, bias", "Y", {{"epsilon", AK::f}, {"num_groups", AK::i}}});
     return v;
   }();
   return ops;

@@ -1,6 +1,7 @@
-// Older normalizations found in models from the wild: LRN (AlexNet/GoogLeNet-era local response
-// normalization across channels) and MeanVarianceNormalization (zero mean, unit variance over
-// `axes`). Plain loops in double precision.
+// Normalizations found in models from the wild: LRN (AlexNet/GoogLeNet-era local response
+// normalization across channels), MeanVarianceNormalization (zero mean, unit variance over
+// `axes`) and GroupNormalization-18 (statistics per group of C/num_groups channels, scale and
+// bias per group as opset 18 defines them). Plain loops in double precision.
 #include <cmath>
 
 #include "ops/op.h"
@@ -84,11 +85,56 @@ void mvn_run(RunCtx& ctx) {
   else mvn_typed<double>(ic, x, *ctx.out[0]);
 }
 
+void group_norm_infer(InferCtx& ctx) {
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  for (size_t i : {size_t{1}, size_t{2}})
+    LOWBIT_NODE_REQUIRE(ctx.in[i].elem == ctx.in[0].elem, ctx, "input {} must have X's type {}, got {}", i,
+                        elem_name(ctx.in[0].elem), elem_name(ctx.in[i].elem));
+  LOWBIT_NODE_REQUIRE(ctx.node.find("num_groups") != nullptr, ctx, "attribute 'num_groups' is required");
+  const int64_t groups = ctx.node.attr_i("num_groups", 1);
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
+  const Shape& x = ctx.shape(0);
+  LOWBIT_NODE_REQUIRE(x.size() >= 2, ctx, "X must be (N, C, ...), got {}", shape_str(x));
+  LOWBIT_NODE_REQUIRE(groups >= 1 && x[1] % groups == 0, ctx, "num_groups={} must divide the {} channels", groups, x[1]);
+  for (size_t i : {size_t{1}, size_t{2}})
+    if (ctx.shape_known(i))
+      LOWBIT_NODE_REQUIRE(ctx.shape(i) == Shape{groups}, ctx, "{} must have shape [{}] (one per group at opset 18), got {}",
+                          i == 1 ? "scale" : "bias", groups, shape_str(ctx.shape(i)));
+  ctx.set_out(0, ctx.in[0].elem, x);
+}
+
+// y = scale[g] · (x − mean_g) / sqrt(var_g + epsilon) + bias[g] over each (sample, group).
+template <typename T>
+void group_norm_typed(const RunCtx& ctx, const Array& x, Array& y) {
+  const int64_t N = x.shape()[0], C = x.shape()[1], G = ctx.node.attr_i("num_groups", 1);
+  const int64_t per = N * C == 0 ? 0 : x.numel() / N / G;  // elements of one (sample, group)
+  const double eps = ctx.node.attr_f("epsilon", 1e-5);
+  const T *px = x.data<T>(), *scale = ctx.input(1).data<T>(), *bias = ctx.input(2).data<T>();
+  T* py = y.data<T>();
+  for (int64_t b = 0; b < N * G; ++b) {
+    const T* in = px + b * per;
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < per; ++i) sum += in[i];
+    const double mean = per ? sum / static_cast<double>(per) : 0;
+    for (int64_t i = 0; i < per; ++i) sq += (in[i] - mean) * (in[i] - mean);
+    const double inv = 1.0 / std::sqrt((per ? sq / static_cast<double>(per) : 0) + eps);
+    const double s = static_cast<double>(scale[b % G]), t = static_cast<double>(bias[b % G]);
+    for (int64_t i = 0; i < per; ++i) py[b * per + i] = static_cast<T>(s * (in[i] - mean) * inv + t);
+  }
+}
+
+void group_norm_run(RunCtx& ctx) {
+  const Array& x = ctx.input(0);
+  if (x.type() == ElemType::f32) group_norm_typed<float>(ctx, x, *ctx.out[0]);
+  else group_norm_typed<double>(ctx, x, *ctx.out[0]);
+}
+
 }  // namespace
 
 void add_norm_extra_ops(OpList& ops) {
   ops.push_back(OpDef{"", "LRN", 1, {"size", "alpha", "beta", "bias"}, same_float_infer, lrn_run});
   ops.push_back(OpDef{"", "MeanVarianceNormalization", 9, {"axes"}, same_float_infer, mvn_run});
+  ops.push_back(OpDef{"", "GroupNormalization", 18, {"epsilon", "num_groups"}, group_norm_infer, group_norm_run});
 }
 
 }  // namespace lowbit::onnx

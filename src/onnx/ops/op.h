@@ -136,9 +136,9 @@ void add_index_ops(OpList& ops);   // index_ops.cc: GatherElements, OneHot, Tril
 void add_layout_ops(OpList& ops);  // layout_ops.cc: Tile, DepthToSpace, SpaceToDepth, ReverseSequence
 void add_resize_ops(OpList& ops);  // resize.cc: Resize, Upsample
 void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements (and Scatter)
-void add_norm_extra_ops(OpList& ops);  // norm_extra.cc: LRN, MeanVarianceNormalization
+void add_norm_extra_ops(OpList& ops);  // norm_extra.cc: LRN, MeanVarianceNormalization, GroupNormalization
 void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero, Compress
-void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
+void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.
 struct MatMulDims {
