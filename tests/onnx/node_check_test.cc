@@ -13,7 +13,8 @@
 namespace lowbit::onnx {
 namespace {
 
-bool own_table_op(std::string_view name) { return name == "Gelu"; }  // node_check.cc kOwnArity
+// node_check.cc kOwnArity (Gelu), and the ops new in opset 18 that its opset-18 table admits.
+bool own_table_op(std::string_view name) { return name == "Gelu" || name == "Mish" || name == "GroupNormalization"; }
 // Registered from opset 1 because the fusion passes create them in graphs of any opset
 // (Graph::optimized: only registry support is checked there); files need ONNX's opset 17.
 bool fused_form_op(std::string_view name) { return name == "LayerNormalization"; }
