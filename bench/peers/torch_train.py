@@ -12,21 +12,9 @@ import sys
 import time
 
 
-def _pin_threads():
-    # Debian's torch does its GEMMs in OpenBLAS, whose own thread pool ignores
-    # torch.set_num_threads(): pin every pool to --threads before torch is imported, or the
-    # peer runs more threads than it is credited with (and slows down under load).
-    n = "1"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            n = sys.argv[i + 1]
-        elif a.startswith("--threads="):
-            n = a.split("=", 1)[1]
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = n
+from pin_threads import pin_threads_from_argv  # noqa: E402  (the script's folder is on sys.path)
 
-
-_pin_threads()
+pin_threads_from_argv("1")
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

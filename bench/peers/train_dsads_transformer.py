@@ -29,17 +29,9 @@ import sys
 import time
 
 
-def _pin_threads():
-    # Debian's torch runs GEMMs in OpenBLAS, whose pool ignores torch.set_num_threads().
-    n = "2"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            n = sys.argv[i + 1]
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = n
+from pin_threads import pin_threads_from_argv  # noqa: E402  (the script's folder is on sys.path)
 
-
-_pin_threads()
+pin_threads_from_argv("2")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
