@@ -18,15 +18,6 @@ trap 'rm -rf "$TMP"' EXIT
   --std 0.229,0.224,0.225 --calib-count 32 --eval-count 100 --metric sqnr --search greedy --max-drop 2pt \
   --latency-batch 8 --latency-repeats 3 --no-progress --out "$TMP/mp.onnx" --report "$TMP/report.html" > /dev/null
 [ "$(grep -c '<figure class="plot">' "$TMP/report.html")" = 2 ]
-sed 's#<p id="lowbit-report-status"#<script>undefined_function_of_a_broken_page();</script>&#' "$TMP/report.html" > "$TMP/broken.html"
-dump() { HOME="$TMP" timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
-  --virtual-time-budget=2000 --dump-dom "file://$1" 2> "$TMP/chromium.err"; }
-dump "$TMP/report.html" > "$TMP/dom.html"
-if ! grep -q 'id="lowbit-report-status" data-status="ok"[^>]*>self-check: 2 plots ok' "$TMP/dom.html"; then
-  echo "report_chromium: self-check did not pass:" >&2
-  grep -o 'id="lowbit-report-status"[^<]*' "$TMP/dom.html" >&2 || tail -5 "$TMP/chromium.err" >&2
-  exit 1
-fi
-dump "$TMP/broken.html" > "$TMP/dom-broken.html"
-grep -q 'data-status="error"' "$TMP/dom-broken.html" || { echo "report_chromium: a script error went unnoticed" >&2; exit 1; }
+. "$(dirname "$0")/../report_selfcheck.sh"
+report_selfcheck "$TMP/report.html" 2
 echo ok
