@@ -1,9 +1,11 @@
-// Fast max/average pooling: the reference loops in float, one (n, c) plane per task. Planes
+// Fast max/average pooling (float, and max pooling of int8/uint8 codes): the reference loops,
+// one (n, c) plane per task. Planes
 // are independent and each is walked in a fixed order, so results do not depend on the thread
 // count. Windows are clipped to the input exactly as in the reference.
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
@@ -51,7 +53,13 @@ void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* 
   });
 }
 
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y) {
+namespace {
+
+// Channels-last: each output pixel folds its window's pixels, C channels at a time. The rows
+// are walked through __restrict pointers: with uint8/int8 data the compiler would otherwise
+// assume every store may alias the loop's own state (char aliases everything) and not vectorize.
+template <typename T>
+void maxpool_nhwc(const Pool2dShape& s, const T* x, T* y) {
   const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OW * C));
   parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
@@ -59,20 +67,101 @@ void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y) {
       const int64_t n = r / OH, oh = r % OH;
       for (int64_t ow = 0; ow < OW; ++ow) {
         const Window win = window(s, oh, ow);
-        float* yp = y + (r * OW + ow) * C;
+        T* __restrict yp = y + (r * OW + ow) * C;
         // Same visiting order per channel as the reference (the first element seeds the max),
         // so ties and NaNs resolve identically. Windows are never empty (pad < kernel).
         std::copy_n(x + ((n * s.H + win.h0) * s.W + win.w0) * C, C, yp);
         for (int64_t h = win.h0; h < win.h1; ++h)
           for (int64_t w = win.w0; w < win.w1; ++w) {
             if (h == win.h0 && w == win.w0) continue;
-            const float* xp = x + ((n * s.H + h) * s.W + w) * C;
+            const T* __restrict xp = x + ((n * s.H + h) * s.W + w) * C;
             for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
           }
       }
     }
   });
 }
+
+// dst[i] = max(dst[i], src[i]) for n elements; whole 16-element blocks go through a fixed-width
+// loop the compiler turns into single vector ops (short channel counts defeat its loop
+// vectorizer, and char-typed pointers would alias everything without __restrict).
+template <typename T>
+inline void max_into(T* __restrict dst, const T* __restrict src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) dst[i + j] = src[i + j] > dst[i + j] ? src[i + j] : dst[i + j];
+  for (; i < n; ++i) dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+}
+
+// Integer codes: a separable max — the window's rows folded into one row buffer, then each
+// output folds its columns from it. Exact, because integer max is associative and commutative
+// (float pooling keeps the reference's visiting order for NaNs and signed zeros, above).
+// `pix` is the run of elements per pixel: 1 for NCHW planes, C for channels-last rows.
+// `row` holds 2·W·pix elements: the folded rows, then (NCHW) the running max of kw neighbours.
+template <typename T>
+void fold_rows_then_columns(const Pool2dShape& s, const T* plane, int64_t pix, int64_t oh, T* row, T* out) {
+  const int64_t W = s.W, OW = s.OW();
+  const Window rows = window(s, oh, 0);
+  std::copy_n(plane + rows.h0 * W * pix, W * pix, row);
+  for (int64_t h = rows.h0 + 1; h < rows.h1; ++h) max_into(row, plane + h * W * pix, W * pix);
+  if (pix == 1 && W >= s.kw) {
+    // One element per pixel: nb[w] = max(row[w .. w+kw)) in kw whole-row passes, then each
+    // output whose window lies inside the row picks nb at its start; the edges fold directly.
+    T* nb = row + W;
+    const int64_t span = W - s.kw + 1;
+    std::copy_n(row, span, nb);
+    for (int64_t j = 1; j < s.kw; ++j) max_into(nb, row + j, span);
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const int64_t ws = ow * s.stride_w - s.pad_w;
+      if (ws >= 0 && ws + s.kw <= W) {
+        out[ow] = nb[ws];
+        continue;
+      }
+      const int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min<int64_t>(ws + s.kw, W);
+      T best = row[w0];
+      for (int64_t w = w0 + 1; w < w1; ++w) best = row[w] > best ? row[w] : best;
+      out[ow] = best;
+    }
+    return;
+  }
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    const int64_t ws = ow * s.stride_w - s.pad_w;
+    const int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min<int64_t>(ws + s.kw, W);
+    T* o = out + ow * pix;
+    std::copy_n(row + w0 * pix, pix, o);
+    for (int64_t w = w0 + 1; w < w1; ++w) max_into(o, row + w * pix, pix);
+  }
+}
+
+template <typename T>
+void maxpool_codes_nchw(const Pool2dShape& s, const T* x, T* y) {
+  const int64_t OH = s.OH(), OW = s.OW();
+  parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
+    std::vector<T> row(static_cast<size_t>(2 * s.W));
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        fold_rows_then_columns(s, x + p * s.H * s.W, 1, oh, row.data(), y + (p * OH + oh) * OW);
+  });
+}
+
+template <typename T>
+void maxpool_codes_nhwc(const Pool2dShape& s, const T* x, T* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.W * C));
+  parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<T> row(static_cast<size_t>(2 * s.W * C));
+    for (int64_t r = r0; r < r1; ++r)
+      fold_rows_then_columns(s, x + (r / OH) * s.H * s.W * C, C, r % OH, row.data(), y + r * OW * C);
+  });
+}
+
+}  // namespace
+
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y) { maxpool_nhwc(s, x, y); }
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nhwc(s, x, y); }
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const int8_t* x, int8_t* y) { maxpool_codes_nhwc(s, x, y); }
+void maxpool2d_infer(const Pool2dShape& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nchw(s, x, y); }
+void maxpool2d_infer(const Pool2dShape& s, const int8_t* x, int8_t* y) { maxpool_codes_nchw(s, x, y); }
 
 void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t plane = s.OH() * s.OW(), HW = s.H * s.W;

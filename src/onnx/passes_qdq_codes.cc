@@ -1,5 +1,5 @@
-// The QDQ lowering's ops on codes (passes_qdq.h): chains that only move elements between a
-// DequantizeLinear and a QuantizeLinear with equal parameters run on the codes (Slice+Pad of a
+// The QDQ lowering's ops on codes (passes_qdq.h): chains that only move or pick elements (MaxPool)
+// between a DequantizeLinear and a QuantizeLinear with equal parameters run on the codes (Slice+Pad of a
 // CIFAR ResNet shortcut fused into lowbit.SubsamplePad), and the mean of dequantized codes.
 #include <algorithm>
 #include <string>
@@ -24,6 +24,9 @@ bool moves_elements(const Graph& g, const Node& n) {
   if (n.op_type == "Slice" || n.op_type == "Reshape" || n.op_type == "Flatten" || n.op_type == "Transpose" ||
       n.op_type == "Squeeze" || n.op_type == "Unsqueeze")
     return true;
+  // MaxPool picks elements (max commutes with x -> s*(x - z), s > 0; padding never wins); its
+  // optional Indices output would change meaning on a different layout, so only the plain form.
+  if (n.op_type == "MaxPool") return n.outputs.size() == 1 || n.outputs[1] == kNoValue;
   if (n.op_type != "Pad" || n.attr_s("mode", "constant") != "constant" || g.opset < 11) return false;
   if (!has_input(n, 2)) return true;
   const Array* v = g.constant(n.inputs[2]);
@@ -106,6 +109,8 @@ bool lower_code_chain(Graph& g, size_t n) {
   if (chain.empty() || !has_input(dq, 1) || dz < 0 || !same_scalar(g, q.inputs[1], dq.inputs[1]) || !same_scalar(g, qz, dz))
     return false;
   if (g.constant(dz)->type() != ElemType::u8 && g.constant(dz)->type() != ElemType::i8) return false;
+  const bool picks = std::any_of(chain.begin(), chain.end(), [&](int id) { return g.nodes[static_cast<size_t>(id)].op_type == "MaxPool"; });
+  if (picks && !(g.constant(q.inputs[1])->get_f64(0) > 0)) return false;  // max commutes only with a positive scale
   const int codes = dq.inputs[0];
   Node& first = g.nodes[static_cast<size_t>(chain.back())];
   first.inputs[0] = codes;

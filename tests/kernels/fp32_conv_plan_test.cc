@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "fp32_test_util.h"
+#include "lowbit/core/rng.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32_conv_plan.h"
 #include "lowbit/kernels/fp32_ref.h"
@@ -150,6 +152,41 @@ TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {
     for (size_t i = 0; i < y.size(); ++i)
       ASSERT_TRUE(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i]))) << "C" << C << " H" << H << " at " << i;
   }
+}
+
+// Max pooling of quantized codes (the QDQ lowering pools uint8/int8 codes directly): NCHW and
+// channels-last against the reference loop on the same codes, including windows cut by padding.
+template <typename T>
+void check_code_pool() {
+  for (const auto& [C, H, k, stride, pad] : std::vector<std::array<int64_t, 5>>{
+           {16, 12, 3, 2, 1}, {3, 7, 2, 2, 0}, {33, 9, 3, 1, 1}, {8, 5, 5, 3, 2}, {5, 1, 1, 1, 0}}) {
+    Pool2dShape s;
+    s.N = 2, s.C = C, s.H = H, s.W = H + 2, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
+    const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
+    std::vector<T> x(static_cast<size_t>(s.N * C * HW)), nhwc(x.size());
+    Rng rng(43, static_cast<uint64_t>(C));
+    for (auto& v : x) v = static_cast<T>(static_cast<int>(rng.below(256)) + std::numeric_limits<T>::lowest());
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < HW; ++i) nhwc[static_cast<size_t>((n * HW + i) * C + c)] = x[static_cast<size_t>((n * C + c) * HW + i)];
+    std::vector<T> want(static_cast<size_t>(s.N * C * OHW)), y(want.size()), y_nhwc(want.size());
+    std::vector<int32_t> argmax(want.size());
+    ref::maxpool2d_forward(s, x.data(), want.data(), argmax.data());
+    maxpool2d_infer(s, x.data(), y.data());
+    maxpool2d_forward_nhwc(s, nhwc.data(), y_nhwc.data());
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < OHW; ++i) {
+          const size_t at = static_cast<size_t>((n * C + c) * OHW + i);
+          ASSERT_EQ(y[at], want[at]) << "NCHW C" << C << " H" << H << " k" << k << " at " << at;
+          ASSERT_EQ(y_nhwc[static_cast<size_t>((n * OHW + i) * C + c)], want[at]) << "NHWC C" << C << " at " << at;
+        }
+  }
+}
+
+TEST(PoolCodes, MaxPoolOfUint8AndInt8CodesMatchesReference) {
+  check_code_pool<uint8_t>();
+  check_code_pool<int8_t>();
 }
 
 }  // namespace

@@ -313,6 +313,61 @@ TEST(QdqInteger, ShortcutMovesCodes) {
   }
 }
 
+// A ResNet stem: QConv → DQ → MaxPool → Q (same parameters) → QConv and the residual QAdd. The
+// MaxPool runs on the uint8 codes (exact: max commutes with dequantization of positive scale),
+// channels-last between the convs; with its Indices output asked for it stays in float.
+Graph pooled_stem(bool want_indices) {
+  test::QdqBuilder q;
+  auto& b = q.b;
+  const int x = b.input("x", ElemType::f32, {2, 3, 12, 11});
+  const Attributes pad1{{"pads", Attribute::from_ints({1, 1, 1, 1})}};
+  const int x0 = q.qdq(x, 8.0f / 255, 128, "in");
+  int c1 = b.op("Conv", {x0, q.weight(test::random_qweight({16, 3, 3, 3}, 0, 31), 0, "c1")}, pad1, 1, "c1");
+  const int a1 = q.qdq(b.op("Relu", {c1}, {}, 1, "c1_relu"), 4.0f / 255, 0, "a1");
+  const Attributes pool{{"kernel_shape", Attribute::from_ints({3, 3})},
+                        {"strides", Attribute::from_ints({2, 2})},
+                        {"pads", Attribute::from_ints({1, 1, 1, 1})}};
+  const std::vector<int> pool_out = b.op_multi("MaxPool", {a1}, pool, want_indices ? 2 : 1, "pool");
+  const int pooled = pool_out[0];
+  if (want_indices) b.output(pool_out[1], "indices");
+  const int p = q.qdq(pooled, 4.0f / 255, 0, "p");
+  const int c2 = b.op("Conv", {p, q.weight(test::random_qweight({16, 16, 3, 3}, 0, 32), 0, "c2")}, pad1, 1, "c2");
+  const int a2 = q.qdq(c2, 8.0f / 255, 128, "a2");
+  b.output(q.q(b.op("Relu", {b.op("Add", {a2, p}, {}, 1, "add")}, {}, 1, "add_relu"), 6.0f / 255, 0, "out"), "codes");
+  return b.finish();
+}
+
+TEST(QdqInteger, MaxPoolRunsOnCodes) {
+  for (bool want_indices : {false, true}) {
+    Graph g = pooled_stem(want_indices);
+    optimize_graph(g);
+    int float_pools = 0, code_pools = 0;
+    for (const Node& n : g.nodes) {
+      if (n.dead || n.op_type != "MaxPool") continue;
+      bool on_codes = false;  // read from a fused integer op, not from a dequantization
+      for (const Node& m : g.nodes)
+        if (!m.dead && !m.outputs.empty() && m.outputs[0] == n.inputs[0]) on_codes = m.op_type == "QConv";
+      (on_codes ? code_pools : float_pools) += 1;
+    }
+    EXPECT_EQ(code_pools, want_indices ? 0 : 1) << "indices " << want_indices;
+    EXPECT_EQ(float_pools, want_indices ? 1 : 0) << "indices " << want_indices;
+    const Array x = test::random_f32({2, 3, 12, 11}, 33);
+    const auto want = run(pooled_stem(want_indices), {x}, false);
+    const auto got = run(pooled_stem(want_indices), {x}, true);
+    expect_within(got[want_indices ? 1 : 0], want[want_indices ? 1 : 0], 1, "stem codes vs float simulation");
+  }
+}
+
+TEST(QdqInteger, MaxPoolOnCodesAgreesWithOnnxRuntime) {
+  if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const std::string path = test::temp_dir() + "/qdq_pooled_stem.onnx";
+  save_model(pooled_stem(false), path);
+  const Array x = test::random_f32({2, 3, 12, 11}, 34);
+  const auto ref = test::run_ort(path, {x}, "qdq_pooled_stem");
+  const auto got = run(pooled_stem(false), {x}, true);
+  expect_within(got[0], ref[0], 1, "stem codes vs ORT");
+}
+
 // One DequantizeLinear with the given parameters in front of a Relu.
 Graph dq_graph(Array scale, Array zp, int64_t axis) {
   GraphBuilder b;

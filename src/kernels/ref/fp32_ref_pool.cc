@@ -33,7 +33,7 @@ void maxpool2d_forward(const Pool2dShape& s, const T* x, T* y, int32_t* argmax) 
     for (int64_t oh = 0; oh < OH; ++oh)
       for (int64_t ow = 0; ow < OW; ++ow) {
         const Window win = window(s, oh, ow);
-        T best = -std::numeric_limits<T>::infinity();
+        T best = std::numeric_limits<T>::lowest();  // seeded by the window's first element
         int32_t best_i = -1;
         for (int64_t h = win.h0; h < win.h1; ++h)
           for (int64_t w = win.w0; w < win.w1; ++w) {
@@ -94,6 +94,8 @@ void avgpool2d_backward(const Pool2dShape& s, const T* dy, T* dx) {
 
 template decltype(maxpool2d_forward<float>) maxpool2d_forward<float>;
 template decltype(maxpool2d_forward<double>) maxpool2d_forward<double>;
+template decltype(maxpool2d_forward<uint8_t>) maxpool2d_forward<uint8_t>;  // pooling of quantized codes
+template decltype(maxpool2d_forward<int8_t>) maxpool2d_forward<int8_t>;
 template decltype(maxpool2d_backward<float>) maxpool2d_backward<float>;
 template decltype(maxpool2d_backward<double>) maxpool2d_backward<double>;
 template decltype(avgpool2d_forward<float>) avgpool2d_forward<float>;

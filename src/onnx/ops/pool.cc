@@ -83,12 +83,15 @@ void pool_ref(const SpatialGeom& g, int64_t NC, bool is_max, bool include_pad, c
   });
 }
 
-// 2-d float pooling the lowbit::kernels pooling kernels take (no indices output).
+// 2-d pooling the lowbit::kernels pooling kernels take (no indices output; float, or max pooling
+// of int8/uint8 codes; pads smaller than the kernel, so no window lies wholly in the padding).
 bool simple_pool(const Node& node, ElemType type, const SpatialGeom& g, bool want_idx) {
   const bool is_max = node.op_type == "MaxPool";
   const bool include_pad = node.attr_i("count_include_pad", 0) != 0;
-  return type == ElemType::f32 && g.rank == 2 && g.symmetric() && !want_idx && g.dilation == Shape{1, 1} &&
-         node.attr_i("ceil_mode", 0) == 0 && (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
+  const bool type_ok = type == ElemType::f32 || (is_max && (type == ElemType::u8 || type == ElemType::i8));
+  return type_ok && g.rank == 2 && g.symmetric() && !want_idx && g.dilation == Shape{1, 1} &&
+         g.pad_begin[0] < g.kernel[0] && g.pad_begin[1] < g.kernel[1] && node.attr_i("ceil_mode", 0) == 0 &&
+         (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
 }
 
 // MaxPool between channels-last convs reads and writes NHWC (input and output layouts tied).
@@ -119,7 +122,13 @@ void pool_run(RunCtx& ctx) {
     s.stride_w = g.stride[1];
     s.pad_h = g.pad_begin[0];
     s.pad_w = g.pad_begin[1];
-    if (ctx.nhwc_inputs & 1) {
+    if (x.type() == ElemType::u8) {  // codes: a QDQ chain lowered onto them (passes_qdq_codes.cc)
+      if (ctx.nhwc_inputs & 1) kernels::maxpool2d_forward_nhwc(s, x.data<uint8_t>(), y.data<uint8_t>());
+      else kernels::maxpool2d_infer(s, x.data<uint8_t>(), y.data<uint8_t>());
+    } else if (x.type() == ElemType::i8) {
+      if (ctx.nhwc_inputs & 1) kernels::maxpool2d_forward_nhwc(s, x.data<int8_t>(), y.data<int8_t>());
+      else kernels::maxpool2d_infer(s, x.data<int8_t>(), y.data<int8_t>());
+    } else if (ctx.nhwc_inputs & 1) {
       kernels::maxpool2d_forward_nhwc(s, x.data<float>(), y.data<float>());
     } else if (is_max) {
       std::vector<int32_t> argmax(static_cast<size_t>(y.numel()));

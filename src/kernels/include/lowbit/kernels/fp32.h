@@ -46,6 +46,13 @@ void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* 
 // Inference max pooling on channels-last data: x is (N,H,W,C), y is (N,OH,OW,C); same values
 // as maxpool2d_forward.
 void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y);
+// Inference max pooling on quantized codes, NCHW or channels-last: max commutes with a
+// dequantization of positive scale, so pooling the codes gives the codes of the float result.
+// Same values as ref::maxpool2d_forward on the codes.
+void maxpool2d_infer(const Pool2dShape& s, const uint8_t* x, uint8_t* y);
+void maxpool2d_infer(const Pool2dShape& s, const int8_t* x, int8_t* y);
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const uint8_t* x, uint8_t* y);
+void maxpool2d_forward_nhwc(const Pool2dShape& s, const int8_t* x, int8_t* y);
 // dx is overwritten: zero, then dy scattered to argmax positions.
 void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx);
 void avgpool2d_forward(const Pool2dShape& s, const float* x, float* y);
