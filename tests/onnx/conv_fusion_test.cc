@@ -93,6 +93,27 @@ TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {
   expect_outputs_close(opt.run({x3}), Session(residual_graph(), SessionOptions{1, 1, false}).run({x3}));
 }
 
+// A MaxPool between convs whose pads reach past its kernel: windows wholly in the padding have
+// no element (-inf). Such pools stay off the channels-last kernels (which assume a non-empty
+// window) and agree with the unoptimized reference loop.
+TEST(ConvFusion, MaxPoolWithPadsBeyondKernelMatchesReference) {
+  auto build = [] {
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::f32, {1, 1, 4, 5});
+    const int one = b.constant("one", Array::from<float>({1, 1, 1, 1}, std::vector<float>{1.0f}));
+    const int c = b.op("Conv", {x, one});
+    const int p = b.op("MaxPool", {c}, {{"kernel_shape", Attribute::from_ints({2, 2})}, {"pads", Attribute::from_ints({2, 2, 2, 2})}});
+    b.output(b.op("Conv", {p, one}), "y");
+    return b.finish();
+  };
+  const Array x = randn({1, 1, 4, 5}, 5, 1.0f);
+  const std::vector<Array> want = Session(build(), SessionOptions{1, 1, false}).run({x});
+  const std::vector<Array> got = Session(build(), SessionOptions{1, 1, true}).run({x});
+  ASSERT_EQ(got[0].shape(), (Shape{1, 1, 7, 8}));
+  EXPECT_TRUE(std::isinf(got[0].data<float>()[0]) && got[0].data<float>()[0] < 0);  // corner: only padding
+  for (int64_t i = 0; i < want[0].numel(); ++i) EXPECT_EQ(got[0].data<float>()[i], want[0].data<float>()[i]) << i;
+}
+
 TEST(ConvFusion, FusedGraphExportsAsStandardOnnx) {
   Graph g = residual_graph();
   optimize_graph(g);
