@@ -13,7 +13,7 @@ namespace {
 
 struct PtqArgs {
   ptq::PtqOptions o;
-  std::string calib_method = "minmax", precisions = "fp32,int8";
+  std::string calib_method = "minmax", precisions = "fp32,int8", weight_range = "minmax";
 };
 
 void add_common(CLI::App& cmd, PtqArgs* a, bool required_model) {
@@ -33,6 +33,9 @@ void add_common(CLI::App& cmd, PtqArgs* a, bool required_model) {
   cmd.add_option("--grad-samples", a->o.grad_samples, "samples of the gradient metrics (hessian, fisher)")->capture_default_str();
   cmd.add_option("--lambda", a->o.lambda, "weight of the inter-layer term of --metric augmented")->capture_default_str();
   cmd.add_option("--precisions", a->precisions, "candidate precisions: fp32,int8,w4a8 (bf16: no engine path yet)")->capture_default_str();
+  cmd.add_option("--weight-range", a->weight_range, "weight scales: minmax, mse or act-mse (see lowbit quantize)")
+      ->capture_default_str();
+  cmd.add_flag("--bias-correction", a->o.quant.bias_correction, "absorb the quantized weights' expected output shift into the biases");
   cmd.add_flag("--per-channel,!--per-tensor", a->o.quant.per_channel, "weight scales per output channel (default) or per tensor");
   cmd.add_option("--threads", a->o.threads, "intra-op threads of every measurement (fixed)")->capture_default_str();
   cmd.add_option("--cache", a->o.cache, "evaluation cache (JSON Lines; default <json or out>.cache.jsonl)");
@@ -44,6 +47,7 @@ void finish_args(PtqArgs& a) {
   if (a.o.model.empty() || a.o.calib.source.empty() || a.o.eval.empty())
     throw ValueError("[ptq] model, --calib and --eval are required: lowbit ptq model.onnx --calib DATA --eval DATA");
   a.o.quant.calib.method = ptq::parse_calib_method(a.calib_method);
+  a.o.quant.weight_range = ptq::parse_weight_range(a.weight_range);
   a.o.precisions.clear();
   for (size_t at = 0; at <= a.precisions.size();) {
     const size_t comma = std::min(a.precisions.find(',', at), a.precisions.size());

@@ -17,12 +17,12 @@ namespace lowbit::app {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, calib, data_dir, out, summary, weights = "int8", method = "minmax", exclude, config;
+  std::string model, calib, data_dir, out, summary, weights = "int8", weight_range = "minmax", method = "minmax", exclude, config;
   std::vector<float> mean, std;
   float scale = 1.0f;
   int64_t count = 256;
   double percentile = 99.99;
-  bool per_channel = true;
+  bool per_channel = true, bias_correction = false;
   int threads = 0;
 };
 
@@ -47,6 +47,8 @@ void run_quantize(const QuantizeArgs& a) {
   opt.per_channel = a.per_channel;
   LOWBIT_REQUIRE(a.weights == "int8" || a.weights == "int4", "quantize", "--weights must be int8 or int4, not '{}'", a.weights);
   opt.weight_bits = a.weights == "int4" ? 4 : 8;
+  opt.weight_range = ptq::parse_weight_range(a.weight_range);
+  opt.bias_correction = a.bias_correction;
   opt.exclude = split_list(a.exclude);
   if (!a.config.empty()) opt.config_json = (std::stringstream() << std::ifstream(a.config).rdbuf()).str();
   ptq::QuantizeReport rep;
@@ -57,11 +59,12 @@ void run_quantize(const QuantizeArgs& a) {
   j["out"] = a.out;
   j["calibration"] = {{"source", a.calib}, {"samples", rep.calib_samples}, {"method", a.method}};
   if (a.method == "percentile") j["calibration"]["percentile"] = a.percentile;
-  j["weights"] = {{"bits", opt.weight_bits}, {"per_channel", opt.per_channel}};
+  j["weights"] = {{"bits", opt.weight_bits}, {"per_channel", opt.per_channel},
+                  {"range", ptq::weight_range_name(opt.weight_range)}, {"bias_correction", opt.bias_correction}};
   j["output_sqnr_db"] = rep.output_sqnr_db;
   for (const auto& l : rep.layers)
     j["layers"].push_back({{"node", l.node}, {"op", l.op}, {"precision", l.precision}, {"input", l.input}, {"output", l.output},
-                           {"weight_scales", l.channels}, {"weight_scale_min", l.w_scale_min}, {"weight_scale_max", l.w_scale_max}});
+                           {"weight_scales", l.channels}, {"weight_scale_min", l.w_scale_min}, {"weight_scale_max", l.w_scale_max}, {"bias_corrected", l.bias_corrected}});
   for (const auto& t : rep.tensors)
     j["tensors"].push_back({{"name", t.name}, {"observed", {t.min, t.max}}, {"range", {t.lo, t.hi}}, {"scale", t.scale},
                             {"zero_point", t.zero_point}, {"sqnr_db", t.sqnr_db}});
@@ -85,6 +88,10 @@ LOWBIT_COMMAND("quantize", "post-training int8 / W4A8 quantization of an ONNX mo
   cmd.add_option("--out", a->out, "quantized model.onnx")->required();
   cmd.add_option("--summary", a->summary, "JSON summary (default: <out>.json)");
   cmd.add_option("--weights", a->weights, "weight precision: int8, or int4 (W4A8: int8 codes in [-7, 7], which lowbit packs two per byte)")->capture_default_str();
+  cmd.add_option("--weight-range", a->weight_range,
+                 "weight scales: minmax (amax/q), mse (the clip ratio with the least quantization error) or act-mse (that error weighted by each input channel's E[x^2])")
+      ->capture_default_str();
+  cmd.add_flag("--bias-correction", a->bias_correction, "absorb the quantized weights' expected output shift dW·E[x] (calibration means) into the biases");
   cmd.add_flag("--per-channel,!--per-tensor", a->per_channel, "weight scales per output channel (default) or per tensor");
   cmd.add_option("--calib-method", a->method, "minmax | percentile | mse | entropy")->capture_default_str();
   cmd.add_option("--percentile", a->percentile, "percentile method: share of values kept in range")->capture_default_str();

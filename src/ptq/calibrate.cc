@@ -131,8 +131,37 @@ TensorRange choose_range(float min, float max, const std::vector<double>& counts
   return r;
 }
 
+namespace {
+
+// Adds one batch to per-channel sums of x and x^2 along `axis` (kLastAxis: the last one).
+void add_moments(const onnx::Array& v, int axis, std::vector<double>& sum, std::vector<double>& sq, int64_t& count) {
+  const auto& s = v.shape();
+  if (s.empty()) return;
+  const size_t a = axis == kLastAxis ? s.size() - 1 : static_cast<size_t>(axis);
+  if (a >= s.size()) return;
+  int64_t inner = 1;
+  for (size_t d = a + 1; d < s.size(); ++d) inner *= s[d];
+  const int64_t ch = s[a], outer = ch * inner > 0 ? v.numel() / (ch * inner) : 0;
+  sum.resize(static_cast<size_t>(ch), 0.0);
+  sq.resize(static_cast<size_t>(ch), 0.0);
+  const float* p = v.data<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < ch; ++c) {
+      double s1 = 0, s2 = 0;
+      const float* q = p + (o * ch + c) * inner;
+      for (int64_t i = 0; i < inner; ++i) s1 += q[i], s2 += static_cast<double>(q[i]) * q[i];
+      sum[static_cast<size_t>(c)] += s1;
+      sq[static_cast<size_t>(c)] += s2;
+    }
+  count += outer * inner;
+}
+
+}  // namespace
+
 std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>& tensors, const onnx::Array& calib,
-                                   const CalibOptions& opt) {
+                                   const CalibOptions& opt, const std::vector<int>& channel_axes) {
+  LOWBIT_REQUIRE(channel_axes.empty() || channel_axes.size() == tensors.size(), "quantize", "{} channel axes for {} tensors",
+                 channel_axes.size(), tensors.size());
   LOWBIT_REQUIRE(calib.dim() >= 1 && calib.shape()[0] > 0, "quantize", "the calibration set is empty");
   LOWBIT_REQUIRE(g.inputs.size() == 1, "quantize", "models with {} inputs are not supported (one image input)", g.inputs.size());
   onnx::Graph probe = g;
@@ -141,7 +170,8 @@ std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>&
   onnx::Session session(std::move(probe), onnx::SessionOptions{1, 0, true});
   const int64_t n = calib.shape()[0];
   std::vector<float> mn(tensors.size(), std::numeric_limits<float>::infinity()), mx(tensors.size(), -std::numeric_limits<float>::infinity());
-  std::vector<std::vector<double>> hist(tensors.size());
+  std::vector<std::vector<double>> hist(tensors.size()), msum(tensors.size()), msq(tensors.size());
+  std::vector<int64_t> mcount(tensors.size(), 0);
   for (int pass = 0; pass < (opt.method == CalibMethod::minmax ? 1 : 2); ++pass) {
     for (int64_t r0 = 0; r0 < n; r0 += opt.batch) {
       const auto outs = session.run(std::vector<onnx::Array>{batch_rows(calib, r0, std::min(n, r0 + opt.batch))});
@@ -149,6 +179,7 @@ std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>&
         const onnx::Array& v = outs[first + t];
         const float* p = v.data<float>();
         if (pass == 0) {
+          if (!channel_axes.empty() && channel_axes[t] != kNoMoments) add_moments(v, channel_axes[t], msum[t], msq[t], mcount[t]);
           for (int64_t i = 0; i < v.numel(); ++i) {
             mn[t] = std::min(mn[t], p[i]);
             mx[t] = std::max(mx[t], p[i]);
@@ -169,6 +200,13 @@ std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>&
     LOWBIT_REQUIRE(std::isfinite(mn[t]) && std::isfinite(mx[t]), "quantize", "tensor '{}' has non-finite values on the calibration data",
                    g.values[static_cast<size_t>(tensors[t])].name);
     out.push_back(choose_range(mn[t], mx[t], hist[t], opt));
+    if (mcount[t] > 0) {
+      const double n_per_channel = static_cast<double>(mcount[t]);
+      for (size_t c = 0; c < msum[t].size(); ++c) {
+        out.back().mean.push_back(msum[t][c] / n_per_channel);
+        out.back().sq.push_back(msq[t][c] / n_per_channel);
+      }
+    }
   }
   return out;
 }

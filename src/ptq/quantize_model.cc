@@ -19,6 +19,7 @@ using onnx::Array;
 using onnx::ElemType;
 using onnx::Graph;
 using onnx::Node;
+using Shape = std::vector<int64_t>;
 
 bool has_in(const Node& n, size_t i) { return i < n.inputs.size() && n.inputs[i] != onnx::kNoValue; }
 
@@ -139,8 +140,31 @@ int add_const_dq(Graph& g, std::string base, Array codes, Array scale, Array zer
 // Symmetric weights of `bits` bits (8, or 4: W4A8) stored as int8 codes in [-q, q],
 // q = 2^(bits-1) - 1 (int4 codes in [-7, 7] fit ONNX's int8 type, which lowbit and ONNX Runtime
 // both run; lowbit packs them two per byte): per output channel (axis) or one scale, scale =
-// amax / q; fills the layer report (precision "w8a8" or "w4a8").
-int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::vector<float>* scales, int bits = 8) {
+// amax / q or the MSE-clipped one (weight_range.h); fills the layer report (precision "w8a8" or "w4a8").
+// The input channel (of the layer's input tensor, along the axis plan_qdq collects moments on)
+// that weight element i multiplies; -1 if the layout is not one of the planned ones.
+int64_t input_channel(const Node& n, const Shape& ws, int64_t i) {
+  if (n.op_type == "Conv" && ws.size() >= 3) {
+    int64_t spatial = 1;
+    for (size_t d = 2; d < ws.size(); ++d) spatial *= ws[d];
+    const int64_t cg = ws[1], per_group = ws[0] / std::max<int64_t>(1, n.attr_i("group", 1));
+    const int64_t o = i / (cg * spatial);
+    return (per_group > 0 ? o / per_group : 0) * cg + (i / spatial) % cg;
+  }
+  if (ws.size() != 2) return -1;
+  if (n.op_type == "Gemm" && n.attr_i("transB", 0)) return i % ws[1];  // B is (N, K)
+  return i / ws[1];                                                   // Gemm/MatMul B is (K, N)
+}
+
+// Channel axis of a layer's input for its per-channel moments (the K axis of the product).
+int input_channel_axis(const Node& n) {
+  if (n.op_type == "Conv") return 1;
+  if (n.op_type == "Gemm") return n.attr_i("transA", 0) ? 0 : 1;
+  return kLastAxis;
+}
+
+int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::vector<float>* scales, int bits,
+                    WeightRange range, const TensorRange* input = nullptr) {
   LOWBIT_REQUIRE(bits == 8 || bits == 4, "quantize", "weights of {} bits are not supported (8 or 4)", bits);
   const float qmax = bits == 4 ? 7.0f : 127.0f;
   const Array& w = *g.constant(n.inputs[1]);
@@ -149,12 +173,20 @@ int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::
   int64_t inner = 1;
   for (size_t d = static_cast<size_t>(axis) + 1; d < w.shape().size(); ++d) inner *= w.shape()[d];
   auto chan = [&](int64_t i) { return per_channel ? (i / inner) % ch : 0; };
-  std::vector<float> amax(static_cast<size_t>(ch), 0.0f);
-  for (int64_t i = 0; i < w.numel(); ++i)
-    amax[static_cast<size_t>(chan(i))] = std::max(amax[static_cast<size_t>(chan(i))], std::fabs(w.data<float>()[i]));
+  // act-mse: each weight's squared error counts with its input channel's E[x^2].
+  const bool weighted = range == WeightRange::act_mse && input && !input->sq.empty();
+  std::vector<std::vector<float>> values(static_cast<size_t>(ch));
+  std::vector<std::vector<double>> importance(weighted ? static_cast<size_t>(ch) : 0);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    values[static_cast<size_t>(chan(i))].push_back(w.data<float>()[i]);
+    if (!weighted) continue;
+    const int64_t k = input_channel(n, w.shape(), i);
+    importance[static_cast<size_t>(chan(i))].push_back(k >= 0 && k < static_cast<int64_t>(input->sq.size()) ? input->sq[static_cast<size_t>(k)] : 1.0);
+  }
   scales->assign(static_cast<size_t>(ch), 1.0f);
   for (int64_t c = 0; c < ch; ++c)
-    if (amax[static_cast<size_t>(c)] > 0) (*scales)[static_cast<size_t>(c)] = amax[static_cast<size_t>(c)] / qmax;
+    (*scales)[static_cast<size_t>(c)] =
+        weight_scale(values[static_cast<size_t>(c)], qmax, range, weighted ? &importance[static_cast<size_t>(c)] : nullptr);
   Array codes = Array::empty(ElemType::i8, w.shape());
   for (int64_t i = 0; i < w.numel(); ++i) {
     const float q = std::nearbyint(w.data<float>()[i] / (*scales)[static_cast<size_t>(chan(i))]);
@@ -168,6 +200,41 @@ int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::
   rep.w_scale_max = *std::max_element(scales->begin(), scales->end());
   const std::string base = g.values[static_cast<size_t>(n.inputs[1])].name;
   return add_const_dq(g, base, std::move(codes), std::move(scale), std::move(zero), axis);
+}
+
+// Bias correction (Nagel et al. 2019, empirical form): the quantized weights shift the layer's
+// expected output by dW·E[x] (E[x] per input channel from calibration; a conv's zero padding is
+// taken to hold the channel mean too). The float bias absorbs -shift before it is quantized; a
+// Conv or Gemm without bias gets one. MatMul has no bias input: left as is (returns false).
+bool correct_bias(Graph& g, int node_id, const Array& w, int wv, const std::vector<float>& ws, const TensorRange& in) {
+  const Node& n = g.nodes[static_cast<size_t>(node_id)];
+  if (n.op_type == "MatMul" || in.mean.empty()) return false;
+  const double alpha = n.op_type == "Gemm" ? n.attr_f("alpha", 1.0f) : 1.0, beta = n.op_type == "Gemm" ? n.attr_f("beta", 1.0f) : 1.0;
+  if (beta == 0) return false;
+  const Node& dq = g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(wv)].producer)];
+  const Array& codes = *g.constant(dq.inputs[0]);
+  const Shape& s = w.shape();
+  const int64_t axis = weight_axis(n), out_ch = s[static_cast<size_t>(axis)];
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(axis) + 1; d < s.size(); ++d) inner *= s[d];
+  std::vector<double> shift(static_cast<size_t>(out_ch), 0.0);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int64_t o = (i / inner) % out_ch, k = input_channel(n, s, i);
+    if (k < 0 || k >= static_cast<int64_t>(in.mean.size())) return false;
+    const float scale = ws[ws.size() == 1 ? 0 : static_cast<size_t>(o)];
+    shift[static_cast<size_t>(o)] += (static_cast<double>(codes.data<int8_t>()[i]) * scale - w.data<float>()[i]) * in.mean[static_cast<size_t>(k)];
+  }
+  const Array* b = has_in(n, 2) ? g.constant(n.inputs[2]) : nullptr;
+  if (has_in(n, 2) && (!b || b->type() != ElemType::f32 || b->dim() != 1 || b->numel() != out_ch)) return false;
+  Array nb = Array::empty(ElemType::f32, {out_ch});
+  for (int64_t o = 0; o < out_ch; ++o)
+    nb.data<float>()[o] = static_cast<float>((b ? b->get_f64(o) : 0.0) - alpha * shift[static_cast<size_t>(o)] / beta);
+  const std::string base = n.name.empty() ? "layer" + std::to_string(node_id) : n.name;
+  const int bv = add_const(g, base + "_bias_corrected", std::move(nb));
+  Node& n2 = g.nodes[static_cast<size_t>(node_id)];
+  n2.inputs.resize(std::max<size_t>(n2.inputs.size(), 3), onnx::kNoValue);
+  n2.inputs[2] = bv;
+  return true;
 }
 
 // int32 bias in units of x_scale·w_scale[c] (ONNX Runtime's layout).
@@ -262,7 +329,15 @@ QdqPlan plan_qdq(const Graph& input, const Array& calib, const QuantizeOptions& 
     plan.layers.push_back(QuantLayer{n.name, n.op_type, l.node, l.in, l.out, g.constant(n.inputs[1])->numel()});
   }
   LOWBIT_REQUIRE(!plan.layers.empty(), "quantize", "the model has no Conv, Gemm or MatMul with constant float weights to quantize");
-  plan.ranges = calibrate(g, plan.tensors, calib, opt.calib);
+  // Per-channel input moments, for act-mse weight ranges and bias correction.
+  std::vector<int> axes;
+  if (opt.weight_range == WeightRange::act_mse || opt.bias_correction) {
+    axes.assign(plan.tensors.size(), kNoMoments);
+    for (const QuantLayer& l : plan.layers)
+      for (size_t i = 0; i < plan.tensors.size(); ++i)
+        if (plan.tensors[i] == l.in) axes[i] = input_channel_axis(g.nodes[static_cast<size_t>(l.node_id)]);
+  }
+  plan.ranges = calibrate(g, plan.tensors, calib, opt.calib, axes);
   plan.calib_samples = calib.shape()[0];
   for (size_t i = 0; i < plan.tensors.size(); ++i) {
     const ActParams p = act_params(plan.ranges[i]);
@@ -306,6 +381,8 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
     if (const int a = sole_consumer(g, out); a >= 0 && g.nodes[static_cast<size_t>(a)].op_type == "Relu") out = g.nodes[static_cast<size_t>(a)].outputs[0];
     if (!is_graph_output(g, out)) quantized.insert(out);
   }
+  std::map<int, const TensorRange*> range_of;  // calibrated tensor -> its range and moments
+  for (size_t i = 0; i < plan.tensors.size() && i < plan.ranges.size(); ++i) range_of[plan.tensors[i]] = &plan.ranges[i];
   // Weights and biases first (node indices stay valid: add_node appends).
   for (size_t i = 0; i < config.size(); ++i) {
     const QuantLayer& l = plan.layers[i];
@@ -315,9 +392,13 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
       Node& n = g.nodes[static_cast<size_t>(l.node_id)];
       const int64_t out_channels = g.constant(n.inputs[1])->shape()[static_cast<size_t>(weight_axis(n))];
       std::vector<float> ws;
-      const int wv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws, config[i] == Precision::w4a8 ? 4 : 8);
-      Node& n2 = g.nodes[static_cast<size_t>(l.node_id)];  // add_node may have moved the node table
-      n2.inputs[1] = wv;
+      const int bits = config[i] == Precision::w4a8 ? 4 : 8;
+      const TensorRange* in = range_of.count(l.in) ? range_of[l.in] : nullptr;
+      const Array w_float = plan.opt.bias_correction ? *g.constant(n.inputs[1]) : Array();
+      const int wv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws, bits, plan.opt.weight_range, in);
+      g.nodes[static_cast<size_t>(l.node_id)].inputs[1] = wv;  // add_node may have moved the node table
+      if (plan.opt.bias_correction && in) lr.bias_corrected = correct_bias(g, l.node_id, w_float, wv, ws, *in);
+      Node& n2 = g.nodes[static_cast<size_t>(l.node_id)];
       const Array* b = has_in(n2, 2) ? g.constant(n2.inputs[2]) : nullptr;
       if (b && b->type() == ElemType::f32 && b->dim() == 1 && b->numel() == out_channels) {
         // quantize_bias adds nodes (the node table may move): index it again afterwards.
@@ -351,7 +432,11 @@ Array quantized_weight(const QdqPlan& plan, size_t layer, Precision p) {
   const int64_t axis = weight_axis(n);
   LayerReport lr;
   std::vector<float> ws;
-  const int dv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws, p == Precision::w4a8 ? 4 : 8);
+  const int bits = p == Precision::w4a8 ? 4 : 8;
+  const TensorRange* in = nullptr;
+  for (size_t i = 0; i < plan.tensors.size() && i < plan.ranges.size(); ++i)
+    if (plan.tensors[i] == plan.layers.at(layer).in) in = &plan.ranges[i];
+  const int dv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws, bits, plan.opt.weight_range, in);
   const Node& dq = g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(dv)].producer)];
   const Array& codes = *g.constant(dq.inputs[0]);
   int64_t inner = 1;

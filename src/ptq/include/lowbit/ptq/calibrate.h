@@ -25,11 +25,18 @@ struct CalibOptions {
 struct TensorRange {
   float min = 0, max = 0;  // observed
   float lo = 0, hi = 0;    // chosen clipping range (lo <= 0 <= hi)
+  // Per-channel moments E[x] and E[x^2] over the calibration set (every other axis averaged),
+  // when a channel axis was asked for; empty otherwise.
+  std::vector<double> mean, sq;
 };
 
-// Ranges of `tensors` (value ids of g) over `calib` (the graph's first input, batch first).
+// The channel axis of a tensor's moments: an axis, kLastAxis, or kNoMoments.
+inline constexpr int kNoMoments = -1, kLastAxis = -2;
+
+// Ranges of `tensors` (value ids of g) over `calib` (the graph's first input, batch first);
+// channel_axes (one per tensor, or empty for none) asks for per-channel moments too.
 std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>& tensors, const onnx::Array& calib,
-                                   const CalibOptions& opt);
+                                   const CalibOptions& opt, const std::vector<int>& channel_axes = {});
 
 // Range choice from a histogram over [min, max] (exposed for tests): counts.size() bins.
 TensorRange choose_range(float min, float max, const std::vector<double>& counts, const CalibOptions& opt);

@@ -11,13 +11,16 @@
 
 #include "lowbit/onnx/ir.h"
 #include "lowbit/ptq/calibrate.h"
+#include "lowbit/ptq/weight_range.h"
 
 namespace lowbit::ptq {
 
 struct QuantizeOptions {
   CalibOptions calib;
   bool per_channel = true;
-  int weight_bits = 8;                // 8, or 4 (W4A8: int8 codes in [-7, 7], scale amax/7)
+  int weight_bits = 8;                // 8, or 4 (W4A8: int8 codes in [-7, 7])
+  WeightRange weight_range = WeightRange::minmax;  // weight scales (weight_range.h)
+  bool bias_correction = false;       // absorb the weights' expected output shift dW·E[x] into the bias
   std::vector<std::string> exclude;   // node names left in float
   std::string config_json;            // per-layer precisions (config_from_json); replaces exclude
 };
@@ -34,6 +37,7 @@ struct LayerReport {
   std::string input, output;        // tensor names (quantized ones appear in `tensors`)
   float w_scale_min = 0, w_scale_max = 0;
   int64_t channels = 0;             // weight scales (1 when per tensor)
+  bool bias_corrected = false;      // the bias absorbed dW·E[x] (QuantizeOptions::bias_correction)
 };
 
 struct QuantizeReport {
