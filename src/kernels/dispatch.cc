@@ -297,7 +297,7 @@ std::vector<PeakLoop> peak_loops() {
   else if (f.avx2 && f.fma) loops.push_back({PeakKind::fp32, "avx2+fma", &detail::peak_fp32_avx2});
   if (f.avx512f && f.avx512vnni) loops.push_back({PeakKind::int8, "avx512_vnni", &detail::peak_int8_avx512vnni});
   else if (f.avx2) loops.push_back({PeakKind::int8, "avx2 (vpmaddubsw)", &detail::peak_int8_avx2});
-  if (f.avx512f && __builtin_cpu_supports("avx512bf16")) loops.push_back({PeakKind::bf16, "avx512_bf16", &detail::peak_bf16_avx512});
+  if (f.avx512f && f.avx512bf16) loops.push_back({PeakKind::bf16, "avx512_bf16", &detail::peak_bf16_avx512});
   return loops;
 }
 

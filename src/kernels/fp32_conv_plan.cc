@@ -31,10 +31,10 @@ float* scratch(size_t slot, size_t bytes) {
   return b.data();
 }
 
-memory::desc weights_desc(const Conv2dShape& s, Tag tag) {
+memory::desc weights_desc(const Conv2dShape& s, Tag tag, memory::data_type dt = kF32) {
   const memory::dim G = s.groups;
-  if (G > 1) return memory::desc({G, s.K / G, s.C / G, s.R, s.S}, kF32, tag == Tag::any ? tag : Tag::goihw);
-  return memory::desc({s.K, s.C, s.R, s.S}, kF32, tag == Tag::any ? tag : Tag::oihw);
+  if (G > 1) return memory::desc({G, s.K / G, s.C / G, s.R, s.S}, dt, tag == Tag::any ? tag : Tag::goihw);
+  return memory::desc({s.K, s.C, s.R, s.S}, dt, tag == Tag::any ? tag : Tag::oihw);
 }
 
 Tag act_tag(ConvLayout l) { return l == ConvLayout::nhwc ? Tag::nhwc : Tag::nchw; }
@@ -56,6 +56,7 @@ struct ConvPlan::Impl {
   Conv2dShape s;
   ConvEpilogue ep;
   ConvLayout x_layout, y_layout;
+  PlanMath math = PlanMath::f32;
   int threads = -1;
   // oneDNN path.
   std::optional<dnnl::convolution_forward> prim;
@@ -76,7 +77,9 @@ bool ConvPlan::Impl::build(int nthreads) {
   auto& eng = detail::cpu_engine();
   const Tag xt = x_layout == ConvLayout::nhwc ? Tag::nhwc : Tag::any;
   const Tag yt = y_layout == ConvLayout::nhwc ? Tag::nhwc : Tag::any;
-  const memory::desc src({s.N, s.C, s.H, s.W}, kF32, xt), dst({s.N, s.K, s.OH(), s.OW()}, kF32, yt);
+  // bf16: the primitive reads bf16 activations (converted by the input reorder) and weights.
+  const auto in_dt = math == PlanMath::bf16 ? memory::data_type::bf16 : kF32;
+  const memory::desc src({s.N, s.C, s.H, s.W}, in_dt, xt), dst({s.N, s.K, s.OH(), s.OW()}, kF32, yt);
   const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({s.K}, kF32, Tag::x);
   dnnl::post_ops po;
   if (ep.sum) po.append_sum(1.0f);
@@ -86,7 +89,7 @@ bool ConvPlan::Impl::build(int nthreads) {
   attr.set_post_ops(po);
   try {
     const dnnl::convolution_forward::desc fd(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights_desc(s, Tag::any),
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights_desc(s, Tag::any, in_dt),
         bias_md, dst, {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_h, s.pad_w}, {s.pad_h, s.pad_w});
     const dnnl::convolution_forward::primitive_desc pd(fd, attr, eng);
     auto& strm = detail::thread_stream();
@@ -160,6 +163,11 @@ void ConvPlan::Impl::run_fallback(const float* x, float* y) {
     convert_layout(false, s.N, s.C, s.H * s.W, x, xc.data());
     x = xc.data();
   }
+  if (math == PlanMath::bf16) {  // w was rounded at construction
+    if (xc.empty()) xc.assign(x, x + xn);
+    round_to_bf16(xn, xc.data(), xc.data());
+    x = xc.data();
+  }
   conv2d_forward(s, x, w.data(), b.empty() ? nullptr : b.data(), yc.data());
   if (ep.sum) {
     const float* r = y;
@@ -179,14 +187,16 @@ void ConvPlan::Impl::run_fallback(const float* x, float* y) {
 }
 
 ConvPlan::ConvPlan(const Conv2dShape& s, const float* w, const float* bias, const ConvEpilogue& epilogue,
-                   ConvLayout x_layout, ConvLayout y_layout)
+                   ConvLayout x_layout, ConvLayout y_layout, PlanMath math)
     : impl_(std::make_unique<Impl>()) {
   Impl& p = *impl_;
   p.s = s;
   p.ep = epilogue;
   p.x_layout = x_layout;
   p.y_layout = y_layout;
+  p.math = math;
   p.w.assign(w, w + s.K * (s.C / s.groups) * s.R * s.S);
+  if (math == PlanMath::bf16) round_to_bf16(static_cast<int64_t>(p.w.size()), p.w.data(), p.w.data());
   if (bias) p.b.assign(bias, bias + s.K);
   if (detail::library_paths()) p.build(detail::sync_omp_threads());
 }

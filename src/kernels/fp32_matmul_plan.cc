@@ -19,16 +19,20 @@ using Tag = memory::format_tag;
 struct MatmulPlan::Impl {
   int64_t M, N, K;
   bool relu;
+  PlanMath math = PlanMath::f32;
   int threads = -1;
   std::optional<dnnl::matmul> prim;
+  std::optional<dnnl::reorder> x_reorder;  // bf16: x converted per run
+  memory::desc x_prim;
   memory packed_w, packed_b;
   std::vector<float> w, b;  // plain copies until the first build (and for the fallback)
 
   bool build(int nthreads) {
     auto& eng = detail::cpu_engine();
     constexpr auto f32 = memory::data_type::f32;
-    const memory::desc src({M, K}, f32, Tag::ab), dst({M, N}, f32, Tag::ab);
-    const memory::desc wt_any({K, N}, f32, Tag::any), wt_user({K, N}, f32, Tag::ba);  // W (N, K) = W^T (K, N) in "ba"
+    const auto in_dt = math == PlanMath::bf16 ? memory::data_type::bf16 : f32;
+    const memory::desc src({M, K}, in_dt, Tag::ab), dst({M, N}, f32, Tag::ab);
+    const memory::desc wt_any({K, N}, in_dt, Tag::any), wt_user({K, N}, f32, Tag::ba);  // W (N, K) = W^T (K, N) in "ba"
     const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({1, N}, f32, Tag::ab);
     dnnl::primitive_attr attr;
     if (relu) {
@@ -52,7 +56,11 @@ struct MatmulPlan::Impl {
         std::memcpy(packed_b.get_data_handle(), b.data(), b.size() * sizeof(float));
       }
       strm.wait();
+      std::optional<dnnl::reorder> xr;
+      if (math == PlanMath::bf16) xr = dnnl::reorder(dnnl::reorder::primitive_desc(eng, memory::desc({M, K}, f32, Tag::ab), eng, src));
       prim = dnnl::matmul(pd);
+      x_reorder = xr;
+      x_prim = src;
       packed_w = new_w;
       threads = nthreads;
       return true;
@@ -62,11 +70,12 @@ struct MatmulPlan::Impl {
   }
 };
 
-MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu)
+MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu, PlanMath math)
     : impl_(std::make_unique<Impl>()) {
   Impl& p = *impl_;
-  p.M = M, p.N = N, p.K = K, p.relu = relu;
+  p.M = M, p.N = N, p.K = K, p.relu = relu, p.math = math;
   p.w.assign(w, w + N * K);
+  if (math == PlanMath::bf16) round_to_bf16(N * K, p.w.data(), p.w.data());
   if (bias) p.b.assign(bias, bias + N);
   if (detail::library_paths() && M > 0 && N > 0 && K > 0 && p.build(detail::sync_omp_threads())) {
     p.w.clear();
@@ -85,6 +94,12 @@ void MatmulPlan::run(const float* x, float* y) {
   Impl& p = *impl_;
   if (p.M <= 0 || p.N <= 0) return;
   if (!p.prim) {  // fallback: the plain path
+    std::vector<float> xr;
+    if (p.math == PlanMath::bf16) {
+      xr.resize(static_cast<size_t>(p.M * p.K));
+      round_to_bf16(p.M * p.K, x, xr.data());
+      x = xr.data();
+    }
     for (int64_t i = 0; i < p.M; ++i)
       for (int64_t j = 0; j < p.N; ++j) y[i * p.N + j] = p.b.empty() ? 0.0f : p.b[static_cast<size_t>(j)];
     gemm_f32(false, true, p.M, p.N, p.K, 1.0f, x, p.K, p.w.data(), p.K, 1.0f, y, p.N);
@@ -99,6 +114,13 @@ void MatmulPlan::run(const float* x, float* y) {
   constexpr auto f32 = memory::data_type::f32;
   memory xm(memory::desc({p.M, p.K}, f32, Tag::ab), eng, const_cast<float*>(x));
   memory ym(memory::desc({p.M, p.N}, f32, Tag::ab), eng, y);
+  if (p.x_reorder) {  // bf16 copy of x in per-thread scratch
+    thread_local std::vector<uint16_t> xs;
+    if (xs.size() < static_cast<size_t>(p.M * p.K)) xs.resize(static_cast<size_t>(p.M * p.K));
+    memory xb(p.x_prim, eng, xs.data());
+    p.x_reorder->execute(strm, xm, xb);
+    xm = xb;
+  }
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, p.packed_w}, {DNNL_ARG_DST, ym}};
   if (p.packed_b) args.emplace(DNNL_ARG_BIAS, p.packed_b);
   p.prim->execute(strm, args);

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/kernels/fp32.h"
 
 namespace lowbit::kernels {
@@ -26,8 +27,10 @@ class ConvPlan {
   // w is (K, C/groups, R, S) and bias (K) or null; both are copied (packed) here, so the caller
   // may free them afterwards. Never throws for a valid shape: if oneDNN cannot build a
   // primitive, run() falls back to conv2d_forward plus plain-loop epilogue and layout changes.
+  // math = bf16: x and w are rounded to bfloat16 (bf16.h), the sums and y stay fp32; the
+  // fallback rounds copies and runs the fp32 kernel, which is the reference of that arithmetic.
   ConvPlan(const Conv2dShape& s, const float* w, const float* bias, const ConvEpilogue& epilogue = {},
-           ConvLayout x_layout = ConvLayout::nchw, ConvLayout y_layout = ConvLayout::nchw);
+           ConvLayout x_layout = ConvLayout::nchw, ConvLayout y_layout = ConvLayout::nchw, PlanMath math = PlanMath::f32);
   ~ConvPlan();
   ConvPlan(ConvPlan&&) noexcept;
   ConvPlan& operator=(ConvPlan&&) noexcept;

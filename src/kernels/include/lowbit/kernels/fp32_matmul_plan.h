@@ -7,13 +7,16 @@
 #include <cstdint>
 #include <memory>
 
+#include "lowbit/kernels/bf16.h"
+
 namespace lowbit::kernels {
 
 class MatmulPlan {
  public:
   // w and bias (N or null) are copied; `relu` fuses max(0, .) as a post-op. Never throws for
   // valid sizes: without a primitive run() computes gemm_f32 + bias + ReLU in plain steps.
-  MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu);
+  // math = bf16: x and w rounded to bfloat16, fp32 sums and output (the fallback rounds copies).
+  MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu, PlanMath math = PlanMath::f32);
   ~MatmulPlan();
   MatmulPlan(MatmulPlan&&) noexcept;
   MatmulPlan& operator=(MatmulPlan&&) noexcept;
