@@ -32,7 +32,7 @@ void add_common(CLI::App& cmd, PtqArgs* a, bool required_model) {
   cmd.add_option("--metric", a->o.metric, "sqnr | measured | augmented | hessian | augmented-hessian | fisher")->capture_default_str();
   cmd.add_option("--grad-samples", a->o.grad_samples, "samples of the gradient metrics (hessian, fisher)")->capture_default_str();
   cmd.add_option("--lambda", a->o.lambda, "weight of the inter-layer term of --metric augmented")->capture_default_str();
-  cmd.add_option("--precisions", a->precisions, "candidate precisions: fp32,int8,w4a8 (bf16: no engine path yet)")->capture_default_str();
+  cmd.add_option("--precisions", a->precisions, "candidate precisions: fp32,bf16,int8,w4a8 (bf16 only where the CPU has AVX512-BF16)")->capture_default_str();
   cmd.add_option("--weight-range", a->weight_range, "weight scales: minmax, mse or act-mse (see lowbit quantize)")
       ->capture_default_str();
   cmd.add_flag("--bias-correction", a->o.quant.bias_correction, "absorb the quantized weights' expected output shift into the biases");

@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
+#include <tuple>
 
 #include "lowbit/onnx/shape_inference.h"
 #include "proto_tensor.h"
@@ -100,6 +101,24 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
     for (size_t i = 0; i < n_in; ++i) {
       const int v = node.inputs[i];
       np->add_input(v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name);
+    }
+    // bf16 arithmetic (lowbit_bf16) is written back as Cast(BFLOAT16) -> Cast(FLOAT) on input 0.
+    // The Casts go before the layer: the layer's proto is moved after them.
+    if (node.attr_i("lowbit_bf16", 0) != 0) {
+      const std::string x = g.values[static_cast<size_t>(node.inputs[0])].name, stem = node.name + "_bf16";
+      ::onnx::NodeProto layer = *np;
+      gp->mutable_node()->RemoveLast();
+      for (const auto& [to, in, out] : {std::tuple{ElemType::bf16, x, stem + "_down"}, std::tuple{ElemType::f32, stem + "_down", stem + "_up"}}) {
+        auto* cp = gp->add_node();
+        cp->set_name(out);
+        cp->set_op_type("Cast");
+        cp->add_input(in);
+        cp->add_output(out);
+        set_attr("to", Attribute::from_int(static_cast<int64_t>(to)), cp->add_attribute());
+      }
+      layer.set_input(0, stem + "_up");
+      np = gp->add_node();
+      *np = std::move(layer);
     }
     const std::string act = node.attr_s("lowbit_act", "");
     for (size_t i = 0; i < node.outputs.size(); ++i) {

@@ -171,6 +171,7 @@ void optimize_graph(Graph& g) {
   if (const char* e = std::getenv("LOWBIT_ONNX_INT8"); !e || std::string_view(e) != "0") lower_quantized(g);
   fold_constants(g);
   fold_batchnorm(g);
+  lower_bf16(g);
   fuse_gelu(g);
   fuse_layernorm(g);
   fuse_conv_add(g);

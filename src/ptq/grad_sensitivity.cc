@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/onnx/grad.h"
 #include "lowbit/ptq/calibrate.h"
 #include "lowbit/ptq/sensitivity.h"
@@ -23,8 +24,12 @@ double sq_diff(const onnx::Array& a, const onnx::Array& b) {
 }
 
 // Q(X) − X for X's uint8 per-tensor parameters (the QuantizeLinear/DequantizeLinear pair).
-onnx::Array act_error(const onnx::Array& x, std::pair<float, int> qp) {
+onnx::Array act_error(const onnx::Array& x, std::pair<float, int> qp, Precision p) {
   onnx::Array e = onnx::Array::empty(onnx::ElemType::f32, x.shape());
+  if (p == Precision::bf16) {  // the input rounded to bfloat16
+    for (int64_t i = 0; i < x.numel(); ++i) e.data<float>()[i] = kernels::round_to_bf16(x.data<float>()[i]) - x.data<float>()[i];
+    return e;
+  }
   const double s = qp.first, z = qp.second;
   for (int64_t i = 0; i < x.numel(); ++i) {
     const double v = x.data<float>()[i];
@@ -74,12 +79,13 @@ GradScores grad_scores(const QdqPlan& plan, const onnx::Array& x_all, const std:
       const onnx::Array& w = *g.constant(g.nodes[static_cast<size_t>(plan.layers[i].node_id)].inputs[1]);
       const onnx::Array& xa = acts.at(inputs[i]);
       const double hx = tr.trace.at(inputs[i]) / static_cast<double>(xa.numel());
-      const onnx::Array ex = act_error(xa, plan.act.at(plan.layers[i].in));
-      double dx = 0;
-      for (int64_t k = 0; k < ex.numel(); ++k) dx += static_cast<double>(ex.data<float>()[k]) * ex.data<float>()[k];
       const double hw = tr.trace.at(weights[i]) / static_cast<double>(w.numel());
-      for (size_t p = 0; p < cand.size(); ++p)
+      for (size_t p = 0; p < cand.size(); ++p) {
+        const onnx::Array ex = act_error(xa, plan.act.at(plan.layers[i].in), cand[p]);
+        double dx = 0;
+        for (int64_t k = 0; k < ex.numel(); ++k) dx += static_cast<double>(ex.data<float>()[k]) * ex.data<float>()[k];
         out.score[i][p] = hw * sq_diff(w, quantized_weight(plan, i, cand[p])) + hx * dx;
+      }
     }
   } else {
     LOWBIT_REQUIRE(metric == Metric::fisher, "ptq", "grad_scores computes hessian or fisher, not '{}'", metric_name(metric));
@@ -91,8 +97,8 @@ GradScores grad_scores(const QdqPlan& plan, const onnx::Array& x_all, const std:
     for (size_t i = 0; i < L; ++i) {
       const onnx::Array& gy = fp.grads.at(outputs[i]);
       const onnx::Array& y = fp.outputs[1 + i];
-      const onnx::Array dx = act_error(acts.at(inputs[i]), plan.act.at(plan.layers[i].in));
       for (size_t p = 0; p < cand.size(); ++p) {
+        const onnx::Array dx = act_error(acts.at(inputs[i]), plan.act.at(plan.layers[i].in), cand[p]);
         // Y_q: W_i replaced by Q(W_i) and X_i moved to Q(X_i); no gradient needed.
         const onnx::GradResult q = bp2.run(x, loss, {}, {{weights[i], quantized_weight(plan, i, cand[p])}}, {{inputs[i], dx}});
         const onnx::Array& yq = q.outputs[1 + i];

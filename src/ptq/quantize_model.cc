@@ -9,6 +9,7 @@
 #include <set>
 
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/passes.h"
 
@@ -237,6 +238,36 @@ bool correct_bias(Graph& g, int node_id, const Array& w, int wv, const std::vect
   return true;
 }
 
+// A bf16 layer in the file: its weight stored as a bfloat16 initializer read through
+// Cast(to=FLOAT), its input through Cast(to=BFLOAT16) -> Cast(to=FLOAT). ONNX Runtime runs
+// that as the float simulation; lowbit lowers it to bf16 kernels (onnx::lower_bf16).
+int add_cast(Graph& g, int in, ElemType to, const std::string& name) {
+  const int out = g.add_value(name);
+  Node c;
+  c.name = name;
+  c.op_type = "Cast";
+  c.inputs = {in};
+  c.outputs = {out};
+  c.attrs["to"] = onnx::Attribute::from_int(static_cast<int64_t>(to));
+  g.add_node(std::move(c));
+  return out;
+}
+
+void to_bf16(Graph& g, int node_id) {
+  const Node& n = g.nodes[static_cast<size_t>(node_id)];
+  const std::string base = n.name.empty() ? "layer" + std::to_string(node_id) : n.name;
+  const Array& w = *g.constant(n.inputs[1]);
+  Array wb = Array::empty(ElemType::bf16, w.shape());
+  for (int64_t i = 0; i < w.numel(); ++i) wb.data<uint16_t>()[i] = onnx::float_to_bf16(w.data<float>()[i]);
+  const int x = n.inputs[0];
+  const int wv = add_cast(g, add_const(g, g.values[static_cast<size_t>(n.inputs[1])].name + "_bf16", std::move(wb)), ElemType::f32,
+                          base + "_weight_float");
+  const int xv = add_cast(g, add_cast(g, x, ElemType::bf16, base + "_input_bf16"), ElemType::f32, base + "_input_float");
+  Node& n2 = g.nodes[static_cast<size_t>(node_id)];  // add_node may have moved the node table
+  n2.inputs[0] = xv;
+  n2.inputs[1] = wv;
+}
+
 // int32 bias in units of x_scale·w_scale[c] (ONNX Runtime's layout).
 int quantize_bias(Graph& g, int bias, float x_scale, const std::vector<float>& w_scales) {
   const Array& b = *g.constant(bias);
@@ -300,7 +331,8 @@ double weight_bytes_per_value(Precision p) {
 }
 
 std::string precision_unavailable(Precision p) {
-  if (p == Precision::bf16) return "bf16: the engine has no bf16 path yet";
+  // Detected, not assumed: without AVX512-BF16 oneDNN emulates bf16, slower than fp32.
+  if (p == Precision::bf16 && !kernels::bf16_native()) return "bf16: this CPU has no AVX512-BF16 instructions";
   return "";
 }
 
@@ -365,7 +397,7 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
   // inputs both are (in topological order, so an Add feeding an Add is settled first).
   std::set<int> quantized;
   for (size_t i = 0; i < config.size(); ++i) {
-    if (config[i] == Precision::fp32) continue;
+    if (config[i] == Precision::fp32 || config[i] == Precision::bf16) continue;
     quantized.insert(plan.layers[i].in);
     if (plan.layers[i].out >= 0) quantized.insert(plan.layers[i].out);
   }
@@ -388,7 +420,9 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
     const QuantLayer& l = plan.layers[i];
     LayerReport lr{l.node, l.op, precision_name(config[i]), g.values[static_cast<size_t>(l.in)].name,
                    l.out >= 0 ? g.values[static_cast<size_t>(l.out)].name : "", 0, 0, 0};
-    if (config[i] != Precision::fp32) {
+    if (config[i] == Precision::bf16) {
+      to_bf16(g, l.node_id);
+    } else if (config[i] != Precision::fp32) {
       Node& n = g.nodes[static_cast<size_t>(l.node_id)];
       const int64_t out_channels = g.constant(n.inputs[1])->shape()[static_cast<size_t>(weight_axis(n))];
       std::vector<float> ws;
@@ -428,6 +462,11 @@ Array quantized_weight(const QdqPlan& plan, size_t layer, Precision p) {
   Node& n = g.nodes[static_cast<size_t>(plan.layers.at(layer).node_id)];
   const Array w = *g.constant(n.inputs[1]);
   if (p == Precision::fp32) return w;
+  if (p == Precision::bf16) {
+    Array r = w.clone();
+    kernels::round_to_bf16(r.numel(), r.data<float>(), r.data<float>());
+    return r;
+  }
   LOWBIT_REQUIRE(p == Precision::int8 || p == Precision::w4a8, "ptq", "no weight quantizer for {}", precision_name(p));
   const int64_t axis = weight_axis(n);
   LayerReport lr;

@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "lowbit/core/error.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/ptq/oracle.h"
 #include "lowbit/ptq/ptq_run.h"
@@ -359,8 +362,8 @@ TEST(PtqRun, BadInputFailsAndWritesNothing) {
   o.metric = "hessian";
   if (!metric_unavailable(Metric::hessian).empty()) test::expect_error([&] { run_ptq(o); }, "not available");
   o.metric = "measured";
-  o.precisions = {"fp32", "bf16"};
-  test::expect_error([&] { run_ptq(o); }, "bf16");
+  o.precisions = {"fp32", "bf16"};  // refused, naming bf16, only where the CPU lacks AVX512-BF16
+  if (!precision_unavailable(Precision::bf16).empty()) test::expect_error([&] { run_ptq(o); }, "bf16");
   o.precisions = {"fp32", "int8"};
   // No quantizable layer: a model of one Relu.
   onnx::GraphBuilder b;
@@ -383,6 +386,25 @@ TEST(PtqRun, ReportIsSelfContained) {
   EXPECT_NE(html.find("Accuracy vs latency"), std::string::npos);
   EXPECT_NE(html.find("Accuracy vs size"), std::string::npos);
   EXPECT_NE(html.find("Trajectory"), std::string::npos);
+}
+
+// bf16 among the candidates (where the CPU has it): the search runs, every layer's chosen
+// precision is one of the candidates, and the written model loads and runs.
+TEST(PtqRun, Bf16IsACandidatePrecision) {
+  if (!precision_unavailable(Precision::bf16).empty()) GTEST_SKIP() << precision_unavailable(Precision::bf16);
+  const Files f = write_small("bf16");
+  PtqOptions o = small_options(f, "bf16");
+  o.precisions = {"fp32", "bf16", "int8"};
+  ASSERT_EQ(run_ptq(o), 0);
+  std::ifstream in(o.json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["precisions"], nlohmann::json({"bf16", "int8"}));
+  for (const auto& l : j["layers"]) {
+    const std::string c = l["chosen"];
+    EXPECT_TRUE(c == "fp32" || c == "bf16" || c == "int8") << c;
+  }
+  onnx::Session s(onnx::load_model(o.out), onnx::SessionOptions{1, 1, true});
+  EXPECT_EQ(s.run({onnx::load_npy(f.x)}).size(), 1u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/kernels/fp32.h"
 #include "lowbit/kernels/fp32_conv_plan.h"
 #include "ops/activation.h"
@@ -30,7 +31,7 @@ Activation fused_activation(const Node& node) {
 namespace {
 
 const std::vector<std::string_view> kConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
-                                                   "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_sum"};
+                                                   "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_sum", "lowbit_bf16"};
 
 Shape kernel_spatial(const InferCtx& ctx, const Shape& w) {
   Shape k(w.begin() + 2, w.end());
@@ -143,11 +144,24 @@ kernels::Conv2dShape conv2d_shape(const SpatialGeom& g, const Shape& x, const Sh
 // With constant weights inside a session, a ConvPlan (weights packed once, sum and ReLU/Clip as
 // post-ops) does the work; otherwise conv2d_forward and plain loops.
 void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const Activation& act, Array& y) {
-  const Array &x = ctx.input(0), &w = ctx.input(1);
+  // lowbit_bf16 (passes_bf16.cc): X and W rounded to bfloat16, fp32 sums — in the plan, or on
+  // rounded copies for the other paths.
+  const bool bf16 = ctx.node.attr_i("lowbit_bf16", 0) != 0;
+  const kernels::PlanMath math = bf16 ? kernels::PlanMath::bf16 : kernels::PlanMath::f32;
+  Array x_round, w_round;
+  auto rounded = [](const Array& a, Array& keep) -> const Array& {
+    keep = a.clone();
+    kernels::round_to_bf16(keep.numel(), keep.data<float>(), keep.data<float>());
+    return keep;
+  };
+  const Array& x = bf16 && ctx.state == nullptr ? rounded(ctx.input(0), x_round) : ctx.input(0);
+  const Array& w = ctx.input(1);
   const float* bias = ctx.has(2) ? ctx.input(2).data<float>() : nullptr;
   const int64_t group = ctx.node.attr_i("group", 1);
   if (g.rank > 2) {
-    conv_nd_ref(g, x.shape()[0], x.shape()[1], w.shape()[0], group, x.data<float>(), w.data<float>(), bias,
+    const Array& xr = bf16 && x_round.numel() == 0 ? rounded(x, x_round) : x;
+    const Array& wr = bf16 ? rounded(w, w_round) : w;
+    conv_nd_ref(g, xr.shape()[0], xr.shape()[1], wr.shape()[0], group, xr.data<float>(), wr.data<float>(), bias,
                 y.data<float>());
     if (residual) add_into(y.numel(), residual->data<float>(), y.data<float>());
     if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
@@ -172,7 +186,7 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
       using kernels::ConvLayout;
       st = std::make_shared<ConvState>(ConvState{
           s, kernels::ConvPlan(s, w.data<float>(), bias, ep, x_nhwc ? ConvLayout::nhwc : ConvLayout::nchw,
-                               y_nhwc ? ConvLayout::nhwc : ConvLayout::nchw)});
+                               y_nhwc ? ConvLayout::nhwc : ConvLayout::nchw, math)});
       *ctx.state = st;
     }
     if (residual && residual->data<float>() != y.data<float>())
@@ -183,7 +197,12 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
     return;
   }
   LOWBIT_CHECK(!x_nhwc && !y_nhwc, "{}: channels-last planned without constant weights", ctx.node.describe());
-  kernels::conv2d_forward(s, xin, w.data<float>(), bias, y.data<float>());
+  if (bf16 && x_round.numel() == 0) {  // in a session but not planned: round here
+    x_round = Array::empty(ElemType::f32, {s.N, s.C, s.H, s.W});
+    kernels::round_to_bf16(x_round.numel(), xin, x_round.data<float>());
+    xin = x_round.data<float>();
+  }
+  kernels::conv2d_forward(s, xin, bf16 ? rounded(w, w_round).data<float>() : w.data<float>(), bias, y.data<float>());
   if (residual) add_into(y.numel(), residual->data<float>(), y.data<float>());
   if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
 }

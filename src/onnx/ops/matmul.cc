@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/kernels/fp32.h"
 #include "lowbit/kernels/fp32_matmul_plan.h"
 #include "ops/activation.h"
@@ -48,6 +49,32 @@ int64_t MatMulDims::bcast_offset(int64_t i, const Shape& own) const {
 
 namespace {
 
+// lowbit_bf16 (passes_bf16.cc): the operands rounded to bfloat16, products summed in fp32.
+bool bf16_math(const Node& n) { return n.attr_i("lowbit_bf16", 0) != 0; }
+
+Array bf16_copy(const Array& a) {
+  Array r = a.clone();
+  kernels::round_to_bf16(r.numel(), r.data<float>(), r.data<float>());
+  return r;
+}
+
+// MatMul with a constant 2-d B shared by the whole batch, in bf16: a MatmulPlan on B^T (packed
+// once, kept in RunCtx::state, rebuilt when the row count changes).
+bool run_bf16_plan(RunCtx& ctx, int64_t rows, int64_t N, int64_t K) {
+  if (!ctx.state || !(ctx.const_inputs & 0b10) || ctx.input(1).dim() != 2) return false;
+  auto plan = std::static_pointer_cast<kernels::MatmulPlan>(*ctx.state);
+  if (!plan || plan->M() != rows) {
+    const float* b = ctx.input(1).data<float>();
+    std::vector<float> bt(static_cast<size_t>(N * K));
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j) bt[static_cast<size_t>(j * K + k)] = b[k * N + j];
+    plan = std::make_shared<kernels::MatmulPlan>(rows, N, K, bt.data(), nullptr, false, kernels::PlanMath::bf16);
+    *ctx.state = plan;
+  }
+  plan->run(ctx.input(0).data<float>(), ctx.out[0]->data<float>());
+  return true;
+}
+
 void matmul_infer(InferCtx& ctx) {
   LOWBIT_NODE_REQUIRE(ctx.has(0) && ctx.has(1), ctx, "expects 2 inputs");
   require_type(ctx, 0, {ElemType::f32, ElemType::f64});
@@ -77,8 +104,14 @@ void matmul_run(RunCtx& ctx) {
   // A whole batch of A times a shared B is one tall GEMM (BERT's linear layers).
   const bool fold_batch = checked_numel(d.b_batch, "MatMul") == 1 && a.dim() >= 2;
   if (a.type() == ElemType::f32) {
+    Array a16, b16;
     const float *pa = a.data<float>(), *pb = b.data<float>();
     float* py = y.data<float>();
+    if (bf16_math(ctx.node)) {
+      if (fold_batch && run_bf16_plan(ctx, batches * d.M, d.N, d.K)) return;
+      a16 = bf16_copy(a), b16 = bf16_copy(b);
+      pa = a16.data<float>(), pb = b16.data<float>();
+    }
     if (fold_batch) {
       kernels::gemm_f32(false, false, batches * d.M, d.N, d.K, 1.0f, pa, d.K, pb, d.N, 0.0f, py, d.N);
     } else {
@@ -127,7 +160,8 @@ bool run_dense_plan(RunCtx& ctx, int64_t M, int64_t N, int64_t K, double alpha, 
   auto plan = std::static_pointer_cast<kernels::MatmulPlan>(*ctx.state);
   if (!plan || plan->M() != M) {
     plan = std::make_shared<kernels::MatmulPlan>(M, N, K, ctx.input(1).data<float>(),
-                                                 bias ? ctx.input(2).data<float>() : nullptr, act.kind == Act::relu);
+                                                 bias ? ctx.input(2).data<float>() : nullptr, act.kind == Act::relu,
+                                                 bf16_math(ctx.node) ? kernels::PlanMath::bf16 : kernels::PlanMath::f32);
     *ctx.state = plan;
   }
   Array& y = *ctx.out[0];
@@ -157,7 +191,9 @@ void gemm_run(RunCtx& ctx) {
     }
   }
   if (y.type() == ElemType::f32) {
-    kernels::gemm_f32(ta, tb, M, N, K, static_cast<float>(alpha), a.data<float>(), a.shape()[1], b.data<float>(),
+    const bool bf16 = bf16_math(ctx.node);
+    const Array a16 = bf16 ? bf16_copy(a) : a, b16 = bf16 ? bf16_copy(b) : b;
+    kernels::gemm_f32(ta, tb, M, N, K, static_cast<float>(alpha), a16.data<float>(), a.shape()[1], b16.data<float>(),
                       b.shape()[1], has_c ? 1.0f : 0.0f, y.data<float>(), N);
     const Activation act = fused_activation(ctx.node);
     if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
@@ -170,13 +206,13 @@ void gemm_run(RunCtx& ctx) {
 }  // namespace
 
 void add_matmul_ops(OpList& ops) {
-  OpDef mm{"", "MatMul", 1, {}, matmul_infer, matmul_run};
+  OpDef mm{"", "MatMul", 1, {"lowbit_bf16"}, matmul_infer, matmul_run};
   mm.flops = [](const InferCtx& ctx) {
     if (!ctx.out[0].has_shape || !ctx.shape_known(0)) return 0.0;
     return 2.0 * static_cast<double>(checked_numel(ctx.out[0].shape, "MatMul")) * static_cast<double>(ctx.shape(0).back());
   };
   ops.push_back(mm);
-  OpDef gemm{"", "Gemm", 7, {"alpha", "beta", "transA", "transB", "lowbit_act", "lowbit_act_a", "lowbit_act_b"},
+  OpDef gemm{"", "Gemm", 7, {"alpha", "beta", "transA", "transB", "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_bf16"},
              gemm_infer, gemm_run};
   gemm.flops = [](const InferCtx& ctx) {
     if (!ctx.out[0].has_shape || !ctx.shape_known(0)) return 0.0;

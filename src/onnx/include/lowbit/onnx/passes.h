@@ -35,6 +35,11 @@ int lower_quantized(Graph& g);
 // positive and finite, zero point of the wrong length, axis out of range).
 void validate_qparams(const Graph& g);
 
+// Conv/Gemm/MatMul reading Cast(bfloat16) -> Cast(float) of a float input, with constant weights
+// that are all bfloat16 values, run in bf16 (lowbit_bf16=1; passes_bf16.cc). Needs the weights
+// folded to constants first. LOWBIT_ONNX_BF16=0 keeps the float simulation (for comparisons).
+int lower_bf16(Graph& g);
+
 // All of the above, then dead-node removal.
 void optimize_graph(Graph& g);
 
