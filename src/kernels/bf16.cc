@@ -1,12 +1,11 @@
 // bfloat16 rounding (bf16.h), bit-exact round-to-nearest-even on the float's bit pattern; it is
-// its own reference (a plain loop), tested against the ONNX Cast's conversion.
+// its own reference (a plain loop). bf16_native() lives in dispatch.cc with the other ISA choices.
 #include "lowbit/kernels/bf16.h"
 
 #include <cmath>
 #include <cstring>
 
 #include "lowbit/core/threads.h"
-#include "lowbit/kernels/isa.h"
 
 namespace lowbit::kernels {
 
@@ -36,6 +35,5 @@ bool is_bf16_exact(float x) {
   return std::isnan(x) || (u & 0xFFFFu) == 0;
 }
 
-bool bf16_native() { return cpu_features().avx512bf16; }
 
 }  // namespace lowbit::kernels

@@ -22,6 +22,7 @@
 #include "lowbit/kernels/peak.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/igemm_ref.h"
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/qlinear_ref.h"
 #include "lowbit/kernels/quant_ref.h"
@@ -501,5 +502,9 @@ void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p,
   if (active_isa() >= Isa::avx512) return avx512::qadd_u8(n, a, b, p, y);
   ref::qadd_u8(n, a, b, p, y);
 }
+
+// bf16.h: native bf16 dot products (AVX512-BF16); the bf16 plans are offered as a speed option
+// only then.
+bool bf16_native() { return cpu_features().avx512bf16; }
 
 }  // namespace lowbit::kernels
