@@ -1,7 +1,8 @@
 // Writes the seed corpora checked in under fuzz/corpus/ (run by scripts/fuzz-seeds; the output
 // is deterministic). Each file is a valid input of its target, prefixed with the selector byte
 // the target reads first: real checkpoints, .npy/.pb tensors, partial and metadata JSON, IDX,
-// dataset cache, CIFAR record and DSADS text. ONNX and JPEG seeds are copied by the script.
+// dataset cache, CIFAR record and DSADS text, and ONNX models of lowbit's own lowerings (bf16
+// layers, MaxPool on QDQ codes). The other ONNX seeds and the JPEG are copied by the script.
 //   make_seeds OUT_DIR
 #include <onnx/onnx_pb.h>
 
@@ -15,6 +16,8 @@
 #include "lowbit/nn/checkpoint.h"
 #include "lowbit/nn/models.h"
 #include "lowbit/nn/optim.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/ir.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/train/trainer.h"
 
@@ -99,6 +102,33 @@ void data_files(const fs::path& out) {
 
 }  // namespace
 
+// ONNX models for the graph passes the backend node tests do not reach (no selector byte: the
+// onnx target reads a whole ModelProto).
+void onnx_models(const fs::path& out) {
+  using namespace lowbit::onnx;
+  fs::create_directories(out / "onnx");
+  {  // a bf16 layer: Cast(BFLOAT16) -> Cast(FLOAT) on the input, a bfloat16 weight behind a Cast
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::f32, {1, 2, 4, 4});
+    Array w = Array::empty(ElemType::bf16, {2, 2, 3, 3});
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<uint16_t>()[i] = float_to_bf16(static_cast<float>(i - 17) / 16.0f);
+    auto cast = [&](int v, ElemType to) { return b.op("Cast", {v}, {{"to", Attribute::from_int(static_cast<int64_t>(to))}}); };
+    const int xf = cast(cast(x, ElemType::bf16), ElemType::f32);
+    b.output(b.op("Conv", {xf, cast(b.constant("w", std::move(w)), ElemType::f32)}, {{"pads", Attribute::from_ints({1, 1, 1, 1})}}), "y");
+    std::ofstream(out / "onnx" / "lowbit_bf16_conv.onnx", std::ios::binary) << export_model_bytes(b.finish());
+  }
+  {  // DequantizeLinear -> MaxPool -> QuantizeLinear with equal parameters: pooled on the codes
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::u8, {1, 2, 6, 6});
+    const int s = b.constant("s", Array::scalar<float>(0.05f)), z = b.constant("z", Array::scalar<uint8_t>(7));
+    const int p = b.op("MaxPool", {b.op("DequantizeLinear", {x, s, z})},
+                       {{"kernel_shape", Attribute::from_ints({3, 3})}, {"strides", Attribute::from_ints({2, 2})},
+                        {"pads", Attribute::from_ints({1, 1, 1, 1})}});
+    b.output(b.op("QuantizeLinear", {p, s, z}), "y");
+    std::ofstream(out / "onnx" / "lowbit_qdq_maxpool.onnx", std::ios::binary) << export_model_bytes(b.finish());
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR\n");
@@ -109,5 +139,6 @@ int main(int argc, char** argv) {
   json(out);
   tensors(out);
   data_files(out);
+  onnx_models(out);
   return 0;
 }
