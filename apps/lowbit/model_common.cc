@@ -53,8 +53,18 @@ std::vector<Array> load_inputs(const onnx::Graph& g, const std::vector<std::stri
       for (int64_t k = 0; k < a.numel(); ++k) f.data<float>()[k] = static_cast<float>(a.data<double>()[k]);
       a = f;
     }
-    LOWBIT_REQUIRE(a.type() == ElemType::f32 || a.type() == ElemType::i64 || a.type() == ElemType::i32, "run",
-                   "{}: element type {} (expected float32 or int64)", files[i], onnx::elem_name(a.type()));
+    if (a.type() == ElemType::i32 && want == ElemType::i64) {
+      Array l = Array::empty(ElemType::i64, a.shape());
+      for (int64_t k = 0; k < a.numel(); ++k) l.data<int64_t>()[k] = a.data<int32_t>()[k];
+      a = l;
+    }
+    // The declared input type decides (uint8 images of quantized models, int64 token ids, ...).
+    if (want != ElemType::undefined)
+      LOWBIT_REQUIRE(a.type() == want, "run", "{}: element type {}, but input '{}' is {}", files[i], onnx::elem_name(a.type()),
+                     g.values[static_cast<size_t>(g.inputs[i])].name, onnx::elem_name(want));
+    else
+      LOWBIT_REQUIRE(onnx::elem_supported(a.type()) && a.type() != ElemType::string, "run", "{}: element type {} is not supported",
+                     files[i], onnx::elem_name(a.type()));
     out.push_back(std::move(a));
   }
   return out;
@@ -82,6 +92,10 @@ std::vector<Array> random_inputs(const onnx::Graph& g, int64_t batch, uint64_t s
         if (v.type.elem == ElemType::i64) a.data<int64_t>()[k] = static_cast<int64_t>(rng.below(2));
         else a.data<int32_t>()[k] = static_cast<int32_t>(rng.below(2));
       }
+    } else if (v.type.elem == ElemType::u8 || v.type.elem == ElemType::i8 || v.type.elem == ElemType::boolean) {
+      Rng rng(seed, i);  // uniform bytes (codes of a quantized model's input), 0/1 for bool
+      auto* p = reinterpret_cast<uint8_t*>(a.raw());
+      for (int64_t k = 0; k < a.numel(); ++k) p[k] = static_cast<uint8_t>(rng.below(v.type.elem == ElemType::boolean ? 2 : 256));
     } else {
       throw ValueError(fmt::format("[run] input '{}' of type {}: pass --input", v.name, onnx::elem_name(v.type.elem)));
     }

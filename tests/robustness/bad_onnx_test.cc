@@ -224,5 +224,32 @@ TEST(BadOnnxCli, InspectAndRunExitOneNamingTheNode) {
   std::filesystem::remove_all(tmp);
 }
 
+// `lowbit run` takes each input in the model's declared type: uint8 codes for a quantized model
+// with a uint8 input (the MaxPool-on-codes seed), and a file of another type is an error naming
+// the input, with exit status 1.
+TEST(BadOnnxCli, RunTakesTheDeclaredInputType) {
+  const auto tmp = scratch("cli-types");
+  std::filesystem::create_directories(tmp);
+  const std::string model = std::string(LOWBIT_SOURCE_DIR) + "/fuzz/corpus/onnx/lowbit_qdq_maxpool.onnx";
+  const std::string codes = (tmp / "codes.npy").string(), floats = (tmp / "floats.npy").string(), out = (tmp / "out.txt").string();
+  onnx::Array x = onnx::Array::empty(onnx::ElemType::u8, {1, 2, 6, 6});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(i);
+  onnx::save_npy(codes, x);
+  onnx::save_npy(floats, onnx::Array::zeros(onnx::ElemType::f32, {1, 2, 6, 6}));
+  const std::string y = (tmp / "y.npy").string();
+  int status = std::system(fmt::format("'{}' run '{}' --input '{}' --output '{}' > '{}' 2>&1", LOWBIT_CLI, model, codes, y, out).c_str());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(out);
+  const onnx::Array got = onnx::load_npy(y);
+  ASSERT_EQ(got.type(), onnx::ElemType::u8);
+  ASSERT_EQ(got.shape(), (Shape{1, 2, 3, 3}));
+  EXPECT_EQ(got.data<uint8_t>()[0], 7);   // max of codes 0, 1, 6, 7 (the window's other cells are padding)
+  EXPECT_EQ(got.data<uint8_t>()[17], 71);  // last window of channel 1
+  status = std::system(fmt::format("'{}' run '{}' --input '{}' --output '{}' > '{}' 2>&1", LOWBIT_CLI, model, floats, y, out).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(read_file(out).find("element type float32, but input 'x' is uint8"), std::string::npos) << read_file(out);
+  std::filesystem::remove_all(tmp);
+}
+
 }  // namespace
 }  // namespace lowbit::testing
