@@ -3,6 +3,8 @@
 // and no add after it, so no FMA contraction can make the paths differ.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "qlinear_impl.h"
@@ -49,14 +51,74 @@ void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p,
   }
 }
 
+namespace {
+
+// The reference's requantization of 16 int32 sums (already holding corr), stored under mask k.
+inline void store_requant(__m512i acc, __m512 scale, __m512i zp, __m512i lo, __m512i hi, __mmask16 k, uint8_t* out) {
+  const __m512 lim = _mm512_set1_ps(1e9f), nlim = _mm512_set1_ps(-1e9f);
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
+  f = _mm512_min_ps(_mm512_max_ps(f, nlim), lim);
+  const __m512i r = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp), hi), lo);
+  _mm512_mask_cvtepi32_storeu_epi8(out, k, r);
+}
+
+// Fixed KH×KW: the block's KH·KW widened weights stay in registers; per output row, each kernel
+// row is either an image row (a pointer) or entirely padding, and the columns whose window lies
+// inside the image (interior) run without any bounds test. Border columns test each tap.
+template <int KH, int KW>
+void depthwise_fixed(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                     int64_t oh0, int64_t oh1) {
+  const int64_t C = g.C;
+  const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
+  const __m512i padv = _mm512_set1_epi32(pad);
+  // Interior columns: ow with iw0 = ow·s − pad_l >= 0 and iw0 + (KW−1)·dil < W.
+  const int64_t sw = g.stride_w, dw = g.dil_w;
+  int64_t ow_lo = (g.pad_l + sw - 1) / sw, ow_hi = g.W - 1 - (KW - 1) * dw + g.pad_l;
+  ow_hi = ow_hi < 0 ? 0 : std::min<int64_t>(g.OW, ow_hi / sw + 1);
+  ow_lo = std::min<int64_t>(ow_lo, ow_hi);
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const uint8_t* rows[KH];  // image row of each kernel row, or null (padding)
+    for (int kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h;
+      rows[kh] = ih >= 0 && ih < g.H ? x + ih * g.W * C : nullptr;
+    }
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
+      __m512i wv[KH * KW];
+      for (int t = 0; t < KH * KW; ++t) wv[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, w + t * C + c));
+      const __m512i corr = _mm512_maskz_loadu_epi32(k, p.corr + c);
+      const __m512 scale = _mm512_maskz_loadu_ps(k, p.scale + c);
+      auto column = [&](int64_t ow, bool interior) {
+        __m512i acc = corr;
+        const int64_t iw0 = ow * sw - g.pad_l;
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw) {
+            const int64_t iw = iw0 + kw * dw;
+            const bool in = rows[kh] && (interior || (iw >= 0 && iw < g.W));
+            const __m512i xv = in ? _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, rows[kh] + iw * C + c)) : padv;
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, wv[kh * KW + kw]));
+          }
+        store_requant(acc, scale, zp, lo, hi, k, y + (oh * g.OW + ow) * C + c);
+      };
+      for (int64_t ow = 0; ow < ow_lo; ++ow) column(ow, false);
+      for (int64_t ow = ow_lo; ow < ow_hi; ++ow) column(ow, true);
+      for (int64_t ow = ow_hi; ow < g.OW; ++ow) column(ow, false);
+    }
+  }
+}
+
+}  // namespace
+
 // Sixteen channels per vector: widened codes times widened weights in int32 lanes (exact), then
-// the reference's requantization. A channel block's weights are widened once per output row and
-// reused along it (up to kMaxTaps taps in registers/stack).
+// the reference's requantization. 3×3 and 5×5 windows take the fixed-size path above; other
+// sizes widen a channel block's weights once per output row and reuse them along it (up to
+// kMaxTaps taps in registers/stack).
 void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
+  if (g.KH == 3 && g.KW == 3) return depthwise_fixed<3, 3>(g, x, pad, w, p, y, oh0, oh1);
+  if (g.KH == 5 && g.KW == 5) return depthwise_fixed<5, 5>(g, x, pad, w, p, y, oh0, oh1);
   constexpr int64_t kMaxTaps = 49;
   const int64_t C = g.C, T = g.KH * g.KW;
-  const __m512 lim = _mm512_set1_ps(1e9f), nlim = _mm512_set1_ps(-1e9f);
   const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
   const __m512i padv = _mm512_set1_epi32(pad);
   __m512i wv[kMaxTaps];
@@ -81,10 +143,7 @@ void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const
           }
         }
         // acc already holds Σ + corr (int32 addition is associative: the reference's value)
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
-        f = _mm512_min_ps(_mm512_max_ps(f, nlim), lim);
-        const __m512i r = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp), hi), lo);
-        _mm512_mask_cvtepi32_storeu_epi8(y + (oh * g.OW + ow) * C + c, k, r);
+        store_requant(acc, scale, zp, lo, hi, k, y + (oh * g.OW + ow) * C + c);
       }
     }
 }

@@ -221,8 +221,10 @@ void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::
 void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::byte* arena) {
   const int saved = num_threads();
   set_num_threads(intra_op_);
-  // LOWBIT_ONNX_PROFILE=1 prints time per op type after each run (sequential executor only).
-  static const bool profile = std::getenv("LOWBIT_ONNX_PROFILE") != nullptr;
+  // LOWBIT_ONNX_PROFILE=1 prints time per op type after each run (sequential executor only);
+  // LOWBIT_ONNX_PROFILE=nodes also one line per node, in execution order.
+  static const char* profile_env = std::getenv("LOWBIT_ONNX_PROFILE");
+  static const bool profile = profile_env != nullptr, per_node = profile && std::string_view(profile_env) == "nodes";
   std::map<std::string, double> per_op;
   try {
     for (int n : plan.inf.runtime_nodes) {
@@ -230,9 +232,12 @@ void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::b
       run_node(plan, n, slots, arena);
       if (profile) {
         const Node& node = graph_.nodes[static_cast<size_t>(n)];
-        per_op[node.op_type + (node.attr_i("lowbit_wbits", 8) == 4 ? "[w4]" : "") +
-               (node.find("lowbit_act") ? "+" + node.attr_s("lowbit_act", "") : "")] +=
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const std::string kind = node.op_type + (node.attr_i("lowbit_wbits", 8) == 4 ? "[w4]" : "") +
+                                 (node.attr_i("lowbit_bf16", 0) ? "[bf16]" : "") +
+                                 (node.find("lowbit_act") ? "+" + node.attr_s("lowbit_act", "") : "");
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        per_op[kind] += ms;
+        if (per_node) std::fprintf(stderr, "[onnx node ms] %s %s %.3f\n", node.name.c_str(), kind.c_str(), ms);
       }
     }
     if (profile) {

@@ -243,12 +243,16 @@ TEST(Depthwise, EveryPathMatchesReference) {
   std::mt19937 rng(9);
   std::uniform_int_distribution<int> ud(0, 255), sd(-128, 127), cd(-20000, 20000);
   const Isa saved = active_isa();
-  // {C, H, W, K, stride, pad}
-  for (const auto& c : std::vector<std::array<int64_t, 6>>{{16, 7, 7, 3, 1, 1}, {37, 9, 8, 3, 2, 1}, {8, 5, 6, 5, 1, 2}, {96, 4, 4, 3, 2, 0}}) {
+  // {C, H, W, K, stride, pad, dilation}: 3x3 and 5x5 take the fixed-size kernel (interior columns
+  // without bounds tests), 7x7 the generic one; images narrower than the window have no interior.
+  for (const auto& c : std::vector<std::array<int64_t, 7>>{{16, 7, 7, 3, 1, 1, 1}, {37, 9, 8, 3, 2, 1, 1}, {8, 5, 6, 5, 1, 2, 1},
+                                                           {96, 4, 4, 3, 2, 0, 1}, {24, 9, 11, 3, 1, 2, 2}, {40, 2, 3, 3, 1, 1, 1},
+                                                           {19, 8, 9, 5, 2, 2, 1}, {16, 3, 2, 5, 1, 2, 1}, {32, 9, 9, 7, 1, 3, 1}}) {
     Conv2dGeom g;
     g.C = c[0], g.H = c[1], g.W = c[2], g.KH = g.KW = c[3], g.stride_h = g.stride_w = c[4], g.pad_t = g.pad_l = c[5];
-    g.OH = (g.H + 2 * c[5] - g.KH) / c[4] + 1;
-    g.OW = (g.W + 2 * c[5] - g.KW) / c[4] + 1;
+    g.dil_h = g.dil_w = c[6];
+    g.OH = (g.H + 2 * c[5] - c[6] * (g.KH - 1) - 1) / c[4] + 1;
+    g.OW = (g.W + 2 * c[5] - c[6] * (g.KW - 1) - 1) / c[4] + 1;
     std::vector<uint8_t> x(static_cast<size_t>(g.H * g.W * g.C));
     std::vector<int8_t> w(static_cast<size_t>(g.KH * g.KW * g.C));
     std::vector<int32_t> corr(static_cast<size_t>(g.C));
