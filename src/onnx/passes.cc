@@ -172,6 +172,7 @@ void optimize_graph(Graph& g) {
   fold_constants(g);
   fold_batchnorm(g);
   lower_bf16(g);
+  fuse_subsample_pads(g);
   fuse_gelu(g);
   fuse_layernorm(g);
   fuse_conv_add(g);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "lowbit/onnx/ir.h"
 
@@ -24,6 +25,9 @@ bool act_dq(const Graph& g, int v, ActQ* out);
 
 // DQ(x, s, z) → Slice / Pad / Reshape ... → Q(s, z) on the codes (node n is the Q).
 bool lower_code_chain(Graph& g, size_t n);
+// [Pad(channels only, constant), Slice(H/W), (Slice)] (last node first) → lowbit.SubsamplePad on
+// any element type; false (graph unchanged) when the chain is not of that form.
+bool fuse_subsample_pad(Graph& g, const std::vector<int>& chain);
 // GlobalAveragePool(DequantizeLinear(x)) → lowbit.DequantizeMeanHW (node n is the pool).
 bool lower_mean(Graph& g, size_t n);
 

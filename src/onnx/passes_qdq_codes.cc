@@ -39,29 +39,32 @@ std::vector<int64_t> const_ints(const Graph& g, const Node& n, size_t i) {
   return a && a->dim() == 1 ? a->to_i64_vector() : std::vector<int64_t>{};
 }
 
-// A code chain [Pad(channels), Slice(spatial), ...] (chain holds the last node first; the
-// Slices cut H and/or W, each axis once) becomes one lowbit.SubsamplePad, which can stay
-// channels-last (ops/qcode_shortcut.cc).
-void fuse_subsample_pad(Graph& g, const std::vector<int>& chain) {
-  if (chain.size() < 2 || chain.size() > 3) return;
+}  // namespace
+
+// A chain [Pad(channels), Slice(spatial), ...] (chain holds the last node first; the Slices cut
+// H and/or W, each axis once) becomes one lowbit.SubsamplePad, which can stay channels-last
+// (ops/qcode_shortcut.cc). The Pad's fill value (absent: zero) becomes the op's fill.
+bool fuse_subsample_pad(Graph& g, const std::vector<int>& chain) {
+  if (chain.size() < 2 || chain.size() > 3) return false;
   Node& pad = g.nodes[static_cast<size_t>(chain[0])];
-  if (pad.op_type != "Pad" || g.opset < 10 || has_input(pad, 3)) return;  // Pad-18 axes: pads not in rank order
+  if (pad.op_type != "Pad" || !pad.domain.empty() || g.opset < 11 || has_input(pad, 3)) return false;  // Pad-18 axes: pads not in rank order
+  if (pad.attr_s("mode", "constant") != "constant" || (has_input(pad, 2) && !g.is_constant(pad.inputs[2]))) return false;
   const auto pads = const_ints(g, pad, 1);
-  if (pads.size() != 8 || pads[1] < 0 || pads[5] < 0) return;
+  if (pads.size() != 8 || pads[1] < 0 || pads[5] < 0) return false;
   for (size_t i : {size_t{0}, size_t{2}, size_t{3}, size_t{4}, size_t{6}, size_t{7}})
-    if (pads[i] != 0) return;
+    if (pads[i] != 0) return false;
   const int64_t big = int64_t{1} << 40;
   int64_t start[2] = {0, 0}, end[2] = {big, big}, step[2] = {1, 1};
   bool seen[2] = {false, false};
   for (size_t i = 1; i < chain.size(); ++i) {
     const Node& slice = g.nodes[static_cast<size_t>(chain[i])];
-    if (slice.op_type != "Slice") return;
+    if (slice.op_type != "Slice" || !slice.domain.empty()) return false;
     const auto starts = const_ints(g, slice, 1), ends = const_ints(g, slice, 2), axes = const_ints(g, slice, 3);
     auto steps = has_input(slice, 4) ? const_ints(g, slice, 4) : std::vector<int64_t>(starts.size(), 1);
-    if (starts.empty() || starts.size() != ends.size() || starts.size() != axes.size() || starts.size() != steps.size()) return;
+    if (starts.empty() || starts.size() != ends.size() || starts.size() != axes.size() || starts.size() != steps.size()) return false;
     for (size_t j = 0; j < axes.size(); ++j) {
       const int64_t a = axes[j] == -2 ? 2 : axes[j] == -1 ? 3 : axes[j];
-      if ((a != 2 && a != 3) || seen[a - 2] || starts[j] < 0 || ends[j] < 0 || steps[j] < 1) return;
+      if ((a != 2 && a != 3) || seen[a - 2] || starts[j] < 0 || ends[j] < 0 || steps[j] < 1) return false;
       seen[a - 2] = true;
       start[a - 2] = starts[j];
       end[a - 2] = std::min(ends[j], big);
@@ -72,7 +75,7 @@ void fuse_subsample_pad(Graph& g, const std::vector<int>& chain) {
   fused.name = pad.name.empty() ? "subsample_pad" + std::to_string(chain[0]) : pad.name;
   fused.domain = "lowbit";
   fused.op_type = "SubsamplePad";
-  fused.inputs = {g.nodes[static_cast<size_t>(chain.back())].inputs[0], pad.inputs[2]};
+  fused.inputs = {g.nodes[static_cast<size_t>(chain.back())].inputs[0], has_input(pad, 2) ? pad.inputs[2] : kNoValue};
   fused.outputs = pad.outputs;
   fused.attrs = {{"start_h", Attribute::from_int(start[0])}, {"end_h", Attribute::from_int(end[0])},
                  {"step_h", Attribute::from_int(step[0])},   {"start_w", Attribute::from_int(start[1])},
@@ -80,9 +83,8 @@ void fuse_subsample_pad(Graph& g, const std::vector<int>& chain) {
                  {"pad_c_before", Attribute::from_int(pads[1])}, {"pad_c_after", Attribute::from_int(pads[5])}};
   for (size_t i = 1; i < chain.size(); ++i) g.nodes[static_cast<size_t>(chain[i])].dead = true;
   pad = std::move(fused);
+  return true;
 }
-
-}  // namespace
 
 // DQ(x, s, z) → Slice / Pad / Reshape ... → Q(s, z): the chain runs on the codes x directly
 // (its Pad filling with z) and the DQ/Q pair disappears.

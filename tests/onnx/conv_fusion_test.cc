@@ -114,6 +114,39 @@ TEST(ConvFusion, MaxPoolWithPadsBeyondKernelMatchesReference) {
   for (int64_t i = 0; i < want[0].numel(); ++i) EXPECT_EQ(got[0].data<float>()[i], want[0].data<float>()[i]) << i;
 }
 
+// The option-A shortcut in a float model: Conv -> Slice (rows) -> Slice (columns) -> Pad
+// (channels) -> Add into the next stage's conv. It becomes one lowbit.SubsamplePad on the
+// channels-last chain and gives the unoptimized graph's values.
+TEST(ConvFusion, OptionAShortcutBecomesSubsamplePad) {
+  auto build = [] {
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::f32, {2, 8, 8, 8});
+    const int c1 = b.op("Relu", {b.op("Conv", {x, b.constant("w1", randn({8, 8, 3, 3}, 401, 0.2f))}, {{"pads", Attribute::from_ints({1, 1, 1, 1})}})});
+    auto ints = [&](const std::string& name, std::vector<int64_t> v) {
+      return b.constant(name, Array::from<int64_t>({static_cast<int64_t>(v.size())}, v));
+    };
+    int sc = b.op("Slice", {c1, ints("s0", {0}), ints("e0", {1000}), ints("a0", {2}), ints("p0", {2})});
+    sc = b.op("Slice", {sc, ints("s1", {0}), ints("e1", {1000}), ints("a1", {3}), ints("p1", {2})});
+    sc = b.op("Pad", {sc, ints("pads", {0, 4, 0, 0, 0, 4, 0, 0})});
+    const int c2 = b.op("Conv", {c1, b.constant("w2", randn({16, 8, 3, 3}, 402, 0.2f))},
+                        {{"pads", Attribute::from_ints({1, 1, 1, 1})}, {"strides", Attribute::from_ints({2, 2})}});
+    const int y = b.op("Relu", {b.op("Add", {c2, sc})});
+    b.output(b.op("Conv", {y, b.constant("w3", randn({4, 16, 1, 1}, 403, 0.2f))}), "y");
+    return b.finish();
+  };
+  Graph g = build();
+  optimize_graph(g);
+  int fused = 0, slices = 0;
+  for (const Node& n : g.nodes) {
+    fused += !n.dead && n.op_type == "SubsamplePad";
+    slices += !n.dead && (n.op_type == "Slice" || n.op_type == "Pad");
+  }
+  EXPECT_EQ(fused, 1);
+  EXPECT_EQ(slices, 0);
+  const Array x = randn({2, 8, 8, 8}, 404, 1.0f);
+  expect_outputs_close(Session(build(), SessionOptions{1, 1, true}).run({x}), Session(build(), SessionOptions{1, 1, false}).run({x}));
+}
+
 TEST(ConvFusion, FusedGraphExportsAsStandardOnnx) {
   Graph g = residual_graph();
   optimize_graph(g);

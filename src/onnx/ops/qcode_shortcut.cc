@@ -1,10 +1,10 @@
-// Ops on uint8/int8 codes between the quantized convs, each able to read channels-last:
+// Ops between the convs, each able to read channels-last:
 // lowbit.SubsamplePad: Slice on the two spatial axes (start, end, step ≥ 1 each) followed by a
-// Pad of the channel axis with a fill value, on uint8/int8 codes — the option-A shortcut of
-// CIFAR ResNets after passes_qdq.cc moved it onto the codes. One op instead of two, reading and
-// writing channels-last when its neighbours do, so the shortcut no longer breaks the
-// channels-last chain of the quantized convs around it.
-//   inputs: x [B, C, H, W] codes, fill (scalar of x's type)
+// Pad of the channel axis with a fill value — the option-A shortcut of CIFAR ResNets, on float
+// activations (passes_shortcut.cc) or on uint8/int8 codes (passes_qdq_codes.cc). One op instead
+// of two or three, reading and writing channels-last when its neighbours do, so the shortcut no
+// longer breaks the channels-last chain of the convs around it.
+//   inputs: x [B, C, H, W] (any fixed-size element type), fill (optional scalar of x's type; zero)
 //   attrs:  start_h, end_h, step_h, start_w, end_w, step_w, pad_c_before, pad_c_after
 //   output: [B, pad_c_before + C + pad_c_after, ceil((min(end_h, H) − start_h) / step_h), … w]
 #include <algorithm>
@@ -32,7 +32,14 @@ int64_t out_len(int64_t start, int64_t end, int64_t step, int64_t dim) {
 }
 
 void infer(InferCtx& ctx) {
-  require_type(ctx, 0, {ElemType::u8, ElemType::i8});
+  LOWBIT_NODE_REQUIRE(elem_size(ctx.in[0].elem) > 0 || ctx.in[0].elem == ElemType::undefined, ctx, "element type {} is not supported",
+                      elem_name(ctx.in[0].elem));
+  if (ctx.has(1)) {
+    LOWBIT_NODE_REQUIRE(ctx.in[1].elem == ctx.in[0].elem, ctx, "fill of type {} for data of type {}", elem_name(ctx.in[1].elem),
+                        elem_name(ctx.in[0].elem));
+    LOWBIT_NODE_REQUIRE(!ctx.shape_known(1) || checked_numel(ctx.shape(1), "SubsamplePad") == 1, ctx, "fill must be one value, got shape {}",
+                        shape_str(ctx.shape(1)));
+  }
   const Spec s = spec_of(ctx.node);
   LOWBIT_NODE_REQUIRE(s.sh >= 1 && s.sw >= 1 && s.h0 >= 0 && s.w0 >= 0 && s.cb >= 0 && s.ca >= 0, ctx, "invalid slice/pad attributes");
   if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
@@ -41,24 +48,19 @@ void infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, {x[0], s.cb + x[1] + s.ca, out_len(s.h0, s.h1, s.sh, x[2]), out_len(s.w0, s.w1, s.sw, x[3])});
 }
 
-void run(RunCtx& ctx) {
-  const Array& x = ctx.input(0);
-  Array& y = *ctx.out[0];
-  const Spec s = spec_of(ctx.node);
-  const auto fill = static_cast<uint8_t>(ctx.input(1).get_i64(0));
-  const int64_t B = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-  const int64_t Co = y.shape()[1], OH = y.shape()[2], OW = y.shape()[3];
-  const auto* src = reinterpret_cast<const uint8_t*>(x.raw());
-  auto* dst = reinterpret_cast<uint8_t*>(y.raw());
-  if (ctx.nhwc_inputs & 1) {  // [B, H, W, C] → [B, OH, OW, Co]
+// Copies of one element size; `fill` holds one element's bytes.
+template <typename T>
+void subsample_pad(const Spec& s, bool nhwc, const T* src, T fill, const Shape& xs, const Shape& ys, T* dst) {
+  const int64_t B = xs[0], C = xs[1], H = xs[2], W = xs[3], Co = ys[1], OH = ys[2], OW = ys[3];
+  if (nhwc) {  // [B, H, W, C] → [B, OH, OW, Co]
     parallel_for(B * OH, std::max<int64_t>(1, 4096 / std::max<int64_t>(OW * Co, 1)), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t b = r / OH, ih = s.h0 + (r % OH) * s.sh;
         for (int64_t ow = 0; ow < OW; ++ow) {
-          uint8_t* o = dst + (r * OW + ow) * Co;
-          std::memset(o, fill, static_cast<size_t>(s.cb));
-          std::memcpy(o + s.cb, src + ((b * H + ih) * W + s.w0 + ow * s.sw) * C, static_cast<size_t>(C));
-          std::memset(o + s.cb + C, fill, static_cast<size_t>(s.ca));
+          T* o = dst + (r * OW + ow) * Co;
+          std::fill_n(o, s.cb, fill);
+          std::copy_n(src + ((b * H + ih) * W + s.w0 + ow * s.sw) * C, C, o + s.cb);
+          std::fill_n(o + s.cb + C, s.ca, fill);
         }
       }
     });
@@ -67,16 +69,35 @@ void run(RunCtx& ctx) {
   parallel_for(B * Co, std::max<int64_t>(1, 4096 / std::max<int64_t>(OH * OW, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / Co, c = r % Co - s.cb;
-      uint8_t* o = dst + r * OH * OW;
+      T* o = dst + r * OH * OW;
       if (c < 0 || c >= C) {
-        std::memset(o, fill, static_cast<size_t>(OH * OW));
+        std::fill_n(o, OH * OW, fill);
         continue;
       }
       for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow = 0; ow < OW; ++ow)
-          o[oh * OW + ow] = src[((b * C + c) * H + s.h0 + oh * s.sh) * W + s.w0 + ow * s.sw];
+        for (int64_t ow = 0; ow < OW; ++ow) o[oh * OW + ow] = src[((b * C + c) * H + s.h0 + oh * s.sh) * W + s.w0 + ow * s.sw];
     }
   });
+}
+
+template <typename T>
+void run_typed(RunCtx& ctx, const Spec& s) {
+  const Array& x = ctx.input(0);
+  Array& y = *ctx.out[0];
+  T fill{};
+  if (ctx.has(1)) std::memcpy(&fill, ctx.input(1).raw(), sizeof(T));
+  subsample_pad<T>(s, ctx.nhwc_inputs & 1, reinterpret_cast<const T*>(x.raw()), fill, x.shape(), y.shape(), reinterpret_cast<T*>(y.raw()));
+}
+
+void run(RunCtx& ctx) {
+  const Spec s = spec_of(ctx.node);
+  switch (elem_size(ctx.input(0).type())) {  // the op only moves elements: their bytes will do
+    case 1: return run_typed<uint8_t>(ctx, s);
+    case 2: return run_typed<uint16_t>(ctx, s);
+    case 4: return run_typed<uint32_t>(ctx, s);
+    case 8: return run_typed<uint64_t>(ctx, s);
+    default: throw InternalError(fmt::format("[onnx] {}: element size {}", ctx.node.describe(), elem_size(ctx.input(0).type())));
+  }
 }
 
 // lowbit.DequantizeMeanHW (x codes [B, C, H, W], x_scale, x_zero_point) → float [B, C, 1, 1]:

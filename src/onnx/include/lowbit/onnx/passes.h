@@ -40,6 +40,10 @@ void validate_qparams(const Graph& g);
 // folded to constants first. LOWBIT_ONNX_BF16=0 keeps the float simulation (for comparisons).
 int lower_bf16(Graph& g);
 
+// Slice (H/W) -> [Slice] -> Pad (channels, constant) — the option-A shortcut — becomes one
+// lowbit.SubsamplePad that can stay channels-last (passes_shortcut.cc).
+int fuse_subsample_pads(Graph& g);
+
 // All of the above, then dead-node removal.
 void optimize_graph(Graph& g);
 
