@@ -195,22 +195,60 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
 
 // -128·Σ_k a[m, k] over each tile of `tq` groups of four ([M][tiles], rows padded to whole
 // groups: the start of each tile's lanes) and 128·Σ_k a[m, k] over all of K (exact's correction).
+// Sums of up to 64 bytes per `vpdpbusd` against ones (s8 · u8 1, four bytes per int32 lane);
+// masked loads read nothing at or beyond K.
 void row_sums(int64_t M, int64_t K, const int8_t* A, int64_t lda, int64_t tq, int64_t tiles, int32_t* rs,
               int32_t* corr) {
   parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
+    const __m512i ones = _mm512_set1_epi8(1);
     for (int64_t m = m0; m < m1; ++m) {
       const int8_t* row = A + m * lda;
       int32_t total = 0;
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t k0 = t * tq * 4, k1 = std::min(K, k0 + tq * 4);
-        int32_t s = 0;
-        for (int64_t k = k0; k < k1; ++k) s += row[k];
+        __m512i acc = _mm512_setzero_si512();
+        for (int64_t k = k0; k < k1; k += 64) {
+          const int64_t n = std::min<int64_t>(64, k1 - k);
+          const __mmask64 live = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+          acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(live, row + k));
+        }
+        const int32_t s = _mm512_reduce_add_epi32(acc);
         rs[m * tiles + t] = -128 * s;
         total += s;
       }
       corr[m] = 128 * total;
     }
   });
+}
+
+// detail::igemm_store for fp32 output, 16 columns per vector: the same fp32 roundings in the
+// same order (alpha, then col_scale, then bias). The _round_ intrinsics with the current
+// rounding mode keep the compiler from contracting a multiply and an add into one FMA.
+void store_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols, const int32_t* acc,
+                 int64_t ldt) {
+  if (!out.cf) return detail::igemm_store(out, m0, n0, rows, cols, acc, ldt);
+  constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  const __m512 alpha = _mm512_set1_ps(out.ep.alpha);
+  const float* cs = out.ep.col_scale ? out.ep.col_scale + n0 : nullptr;
+  const float* bias = out.ep.bias ? out.ep.bias + n0 : nullptr;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t* src = acc + i * ldt;
+    float* dst = out.cf + (m0 + i) * out.ldc + n0;
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16) {  // whole vectors: plain loads and stores
+      __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(src + j)), alpha, kCur);
+      if (cs) v = _mm512_mul_round_ps(v, _mm512_loadu_ps(cs + j), kCur);
+      if (bias) v = _mm512_add_round_ps(v, _mm512_loadu_ps(bias + j), kCur);
+      _mm512_storeu_ps(dst + j, v);
+    }
+    if (j < cols) {  // the tail, masked
+      const __mmask16 live = static_cast<__mmask16>((1u << (cols - j)) - 1);
+      __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, src + j)), alpha, kCur);
+      if (cs) v = _mm512_mul_round_ps(v, _mm512_maskz_loadu_ps(live, cs + j), kCur);
+      if (bias) v = _mm512_add_round_ps(v, _mm512_maskz_loadu_ps(live, bias + j), kCur);
+      _mm512_mask_storeu_ps(dst + j, live, v);
+    }
+  }
 }
 
 // Packs B into panels of 32 columns of int16, one register per k.
@@ -256,7 +294,7 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
       if (corr)
         for (int64_t m = m0; m < m_end; ++m)
           for (int64_t j = 0; j < cols; ++j) buf[(m - m0) * ldt + j] -= corr[m];
-      detail::igemm_store(out, m0, n0, m_end - m0, cols, buf, ldt);
+      store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
     }
   });
 }
