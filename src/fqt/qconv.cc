@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "conv_lowering.h"
+#include "qgemm_packed.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/qmatmul.h"
@@ -24,6 +25,9 @@ namespace {
 bool pack_columns_forward(const ConvGeometry& g) { return g.L() >= 8 * g.K; }
 bool pack_small_output_channels(int64_t K) { return K <= 32; }
 
+// Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
+constexpr int64_t kDcolPieceFloats = 16384;
+
 struct QConvNode : Node {
   ConvGeometry geo;
   QTensor x, w;  // x codes (N, C*H*W), w codes (K, CRS)
@@ -39,16 +43,24 @@ struct QConvNode : Node {
   };
 
   // dX_n (C,H,W) += col2im(dcol) with dcol (CRS, L) = (s_w' s_g / h(K)) · sat(Q(H_K W_q) Q_sr(G_nᵀ H_K)ᵀ):
-  // the spec's (L, CRS) product computed transposed, so col2im reads rows.
+  // the spec's (L, CRS) product computed transposed, so col2im reads rows. It runs a few input
+  // channels (their R·S rows of dcol) at a time, so that each piece of dcol is added to dX while
+  // still in L1/L2; a dX element only receives terms of its own channel, in the same order.
   void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Streams& st, float* dx_n) const {
     const QuantConfig& cfg = ctx->cfg;
-    const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
-    Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({CRS, L});
+    const int64_t K = geo.K, L = geo.L(), RS = geo.R * geo.S;
+    const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
+    Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({channels * RS, L});
     transpose_f32(gn, K, L, gt.data<float>());
     const QTensor gq =
         grad_operand(gt.data<float>(), L, K, cfg.grad_input, {ctx->seed, st.grad_input_g, static_cast<uint64_t>(n * L * K)});
-    int_matmul(w_op, gq, cfg.grad_input, 1.0f, dcol.data<float>(), L);
-    col2im_rows_add(geo, dcol.data<float>(), dx_n);
+    const PackedOperand gp = pack_operand(gq, cfg.grad_input);
+    for (int64_t c0 = 0; c0 < geo.C; c0 += channels) {
+      ConvGeometry piece = geo;
+      piece.C = std::min(channels, geo.C - c0);
+      int_matmul_rows(w_op, c0 * RS, (c0 + piece.C) * RS, gp, cfg.grad_input, 1.0f, dcol.data<float>(), L);
+      col2im_rows_add(piece, dcol.data<float>(), dx_n + c0 * geo.H * geo.W);
+    }
   }
 
   // dW_n (K, CRS) = (s_g' s_hx s_x / h(L)) · sat(Q_sr(G_n H_L) · Q_sr(H_L X_nᵀ)ᵀ), reduction over
@@ -74,7 +86,9 @@ struct QConvNode : Node {
     const int64_t N = geo.N, K = geo.K, L = geo.L(), CRS = geo.CRS();
     const bool want_x = inputs()[0].requires_grad(), want_w = inputs()[1].requires_grad();
     const bool want_b = inputs()[2].defined() && inputs()[2].requires_grad();
-    Tensor dx = want_x ? Tensor::zeros({N, geo.C, geo.H, geo.W}) : Tensor();
+    // dX is zeroed one sample at a time, right before its col2im (in cache then, where zeroing the
+    // whole batch up front would leave it in memory).
+    Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H, geo.W}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
     const QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
@@ -91,7 +105,11 @@ struct QConvNode : Node {
         for (int64_t j = b; j < e; ++j) {
           const int64_t n = n0 + j;
           const float* gn = gp + n * K * L;  // (K, L)
-          if (want_x) grad_input_sample(n, gn, w_op, st, dx.data<float>() + n * geo.CHW());
+          if (want_x) {
+            float* dx_n = dx.data<float>() + n * geo.CHW();
+            std::fill(dx_n, dx_n + geo.CHW(), 0.0f);
+            grad_input_sample(n, gn, w_op, st, dx_n);
+          }
           if (want_w) grad_weight_sample(n, gn, st, dw_group.data<float>() + j * K * CRS);
         }
       });
