@@ -209,6 +209,13 @@ void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y,
   if (use_avx512(s)) return avx512::fwht_i32(s, x, ldx, y, ldy);
   portable::fwht_i32(s, x, ldx, y, ldy);
 }
+int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
+  if (s.axis == 1 && use_avx512(s)) return avx512::fwht_i8_i32_max_abs(s, x, ldx, y, ldy);
+  fwht_i8_i32(s, x, ldx, y, ldy);  // the reference (LOWBIT_ISA=ref) or portable transform
+  int32_t m = 0;
+  for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_i32(s.cols, y + r * ldy));
+  return m;
+}
 
 // ---- quantizers ----
 
