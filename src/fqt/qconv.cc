@@ -155,6 +155,8 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
+  // W_q, when it is the packed operand, is packed once for all samples.
+  const PackedOperand wp = pack_columns_forward(g) ? PackedOperand{} : pack_operand(wq, cfg.forward);
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     QTensor col{Tensor::empty({L, CRS}, DType::i8), xq.params};
     Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
@@ -166,7 +168,7 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
       if (pack_columns_forward(g)) {
         qforward(wq, col, cfg.forward, yn, L);  // (K, L) = W_q · colᵀ
       } else {  // (L, K) = col · W_qᵀ, transposed
-        qforward(col, wq, cfg.forward, yt.data<float>(), g.K);
+        int_matmul_rows(col, 0, L, wp, cfg.forward, 1.0f, yt.data<float>(), g.K);  // = qforward(col, wq, ...)
         transpose_f32(yt.data<float>(), L, g.K, yn);
       }
       if (bc.defined())
