@@ -35,7 +35,7 @@ QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key
   grid.scale = &s_int;
   grid.qmin = -q;
   grid.qmax = q;
-  kernels::quantize_i32_i8(grid, a, out.codes.data<int8_t>(), g.b.rounding, key);
+  kernels::quantize_i32_i8_bounded(grid, a, m, out.codes.data<int8_t>(), g.b.rounding, key);
   return out;
 }
 

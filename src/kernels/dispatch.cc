@@ -234,6 +234,13 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
   if (active_isa() >= Isa::avx512 && avx512::quantize_supported(g)) return avx512::quantize_i32_i8(g, x, q, r, key);
   portable::quantize_i32_i8(g, x, q, r, key);
 }
+void quantize_i32_i8_bounded(const QuantGrid& g, const int32_t* x, int32_t max_abs, int8_t* q, Rounding r,
+                             RandomKey key) {
+  if (max_abs >= 0 && max_abs <= 255 && active_isa() >= Isa::avx512 && cpu_features().avx512vbmi &&
+      avx512::quantize_table_supported(g, r))
+    return avx512::quantize_i32_i8_table(g, x, q, key);
+  quantize_i32_i8(g, x, q, r, key);
+}
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_i8_f32(g, q, x);
   portable::dequantize_i8_f32(g, q, x);

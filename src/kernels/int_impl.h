@@ -70,6 +70,10 @@ bool quantize_supported(const QuantGrid& g);  // runs of at least 16 elements (i
 void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);
 void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key);
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
+// Stochastic int32 -> int8 through a per-call table: needs AVX-512 VBMI (cpu_features), every
+// |x| <= 255 and quantize_table_supported (one symmetric grid without zero point).
+bool quantize_table_supported(const QuantGrid& g, Rounding r);
+void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key);
 }  // namespace avx512
 
 namespace portable {

@@ -12,6 +12,7 @@ enum class Isa { ref = 0, avx2 = 1, avx512 = 2, avx512vnni = 3 };
 struct CpuFeatures {
   bool avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512vl = false,
        avx512dq = false, avx512vnni = false;
+  bool avx512vbmi = false;  // byte permutes: an extra kernel inside the avx512 path, not a path of its own
 };
 
 const CpuFeatures& cpu_features();
