@@ -193,30 +193,54 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
   });
 }
 
+// Lane r of the result = Σ of the 16 lanes of v[r]: a tree of even/odd lane pairings (15
+// two-source permute pairs and adds for 16 sums, where 16 separate reductions take ~8 ops each).
+inline __m512i sum_lanes16(__m512i (&v)[16]) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  // Each level halves the lanes per vector of v and doubles the vectors per register, in order.
+  for (int n = 8; n >= 1; n /= 2)
+    for (int r = 0; r < n; ++r)
+      v[r] = _mm512_add_epi32(_mm512_permutex2var_epi32(v[2 * r], even, v[2 * r + 1]),
+                              _mm512_permutex2var_epi32(v[2 * r], odd, v[2 * r + 1]));
+  return v[0];
+}
+
 // -128·Σ_k a[m, k] over each tile of `tq` groups of four ([M][tiles], rows padded to whole
 // groups: the start of each tile's lanes) and 128·Σ_k a[m, k] over all of K (exact's correction).
-// Sums of up to 64 bytes per `vpdpbusd` against ones (s8 · u8 1, four bytes per int32 lane);
-// masked loads read nothing at or beyond K.
+// Sixteen rows at a time: per tile, each row's bytes summed into int32 lanes by `vpdpbusd`
+// against ones (masked loads read nothing at or beyond the tile's end), then the 16 rows'
+// lanes reduced together.
 void row_sums(int64_t M, int64_t K, const int8_t* A, int64_t lda, int64_t tq, int64_t tiles, int32_t* rs,
               int32_t* corr) {
   parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
     const __m512i ones = _mm512_set1_epi8(1);
-    for (int64_t m = m0; m < m1; ++m) {
-      const int8_t* row = A + m * lda;
-      int32_t total = 0;
+    for (int64_t mb = m0; mb < m1; mb += 16) {
+      const int rows = static_cast<int>(std::min<int64_t>(16, m1 - mb));
+      __m512i total = _mm512_setzero_si512();
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t k0 = t * tq * 4, k1 = std::min(K, k0 + tq * 4);
-        __m512i acc = _mm512_setzero_si512();
+        // Rows past `rows` load nothing (mask 0) from the last valid row's address, so that the
+        // fully unrolled loop keeps the 16 accumulators in registers.
+        __m512i acc[16];
+        LOWBIT_UNROLL for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_si512();
         for (int64_t k = k0; k < k1; k += 64) {
           const int64_t n = std::min<int64_t>(64, k1 - k);
           const __mmask64 live = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
-          acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(live, row + k));
+          LOWBIT_UNROLL for (int r = 0; r < 16; ++r) {
+            const int8_t* row = A + (mb + std::min(r, rows - 1)) * lda + k;
+            acc[r] = _mm512_dpbusd_epi32(acc[r], ones, _mm512_maskz_loadu_epi8(r < rows ? live : 0, row));
+          }
         }
-        const int32_t s = _mm512_reduce_add_epi32(acc);
-        rs[m * tiles + t] = -128 * s;
-        total += s;
+        const __m512i sums = sum_lanes16(acc);
+        total = _mm512_add_epi32(total, sums);
+        alignas(64) int32_t out[16];
+        _mm512_store_si512(out, _mm512_mullo_epi32(sums, _mm512_set1_epi32(-128)));
+        for (int r = 0; r < rows; ++r) rs[(mb + r) * tiles + t] = out[r];
       }
-      corr[m] = 128 * total;
+      alignas(64) int32_t out[16];
+      _mm512_store_si512(out, _mm512_mullo_epi32(total, _mm512_set1_epi32(128)));
+      for (int r = 0; r < rows; ++r) corr[mb + r] = out[r];
     }
   });
 }
