@@ -64,8 +64,9 @@ struct QConvNode : Node {
   }
 
   // dW_n (K, CRS) = (s_g' s_hx s_x / h(L)) · sat(Q_sr(G_n H_L) · Q_sr(H_L X_nᵀ)ᵀ), reduction over
-  // the L positions of the sample; written to dw_n. The GEMM runs as dW_nᵀ so that its packed
-  // operand is the small G_n rather than the CRS×L columns.
+  // the L positions of the sample; written to dw_n, as its transpose (CRS, K) when
+  // pack_small_output_channels(K): the GEMM then runs as dW_nᵀ so that its packed operand is
+  // the small G_n rather than the CRS×L columns, and the batch sum is transposed once.
   void grad_weight_sample(int64_t n, const float* gn, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
@@ -76,9 +77,7 @@ struct QConvNode : Node {
     const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
     if (!pack_small_output_channels(K)) return int_matmul(gq, xh, g, inv_h, dw_n, CRS);
-    Tensor dwt = Tensor::empty({CRS, K});
-    int_matmul(xh, gq, g, inv_h, dwt.data<float>(), K);  // s_hx·s_g equals s_g·s_hx exactly
-    transpose_f32(dwt.data<float>(), CRS, K, dw_n);
+    int_matmul(xh, gq, g, inv_h, dw_n, K);  // s_hx·s_g equals s_g·s_hx exactly
   }
 
   std::vector<Tensor> backward(const Tensor& g) override {
@@ -99,6 +98,10 @@ struct QConvNode : Node {
     // then added in sample order, so dW is the same fp32 sum for any thread count.
     const int64_t group = std::min<int64_t>(N, 4 * num_threads());
     Tensor dw_group = want_w ? Tensor::empty({group, K * CRS}) : Tensor();
+    // The per-sample dW are summed element by element in sample order, in whichever layout
+    // grad_weight_sample wrote them; a transposed sum is transposed into dw at the end.
+    const bool transposed = pack_small_output_channels(K);
+    Tensor dw_sum = want_w && transposed ? Tensor::zeros({CRS, K}) : dw;
     for (int64_t n0 = 0; n0 < N; n0 += group) {
       const int64_t count = std::min(group, N - n0);
       parallel_for(count, 1, [&](int64_t b, int64_t e) {
@@ -114,13 +117,14 @@ struct QConvNode : Node {
         }
       });
       if (want_w) {
-        float* d = dw.data<float>();
+        float* d = dw_sum.data<float>();
         for (int64_t j = 0; j < count; ++j) {
           const float* s = dw_group.data<float>() + j * K * CRS;
           for (int64_t i = 0; i < K * CRS; ++i) d[i] += s[i];
         }
       }
     }
+    if (want_w && transposed) transpose_f32(dw_sum.data<float>(), CRS, K, dw.data<float>());
     if (want_b) {
       float* dbp = db.data<float>();
       for (int64_t n = 0; n < N; ++n)

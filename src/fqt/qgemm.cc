@@ -47,7 +47,10 @@ QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const Opera
 }
 
 QTensor quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, RandomKey key) {
-  const float m = rows * cols > 0 ? kernels::max_abs_f32(rows * cols, y) : 0.0f;
+  return quantize_given_max(y, rows, cols, rows * cols > 0 ? kernels::max_abs_f32(rows * cols, y) : 0.0f, bits, r, key);
+}
+
+QTensor quantize_given_max(const float* y, int64_t rows, int64_t cols, float m, int bits, Rounding r, RandomKey key) {
   const int32_t q = quant::q_max(bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(q) : 1.0f;
   return quantize_f32(y, rows, cols, bits, scale, -q, q, r, key);

@@ -11,8 +11,8 @@ QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfi
   const int64_t h = g.hadamard ? kernels::hadamard_block(cols) : 1;
   if (h <= 1) return quantize_max(G, rows, cols, g.a.bits, g.a.rounding, key);
   Tensor gh = Tensor::empty({rows, cols});
-  kernels::fwht_f32({rows, cols, 1, h}, G, cols, gh.data<float>(), cols);
-  return quantize_max(gh.data<float>(), rows, cols, g.a.bits, g.a.rounding, key);
+  const float m = kernels::fwht_f32_max_abs({rows, cols, 1, h}, G, cols, gh.data<float>(), cols);
+  return quantize_given_max(gh.data<float>(), rows, cols, m, g.a.bits, g.a.rounding, key);
 }
 
 QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key) {

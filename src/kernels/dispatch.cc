@@ -216,6 +216,13 @@ int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx
   for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_i32(s.cols, y + r * ldy));
   return m;
 }
+float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
+  if (s.axis == 1 && use_avx512(s)) return avx512::fwht_f32_max_abs(s, x, ldx, y, ldy);
+  fwht_f32(s, x, ldx, y, ldy);
+  float m = 0.0f;  // row maxima are never NaN
+  for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_f32(s.cols, y + r * ldy));
+  return m;
+}
 
 // ---- quantizers ----
 

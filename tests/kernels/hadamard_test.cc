@@ -147,6 +147,12 @@ TEST(Hadamard, Fp32PathsWithinDerivedBoundAndAgreeWithEachOther) {
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << isa_name(isa) << " h=" << c.h << " axis=" << c.axis;
       }
+      if (c.axis == 1) {  // with its max |y|: the same y as fwht_f32 on this path, max_abs_f32's max
+        std::vector<float> y(x.size(), 0.0f);
+        const float m = fwht_f32_max_abs(s, x.data(), c.cols, y.data(), c.cols);
+        EXPECT_EQ(y, got) << "with max, " << isa_name(isa) << " h=" << c.h << " " << c.rows << "x" << c.cols;
+        EXPECT_EQ(m, max_abs_f32(static_cast<int64_t>(got.size()), got.data())) << isa_name(isa) << " h=" << c.h;
+      }
     }
   }
   set_active_isa(saved);

@@ -35,5 +35,8 @@ void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y,
 // empty, INT32_MIN saturating to INT32_MAX), taken from registers on the fast path instead of a
 // second pass over y. y must not overlap x.
 int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+// fwht_f32 (the same y, on the same path) that also returns max_abs_f32 over the output (NaN
+// ignored). y must not overlap x.
+float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
 
 }  // namespace lowbit::kernels
