@@ -165,8 +165,37 @@ constexpr auto table_of(std::integer_sequence<int, N...>) {
   return std::array{row_of<F, N + 1>(std::make_integer_sequence<int, MR>())...};
 }
 
+// In place: dword j of r[n] becomes dword n of r[j] (a 16×16 transpose of 32-bit words:
+// pairs of rows interleaved by dwords, then by qwords, then 128-bit lanes across four vectors).
+inline void transpose16x16_epi32(__m512i (&r)[16]) {
+  __m512i t[16];
+  LOWBIT_UNROLL for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // s[4i + k], 128-bit lane L: rows 4i..4i+3 of column 4L + k.
+  __m512i q[16];
+  LOWBIT_UNROLL for (int i = 0; i < 4; ++i) {
+    q[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    q[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    q[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    q[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  // Column 4L + k takes lane L of q[k], q[4 + k], q[8 + k], q[12 + k].
+  LOWBIT_UNROLL for (int k = 0; k < 4; ++k) {
+    const __m512i a = _mm512_shuffle_i32x4(q[k], q[4 + k], 0x44), b = _mm512_shuffle_i32x4(q[k], q[4 + k], 0xEE);
+    const __m512i c = _mm512_shuffle_i32x4(q[8 + k], q[12 + k], 0x44), d = _mm512_shuffle_i32x4(q[8 + k], q[12 + k], 0xEE);
+    r[k] = _mm512_shuffle_i32x4(a, c, 0x88);
+    r[4 + k] = _mm512_shuffle_i32x4(a, c, 0xDD);
+    r[8 + k] = _mm512_shuffle_i32x4(b, d, 0x88);
+    r[12 + k] = _mm512_shuffle_i32x4(b, d, 0xDD);
+  }
+}
+
 // Packs B (N×K) into panels of 16 columns × groups of four k, as u8 = b + 128; zero padding.
 // Each group of four k is one 32-bit word per column: 16 words make one 64-byte register row.
+// Whole panels take 16 groups at a time as one 64-byte load per column and a register
+// transpose; the rest one gather of 16 words per group.
 void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, uint8_t* bp) {
   const int64_t panels = (N + 15) / 16;
   parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
@@ -179,7 +208,15 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
                                                  _mm512_set1_epi32(static_cast<int32_t>(ldb)));
       const __mmask16 live = static_cast<__mmask16>((1u << cols) - 1);
       const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-      for (int64_t kq = 0; kq < full; ++kq) {
+      int64_t kq = 0;
+      if (cols == 16)
+        for (; kq + 16 <= full; kq += 16) {
+          __m512i r[16];
+          LOWBIT_UNROLL for (int n = 0; n < 16; ++n) r[n] = _mm512_loadu_si512(src + n * ldb + 4 * kq);
+          transpose16x16_epi32(r);
+          LOWBIT_UNROLL for (int j = 0; j < 16; ++j) _mm512_store_si512(dst + (kq + j) * 64, _mm512_xor_si512(r[j], flip));
+        }
+      for (; kq < full; ++kq) {
         const __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, offsets, src + 4 * kq, 1);
         _mm512_store_si512(dst + kq * 64, _mm512_mask_xor_epi32(w, live, w, flip));
       }
