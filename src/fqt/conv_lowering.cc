@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "lowbit/kernels/transpose.h"
 
@@ -63,23 +64,35 @@ TapRun tap_run(const ConvGeometry& g, int64_t r, int64_t s) {
   return t;
 }
 
-// Zeroes the off-image columns of rows [oh_lo, oh_hi) of a tap's row of L values.
+// Zeroes the off-image columns of rows [oh_lo, oh_hi) of a tap's row of L values. Column by
+// column (strided stores): row by row, GCC turns each one- or two-element run into a memset
+// call, which cost more than the rest of col2im's work on that row.
 template <typename T>
 void zero_off_image(const ConvGeometry& g, const TapRun& t, T* row) {
   if (t.cols.lo == 0 && t.cols.hi == g.W) return;
-  for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) {
-    for (int64_t ow = 0; ow < t.cols.lo; ++ow) row[oh * g.W + ow] = T{0};
-    for (int64_t ow = t.cols.hi; ow < g.W; ++ow) row[oh * g.W + ow] = T{0};
-  }
+  for (int64_t ow = 0; ow < t.cols.lo; ++ow)
+    for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) row[oh * g.W + ow] = T{0};
+  for (int64_t ow = t.cols.hi; ow < g.W; ++ow)
+    for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) row[oh * g.W + ow] = T{0};
+}
+
+// The R·S taps' runs (the same for every channel), index r·S + s: computed once per call, as
+// their divisions would otherwise cost more than copying a short row (49 positions at 7×7).
+std::vector<TapRun> tap_runs(const ConvGeometry& g) {
+  std::vector<TapRun> t(static_cast<size_t>(g.R * g.S));
+  for (int64_t r = 0; r < g.R; ++r)
+    for (int64_t s = 0; s < g.S; ++s) t[static_cast<size_t>(r * g.S + s)] = tap_run(g, r, s);
+  return t;
 }
 
 void im2col_same_size(const ConvGeometry& g, const int8_t* x, int8_t* out) {
   const int64_t L = g.L(), HW = g.H * g.W;
+  const std::vector<TapRun> runs = tap_runs(g);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
         int8_t* row = out + ((c * g.R + r) * g.S + s) * L;
-        const TapRun t = tap_run(g, r, s);
+        const TapRun& t = runs[static_cast<size_t>(r * g.S + s)];
         if (t.empty()) {
           std::memset(row, 0, static_cast<size_t>(L));
           continue;
@@ -131,22 +144,25 @@ void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx) {
   if (same_size(g)) {
     // One flat add per tap. The off-image entries inside the run are zeroed first: adding +0
     // leaves every dx value as it is (dx starts at +0 and a sum is -0 only if all terms are).
+    const std::vector<TapRun> runs = tap_runs(g);
     for (int64_t c = 0; c < g.C; ++c)
       for (int64_t r = g.R - 1; r >= 0; --r)
         for (int64_t s = g.S - 1; s >= 0; --s) {
           float* row = dcol + ((c * g.R + r) * g.S + s) * L;
-          const TapRun t = tap_run(g, r, s);
+          const TapRun& t = runs[static_cast<size_t>(r * g.S + s)];
           if (t.empty()) continue;
           zero_off_image(g, t, row);
           add_row(dx + c * g.H * g.W + t.first + t.delta, row + t.first, t.last - t.first);
         }
     return;
   }
+  std::vector<ColRange> cols(static_cast<size_t>(g.S));
+  for (int64_t s = 0; s < g.S; ++s) cols[static_cast<size_t>(s)] = valid_cols(g, s);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = g.R - 1; r >= 0; --r)
       for (int64_t s = g.S - 1; s >= 0; --s) {
         const float* row = dcol + ((c * g.R + r) * g.S + s) * L;
-        const ColRange cr = valid_cols(g, s);
+        const ColRange cr = cols[static_cast<size_t>(s)];
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const int64_t ih = oh * g.stride - g.pad + r;
           if (ih < 0 || ih >= g.H) continue;

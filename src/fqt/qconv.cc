@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "conv_lowering.h"
+#include "qgemm_packed.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/qmatmul.h"
@@ -24,6 +25,9 @@ namespace {
 bool pack_columns_forward(const ConvGeometry& g) { return g.L() >= 8 * g.K; }
 bool pack_small_output_channels(int64_t K) { return K <= 32; }
 
+// Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
+constexpr int64_t kDcolPieceFloats = 16384;
+
 struct QConvNode : Node {
   ConvGeometry geo;
   QTensor x, w;  // x codes (N, C*H*W), w codes (K, CRS)
@@ -39,21 +43,30 @@ struct QConvNode : Node {
   };
 
   // dX_n (C,H,W) += col2im(dcol) with dcol (CRS, L) = (s_w' s_g / h(K)) · sat(Q(H_K W_q) Q_sr(G_nᵀ H_K)ᵀ):
-  // the spec's (L, CRS) product computed transposed, so col2im reads rows.
+  // the spec's (L, CRS) product computed transposed, so col2im reads rows. It runs a few input
+  // channels (their R·S rows of dcol) at a time, so that each piece of dcol is added to dX while
+  // still in L1/L2; a dX element only receives terms of its own channel, in the same order.
   void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Streams& st, float* dx_n) const {
     const QuantConfig& cfg = ctx->cfg;
-    const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
-    Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({CRS, L});
+    const int64_t K = geo.K, L = geo.L(), RS = geo.R * geo.S;
+    const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
+    Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({channels * RS, L});
     transpose_f32(gn, K, L, gt.data<float>());
     const QTensor gq =
         grad_operand(gt.data<float>(), L, K, cfg.grad_input, {ctx->seed, st.grad_input_g, static_cast<uint64_t>(n * L * K)});
-    int_matmul(w_op, gq, cfg.grad_input, 1.0f, dcol.data<float>(), L);
-    col2im_rows_add(geo, dcol.data<float>(), dx_n);
+    const PackedOperand gp = pack_operand(gq, cfg.grad_input);
+    for (int64_t c0 = 0; c0 < geo.C; c0 += channels) {
+      ConvGeometry piece = geo;
+      piece.C = std::min(channels, geo.C - c0);
+      int_matmul_rows(w_op, c0 * RS, (c0 + piece.C) * RS, gp, cfg.grad_input, 1.0f, dcol.data<float>(), L);
+      col2im_rows_add(piece, dcol.data<float>(), dx_n + c0 * geo.H * geo.W);
+    }
   }
 
   // dW_n (K, CRS) = (s_g' s_hx s_x / h(L)) · sat(Q_sr(G_n H_L) · Q_sr(H_L X_nᵀ)ᵀ), reduction over
-  // the L positions of the sample; written to dw_n. The GEMM runs as dW_nᵀ so that its packed
-  // operand is the small G_n rather than the CRS×L columns.
+  // the L positions of the sample; written to dw_n, as its transpose (CRS, K) when
+  // pack_small_output_channels(K): the GEMM then runs as dW_nᵀ so that its packed operand is
+  // the small G_n rather than the CRS×L columns, and the batch sum is transposed once.
   void grad_weight_sample(int64_t n, const float* gn, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
@@ -64,9 +77,7 @@ struct QConvNode : Node {
     const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
     if (!pack_small_output_channels(K)) return int_matmul(gq, xh, g, inv_h, dw_n, CRS);
-    Tensor dwt = Tensor::empty({CRS, K});
-    int_matmul(xh, gq, g, inv_h, dwt.data<float>(), K);  // s_hx·s_g equals s_g·s_hx exactly
-    transpose_f32(dwt.data<float>(), CRS, K, dw_n);
+    int_matmul(xh, gq, g, inv_h, dw_n, K);  // s_hx·s_g equals s_g·s_hx exactly
   }
 
   std::vector<Tensor> backward(const Tensor& g) override {
@@ -74,7 +85,9 @@ struct QConvNode : Node {
     const int64_t N = geo.N, K = geo.K, L = geo.L(), CRS = geo.CRS();
     const bool want_x = inputs()[0].requires_grad(), want_w = inputs()[1].requires_grad();
     const bool want_b = inputs()[2].defined() && inputs()[2].requires_grad();
-    Tensor dx = want_x ? Tensor::zeros({N, geo.C, geo.H, geo.W}) : Tensor();
+    // dX is zeroed one sample at a time, right before its col2im (in cache then, where zeroing the
+    // whole batch up front would leave it in memory).
+    Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H, geo.W}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
     const QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
@@ -85,24 +98,33 @@ struct QConvNode : Node {
     // then added in sample order, so dW is the same fp32 sum for any thread count.
     const int64_t group = std::min<int64_t>(N, 4 * num_threads());
     Tensor dw_group = want_w ? Tensor::empty({group, K * CRS}) : Tensor();
+    // The per-sample dW are summed element by element in sample order, in whichever layout
+    // grad_weight_sample wrote them; a transposed sum is transposed into dw at the end.
+    const bool transposed = pack_small_output_channels(K);
+    Tensor dw_sum = want_w && transposed ? Tensor::zeros({CRS, K}) : dw;
     for (int64_t n0 = 0; n0 < N; n0 += group) {
       const int64_t count = std::min(group, N - n0);
       parallel_for(count, 1, [&](int64_t b, int64_t e) {
         for (int64_t j = b; j < e; ++j) {
           const int64_t n = n0 + j;
           const float* gn = gp + n * K * L;  // (K, L)
-          if (want_x) grad_input_sample(n, gn, w_op, st, dx.data<float>() + n * geo.CHW());
+          if (want_x) {
+            float* dx_n = dx.data<float>() + n * geo.CHW();
+            std::fill(dx_n, dx_n + geo.CHW(), 0.0f);
+            grad_input_sample(n, gn, w_op, st, dx_n);
+          }
           if (want_w) grad_weight_sample(n, gn, st, dw_group.data<float>() + j * K * CRS);
         }
       });
       if (want_w) {
-        float* d = dw.data<float>();
+        float* d = dw_sum.data<float>();
         for (int64_t j = 0; j < count; ++j) {
           const float* s = dw_group.data<float>() + j * K * CRS;
           for (int64_t i = 0; i < K * CRS; ++i) d[i] += s[i];
         }
       }
     }
+    if (want_w && transposed) transpose_f32(dw_sum.data<float>(), CRS, K, dw.data<float>());
     if (want_b) {
       float* dbp = db.data<float>();
       for (int64_t n = 0; n < N; ++n)
@@ -137,6 +159,8 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
+  // W_q, when it is the packed operand, is packed once for all samples.
+  const PackedOperand wp = pack_columns_forward(g) ? PackedOperand{} : pack_operand(wq, cfg.forward);
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     QTensor col{Tensor::empty({L, CRS}, DType::i8), xq.params};
     Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
@@ -148,7 +172,7 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
       if (pack_columns_forward(g)) {
         qforward(wq, col, cfg.forward, yn, L);  // (K, L) = W_q · colᵀ
       } else {  // (L, K) = col · W_qᵀ, transposed
-        qforward(col, wq, cfg.forward, yt.data<float>(), g.K);
+        int_matmul_rows(col, 0, L, wp, cfg.forward, 1.0f, yt.data<float>(), g.K);  // = qforward(col, wq, ...)
         transpose_f32(yt.data<float>(), L, g.K, yn);
       }
       if (bc.defined())

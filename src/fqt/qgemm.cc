@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lowbit/kernels/igemm.h"
+#include "qgemm_packed.h"
 #include "lowbit/kernels/quant.h"
 #include "lowbit/kernels/transpose.h"
 
@@ -46,24 +47,53 @@ QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const Opera
 }
 
 QTensor quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, RandomKey key) {
-  const float m = rows * cols > 0 ? kernels::max_abs_f32(rows * cols, y) : 0.0f;
+  return quantize_given_max(y, rows, cols, rows * cols > 0 ? kernels::max_abs_f32(rows * cols, y) : 0.0f, bits, r, key);
+}
+
+QTensor quantize_given_max(const float* y, int64_t rows, int64_t cols, float m, int bits, Rounding r, RandomKey key) {
   const int32_t q = quant::q_max(bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(q) : 1.0f;
   return quantize_f32(y, rows, cols, bits, scale, -q, q, r, key);
 }
 
-void int_matmul(const QTensor& A, const QTensor& B, const GemmConfig& g, float extra, float* C, int64_t ldc) {
-  const int64_t M = A.codes.size(0), K = A.codes.size(1), N = B.codes.size(0);
-  LOWBIT_CHECK(B.codes.size(1) == K, "int_matmul: A is {}, B is {}", shape_str(A.shape()), shape_str(B.shape()));
-  // The kernel's preconditions (kernels/igemm.h), which it does not check itself.
+namespace {
+
+// The kernel's preconditions (kernels/igemm.h), which it does not check itself.
+void check_gemm(int64_t K, const GemmConfig& g) {
   LOWBIT_REQUIRE(K >= 1 && K <= kernels::kIgemmMaxK, "int_matmul", "reduction length must be in [1, {}], got {}",
                  kernels::kIgemmMaxK, K);
   LOWBIT_REQUIRE(g.acc.bits >= 2 && g.acc.bits <= 32 && g.acc.tile >= 0, "int_matmul",
                  "accumulator needs bits in [2, 32] and tile >= 0, got {}", g.acc.str());
+}
+
+}  // namespace
+
+void int_matmul(const QTensor& A, const QTensor& B, const GemmConfig& g, float extra, float* C, int64_t ldc) {
+  const int64_t M = A.codes.size(0), K = A.codes.size(1), N = B.codes.size(0);
+  LOWBIT_CHECK(B.codes.size(1) == K, "int_matmul: A is {}, B is {}", shape_str(A.shape()), shape_str(B.shape()));
+  check_gemm(K, g);
   kernels::IgemmEpilogue ep;
   ep.alpha = A.scale() * B.scale() * extra;
   kernels::igemm_f32(M, N, K, {A.codes.data<int8_t>(), K, false}, {B.codes.data<int8_t>(), K, false},
                      {g.acc.model, g.acc.bits, g.acc.tile}, ep, C, ldc);
+}
+
+PackedOperand pack_operand(const QTensor& B, const GemmConfig& g) {
+  const int64_t N = B.codes.size(0), K = B.codes.size(1);
+  check_gemm(K, g);
+  return {kernels::igemm_pack_b(N, K, {B.codes.data<int8_t>(), K, false}, {g.acc.model, g.acc.bits, g.acc.tile}),
+          B.scale()};
+}
+
+void int_matmul_rows(const QTensor& A, int64_t r0, int64_t r1, const PackedOperand& B, const GemmConfig& g, float extra,
+                     float* C, int64_t ldc) {
+  const int64_t K = A.codes.size(1);
+  LOWBIT_CHECK(B.codes.k == K && r0 >= 0 && r0 <= r1 && r1 <= A.codes.size(0), "int_matmul_rows: A is {}, B has k {}, rows [{}, {})",
+               shape_str(A.shape()), B.codes.k, r0, r1);
+  kernels::IgemmEpilogue ep;
+  ep.alpha = A.scale() * B.scale * extra;  // int_matmul's alpha, same order of products
+  kernels::igemm_f32_packed(r1 - r0, {A.codes.data<int8_t>() + r0 * K, K, false}, B.codes,
+                            {g.acc.model, g.acc.bits, g.acc.tile}, ep, C, ldc);
 }
 
 Tensor transpose_i8(const Tensor& q) {

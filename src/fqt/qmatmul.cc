@@ -3,6 +3,7 @@
 #include "lowbit/fqt/qmatmul.h"
 
 #include "lowbit/kernels/hadamard.h"
+#include "lowbit/kernels/quant.h"
 
 namespace lowbit::fqt {
 
@@ -10,17 +11,32 @@ QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfi
   const int64_t h = g.hadamard ? kernels::hadamard_block(cols) : 1;
   if (h <= 1) return quantize_max(G, rows, cols, g.a.bits, g.a.rounding, key);
   Tensor gh = Tensor::empty({rows, cols});
-  kernels::fwht_f32({rows, cols, 1, h}, G, cols, gh.data<float>(), cols);
-  return quantize_max(gh.data<float>(), rows, cols, g.a.bits, g.a.rounding, key);
+  const float m = kernels::fwht_f32_max_abs({rows, cols, 1, h}, G, cols, gh.data<float>(), cols);
+  return quantize_given_max(gh.data<float>(), rows, cols, m, g.a.bits, g.a.rounding, key);
 }
 
 QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key) {
   if (!g.hadamard) return x;
   const int64_t rows = x.codes.size(0), cols = x.codes.size(1);
   Tensor acc = Tensor::empty({rows, cols}, DType::i32);
-  kernels::fwht_i8_i32({rows, cols, 1, kernels::hadamard_block(cols)}, x.codes.data<int8_t>(), cols,
-                       acc.data<int32_t>(), cols);
-  return quant::requantize(acc, x.scale(), g.b.bits, g.b.rounding, 1.0f, key);  // value = code * s_h * s_x
+  int32_t* a = acc.data<int32_t>();
+  // The transform returns max |H X| from registers (no second pass over the int32 matrix).
+  const int32_t m = kernels::fwht_i8_i32_max_abs({rows, cols, 1, kernels::hadamard_block(cols)}, x.codes.data<int8_t>(),
+                                                 cols, a, cols);
+  // quant::requantize(acc, x.scale(), bits, rounding, clip 1, key) with that max: codes =
+  // acc / s_int, value = code · s_int · s_x.
+  const int32_t q = quant::q_max(g.b.bits);
+  float s_int = static_cast<float>(m) / static_cast<float>(q);
+  if (!(s_int > 0.0f)) s_int = 1.0f;
+  QTensor out{Tensor::empty({rows, cols}, DType::i8),
+              quant::QuantParams::per_tensor_grid(g.b.bits, -q, q, x.scale() * s_int)};
+  kernels::QuantGrid grid;
+  grid.inner = rows * cols;
+  grid.scale = &s_int;
+  grid.qmin = -q;
+  grid.qmax = q;
+  kernels::quantize_i32_i8_bounded(grid, a, m, out.codes.data<int8_t>(), g.b.rounding, key);
+  return out;
 }
 
 void qforward(const QTensor& x, const QTensor& w, const GemmConfig& g, float* Y, int64_t ldy) {

@@ -210,6 +210,20 @@ void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y,
   if (use_avx512(s)) return avx512::fwht_i32(s, x, ldx, y, ldy);
   portable::fwht_i32(s, x, ldx, y, ldy);
 }
+int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
+  if (s.axis == 1 && use_avx512(s)) return avx512::fwht_i8_i32_max_abs(s, x, ldx, y, ldy);
+  fwht_i8_i32(s, x, ldx, y, ldy);  // the reference (LOWBIT_ISA=ref) or portable transform
+  int32_t m = 0;
+  for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_i32(s.cols, y + r * ldy));
+  return m;
+}
+float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
+  if (s.axis == 1 && use_avx512(s)) return avx512::fwht_f32_max_abs(s, x, ldx, y, ldy);
+  fwht_f32(s, x, ldx, y, ldy);
+  float m = 0.0f;  // row maxima are never NaN
+  for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_f32(s.cols, y + r * ldy));
+  return m;
+}
 
 // ---- quantizers ----
 
@@ -227,6 +241,13 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
   if (active_isa() == Isa::ref) return ref::quantize_i32_i8(g, x, q, r, key);
   if (active_isa() >= Isa::avx512 && avx512::quantize_supported(g)) return avx512::quantize_i32_i8(g, x, q, r, key);
   portable::quantize_i32_i8(g, x, q, r, key);
+}
+void quantize_i32_i8_bounded(const QuantGrid& g, const int32_t* x, int32_t max_abs, int8_t* q, Rounding r,
+                             RandomKey key) {
+  if (max_abs >= 0 && max_abs <= 255 && active_isa() >= Isa::avx512 && cpu_features().avx512vbmi &&
+      avx512::quantize_table_supported(g, r))
+    return avx512::quantize_i32_i8_table(g, x, q, key);
+  quantize_i32_i8(g, x, q, r, key);
 }
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_i8_f32(g, q, x);

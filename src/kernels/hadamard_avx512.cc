@@ -11,6 +11,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "int_impl.h"
@@ -161,6 +163,40 @@ void row(const In* x, typename V::T* y, int64_t len, int64_t h) {
   }
 }
 
+// |v| folded into running lane maxima kept as 32-bit patterns: int32 as unsigned (|INT32_MIN|
+// = 2^31), fp32 as non-negative floats, whose patterns order like their values; maxps returns
+// its second operand when the first is NaN, so NaN never wins (as in max_abs_f32).
+inline __m512i fold_abs(__m512i mx, __m512i v) { return _mm512_max_epu32(mx, _mm512_abs_epi32(v)); }
+inline __m512i fold_abs(__m512i mx, __m512 v) {
+  return _mm512_castps_si512(_mm512_max_ps(_mm512_abs_ps(v), _mm512_castsi512_ps(mx)));
+}
+
+// row<V> that also folds |y| into `mx`: from registers when h <= 16, else from the segment just
+// written (still in L1).
+template <typename V, typename In>
+void row_max(const In* x, typename V::T* y, int64_t len, int64_t h, __m512i& mx) {
+  if (h > 16) {
+    row<V>(x, y, len, h);
+    for (int64_t c = 0; c < len; c += 16) {
+      const __mmask16 m = len - c >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (len - c)) - 1);
+      mx = fold_abs(mx, V::load(y + c, m));
+    }
+    return;
+  }
+  int64_t c = 0;
+  for (; c + 16 <= len; c += 16) {
+    const auto v = inreg<V>(V::load(x + c), h);
+    V::store(y + c, v);
+    mx = fold_abs(mx, v);
+  }
+  if (c < len) {  // masked lanes load as zero: |0| changes no maximum
+    const __mmask16 m = static_cast<__mmask16>((1u << (len - c)) - 1);
+    const auto v = inreg<V>(V::load(x + c, m), h);
+    V::store(y + c, v, m);
+    mx = fold_abs(mx, v);
+  }
+}
+
 template <typename V, typename In>
 void fwht_rows(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* y, int64_t ldy) {
   // Work items: segments of whole blocks, at least 16 values and about 4096 values long.
@@ -195,6 +231,27 @@ void fwht_cols(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* 
   });
 }
 
+// fwht_rows<V> with the maximum of |y| as a 32-bit pattern (see fold_abs): each task's lane
+// maxima reduced, then combined across tasks with a compare-and-swap maximum.
+template <typename V, typename In>
+uint32_t fwht_rows_max(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* y, int64_t ldy) {
+  const int64_t seg = std::min(s.cols, std::max<int64_t>({s.h, 16, 4096 / std::max<int64_t>(s.h, 16) * std::max<int64_t>(s.h, 16)}));
+  const int64_t per_row = (s.cols + seg - 1) / seg;
+  std::atomic<uint32_t> total{0};
+  parallel_for(s.rows * per_row, std::max<int64_t>(1, 16384 / seg), [&](int64_t b, int64_t e) {
+    __m512i mx = _mm512_setzero_si512();
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t r = t / per_row, c0 = (t % per_row) * seg;
+      row_max<V>(x + r * ldx + c0, y + r * ldy + c0, std::min(seg, s.cols - c0), s.h, mx);
+    }
+    const uint32_t m = _mm512_reduce_max_epu32(mx);
+    uint32_t seen = total.load(std::memory_order_relaxed);
+    while (m > seen && !total.compare_exchange_weak(seen, m, std::memory_order_relaxed)) {
+    }
+  });
+  return total.load();
+}
+
 template <typename V, typename In>
 void fwht(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* y, int64_t ldy) {
   if (s.axis == 0) return fwht_cols<V>(s, x, ldx, y, ldy);
@@ -214,6 +271,15 @@ void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* 
 }
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
   fwht<I32>(s, x, ldx, y, ldy);
+}
+int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
+  return static_cast<int32_t>(std::min<uint32_t>(fwht_rows_max<I32>(s, x, ldx, y, ldy), 0x7FFFFFFFu));  // |INT32_MIN| saturates
+}
+float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
+  const uint32_t m = fwht_rows_max<F32>(s, x, ldx, y, ldy);
+  float f;
+  std::memcpy(&f, &m, sizeof f);
+  return f;
 }
 
 }  // namespace lowbit::kernels::avx512

@@ -165,8 +165,37 @@ constexpr auto table_of(std::integer_sequence<int, N...>) {
   return std::array{row_of<F, N + 1>(std::make_integer_sequence<int, MR>())...};
 }
 
+// In place: dword j of r[n] becomes dword n of r[j] (a 16×16 transpose of 32-bit words:
+// pairs of rows interleaved by dwords, then by qwords, then 128-bit lanes across four vectors).
+inline void transpose16x16_epi32(__m512i (&r)[16]) {
+  __m512i t[16];
+  LOWBIT_UNROLL for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // s[4i + k], 128-bit lane L: rows 4i..4i+3 of column 4L + k.
+  __m512i q[16];
+  LOWBIT_UNROLL for (int i = 0; i < 4; ++i) {
+    q[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    q[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    q[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    q[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  // Column 4L + k takes lane L of q[k], q[4 + k], q[8 + k], q[12 + k].
+  LOWBIT_UNROLL for (int k = 0; k < 4; ++k) {
+    const __m512i a = _mm512_shuffle_i32x4(q[k], q[4 + k], 0x44), b = _mm512_shuffle_i32x4(q[k], q[4 + k], 0xEE);
+    const __m512i c = _mm512_shuffle_i32x4(q[8 + k], q[12 + k], 0x44), d = _mm512_shuffle_i32x4(q[8 + k], q[12 + k], 0xEE);
+    r[k] = _mm512_shuffle_i32x4(a, c, 0x88);
+    r[4 + k] = _mm512_shuffle_i32x4(a, c, 0xDD);
+    r[8 + k] = _mm512_shuffle_i32x4(b, d, 0x88);
+    r[12 + k] = _mm512_shuffle_i32x4(b, d, 0xDD);
+  }
+}
+
 // Packs B (N×K) into panels of 16 columns × groups of four k, as u8 = b + 128; zero padding.
 // Each group of four k is one 32-bit word per column: 16 words make one 64-byte register row.
+// Whole panels take 16 groups at a time as one 64-byte load per column and a register
+// transpose; the rest one gather of 16 words per group.
 void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, uint8_t* bp) {
   const int64_t panels = (N + 15) / 16;
   parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
@@ -179,7 +208,15 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
                                                  _mm512_set1_epi32(static_cast<int32_t>(ldb)));
       const __mmask16 live = static_cast<__mmask16>((1u << cols) - 1);
       const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-      for (int64_t kq = 0; kq < full; ++kq) {
+      int64_t kq = 0;
+      if (cols == 16)
+        for (; kq + 16 <= full; kq += 16) {
+          __m512i r[16];
+          LOWBIT_UNROLL for (int n = 0; n < 16; ++n) r[n] = _mm512_loadu_si512(src + n * ldb + 4 * kq);
+          transpose16x16_epi32(r);
+          LOWBIT_UNROLL for (int j = 0; j < 16; ++j) _mm512_store_si512(dst + (kq + j) * 64, _mm512_xor_si512(r[j], flip));
+        }
+      for (; kq < full; ++kq) {
         const __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, offsets, src + 4 * kq, 1);
         _mm512_store_si512(dst + kq * 64, _mm512_mask_xor_epi32(w, live, w, flip));
       }
@@ -193,24 +230,86 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
   });
 }
 
+// Lane r of the result = Σ of the 16 lanes of v[r]: a tree of even/odd lane pairings (15
+// two-source permute pairs and adds for 16 sums, where 16 separate reductions take ~8 ops each).
+inline __m512i sum_lanes16(__m512i (&v)[16]) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  // Each level halves the lanes per vector of v and doubles the vectors per register, in order.
+  for (int n = 8; n >= 1; n /= 2)
+    for (int r = 0; r < n; ++r)
+      v[r] = _mm512_add_epi32(_mm512_permutex2var_epi32(v[2 * r], even, v[2 * r + 1]),
+                              _mm512_permutex2var_epi32(v[2 * r], odd, v[2 * r + 1]));
+  return v[0];
+}
+
 // -128·Σ_k a[m, k] over each tile of `tq` groups of four ([M][tiles], rows padded to whole
 // groups: the start of each tile's lanes) and 128·Σ_k a[m, k] over all of K (exact's correction).
+// Sixteen rows at a time: per tile, each row's bytes summed into int32 lanes by `vpdpbusd`
+// against ones (masked loads read nothing at or beyond the tile's end), then the 16 rows'
+// lanes reduced together.
 void row_sums(int64_t M, int64_t K, const int8_t* A, int64_t lda, int64_t tq, int64_t tiles, int32_t* rs,
               int32_t* corr) {
   parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      const int8_t* row = A + m * lda;
-      int32_t total = 0;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t mb = m0; mb < m1; mb += 16) {
+      const int rows = static_cast<int>(std::min<int64_t>(16, m1 - mb));
+      __m512i total = _mm512_setzero_si512();
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t k0 = t * tq * 4, k1 = std::min(K, k0 + tq * 4);
-        int32_t s = 0;
-        for (int64_t k = k0; k < k1; ++k) s += row[k];
-        rs[m * tiles + t] = -128 * s;
-        total += s;
+        // Rows past `rows` load nothing (mask 0) from the last valid row's address, so that the
+        // fully unrolled loop keeps the 16 accumulators in registers.
+        __m512i acc[16];
+        LOWBIT_UNROLL for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_si512();
+        for (int64_t k = k0; k < k1; k += 64) {
+          const int64_t n = std::min<int64_t>(64, k1 - k);
+          const __mmask64 live = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+          LOWBIT_UNROLL for (int r = 0; r < 16; ++r) {
+            const int8_t* row = A + (mb + std::min(r, rows - 1)) * lda + k;
+            acc[r] = _mm512_dpbusd_epi32(acc[r], ones, _mm512_maskz_loadu_epi8(r < rows ? live : 0, row));
+          }
+        }
+        const __m512i sums = sum_lanes16(acc);
+        total = _mm512_add_epi32(total, sums);
+        alignas(64) int32_t out[16];
+        _mm512_store_si512(out, _mm512_mullo_epi32(sums, _mm512_set1_epi32(-128)));
+        for (int r = 0; r < rows; ++r) rs[(mb + r) * tiles + t] = out[r];
       }
-      corr[m] = 128 * total;
+      alignas(64) int32_t out[16];
+      _mm512_store_si512(out, _mm512_mullo_epi32(total, _mm512_set1_epi32(128)));
+      for (int r = 0; r < rows; ++r) corr[mb + r] = out[r];
     }
   });
+}
+
+// detail::igemm_store for fp32 output, 16 columns per vector: the same fp32 roundings in the
+// same order (alpha, then col_scale, then bias). The _round_ intrinsics with the current
+// rounding mode keep the compiler from contracting a multiply and an add into one FMA.
+void store_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols, const int32_t* acc,
+                 int64_t ldt) {
+  if (!out.cf) return detail::igemm_store(out, m0, n0, rows, cols, acc, ldt);
+  constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  const __m512 alpha = _mm512_set1_ps(out.ep.alpha);
+  const float* cs = out.ep.col_scale ? out.ep.col_scale + n0 : nullptr;
+  const float* bias = out.ep.bias ? out.ep.bias + n0 : nullptr;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t* src = acc + i * ldt;
+    float* dst = out.cf + (m0 + i) * out.ldc + n0;
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16) {  // whole vectors: plain loads and stores
+      __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(src + j)), alpha, kCur);
+      if (cs) v = _mm512_mul_round_ps(v, _mm512_loadu_ps(cs + j), kCur);
+      if (bias) v = _mm512_add_round_ps(v, _mm512_loadu_ps(bias + j), kCur);
+      _mm512_storeu_ps(dst + j, v);
+    }
+    if (j < cols) {  // the tail, masked
+      const __mmask16 live = static_cast<__mmask16>((1u << (cols - j)) - 1);
+      __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, src + j)), alpha, kCur);
+      if (cs) v = _mm512_mul_round_ps(v, _mm512_maskz_loadu_ps(live, cs + j), kCur);
+      if (bias) v = _mm512_add_round_ps(v, _mm512_maskz_loadu_ps(live, bias + j), kCur);
+      _mm512_mask_storeu_ps(dst + j, live, v);
+    }
+  }
 }
 
 // Packs B into panels of 32 columns of int16, one register per k.
@@ -256,7 +355,7 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
       if (corr)
         for (int64_t m = m0; m < m_end; ++m)
           for (int64_t j = 0; j < cols; ++j) buf[(m - m0) * ldt + j] -= corr[m];
-      detail::igemm_store(out, m0, n0, m_end - m0, cols, buf, ldt);
+      store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
     }
   });
 }

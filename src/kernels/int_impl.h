@@ -64,11 +64,17 @@ bool fwht_supported(const HadamardShape& s);  // both axes, any shape
 void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
 void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);  // axis 1
+float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);  // axis 1
 
 bool quantize_supported(const QuantGrid& g);  // runs of at least 16 elements (inner >= 16)
 void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);
 void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r, RandomKey key);
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
+// Stochastic int32 -> int8 through a per-call table: needs AVX-512 VBMI (cpu_features), every
+// |x| <= 255 and quantize_table_supported (one symmetric grid without zero point).
+bool quantize_table_supported(const QuantGrid& g, Rounding r);
+void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key);
 }  // namespace avx512
 
 namespace portable {

@@ -40,6 +40,7 @@ const CpuFeatures& cpu_features() {
     c.avx512bw = __builtin_cpu_supports("avx512bw");
     c.avx512vl = __builtin_cpu_supports("avx512vl");
     c.avx512dq = __builtin_cpu_supports("avx512dq");
+    c.avx512vbmi = __builtin_cpu_supports("avx512vbmi");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
     c.avx512bf16 = __builtin_cpu_supports("avx512bf16");
     return c;

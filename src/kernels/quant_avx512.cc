@@ -169,6 +169,115 @@ void quantize_run(int64_t n, const In* x, Out* q, const Rule& rule, const Random
   }
 }
 
+// Stochastic rounding of int32 values |x| <= 255 on a symmetric grid (qmin = -qmax, no zero
+// point): the requantization of Hadamard-transformed 4-bit codes. For one scale the rule of
+// quant.h depends only on v = |x|, the draw r and the sign, so it is tabulated once per call for
+// v in [0, 255]: base[v] = floor(a) and thr[v] = #{r : (r + 0.5) / 256 < a - floor(a)} with
+// a = min(v / s, qmax) (the same IEEE division and clamp), and round-up <=> r < thr[v] (the
+// draws increase with r). thr = 256 (always up) is stored as base + 1, thr 0. A run then takes
+// 64 elements per step: byte-table lookups (vpermi2b, AVX-512 VBMI) and one unsigned byte
+// compare against the 64 draw bytes of one Philox register, in place of 16-wide float
+// arithmetic. Functions that use VBMI carry its target attribute; dispatch.cc checks the CPU.
+#define LOWBIT_VBMI __attribute__((target("avx512vbmi")))
+
+struct SrTable {
+  __m512i base[4], thr[4];  // entries 64·i .. 64·i + 63
+};
+
+SrTable sr_table(float scale, int32_t qmax) {
+  alignas(64) uint8_t base[256], thr[256];
+  const __m512 s = _mm512_set1_ps(scale), hi = _mm512_set1_ps(static_cast<float>(qmax));
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int c = 0; c < 16; ++c) {
+    const __m512i v = _mm512_add_epi32(_mm512_set1_epi32(16 * c), iota);
+    const __m512 a = _mm512_min_ps(_mm512_div_ps(_mm512_cvtepi32_ps(v), s), hi);
+    const __m512 fl = _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    // 256·frac is exact; r + 0.5 < 256·frac <=> r < 256·frac - 0.5, which is exact as well
+    // when 256·frac >= 0.5 (below that no r qualifies), so thr = ceil(max(256·frac - 0.5, 0)).
+    const __m512 f = _mm512_mul_ps(_mm512_sub_ps(a, fl), _mm512_set1_ps(256.0f));
+    const __m512 t = _mm512_roundscale_ps(_mm512_max_ps(_mm512_sub_ps(f, _mm512_set1_ps(0.5f)), _mm512_setzero_ps()),
+                                          _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    __m512i b = _mm512_cvttps_epi32(fl), th = _mm512_cvttps_epi32(t);
+    const __mmask16 always = _mm512_cmpeq_epi32_mask(th, _mm512_set1_epi32(256));
+    b = _mm512_mask_add_epi32(b, always, b, _mm512_set1_epi32(1));
+    th = _mm512_mask_mov_epi32(th, always, _mm512_setzero_si512());
+    _mm_store_si128(reinterpret_cast<__m128i*>(base + 16 * c), _mm512_cvtepi32_epi8(b));
+    _mm_store_si128(reinterpret_cast<__m128i*>(thr + 16 * c), _mm512_cvtepi32_epi8(th));
+  }
+  SrTable t;
+  for (int i = 0; i < 4; ++i) {
+    t.base[i] = _mm512_load_si512(base + 64 * i);
+    t.thr[i] = _mm512_load_si512(thr + 64 * i);
+  }
+  return t;
+}
+
+// table[v] for 64 byte indices v (vpermi2b looks up 128 entries; bit 7 picks the half).
+LOWBIT_VBMI inline __m512i lookup256(const __m512i (&table)[4], __m512i v, __mmask64 upper) {
+  const __m512i lo = _mm512_permutex2var_epi8(table[0], v, table[1]);
+  const __m512i hi = _mm512_permutex2var_epi8(table[2], v, table[3]);
+  return _mm512_mask_blend_epi8(upper, lo, hi);
+}
+
+// Codes of the 64 int32 values x[0..63] (|x| <= 255) with their 64 draw bytes r.
+LOWBIT_VBMI inline __m512i codes64(const int32_t* x, __m512i r, const SrTable& t) {
+  __m512i a[4];
+  uint64_t neg = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m512i v = _mm512_loadu_si512(x + 16 * k);
+    neg |= static_cast<uint64_t>(_mm512_movepi32_mask(v)) << (16 * k);
+    a[k] = _mm512_abs_epi32(v);
+  }
+  // The packs leave dword group L (4 values) of a[j] at dword 4·L + j; the permute moves it to
+  // dword 4·j + L, element order.
+  const __m512i packed = _mm512_packus_epi16(_mm512_packus_epi32(a[0], a[1]), _mm512_packus_epi32(a[2], a[3]));
+  const __m512i v =
+      _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), packed);
+  const __mmask64 upper = _mm512_movepi8_mask(v);
+  const __m512i base = lookup256(t.base, v, upper);
+  const __mmask64 up = _mm512_cmplt_epu8_mask(r, lookup256(t.thr, v, upper));
+  const __m512i mag = _mm512_mask_add_epi8(base, up, base, _mm512_set1_epi8(1));
+  return _mm512_mask_sub_epi8(mag, static_cast<__mmask64>(neg), _mm512_setzero_si512(), mag);
+}
+
+// Elements [i, i + 64) of a run of n with draws r; a vector cut by either end of the run goes
+// through zeroed scratch so that nothing outside [x, x + n) is read or written.
+LOWBIT_VBMI inline void table_vec(int64_t n, const int32_t* x, int8_t* q, int64_t i, __m512i r, const SrTable& t) {
+  const int64_t lo = std::max<int64_t>(0, -i), hi = std::min<int64_t>(64, n - i);
+  if (hi <= lo) return;
+  if (lo == 0 && hi == 64) return _mm512_storeu_si512(q + i, codes64(x + i, r, t));
+  alignas(64) int32_t xin[64] = {};
+  alignas(64) int8_t qout[64];
+  std::memcpy(xin + lo, x + i + lo, static_cast<size_t>(hi - lo) * sizeof(int32_t));
+  _mm512_store_si512(qout, codes64(xin, r, t));
+  std::memcpy(q + i + lo, qout + lo, static_cast<size_t>(hi - lo));
+}
+
+// quantize_run<true> through the table: the same windows of Philox blocks (element i of the run
+// has stream index s0 + i); one 64-byte register of draws serves 64 elements.
+template <int G>
+LOWBIT_VBMI inline void table_window(int64_t n, const int32_t* x, int8_t* q, int64_t i, const SrTable& t,
+                                     const RandomKey& key, uint64_t s0) {
+  __m512i w[G][4];
+  philox_words<G>(key.seed, key.stream, (s0 + static_cast<uint64_t>(i)) >> 4, w);
+  for (int g = 0; g < G; ++g)
+    for (int m = 0; m < 4; ++m) table_vec(n, x, q, i + kBlockSpan * g + 64 * m, w[g][m], t);
+}
+
+LOWBIT_VBMI void quantize_run_table(int64_t n, const int32_t* x, int8_t* q, const SrTable& t, const RandomKey& key,
+                                    uint64_t s0) {
+  const uint64_t start = s0 & ~uint64_t{15};
+  for (int64_t i = -static_cast<int64_t>(s0 - start); i < n;) {
+    if (n - i > (kGroups - 1) * kBlockSpan) {
+      table_window<kGroups>(n, x, q, i, t, key, s0);
+      i += kBlockSpan * kGroups;
+    } else {
+      table_window<1>(n, x, q, i, t, key, s0);
+      i += kBlockSpan;
+    }
+  }
+}
+
 template <typename In, typename Out>
 void quantize_grid(const QuantGrid& g, const In* x, Out* q, Rounding r, const RandomKey& key) {
   // Tasks: chunks of kChunk elements of one channel's run (chunks never change a code).
@@ -202,6 +311,22 @@ void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r,
 }
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key) {
   quantize_grid(g, x, q, r, key);
+}
+
+bool quantize_table_supported(const QuantGrid& g, Rounding r) {
+  return r == Rounding::stochastic && g.channels == 1 && (!g.zero_point || g.zero_point[0] == 0) &&
+         g.qmin == -g.qmax && g.qmax >= 1 && g.qmax <= 127;
+}
+
+void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key) {
+  const SrTable t = sr_table(g.scale[0], g.qmax);
+  const int64_t n = g.numel();  // one channel: a single run of stream indices first + e
+  parallel_for((n + kChunk - 1) / kChunk, 4, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const int64_t e0 = c * kChunk;
+      quantize_run_table(std::min(kChunk, n - e0), x + e0, q + e0, t, key, key.first + static_cast<uint64_t>(e0));
+    }
+  });
 }
 
 }  // namespace lowbit::kernels::avx512

@@ -180,6 +180,10 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
   const Geo many_channels{.N = 2, .C = 2, .H = 4, .W = 4, .K = 40, .R = 3, .S = 3, .stride = 1, .pad = 1};
   const Geo five_by_five{.N = 2, .C = 2, .H = 6, .W = 7, .K = 3, .R = 5, .S = 5, .stride = 1, .pad = 2};
   const Geo one_by_one{.N = 2, .C = 5, .H = 3, .W = 4, .K = 6, .R = 1, .S = 1, .stride = 1, .pad = 0};
+  // Enough channels × positions that dX is computed and added in several pieces of channels
+  // (qconv.cc's kDcolPieceFloats): 10 + 6 channels, and 4 + 2 through the strided col2im.
+  const Geo pieces{.N = 2, .C = 16, .H = 12, .W = 14, .K = 8, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  const Geo strided_pieces{.N = 2, .C = 6, .H = 40, .W = 40, .K = 4, .R = 3, .S = 3, .stride = 2, .pad = 1};
   for (int threads : {1, 2, 3}) {
     check_conv_against_simulation(strided, false, threads);
     check_conv_against_simulation(pointwise, true, threads);
@@ -188,6 +192,8 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
     check_conv_against_simulation(many_channels, false, threads);
     check_conv_against_simulation(five_by_five, true, threads);
     check_conv_against_simulation(one_by_one, false, threads);
+    check_conv_against_simulation(pieces, true, threads);
+    check_conv_against_simulation(strided_pieces, false, threads);
   }
 }
 

@@ -3,6 +3,7 @@
 // columns, in place and out of place.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/quant.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -93,6 +95,14 @@ TEST(Hadamard, IntegerPathsEqualDenseProduct) {
       fwht_i8_i32(s, x.data(), ld, got.data(), ld);
       EXPECT_EQ(got, want) << "i8->i32 h=" << c.h << " axis=" << c.axis << " " << c.rows << "x" << c.cols << " " << isa_name(isa);
       for (size_t i = 0; i < x.size(); ++i) inplace[i] = x[i];
+      if (c.axis == 1) {  // the transform with its max |y|: the same y, the max of max_abs_i32
+        std::fill(got.begin(), got.end(), 0);
+        const int32_t m = fwht_i8_i32_max_abs(s, x.data(), ld, got.data(), ld);
+        EXPECT_EQ(got, want) << "i8->i32 with max, h=" << c.h << " " << c.rows << "x" << c.cols << " " << isa_name(isa);
+        int32_t want_m = 0;
+        for (int64_t r = 0; r < c.rows; ++r) want_m = std::max(want_m, max_abs_i32(c.cols, want.data() + r * ld));
+        EXPECT_EQ(m, want_m) << "max |H x| h=" << c.h << " " << c.rows << "x" << c.cols << " " << isa_name(isa);
+      }
       fwht_i32(s, inplace.data(), ld, inplace.data(), ld);
       for (int64_t r = 0; r < c.rows; ++r)
         for (int64_t k = 0; k < c.cols; ++k) ASSERT_EQ(inplace[r * ld + k], want[r * ld + k]) << isa_name(isa);
@@ -136,6 +146,12 @@ TEST(Hadamard, Fp32PathsWithinDerivedBoundAndAgreeWithEachOther) {
       if (isa != Isa::ref) {  // same butterfly network: fast paths agree bit for bit
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << isa_name(isa) << " h=" << c.h << " axis=" << c.axis;
+      }
+      if (c.axis == 1) {  // with its max |y|: the same y as fwht_f32 on this path, max_abs_f32's max
+        std::vector<float> y(x.size(), 0.0f);
+        const float m = fwht_f32_max_abs(s, x.data(), c.cols, y.data(), c.cols);
+        EXPECT_EQ(y, got) << "with max, " << isa_name(isa) << " h=" << c.h << " " << c.rows << "x" << c.cols;
+        EXPECT_EQ(m, max_abs_f32(static_cast<int64_t>(got.size()), got.data())) << isa_name(isa) << " h=" << c.h;
       }
     }
   }

@@ -4,6 +4,7 @@
 // independent of the thread count; int4 packing round trips.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -208,6 +209,39 @@ TEST(Quant, EveryPathEqualsReferenceAtOddOffsetsAndLengths) {
           ASSERT_EQ(got32, want32) << isa_name(isa) << " n=" << n << " first=" << first;
           ASSERT_EQ(gotu, wantu) << isa_name(isa) << " n=" << n << " first=" << first;
         }
+  }
+}
+
+// quantize_i32_i8_bounded with |x| <= 255 takes the tabulated path on CPUs with AVX-512 VBMI:
+// every value -255..255 (twice, so that each meets several draws) at scales that put a = |x|/s
+// on, between and beyond the codes (clamped), at odd lengths and stream offsets and any thread
+// count, equal to the reference; a bound above 255 (the float path) equal as well.
+TEST(Quant, BoundedInt32EqualsReferenceForEveryValueAndScale) {
+  std::vector<int32_t> acc;
+  for (int rep = 0; rep < 2; ++rep)
+    for (int32_t v = -255; v <= 255; ++v) acc.push_back(v * (rep == 0 ? 1 : -1));
+  std::mt19937 rng(9);
+  std::shuffle(acc.begin() + 511, acc.end(), rng);
+  const int saved_threads = num_threads();
+  for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni}) {
+    if (!isa_supported(isa)) continue;
+    for (float scale : {255.0f / 7.0f, 240.0f / 7.0f, 1.0f, 0.5f, 3.0f, 1.0f / 3.0f, 36.4285f, 0.01f, 1000.0f})
+      for (int64_t n : {int64_t{1}, int64_t{63}, int64_t{64}, int64_t{65}, int64_t{1022}})
+        for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 33) + 17})
+          for (int threads : {1, 3}) {
+            const QuantGrid g{1, 1, n, &scale, nullptr, -7, 7};
+            const RandomKey key{77, 3, first};
+            std::vector<int8_t> want(n), got(n), wide(n);
+            ref::quantize_i32_i8(g, acc.data(), want.data(), Rounding::stochastic, key);
+            set_active_isa(isa);
+            set_num_threads(threads);
+            quantize_i32_i8_bounded(g, acc.data(), 255, got.data(), Rounding::stochastic, key);
+            quantize_i32_i8_bounded(g, acc.data(), 256, wide.data(), Rounding::stochastic, key);
+            set_num_threads(saved_threads);
+            set_active_isa(best_supported_isa());
+            ASSERT_EQ(got, want) << isa_name(isa) << " scale=" << scale << " n=" << n << " first=" << first;
+            ASSERT_EQ(wide, want) << isa_name(isa) << " scale=" << scale << " n=" << n << " first=" << first;
+          }
   }
 }
 

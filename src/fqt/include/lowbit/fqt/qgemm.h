@@ -23,6 +23,8 @@ QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const Opera
                          RandomKey key = {});
 // Backward operand (§1.2): signed, scale = max|y| / q_max(b) (no clip), nearest or stochastic.
 QTensor quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, RandomKey key = {});
+// quantize_max with max|y| already known (m, e.g. from the transform that produced y).
+QTensor quantize_given_max(const float* y, int64_t rows, int64_t cols, float m, int bits, Rounding r, RandomKey key = {});
 
 // C(M,N) = alpha * sat(A · Bᵀ) with A (M,K) and B (N,K) per-tensor codes and g's accumulator
 // model; alpha = A.scale() * B.scale() * extra. C is row-major with row stride ldc.

@@ -31,5 +31,12 @@ void fwht_f32(const HadamardShape& s, const float* x, int64_t ldx, float* y, int
 void fwht_i8_i16(const HadamardShape& s, const int8_t* x, int64_t ldx, int16_t* y, int64_t ldy);
 void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+// fwht_i8_i32 that also returns max |y| over the rows×cols output (as max_abs_i32 would: 0 when
+// empty, INT32_MIN saturating to INT32_MAX), taken from registers on the fast path instead of a
+// second pass over y. y must not overlap x.
+int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+// fwht_f32 (the same y, on the same path) that also returns max_abs_f32 over the output (NaN
+// ignored). y must not overlap x.
+float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);
 
 }  // namespace lowbit::kernels

@@ -11,7 +11,10 @@ enum class Isa { ref = 0, avx2 = 1, avx512 = 2, avx512vnni = 3 };
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512vl = false,
-       avx512dq = false, avx512vnni = false, avx512bf16 = false;
+       avx512dq = false, avx512vnni = false;
+  // Extra kernels inside the avx512 path, not paths of their own: byte permutes (VBMI) and
+  // bf16 dot products (the bf16 plans).
+  bool avx512vbmi = false, avx512bf16 = false;
 };
 
 const CpuFeatures& cpu_features();

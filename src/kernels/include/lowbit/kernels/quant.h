@@ -49,6 +49,11 @@ void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r,
 // Same rule with x = float(acc) (exact for |acc| < 2^24): requantizes integer accumulators
 // straight to codes, without an fp32 tensor in between. scale is in accumulator units.
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
+// quantize_i32_i8 for inputs the caller knows to satisfy |x| <= max_abs (e.g. from
+// fwht_i8_i32_max_abs): the same codes; with max_abs <= 255 the fast path tabulates the rule.
+// Passing a max_abs below the true maximum is a precondition violation (wrong codes).
+void quantize_i32_i8_bounded(const QuantGrid& g, const int32_t* x, int32_t max_abs, int8_t* q, Rounding r,
+                             RandomKey key);
 
 // x = (q - zp[c]) · scale[c], computed as float(q - zp) * scale.
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
