@@ -1,9 +1,11 @@
-// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis), MatMulInteger,
-// ConvInteger, QLinearMatMul, QLinearConv. Integer accumulation is exact (int32); requantization
-// rounds half to even and saturates, as ONNX specifies.
+// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis; the affine maps are
+// kernels::quantize_* / dequantize_*), MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
+// Integer accumulation is exact (int32); requantization rounds half to even and saturates, as
+// ONNX specifies.
 #include <cmath>
 #include <limits>
 
+#include "lowbit/kernels/quant.h"
 #include "ops/conv_geom.h"
 #include "ops/conv_ref.h"
 
@@ -85,24 +87,51 @@ void quantize_infer(InferCtx& ctx) {
   ctx.set_out(0, t, ctx.shape(0));
 }
 
+// The kernel grid of a scale/zero point along AxisParam p over x's numel values; zero points
+// (any integer type) are widened into zp32.
+kernels::QuantGrid quant_grid(const AxisParam& p, int64_t numel, const Array& scale, const Array* zp,
+                              std::vector<int32_t>& zp32) {
+  kernels::QuantGrid g;
+  g.channels = p.per_axis ? p.dim : 1;
+  g.inner = p.per_axis ? p.inner : numel;
+  g.outer = g.channels * g.inner ? numel / (g.channels * g.inner) : 0;
+  g.scale = scale.data<float>();
+  if (zp) {
+    zp32.resize(static_cast<size_t>(zp->numel()));
+    for (int64_t i = 0; i < zp->numel(); ++i) zp32[static_cast<size_t>(i)] = static_cast<int32_t>(zp->get_i64(i));
+    g.zero_point = zp32.data();
+  }
+  return g;
+}
+
 void quantize_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &scale = ctx.input(1);
   Array& y = *ctx.out[0];
   const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  const float* s = scale.data<float>();
-  auto body = [&](auto tag) {
-    using T = decltype(tag);
-    T* py = y.data<T>();
-    const T* zp = ctx.has(2) ? ctx.input(2).data<T>() : nullptr;
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      const int64_t k = p.index(i);
-      // x / scale in float, as the ONNX reference and ONNX Runtime compute it.
-      const float q = static_cast<float>(x.get_f64(i)) / s[k];
-      py[i] = saturate_round<T>(static_cast<double>(std::nearbyint(q)) + (zp ? zp[k] : 0));
-    }
-  };
-  if (y.type() == ElemType::u8) body(uint8_t{});
-  else body(int8_t{});
+  // The kernel divides by the scale: a zero, negative or non-finite one is the model's error.
+  for (int64_t k = 0; k < scale.numel(); ++k) {
+    const float s = scale.data<float>()[k];
+    if (!(s > 0 && std::isfinite(s)))
+      node_fail(ctx.node, ctx.opset, "scale (input 1) element {} is {}; scales must be positive and finite", k, s);
+  }
+  std::vector<int32_t> zp32;
+  kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
+  // x / scale in float, as the ONNX reference and ONNX Runtime compute it; an int32 x is first
+  // rounded to float, as they do.
+  std::vector<float> xf;
+  const float* px = x.type() == ElemType::f32 ? x.data<float>() : nullptr;
+  if (!px) {
+    xf.resize(static_cast<size_t>(x.numel()));
+    for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(x.data<int32_t>()[i]);
+    px = xf.data();
+  }
+  if (y.type() == ElemType::u8) {
+    g.qmin = 0, g.qmax = 255;
+    kernels::quantize_f32_u8(g, px, y.data<uint8_t>(), kernels::Rounding::nearest, {});
+  } else {
+    g.qmin = -128, g.qmax = 127;
+    kernels::quantize_f32_i8(g, px, y.data<int8_t>(), kernels::Rounding::nearest, {});
+  }
 }
 
 void dequantize_infer(InferCtx& ctx) {
@@ -118,13 +147,12 @@ void dequantize_infer(InferCtx& ctx) {
 void dequantize_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &scale = ctx.input(1);
   const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  const float* s = scale.data<float>();
+  std::vector<int32_t> zp32;
+  const kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
   float* py = ctx.out[0]->data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    const int64_t k = p.index(i);
-    const int64_t zp = ctx.has(2) ? ctx.input(2).get_i64(k) : 0;
-    py[i] = static_cast<float>(x.get_i64(i) - zp) * s[k];
-  }
+  if (x.type() == ElemType::u8) kernels::dequantize_u8_f32(g, x.data<uint8_t>(), py);
+  else if (x.type() == ElemType::i8) kernels::dequantize_i8_f32(g, x.data<int8_t>(), py);
+  else kernels::dequantize_i32_f32(g, x.data<int32_t>(), py);
 }
 
 // Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]); zero points may be
