@@ -5,9 +5,9 @@
 #include <cmath>
 #include <limits>
 
+#include "lowbit/kernels/conv_nd_ref.h"
 #include "lowbit/kernels/quant.h"
 #include "ops/conv_geom.h"
-#include "ops/conv_ref.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -273,17 +273,13 @@ std::vector<int32_t> int_conv(const RunCtx& ctx, size_t w_at, const Array* x_zp,
   const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_i64(0)) : 0;
   LOWBIT_NODE_REQUIRE(!w_zp || w_zp->numel() == 1, ictx, "per-channel weight zero points are not supported");
   const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_i64(0)) : 0;
-  auto run = [&](auto tx, auto tw) {
-    using TX = decltype(tx);
-    using TW = decltype(tw);
-    conv_nd_generic<int32_t>(g, N, C, M, ctx.node.attr_i("group", 1), x.data<TX>(), w.data<TW>(), y.data(),
-                             [xz](TX v) { return int32_t(v) - xz; }, [wz](TW v) { return int32_t(v) - wz; });
-  };
+  const int64_t group = ctx.node.attr_i("group", 1);
   const bool xu = x.type() == ElemType::u8, wu = w.type() == ElemType::u8;
-  if (xu && wu) run(uint8_t{}, uint8_t{});
-  else if (xu) run(uint8_t{}, int8_t{});
-  else if (wu) run(int8_t{}, uint8_t{});
-  else run(int8_t{}, int8_t{});
+  using kernels::ref::conv_nd_integer;
+  if (xu && wu) conv_nd_integer(g, N, C, M, group, x.data<uint8_t>(), xz, w.data<uint8_t>(), wz, y.data());
+  else if (xu) conv_nd_integer(g, N, C, M, group, x.data<uint8_t>(), xz, w.data<int8_t>(), wz, y.data());
+  else if (wu) conv_nd_integer(g, N, C, M, group, x.data<int8_t>(), xz, w.data<uint8_t>(), wz, y.data());
+  else conv_nd_integer(g, N, C, M, group, x.data<int8_t>(), xz, w.data<int8_t>(), wz, y.data());
   return y;
 }
 
