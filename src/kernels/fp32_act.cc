@@ -17,6 +17,8 @@ double act_value_f64(const Activation& act, double v) {
     case Act::tanh: return std::tanh(v);
     case Act::relu: return v > 0 ? v : 0;
     case Act::gelu: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    case Act::elu: case Act::selu: case Act::celu: case Act::mish: case Act::thresholded_relu: case Act::shrink:
+      return act_value_f64_extra(act, v);
     default: return act_value(act, static_cast<float>(v));
   }
 }
@@ -45,8 +47,8 @@ void activation_forward(const Activation& act, int64_t n, const float* x, float*
   });
 }
 
-// Kept as the ONNX engine evaluated f64 before: sigmoid/tanh/relu/gelu in double, the rest
-// through the float formula (the ONNX node tests' f64 cases are these four).
+// Kept as the ONNX engine evaluated f64 before: sigmoid/tanh/relu/gelu and elu .. shrink in
+// double, the rest through the float formula (the ONNX node tests' f64 cases are these).
 void activation_forward(const Activation& act, int64_t n, const double* x, double* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = act_value_f64(act, x[i]);
 }

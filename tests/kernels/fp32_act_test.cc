@@ -79,6 +79,34 @@ TEST(Fp32Activation, EveryKindMatchesReference) {
   }
 }
 
+// The kinds the ONNX engine evaluates in double per element: fast and reference agree bit for
+// bit (both are the double formula rounded once), in float and in double.
+TEST(Fp32Activation, DoublePrecisionKindsEqualReference) {
+  std::vector<float> xf = random_floats(5003, 34, -40.0f, 40.0f);
+  for (float v : {0.0f, -0.0f, 0.5f, -0.5f, 1.0f, -1.0f, 1e-8f, 700.0f, -700.0f}) xf.push_back(v);
+  const std::vector<double> xd(xf.begin(), xf.end());
+  const int64_t n = static_cast<int64_t>(xf.size());
+  const Activation kinds[] = {{Act::elu, 0.7f}, {Act::selu, 1.67326319217681884765625f, 1.05070102214813232421875f},
+                              {Act::celu, 1.5f}, {Act::mish}, {Act::thresholded_relu, 1.0f}, {Act::shrink, 0.1f, 0.5f}};
+  for (const Activation& act : kinds) {
+    std::vector<float> f(xf.size()), fr(xf.size());
+    activation_forward(act, n, xf.data(), f.data());
+    ref::activation_forward(act, n, xf.data(), fr.data());
+    EXPECT_EQ(0, std::memcmp(f.data(), fr.data(), f.size() * sizeof(float))) << "kind " << int(act.kind);
+    std::vector<double> d(xd.size()), dr(xd.size());
+    activation_forward(act, n, xd.data(), d.data());
+    ref::activation_forward(act, n, xd.data(), dr.data());
+    for (size_t i = 0; i < xd.size(); ++i) ASSERT_EQ(d[i], dr[i]) << "kind " << int(act.kind) << " x=" << xd[i];
+  }
+  // Hand values: Shrink(bias 0.1, lambd 0.5) and ThresholdedRelu(1).
+  const float hx[] = {-1.0f, -0.5f, 0.25f, 0.75f, 1.0f, 2.0f};
+  float hy[6];
+  activation_forward({Act::shrink, 0.1f, 0.5f}, 6, hx, hy);
+  EXPECT_EQ(std::vector<float>(hy, hy + 6), (std::vector<float>{-0.9f, 0.0f, 0.0f, float(0.75 - double(0.1f)), 0.9f, 1.9f}));
+  activation_forward({Act::thresholded_relu, 1.0f}, 6, hx, hy);
+  EXPECT_EQ(std::vector<float>(hy, hy + 6), (std::vector<float>{0, 0, 0, 0, 0, 2}));
+}
+
 TEST(Fp32Activation, DoubleOverloadMatchesReference) {
   const std::vector<float> xf = random_floats(999, 32, -6.0f, 6.0f);
   const std::vector<double> x(xf.begin(), xf.end());

@@ -11,12 +11,33 @@
 
 namespace lowbit::kernels {
 
-enum class Act { none, relu, clip, sigmoid, tanh, hardswish, hardsigmoid, leaky_relu, gelu, gelu_tanh };
+enum class Act {
+  none, relu, clip, sigmoid, tanh, hardswish, hardsigmoid, leaky_relu, gelu, gelu_tanh,
+  // Evaluated in double per element, rounded once (the ONNX engine's less common activations):
+  elu, selu, celu, mish, thresholded_relu, shrink
+};
 
 struct Activation {
   Act kind = Act::none;
-  float a = 0, b = 0;  // clip: [a, b]; leaky_relu: slope a; hardsigmoid: alpha a, beta b
+  // clip: [a, b]; leaky_relu: slope a; hardsigmoid: alpha a, beta b; elu, celu: alpha a;
+  // selu: alpha a, gamma b; thresholded_relu: alpha a; shrink: bias a, lambd b
+  float a = 0, b = 0;
 };
+
+// The double-precision kinds (elu .. shrink) at one element: x in double, libm (expm1, log1p).
+inline double act_value_f64_extra(const Activation& act, double x) {
+  const double a = act.a, b = act.b;
+  switch (act.kind) {
+    case Act::elu: return x < 0 ? a * std::expm1(x) : x;
+    case Act::selu: return x <= 0 ? b * a * std::expm1(x) : b * x;
+    case Act::celu: return std::max(0.0, x) + std::min(0.0, a * std::expm1(x / a));
+    // x · tanh(softplus(x)); log1p(exp(x)) written to stay finite for large x.
+    case Act::mish: return x * std::tanh(x > 30 ? x : std::log1p(std::exp(x)));
+    case Act::thresholded_relu: return x > a ? x : 0.0;
+    case Act::shrink: return x < -b ? x + a : (x > b ? x - a : 0.0);
+    default: return x;
+  }
+}
 
 // Branch-free float exp that compilers vectorize (plain arithmetic, no libm call): Cephes' expf
 // (range reduction by ln 2, degree-6 polynomial), relative error <= 2 ulp on [-87, 88]; the
@@ -68,6 +89,8 @@ inline float act_value(const Activation& act, float x) {
     case Act::gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
     case Act::gelu_tanh:
       return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case Act::elu: case Act::selu: case Act::celu: case Act::mish: case Act::thresholded_relu: case Act::shrink:
+      return static_cast<float>(act_value_f64_extra(act, x));
   }
   return x;
 }
