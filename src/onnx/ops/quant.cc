@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "lowbit/kernels/conv_nd_ref.h"
+#include "lowbit/kernels/int_matmul_ref.h"
 #include "lowbit/kernels/quant.h"
 #include "ops/conv_geom.h"
 
@@ -155,21 +156,32 @@ void dequantize_run(RunCtx& ctx) {
   else kernels::dequantize_i32_f32(g, x.data<int32_t>(), py);
 }
 
-// Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]); zero points may be
-// scalars, per-row of A (length M) or per-column of B (length N).
+// Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]) per (broadcast)
+// batch matrix, on kernels::ref::matmul_integer; zero points may be scalars, per-row of A
+// (length M) or per-column of B (length N).
 std::vector<int32_t> int_matmul(const MatMulDims& d, const Array& a, const Array& b, const Array* a_zp, const Array* b_zp) {
   const int64_t batches = checked_numel(d.batch, "MatMulInteger");
   std::vector<int32_t> acc(static_cast<size_t>(batches * d.M * d.N));
-  auto zp = [](const Array* z, int64_t i) { return z ? z->get_i64(z->numel() == 1 ? 0 : i) : 0; };
+  std::vector<int32_t> za, zb;
+  auto widen = [](const Array* z, std::vector<int32_t>& v) {
+    if (!z) return;
+    for (int64_t i = 0; i < z->numel(); ++i) v.push_back(static_cast<int32_t>(z->get_i64(i)));
+  };
+  widen(a_zp, za);
+  widen(b_zp, zb);
+  const kernels::ref::IntMatmulZeroPoints z{za.empty() ? nullptr : za.data(), za.size() > 1,
+                                            zb.empty() ? nullptr : zb.data(), zb.size() > 1};
   for (int64_t bi = 0; bi < batches; ++bi) {
     const int64_t ao = d.a_offset(bi) * d.M * d.K, bo = d.b_offset(bi) * d.K * d.N;
-    for (int64_t m = 0; m < d.M; ++m)
-      for (int64_t n = 0; n < d.N; ++n) {
-        int32_t s = 0;
-        for (int64_t k = 0; k < d.K; ++k)
-          s += static_cast<int32_t>((a.get_i64(ao + m * d.K + k) - zp(a_zp, m)) * (b.get_i64(bo + k * d.N + n) - zp(b_zp, n)));
-        acc[static_cast<size_t>((bi * d.M + m) * d.N + n)] = s;
-      }
+    int32_t* out = acc.data() + bi * d.M * d.N;
+    auto run = [&](auto ta, auto tb) {
+      kernels::ref::matmul_integer(d.M, d.N, d.K, a.data<decltype(ta)>() + ao, b.data<decltype(tb)>() + bo, z, out);
+    };
+    const bool au = a.type() == ElemType::u8, bu = b.type() == ElemType::u8;
+    if (au && bu) run(uint8_t{}, uint8_t{});
+    else if (au) run(uint8_t{}, int8_t{});
+    else if (bu) run(int8_t{}, uint8_t{});
+    else run(int8_t{}, int8_t{});
   }
   return acc;
 }
