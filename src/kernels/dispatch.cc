@@ -257,6 +257,10 @@ void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_u8_f32(g, q, x);
   portable::dequantize_u8_f32(g, q, x);
 }
+void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x) {
+  if (active_isa() == Isa::ref) return ref::dequantize_i32_f32(g, q, x);
+  portable::dequantize_i32_f32(g, q, x);
+}
 
 // ---- fp32 GEMM and convolution: reference or library ----
 

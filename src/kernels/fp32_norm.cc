@@ -1,9 +1,11 @@
-// Fast batch norm: one channel per task (parallel_for over C). Each (n, c) row of HW values is
-// reduced in float with 16 fixed lanes (vectorizable, combined in a fixed order), and the row
-// results are accumulated in double, so the statistics do not depend on the thread count and
-// their error grows with HW rather than with N*HW.
+// Fast batch norm and layer norm. Batch norm training: one channel per task (parallel_for over
+// C); each (n, c) row of HW values is reduced in float with 16 fixed lanes (vectorizable,
+// combined in a fixed order), and the row results are accumulated in double, so the statistics
+// do not depend on the thread count and their error grows with HW rather than with N*HW.
+// Inference batch norm and layer norm: whole rows per task, the same on any thread count.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
@@ -66,19 +68,75 @@ void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const float* x, c
   });
 }
 
-void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const float* x, const float* gamma,
-                             const float* beta, const float* running_mean, const float* running_var, float eps,
-                             float* y) {
+namespace {
+
+template <typename T>
+void batchnorm_forward_infer_impl(int64_t N, int64_t C, int64_t HW, const T* x, const T* gamma, const T* beta,
+                                  const T* running_mean, const T* running_var, double eps, T* y) {
   parallel_for(N * C, std::max<int64_t>(1, 4096 / std::max<int64_t>(HW, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r % C;
-      const double invstd = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
-      const float a = static_cast<float>(double(gamma[c]) * invstd), b = beta[c], mf = running_mean[c];
-      const float* row = x + r * HW;
-      float* out = y + r * HW;
+      const double invstd = 1.0 / std::sqrt(double(running_var[c]) + eps);
+      const T a = static_cast<T>(double(gamma[c]) * invstd), b = beta[c], mf = running_mean[c];
+      const T* row = x + r * HW;
+      T* out = y + r * HW;
       for (int64_t i = 0; i < HW; ++i) out[i] = (row[i] - mf) * a + b;
     }
   });
+}
+
+// One row of D: two passes with double sums (exact enough for any D); the affine map in T.
+template <typename T>
+void layernorm_row(int64_t D, const T* p, const T* g, const T* b, double eps, T* q, float* mean_out, float* inv_out) {
+  double mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
+  for (int64_t i = 0; i < D; ++i) mean += p[i];
+  mean /= static_cast<double>(D);
+#pragma omp simd reduction(+ : var)
+  for (int64_t i = 0; i < D; ++i) var += (p[i] - mean) * (p[i] - mean);
+  var /= static_cast<double>(D);
+  const double inv = 1.0 / std::sqrt(var + eps);
+  if constexpr (std::is_same_v<T, float>) {
+    const float m = static_cast<float>(mean), s = static_cast<float>(inv);
+#pragma omp simd
+    for (int64_t i = 0; i < D; ++i) q[i] = (p[i] - m) * s * g[i] + b[i];
+  } else {
+    for (int64_t i = 0; i < D; ++i) q[i] = (p[i] - mean) * inv * g[i] + b[i];
+  }
+  if (mean_out) *mean_out = static_cast<float>(mean);
+  if (inv_out) *inv_out = static_cast<float>(inv);
+}
+
+template <typename T>
+void layernorm_forward_impl(int64_t rows, int64_t D, const T* x, const T* gamma, const T* beta, double eps, T* y,
+                            float* mean, float* invstd) {
+  if (D == 0 || rows == 0) return;
+  parallel_for(rows, 1, [=](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      layernorm_row(D, x + r * D, gamma, beta, eps, y + r * D, mean ? mean + r : nullptr, invstd ? invstd + r : nullptr);
+  });
+}
+
+}  // namespace
+
+void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const float* x, const float* gamma,
+                             const float* beta, const float* running_mean, const float* running_var, float eps,
+                             float* y) {
+  batchnorm_forward_infer_impl(N, C, HW, x, gamma, beta, running_mean, running_var, double(eps), y);
+}
+void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const double* x, const double* gamma,
+                             const double* beta, const double* running_mean, const double* running_var, double eps,
+                             double* y) {
+  batchnorm_forward_infer_impl(N, C, HW, x, gamma, beta, running_mean, running_var, eps, y);
+}
+
+void layernorm_forward(int64_t rows, int64_t D, const float* x, const float* gamma, const float* beta, double eps,
+                       float* y, float* mean, float* invstd) {
+  layernorm_forward_impl(rows, D, x, gamma, beta, eps, y, mean, invstd);
+}
+void layernorm_forward(int64_t rows, int64_t D, const double* x, const double* gamma, const double* beta,
+                       double eps, double* y, float* mean, float* invstd) {
+  layernorm_forward_impl(rows, D, x, gamma, beta, eps, y, mean, invstd);
 }
 
 // dx = gamma*invstd*(dy - dbeta/M - xhat*dgamma/M), written as dx = k*dy + u*(x-mean) + v.

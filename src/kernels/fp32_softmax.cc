@@ -1,5 +1,5 @@
-// Fast ReLU, (log-)softmax along any axis, softmax cross-entropy and the negative log-likelihood
-// loss. Element-wise loops split with parallel_for;
+// Fast ReLU, (log-)softmax along any axis (float rows with fast_exp), softmax cross-entropy and
+// the negative log-likelihood loss. Element-wise loops split with parallel_for;
 // row kernels give each task whole rows, and the cross-entropy mean adds per-row losses in row
 // order afterwards, so no result depends on the thread count.
 #include <algorithm>
@@ -8,6 +8,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_act.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -148,6 +149,35 @@ double nll_loss_impl(int64_t N, int64_t C, int64_t D, const T* logp, const int64
 }
 
 }  // namespace
+
+// Vectorized max / exp / scale with fast_exp and a float sum (lane order fixed by the vector
+// width, not by the thread count).
+void softmax_rows(int64_t rows, int64_t D, const float* x, float* y, bool log) {
+  if (D == 0 || rows == 0) return;
+  parallel_for(rows, std::max<int64_t>(1, 4096 / D), [=](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* p = x + r * D;
+      float* q = y + r * D;
+      float mx = p[0];
+      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i]);
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < D; ++i) {
+        const float e = fast_exp(p[i] - mx);
+        if (!log) q[i] = e;
+        sum += e;
+      }
+      if (log) {
+        const float ls = std::log(sum);
+        for (int64_t i = 0; i < D; ++i) q[i] = p[i] - mx - ls;
+      } else {
+        const float inv = 1.0f / sum;
+#pragma omp simd
+        for (int64_t i = 0; i < D; ++i) q[i] *= inv;
+      }
+    }
+  });
+}
 
 void softmax_strided(int64_t outer, int64_t D, int64_t inner, const float* x, float* y, bool log) {
   softmax_strided_impl(outer, D, inner, x, y, log);

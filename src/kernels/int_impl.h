@@ -92,6 +92,7 @@ void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r,
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key);
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
+void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x);
 
 void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy);
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy);

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "int_impl.h"
 #include "lowbit/core/rng.h"
@@ -83,6 +84,7 @@ void quantize_grid(const QuantGrid& g, const In* x, Out* q, Rounding r, RandomKe
 
 template <typename In>
 void dequantize_grid(const QuantGrid& g, const In* q, float* x) {
+  using Diff = std::conditional_t<std::is_same_v<In, int32_t>, int64_t, int32_t>;  // never overflows
   parallel_for(g.outer * g.channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(g.inner, 1)),
                [&](int64_t b, int64_t e) {
                  for (int64_t t = b; t < e; ++t) {
@@ -91,7 +93,7 @@ void dequantize_grid(const QuantGrid& g, const In* q, float* x) {
                    const float s = g.scale[c];
                    const In* src = q + t * g.inner;
                    float* dst = x + t * g.inner;
-                   for (int64_t i = 0; i < g.inner; ++i) dst[i] = static_cast<float>(static_cast<int32_t>(src[i]) - zp) * s;
+                   for (int64_t i = 0; i < g.inner; ++i) dst[i] = static_cast<float>(static_cast<Diff>(src[i]) - zp) * s;
                  }
                });
 }
@@ -109,6 +111,7 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 }
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) { dequantize_grid(g, q, x); }
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) { dequantize_grid(g, q, x); }
+void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x) { dequantize_grid(g, q, x); }
 
 }  // namespace portable
 

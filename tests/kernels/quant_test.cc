@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -243,6 +244,38 @@ TEST(Quant, BoundedInt32EqualsReferenceForEveryValueAndScale) {
             ASSERT_EQ(wide, want) << isa_name(isa) << " scale=" << scale << " n=" << n << " first=" << first;
           }
   }
+}
+
+// Dequantizers of int8, uint8 and int32 codes, per channel with zero points: the fast path
+// equals the reference bit for bit, and int32 codes at the extremes do not overflow q - zp.
+TEST(Quant, DequantizeEveryTypeMatchesReferencePerChannel) {
+  const int64_t outer = 3, C = 4, inner = 37;
+  const float scale[C] = {0.5f, 0.013f, 3.0f, 1e-3f};
+  const int32_t zp8[C] = {0, -3, 7, 127}, zpu[C] = {0, 128, 255, 3}, zp32[C] = {5, -5, 0, 1 << 30};
+  const QuantGrid g8{outer, C, inner, scale, zp8, -128, 127}, gu{outer, C, inner, scale, zpu, 0, 255},
+      g32{outer, C, inner, scale, zp32, 0, 0};
+  std::mt19937 rng(5);
+  const int64_t n = outer * C * inner;
+  std::vector<int8_t> q8(n);
+  std::vector<uint8_t> qu(n);
+  std::vector<int32_t> q32(n);
+  for (int64_t i = 0; i < n; ++i) {
+    q8[i] = static_cast<int8_t>(rng()), qu[i] = static_cast<uint8_t>(rng()), q32[i] = static_cast<int32_t>(rng());
+  }
+  q32[0] = INT32_MIN, q32[inner] = INT32_MAX;  // channel 0 with zp 5, channel 1 with zp -5
+  for (const auto& [q, type] : {std::pair{0, "i8"}, std::pair{1, "u8"}, std::pair{2, "i32"}}) {
+    std::vector<float> want(n), got(n);
+    if (q == 0) ref::dequantize_i8_f32(g8, q8.data(), want.data()), dequantize_i8_f32(g8, q8.data(), got.data());
+    if (q == 1) ref::dequantize_u8_f32(gu, qu.data(), want.data()), dequantize_u8_f32(gu, qu.data(), got.data());
+    if (q == 2) ref::dequantize_i32_f32(g32, q32.data(), want.data()), dequantize_i32_f32(g32, q32.data(), got.data());
+    EXPECT_EQ(0, std::memcmp(want.data(), got.data(), sizeof(float) * n)) << type;
+  }
+  std::vector<float> x(n);
+  dequantize_i32_f32(g32, q32.data(), x.data());
+  EXPECT_EQ(x[0], static_cast<float>(int64_t{INT32_MIN} - 5) * 0.5f);
+  EXPECT_EQ(x[inner], static_cast<float>(int64_t{INT32_MAX} + 5) * 0.013f);
+  dequantize_u8_f32(gu, qu.data(), x.data());
+  EXPECT_EQ(x[inner + 2], static_cast<float>(int32_t{qu[inner + 2]} - 128) * 0.013f);
 }
 
 TEST(Quant, Int4PackingRoundTripsEveryValue) {

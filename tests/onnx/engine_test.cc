@@ -10,7 +10,6 @@
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/onnx/passes.h"
-#include "ops/fast_math.h"
 #include "ort_util.h"
 #include "require_peer.h"
 
@@ -180,26 +179,6 @@ TEST(Export, RoundTripThroughOurLoaderAndOnnxRuntime) {
   double mag = 0;
   for (int64_t i = 0; i < want.numel(); ++i) mag = std::max(mag, std::fabs(want.get_f64(i)));
   EXPECT_TRUE(test::arrays_close(ort, want, 0, 8 * 9 * 2 * 0x1p-24 * std::max(mag, 1.0)));
-}
-
-}  // namespace
-}  // namespace lowbit::onnx
-
-namespace lowbit::onnx {
-namespace {
-
-// The vectorizable exp/erf against libm on a dense grid: the error bounds fast_math.h states.
-TEST(FastMath, ExpAndErfWithinStatedBounds) {
-  double worst_exp = 0, worst_erf = 0;
-  for (int i = 0; i <= 2000000; ++i) {
-    const float x = -87.0f + 175.0f * static_cast<float>(i) / 2000000.0f;
-    const double e = std::exp(static_cast<double>(x));
-    worst_exp = std::max(worst_exp, std::fabs(fast_exp(x) - e) / e);
-    const float z = -6.0f + 12.0f * static_cast<float>(i) / 2000000.0f;
-    worst_erf = std::max(worst_erf, std::fabs(fast_erf(z) - std::erf(static_cast<double>(z))));
-  }
-  EXPECT_LE(worst_exp, 2 * 0x1p-23);  // 2 ulp relative
-  EXPECT_LE(worst_erf, 1.5e-7 + 12 * 0x1p-24);  // A&S 7.1.26 bound plus ~12 float roundings
 }
 
 }  // namespace

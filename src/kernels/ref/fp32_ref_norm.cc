@@ -1,5 +1,6 @@
 // Reference batch norm (training forward with running-stat update, inference forward, backward),
-// ReLU, log-softmax and softmax cross-entropy: the textbook formulas in double.
+// layer norm, ReLU, (log-)softmax along an axis and softmax cross-entropy: the textbook formulas
+// in double.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -143,6 +144,43 @@ void softmax_cross_entropy_backward(int64_t B, int64_t C, const T* probs, const 
       dlogits[b * C + j] = static_cast<T>(k * (double(probs[b * C + j]) - (j == labels[b] ? 1.0 : 0.0)));
 }
 
+template <typename T>
+void softmax_strided(int64_t outer, int64_t D, int64_t inner, const T* x, T* y, bool log) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in) {
+      const T* p = x + o * D * inner + in;
+      T* q = y + o * D * inner + in;
+      double mx = -INFINITY, sum = 0;
+      for (int64_t i = 0; i < D; ++i) mx = std::max(mx, double(p[i * inner]));
+      for (int64_t i = 0; i < D; ++i) sum += std::exp(double(p[i * inner]) - mx);
+      for (int64_t i = 0; i < D; ++i) {
+        const double d = double(p[i * inner]) - mx;
+        q[i * inner] = static_cast<T>(log ? d - std::log(sum) : std::exp(d) / sum);
+      }
+    }
+}
+
+template <typename T>
+void layernorm_forward(int64_t rows, int64_t D, const T* x, const T* gamma, const T* beta, double eps, T* y,
+                       float* mean, float* invstd) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* p = x + r * D;
+    double m = 0, v = 0;
+    for (int64_t i = 0; i < D; ++i) m += p[i];
+    m /= double(D);
+    for (int64_t i = 0; i < D; ++i) v += (p[i] - m) * (p[i] - m);
+    v /= double(D);
+    const double inv = 1.0 / std::sqrt(v + eps);
+    for (int64_t i = 0; i < D; ++i) y[r * D + i] = static_cast<T>((p[i] - m) * inv * gamma[i] + beta[i]);
+    if (mean) mean[r] = static_cast<float>(m);
+    if (invstd) invstd[r] = static_cast<float>(inv);
+  }
+}
+
+template decltype(softmax_strided<float>) softmax_strided<float>;
+template decltype(softmax_strided<double>) softmax_strided<double>;
+template decltype(layernorm_forward<float>) layernorm_forward<float>;
+template decltype(layernorm_forward<double>) layernorm_forward<double>;
 template decltype(batchnorm_forward_train<float>) batchnorm_forward_train<float>;
 template decltype(batchnorm_forward_train<double>) batchnorm_forward_train<double>;
 template decltype(batchnorm_forward_infer<float>) batchnorm_forward_infer<float>;

@@ -34,7 +34,7 @@ void dequantize_grid(const QuantGrid& g, const In* q, float* x) {
       const int32_t zp = g.zero_point ? g.zero_point[c] : 0;
       const int64_t base = (o * g.channels + c) * g.inner;
       for (int64_t i = 0; i < g.inner; ++i)
-        x[base + i] = static_cast<float>(static_cast<int32_t>(q[base + i]) - zp) * g.scale[c];
+        x[base + i] = static_cast<float>(static_cast<int64_t>(q[base + i]) - zp) * g.scale[c];
     }
 }
 
@@ -71,5 +71,6 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 }
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) { dequantize_grid(g, q, x); }
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) { dequantize_grid(g, q, x); }
+void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x) { dequantize_grid(g, q, x); }
 
 }  // namespace lowbit::kernels::ref

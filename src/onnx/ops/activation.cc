@@ -1,7 +1,7 @@
 // Activation ops (Relu, Clip, Sigmoid, Tanh, HardSwish, Gelu, ...) plus Identity and inference
-// Dropout. Float types only; Relu and Clip also accept integers (Clip's node tests use int8).
+// Dropout: validate and call kernels::activation_forward. Float types only; Relu and Clip also
+// accept integers (Clip's node tests use int8).
 #include "ops/activation.h"
-#include "ops/fast_math.h"
 
 #include <limits>
 
@@ -9,27 +9,6 @@
 #include "ops/op.h"
 
 namespace lowbit::onnx {
-
-void act_apply_n(const Activation& act, int64_t n, const float* x, float* y) {
-  if (act.kind == Act::none) {
-    if (x != y) std::copy(x, x + n, y);
-    return;
-  }
-  parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
-    if (act.kind == Act::relu) {
-      for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0 ? x[i] : 0.0f;
-    } else if (act.kind == Act::clip) {
-      for (int64_t i = i0; i < i1; ++i) y[i] = std::min(std::max(x[i], act.a), act.b);
-    } else if (act.kind == Act::gelu) {
-      gelu_n(i1 - i0, x + i0, y + i0);
-    } else if (act.kind == Act::sigmoid) {
-#pragma omp simd
-      for (int64_t i = i0; i < i1; ++i) y[i] = 1.0f / (1.0f + fast_exp(-x[i]));
-    } else {
-      for (int64_t i = i0; i < i1; ++i) y[i] = act_apply(act, x[i]);
-    }
-  });
-}
 
 namespace {
 
@@ -48,18 +27,7 @@ OpDef act_op(std::string_view name, std::vector<std::string_view> attrs, ActFrom
     const Activation act = make(ctx.node);
     const Array& x = ctx.input(0);
     if (x.type() == ElemType::f32) return act_apply_n(act, x.numel(), x.data<float>(), ctx.out[0]->data<float>());
-    const double* px = x.data<double>();
-    double* py = ctx.out[0]->data<double>();
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      const double v = px[i];
-      switch (act.kind) {  // double path: evaluate in double for the f64 node tests
-        case Act::sigmoid: py[i] = 1.0 / (1.0 + std::exp(-v)); break;
-        case Act::tanh: py[i] = std::tanh(v); break;
-        case Act::relu: py[i] = v > 0 ? v : 0; break;
-        case Act::gelu: py[i] = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); break;
-        default: py[i] = act_apply(act, static_cast<float>(v));
-      }
-    }
+    kernels::activation_forward(act, x.numel(), x.data<double>(), ctx.out[0]->data<double>());
   };
   return op;
 }

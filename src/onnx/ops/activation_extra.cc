@@ -1,75 +1,73 @@
-// Less common pointwise ops: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish (float in, float out) and
-// IsInf, IsNaN (float in, bool out). Plain loops in double precision per element.
+// Less common pointwise ops: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish (float in, float out;
+// kernels::activation_forward, double precision per element) and the predicates IsInf, IsNaN
+// (float in, bool out).
 #include <cmath>
 
+#include "lowbit/kernels/fp32_act.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
 namespace {
 
-using PointFn = std::function<double(double)>;
-using MakeFn = std::function<PointFn(const Node&)>;
+using kernels::Act;
+using kernels::Activation;
 
-OpDef pointwise(std::string_view name, int since, std::vector<std::string_view> attrs, MakeFn make, bool to_bool = false) {
+void same_type_infer(InferCtx& ctx, ElemType out) {
+  require_type(ctx, 0, {ElemType::f32, ElemType::f64});
+  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, out);
+  ctx.set_out(0, out, ctx.shape(0));
+}
+
+// An activation: validate and call the shared kernel.
+OpDef act_op(std::string_view name, int since, std::vector<std::string_view> attrs,
+             std::function<Activation(const Node&)> make) {
   OpDef op{"", name, since, std::move(attrs), nullptr, nullptr};
-  op.infer = [to_bool](InferCtx& ctx) {
-    require_type(ctx, 0, {ElemType::f32, ElemType::f64});
-    const ElemType t = to_bool ? ElemType::boolean : ctx.in[0].elem;
-    if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, t);
-    ctx.set_out(0, t, ctx.shape(0));
-  };
-  op.run = [make, to_bool](RunCtx& ctx) {
+  op.infer = [](InferCtx& ctx) { same_type_infer(ctx, ctx.in[0].elem); };
+  op.run = [make](RunCtx& ctx) {
+    const Activation act = make(ctx.node);
     const Array& x = ctx.input(0);
-    Array& y = *ctx.out[0];
-    const PointFn f = make(ctx.node);
-    auto loop = [&](auto* px) {
-      for (int64_t i = 0; i < x.numel(); ++i) {
-        const double v = f(static_cast<double>(px[i]));
-        if (to_bool) y.data<bool>()[i] = v != 0;
-        else if (y.type() == ElemType::f32) y.data<float>()[i] = static_cast<float>(v);
-        else y.data<double>()[i] = v;
-      }
-    };
-    if (x.type() == ElemType::f32) loop(x.data<float>());
-    else loop(x.data<double>());
+    if (x.type() == ElemType::f32) kernels::activation_forward(act, x.numel(), x.data<float>(), ctx.out[0]->data<float>());
+    else kernels::activation_forward(act, x.numel(), x.data<double>(), ctx.out[0]->data<double>());
   };
   return op;
 }
 
+// IsInf / IsNaN: a predicate per element into a bool tensor.
+OpDef predicate_op(std::string_view name, int since, std::vector<std::string_view> attrs,
+                   std::function<std::function<bool(double)>(const Node&)> make) {
+  OpDef op{"", name, since, std::move(attrs), nullptr, nullptr};
+  op.infer = [](InferCtx& ctx) { same_type_infer(ctx, ElemType::boolean); };
+  op.run = [make](RunCtx& ctx) {
+    const Array& x = ctx.input(0);
+    bool* y = ctx.out[0]->data<bool>();
+    const auto f = make(ctx.node);
+    for (int64_t i = 0; i < x.numel(); ++i) y[i] = f(x.get_f64(i));
+  };
+  return op;
+}
+
+float attr(const Node& n, const char* key, double dflt) { return static_cast<float>(n.attr_f(key, dflt)); }
+
 }  // namespace
 
 void add_activation_extra_ops(OpList& ops) {
-  ops.push_back(pointwise("Elu", 6, {"alpha"}, [](const Node& n) -> PointFn {
-    const double a = n.attr_f("alpha", 1.0);
-    return [a](double x) { return x < 0 ? a * std::expm1(x) : x; };
+  ops.push_back(act_op("Elu", 6, {"alpha"}, [](const Node& n) { return Activation{Act::elu, attr(n, "alpha", 1.0)}; }));
+  ops.push_back(act_op("Selu", 6, {"alpha", "gamma"}, [](const Node& n) {
+    return Activation{Act::selu, attr(n, "alpha", 1.67326319217681884765625), attr(n, "gamma", 1.05070102214813232421875)};
   }));
-  ops.push_back(pointwise("Selu", 6, {"alpha", "gamma"}, [](const Node& n) -> PointFn {
-    const double a = n.attr_f("alpha", 1.67326319217681884765625), g = n.attr_f("gamma", 1.05070102214813232421875);
-    return [a, g](double x) { return x <= 0 ? g * a * std::expm1(x) : g * x; };
-  }));
-  ops.push_back(pointwise("Celu", 12, {"alpha"}, [](const Node& n) -> PointFn {
-    const double a = n.attr_f("alpha", 1.0);
-    return [a](double x) { return std::max(0.0, x) + std::min(0.0, a * std::expm1(x / a)); };
-  }));
-  // Mish (opset 18): x · tanh(softplus(x)); log1p(exp(x)) written to stay finite for large x.
-  ops.push_back(pointwise("Mish", 18, {}, [](const Node&) -> PointFn {
-    return [](double x) { return x * std::tanh(x > 30 ? x : std::log1p(std::exp(x))); };
-  }));
-  ops.push_back(pointwise("ThresholdedRelu", 10, {"alpha"}, [](const Node& n) -> PointFn {
-    const double a = n.attr_f("alpha", 1.0);
-    return [a](double x) { return x > a ? x : 0.0; };
-  }));
-  ops.push_back(pointwise("Shrink", 9, {"bias", "lambd"}, [](const Node& n) -> PointFn {
-    const double b = n.attr_f("bias", 0.0), l = n.attr_f("lambd", 0.5);
-    return [b, l](double x) { return x < -l ? x + b : (x > l ? x - b : 0.0); };
-  }));
-  ops.push_back(pointwise("IsInf", 10, {"detect_negative", "detect_positive"}, [](const Node& n) -> PointFn {
+  ops.push_back(act_op("Celu", 12, {"alpha"}, [](const Node& n) { return Activation{Act::celu, attr(n, "alpha", 1.0)}; }));
+  ops.push_back(act_op("Mish", 18, {}, [](const Node&) { return Activation{Act::mish}; }));
+  ops.push_back(act_op("ThresholdedRelu", 10, {"alpha"},
+                       [](const Node& n) { return Activation{Act::thresholded_relu, attr(n, "alpha", 1.0)}; }));
+  ops.push_back(act_op("Shrink", 9, {"bias", "lambd"},
+                       [](const Node& n) { return Activation{Act::shrink, attr(n, "bias", 0.0), attr(n, "lambd", 0.5)}; }));
+  ops.push_back(predicate_op("IsInf", 10, {"detect_negative", "detect_positive"}, [](const Node& n) {
     const bool neg = n.attr_i("detect_negative", 1) != 0, pos = n.attr_i("detect_positive", 1) != 0;
-    return [neg, pos](double x) { return std::isinf(x) && ((x < 0 && neg) || (x > 0 && pos)) ? 1.0 : 0.0; };
-  }, true));
-  ops.push_back(pointwise("IsNaN", 9, {}, [](const Node&) -> PointFn {
-    return [](double x) { return std::isnan(x) ? 1.0 : 0.0; };
-  }, true));
+    return std::function<bool(double)>([neg, pos](double x) { return std::isinf(x) && ((x < 0 && neg) || (x > 0 && pos)); });
+  }));
+  ops.push_back(predicate_op("IsNaN", 9, {}, [](const Node&) {
+    return std::function<bool(double)>([](double x) { return std::isnan(x); });
+  }));
 }
 
 }  // namespace lowbit::onnx

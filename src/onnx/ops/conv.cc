@@ -12,7 +12,7 @@
 #include "lowbit/kernels/fp32_conv_plan.h"
 #include "ops/activation.h"
 #include "ops/conv_geom.h"
-#include "ops/conv_ref.h"
+#include "lowbit/kernels/conv_nd_ref.h"
 
 namespace lowbit::onnx {
 
@@ -114,32 +114,6 @@ void add_into(int64_t n, const float* r, float* y) {
   });
 }
 
-// Conv2dShape for a 1-d or 2-d Conv (1-d viewed as H = 1) with symmetric pads; asymmetric pads
-// are returned in `pads` (top, left, bottom, right) for the caller to materialize.
-kernels::Conv2dShape conv2d_shape(const SpatialGeom& g, const Shape& x, const Shape& w, int64_t group,
-                                  std::array<int64_t, 4>& pads) {
-  const bool one_d = g.rank == 1;
-  kernels::Conv2dShape s;
-  s.N = x[0];
-  s.C = x[1];
-  s.H = one_d ? 1 : g.in[0];
-  s.W = g.in[g.rank - 1];
-  s.K = w[0];
-  s.R = one_d ? 1 : g.kernel[0];
-  s.S = g.kernel[g.rank - 1];
-  s.stride_h = one_d ? 1 : g.stride[0];
-  s.stride_w = g.stride[g.rank - 1];
-  s.dil_h = one_d ? 1 : g.dilation[0];
-  s.dil_w = g.dilation[g.rank - 1];
-  s.groups = group;
-  pads = {one_d ? 0 : g.pad_begin[0], g.pad_begin[g.rank - 1], one_d ? 0 : g.pad_end[0], g.pad_end[g.rank - 1]};
-  if (pads[0] == pads[2] && pads[1] == pads[3]) {
-    s.pad_h = pads[0];
-    s.pad_w = pads[1];
-  }
-  return s;
-}
-
 // Computes act(conv(x) + bias [+ residual]) into `y`, whose shape is the conv's output shape.
 // With constant weights inside a session, a ConvPlan (weights packed once, sum and ReLU/Clip as
 // post-ops) does the work; otherwise conv2d_forward and plain loops.
@@ -161,14 +135,14 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
   if (g.rank > 2) {
     const Array& xr = bf16 && x_round.numel() == 0 ? rounded(x, x_round) : x;
     const Array& wr = bf16 ? rounded(w, w_round) : w;
-    conv_nd_ref(g, xr.shape()[0], xr.shape()[1], wr.shape()[0], group, xr.data<float>(), wr.data<float>(), bias,
+    kernels::ref::conv_nd(g, xr.shape()[0], xr.shape()[1], wr.shape()[0], group, xr.data<float>(), wr.data<float>(), bias,
                 y.data<float>());
     if (residual) add_into(y.numel(), residual->data<float>(), y.data<float>());
     if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
     return;
   }
   std::array<int64_t, 4> pads{};
-  kernels::Conv2dShape s = conv2d_shape(g, x.shape(), w.shape(), group, pads);
+  kernels::Conv2dShape s = kernels::conv2d_shape(g, x.shape()[0], x.shape()[1], w.shape()[0], group, pads);
   Array padded;
   const float* xin = x.data<float>();
   if (pads[0] != pads[2] || pads[1] != pads[3]) {
@@ -266,7 +240,7 @@ void conv_transpose_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &w = ctx.input(1);
   const SpatialGeom g = resolve_transpose_geom(ictx, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()));
   const int64_t group = ctx.node.attr_i("group", 1);
-  conv_transpose_nd_ref(g, x.shape()[0], x.shape()[1], w.shape()[1] * group, group, x.data<float>(), w.data<float>(),
+  kernels::ref::conv_transpose_nd(g, x.shape()[0], x.shape()[1], w.shape()[1] * group, group, x.data<float>(), w.data<float>(),
                         ctx.has(2) ? ctx.input(2).data<float>() : nullptr, ctx.out[0]->data<float>());
 }
 

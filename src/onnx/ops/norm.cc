@@ -1,11 +1,11 @@
 // Normalizations and softmax: BatchNormalization (inference), LayerNormalization, Softmax and
-// LogSoftmax (opset < 13 flattens to 2-d at `axis`; >= 13 normalizes along `axis` only).
+// LogSoftmax (opset < 13 flattens to 2-d at `axis`; >= 13 normalizes along `axis` only). The ops
+// validate, resolve axes and broadcast scale/bias; the arithmetic is src/kernels (fp32_norm.cc,
+// fp32_softmax.cc).
 #include <cmath>
 
-#include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
 #include "ops/broadcast.h"
-#include "ops/fast_math.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -40,22 +40,13 @@ void bn_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
   const int64_t N = x.shape()[0], C = x.shape()[1], HW = (N * C) != 0 ? x.numel() / (N * C) : 0;
   const double eps = ctx.node.attr_f("epsilon", 1e-5);
-  dispatch_numeric(x.type(), "BatchNormalization", [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_floating_point_v<T>) {
-      const T *px = x.data<T>(), *g = ctx.input(1).data<T>(), *b = ctx.input(2).data<T>();
-      const T *m = ctx.input(3).data<T>(), *v = ctx.input(4).data<T>();
-      T* py = ctx.out[0]->data<T>();
-      parallel_for(N * C, 4, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t c = r % C;
-          const T scale = static_cast<T>(g[c] / std::sqrt(static_cast<double>(v[c]) + eps));
-          const T shift = static_cast<T>(b[c] - m[c] * scale);
-          for (int64_t i = 0; i < HW; ++i) py[r * HW + i] = px[r * HW + i] * scale + shift;
-        }
-      });
-    }
-  });
+  auto in = [&](size_t i, auto t) { return ctx.input(i).data<decltype(t)>(); };
+  if (x.type() == ElemType::f32)
+    kernels::batchnorm_forward_infer(N, C, HW, in(0, 0.0f), in(1, 0.0f), in(2, 0.0f), in(3, 0.0f), in(4, 0.0f),
+                                     static_cast<float>(eps), ctx.out[0]->data<float>());
+  else
+    kernels::batchnorm_forward_infer(N, C, HW, in(0, 0.0), in(1, 0.0), in(2, 0.0), in(3, 0.0), in(4, 0.0), eps,
+                                     ctx.out[0]->data<double>());
 }
 
 void ln_infer(InferCtx& ctx) {
@@ -97,42 +88,16 @@ void ln_run(RunCtx& ctx) {
     return v;
   };
   const std::vector<double> scale = expand(1, 1.0), bias = expand(2, 0.0);
-  const std::vector<float> scale_f(scale.begin(), scale.end()), bias_f(bias.begin(), bias.end());
   float* mean_out = ctx.out.size() > 1 && ctx.out[1] ? ctx.out[1]->data<float>() : nullptr;
   float* inv_out = ctx.out.size() > 2 && ctx.out[2] ? ctx.out[2]->data<float>() : nullptr;
-  dispatch_numeric(x.type(), "LayerNormalization", [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_floating_point_v<T>) {
-      const T* px = x.data<T>();
-      T* py = ctx.out[0]->data<T>();
-      parallel_for(rows, 1, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const T* p = px + r * D;
-          // Two passes with double sums (exact enough for any D); the affine map in T.
-          double mean = 0, var = 0;
-#pragma omp simd reduction(+ : mean)
-          for (int64_t i = 0; i < D; ++i) mean += p[i];
-          mean /= static_cast<double>(D);
-#pragma omp simd reduction(+ : var)
-          for (int64_t i = 0; i < D; ++i) var += (p[i] - mean) * (p[i] - mean);
-          var /= static_cast<double>(D);
-          const double inv = 1.0 / std::sqrt(var + eps);
-          T* q = py + r * D;
-          if constexpr (std::is_same_v<T, float>) {
-            const float m = static_cast<float>(mean), s = static_cast<float>(inv);
-            const float *g = scale_f.data(), *b = bias_f.data();
-#pragma omp simd
-            for (int64_t i = 0; i < D; ++i) q[i] = (p[i] - m) * s * g[i] + b[i];
-          } else {
-            for (int64_t i = 0; i < D; ++i)
-              q[i] = static_cast<T>((p[i] - mean) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)]);
-          }
-          if (mean_out) mean_out[r] = static_cast<float>(mean);
-          if (inv_out) inv_out[r] = static_cast<float>(inv);
-        }
-      });
-    }
-  });
+  if (x.type() == ElemType::f32) {
+    const std::vector<float> scale_f(scale.begin(), scale.end()), bias_f(bias.begin(), bias.end());
+    kernels::layernorm_forward(rows, D, x.data<float>(), scale_f.data(), bias_f.data(), eps, ctx.out[0]->data<float>(),
+                               mean_out, inv_out);
+  } else {
+    kernels::layernorm_forward(rows, D, x.data<double>(), scale.data(), bias.data(), eps, ctx.out[0]->data<double>(),
+                               mean_out, inv_out);
+  }
 }
 
 void softmax_infer(InferCtx& ctx) {
@@ -141,34 +106,6 @@ void softmax_infer(InferCtx& ctx) {
   if (ctx.shape_known(0))
     normalize_axis(ctx.node.attr_i("axis", ctx.opset >= 13 ? -1 : 1), static_cast<int64_t>(ctx.shape(0).size()), ctx);
   same_shape_out(ctx);
-}
-
-// Contiguous float rows (the common case: last axis): vectorized max / exp / scale.
-void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t D, bool log) {
-  if (D == 0) return;
-  parallel_for(rows, std::max<int64_t>(1, 4096 / D), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* p = x + r * D;
-      float* q = y + r * D;
-      float mx = p[0];
-      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i]);
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < D; ++i) {
-        const float e = fast_exp(p[i] - mx);
-        if (!log) q[i] = e;
-        sum += e;
-      }
-      if (log) {
-        const float ls = std::log(sum);
-        for (int64_t i = 0; i < D; ++i) q[i] = p[i] - mx - ls;
-      } else {
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t i = 0; i < D; ++i) q[i] *= inv;
-      }
-    }
-  });
 }
 
 void softmax_run(RunCtx& ctx) {
@@ -185,7 +122,8 @@ void softmax_run(RunCtx& ctx) {
   }
   if (rank == 0) D = 1;
   const bool log = ctx.node.op_type == "LogSoftmax";
-  if (x.type() == ElemType::f32 && inner == 1) return softmax_rows_f32(x.data<float>(), ctx.out[0]->data<float>(), outer, D, log);
+  // Contiguous float rows (the common case: last axis) take the vectorized fast_exp kernel.
+  if (x.type() == ElemType::f32 && inner == 1) return kernels::softmax_rows(outer, D, x.data<float>(), ctx.out[0]->data<float>(), log);
   if (x.type() == ElemType::f32) kernels::softmax_strided(outer, D, inner, x.data<float>(), ctx.out[0]->data<float>(), log);
   else kernels::softmax_strided(outer, D, inner, x.data<double>(), ctx.out[0]->data<double>(), log);
 }

@@ -1,11 +1,14 @@
-// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis), MatMulInteger,
-// ConvInteger, QLinearMatMul, QLinearConv. Integer accumulation is exact (int32); requantization
-// rounds half to even and saturates, as ONNX specifies.
+// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis; the affine maps are
+// kernels::quantize_* / dequantize_*), MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
+// Integer accumulation is exact (int32); requantization rounds half to even and saturates, as
+// ONNX specifies.
 #include <cmath>
 #include <limits>
 
+#include "lowbit/kernels/conv_nd_ref.h"
+#include "lowbit/kernels/int_matmul_ref.h"
+#include "lowbit/kernels/quant.h"
 #include "ops/conv_geom.h"
-#include "ops/conv_ref.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -85,24 +88,51 @@ void quantize_infer(InferCtx& ctx) {
   ctx.set_out(0, t, ctx.shape(0));
 }
 
+// The kernel grid of a scale/zero point along AxisParam p over x's numel values; zero points
+// (any integer type) are widened into zp32.
+kernels::QuantGrid quant_grid(const AxisParam& p, int64_t numel, const Array& scale, const Array* zp,
+                              std::vector<int32_t>& zp32) {
+  kernels::QuantGrid g;
+  g.channels = p.per_axis ? p.dim : 1;
+  g.inner = p.per_axis ? p.inner : numel;
+  g.outer = g.channels * g.inner ? numel / (g.channels * g.inner) : 0;
+  g.scale = scale.data<float>();
+  if (zp) {
+    zp32.resize(static_cast<size_t>(zp->numel()));
+    for (int64_t i = 0; i < zp->numel(); ++i) zp32[static_cast<size_t>(i)] = static_cast<int32_t>(zp->get_i64(i));
+    g.zero_point = zp32.data();
+  }
+  return g;
+}
+
 void quantize_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &scale = ctx.input(1);
   Array& y = *ctx.out[0];
   const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  const float* s = scale.data<float>();
-  auto body = [&](auto tag) {
-    using T = decltype(tag);
-    T* py = y.data<T>();
-    const T* zp = ctx.has(2) ? ctx.input(2).data<T>() : nullptr;
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      const int64_t k = p.index(i);
-      // x / scale in float, as the ONNX reference and ONNX Runtime compute it.
-      const float q = static_cast<float>(x.get_f64(i)) / s[k];
-      py[i] = saturate_round<T>(static_cast<double>(std::nearbyint(q)) + (zp ? zp[k] : 0));
-    }
-  };
-  if (y.type() == ElemType::u8) body(uint8_t{});
-  else body(int8_t{});
+  // The kernel divides by the scale: a zero, negative or non-finite one is the model's error.
+  for (int64_t k = 0; k < scale.numel(); ++k) {
+    const float s = scale.data<float>()[k];
+    if (!(s > 0 && std::isfinite(s)))
+      node_fail(ctx.node, ctx.opset, "scale (input 1) element {} is {}; scales must be positive and finite", k, s);
+  }
+  std::vector<int32_t> zp32;
+  kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
+  // x / scale in float, as the ONNX reference and ONNX Runtime compute it; an int32 x is first
+  // rounded to float, as they do.
+  std::vector<float> xf;
+  const float* px = x.type() == ElemType::f32 ? x.data<float>() : nullptr;
+  if (!px) {
+    xf.resize(static_cast<size_t>(x.numel()));
+    for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(x.data<int32_t>()[i]);
+    px = xf.data();
+  }
+  if (y.type() == ElemType::u8) {
+    g.qmin = 0, g.qmax = 255;
+    kernels::quantize_f32_u8(g, px, y.data<uint8_t>(), kernels::Rounding::nearest, {});
+  } else {
+    g.qmin = -128, g.qmax = 127;
+    kernels::quantize_f32_i8(g, px, y.data<int8_t>(), kernels::Rounding::nearest, {});
+  }
 }
 
 void dequantize_infer(InferCtx& ctx) {
@@ -118,30 +148,40 @@ void dequantize_infer(InferCtx& ctx) {
 void dequantize_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &scale = ctx.input(1);
   const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  const float* s = scale.data<float>();
+  std::vector<int32_t> zp32;
+  const kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
   float* py = ctx.out[0]->data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    const int64_t k = p.index(i);
-    const int64_t zp = ctx.has(2) ? ctx.input(2).get_i64(k) : 0;
-    py[i] = static_cast<float>(x.get_i64(i) - zp) * s[k];
-  }
+  if (x.type() == ElemType::u8) kernels::dequantize_u8_f32(g, x.data<uint8_t>(), py);
+  else if (x.type() == ElemType::i8) kernels::dequantize_i8_f32(g, x.data<int8_t>(), py);
+  else kernels::dequantize_i32_f32(g, x.data<int32_t>(), py);
 }
 
-// Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]); zero points may be
-// scalars, per-row of A (length M) or per-column of B (length N).
+// Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]) per (broadcast)
+// batch matrix, on kernels::ref::matmul_integer; zero points may be scalars, per-row of A
+// (length M) or per-column of B (length N).
 std::vector<int32_t> int_matmul(const MatMulDims& d, const Array& a, const Array& b, const Array* a_zp, const Array* b_zp) {
   const int64_t batches = checked_numel(d.batch, "MatMulInteger");
   std::vector<int32_t> acc(static_cast<size_t>(batches * d.M * d.N));
-  auto zp = [](const Array* z, int64_t i) { return z ? z->get_i64(z->numel() == 1 ? 0 : i) : 0; };
+  std::vector<int32_t> za, zb;
+  auto widen = [](const Array* z, std::vector<int32_t>& v) {
+    if (!z) return;
+    for (int64_t i = 0; i < z->numel(); ++i) v.push_back(static_cast<int32_t>(z->get_i64(i)));
+  };
+  widen(a_zp, za);
+  widen(b_zp, zb);
+  const kernels::ref::IntMatmulZeroPoints z{za.empty() ? nullptr : za.data(), za.size() > 1,
+                                            zb.empty() ? nullptr : zb.data(), zb.size() > 1};
   for (int64_t bi = 0; bi < batches; ++bi) {
     const int64_t ao = d.a_offset(bi) * d.M * d.K, bo = d.b_offset(bi) * d.K * d.N;
-    for (int64_t m = 0; m < d.M; ++m)
-      for (int64_t n = 0; n < d.N; ++n) {
-        int32_t s = 0;
-        for (int64_t k = 0; k < d.K; ++k)
-          s += static_cast<int32_t>((a.get_i64(ao + m * d.K + k) - zp(a_zp, m)) * (b.get_i64(bo + k * d.N + n) - zp(b_zp, n)));
-        acc[static_cast<size_t>((bi * d.M + m) * d.N + n)] = s;
-      }
+    int32_t* out = acc.data() + bi * d.M * d.N;
+    auto run = [&](auto ta, auto tb) {
+      kernels::ref::matmul_integer(d.M, d.N, d.K, a.data<decltype(ta)>() + ao, b.data<decltype(tb)>() + bo, z, out);
+    };
+    const bool au = a.type() == ElemType::u8, bu = b.type() == ElemType::u8;
+    if (au && bu) run(uint8_t{}, uint8_t{});
+    else if (au) run(uint8_t{}, int8_t{});
+    else if (bu) run(int8_t{}, uint8_t{});
+    else run(int8_t{}, int8_t{});
   }
   return acc;
 }
@@ -245,17 +285,13 @@ std::vector<int32_t> int_conv(const RunCtx& ctx, size_t w_at, const Array* x_zp,
   const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_i64(0)) : 0;
   LOWBIT_NODE_REQUIRE(!w_zp || w_zp->numel() == 1, ictx, "per-channel weight zero points are not supported");
   const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_i64(0)) : 0;
-  auto run = [&](auto tx, auto tw) {
-    using TX = decltype(tx);
-    using TW = decltype(tw);
-    conv_nd_generic<int32_t>(g, N, C, M, ctx.node.attr_i("group", 1), x.data<TX>(), w.data<TW>(), y.data(),
-                             [xz](TX v) { return int32_t(v) - xz; }, [wz](TW v) { return int32_t(v) - wz; });
-  };
+  const int64_t group = ctx.node.attr_i("group", 1);
   const bool xu = x.type() == ElemType::u8, wu = w.type() == ElemType::u8;
-  if (xu && wu) run(uint8_t{}, uint8_t{});
-  else if (xu) run(uint8_t{}, int8_t{});
-  else if (wu) run(int8_t{}, uint8_t{});
-  else run(int8_t{}, int8_t{});
+  using kernels::ref::conv_nd_integer;
+  if (xu && wu) conv_nd_integer(g, N, C, M, group, x.data<uint8_t>(), xz, w.data<uint8_t>(), wz, y.data());
+  else if (xu) conv_nd_integer(g, N, C, M, group, x.data<uint8_t>(), xz, w.data<int8_t>(), wz, y.data());
+  else if (wu) conv_nd_integer(g, N, C, M, group, x.data<int8_t>(), xz, w.data<uint8_t>(), wz, y.data());
+  else conv_nd_integer(g, N, C, M, group, x.data<int8_t>(), xz, w.data<int8_t>(), wz, y.data());
   return y;
 }
 

@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "lowbit/kernels/fp32.h"
-#include "ops/fast_math.h"
+#include "lowbit/kernels/fp32_act.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -67,21 +67,6 @@ void infer(InferCtx& ctx) {
   if (ctx.out.size() > 0) ctx.set_out(0, ElemType::f32, d.batch_first ? Shape{d.B, d.T, d.D, d.H} : Shape{d.T, d.D, d.B, d.H});
   if (ctx.out.size() > 1) ctx.set_out(1, ElemType::f32, state);
   if (ctx.out.size() > 2) ctx.set_out(2, ElemType::f32, state);
-}
-
-// In place over n contiguous pre-activations (optionally clipped); branch-free so the loops
-// vectorize. tanh(v) = 1 - 2 / (e^{2v} + 1): absolute error a few ulp of 1.
-void sigmoid_n(float* v, int64_t n, float clip) {
-  for (int64_t j = 0; j < n; ++j) {
-    const float x = clip > 0 ? std::clamp(v[j], -clip, clip) : v[j];
-    v[j] = 1.0f / (1.0f + fast_exp(-x));
-  }
-}
-void tanh_n(float* v, int64_t n, float clip) {
-  for (int64_t j = 0; j < n; ++j) {
-    const float x = clip > 0 ? std::clamp(v[j], -clip, clip) : v[j];
-    v[j] = 1.0f - 2.0f / (fast_exp(2.0f * std::clamp(x, -20.0f, 20.0f)) + 1.0f);
-  }
 }
 
 template <Cell C>
@@ -156,23 +141,23 @@ void run(RunCtx& rc) {
         float* g = pre.data();
         for (int64_t j = 0; j < G * H; ++j) g[j] = xb[j] + hb[j] + (Wb ? Wb[j] + Rb[j] : 0.0f);
         if constexpr (C == Cell::rnn) {
-          tanh_n(g, H, clip);
+          kernels::tanh_inplace(H, g, clip);
           std::copy_n(g, H, hh);
         } else if constexpr (C == Cell::lstm) {  // i o f c
           if (Pd)
             for (int64_t j = 0; j < H; ++j) g[j] += Pd[j] * cc[j], g[2 * H + j] += Pd[2 * H + j] * cc[j];
-          sigmoid_n(g, H, clip);
-          sigmoid_n(g + 2 * H, H, clip);
-          tanh_n(g + 3 * H, H, clip);
+          kernels::sigmoid_inplace(H, g, clip);
+          kernels::sigmoid_inplace(H, g + 2 * H, clip);
+          kernels::tanh_inplace(H, g + 3 * H, clip);
           for (int64_t j = 0; j < H; ++j) cc[j] = g[2 * H + j] * cc[j] + g[j] * g[3 * H + j];
           if (Pd)
             for (int64_t j = 0; j < H; ++j) g[H + j] += Pd[H + j] * cc[j];
-          sigmoid_n(g + H, H, clip);
+          kernels::sigmoid_inplace(H, g + H, clip);
           std::copy_n(cc, H, tc.data());
-          tanh_n(tc.data(), H, 0.0f);
+          kernels::tanh_inplace(H, tc.data(), 0.0f);
           for (int64_t j = 0; j < H; ++j) hh[j] = g[H + j] * tc[j];
         } else {  // z r h
-          sigmoid_n(g, 2 * H, clip);
+          kernels::sigmoid_inplace(2 * H, g, clip);
           float* n = g + 2 * H;
           if (lbr) {
             for (int64_t j = 0; j < H; ++j)
@@ -183,7 +168,7 @@ void run(RunCtx& rc) {
             kernels::gemm_f32(false, true, 1, H, H, 1.0f, tc.data(), H, Rd + 2 * H * H, H, 0.0f, n, H);
             for (int64_t j = 0; j < H; ++j) n[j] += xb[2 * H + j] + (Wb ? Wb[2 * H + j] + Rb[2 * H + j] : 0.0f);
           }
-          tanh_n(n, H, clip);
+          kernels::tanh_inplace(H, n, clip);
           for (int64_t j = 0; j < H; ++j) hh[j] = (1.0f - g[j]) * n[j] + g[j] * hh[j];
         }
         if (Y) std::copy_n(hh, H, y_at(tb, dir, b));

@@ -69,10 +69,23 @@ void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const float* x, c
 void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const float* x, const float* gamma,
                              const float* beta, const float* running_mean, const float* running_var,
                              float eps, float* y);
+// The same in double (the ONNX engine's f64 BatchNormalization).
+void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const double* x, const double* gamma,
+                             const double* beta, const double* running_mean, const double* running_var,
+                             double eps, double* y);
 // Overwrites dx, dgamma, dbeta.
 void batchnorm_backward(int64_t N, int64_t C, int64_t HW, const float* x, const float* dy,
                         const float* gamma, const float* save_mean, const float* save_invstd, float* dx,
                         float* dgamma, float* dbeta);
+
+// Layer normalization over rows of D: y = (x - mean) * invstd * gamma[i] + beta[i] with the
+// biased variance (two passes, sums in double) and invstd = 1/sqrt(var + eps); mean and invstd
+// (rows each, float) may be null. The float version applies the affine map in float with
+// float(mean), float(invstd); the double one entirely in double.
+void layernorm_forward(int64_t rows, int64_t D, const float* x, const float* gamma, const float* beta, double eps,
+                       float* y, float* mean, float* invstd);
+void layernorm_forward(int64_t rows, int64_t D, const double* x, const double* gamma, const double* beta,
+                       double eps, double* y, float* mean, float* invstd);
 
 // y = max(x, 0); dx = dy where y > 0 else 0 (y may alias x; dx may alias dy).
 void relu_forward(int64_t n, const float* x, float* y);
@@ -84,10 +97,14 @@ void log_softmax_forward(int64_t B, int64_t C, const float* x, float* y);
 void log_softmax_backward(int64_t B, int64_t C, const float* y, const float* dy, float* dx);
 
 // Softmax (or log-softmax) over the middle axis of x viewed as (outer, D, inner), float or
-// double: max-shifted, sums in double. The ONNX Softmax/LogSoftmax along any axis and
+// double: max-shifted, sums in double. The ONNX Softmax/LogSoftmax along a strided axis and
 // SoftmaxCrossEntropyLoss's log_prob use it (y may not alias x).
 void softmax_strided(int64_t outer, int64_t D, int64_t inner, const float* x, float* y, bool log);
 void softmax_strided(int64_t outer, int64_t D, int64_t inner, const double* x, double* y, bool log);
+// The inference fast path over contiguous rows (inner == 1; attention scores, classifier heads):
+// exp from fast_exp (fp32_act.h), sums in float; the reference is ref::softmax_strided with
+// inner = 1 (y may not alias x).
+void softmax_rows(int64_t rows, int64_t D, const float* x, float* y, bool log);
 
 // Negative log-likelihood of log-probabilities logp (N, C, D) (D: the product of trailing
 // dims, 1 for (N, C)) at target (N, D): loss[n, d] = -w[t] * logp[n, t, d] with t = target[n, d]

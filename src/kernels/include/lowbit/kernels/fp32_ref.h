@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_act.h"
 
 namespace lowbit::kernels::ref {
 
@@ -83,5 +84,22 @@ template <typename T>
 void batchnorm_infer_backward(int64_t N, int64_t C, int64_t HW, const T* x, const T* dy, const T* gamma, const T* mean,
                               const T* var, Scalar<T> eps, T* dx, NoDeduce<T*> dgamma, NoDeduce<T*> dbeta,
                               NoDeduce<T*> dmean, NoDeduce<T*> dvar);
+
+// Softmax / log-softmax over the middle axis of (outer, D, inner): exp and sums in double.
+template <typename T>
+void softmax_strided(int64_t outer, int64_t D, int64_t inner, const T* x, T* y, bool log);
+// Layer normalization over rows of D in double (mean/invstd may be null).
+template <typename T>
+void layernorm_forward(int64_t rows, int64_t D, const T* x, const T* gamma, const T* beta, double eps, T* y,
+                       float* mean, float* invstd);
+
+// Activations (fp32_act.h): every kind in double with libm (std::exp, std::erf, std::tanh), one
+// rounding to T at the end.
+template <typename T>
+void activation_forward(const Activation& act, int64_t n, const T* x, T* y);
+template <typename T>
+void sigmoid_inplace(int64_t n, T* v, Scalar<T> clip);
+template <typename T>
+void tanh_inplace(int64_t n, T* v, Scalar<T> clip);
 
 }  // namespace lowbit::kernels::ref

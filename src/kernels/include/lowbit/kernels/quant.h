@@ -58,6 +58,9 @@ void quantize_i32_i8_bounded(const QuantGrid& g, const int32_t* x, int32_t max_a
 // x = (q - zp[c]) · scale[c], computed as float(q - zp) * scale.
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
+// int32 codes (ONNX DequantizeLinear of int32, e.g. biases): the difference q - zp is taken in
+// int64 (no overflow for any int32 pair), then float(q - zp) * scale.
+void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x);
 
 // max |x| over n values (0 for n == 0; NaN ignored). Used to pick per-tensor scales.
 float max_abs_f32(int64_t n, const float* x);

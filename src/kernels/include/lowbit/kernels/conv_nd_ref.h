@@ -1,0 +1,33 @@
+// Plain-loop N-d convolutions (any spatial rank, groups, dilation, asymmetric pads; ConvGeom):
+// the specification the 2-d fast path is tested against (tests/kernels/conv_nd_test.cc) and the
+// ONNX engine's implementation for what the fast path does not cover (3-d, ConvTranspose,
+// ConvInteger / QLinearConv). Accumulation in double (float) or int32 (integer, exact).
+#pragma once
+
+#include <cstdint>
+
+#include "lowbit/kernels/conv_geom.h"
+
+namespace lowbit::kernels::ref {
+
+// y (N, M, out...) = conv(x (N, C, in...), w (M, C/group, kernel...)) + bias (M, may be null).
+void conv_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const float* x, const float* w,
+             const float* bias, float* y);
+
+// ConvTranspose: x (N, C, in...), w (C, M/group, kernel...), y (N, M, out...); each input
+// element scatters through the kernel to out = in * stride + k * dilation - pad_begin.
+void conv_transpose_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const float* x,
+                       const float* w, const float* bias, float* y);
+
+// ONNX ConvInteger: y = sum (x - x_zp) * (w - w_zp) in int32 over the same windows; padding
+// contributes zero *after* the zero-point subtraction. uint8 or int8 x and w.
+void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const uint8_t* x,
+                     int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const uint8_t* x,
+                     int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const int8_t* x,
+                     int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const int8_t* x,
+                     int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
+
+}  // namespace lowbit::kernels::ref
