@@ -38,6 +38,7 @@ const OpList& table() {
     add_activation_extra_ops(all);
     add_select_ops(all);
     add_norm_extra_ops(all);
+    add_control_flow_ops(all);
     return all;
   }();
   return ops;
