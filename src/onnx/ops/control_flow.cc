@@ -4,6 +4,7 @@
 // (Node::implicit_inputs, bound by position through Graph::captures). Output shapes depend on
 // run-time values: inference gives element types only and run() assigns the outputs itself.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -16,8 +17,15 @@ namespace lowbit::onnx {
 namespace {
 
 // A Loop whose trip count and condition come from a file could run forever: past this many
-// iterations it stops with an error naming the node.
+// iterations (LOWBIT_ONNX_MAX_LOOP overrides, e.g. for tests) it stops with an error naming the
+// node. Scan outputs it collects are bounded like any array (kMaxArrayBytes in total).
 constexpr int64_t kMaxLoopIterations = int64_t{1} << 20;
+
+int64_t max_loop_iterations() {
+  const char* env = std::getenv("LOWBIT_ONNX_MAX_LOOP");
+  const int64_t v = env ? std::strtoll(env, nullptr, 10) : 0;
+  return v > 0 ? v : kMaxLoopIterations;
+}
 
 const Graph& subgraph(const Node& node, const std::string& key) {
   const Attribute* a = node.find(key);
@@ -28,7 +36,7 @@ const Graph& subgraph(const Node& node, const std::string& key) {
 // One subgraph as a Session over a copy whose inputs are formal inputs + captured outer values.
 class SubgraphRun {
  public:
-  explicit SubgraphRun(const Graph& sub) {
+  SubgraphRun(const Graph& sub, std::string key) : key_(std::move(key)) {
     Graph g = sub;  // nested subgraphs are shared, not copied
     for (size_t j = 0; j < g.captures.size(); ++j)
       if (g.captures[j] != kNoValue) {
@@ -45,10 +53,17 @@ class SubgraphRun {
   std::vector<Array> run(std::vector<Array> formal, const RunCtx& ctx) {
     const size_t first_implicit = ctx.node.explicit_inputs();
     for (size_t j : bound_) formal.push_back(ctx.input(first_implicit + j));
-    return session_->run(formal);
+    try {
+      return session_->run(formal);
+    } catch (const ValueError& e) {  // "node 'loop_1' (Loop, opset 13): body: node 'add' ..."
+      std::string msg = e.what();
+      if (msg.rfind("[onnx] ", 0) == 0) msg = msg.substr(7);
+      node_fail(ctx.node, ctx.opset, "{}: {}", key_, msg);
+    }
   }
 
  private:
+  std::string key_;
   std::vector<size_t> bound_;  // implicit-input positions this subgraph reads
   std::unique_ptr<Session> session_;
 };
@@ -63,22 +78,49 @@ SubgraphRun& runner(RunCtx& ctx, std::shared_ptr<void>& local, const std::string
   if (!slot) slot = std::make_shared<SubgraphRuns>();
   auto& runs = static_cast<SubgraphRuns*>(slot.get())->by_attr;
   auto& r = runs[key];
-  if (!r) r = std::make_unique<SubgraphRun>(subgraph(ctx.node, key));
+  if (!r) r = std::make_unique<SubgraphRun>(subgraph(ctx.node, key), key);
   return *r;
 }
 
-// Element type of subgraph output i: its declared type, else that of the outer value or formal
-// input it passes through (formal_elems: the caller's types for the formal inputs).
+// Element types of a subgraph's values without shapes: declared types, the outer values and
+// formal inputs' types, then each op's inference with unknown shapes (constants keep theirs).
+std::vector<ElemType> subgraph_elems(const InferCtx& ctx, const Graph& g, const std::vector<ElemType>& formal_elems) {
+  std::vector<ValueType> types(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v) types[v].elem = g.values[v].type.elem;
+  for (size_t j = 0; j < g.captures.size(); ++j)
+    if (g.captures[j] != kNoValue) types[static_cast<size_t>(g.captures[j])].elem = ctx.in[ctx.node.explicit_inputs() + j].elem;
+  for (size_t k = 0; k < g.inputs.size() && k < formal_elems.size(); ++k)
+    if (types[static_cast<size_t>(g.inputs[k])].elem == ElemType::undefined) types[static_cast<size_t>(g.inputs[k])].elem = formal_elems[k];
+  for (const auto& [v, a] : g.constants) types[static_cast<size_t>(v)] = ValueType{a.type(), a.shape(), true};
+  for (int n : g.topo_order()) {
+    const Node& node = g.nodes[static_cast<size_t>(n)];
+    InferCtx ic{node, g.opset, {}, {}, std::vector<ValueType>(node.outputs.size())};
+    for (int v : node.inputs) {
+      ic.in.push_back(v == kNoValue ? ValueType{} : types[static_cast<size_t>(v)]);
+      ic.values.push_back(v == kNoValue ? nullptr : g.constant(v));
+    }
+    try {
+      resolve_op(node, g.opset).infer(ic);
+    } catch (const Error&) {
+      continue;  // needs shapes: its outputs stay untyped unless declared
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (node.outputs[i] != kNoValue && types[static_cast<size_t>(node.outputs[i])].elem == ElemType::undefined)
+        types[static_cast<size_t>(node.outputs[i])] = ValueType{ic.out[i].elem, {}, false};
+  }
+  std::vector<ElemType> out;
+  for (int v : g.outputs) out.push_back(types[static_cast<size_t>(v)].elem);
+  return out;
+}
+
 ElemType output_elem(const InferCtx& ctx, const std::string& key, size_t i, const std::vector<ElemType>& formal_elems) {
   const Graph& g = subgraph(ctx.node, key);
   const int v = g.outputs[i];
   if (g.values[static_cast<size_t>(v)].type.elem != ElemType::undefined) return g.values[static_cast<size_t>(v)].type.elem;
-  for (size_t j = 0; j < g.captures.size(); ++j)
-    if (g.captures[j] == v) return ctx.in[ctx.node.explicit_inputs() + j].elem;
-  for (size_t k = 0; k < g.inputs.size() && k < formal_elems.size(); ++k)
-    if (g.inputs[k] == v) return formal_elems[k];
-  node_fail(ctx.node, ctx.opset, "{}: output {} ('{}') has no declared type (not supported: lowbit needs the element "
-            "type of subgraph outputs)", key, i, g.values[static_cast<size_t>(v)].name);
+  const ElemType e = subgraph_elems(ctx, g, formal_elems)[i];
+  if (e != ElemType::undefined) return e;
+  node_fail(ctx.node, ctx.opset, "{}: output {} ('{}') has no declared type and none could be inferred (not supported: "
+            "lowbit needs the element type of subgraph outputs)", key, i, g.values[static_cast<size_t>(v)].name);
 }
 
 bool scalar_bool(const RunCtx& ctx, const Array& a, const char* what) {
@@ -101,9 +143,10 @@ Array slice_axis(const Array& x, size_t axis, int64_t t) {
   return out;
 }
 
-// Stacks same-shaped arrays along a new `axis` (in list order); an empty list gives [0] of elem.
-Array stack(const InferCtx& ictx, const std::vector<Array>& items, size_t axis, ElemType elem, const char* what) {
-  if (items.empty()) return Array::empty(elem, {0});
+// Stacks same-shaped arrays along a new `axis` (in list order); an empty list gives `empty`.
+Array stack(const InferCtx& ictx, const std::vector<Array>& items, size_t axis, ElemType elem, const char* what,
+            const Shape& empty = {0}) {
+  if (items.empty()) return Array::empty(elem, empty);
   const Shape& item = items[0].shape();
   for (const Array& a : items)
     LOWBIT_NODE_REQUIRE(a.shape() == item && a.type() == items[0].type(), ictx,
@@ -217,10 +260,12 @@ void run_loop(RunCtx& ctx) {
   std::vector<Array> carried;
   for (size_t i = 0; i < d.n_carried; ++i) carried.push_back(ctx.input(2 + i).clone());
   std::vector<std::vector<Array>> scans(d.n_scan);
+  const int64_t limit = max_loop_iterations();
+  size_t scan_bytes = 0;
   for (int64_t it = 0; it < trip && cond; ++it) {
-    LOWBIT_NODE_REQUIRE(it < kMaxLoopIterations, ctx,
+    LOWBIT_NODE_REQUIRE(it < limit, ctx,
                         "ran {} iterations and the loop has not ended (M = {}, condition still true): refused as a "
-                        "runaway loop (limit {})", it, trip, kMaxLoopIterations);
+                        "runaway loop (limit {}, LOWBIT_ONNX_MAX_LOOP)", it, trip, limit);
     std::vector<Array> formal = {body_scalar(body, 0, Array::scalar<int64_t>(it)), body_scalar(body, 1, Array::scalar<bool>(cond))};
     for (Array& a : carried) formal.push_back(std::move(a));
     std::vector<Array> outs = run.run(std::move(formal), ctx);
@@ -231,11 +276,22 @@ void run_loop(RunCtx& ctx) {
                           elem_name(outs[1 + i].type()), i, elem_name(ctx.input(2 + i).type()));
       carried[i] = std::move(outs[1 + i]);
     }
-    for (size_t k = 0; k < d.n_scan; ++k) scans[k].push_back(std::move(outs[1 + d.n_carried + k]));
+    for (size_t k = 0; k < d.n_scan; ++k) {
+      scan_bytes += outs[1 + d.n_carried + k].nbytes();
+      LOWBIT_NODE_REQUIRE(scan_bytes <= kMaxArrayBytes, ctx, "scan outputs exceed {} GiB after {} iterations",
+                          kMaxArrayBytes >> 30, it + 1);
+      scans[k].push_back(std::move(outs[1 + d.n_carried + k]));
+    }
   }
   for (size_t i = 0; i < d.n_carried; ++i) set_output(ctx, i, std::move(carried[i]));
-  for (size_t k = 0; k < d.n_scan && d.n_carried + k < ctx.out.size(); ++k)
-    set_output(ctx, d.n_carried + k, stack(ictx, scans[k], 0, ictx.out[d.n_carried + k].elem, "scan output"));
+  for (size_t k = 0; k < d.n_scan && d.n_carried + k < ctx.out.size(); ++k) {
+    // Zero iterations: [0, declared item shape] when the body declares it fully, else [0].
+    const ValueType& item = body.values[static_cast<size_t>(body.outputs[1 + d.n_carried + k])].type;
+    Shape empty = {0};
+    if (item.has_shape && std::all_of(item.shape.begin(), item.shape.end(), [](int64_t x) { return x >= 0; }))
+      empty.insert(empty.end(), item.shape.begin(), item.shape.end());
+    set_output(ctx, d.n_carried + k, stack(ictx, scans[k], 0, ictx.out[d.n_carried + k].elem, "scan output", empty));
+  }
 }
 
 // ---- Scan (8: batch axis 0 and sequence_lens; 9+: per-input axes and directions) ----
