@@ -68,20 +68,8 @@ InferenceResult infer_shapes(const Graph& g, const std::vector<ValueType>& input
       shapes_known = shapes_known && ctx.in.back().has_shape;
     }
     op.infer(ctx);
-    if (fold && all_known && op.own_outputs) {
-      // If/Loop/Scan on constants only: run now; the results give the shapes.
-      RunCtx run{node, g.opset, {}, {}};
-      run.in = ctx.values;
-      std::vector<Array> outs(node.outputs.size());
-      for (size_t i = 0; i < node.outputs.size(); ++i) run.out.push_back(node.outputs[i] == kNoValue ? nullptr : &outs[i]);
-      op.run(run);
-      for (size_t i = 0; i < node.outputs.size(); ++i) {
-        if (node.outputs[i] == kNoValue) continue;
-        r.types[static_cast<size_t>(node.outputs[i])] = ValueType{outs[i].type(), outs[i].shape(), true};
-        r.known[node.outputs[i]] = std::move(outs[i]);
-      }
-      continue;
-    }
+    // If/Loop/Scan are never folded here, even on constants: a Loop from a file may run long,
+    // and planning must stay cheap; they run with the session (bounded there).
     for (size_t i = 0; i < node.outputs.size(); ++i)
       if (node.outputs[i] != kNoValue) r.types[static_cast<size_t>(node.outputs[i])] = ctx.out[i];
     bool outputs_shaped = true;
