@@ -149,6 +149,28 @@ TEST(ControlFlow, LoopWithNestedIfReadsOuterValues) {
   }
 }
 
+// All inputs constant: constant folding leaves the Loop to the session, which runs it.
+TEST(ControlFlow, LoopOnConstantsRunsInTheSession) {
+  auto m = loop_if_model();
+  GraphProto* g = m.mutable_graph();
+  g->mutable_input()->Clear();
+  float_init(g, "x", {3}, {0.5f, -1, 2});
+  auto* n = g->add_initializer();
+  n->set_name("M");
+  n->set_data_type(kI64);
+  n->add_int64_data(4);
+  std::vector<float> y, s;
+  loop_if_reference({0.5f, -1, 2}, 4, &y, &s);
+  for (bool optimize : {true, false}) {
+    SessionOptions o;
+    o.optimize = optimize;
+    Session session(load_model_from_bytes(bytes_of(m), "const_loop"), o);
+    const std::vector<Array> out = session.run(std::vector<Array>{});
+    EXPECT_TRUE(test::arrays_close(out[0], Array::from<float>({3}, y), 0, 0));
+    EXPECT_TRUE(test::arrays_close(out[1], Array::from<float>({4, 3}, s), 0, 0));
+  }
+}
+
 TEST(ControlFlow, ExportWritesSubgraphsBack) {
   Graph g = load_model_from_bytes(bytes_of(loop_if_model()), "loop_if");
   const std::vector<Array> want = run_loop_if(g, 4);
