@@ -8,9 +8,11 @@
 #include <fstream>
 #include <limits>
 
+#include "lowbit/onnx/analysis.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/shape_inference.h"
 #include "ort_util.h"
 #include "require_peer.h"
 #include "test_util.h"
@@ -294,6 +296,9 @@ TEST(ControlFlow, TorchScriptedModelMatchesOnnxRuntime) {
   int loops = 0;
   for (const Node& n : g.nodes) loops += n.op_type == "Loop";
   EXPECT_GE(loops, 2);
+  // lowbit inspect's summary: the loops are counted; nothing after them needs a static shape.
+  const ModelSummary sum = summarize(g, declared_input_types(g, 3));
+  EXPECT_EQ(sum.op_counts.at("Loop"), loops);
   if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
   Session s(std::move(g));
   for (int64_t batch : {2, 5})
