@@ -173,6 +173,62 @@ TEST(ControlFlow, LoopOnConstantsRunsInTheSession) {
   }
 }
 
+// Scan-9 over axis 1 in reverse, scan output stacked on axis 1, body reading an outer bias:
+// s += x[:, t] + bias for t = T-1 .. 0, y[:, k] = s after step k. T = 0 returns the state.
+TEST(ControlFlow, ScanAxesDirectionsAndEmptySequence) {
+  for (int64_t T : {0, 1, 4}) {
+    ::onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(16);
+    GraphProto* g = m.mutable_graph();
+    typed(g->add_input(), "s0", kF32, {2});
+    typed(g->add_input(), "x", kF32, {2, T});
+    float_init(g, "bias", {2}, {0.5f, -1});
+    NodeProto* scan = node(g, "Scan", "scan_1", {"s0", "x"}, {"s", "y"});
+    auto ints = [&](const char* key, int64_t v) {
+      auto* a = scan->add_attribute();
+      a->set_name(key);
+      if (std::string(key) == "num_scan_inputs") {
+        a->set_type(::onnx::AttributeProto::INT);
+        a->set_i(v);
+      } else {
+        a->set_type(::onnx::AttributeProto::INTS);
+        a->add_ints(v);
+      }
+    };
+    ints("num_scan_inputs", 1);
+    ints("scan_input_axes", 1);
+    ints("scan_input_directions", 1);
+    ints("scan_output_axes", -1);
+    GraphProto* body = graph_attr(scan, "body");
+    typed(body->add_input(), "st", kF32, {2});
+    typed(body->add_input(), "xt", kF32, {2});
+    node(body, "Add", "xb", {"xt", "bias"}, {"u"});
+    node(body, "Add", "acc", {"st", "u"}, {"st2"});
+    node(body, "Identity", "out", {"st2"}, {"yt"});
+    typed(body->add_output(), "st2", kF32, {2});
+    typed(body->add_output(), "yt", kF32, {2});
+    g->add_output()->set_name("s");
+    g->add_output()->set_name("y");
+    std::vector<float> xs(static_cast<size_t>(2 * T));
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i) * 0.25f - 1;
+    std::vector<float> st = {1, 2}, ys(static_cast<size_t>(2 * T));
+    const float bias[2] = {0.5f, -1};
+    for (int64_t k = 0; k < T; ++k) {
+      const int64_t t = T - 1 - k;
+      for (int64_t c = 0; c < 2; ++c) {
+        st[static_cast<size_t>(c)] += xs[static_cast<size_t>(c * T + t)] + bias[c];
+        ys[static_cast<size_t>(c * T + k)] = st[static_cast<size_t>(c)];
+      }
+    }
+    Session session(load_model_from_bytes(bytes_of(m), "scan"));
+    const std::vector<Array> out =
+        session.run(std::vector<Array>{Array::from<float>({2}, std::vector<float>{1, 2}), Array::from<float>({2, T}, xs)});
+    EXPECT_TRUE(test::arrays_close(out[0], Array::from<float>({2}, st), 0, 0)) << T;
+    if (T > 0) EXPECT_TRUE(test::arrays_close(out[1], Array::from<float>({2, T}, ys), 0, 0)) << T;
+  }
+}
+
 TEST(ControlFlow, ExportWritesSubgraphsBack) {
   Graph g = load_model_from_bytes(bytes_of(loop_if_model()), "loop_if");
   const std::vector<Array> want = run_loop_if(g, 4);

@@ -365,6 +365,8 @@ std::vector<Array> scan_once(RunCtx& ctx, const InferCtx& ictx, SubgraphRun& run
     for (size_t k = 0; k < d.n_scan_out; ++k) ys[k].push_back(std::move(outs[d.n_state + k]));
   }
   std::vector<Array> result = std::move(states);
+  if (length == 0)  // the states are still the node's inputs (maybe arena views): hand out copies
+    for (Array& a : result) a = a.clone();
   for (size_t k = 0; k < d.n_scan_out; ++k) {
     if (d.out_dirs[k]) std::reverse(ys[k].begin(), ys[k].end());
     const int64_t rank = ys[k].empty() ? 0 : ys[k][0].dim() + 1;
