@@ -71,8 +71,8 @@ struct Loader {
   std::string what, base_dir;
   int opset = 0;
 
-  // A GRAPH attribute also appends (subgraph, names it captured) to *subs.
-  using Subs = std::vector<std::pair<std::shared_ptr<Graph>, std::vector<std::string>>>;
+  // A GRAPH attribute also appends (subgraph, {captured name -> its local value}) to *subs.
+  using Subs = std::vector<std::pair<std::shared_ptr<Graph>, std::vector<std::pair<std::string, int>>>>;
   Attribute convert_attr(const ::onnx::AttributeProto& p, const std::string& where, Scope& scope, Subs* subs);
   void convert_graph(const ::onnx::GraphProto& gp, Graph& g, Scope& scope);
 };
@@ -107,7 +107,9 @@ Attribute Loader::convert_attr(const ::onnx::AttributeProto& p, const std::strin
         if (msg.rfind("[onnx] ", 0) == 0) msg = msg.substr(7);
         throw ValueError(fmt::format("[onnx] {}: {}: {}", where, p.name(), msg));
       }
-      subs->emplace_back(sub, inner.captured);
+      std::vector<std::pair<std::string, int>> captured;
+      for (const std::string& name : inner.captured) captured.emplace_back(name, inner.by_name.at(name));
+      subs->emplace_back(sub, std::move(captured));
       return Attribute::from_graph(std::move(sub));
     }
     default:
@@ -176,15 +178,15 @@ void Loader::convert_graph(const ::onnx::GraphProto& gp, Graph& g, Scope& scope)
     // Implicit inputs: the union of the names the node's subgraphs capture, in first-use order;
     // each subgraph binds its capture values to them by position.
     std::vector<std::string> names;
+    std::map<std::string, size_t> slot;
     for (const auto& [sg, captured] : subs)
-      for (const std::string& name : captured)
-        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      for (const auto& [name, local] : captured)
+        if (slot.emplace(name, names.size()).second) names.push_back(name);
     for (const std::string& name : names) n.inputs.push_back(scope.lookup(name));  // defined: a subgraph found it
     n.implicit_inputs = static_cast<int>(names.size());
     for (auto& [sg, captured] : subs) {
       sg->captures.assign(names.size(), kNoValue);
-      for (size_t j = 0; j < names.size(); ++j)
-        if (std::find(captured.begin(), captured.end(), names[j]) != captured.end()) sg->captures[j] = sg->find_value(names[j]);
+      for (const auto& [name, local] : captured) sg->captures[slot.at(name)] = local;
     }
   }
   for (Node& n : nodes) g.add_node(std::move(n));  // validate() checks each against its schema
