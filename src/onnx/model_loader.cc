@@ -43,8 +43,9 @@ ValueType convert_type(const ::onnx::TypeProto& t, const std::string& what, bool
   return vt;
 }
 
-// Subgraphs nest at most this deep (a crafted file must not exhaust the stack).
-constexpr int kMaxSubgraphDepth = 32;
+// Subgraphs nest at most this deep (a crafted file must not exhaust the stack; protobuf's own
+// parse limit of 100 message levels allows about 33).
+constexpr int kMaxSubgraphDepth = 16;
 
 // Names visible while converting one graph: its own values, then (for a subgraph) the enclosing
 // scopes. A name found outside becomes a local "capture" value, recorded in capture order.

@@ -229,6 +229,36 @@ TEST(ControlFlow, ScanAxesDirectionsAndEmptySequence) {
   }
 }
 
+// If nested `depth` levels in then_branch; every level returns c (untyped: inferred) or not c.
+::onnx::ModelProto nested_ifs(int depth) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  GraphProto* g = m.mutable_graph();
+  typed(g->add_input(), "c", kBool, {});
+  GraphProto* cur = g;
+  for (int d = 0; d < depth; ++d) {
+    NodeProto* n = node(cur, "If", fmt::format("if_{}", d), {"c"}, {fmt::format("o{}", d)});
+    if (d == 0) g->add_output()->set_name("o0");
+    GraphProto* e = graph_attr(n, "else_branch");
+    node(e, "Not", "not", {"c"}, {fmt::format("e{}", d)});
+    e->add_output()->set_name(fmt::format("e{}", d));
+    cur = graph_attr(n, "then_branch");
+    cur->add_output()->set_name(fmt::format("o{}", d + 1));
+  }
+  node(cur, "Identity", "id", {"c"}, {fmt::format("o{}", depth)});
+  return m;
+}
+
+TEST(ControlFlow, NestingIsBounded) {
+  Session s(load_model_from_bytes(bytes_of(nested_ifs(6)), "nested"));
+  for (bool c : {true, false})
+    EXPECT_TRUE(s.run(std::vector<Array>{Array::scalar<bool>(c)})[0].data<bool>()[0]) << c;  // c, or not c at the top
+  EXPECT_NO_THROW(load_model_from_bytes(bytes_of(nested_ifs(16)), "16 levels"));
+  expect_error([&] { load_model_from_bytes(bytes_of(nested_ifs(17)), "deep"); },
+               {"node 'if_0' (If, opset 13): then_branch: node 'if_1'", "nested deeper than 16"});
+}
+
 TEST(ControlFlow, ExportWritesSubgraphsBack) {
   Graph g = load_model_from_bytes(bytes_of(loop_if_model()), "loop_if");
   const std::vector<Array> want = run_loop_if(g, 4);
