@@ -147,7 +147,9 @@ TEST(ControlFlow, LoopWithNestedIfReadsOuterValues) {
     const std::vector<Array> out = run_loop_if(g, n);
     EXPECT_TRUE(test::arrays_close(out[0], Array::from<float>({3}, y), 0, 0)) << n;
     EXPECT_EQ(out[1].shape(), (Shape{n, 3}));
-    if (n > 0) EXPECT_TRUE(test::arrays_close(out[1], Array::from<float>({n, 3}, s), 0, 0)) << n;
+    if (n > 0) {
+      EXPECT_TRUE(test::arrays_close(out[1], Array::from<float>({n, 3}, s), 0, 0)) << n;
+    }
   }
 }
 
@@ -225,7 +227,9 @@ TEST(ControlFlow, ScanAxesDirectionsAndEmptySequence) {
     const std::vector<Array> out =
         session.run(std::vector<Array>{Array::from<float>({2}, std::vector<float>{1, 2}), Array::from<float>({2, T}, xs)});
     EXPECT_TRUE(test::arrays_close(out[0], Array::from<float>({2}, st), 0, 0)) << T;
-    if (T > 0) EXPECT_TRUE(test::arrays_close(out[1], Array::from<float>({2, T}, ys), 0, 0)) << T;
+    if (T > 0) {
+      EXPECT_TRUE(test::arrays_close(out[1], Array::from<float>({2, T}, ys), 0, 0)) << T;
+    }
   }
 }
 
