@@ -39,7 +39,11 @@ ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types
         ctx.values.push_back(nullptr);
       }
       for (int v : node.outputs) ctx.out.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
-      s.flops += op.flops(ctx);
+      // Shapes known only at run time (after a Loop, NonZero...): no static count for this node.
+      bool shaped = true;
+      for (const ValueType& t : ctx.in) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
+      for (const ValueType& t : ctx.out) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
+      if (shaped) s.flops += op.flops(ctx);
     }
     int lv = 0, hv = 0;
     for (int v : node.inputs) {

@@ -190,6 +190,17 @@ void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::
   for (size_t i = 0; i < node.outputs.size() && i < 64; ++i)
     if (node.outputs[i] != kNoValue && plan.nhwc[static_cast<size_t>(node.outputs[i])]) ctx.nhwc_outputs |= uint64_t{1} << i;
   ctx.state = &plan.node_state[static_cast<size_t>(n)];
+  if (op.own_outputs) {
+    for (int v : node.outputs) {
+      if (v != kNoValue) slots[static_cast<size_t>(v)] = Array();
+      ctx.out.push_back(v == kNoValue ? nullptr : &slots[static_cast<size_t>(v)]);
+    }
+    op.run(ctx);
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      LOWBIT_CHECK(node.outputs[i] == kNoValue || slots[static_cast<size_t>(node.outputs[i])].defined(),
+                   "{} left output {} unset", node.describe(), i);
+    return;
+  }
   bool dynamic = false;
   for (int v : node.outputs) dynamic = dynamic || (v != kNoValue && !plan.inf.types[static_cast<size_t>(v)].has_shape);
   std::vector<ValueType> types;

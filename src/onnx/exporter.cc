@@ -45,6 +45,60 @@ void set_attr(const std::string& name, const Attribute& a, ::onnx::AttributeProt
       p->set_type(A::STRINGS);
       for (const auto& s : a.ss) p->add_strings(s);
       break;
+    case Attribute::Kind::g:
+      throw ValueError(fmt::format("[onnx] export: graph attribute '{}' needs its node (write_attrs)", name));
+  }
+}
+
+void write_subgraph(const Graph& sub, const Graph& outer, const Node& node, ::onnx::GraphProto* gp);
+
+// A node's attributes; a subgraph is written with its captured values under the names their
+// outer values have now (passes may have rewired the node's implicit inputs).
+void write_attrs(const Graph& g, const Node& node, ::onnx::NodeProto* np) {
+  for (const auto& [key, a] : node.attrs) {
+    if (key.rfind("lowbit_", 0) == 0) continue;
+    auto* p = np->add_attribute();
+    if (a.kind != Attribute::Kind::g) {
+      set_attr(key, a, p);
+      continue;
+    }
+    p->set_name(key);
+    p->set_type(::onnx::AttributeProto::GRAPH);
+    write_subgraph(*a.g, g, node, p->mutable_g());
+  }
+}
+
+// Subgraphs are never optimized, so their nodes are written as they were loaded.
+void write_subgraph(const Graph& sub, const Graph& outer, const Node& node, ::onnx::GraphProto* gp) {
+  std::vector<std::string> names(sub.values.size());
+  for (size_t v = 0; v < sub.values.size(); ++v) names[v] = sub.values[v].name;
+  for (size_t j = 0; j < sub.captures.size(); ++j)
+    if (sub.captures[j] != kNoValue)
+      names[static_cast<size_t>(sub.captures[j])] =
+          outer.values[static_cast<size_t>(node.inputs[node.explicit_inputs() + j])].name;
+  gp->set_name(sub.name);
+  for (int v : sub.inputs) {
+    auto* vi = gp->add_input();
+    vi->set_name(names[static_cast<size_t>(v)]);
+    if (sub.values[static_cast<size_t>(v)].type.elem != ElemType::undefined) set_type(sub.values[static_cast<size_t>(v)].type, vi);
+  }
+  for (const auto& [v, arr] : sub.constants) array_to_proto(arr, names[static_cast<size_t>(v)], gp->add_initializer());
+  for (int n : sub.topo_order()) {
+    const Node& sn = sub.nodes[static_cast<size_t>(n)];
+    LOWBIT_REQUIRE(sn.domain.empty(), "onnx export", "subgraph {} is in domain '{}' (only default-domain ops are written "
+                   "inside subgraphs)", sn.describe(), sn.domain);
+    auto* np = gp->add_node();
+    np->set_name(sn.name);
+    np->set_op_type(sn.op_type);
+    for (size_t i = 0; i < sn.explicit_inputs(); ++i)
+      np->add_input(sn.inputs[i] == kNoValue ? "" : names[static_cast<size_t>(sn.inputs[i])]);
+    for (int v : sn.outputs) np->add_output(v == kNoValue ? "" : names[static_cast<size_t>(v)]);
+    write_attrs(sub, sn, np);
+  }
+  for (int v : sub.outputs) {
+    auto* vi = gp->add_output();
+    vi->set_name(names[static_cast<size_t>(v)]);
+    if (sub.values[static_cast<size_t>(v)].type.elem != ElemType::undefined) set_type(sub.values[static_cast<size_t>(v)].type, vi);
   }
 }
 
@@ -97,7 +151,7 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
     need_ms = need_ms || domain == "com.microsoft";
     // A fused residual (Conv's 4th input, lowbit_sum) is written back as Conv -> Add.
     const bool sum = node.attr_i("lowbit_sum", 0) != 0 && node.inputs.size() == 4;
-    const size_t n_in = sum ? (node.inputs[2] == kNoValue ? 2 : 3) : node.inputs.size();
+    const size_t n_in = sum ? (node.inputs[2] == kNoValue ? 2 : 3) : node.explicit_inputs();
     for (size_t i = 0; i < n_in; ++i) {
       const int v = node.inputs[i];
       np->add_input(v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name);
@@ -126,8 +180,7 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
       const std::string name = v == kNoValue ? "" : g.values[static_cast<size_t>(v)].name;
       np->add_output(i == 0 && sum ? name + "_presum" : i == 0 && !act.empty() ? name + "_preact" : name);
     }
-    for (const auto& [key, a] : node.attrs)
-      if (key.rfind("lowbit_", 0) != 0) set_attr(key, a, np->add_attribute());
+    write_attrs(g, node, np);
     if (sum) {
       const std::string out = g.values[static_cast<size_t>(node.outputs[0])].name;
       auto* sp = gp->add_node();

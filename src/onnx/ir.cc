@@ -49,6 +49,10 @@ std::vector<double> Node::attr_floats(const std::string& key, std::vector<double
   return a->fs;
 }
 
+bool Node::has_subgraphs() const {
+  return std::any_of(attrs.begin(), attrs.end(), [](const auto& kv) { return kv.second.kind == Attribute::Kind::g; });
+}
+
 std::string Node::describe() const { return fmt::format("node '{}' ({})", name, op_type); }
 
 int Graph::add_value(const std::string& value_name, ValueType type) {
@@ -189,6 +193,12 @@ void Graph::validate() const {
     producers[static_cast<size_t>(v)] = 1;
   }
   for (const auto& [v, arr] : constants) producers[static_cast<size_t>(v)] = 1;
+  for (int v : captures) {
+    if (v == kNoValue) continue;
+    LOWBIT_REQUIRE(v >= 0 && static_cast<size_t>(v) < values.size() && producers[static_cast<size_t>(v)] == 0, "onnx",
+                   "an outer-scope value read by the subgraph is also defined inside it");
+    producers[static_cast<size_t>(v)] = 1;
+  }
   for (const Node& node : nodes) {
     if (node.dead) continue;
     for (int v : node.inputs) {

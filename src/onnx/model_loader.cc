@@ -2,6 +2,7 @@
 // structural validation (dangling inputs, duplicates, cycles) and op/attribute support checks.
 #include "lowbit/onnx/model_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -16,32 +17,13 @@ namespace {
   throw IoError(fmt::format("[onnx] {}: {}", what, msg));
 }
 
-Attribute convert_attr(const ::onnx::AttributeProto& p, const std::string& where, const std::string& base_dir) {
-  using A = ::onnx::AttributeProto;
-  switch (p.type()) {
-    case A::FLOAT: return Attribute::from_float(p.f());
-    case A::INT: return Attribute::from_int(p.i());
-    case A::STRING: return Attribute::from_string(p.s());
-    case A::TENSOR: return Attribute::from_tensor(array_from_proto(p.t(), where + " attribute " + p.name(), base_dir));
-    case A::FLOATS: return Attribute::from_floats(std::vector<double>(p.floats().begin(), p.floats().end()));
-    case A::INTS: return Attribute::from_ints(std::vector<int64_t>(p.ints().begin(), p.ints().end()));
-    case A::STRINGS: {
-      Attribute a;
-      a.kind = Attribute::Kind::ss;
-      a.ss.assign(p.strings().begin(), p.strings().end());
-      return a;
-    }
-    default:
-      throw ValueError(fmt::format("[onnx] {}: attribute '{}' has an unsupported kind ({}; subgraphs and sparse tensors "
-                                   "are not supported)", where, p.name(), static_cast<int>(p.type())));
-  }
-}
-
-ValueType convert_type(const ::onnx::TypeProto& t, const std::string& what) {
+ValueType convert_type(const ::onnx::TypeProto& t, const std::string& what, bool may_be_untyped = false) {
+  if (may_be_untyped && t.value_case() == ::onnx::TypeProto::VALUE_NOT_SET) return {};  // subgraph value: from its use
   if (!t.has_tensor_type())
     throw ValueError(fmt::format("[onnx] {}: sequence, map and optional types are not supported (tensors only)", what));
   ValueType vt;
   vt.elem = static_cast<ElemType>(t.tensor_type().elem_type());
+  if (may_be_untyped && vt.elem == ElemType::undefined) return {};
   if (!elem_supported(vt.elem))
     throw ValueError(fmt::format("[onnx] {}: element type {} ({}) is not supported", what, t.tensor_type().elem_type(),
                                  elem_name(vt.elem)));
@@ -61,28 +43,92 @@ ValueType convert_type(const ::onnx::TypeProto& t, const std::string& what) {
   return vt;
 }
 
-Graph convert(const ::onnx::ModelProto& model, const std::string& what, const std::string& base_dir) {
-  Graph g;
-  bool have_default = false;
-  for (const auto& op : model.opset_import()) {
-    if (op.domain().empty() || op.domain() == "ai.onnx") {
-      have_default = true;
-      g.opset = static_cast<int>(std::clamp<int64_t>(op.version(), 0, 1000));
-    }
-  }
-  if (!have_default)
-    throw ValueError(fmt::format("[onnx] {}: models without a default-domain opset_import are not supported", what));
-  if (g.opset < kMinOpset || g.opset > kMaxOpset)
-    throw ValueError(fmt::format("[onnx] {}: opset {} is not supported (supported: {}-{})", what, g.opset, kMinOpset, kMaxOpset));
-  const ::onnx::GraphProto& gp = model.graph();
-  g.name = gp.name();
-  for (const auto& kv : model.metadata_props()) g.metadata[kv.key()] = kv.value();
+// Subgraphs nest at most this deep (a crafted file must not exhaust the stack; protobuf's own
+// parse limit of 100 message levels allows about 33).
+constexpr int kMaxSubgraphDepth = 16;
+
+// Names visible while converting one graph: its own values, then (for a subgraph) the enclosing
+// scopes. A name found outside becomes a local "capture" value, recorded in capture order.
+struct Scope {
+  Graph* g = nullptr;
+  Scope* parent = nullptr;
   std::map<std::string, int> by_name;
+  std::vector<std::string> captured;  // names, in the order their local values were made
+  int depth = 0;
+
+  int lookup(const std::string& name) {
+    if (auto it = by_name.find(name); it != by_name.end()) return it->second;
+    if (!parent) return -1;
+    const int outer = parent->lookup(name);
+    if (outer < 0) return -1;
+    const int v = g->add_value(name, parent->g->values[static_cast<size_t>(outer)].type);
+    by_name[name] = v;
+    captured.push_back(name);
+    return v;
+  }
+};
+
+struct Loader {
+  std::string what, base_dir;
+  int opset = 0;
+
+  // A GRAPH attribute also appends (subgraph, {captured name -> its local value}) to *subs.
+  using Subs = std::vector<std::pair<std::shared_ptr<Graph>, std::vector<std::pair<std::string, int>>>>;
+  Attribute convert_attr(const ::onnx::AttributeProto& p, const std::string& where, Scope& scope, Subs* subs);
+  void convert_graph(const ::onnx::GraphProto& gp, Graph& g, Scope& scope);
+};
+
+Attribute Loader::convert_attr(const ::onnx::AttributeProto& p, const std::string& where, Scope& scope, Subs* subs) {
+  using A = ::onnx::AttributeProto;
+  switch (p.type()) {
+    case A::FLOAT: return Attribute::from_float(p.f());
+    case A::INT: return Attribute::from_int(p.i());
+    case A::STRING: return Attribute::from_string(p.s());
+    case A::TENSOR: return Attribute::from_tensor(array_from_proto(p.t(), where + " attribute " + p.name(), base_dir));
+    case A::FLOATS: return Attribute::from_floats(std::vector<double>(p.floats().begin(), p.floats().end()));
+    case A::INTS: return Attribute::from_ints(std::vector<int64_t>(p.ints().begin(), p.ints().end()));
+    case A::STRINGS: {
+      Attribute a;
+      a.kind = Attribute::Kind::ss;
+      a.ss.assign(p.strings().begin(), p.strings().end());
+      return a;
+    }
+    case A::GRAPH: {
+      if (scope.depth + 1 > kMaxSubgraphDepth)
+        throw ValueError(fmt::format("[onnx] {}: attribute '{}': subgraphs nested deeper than {} are not supported", where,
+                                     p.name(), kMaxSubgraphDepth));
+      auto sub = std::make_shared<Graph>();
+      sub->opset = opset;
+      Scope inner{sub.get(), &scope, {}, {}, scope.depth + 1};
+      try {
+        convert_graph(p.g(), *sub, inner);
+      } catch (const Error& e) {
+        // "[onnx] node 'loop_1' (Loop, opset 13): body: node 'add' (Add, opset 13): ..."
+        std::string msg = e.what();
+        if (msg.rfind("[onnx] ", 0) == 0) msg = msg.substr(7);
+        throw ValueError(fmt::format("[onnx] {}: {}: {}", where, p.name(), msg));
+      }
+      std::vector<std::pair<std::string, int>> captured;
+      for (const std::string& name : inner.captured) captured.emplace_back(name, inner.by_name.at(name));
+      subs->emplace_back(sub, std::move(captured));
+      return Attribute::from_graph(std::move(sub));
+    }
+    default:
+      throw ValueError(fmt::format("[onnx] {}: attribute '{}' has an unsupported kind ({}; sparse tensors and lists of "
+                                   "graphs are not supported)", where, p.name(), static_cast<int>(p.type())));
+  }
+}
+
+// Fills g from gp. For a subgraph, scope.parent resolves names defined outside it; the caller
+// binds scope.captured to the owning node's implicit inputs.
+void Loader::convert_graph(const ::onnx::GraphProto& gp, Graph& g, Scope& scope) {
+  const bool sub = scope.parent != nullptr;
+  g.name = gp.name();
   auto define = [&](const std::string& name, ValueType type, const std::string& ctx) {
     if (name.empty()) bad_file(what, ctx + " has an empty name");
-    if (by_name.count(name)) bad_file(what, fmt::format("value '{}' is defined twice ({})", name, ctx));
+    if (scope.by_name.count(name)) bad_file(what, fmt::format("value '{}' is defined twice ({})", name, ctx));
     const int v = g.add_value(name, std::move(type));
-    by_name[name] = v;
+    scope.by_name[name] = v;
     return v;
   };
   for (const auto& init : gp.initializer()) {
@@ -92,8 +138,8 @@ Graph convert(const ::onnx::ModelProto& model, const std::string& what, const st
   }
   if (gp.sparse_initializer_size() > 0) bad_file(what, "sparse initializers are not supported");
   for (const auto& in : gp.input()) {
-    if (by_name.count(in.name())) continue;  // an initializer with a default value
-    g.inputs.push_back(define(in.name(), convert_type(in.type(), "input '" + in.name() + "'"), "graph input"));
+    if (!sub && scope.by_name.count(in.name())) continue;  // an initializer with a default value
+    g.inputs.push_back(define(in.name(), convert_type(in.type(), "input '" + in.name() + "'", sub), "graph input"));
   }
   // Outputs of all nodes first, so node order in the file does not matter; cycles are caught
   // by validate().
@@ -107,39 +153,74 @@ Graph convert(const ::onnx::ModelProto& model, const std::string& what, const st
     const std::string where = node_where(n, g.opset);
     for (const auto& out : np.output())
       n.outputs.push_back(out.empty() ? kNoValue : define(out, {}, "output of " + where));
-    for (const auto& attr : np.attribute()) {
-      if (!attr.ref_attr_name().empty()) throw ValueError(fmt::format("[onnx] {}: attribute references are not supported", where));
-      if (n.attrs.count(attr.name())) bad_file(what, fmt::format("{} repeats attribute '{}'", where, attr.name()));
-      n.attrs[attr.name()] = convert_attr(attr, where, base_dir);
-    }
     nodes.push_back(std::move(n));
   }
   for (int i = 0; i < gp.node_size(); ++i) {
     Node& n = nodes[static_cast<size_t>(i)];
-    for (const auto& in : gp.node(i).input()) {
+    const auto& np = gp.node(i);
+    const std::string where = node_where(n, g.opset);
+    for (const auto& in : np.input()) {
       if (in.empty()) {
         n.inputs.push_back(kNoValue);
         continue;
       }
-      auto it = by_name.find(in);
-      if (it == by_name.end())
-        throw ValueError(fmt::format("[onnx] {}: {} reads '{}', which no node, input or initializer defines", what,
-                                     node_where(n, g.opset), in));
-      n.inputs.push_back(it->second);
+      const int v = scope.lookup(in);
+      if (v < 0)
+        throw ValueError(fmt::format("[onnx] {}: {} reads '{}', which no node, input or initializer defines", what, where, in));
+      n.inputs.push_back(v);
+    }
+    // Attributes after every output of this graph is defined: subgraphs may read any of them.
+    Subs subs;
+    for (const auto& attr : np.attribute()) {
+      if (!attr.ref_attr_name().empty()) throw ValueError(fmt::format("[onnx] {}: attribute references are not supported", where));
+      if (n.attrs.count(attr.name())) bad_file(what, fmt::format("{} repeats attribute '{}'", where, attr.name()));
+      n.attrs[attr.name()] = convert_attr(attr, where, scope, &subs);
+    }
+    // Implicit inputs: the union of the names the node's subgraphs capture, in first-use order;
+    // each subgraph binds its capture values to them by position.
+    std::vector<std::string> names;
+    std::map<std::string, size_t> slot;
+    for (const auto& [sg, captured] : subs)
+      for (const auto& [name, local] : captured)
+        if (slot.emplace(name, names.size()).second) names.push_back(name);
+    for (const std::string& name : names) n.inputs.push_back(scope.lookup(name));  // defined: a subgraph found it
+    n.implicit_inputs = static_cast<int>(names.size());
+    for (auto& [sg, captured] : subs) {
+      sg->captures.assign(names.size(), kNoValue);
+      for (const auto& [name, local] : captured) sg->captures[slot.at(name)] = local;
     }
   }
   for (Node& n : nodes) g.add_node(std::move(n));  // validate() checks each against its schema
   for (const auto& out : gp.output()) {
-    auto it = by_name.find(out.name());
-    if (it == by_name.end()) bad_file(what, fmt::format("graph output '{}' is never produced", out.name()));
-    g.outputs.push_back(it->second);
+    const int v = scope.lookup(out.name());
+    if (v < 0) bad_file(what, fmt::format("graph output '{}' is never produced", out.name()));
+    g.outputs.push_back(v);
     if (out.has_type()) {
-      ValueType vt = convert_type(out.type(), "output '" + out.name() + "'");
-      Value& v = g.values[static_cast<size_t>(it->second)];
-      if (v.type.elem == ElemType::undefined) v.type = vt;
+      ValueType vt = convert_type(out.type(), "output '" + out.name() + "'", sub);
+      Value& val = g.values[static_cast<size_t>(v)];
+      if (val.type.elem == ElemType::undefined) val.type = vt;
     }
   }
   if (g.outputs.empty()) bad_file(what, "graph has no outputs");
+}
+
+Graph convert(const ::onnx::ModelProto& model, const std::string& what, const std::string& base_dir) {
+  Graph g;
+  bool have_default = false;
+  for (const auto& op : model.opset_import()) {
+    if (op.domain().empty() || op.domain() == "ai.onnx") {
+      have_default = true;
+      g.opset = static_cast<int>(std::clamp<int64_t>(op.version(), 0, 1000));
+    }
+  }
+  if (!have_default)
+    throw ValueError(fmt::format("[onnx] {}: models without a default-domain opset_import are not supported", what));
+  if (g.opset < kMinOpset || g.opset > kMaxOpset)
+    throw ValueError(fmt::format("[onnx] {}: opset {} is not supported (supported: {}-{})", what, g.opset, kMinOpset, kMaxOpset));
+  for (const auto& kv : model.metadata_props()) g.metadata[kv.key()] = kv.value();
+  Loader loader{what, base_dir, g.opset};
+  Scope scope{&g, nullptr, {}, {}, 0};
+  loader.convert_graph(model.graph(), g, scope);
   try {
     g.validate();
   } catch (const ValueError& e) {

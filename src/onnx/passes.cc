@@ -27,6 +27,7 @@ int fold_constants(Graph& g) {
     for (int v : node.inputs) all_const = all_const && (v == kNoValue || g.is_constant(v));
     if (!all_const) continue;
     const OpDef& op = resolve_op(node, g.opset);
+    if (op.own_outputs) continue;  // If/Loop/Scan: run by the session, never at load (a Loop may be long)
     InferCtx ictx{node, g.opset, {}, {}, std::vector<ValueType>(node.outputs.size())};
     for (int v : node.inputs) {
       const Array* a = v == kNoValue ? nullptr : g.constant(v);

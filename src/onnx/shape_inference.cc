@@ -68,6 +68,8 @@ InferenceResult infer_shapes(const Graph& g, const std::vector<ValueType>& input
       shapes_known = shapes_known && ctx.in.back().has_shape;
     }
     op.infer(ctx);
+    // If/Loop/Scan are never folded here, even on constants: a Loop from a file may run long,
+    // and planning must stay cheap; they run with the session (bounded there).
     for (size_t i = 0; i < node.outputs.size(); ++i)
       if (node.outputs[i] != kNoValue) r.types[static_cast<size_t>(node.outputs[i])] = ctx.out[i];
     bool outputs_shaped = true;

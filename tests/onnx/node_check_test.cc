@@ -14,7 +14,12 @@ namespace lowbit::onnx {
 namespace {
 
 // node_check.cc kOwnArity (Gelu), and the ops new in opset 18 that its opset-18 table admits.
-bool own_table_op(std::string_view name) { return name == "Gelu" || name == "Mish" || name == "GroupNormalization"; }
+bool own_table_op(std::string_view name) {
+  for (std::string_view own : {"Gelu", "Mish", "GroupNormalization", "Col2Im", "CenterCropPad", "BitwiseAnd", "BitwiseOr",
+                               "BitwiseXor", "BitwiseNot"})
+    if (name == own) return true;
+  return false;
+}
 // Registered from opset 1 because the fusion passes create them in graphs of any opset
 // (Graph::optimized: only registry support is checked there); files need ONNX's opset 17.
 bool fused_form_op(std::string_view name) { return name == "LayerNormalization"; }

@@ -57,6 +57,11 @@ const std::vector<Own18>& changed_in_18() {
     // New in opset 18 (no schema in the library at all).
     v.push_back({"Mish", 1, 1, 1, 1, "X", "Y", {}});
     v.push_back({"GroupNormalization", 3, 3, 1, 1, "X, scale, bias", "Y", {{"epsilon", AK::f}, {"num_groups", AK::i}}});
+    v.push_back({"Col2Im", 3, 3, 1, 1, "input, image_shape, block_shape", "output",
+                 {{"dilations", AK::is}, {"pads", AK::is}, {"strides", AK::is}}});
+    v.push_back({"CenterCropPad", 2, 2, 1, 1, "input_data, shape", "output_data", {{"axes", AK::is}}});
+    for (std::string_view b : {"BitwiseAnd", "BitwiseOr", "BitwiseXor"}) v.push_back({b, 2, 2, 1, 1, "A, B", "C", {}});
+    v.push_back({"BitwiseNot", 1, 1, 1, 1, "X", "Y", {}});
     return v;
   }();
   return ops;
@@ -71,6 +76,7 @@ const char* kind_name(AK k) {
     case AK::fs: return "FLOATS";
     case AK::is: return "INTS";
     case AK::ss: return "STRINGS";
+    case AK::g: return "GRAPH";
   }
   return "?";
 }
@@ -94,7 +100,7 @@ std::string range_str(int lo, int hi) {
 // Present inputs/outputs count; trailing omitted ones ("") do not.
 void check_arity(const Node& node, int opset, int min_in, int max_in, int min_out, int max_out, const std::string& names_in,
                  const std::string& names_out) {
-  const auto n_in = static_cast<int>(node.inputs.size()), n_out = static_cast<int>(node.outputs.size());
+  const auto n_in = static_cast<int>(node.explicit_inputs()), n_out = static_cast<int>(node.outputs.size());
   if (n_in < min_in || n_in > max_in)
     node_fail(node, opset, "has {} input(s), expected {}{}", n_in, range_str(min_in, max_in),
               names_in.empty() ? "" : " (" + names_in + ")");
@@ -109,7 +115,7 @@ void check_arity(const Node& node, int opset, int min_in, int max_in, int min_ou
   p.set_name(node.name);
   p.set_op_type(node.op_type);
   p.set_domain(node.domain);
-  for (size_t i = 0; i < node.inputs.size(); ++i) p.add_input(node.inputs[i] == kNoValue ? "" : fmt::format("in{}", i));
+  for (size_t i = 0; i < node.explicit_inputs(); ++i) p.add_input(node.inputs[i] == kNoValue ? "" : fmt::format("in{}", i));
   for (size_t i = 0; i < node.outputs.size(); ++i) p.add_output(node.outputs[i] == kNoValue ? "" : fmt::format("out{}", i));
   using A = ::onnx::AttributeProto;
   for (const auto& [key, a] : node.attrs) {
@@ -123,6 +129,7 @@ void check_arity(const Node& node, int opset, int min_in, int max_in, int min_ou
       case Attribute::Kind::fs: pa->set_type(A::FLOATS); for (double v : a.fs) pa->add_floats(static_cast<float>(v)); break;
       case Attribute::Kind::is: pa->set_type(A::INTS); for (int64_t v : a.is) pa->add_ints(v); break;
       case Attribute::Kind::ss: pa->set_type(A::STRINGS); for (const auto& v : a.ss) pa->add_strings(v); break;
+      case Attribute::Kind::g: pa->set_type(A::GRAPH); pa->mutable_g(); break;
     }
   }
   return p;
@@ -211,12 +218,35 @@ void check_ranges(const Node& node, int opset) {
   }
 }
 
+// Subgraphs are validated like a model's graph; a failure names the outer node and attribute:
+// "node 'loop_1' (Loop, opset 13): body: node 'add' (Add, opset 13): ...".
+void check_subgraphs(const Node& node, int opset) {
+  for (const auto& [key, a] : node.attrs) {
+    if (a.kind != Attribute::Kind::g) continue;
+    if (!a.g) node_fail(node, opset, "attribute '{}' holds no graph", key);
+    if (a.g->captures.size() != static_cast<size_t>(node.implicit_inputs))
+      node_fail(node, opset, "attribute '{}' binds {} outer value(s) but the node has {} implicit input(s)", key,
+                a.g->captures.size(), node.implicit_inputs);
+    try {
+      a.g->validate();
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      if (msg.rfind("[onnx] ", 0) == 0) msg = msg.substr(7);
+      node_fail(node, opset, "{}: {}", key, msg);
+    }
+  }
+}
+
 }  // namespace
 
 const OpDef& check_node(const Node& node, int opset) {
+  if (node.implicit_inputs < 0 || static_cast<size_t>(node.implicit_inputs) > node.inputs.size() ||
+      (node.implicit_inputs > 0 && !node.has_subgraphs()))
+    node_fail(node, opset, "has {} implicit input(s) but no subgraph to read them", node.implicit_inputs);
   const OpDef& op = resolve_op(node, opset);
   check_schema(node, opset);
   check_ranges(node, opset);
+  check_subgraphs(node, opset);
   return op;
 }
 

@@ -90,6 +90,9 @@ struct OpDef {
   std::function<void(RunCtx&)> run;
   // Output values depend only on input shapes (Shape, Size): foldable once shapes are known.
   bool shape_only = false;
+  // run() assigns *out[i] itself (If, Loop, Scan: shapes known only once it has run); the
+  // session then hands it empty slots instead of buffers at inferred shapes.
+  bool own_outputs = false;
   // Multiply-adds x2 for the whole node given inferred shapes; null means "elementwise-ish".
   std::function<double(const InferCtx&)> flops;
   // Which inputs may be handed over channels-last (bit i for input i; output 0 may then be
@@ -138,6 +141,9 @@ void add_resize_ops(OpList& ops);  // resize.cc: Resize, Upsample
 void add_scatter_ops(OpList& ops);  // scatter_ops.cc: GatherND, ScatterND, ScatterElements (and Scatter)
 void add_norm_extra_ops(OpList& ops);  // norm_extra.cc: LRN, MeanVarianceNormalization, GroupNormalization
 void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero, Compress
+void add_control_flow_ops(OpList& ops);  // control_flow.cc: If, Loop, Scan
+void add_bitwise_ops(OpList& ops);       // bitwise_ops.cc: BitwiseAnd/Or/Xor/Not
+void add_col2im_ops(OpList& ops);        // col2im.cc: Col2Im, CenterCropPad
 void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.

@@ -38,6 +38,9 @@ const OpList& table() {
     add_activation_extra_ops(all);
     add_select_ops(all);
     add_norm_extra_ops(all);
+    add_control_flow_ops(all);
+    add_bitwise_ops(all);
+    add_col2im_ops(all);
     return all;
   }();
   return ops;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,8 +19,11 @@
 
 namespace lowbit::onnx {
 
+class Graph;
+
 struct Attribute {
-  enum class Kind { f, i, s, t, fs, is, ss };
+  // g: a subgraph (If branches, Loop/Scan body), shared read-only by copies of the node.
+  enum class Kind { f, i, s, t, fs, is, ss, g };
   Kind kind = Kind::i;
   double f = 0;
   int64_t i = 0;
@@ -28,7 +32,9 @@ struct Attribute {
   std::vector<double> fs;
   std::vector<int64_t> is;
   std::vector<std::string> ss;
+  std::shared_ptr<const Graph> g;
 
+  static Attribute from_graph(std::shared_ptr<const Graph> v) { Attribute a; a.kind = Kind::g; a.g = std::move(v); return a; }
   static Attribute from_float(double v) { Attribute a; a.kind = Kind::f; a.f = v; return a; }
   static Attribute from_int(int64_t v) { Attribute a; a.kind = Kind::i; a.i = v; return a; }
   static Attribute from_string(std::string v) { Attribute a; a.kind = Kind::s; a.s = std::move(v); return a; }
@@ -61,6 +67,11 @@ struct Node {
   std::vector<int> inputs;       // value ids or kNoValue
   std::vector<int> outputs;
   Attributes attrs;
+  // The last `implicit_inputs` entries of `inputs` are outer-scope values that this node's
+  // subgraphs read by name (ONNX implicit inputs). Keeping them as ordinary inputs makes
+  // ordering, liveness, memory and layout planning see them; a subgraph binds them by position
+  // (Graph::captures), so a pass that rewires the input never breaks the subgraph's reference.
+  int implicit_inputs = 0;
   bool dead = false;             // removed by a pass (indices of other nodes stay valid)
 
   const Attribute* find(const std::string& key) const;
@@ -70,6 +81,8 @@ struct Node {
   std::vector<int64_t> attr_ints(const std::string& key, std::vector<int64_t> dflt = {}) const;
   std::vector<double> attr_floats(const std::string& key, std::vector<double> dflt = {}) const;
   std::string describe() const;  // "node 'name' (Conv)"
+  size_t explicit_inputs() const { return inputs.size() - static_cast<size_t>(implicit_inputs); }
+  bool has_subgraphs() const;
 };
 
 class Graph {
@@ -81,6 +94,9 @@ class Graph {
   std::map<int, Array> constants;  // initializers and folded values, by value id
   std::vector<int> inputs;         // non-constant graph inputs, in order
   std::vector<int> outputs;
+  // Subgraphs only: captures[j] is the local value bound to the owning node's implicit input j
+  // (kNoValue when this subgraph does not read it). Captured values count as defined here.
+  std::vector<int> captures;
   // ModelProto.metadata_props (key -> value), kept through load, passes and export: lowbit
   // records a classifier's preprocessing here (ptq/calib_data.h, model_info keys "lowbit.*").
   std::map<std::string, std::string> metadata;
