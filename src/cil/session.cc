@@ -102,7 +102,8 @@ nlohmann::json fingerprint(const SessionOptions& opt, const CilConfig& c) {
           {"classes_per_task", c.classes_per_task}, {"class_order_seed", c.class_order_seed},
           {"memory", c.method_cfg.memory}, {"epochs", t.epochs}, {"lr", t.lr}, {"batch_size", t.batch_size},
           {"momentum", t.momentum}, {"weight_decay", t.weight_decay}, {"temperature", c.method_cfg.temperature},
-          {"bits", opt.bits}, {"acc_bits", opt.acc_bits}, {"max_train_per_class", opt.max_train_per_class}};
+          {"bits", opt.bits}, {"acc_bits", opt.acc_bits}, {"max_train_per_class", opt.max_train_per_class},
+          {"quant_set", opt.quant_set}, {"split", opt.split}};
 }
 
 std::vector<RunResult> load_partial(const std::string& path, const nlohmann::json& fp, size_t tasks) {
@@ -124,7 +125,7 @@ void run_session(const SessionOptions& opt) {
   LOWBIT_REQUIRE(!opt.presets.empty(), "cil", "no quantization preset to run");
   std::vector<QuantSpec> presets;
   for (const auto& n : opt.presets) {
-    presets.push_back({n, opt.bits, opt.acc_bits});
+    presets.push_back({n, opt.bits, opt.acc_bits, opt.quant_set});
     (void)fqt::preset(presets.back());  // fail before loading data
   }
   const bool to_file = !opt.json.empty() && opt.json != "-";
@@ -133,6 +134,8 @@ void run_session(const SessionOptions& opt) {
 
   data::DatasetOptions dopt;
   dopt.data_dir = opt.data_dir;
+  LOWBIT_REQUIRE(opt.split == "subject" || opt.dataset == "dsads", "cil", "--split applies to dsads only, not {}", opt.dataset);
+  dopt.split = opt.split;
   data::DatasetSplit split = data::load_dataset(opt.dataset, dopt);  // normalized with train statistics
   if (opt.max_train_per_class > 0) split.train = first_per_class(split.train, opt.max_train_per_class);
   const CilSetup setup = prepare(split, cfg);

@@ -2,12 +2,19 @@
 // the integer GEMM. Hadamard transforms run on the kernels' fast Walsh–Hadamard transform.
 #include "lowbit/fqt/qmatmul.h"
 
+#include <algorithm>
+
 #include "lowbit/kernels/hadamard.h"
 
 namespace lowbit::fqt {
 
+int64_t hadamard_block_of(int64_t n, const GemmConfig& g) {
+  const int64_t h = kernels::hadamard_block(n);
+  return g.hadamard_block > 0 ? std::min(h, g.hadamard_block) : h;
+}
+
 QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, RandomKey key) {
-  const int64_t h = g.hadamard ? kernels::hadamard_block(cols) : 1;
+  const int64_t h = g.hadamard ? hadamard_block_of(cols, g) : 1;
   if (h <= 1) return quantize_max(G, rows, cols, g.a.bits, g.a.rounding, key);
   Tensor gh = Tensor::empty({rows, cols});
   kernels::fwht_f32({rows, cols, 1, h}, G, cols, gh.data<float>(), cols);
@@ -18,7 +25,7 @@ QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key
   if (!g.hadamard) return x;
   const int64_t rows = x.codes.size(0), cols = x.codes.size(1);
   Tensor acc = Tensor::empty({rows, cols}, DType::i32);
-  kernels::fwht_i8_i32({rows, cols, 1, kernels::hadamard_block(cols)}, x.codes.data<int8_t>(), cols,
+  kernels::fwht_i8_i32({rows, cols, 1, hadamard_block_of(cols, g)}, x.codes.data<int8_t>(), cols,
                        acc.data<int32_t>(), cols);
   return quant::requantize(acc, x.scale(), g.b.bits, g.b.rounding, 1.0f, key);  // value = code * s_h * s_x
 }
@@ -33,7 +40,7 @@ QTensor grad_input_weight_operand(const QTensor& w, const GemmConfig& g) {
   if (!g.hadamard) return wt;
   QTensor out = transformed_operand(wt, g, {});  // Q_near(H_N W_q): g.b's rounding
   // H H = h I: one 1/h per pair. A fresh scale tensor: `out` may not own the one it holds.
-  out.params.scale = Tensor::full({1}, out.scale() / static_cast<float>(kernels::hadamard_block(N)));
+  out.params.scale = Tensor::full({1}, out.scale() / static_cast<float>(hadamard_block_of(N, g)));
   return out;
 }
 
@@ -45,7 +52,7 @@ void qgrad_input(const float* G, int64_t B, int64_t N, const QTensor& w_op, cons
 void qgrad_weight(const float* Gt, int64_t N, int64_t B, const QTensor& xt, const GemmConfig& g, RandomKey key_g,
                   RandomKey key_x, float* dW, int64_t lddw) {
   const QTensor gq = grad_operand(Gt, N, B, g, key_g);
-  const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(B)) : 1.0f;
+  const float inv_h = g.hadamard ? 1.0f / static_cast<float>(hadamard_block_of(B, g)) : 1.0f;
   int_matmul(gq, transformed_operand(xt, g, key_x), g, inv_h, dW, lddw);
 }
 

@@ -31,6 +31,8 @@ struct SessionOptions {
   std::string model;      // empty: per data set
   std::vector<std::string> presets = {"fp32"};
   int bits = 0, acc_bits = 0;  // > 0 overrides every preset's widths
+  std::string quant_set;       // fqt::apply_overrides() settings for every quantized preset
+  std::string split = "subject";  // dsads: subject | random (data::DatasetOptions::split)
   int classes_per_task = 0;    // 0: per data set
   int64_t memory = -1;         // < 0: per data set
   int64_t epochs = 0, batch_size = 0;  // 0: per data set
