@@ -208,12 +208,65 @@ void validate_linear_options(const QuantConfig& c) {
     LOWBIT_REQUIRE(g->hadamard_block == 0 || (g->hadamard_block >= 1 && g->hadamard_block <= 65536 &&
                                               (g->hadamard_block & (g->hadamard_block - 1)) == 0),
                    "quant config", "Hadamard block cap must be 0 or a power of two up to 65536, got {}", g->hadamard_block);
-  LOWBIT_REQUIRE(c.first_layer_input == "auto" || c.first_layer_input == "signed" || c.first_layer_input == "fp32",
-                 "quant config", "first-layer input encoding must be auto, signed or fp32, got '{}'", c.first_layer_input);
+  LOWBIT_REQUIRE(c.first_layer_input == "auto" || c.first_layer_input == "signed" || c.first_layer_input == "fp32" ||
+                     c.first_layer_input == "digits2",
+                 "quant config", "first-layer input encoding must be auto, signed, fp32 or digits2, got '{}'",
+                 c.first_layer_input);
 }
+
+namespace {
+
+// First layer, first.x=digits2: X (non-negative) as 7-bit codes c = 16·hi + lo, s = m / 127;
+// y = s_w·(16s·sat(hi·W_qᵀ) + s·sat(lo·W_qᵀ)): two b-bit GEMMs (hi in [0, 7], lo in [0, 15]),
+// each with the forward accumulator model. Returns c (the dW GEMM's operand before H_B).
+QTensor digits2_forward(const Tensor& xc, const QTensor& wq, const QuantConfig& cfg, float* y) {
+  const int64_t B = xc.size(0), K = xc.size(1), N = wq.codes.size(0);
+  const float* xp = xc.data<float>();
+  for (int64_t i = 0; i < B * K; ++i)
+    LOWBIT_REQUIRE(!(xp[i] < 0.0f), "quantized_linear", "first.x=digits2 needs a non-negative first-layer input, got {}",
+                   xp[i]);
+  OperandConfig c8 = cfg.forward.a;
+  c8.bits = 8;  // non-negative at 8 bits: the signed grid's [0, 127] (qgemm.h)
+  const QTensor c = quantize_operand(xp, B, K, c8, true);
+  const float s = c.scale();
+  const auto digit = [&](bool high) {
+    QTensor d{Tensor::empty({B, K}, DType::i8),
+              quant::QuantParams::per_tensor_grid(4, 0, high ? 7 : 15, high ? 16.0f * s : s)};
+    const int8_t* cp = c.codes.data<int8_t>();
+    int8_t* dp = d.codes.data<int8_t>();
+    for (int64_t i = 0; i < B * K; ++i) dp[i] = static_cast<int8_t>(high ? cp[i] >> 4 : cp[i] & 15);
+    return d;
+  };
+  Tensor lo = Tensor::empty({B, N});
+  qforward(digit(true), wq, cfg.forward, y, N);
+  qforward(digit(false), wq, cfg.forward, lo.data<float>(), N);
+  for (int64_t i = 0; i < B * N; ++i) y[i] += lo.data<float>()[i];
+  return c;
+}
+
+}  // namespace
 
 Var extended_linear(const Var& x, const Var& w, const Var& bias, const std::shared_ptr<QuantContext>& ctx) {
   QuantConfig cfg = ctx->cfg;
+  if (ctx->first_layer && cfg.first_layer_input == "digits2") {
+    LOWBIT_REQUIRE(cfg.forward.a.quantize && cfg.forward.b.quantize && !cfg.forward.a.per_row && !cfg.forward.b.per_row &&
+                       cfg.forward.a.bits == 4 && cfg.forward.b.scale_period == 1 && cfg.forward.b.quantile == 0,
+                   "quantized_linear", "first.x=digits2 goes with 4-bit per-tensor forward operands and no other forward option");
+    const Tensor xc = x.value().contiguous(), wc = w.value().contiguous();
+    const int64_t B = xc.size(0), K = xc.size(1), N = wc.size(0);
+    const QTensor wq = quantize_operand(wc.data<float>(), N, K, cfg.forward.b, false);
+    Tensor y = Tensor::empty({B, N});
+    const QTensor c = digits2_forward(xc, wq, cfg, y.data<float>());
+    if (bias.defined()) {
+      const Tensor bc = bias.value().contiguous();
+      for (int64_t i = 0; i < B; ++i)
+        for (int64_t j = 0; j < N; ++j) y.data<float>()[i * N + j] += bc.data<float>()[j];
+    }
+    // dW: with the Hadamard transform the 7-bit codes go through H_B and are requantized to b
+    // bits (as the spec's X_q); without it the operand is the b-bit quantization of X.
+    QTensor xb = cfg.grad_weight.hadamard ? c : quantize_operand(xc.data<float>(), B, K, cfg.forward.a, true);
+    return make_output<ExtLinearNode>(y, {&x, &w, &bias}, x, w, bias, xc, wc, std::move(xb), wq, std::move(cfg), ctx);
+  }
   bool x_unsigned = true;
   if (ctx->first_layer && cfg.first_layer_input == "signed") x_unsigned = false;
   if (ctx->first_layer && cfg.first_layer_input == "fp32") cfg.forward.a.quantize = cfg.grad_weight.b.quantize = false;

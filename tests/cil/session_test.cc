@@ -65,6 +65,11 @@ TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
   SessionOptions other = o;
   other.epochs = 7;
   EXPECT_THROW(load_partial(path, fingerprint(other, resolve_config(other)), 2), ValueError);
+  for (auto change : {+[](SessionOptions& s) { s.quant_set = "only=fwd.x"; }, +[](SessionOptions& s) { s.split = "random"; }}) {
+    SessionOptions ablated = o;  // an ablation or another split must not resume these runs
+    change(ablated);
+    EXPECT_THROW(load_partial(path, fingerprint(ablated, resolve_config(ablated)), 2), ValueError);
+  }
   nn::write_file_atomic(path, R"({"format": "something-else"})");
   EXPECT_THROW(load_partial(path, fp, 2), IoError);
   std::filesystem::remove(path);

@@ -256,6 +256,40 @@ TEST(QLinearOptions, FirstLayerInputEncoding) {
   EXPECT_NE(y, forward("", true));
 }
 
+TEST(QLinearOptions, FirstLayerTwoDigitInput) {
+  Tensor xt = rand_t({B, K}, 4);
+  for (int64_t i = 0; i < xt.numel(); ++i) xt.data<float>()[i] = std::fabs(xt.data<float>()[i]);
+  const Tensor wt = rand_t({N, K}, 2, 0.3f);
+  auto ctx = ctx_for(with("first.x=digits2"));
+  ctx->first_layer = true;
+  Var w(wt, true);
+  const Var y = quantized_linear(Var(xt), w, Var(), ctx);
+  // c = round(x / s) in [0, 127], s = 0.975 max|x| / 127; hi = c / 16 in [0, 7], lo = c % 16.
+  const auto xv = xt.to_vector();
+  float m = 0;
+  for (float v : xv) m = std::max(m, v);
+  const float s = 0.975f * m / 127.0f;
+  sim::IMat hi(xv.size()), lo(xv.size());
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const int64_t c = sim::q_one(xv[i], s, 0, 127, false, 0);
+    hi[i] = c / 16, lo[i] = c % 16;
+    EXPECT_LE(hi[i], 7);  // both digits are 4-bit operands
+  }
+  const sim::Q wq = sim::quant_operand(wt.to_vector(), 4, 0.975f, false);
+  const sim::IMat ah = sim::tiled_sat_matmul(hi, wq.q, B, N, K, 8, 32), al = sim::tiled_sat_matmul(lo, wq.q, B, N, K, 8, 32);
+  const auto got = y.value().to_vector();
+  for (int64_t i = 0; i < B * N; ++i)
+    EXPECT_EQ(got[i], float(ah[i]) * (16.0f * s * wq.s * 1.0f) + float(al[i]) * (s * wq.s * 1.0f)) << i;
+  y.backward(int_grid({B, N}, 3));
+  EXPECT_TRUE(w.grad().defined());
+  // A negative input has no unsigned digits: a clear error, not garbage.
+  Tensor neg = xt.clone();
+  neg.data<float>()[5] = -1.0f;
+  auto ctx2 = ctx_for(with("first.x=digits2"));
+  ctx2->first_layer = true;
+  EXPECT_THROW(quantized_linear(Var(neg), Var(wt), Var(), ctx2), ValueError);
+}
+
 TEST(QLinearOptions, ConvolutionsRejectLinearOnlyOptions) {
   auto cnn = nn::build_model("cnn", {1, 8, 8}, 3);
   EXPECT_THROW(quantize_model(*cnn, with("only=fwd.x"), 1), ValueError);
