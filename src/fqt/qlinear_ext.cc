@@ -209,22 +209,28 @@ void validate_linear_options(const QuantConfig& c) {
                                               (g->hadamard_block & (g->hadamard_block - 1)) == 0),
                    "quant config", "Hadamard block cap must be 0 or a power of two up to 65536, got {}", g->hadamard_block);
   LOWBIT_REQUIRE(c.first_layer_input == "auto" || c.first_layer_input == "signed" || c.first_layer_input == "fp32" ||
-                     c.first_layer_input == "digits2",
-                 "quant config", "first-layer input encoding must be auto, signed, fp32 or digits2, got '{}'",
+                     c.first_layer_input == "digits2" || c.first_layer_input == "unsigned",
+                 "quant config", "first-layer input encoding must be auto, signed, unsigned, fp32 or digits2, got '{}'",
                  c.first_layer_input);
 }
 
 namespace {
 
-// First layer, first.x=digits2: X (non-negative) as 7-bit codes c = 16·hi + lo, s = m / 127;
+// X with values below zero set to zero: the unsigned first-layer encodings clamp there, as they
+// clamp above at m (min-max scaled features of unseen data fall slightly outside [0, 1]).
+Tensor clamp_below_zero(const Tensor& x) {
+  Tensor out = x.clone();
+  float* p = out.data<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) p[i] = p[i] < 0.0f ? 0.0f : p[i];
+  return out;
+}
+
+// First layer, first.x=digits2: X (clamped at 0) as 7-bit codes c = 16·hi + lo, s = m / 127;
 // y = s_w·(16s·sat(hi·W_qᵀ) + s·sat(lo·W_qᵀ)): two b-bit GEMMs (hi in [0, 7], lo in [0, 15]),
 // each with the forward accumulator model. Returns c (the dW GEMM's operand before H_B).
 QTensor digits2_forward(const Tensor& xc, const QTensor& wq, const QuantConfig& cfg, float* y) {
   const int64_t B = xc.size(0), K = xc.size(1), N = wq.codes.size(0);
-  const float* xp = xc.data<float>();
-  for (int64_t i = 0; i < B * K; ++i)
-    LOWBIT_REQUIRE(!(xp[i] < 0.0f), "quantized_linear", "first.x=digits2 needs a non-negative first-layer input, got {}",
-                   xp[i]);
+  const float* xp = xc.data<float>();  // non-negative (clamped by the caller)
   OperandConfig c8 = cfg.forward.a;
   c8.bits = 8;  // non-negative at 8 bits: the signed grid's [0, 127] (qgemm.h)
   const QTensor c = quantize_operand(xp, B, K, c8, true);
@@ -252,7 +258,7 @@ Var extended_linear(const Var& x, const Var& w, const Var& bias, const std::shar
     LOWBIT_REQUIRE(cfg.forward.a.quantize && cfg.forward.b.quantize && !cfg.forward.a.per_row && !cfg.forward.b.per_row &&
                        cfg.forward.a.bits == 4 && cfg.forward.b.scale_period == 1 && cfg.forward.b.quantile == 0,
                    "quantized_linear", "first.x=digits2 goes with 4-bit per-tensor forward operands and no other forward option");
-    const Tensor xc = x.value().contiguous(), wc = w.value().contiguous();
+    const Tensor xc = clamp_below_zero(x.value().contiguous()), wc = w.value().contiguous();
     const int64_t B = xc.size(0), K = xc.size(1), N = wc.size(0);
     const QTensor wq = quantize_operand(wc.data<float>(), N, K, cfg.forward.b, false);
     Tensor y = Tensor::empty({B, N});
@@ -270,7 +276,8 @@ Var extended_linear(const Var& x, const Var& w, const Var& bias, const std::shar
   bool x_unsigned = true;
   if (ctx->first_layer && cfg.first_layer_input == "signed") x_unsigned = false;
   if (ctx->first_layer && cfg.first_layer_input == "fp32") cfg.forward.a.quantize = cfg.grad_weight.b.quantize = false;
-  const Tensor xc = x.value().contiguous(), wc = w.value().contiguous();
+  const bool clamp = ctx->first_layer && cfg.first_layer_input == "unsigned";
+  const Tensor xc = clamp ? clamp_below_zero(x.value().contiguous()) : x.value().contiguous(), wc = w.value().contiguous();
   const int64_t B = xc.size(0), K = xc.size(1), N = wc.size(0);
   const FwdCodes xq = quantize_forward(xc.data<float>(), B, K, cfg.forward.a, x_unsigned, ctx->step, ctx->range_x,
                                        ctx->range_x_at);

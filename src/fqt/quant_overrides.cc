@@ -6,7 +6,7 @@
 //   OP.round=nearest|stochastic   OP.clip=F (0,1]
 //   fwd.x.scale=tensor|row  fwd.w.scale=tensor|row   fwd.OP.quantile=Q   fwd.OP.period=P
 //   G.tile=T (0 = one tile)   hadamard=on|off   hadamard.block=H (0 = h(n))
-//   first.x=auto|signed|fp32|digits2
+//   first.x=auto|signed|unsigned|fp32|digits2
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

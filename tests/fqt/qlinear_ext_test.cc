@@ -282,12 +282,20 @@ TEST(QLinearOptions, FirstLayerTwoDigitInput) {
     EXPECT_EQ(got[i], float(ah[i]) * (16.0f * s * wq.s * 1.0f) + float(al[i]) * (s * wq.s * 1.0f)) << i;
   y.backward(int_grid({B, N}, 3));
   EXPECT_TRUE(w.grad().defined());
-  // A negative input has no unsigned digits: a clear error, not garbage.
-  Tensor neg = xt.clone();
+  // Values below zero clamp to zero (the unsigned grid's bottom), they do not flip the grid.
+  Tensor neg = xt.clone(), zero = xt.clone();
   neg.data<float>()[5] = -1.0f;
-  auto ctx2 = ctx_for(with("first.x=digits2"));
-  ctx2->first_layer = true;
-  EXPECT_THROW(quantized_linear(Var(neg), Var(wt), Var(), ctx2), ValueError);
+  zero.data<float>()[5] = 0.0f;
+  for (const char* enc : {"first.x=digits2", "first.x=unsigned"}) {
+    auto c1 = ctx_for(with(enc)), c2 = ctx_for(with(enc));
+    c1->first_layer = c2->first_layer = true;
+    EXPECT_EQ(quantized_linear(Var(neg), Var(wt), Var(), c1).value().to_vector(),
+              quantized_linear(Var(zero), Var(wt), Var(), c2).value().to_vector()) << enc;
+  }
+  // Without the clamp one negative value switches the batch to the signed grid.
+  auto c3 = ctx_for(preset("hdqt")), c4 = ctx_for(preset("hdqt"));
+  EXPECT_NE(quantized_linear(Var(neg), Var(wt), Var(), c3).value().to_vector(),
+            quantized_linear(Var(zero), Var(wt), Var(), c4).value().to_vector());
 }
 
 TEST(QLinearOptions, ConvolutionsRejectLinearOnlyOptions) {

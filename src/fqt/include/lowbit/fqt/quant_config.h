@@ -46,8 +46,10 @@ struct QuantConfig {
   bool quantize_first_layer = true;  // export only; training: see first_layer_input
   // The input encoding of the first quantized Linear's X in training: "auto" (unsigned codes
   // when non-negative, the spec), "signed" (always the signed grid), "fp32" (X kept fp32, W
-  // still quantized: an ablation), "digits2" (non-negative X as 7-bit codes split into two
-  // 4-bit digits, hi·16 + lo: two b-bit GEMMs with the forward accumulator, summed in fp32).
+  // still quantized: an ablation), "unsigned" (X clamped below at 0, unsigned codes: inputs
+  // scaled to [0, 1] on the training data that fall below 0 elsewhere do not switch the whole
+  // batch to the signed grid), "digits2" (X clamped at 0 as 7-bit codes split into two 4-bit
+  // digits, hi·16 + lo: two b-bit GEMMs with the forward accumulator, summed in fp32).
   std::string first_layer_input = "auto";
   bool quantize_last_layer = true;
 };
