@@ -36,6 +36,12 @@ TEST(CilSession, DataSetDefaultsAndExplicitOptions) {
   EXPECT_EQ(c.method_cfg.train.epochs, 3);
   EXPECT_EQ(c.method_cfg.train.lr, 0.5f);
   EXPECT_EQ(resolve_config(SessionOptions{}).model, "mlp");
+  SessionOptions d;  // the quantized presets' settings per data set
+  EXPECT_EQ(resolved_quant_set(d), "");
+  d.dataset = "dsads";
+  EXPECT_EQ(resolved_quant_set(d), "first.x=digits2");
+  d.quant_set = "first.x=auto";
+  EXPECT_EQ(resolved_quant_set(d), "first.x=auto");
 }
 
 TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
