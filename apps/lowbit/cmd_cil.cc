@@ -29,6 +29,12 @@ void setup_cil(CLI::App& cmd) {
   cmd.add_option("--bits", o.bits, "operand bits of the quantized presets (default: the preset's)")->check(CLI::Range(2, 8));
   cmd.add_option("--acc-bits", o.acc_bits, "accumulator bits of the quantized presets (default: the preset's)")
       ->check(CLI::Range(2, 32));
+  cmd.add_option("--quant-set", o.quant_set,
+                 "comma-separated settings on top of the quantized presets: ablations (only=fwd.x, dx=fp32, "
+                 "dw.g=fp32, ...) and knobs (fwd.x.clip=0.9, fwd.x.scale=row, fwd.x.quantile=0.975, fwd.x.period=5, "
+                 "dw.x.round=nearest, hadamard.block=16, first.x=signed); see fqt/quant_overrides.cc");
+  cmd.add_option("--split", o.split, "dsads: hold out test subjects, or a random 20 % of the windows (half test)")
+      ->check(CLI::IsMember({"subject", "random"}))->capture_default_str();
   cmd.add_option("--classes-per-task", o.classes_per_task, "new classes per task (default per data set)")
       ->check(CLI::Range(1, 1000));
   cmd.add_option("--memory", o.memory, "total exemplars (icarl, bic; default per data set)")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));

@@ -24,7 +24,7 @@ void run_eval(const EvalArgs& a) {
   const train::ClassifierMeta meta = train::parse_classifier_meta(ck, a.checkpoint);
   auto model = train::build_classifier(meta);
   nn::load_module_state(ck, *model, a.checkpoint);
-  fqt::apply_preset(*model, {meta.quant_preset, meta.quant_bits, meta.quant_acc_bits}, meta.seed);
+  fqt::apply_preset(*model, {meta.quant_preset, meta.quant_bits, meta.quant_acc_bits, {}}, meta.seed);
   data::DatasetSplit split = load_split(a.dataset, a.data_dir);
   if (split.test.sample_shape() != meta.input_shape || split.test.num_classes != model->num_classes())
     throw ValueError(fmt::format("[eval] {} expects input {} with {} classes; {} has {} with {}", a.checkpoint,

@@ -33,7 +33,7 @@ void run_train(TrainArgs& a) {
   train::ClassifierMeta meta = train::classifier_meta(*model, split, a.dataset);
   meta.seed = a.cfg.seed;
   meta.quant_preset = a.quant, meta.quant_bits = a.bits, meta.quant_acc_bits = a.acc_bits;
-  fqt::apply_preset(*model, {a.quant, a.bits, a.acc_bits}, a.cfg.seed);
+  fqt::apply_preset(*model, {a.quant, a.bits, a.acc_bits, {}}, a.cfg.seed);
   train::Trainer trainer(*model, a.cfg);
 
   int64_t first_epoch = 0;

@@ -111,6 +111,22 @@ void window_features(const float* window, int channels, int rows, float* out) {
   }
 }
 
+WindowSplit dsads_random_split(int64_t n, double hold_fraction, uint64_t seed) {
+  LOWBIT_REQUIRE(n >= 0 && hold_fraction > 0 && hold_fraction < 1, "dsads_random_split",
+                 "needs n >= 0 and a held-out fraction in (0, 1), got {} and {}", n, hold_fraction);
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+  Rng rng(seed, mix_stream(0x445341445352ULL /* "DSADSR" */, 0));
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[static_cast<size_t>(i)], p[rng.below(static_cast<uint64_t>(i) + 1)]);
+  const auto hold = static_cast<int64_t>(std::llround(hold_fraction * static_cast<double>(n)));
+  WindowSplit w;
+  w.validation.assign(p.begin(), p.begin() + hold / 2);
+  w.test.assign(p.begin() + hold / 2, p.begin() + hold);
+  w.train.assign(p.begin() + hold, p.end());
+  for (auto* v : {&w.train, &w.validation, &w.test}) std::sort(v->begin(), v->end());
+  return w;
+}
+
 std::vector<int> dsads_pick_test_subjects(uint64_t seed, int num_subjects, int k) {
   std::vector<int> s(static_cast<size_t>(num_subjects));
   for (int i = 0; i < num_subjects; ++i) s[i] = i + 1;
@@ -228,6 +244,8 @@ DatasetSplit load_dsads(const fs::path& root_in, const DsadsOptions& opt) {
     if (std::find(subjects.begin(), subjects.end(), f.subject) == subjects.end()) subjects.push_back(f.subject);
   std::sort(subjects.begin(), subjects.end());
   const int ns = static_cast<int>(subjects.size());
+  LOWBIT_REQUIRE(opt.split == "subject" || opt.split == "random", "load_dsads",
+                 "split must be 'subject' or 'random', got '{}'", opt.split);
   std::vector<int> test = opt.test_subjects;
   if (test.empty()) {
     LOWBIT_REQUIRE(opt.test_fraction > 0 && opt.test_fraction < 1, "load_dsads",
@@ -259,6 +277,16 @@ DatasetSplit load_dsads(const fs::path& root_in, const DsadsOptions& opt) {
   all.class_names = dsads_classes();
   all.name = "dsads";
 
+  if (opt.split == "random") {
+    const WindowSplit w = dsads_random_split(n, opt.test_fraction, opt.split_seed);
+    DatasetSplit split;
+    split.train = all.subset(w.train);
+    split.test = all.subset(w.test);
+    split.train.name = fmt::format("dsads/train (random windows, seed {})", opt.split_seed);
+    split.test.name = fmt::format("dsads/test (random windows, seed {}, half of the held-out {})", opt.split_seed,
+                                  opt.test_fraction);
+    return split;
+  }
   std::vector<int64_t> train_idx, test_idx;
   for (int64_t i = 0; i < n; ++i)
     (std::find(test.begin(), test.end(), files[i].subject) != test.end() ? test_idx : train_idx).push_back(i);

@@ -26,6 +26,8 @@ DatasetSplit load_dataset(const std::string& name, const DatasetOptions& opt) {
     o.test_fraction = opt.test_fraction;
     o.seed = opt.seed;
     o.use_cache = opt.use_cache;
+    o.split = opt.split;
+    o.split_seed = opt.split_seed;
     split = load_dsads(dir_or(default_data_root() / "DSADS"), o);
   } else if (name == "cifar10") {
     const fs::path dir = dir_or(default_data_root() / "cifar10");

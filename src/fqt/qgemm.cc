@@ -37,7 +37,13 @@ bool any_negative(int64_t n, const float* x) {
 QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
                          RandomKey key) {
   const int64_t n = rows * cols;
-  const float m = cfg.clip * (n > 0 ? kernels::max_abs_f32(n, x) : 0.0f);
+  return quantize_operand_range(x, rows, cols, cfg, allow_unsigned, cfg.clip * (n > 0 ? kernels::max_abs_f32(n, x) : 0.0f),
+                                key);
+}
+
+QTensor quantize_operand_range(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg,
+                               bool allow_unsigned, float m, RandomKey key) {
+  const int64_t n = rows * cols;
   // Codes are held in int8: unsigned [0, 2^b - 1] fits only up to b = 7. At 8 bits a
   // non-negative tensor uses the signed grid [0, 127] (one bit unused) rather than wrapping.
   const bool is_unsigned = allow_unsigned && cfg.bits <= 7 && !any_negative(n, x);

@@ -5,6 +5,7 @@
 #include "lowbit/core/rng.h"
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/qmatmul.h"
+#include "qlinear_ext.h"
 #include "lowbit/nn/module.h"
 #include "lowbit/ops/tensor_math.h"
 
@@ -54,6 +55,7 @@ Var quantized_linear(const Var& x, const Var& w, const Var& bias, const std::sha
                  "quantized_linear", "expects x (B,K) and w (N,K), got {} and {}",
                  x.defined() ? shape_str(x.shape()) : "undefined", w.defined() ? shape_str(w.shape()) : "undefined");
   const QuantConfig& cfg = ctx->cfg;
+  if (uses_linear_options(cfg, ctx->first_layer)) return extended_linear(x, w, bias, ctx);  // qlinear_ext.h
   const Tensor xc = x.value().contiguous(), wc = w.value().contiguous();
   const int64_t B = xc.size(0), K = xc.size(1), N = wc.size(0);
   QTensor xq = quantize_operand(xc.data<float>(), B, K, cfg.forward.a, true);

@@ -2,13 +2,20 @@
 // the integer GEMM. Hadamard transforms run on the kernels' fast Walsh–Hadamard transform.
 #include "lowbit/fqt/qmatmul.h"
 
+#include <algorithm>
+
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/quant.h"
 
 namespace lowbit::fqt {
 
+int64_t hadamard_block_of(int64_t n, const GemmConfig& g) {
+  const int64_t h = kernels::hadamard_block(n);
+  return g.hadamard_block > 0 ? std::min(h, g.hadamard_block) : h;
+}
+
 QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, RandomKey key) {
-  const int64_t h = g.hadamard ? kernels::hadamard_block(cols) : 1;
+  const int64_t h = g.hadamard ? hadamard_block_of(cols, g) : 1;
   if (h <= 1) return quantize_max(G, rows, cols, g.a.bits, g.a.rounding, key);
   Tensor gh = Tensor::empty({rows, cols});
   const float m = kernels::fwht_f32_max_abs({rows, cols, 1, h}, G, cols, gh.data<float>(), cols);
@@ -21,7 +28,7 @@ QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key
   Tensor acc = Tensor::empty({rows, cols}, DType::i32);
   int32_t* a = acc.data<int32_t>();
   // The transform returns max |H X| from registers (no second pass over the int32 matrix).
-  const int32_t m = kernels::fwht_i8_i32_max_abs({rows, cols, 1, kernels::hadamard_block(cols)}, x.codes.data<int8_t>(),
+  const int32_t m = kernels::fwht_i8_i32_max_abs({rows, cols, 1, hadamard_block_of(cols, g)}, x.codes.data<int8_t>(),
                                                  cols, a, cols);
   // quant::requantize(acc, x.scale(), bits, rounding, clip 1, key) with that max: codes =
   // acc / s_int, value = code · s_int · s_x.
@@ -49,7 +56,7 @@ QTensor grad_input_weight_operand(const QTensor& w, const GemmConfig& g) {
   if (!g.hadamard) return wt;
   QTensor out = transformed_operand(wt, g, {});  // Q_near(H_N W_q): g.b's rounding
   // H H = h I: one 1/h per pair. A fresh scale tensor: `out` may not own the one it holds.
-  out.params.scale = Tensor::full({1}, out.scale() / static_cast<float>(kernels::hadamard_block(N)));
+  out.params.scale = Tensor::full({1}, out.scale() / static_cast<float>(hadamard_block_of(N, g)));
   return out;
 }
 
@@ -61,7 +68,7 @@ void qgrad_input(const float* G, int64_t B, int64_t N, const QTensor& w_op, cons
 void qgrad_weight(const float* Gt, int64_t N, int64_t B, const QTensor& xt, const GemmConfig& g, RandomKey key_g,
                   RandomKey key_x, float* dW, int64_t lddw) {
   const QTensor gq = grad_operand(Gt, N, B, g, key_g);
-  const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(B)) : 1.0f;
+  const float inv_h = g.hadamard ? 1.0f / static_cast<float>(hadamard_block_of(B, g)) : 1.0f;
   int_matmul(gq, transformed_operand(xt, g, key_x), g, inv_h, dW, lddw);
 }
 

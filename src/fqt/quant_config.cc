@@ -1,8 +1,10 @@
 // Presets and the model-wide layer swap.
 #include <algorithm>
+#include <utility>
 
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/quant_config.h"
+#include "qlinear_ext.h"
 
 namespace lowbit::fqt {
 namespace {
@@ -49,15 +51,25 @@ QuantConfig preset(const std::string& name, int bits, int acc_bits) {
 
 void quantize_model(nn::Module& model, const QuantConfig& cfg, uint64_t seed) {
   if (!cfg.enabled) return;
+  validate_linear_options(cfg);
+  bool first = true;  // the first layer in module order (QuantConfig::first_layer_input)
   for (auto& [path, m] : model.named_modules()) {
+    const bool conv = dynamic_cast<QConv2d*>(m.get()) || dynamic_cast<nn::Conv2d*>(m.get());
+    LOWBIT_REQUIRE(!conv || !has_linear_only_options(cfg), "quantize_model",
+                   "layer '{}' is a convolution: the ablation and range options are for Linear layers only", path);
     if (auto* q = dynamic_cast<QLinear*>(m.get())) {
       q->set_config(cfg);
+      q->set_first_layer(std::exchange(first, false));
     } else if (auto* q2 = dynamic_cast<QConv2d*>(m.get())) {
       q2->set_config(cfg);
+      first = false;
     } else if (auto* lin = dynamic_cast<nn::Linear*>(m.get())) {
-      model.replace(path, std::make_shared<QLinear>(*lin, cfg, seed, path));
-    } else if (auto* conv = dynamic_cast<nn::Conv2d*>(m.get())) {
-      model.replace(path, std::make_shared<QConv2d>(*conv, cfg, seed, path));
+      auto q3 = std::make_shared<QLinear>(*lin, cfg, seed, path);
+      q3->set_first_layer(std::exchange(first, false));
+      model.replace(path, q3);
+    } else if (conv) {
+      model.replace(path, std::make_shared<QConv2d>(*dynamic_cast<nn::Conv2d*>(m.get()), cfg, seed, path));
+      first = false;
     }
   }
 }

@@ -181,7 +181,7 @@ onnx::Graph export_checkpoint(const std::string& checkpoint, const ExportOptions
   g.metadata["lowbit.trained_quant"] = quant;
   ExportReport rep{meta.model, meta.dataset, quant, meta.num_classes, {}};
   if (opt.qdq) {
-    const fqt::QuantConfig cfg = fqt::preset(fqt::PresetSpec{meta.quant_preset, meta.quant_bits, meta.quant_acc_bits});
+    const fqt::QuantConfig cfg = fqt::preset(fqt::PresetSpec{meta.quant_preset, meta.quant_bits, meta.quant_acc_bits, {}});
     LOWBIT_REQUIRE(cfg.enabled, "export", "{} was trained in fp32: --qdq needs an integer-trained checkpoint "
                    "(lowbit train --quant hdqt|naive-int|int8); quantize an fp32 export with `lowbit quantize`", checkpoint);
     LOWBIT_REQUIRE(opt.calib_samples >= 1 && opt.calib_batch >= 1, "export", "the calibration set is empty");

@@ -22,6 +22,16 @@ std::shared_ptr<Module> make_fcnet(int64_t d) {
   return s;
 }
 
+// The reference code's FCNet (QuantizedCIL backbones/fc_net.py, one hidden layer): d -> 100 ->
+// 100 with ReLU after each, biases, so the head sees 100 features (issue 14's protocol option).
+std::shared_ptr<Module> make_fcnet_narrow(int64_t d, int64_t hidden) {
+  auto s = std::make_shared<Sequential>();
+  s->add(std::make_shared<Flatten>());
+  s->add(std::make_shared<Linear>(d, hidden)).add(std::make_shared<ReLU>());
+  s->add(std::make_shared<Linear>(hidden, hidden)).add(std::make_shared<ReLU>());
+  return s;
+}
+
 std::shared_ptr<Module> make_cnn(int64_t c, int64_t h, int64_t w) {
   auto s = std::make_shared<Sequential>();
   const Conv2dOptions same{.stride = 1, .padding = 1};
@@ -94,7 +104,7 @@ Var BasicBlock::forward(const Var& x) {
   return relu(add(h, shortcut));
 }
 
-std::vector<std::string> model_names() { return {"mlp", "fcnet", "cnn", "resnet20", "resnet32", "resnet44", "resnet56"}; }
+std::vector<std::string> model_names() { return {"mlp", "fcnet", "fcnet100", "cnn", "resnet20", "resnet32", "resnet44", "resnet56"}; }
 
 // Limits that keep a corrupt checkpoint's metadata from asking for terabytes of weights; far
 // above any data set lowbit trains on (CIFAR: 3x32x32 inputs, 100 classes; 3x224x224 fits).
@@ -119,6 +129,7 @@ std::shared_ptr<Classifier> build_model(const std::string& name, const Shape& in
                    kMaxFcnetInput);
     return std::make_shared<Classifier>(name, make_fcnet(flat), flat, num_classes, false);
   }
+  if (name == "fcnet100") return std::make_shared<Classifier>(name, make_fcnet_narrow(flat, 100), 100, num_classes);
   const bool image = input.size() == 3;
   if (name == "cnn") {
     LOWBIT_REQUIRE(image && input[1] >= 4 && input[2] >= 4, "build_model", "cnn needs (C,H,W) input of at least 4x4, got {}",

@@ -36,6 +36,12 @@ TEST(CilSession, DataSetDefaultsAndExplicitOptions) {
   EXPECT_EQ(c.method_cfg.train.epochs, 3);
   EXPECT_EQ(c.method_cfg.train.lr, 0.5f);
   EXPECT_EQ(resolve_config(SessionOptions{}).model, "mlp");
+  SessionOptions d;  // the quantized presets' settings per data set
+  EXPECT_EQ(resolved_quant_set(d), "");
+  d.dataset = "dsads";
+  EXPECT_EQ(resolved_quant_set(d), "first.x=digits2");
+  d.quant_set = "first.x=auto";
+  EXPECT_EQ(resolved_quant_set(d), "first.x=auto");
 }
 
 TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
@@ -65,6 +71,11 @@ TEST(CilSession, PartialFileIsReusedOnlyUnderTheSameSettings) {
   SessionOptions other = o;
   other.epochs = 7;
   EXPECT_THROW(load_partial(path, fingerprint(other, resolve_config(other)), 2), ValueError);
+  for (auto change : {+[](SessionOptions& s) { s.quant_set = "only=fwd.x"; }, +[](SessionOptions& s) { s.split = "random"; }}) {
+    SessionOptions ablated = o;  // an ablation or another split must not resume these runs
+    change(ablated);
+    EXPECT_THROW(load_partial(path, fingerprint(ablated, resolve_config(ablated)), 2), ValueError);
+  }
   nn::write_file_atomic(path, R"({"format": "something-else"})");
   EXPECT_THROW(load_partial(path, fp, 2), IoError);
   std::filesystem::remove(path);

@@ -2,6 +2,7 @@
 // evaluation, the subject split, the cache, and the real tree when scripts/fetch-data ran.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -140,6 +141,39 @@ TEST(Dsads, SeededSubjectChoice) {
   const DatasetSplit s = load_dsads(root, opt);  // round(0.2 * 3) = 1 test subject
   EXPECT_EQ(s.test.size(), 19);
   EXPECT_NE(s.test.name.find(fmt::format("{}", dsads_pick_test_subjects(11, 3, 1)[0])), std::string::npos);
+}
+
+TEST(Dsads, RandomWindowSplitIsDeterministicAndDisjoint) {
+  const WindowSplit a = dsads_random_split(1000, 0.2, 42);
+  EXPECT_EQ(a.train.size(), 800u);
+  EXPECT_EQ(a.validation.size(), 100u);
+  EXPECT_EQ(a.test.size(), 100u);
+  std::vector<int> seen(1000, 0);
+  for (const auto* v : {&a.train, &a.validation, &a.test}) {
+    EXPECT_TRUE(std::is_sorted(v->begin(), v->end()));
+    for (int64_t i : *v) ++seen[static_cast<size_t>(i)];
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 1000);  // a partition: every window exactly once
+  const WindowSplit b = dsads_random_split(1000, 0.2, 42);
+  EXPECT_EQ(a.test, b.test);
+  EXPECT_EQ(a.train, b.train);
+  EXPECT_NE(dsads_random_split(1000, 0.2, 43).test, a.test);
+  // Windows of every part spread over the whole range (not a block), as a shuffle gives.
+  EXPECT_LT(a.test.front(), 100);
+  EXPECT_GT(a.test.back(), 900);
+  EXPECT_EQ(dsads_random_split(7, 0.2, 1).test.size(), 1u);  // round(1.4) = 1 held out: 0 validation, 1 test
+  EXPECT_THROW(dsads_random_split(10, 0.0, 1), ValueError);
+  EXPECT_THROW(dsads_random_split(10, 1.0, 1), ValueError);
+
+  const fs::path root = write_tree();
+  DsadsOptions opt;
+  opt.raw = true;
+  opt.split = "random";
+  const DatasetSplit s = load_dsads(root, opt);  // 57 windows: round(11.4) = 11 held out, 6 test
+  EXPECT_EQ(s.train.size(), 46);
+  EXPECT_EQ(s.test.size(), 6);
+  opt.split = "subjects";
+  EXPECT_THROW(load_dsads(root, opt), ValueError);
 }
 
 TEST(Dsads, MalformedTreeErrors) {

@@ -6,7 +6,8 @@
 // Defaults per data set (any option given explicitly wins):
 //   data set       model     classes/task  memory  epochs/task  lr    batch  weight decay
 //   fashion-mnist  mlp       2 (5 tasks)   2000    20           0.01  128    5e-4    (`make run` uses resnet20, 1000/class, 2 epochs)
-//   dsads          fcnet     2 (10 tasks)  200     100          0.01  128    5e-4    (the spec's HAR setting)
+//   dsads          fcnet     2 (10 tasks)  200     100          0.01  128    5e-4    (the spec's HAR setting;
+//                  quantized presets default to --quant-set first.x=digits2, resolved_quant_set())
 //   cifar10        resnet32  2 (5 tasks)   2000    30           0.05  128    2e-4
 //   cifar100       resnet32  20 (5 tasks)  2000    30           0.05  128    2e-4
 // Every task trains with SGD (momentum 0.9) and a cosine schedule over its epochs. The CIFAR
@@ -31,6 +32,8 @@ struct SessionOptions {
   std::string model;      // empty: per data set
   std::vector<std::string> presets = {"fp32"};
   int bits = 0, acc_bits = 0;  // > 0 overrides every preset's widths
+  std::string quant_set;       // fqt::apply_overrides() settings for every quantized preset; empty: per data set
+  std::string split = "subject";  // dsads: subject | random (data::DatasetOptions::split)
   int classes_per_task = 0;    // 0: per data set
   int64_t memory = -1;         // < 0: per data set
   int64_t epochs = 0, batch_size = 0;  // 0: per data set
@@ -51,6 +54,9 @@ struct SessionOptions {
 
 // The method, model and training configuration the options resolve to.
 CilConfig resolve_config(const SessionOptions& opt);
+// The --quant-set the quantized presets get: the given one, else the data set's default
+// ("first.x=digits2" for dsads, none elsewhere; "first.x=auto" gives the spec's encoding).
+std::string resolved_quant_set(const SessionOptions& opt);
 
 // Every setting that changes a run's numbers except the preset list and the seeds: a partial
 // file written under other settings must not be resumed.

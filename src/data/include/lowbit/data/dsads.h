@@ -37,7 +37,19 @@ struct DsadsOptions {
   double test_fraction = 0.2;
   uint64_t seed = 0;
   bool use_cache = true;  // read/write <root>/.lowbit-cache-dsads.bin
+  // "subject": hold out test subjects (above). "random": the reference's protocol (issue 14):
+  // a random 20 % of all windows held out, half of it validation (dropped), half test.
+  std::string split = "subject";
+  uint64_t split_seed = 42;  // "random": the shuffle's seed
 };
+
+// The "random" split of n windows: a Philox-driven shuffle by `seed`; the first
+// round(hold_fraction * n) are held out, the first half of those (rounded down) validation and
+// the rest test. Each list sorted; together a partition of 0..n-1.
+struct WindowSplit {
+  std::vector<int64_t> train, validation, test;
+};
+WindowSplit dsads_random_split(int64_t n, double hold_fraction, uint64_t seed);
 
 // The 19 activity names in label order (label = NN - 1 for folder aNN).
 std::vector<std::string> dsads_classes();

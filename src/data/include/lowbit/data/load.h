@@ -23,6 +23,8 @@ struct DatasetOptions {
   bool raw = false;                // (N, 45, 125) windows instead of (N, 405) features
   std::vector<int> test_subjects;  // empty: round(test_fraction * 8) subjects chosen by seed
   double test_fraction = 0.2;
+  std::string split = "subject";  // subject | random (DsadsOptions::split)
+  uint64_t split_seed = 42;
   // cifar100 only
   bool coarse_labels = false;
 };

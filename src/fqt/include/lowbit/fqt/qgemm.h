@@ -21,6 +21,12 @@ using quant::RandomKey;
 // An all-zero tensor gets scale 1 and zero codes.
 QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
                          RandomKey key = {});
+// The same with the range m given (values beyond ±m clamp): quantile and cached ranges.
+QTensor quantize_operand_range(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg,
+                               bool allow_unsigned, float m, RandomKey key = {});
+// The q-quantile of |x| (0 < q <= 1, n > 0): the value at rank ceil(q·n) - 1 of the sorted |x|
+// (OperandConfig::quantile; the reference code's 0.975-quantile ranges).
+float abs_quantile(const float* x, int64_t n, float q);
 // Backward operand (§1.2): signed, scale = max|y| / q_max(b) (no clip), nearest or stochastic.
 QTensor quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, RandomKey key = {});
 // quantize_max with max|y| already known (m, e.g. from the transform that produced y).

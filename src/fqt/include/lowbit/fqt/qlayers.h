@@ -17,6 +17,11 @@ struct QuantContext {
   uint64_t seed = 0;
   uint64_t layer_id = 0;  // hash of the layer's path
   int64_t step = 0;       // backward calls so far
+  bool first_layer = false;  // the model's first quantized layer (QuantConfig::first_layer_input)
+  // Forward ranges kept between updates (OperandConfig::scale_period): m of X and of W and the
+  // update index (step / period) they were computed at; -1 = none yet.
+  float range_x = 0, range_w = 0;
+  int64_t range_x_at = -1, range_w_at = -1;
 };
 
 class QLinear : public nn::Module {
@@ -26,6 +31,7 @@ class QLinear : public nn::Module {
   std::string_view type() const override { return "QLinear"; }
   void set_config(const QuantConfig& cfg) { ctx_->cfg = cfg; }
   const QuantConfig& config() const { return ctx_->cfg; }
+  void set_first_layer(bool first) { ctx_->first_layer = first; }
 
  private:
   int64_t in_, out_;

@@ -10,6 +10,9 @@
 
 namespace lowbit::fqt {
 
+// The Hadamard block size for a transform of length n: h(n), capped by g.hadamard_block.
+int64_t hadamard_block_of(int64_t n, const GemmConfig& g);
+
 // Q(G·H): a gradient G (rows, cols) transformed along each row (block h(cols)) when
 // g.hadamard, then quantized with g.a (per-tensor scale max|·|/q_max; key drives Q_sr).
 QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfig& g, RandomKey key);

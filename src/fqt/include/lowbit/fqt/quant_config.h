@@ -22,6 +22,11 @@ struct OperandConfig {
   int bits = 4;
   Rounding rounding = Rounding::nearest;
   float clip = 1.0f;  // m = clip * max|x|
+  // Ablations and range options (qlinear_ext.h; Linear layers only, defaults = the spec):
+  bool quantize = true;   // false: the operand stays fp32 and its GEMM runs in fp32 (no accumulator)
+  bool per_row = false;   // forward operands: one scale per row (sample of X, output channel of W)
+  float quantile = 0.0f;  // forward operands, > 0: m = clip * (this quantile of |x|) instead of clip * max|x|
+  int scale_period = 1;   // forward operands, per tensor: m recomputed every this many training steps
 };
 
 // One quantized GEMM: operands, accumulator and (backward only) the Hadamard transform.
@@ -29,6 +34,7 @@ struct GemmConfig {
   OperandConfig a, b;
   AccumulatorSpec acc;  // model, width and reduction tile (0 = one tile); default tile-clamp(8, 32)
   bool hadamard = false;
+  int64_t hadamard_block = 0;  // > 0 (a power of two): cap on the block size h(n)
 };
 
 struct QuantConfig {
@@ -37,7 +43,14 @@ struct QuantConfig {
   GemmConfig forward;     // Y = X Wᵀ
   GemmConfig grad_input;  // dX = G W   (reduction over N)
   GemmConfig grad_weight; // dW = Gᵀ X  (reduction over batch / positions)
-  bool quantize_first_layer = true;
+  bool quantize_first_layer = true;  // export only; training: see first_layer_input
+  // The input encoding of the first quantized Linear's X in training: "auto" (unsigned codes
+  // when non-negative, the spec), "signed" (always the signed grid), "fp32" (X kept fp32, W
+  // still quantized: an ablation), "unsigned" (X clamped below at 0, unsigned codes: inputs
+  // scaled to [0, 1] on the training data that fall below 0 elsewhere do not switch the whole
+  // batch to the signed grid), "digits2" (X clamped at 0 as 7-bit codes split into two 4-bit
+  // digits, hi·16 + lo: two b-bit GEMMs with the forward accumulator, summed in fp32).
+  std::string first_layer_input = "auto";
   bool quantize_last_layer = true;
 };
 
@@ -47,14 +60,24 @@ struct QuantConfig {
 QuantConfig preset(const std::string& name, int bits = 0, int acc_bits = 0);
 std::vector<std::string> preset_names();
 
+// Changes a quantized config by a comma-separated list of key=value settings (ablations and
+// the knobs the spec leaves open), applied left to right; quant_overrides.cc lists the keys.
+// ValueError naming the setting for an unknown key or a bad value. Leaves fp32 configs alone.
+void apply_overrides(QuantConfig& cfg, const std::string& spec);
+
 // A preset as the CLI, CIL runs and checkpoint metadata record it: name and width overrides.
 struct PresetSpec {
   std::string preset = "fp32";
   int bits = 0;      // > 0 overrides the preset's operand bits
   int acc_bits = 0;  // > 0 overrides the preset's accumulator bits
+  std::string overrides;  // apply_overrides() settings; empty: none
 };
-// ValueError for an unknown preset or widths out of range.
-inline QuantConfig preset(const PresetSpec& s) { return preset(s.preset, s.bits, s.acc_bits); }
+// ValueError for an unknown preset, widths out of range or a bad override.
+inline QuantConfig preset(const PresetSpec& s) {
+  QuantConfig c = preset(s.preset, s.bits, s.acc_bits);
+  apply_overrides(c, s.overrides);
+  return c;
+}
 
 // Replaces each Linear and Conv2d (found by path) with a quantized layer using `cfg`, keeping
 // the same parameter Vars. Idempotent: already-quantized layers get the new config. A config

@@ -2,6 +2,7 @@
 // linear head "fc" (which class-incremental learning grows task by task).
 //   mlp       flatten -> 512 -> ReLU -> 256 -> ReLU -> fc
 //   fcnet     the HDQT spec's HAR net: Linear(d,d)+ReLU, Linear(d,d)+ReLU, fc; no biases
+//   fcnet100  the reference code's HAR net: Linear(d,100)+ReLU, Linear(100,100)+ReLU, fc; biases
 //   cnn       [conv3x3(32)-BN-ReLU-maxpool2] x [conv3x3(64)-BN-ReLU-maxpool2] -> 128 -> ReLU -> fc
 //   resnetD   CIFAR ResNet, D = 6n+2 (20, 32, 44, 56): conv3x3(16)-BN-ReLU, three stages of n
 //             basic blocks with 16/32/64 channels (stride 1/2/2, option-A shortcuts),
