@@ -4,8 +4,10 @@
 #include <immintrin.h>
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as "maybe
-// uninitialized" (a false positive of the header, not of this code).
+// uninitialized" (a false positive of the header, not of this code), and as plainly
+// "uninitialized" where a function-level target attribute inlines them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <algorithm>
 #include <cstring>
