@@ -61,7 +61,9 @@ void check_conv(const Conv2dShape& s, ConvLayout layout) {
   ref::conv2d_forward(s, rounded(x).data(), rounded(w).data(), b.data(), want.data());
   ref::conv2d_forward(s, x.data(), w.data(), b.data(), f32.data());
   ConvPlan plan(s, w.data(), b.data(), {}, layout, layout, PlanMath::bf16);
-  if (active_isa() != Isa::ref && bf16_native()) EXPECT_TRUE(plan.uses_onednn()) << "a native bf16 CPU builds the primitive";
+  if (active_isa() != Isa::ref && bf16_native()) {
+    EXPECT_TRUE(plan.uses_onednn()) << "a native bf16 CPU builds the primitive";
+  }
   std::vector<float> xin = x;
   if (layout == ConvLayout::nhwc) {  // (N, C, HW) -> (N, HW, C)
     for (int64_t n = 0; n < s.N; ++n)
@@ -93,7 +95,9 @@ void check_matmul(int64_t M, int64_t N, int64_t K) {
   };
   const auto want = ref_out(rounded(x), rounded(w)), f32 = ref_out(x, w);
   MatmulPlan plan(M, N, K, w.data(), b.data(), false, PlanMath::bf16);
-  if (active_isa() != Isa::ref && bf16_native()) EXPECT_TRUE(plan.uses_onednn()) << "a native bf16 CPU builds the primitive";
+  if (active_isa() != Isa::ref && bf16_native()) {
+    EXPECT_TRUE(plan.uses_onednn()) << "a native bf16 CPU builds the primitive";
+  }
   std::vector<float> y(static_cast<size_t>(M * N), NAN);
   plan.run(x.data(), y.data());
   const std::string what = std::string(plan.uses_onednn() ? "onednn" : "fallback") + " M" + std::to_string(M);

@@ -48,6 +48,8 @@ double act_tolerance(const Activation& act, double x, double r) {
     case Act::gelu: return 0.5 * ax * 9e-7 + 4 * kUnit * (ax + ar);  // fast_erf's absolute error, scaled by x/2
     case Act::gelu_tanh:  // inner polynomial (4 roundings, tanh' <= 1), tanhf, then 0.5 x (1 + t)
       return 0.5 * ax * kUnit * (4 * 0.8 * (ax + 0.045 * ax * ax * ax) + 4) + 4 * kUnit * (ax + ar);
+    case Act::elu: case Act::selu: case Act::celu: case Act::mish: case Act::thresholded_relu: case Act::shrink:
+      return 0;  // computed in double like the reference, rounded once: exact
   }
   return 0;
 }

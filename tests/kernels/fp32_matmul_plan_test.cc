@@ -34,7 +34,9 @@ void check(int64_t M, int64_t N, int64_t K, bool bias, bool relu) {
   const auto x = random_floats(M * K, 1), w = random_floats(N * K, 2);
   const auto b = bias ? random_floats(N, 3) : std::vector<float>{};
   MatmulPlan plan(M, N, K, w.data(), bias ? b.data() : nullptr, relu);
-  if (active_isa() != Isa::ref) EXPECT_TRUE(plan.uses_onednn());
+  if (active_isa() != Isa::ref) {
+    EXPECT_TRUE(plan.uses_onednn());
+  }
   const auto want = reference(M, N, K, x, w, b, relu);
   const std::string what = std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
   for (int threads : {1, 2, 1}) {  // the last run follows a rebuild for a new thread count

@@ -73,8 +73,9 @@ TEST(Opset18, ReduceAxesInputMatchesOpset13Attribute) {
     expect_values(run(one_node(18, "ReduceMax", x, {}, {{"keepdims", Attribute::from_int(0)}}), x), {}, {7});
     // (LogSum, SumSquare etc. still apply their per-element step with noop: lowbit keeps that as before.)
     const std::string o = op;
-    if (o == "ReduceMean" || o == "ReduceMax" || o == "ReduceMin" || o == "ReduceSum")
+    if (o == "ReduceMean" || o == "ReduceMax" || o == "ReduceMin" || o == "ReduceSum") {
       EXPECT_TRUE(test::arrays_close(run(one_node(18, op, x, {}, {{"noop_with_empty_axes", Attribute::from_int(1)}}), x), x, 0, 0));
+    }
   }
 }
 

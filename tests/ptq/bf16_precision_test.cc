@@ -34,7 +34,9 @@ TEST(Bf16Precision, LayersRunInBf16CloseToFp32) {
   EXPECT_EQ(casts, 3 * static_cast<int>(plan.layers.size() - 1));  // input down, input up, weight up
   EXPECT_EQ(bf16_weights, static_cast<int>(plan.layers.size() - 1));
   for (const auto& l : rep)
-    if (l.op == "Conv") EXPECT_EQ(l.precision, "bf16") << l.node;
+    if (l.op == "Conv") {
+      EXPECT_EQ(l.precision, "bf16") << l.node;
+    }
   onnx::Graph lowered = g;
   onnx::optimize_graph(lowered);
   int bf16_nodes = 0;

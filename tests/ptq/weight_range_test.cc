@@ -115,7 +115,9 @@ TEST(BiasCorrection, RemovesTheMeanShiftOfInt4Weights) {
     QuantizeReport rep;
     const onnx::Graph q = quantize_model(test::small_cnn(), calib, opt, &rep);
     for (const auto& l : rep.layers)
-      if (l.op != "Add") EXPECT_EQ(l.bias_corrected, correct) << l.node;
+      if (l.op != "Add") {
+        EXPECT_EQ(l.bias_corrected, correct) << l.node;
+      }
     const auto got = onnx::Session(q, onnx::SessionOptions{1, 1, true}).run({calib});
     const int64_t n = ref[0].shape()[0], k = ref[0].shape()[1];
     double total = 0;
