@@ -8,6 +8,11 @@ Writes resnet50.onnx, mobilenet_v2.onnx (torchvision, 3x224x224, dynamic batch),
 bert_base.onnx (12 layers, hidden 768, 12 heads, seq 128, dynamic batch), and the small test
 models bert_tiny.onnx (opset 14: decomposed LayerNorm, Erf Gelu) and bert_tiny_opset17.onnx
 (LayerNormalization op). Existing files are kept unless --force.
+
+--zoo (or --only NAME) adds more torchvision architectures, each with its own mix of ops:
+efficientnet_b0 (SiLU, squeeze-excitation), densenet121 (Concat chains), googlenet (Inception
+branches), shufflenet_v2 (channel shuffle: Reshape/Transpose, Split), regnet_y_400mf (grouped
+convs, SE), mobilenet_v3_small and mobilenet_v3_large (HardSwish, HardSigmoid).
 """
 import argparse
 import math
@@ -89,6 +94,7 @@ def main():
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "data", "models"))
     p.add_argument("--only", nargs="*")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--zoo", action="store_true", help="also the extra torchvision architectures")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(0)
@@ -106,6 +112,20 @@ def main():
                                                 ["input"], ["logits"], True, 14)
         jobs["resnet50"] = lambda f: export(randomize_bn(torchvision.models.resnet50()), torch.randn(1, 3, 224, 224), f,
                                             ["input"], ["logits"], True, 14)
+        tv = torchvision.models
+        zoo = {
+            "efficientnet_b0": lambda: tv.efficientnet_b0(),
+            "densenet121": lambda: tv.densenet121(),
+            "googlenet": lambda: tv.googlenet(aux_logits=False, init_weights=True),
+            "shufflenet_v2": lambda: tv.shufflenet_v2_x1_0(),
+            "regnet_y_400mf": lambda: tv.regnet_y_400mf(),
+            "mobilenet_v3_small": lambda: tv.mobilenet_v3_small(),
+            "mobilenet_v3_large": lambda: tv.mobilenet_v3_large(),
+        }
+        for name, make in zoo.items():
+            if a.zoo or (a.only and name in a.only):
+                jobs[name] = lambda f, make=make: export(randomize_bn(make()), torch.randn(1, 3, 224, 224), f,
+                                                         ["input"], ["logits"], True, 14)
     except ImportError:
         print("python3-torchvision is not installed: skipping mobilenet_v2 and resnet50")
     for name, job in jobs.items():

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -88,10 +89,21 @@ bool ConvPlan::Impl::build(int nthreads) {
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   try {
-    const dnnl::convolution_forward::desc fd(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights_desc(s, Tag::any, in_dt),
-        bias_md, dst, {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_h, s.pad_w}, {s.pad_h, s.pad_w});
-    const dnnl::convolution_forward::primitive_desc pd(fd, attr, eng);
+    auto make_pd = [&](const memory::desc& x_md, const memory::desc& y_md) {
+      const dnnl::convolution_forward::desc fd(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_md, weights_desc(s, Tag::any, in_dt),
+          bias_md, y_md, {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_h, s.pad_w}, {s.pad_h, s.pad_w});
+      return dnnl::convolution_forward::primitive_desc(fd, attr, eng);
+    };
+    dnnl::convolution_forward::primitive_desc pd = make_pd(src, dst);
+    // oneDNN 2.x has no JIT kernel for some shapes in channels-last (grouped convs with 8
+    // channels per group: RegNet), only its reference loops, ~400x slower. Then the primitive
+    // runs in its own blocked layout and the reorders below convert at the interface.
+    if (std::string_view(pd.impl_info_str()).rfind("ref", 0) == 0 && (xt != Tag::any || yt != Tag::any)) {
+      const dnnl::convolution_forward::primitive_desc blocked = make_pd(memory::desc({s.N, s.C, s.H, s.W}, in_dt, Tag::any),
+                                                                        memory::desc({s.N, s.K, s.OH(), s.OW()}, kF32, Tag::any));
+      if (std::string_view(blocked.impl_info_str()).rfind("ref", 0) != 0) pd = blocked;
+    }
     auto& strm = detail::thread_stream();
     memory new_w(pd.weights_desc(), eng);
     if (packed_w) {

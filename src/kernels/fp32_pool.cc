@@ -155,11 +155,57 @@ void maxpool_codes_nhwc(const Pool2dShape& s, const T* x, T* y) {
   });
 }
 
+// Float inference max pooling, NCHW, without the argmax: per output row, the columns whose
+// window lies inside the image apply each tap in the reference's order (row-major, the first
+// tap seeding the max, strict '>' so ties and NaNs resolve identically) across the whole row at
+// once, which vectorizes along W for stride 1; border columns fold their clipped window one by one.
+void maxpool_f32_nchw(const Pool2dShape& s, const float* x, float* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), W = s.W, sw = s.stride_w, pw = s.pad_w, kw = s.kw;
+  int64_t lo = (pw + sw - 1) / sw, hi = W - kw + pw;  // interior: ow*sw - pw >= 0 and + kw <= W
+  hi = hi < 0 ? 0 : std::min<int64_t>(OW, hi / sw + 1);
+  lo = std::min<int64_t>(lo, hi);
+  parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* xp = x + p * s.H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        float* __restrict o = y + (p * OH + oh) * OW;
+        const Window rows = window(s, oh, 0);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          if (ow == lo) ow = hi;  // interior columns below
+          if (ow >= OW) break;
+          const Window win = window(s, oh, ow);
+          float best = xp[win.h0 * W + win.w0];
+          for (int64_t h = win.h0; h < win.h1; ++h)
+            for (int64_t w = win.w0; w < win.w1; ++w) {
+              const float v = xp[h * W + w];
+              best = v > best ? v : best;  // the seed compares with itself: no change
+            }
+          o[ow] = best;
+        }
+        if (lo >= hi) continue;
+        const float* seed = xp + rows.h0 * W - pw;
+        for (int64_t ow = lo; ow < hi; ++ow) o[ow] = seed[ow * sw];
+        for (int64_t h = rows.h0; h < rows.h1; ++h)
+          for (int64_t t = 0; t < kw; ++t) {
+            if (h == rows.h0 && t == 0) continue;
+            const float* __restrict xr = xp + h * W - pw + t;
+            if (sw == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) o[ow] = xr[ow] > o[ow] ? xr[ow] : o[ow];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) o[ow] = xr[ow * sw] > o[ow] ? xr[ow * sw] : o[ow];
+            }
+          }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y) { maxpool_nhwc(s, x, y); }
 void maxpool2d_forward_nhwc(const Pool2dShape& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nhwc(s, x, y); }
 void maxpool2d_forward_nhwc(const Pool2dShape& s, const int8_t* x, int8_t* y) { maxpool_codes_nhwc(s, x, y); }
+void maxpool2d_infer(const Pool2dShape& s, const float* x, float* y) { maxpool_f32_nchw(s, x, y); }
 void maxpool2d_infer(const Pool2dShape& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nchw(s, x, y); }
 void maxpool2d_infer(const Pool2dShape& s, const int8_t* x, int8_t* y) { maxpool_codes_nchw(s, x, y); }
 

@@ -135,22 +135,31 @@ TEST(Fp32ConvPlan, FallbackWithoutOneDnn) {
   set_active_isa(saved);
 }
 
-TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {
-  for (const auto& [C, H, k, stride, pad] : std::vector<std::array<int64_t, 5>>{
-           {16, 12, 3, 2, 1}, {3, 7, 2, 2, 0}, {33, 9, 3, 1, 1}, {8, 5, 5, 3, 2}}) {
+TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inference kernel
+  // {C, H, k, stride, pad, ceil}: ceil adds a last window clipped to the input (ceil_mode).
+  for (const auto& [C, H, k, stride, pad, ceil] : std::vector<std::array<int64_t, 6>>{
+           {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1}}) {
     Pool2dShape s;
     s.N = 2, s.C = C, s.H = H, s.W = H + 1, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
+    if (ceil) s.out_h = (H + 2 * pad - k + stride - 1) / stride + 1, s.out_w = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
     const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
     auto x = random_floats(s.N * C * HW, 41);
-    x[5] = NAN;  // NaNs and ties resolve as in the reference
+    x[5] = NAN;  // NaNs, ties and signed zeros resolve as in the reference
     x[6] = x[7];
+    x[30] = 0.0f, x[31] = -0.0f, x[32] = -0.0f, x[33] = 0.0f;
+    for (int64_t i = 40; i < 60; ++i) x[static_cast<size_t>(i)] = -0.0f;
     std::vector<float> want(s.N * C * OHW), y(want.size());
     std::vector<int32_t> argmax(want.size());
     ref::maxpool2d_forward(s, x.data(), want.data(), argmax.data());
     maxpool2d_forward_nhwc(s, relayout(x, true, s.N, C, HW).data(), y.data());
     y = relayout(y, false, s.N, C, OHW);
-    for (size_t i = 0; i < y.size(); ++i)
+    std::vector<float> y_nchw(want.size());
+    maxpool2d_infer(s, x.data(), y_nchw.data());  // NCHW, no argmax
+    for (size_t i = 0; i < y.size(); ++i) {
       ASSERT_TRUE(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i]))) << "C" << C << " H" << H << " at " << i;
+      ASSERT_TRUE(y_nchw[i] == want[i] || (std::isnan(y_nchw[i]) && std::isnan(want[i]))) << "NCHW C" << C << " H" << H << " at " << i;
+      ASSERT_EQ(std::signbit(y_nchw[i]), std::signbit(want[i])) << "NCHW signed zero at " << i;
+    }
   }
 }
 

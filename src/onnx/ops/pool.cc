@@ -89,8 +89,11 @@ bool simple_pool(const Node& node, ElemType type, const SpatialGeom& g, bool wan
   const bool is_max = node.op_type == "MaxPool";
   const bool include_pad = node.attr_i("count_include_pad", 0) != 0;
   const bool type_ok = type == ElemType::f32 || (is_max && (type == ElemType::u8 || type == ElemType::i8));
+  // ceil_mode adds a last window clipped to the input: the kernels' clipping rule, except for an
+  // average that counts padding.
+  const bool ceil_ok = node.attr_i("ceil_mode", 0) == 0 || is_max || !include_pad;
   return type_ok && g.rank == 2 && g.symmetric() && !want_idx && g.dilation == Shape{1, 1} &&
-         g.pad_begin[0] < g.kernel[0] && g.pad_begin[1] < g.kernel[1] && node.attr_i("ceil_mode", 0) == 0 &&
+         g.pad_begin[0] < g.kernel[0] && g.pad_begin[1] < g.kernel[1] && ceil_ok &&
          (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
 }
 
@@ -122,6 +125,8 @@ void pool_run(RunCtx& ctx) {
     s.stride_w = g.stride[1];
     s.pad_h = g.pad_begin[0];
     s.pad_w = g.pad_begin[1];
+    s.out_h = g.out[0];  // the resolved output size (ceil_mode included)
+    s.out_w = g.out[1];
     if (x.type() == ElemType::u8) {  // codes: a QDQ chain lowered onto them (passes_qdq_codes.cc)
       if (ctx.nhwc_inputs & 1) kernels::maxpool2d_forward_nhwc(s, x.data<uint8_t>(), y.data<uint8_t>());
       else kernels::maxpool2d_infer(s, x.data<uint8_t>(), y.data<uint8_t>());
@@ -131,8 +136,7 @@ void pool_run(RunCtx& ctx) {
     } else if (ctx.nhwc_inputs & 1) {
       kernels::maxpool2d_forward_nhwc(s, x.data<float>(), y.data<float>());
     } else if (is_max) {
-      std::vector<int32_t> argmax(static_cast<size_t>(y.numel()));
-      kernels::maxpool2d_forward(s, x.data<float>(), y.data<float>(), argmax.data());
+      kernels::maxpool2d_infer(s, x.data<float>(), y.data<float>());
     } else {
       kernels::avgpool2d_forward(s, x.data<float>(), y.data<float>());
     }

@@ -38,14 +38,19 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
 struct Pool2dShape {
   int64_t N = 1, C = 1, H = 1, W = 1;
   int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  int64_t OH() const { return (H + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t OW() const { return (W + 2 * pad_w - kw) / stride_w + 1; }
+  // > 0: the output size, for ceil_mode pooling (one more window than the floor rule, clipped
+  // to the input like the others; it must start inside the input or the left padding).
+  int64_t out_h = 0, out_w = 0;
+  int64_t OH() const { return out_h > 0 ? out_h : (H + 2 * pad_h - kh) / stride_h + 1; }
+  int64_t OW() const { return out_w > 0 ? out_w : (W + 2 * pad_w - kw) / stride_w + 1; }
 };
 // argmax (N,C,OH,OW) receives the index h*W+w of each window's maximum (first one on ties).
 void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
 // Inference max pooling on channels-last data: x is (N,H,W,C), y is (N,OH,OW,C); same values
 // as maxpool2d_forward.
 void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y);
+// Inference max pooling, NCHW, without the argmax: the same values as maxpool2d_forward.
+void maxpool2d_infer(const Pool2dShape& s, const float* x, float* y);
 // Inference max pooling on quantized codes, NCHW or channels-last: max commutes with a
 // dequantization of positive scale, so pooling the codes gives the codes of the float result.
 // Same values as ref::maxpool2d_forward on the codes.
