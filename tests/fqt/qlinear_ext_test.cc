@@ -10,24 +10,13 @@
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/nn/models.h"
 #include "qsim.h"
+#include "test_tensors.h"
 
 namespace lowbit::fqt {
 namespace {
 
-Tensor rand_t(const Shape& s, uint64_t seed, float scale = 1.0f) {
-  Tensor t = Tensor::empty(s);
-  normal_fill(seed, 1, 0, t.numel(), t.data<float>());
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] *= scale;
-  return t;
-}
-
-// Integers times 2^-6: Hadamard sums of these are exact in fp32.
-Tensor int_grid(const Shape& s, uint64_t seed) {
-  Tensor t = Tensor::empty(s);
-  Rng r(seed, 2);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = (static_cast<float>(r.below(201)) - 100.0f) / 64.0f;
-  return t;
-}
+using test::int_grid;
+using test::rand_t;
 
 QuantConfig with(const std::string& settings, const std::string& base = "hdqt") {
   QuantConfig c = preset(base);

@@ -7,24 +7,13 @@
 #include "lowbit/ops/ops.h"
 #include "lowbit/ops/tensor_math.h"
 #include "qsim.h"
+#include "test_tensors.h"
 
 namespace lowbit::fqt {
 namespace {
 
-Tensor rand_t(const Shape& s, uint64_t seed, float scale = 1.0f) {
-  Tensor t = Tensor::empty(s);
-  normal_fill(seed, 1, 0, t.numel(), t.data<float>());
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] *= scale;
-  return t;
-}
-
-// Integers times 2^-6: every Hadamard sum of these is exact in fp32, in any order.
-Tensor int_grid(const Shape& s, uint64_t seed) {
-  Tensor t = Tensor::empty(s);
-  Rng r(seed, 2);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = (static_cast<float>(r.below(201)) - 100.0f) / 64.0f;
-  return t;
-}
+using test::int_grid;
+using test::rand_t;
 
 std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg) {
   auto c = std::make_shared<QuantContext>();

@@ -127,15 +127,7 @@ std::vector<Array> run_loop_if(Graph g, int64_t n, SessionOptions o = {}) {
   return session.run(std::vector<Array>{Array::from<float>({3}, std::vector<float>{0.5f, -1, 2}), Array::scalar<int64_t>(n)});
 }
 
-template <typename F>
-void expect_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error";
-  } catch (const ValueError& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
-  }
-}
+using test::expect_error;
 
 TEST(ControlFlow, LoopWithNestedIfReadsOuterValues) {
   Graph g = load_model_from_bytes(bytes_of(loop_if_model()), "loop_if");

@@ -26,15 +26,7 @@ Array run_one(int opset, const std::string& op, const Array& x, const std::vecto
   return Session(b.finish()).run(std::vector<Array>{x})[0];
 }
 
-template <typename F>
-void expect_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error";
-  } catch (const ValueError& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
-  }
-}
+using test::expect_error;
 
 TEST(Opset18Ops, Col2ImDocumentationExample) {
   std::vector<float> x(25);

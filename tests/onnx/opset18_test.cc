@@ -24,16 +24,7 @@ void expect_values(const Array& got, const Shape& shape, std::vector<float> want
   EXPECT_TRUE(test::arrays_close(got, f32(shape, std::move(want)), tol, tol));
 }
 
-// Runs `fn`, expects a ValueError whose message holds every one of `parts`.
-template <typename F>
-void expect_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error";
-  } catch (const ValueError& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
-  }
-}
+using test::expect_error;
 
 // One node "n" on input x plus constant inputs (kNoValue = omitted), output `which` of n_out.
 Graph one_node(int opset, const std::string& op, const Array& x, const std::vector<std::optional<Array>>& consts,

@@ -1,15 +1,28 @@
-// Helpers shared by the onnx tests: array comparison with a stated tolerance, paths.
+// Helpers shared by the onnx tests: array comparison with a stated tolerance, paths, errors.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 
+#include "lowbit/core/error.h"
 #include "lowbit/onnx/array.h"
 
 namespace lowbit::onnx::test {
+
+// Runs `fn`, expects a ValueError whose message holds every one of `parts`.
+template <typename F>
+void expect_error(F&& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
+  }
+}
 
 inline std::string source_dir() { return LOWBIT_SOURCE_DIR; }
 
