@@ -21,8 +21,14 @@ void same_shape_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, ctx.shape(0));
 }
 
+// Elementwise: the same per element in any layout, so a 4-d input may stay channels-last.
+uint64_t elementwise_channels_last(const InferCtx& ctx) {
+  return ctx.shape_known(0) && ctx.shape(0).size() == 4 ? 1 | kTiedLayout : 0;
+}
+
 OpDef act_op(std::string_view name, std::vector<std::string_view> attrs, ActFromNode make) {
   OpDef op{"", name, 1, std::move(attrs), same_shape_infer, nullptr};
+  op.channels_last = elementwise_channels_last;
   op.run = [make](RunCtx& ctx) {
     const Activation act = make(ctx.node);
     const Array& x = ctx.input(0);

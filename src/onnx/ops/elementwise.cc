@@ -128,6 +128,31 @@ constexpr std::initializer_list<ElemType> kNumeric = {ElemType::f32, ElemType::f
                                                      ElemType::i16, ElemType::u16, ElemType::i32, ElemType::u32,
                                                      ElemType::i64, ElemType::u64};
 
+// Add/Sub/Mul/Div between channels-last tensors: every operand is either the output's 4-d shape
+// (read in the output's layout) or a per-channel (N|1, C, 1, 1) / one-element tensor, whose bytes
+// are the same in both layouts (so it is not asked to change layout).
+uint64_t binary_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || !ctx.shape_known(1) || ctx.in[0].elem != ElemType::f32) return 0;
+  auto numel = [](const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    return n;
+  };
+  const Shape& y = numel(ctx.shape(0)) >= numel(ctx.shape(1)) ? ctx.shape(0) : ctx.shape(1);  // the output's shape here
+  if (y.size() != 4) return 0;
+  uint64_t bits = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    const Shape& s = ctx.shape(i);
+    if (s == y) {
+      bits |= uint64_t{1} << i;
+      continue;
+    }
+    const bool per_channel = s.size() == 4 && (s[0] == 1 || s[0] == y[0]) && s[1] == y[1] && s[2] == 1 && s[3] == 1;
+    if (numel(s) != 1 && !per_channel) return 0;
+  }
+  return bits == 0 ? 0 : (bits & 1 ? bits | kTiedLayout : bits);
+}
+
 OpDef binary(std::string_view name, Bin kind) {
   OpDef op{"", name, 1, {}, nullptr, nullptr};
   const bool logic = kind == Bin::and_ || kind == Bin::or_ || kind == Bin::xor_;
@@ -154,8 +179,22 @@ OpDef binary(std::string_view name, Bin kind) {
   op.run = [kind](RunCtx& ctx) {
     const Array &a = ctx.input(0), &b = ctx.input(1);
     if (kind == Bin::pow) return run_pow(a, b, *ctx.out[0]);
+    if (ctx.nhwc_outputs & 1) {
+      // Channels-last (binary_channels_last): full-shape operands and the output hold
+      // (N, H, W, C); an (N|1, C, 1, 1) operand is the same bytes as (N|1, 1, 1, C). Broadcasting
+      // over the shapes in that order is the same operation.
+      auto nhwc = [](const Array& v) {
+        const Shape& d = v.shape();
+        return d.size() == 4 ? v.reshaped({d[0], d[2], d[3], d[1]}) : v;
+      };
+      const Array av = nhwc(a), bv = nhwc(b);
+      Array ov = nhwc(*ctx.out[0]);
+      dispatch_numeric(a.type(), ctx.node.op_type, [&](auto t) { run_same_type<decltype(t)>(kind, av, bv, ov); });
+      return;
+    }
     dispatch_numeric(a.type(), ctx.node.op_type, [&](auto t) { run_same_type<decltype(t)>(kind, a, b, *ctx.out[0]); });
   };
+  if (kind == Bin::add || kind == Bin::sub || kind == Bin::mul || kind == Bin::div) op.channels_last = binary_channels_last;
   return op;
 }
 

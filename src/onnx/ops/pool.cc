@@ -1,5 +1,6 @@
 // MaxPool, AveragePool (N-d, ceil_mode, dilations, count_include_pad) and the global pools.
 // Simple 2-d cases go to the lowbit::kernels pooling kernels; the N-d loops are the reference.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -164,6 +165,31 @@ void global_run(RunCtx& ctx) {
   const int64_t NC = x.shape()[0] * x.shape()[1];
   const int64_t HW = NC ? x.numel() / NC : 0;
   const bool is_max = ctx.node.op_type == "GlobalMaxPool";
+  if ((ctx.nhwc_inputs & 1) && x.type() == ElemType::f32) {
+    // Channels-last input (N, H, W, C): per image, the HW rows folded into C running values in
+    // row order; the (N, C, 1, 1) output is the same bytes in either layout.
+    const int64_t N = x.shape()[0], C = x.shape()[1];
+    const float* px = x.data<float>();
+    float* py = ctx.out[0]->data<float>();
+    parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        float* y = py + n * C;
+        const float* xn = px + n * HW * C;
+        std::copy_n(xn, C, y);
+        for (int64_t i = 1; i < HW; ++i) {
+          const float* r = xn + i * C;
+          if (is_max) {
+            for (int64_t c = 0; c < C; ++c) y[c] = std::max(y[c], r[c]);
+          } else {
+            for (int64_t c = 0; c < C; ++c) y[c] += r[c];
+          }
+        }
+        if (!is_max)
+          for (int64_t c = 0; c < C; ++c) y[c] /= static_cast<float>(HW);
+      }
+    });
+    return;
+  }
   dispatch_numeric(x.type(), ctx.node.op_type, [&](auto t) {
     using T = decltype(t);
     if constexpr (std::is_floating_point_v<T>) {
@@ -198,8 +224,14 @@ void add_pool_ops(OpList& ops) {
   ops.push_back(OpDef{"", "AveragePool", 7,
                       {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}, pool_infer,
                       pool_run});
+  // A 4-d input may be read channels-last (the output is (N, C, 1, 1): the same bytes).
+  auto global_channels_last = [](const InferCtx& ctx) -> uint64_t {
+    return ctx.shape_known(0) && ctx.shape(0).size() == 4 && ctx.in[0].elem == ElemType::f32 ? 1 : 0;
+  };
   ops.push_back(OpDef{"", "GlobalAveragePool", 1, {}, global_infer, global_run});
+  ops.back().channels_last = global_channels_last;
   ops.push_back(OpDef{"", "GlobalMaxPool", 1, {}, global_infer, global_run});
+  ops.back().channels_last = global_channels_last;
 }
 
 }  // namespace lowbit::onnx
