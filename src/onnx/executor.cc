@@ -147,7 +147,8 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
   plan->node_state.resize(graph_.nodes.size());
   // LOWBIT_ONNX_NCHW=1 keeps every activation NCHW (A/B of the channels-last planning).
   static const bool nchw_only = std::getenv("LOWBIT_ONNX_NCHW") != nullptr;
-  plan->nhwc = nchw_only ? std::vector<bool>(graph_.values.size(), false) : plan_channels_last(graph_, plan->inf);
+  plan->nhwc = nchw_only || !options_.channels_last ? std::vector<bool>(graph_.values.size(), false)
+                                                    : plan_channels_last(graph_, plan->inf);
   if (plans_.size() == kMaxCachedPlans) plans_.pop_back();  // least recently used
   plans_.insert(plans_.begin(), std::move(plan));
 }

@@ -80,7 +80,7 @@ TEST(ConvFusion, ResidualAddsFuseIntoConvs) {
 
 TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {
   const Array x = randn({2, kC, 10, 10}, 1, 1.0f);
-  const std::vector<Array> want = Session(residual_graph(), SessionOptions{1, 1, false}).run({x});
+  const std::vector<Array> want = Session(residual_graph(), SessionOptions{1, 1, false, false}).run({x});
   for (int threads : {1, 2}) {
     Session opt(residual_graph(), SessionOptions{1, threads, true});
     expect_outputs_close(opt.run({x}), want);
@@ -90,7 +90,7 @@ TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {
   const Array x3 = randn({3, kC, 10, 10}, 2, 1.0f);
   Session opt(residual_graph(), SessionOptions{1, 1, true});
   opt.run({x});
-  expect_outputs_close(opt.run({x3}), Session(residual_graph(), SessionOptions{1, 1, false}).run({x3}));
+  expect_outputs_close(opt.run({x3}), Session(residual_graph(), SessionOptions{1, 1, false, false}).run({x3}));
 }
 
 // A MaxPool between convs whose pads reach past its kernel: windows wholly in the padding have
@@ -107,7 +107,7 @@ TEST(ConvFusion, MaxPoolWithPadsBeyondKernelMatchesReference) {
     return b.finish();
   };
   const Array x = randn({1, 1, 4, 5}, 5, 1.0f);
-  const std::vector<Array> want = Session(build(), SessionOptions{1, 1, false}).run({x});
+  const std::vector<Array> want = Session(build(), SessionOptions{1, 1, false, false}).run({x});
   const std::vector<Array> got = Session(build(), SessionOptions{1, 1, true}).run({x});
   ASSERT_EQ(got[0].shape(), (Shape{1, 1, 7, 8}));
   EXPECT_TRUE(std::isinf(got[0].data<float>()[0]) && got[0].data<float>()[0] < 0);  // corner: only padding
@@ -144,7 +144,37 @@ TEST(ConvFusion, OptionAShortcutBecomesSubsamplePad) {
   EXPECT_EQ(fused, 1);
   EXPECT_EQ(slices, 0);
   const Array x = randn({2, 8, 8, 8}, 404, 1.0f);
-  expect_outputs_close(Session(build(), SessionOptions{1, 1, true}).run({x}), Session(build(), SessionOptions{1, 1, false}).run({x}));
+  expect_outputs_close(Session(build(), SessionOptions{1, 1, true}).run({x}), Session(build(), SessionOptions{1, 1, false, false}).run({x}));
+}
+
+// EfficientNet's block: Conv -> SiLU (Sigmoid, Mul) -> depthwise Conv -> squeeze-excitation
+// (GlobalAveragePool -> 1x1 Conv -> Relu -> 1x1 Conv -> Sigmoid -> Mul with the (N, C, 1, 1)
+// gate) -> Conv, plus a residual Add. The elementwise ops and the pool read channels-last
+// between the convs; values equal the unoptimized graph's (NCHW), batch 1 and 3.
+TEST(ConvFusion, SqueezeExcitationBlockChannelsLastMatchesReference) {
+  auto build = [] {
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::f32, {-1, 8, 9, 9});
+    const Attributes same{{"pads", Attribute::from_ints({1, 1, 1, 1})}};
+    const int c1 = b.op("Conv", {x, b.constant("w1", randn({16, 8, 1, 1}, 501, 0.3f))});
+    const int s1 = b.op("Mul", {c1, b.op("Sigmoid", {c1})});
+    Attributes dw = same;
+    dw["group"] = Attribute::from_int(16);
+    const int d = b.op("Conv", {s1, b.constant("wd", randn({16, 1, 3, 3}, 502, 0.3f))}, dw);
+    const int s2 = b.op("Mul", {d, b.op("Sigmoid", {d})});
+    const int g = b.op("GlobalAveragePool", {s2});
+    const int e1 = b.op("Relu", {b.op("Conv", {g, b.constant("we1", randn({4, 16, 1, 1}, 503, 0.3f)), b.constant("be1", randn({4}, 504, 0.1f))})});
+    const int gate = b.op("Sigmoid", {b.op("Conv", {e1, b.constant("we2", randn({16, 4, 1, 1}, 505, 0.3f))})});
+    const int scaled = b.op("Mul", {gate, s2});  // the gate first: the full-shape operand is input 1
+    const int c2 = b.op("Conv", {scaled, b.constant("w2", randn({8, 16, 1, 1}, 506, 0.3f))});
+    b.output(b.op("Add", {c2, x}), "y");
+    b.output(b.op("GlobalMaxPool", {scaled}), "pooled");
+    return b.finish();
+  };
+  for (int64_t batch : {1, 3}) {
+    const Array x = randn({batch, 8, 9, 9}, 507, 1.0f);
+    expect_outputs_close(Session(build(), SessionOptions{1, 1, true}).run({x}), Session(build(), SessionOptions{1, 1, false, false}).run({x}));
+  }
 }
 
 TEST(ConvFusion, FusedGraphExportsAsStandardOnnx) {

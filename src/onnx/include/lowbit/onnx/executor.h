@@ -21,6 +21,9 @@ struct SessionOptions {
   int inter_op = 1;      // workers running independent nodes concurrently (>= 1)
   int intra_op = 0;      // threads per kernel; 0 = hardware threads / inter_op
   bool optimize = true;  // constant folding, BN folding, conv+activation fusion
+  // Activations between the ops that can read them channels-last stay NHWC (layout_plan.h);
+  // false keeps every activation NCHW (the reference of that planning, as LOWBIT_ONNX_NCHW=1).
+  bool channels_last = true;
 };
 
 struct MemoryStats {
