@@ -6,6 +6,7 @@
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/ops/ops.h"
 #include "qsim.h"
+#include "test_tensors.h"
 
 namespace lowbit::fqt {
 namespace {
@@ -33,20 +34,9 @@ sim::IMat im2col(const Geo& g, const sim::IMat& x, int64_t n) {
   return col;
 }
 
-Tensor rand_t(const Shape& s, uint64_t seed, float scale = 1.0f) {
-  Tensor t = Tensor::empty(s);
-  normal_fill(seed, 1, 0, t.numel(), t.data<float>());
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] *= scale;
-  return t;
-}
+using test::rand_t;
 
-std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg) {
-  auto c = std::make_shared<QuantContext>();
-  c->cfg = cfg;
-  c->seed = 99;
-  c->layer_id = 5;
-  return c;
-}
+std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg) { return test::ctx_for(cfg, 99, 5); }
 
 TEST(QConv2d, ForwardAndPerSampleWeightGradientMatchSimulation) {
   const Geo g;

@@ -24,13 +24,7 @@ QuantConfig with(const std::string& settings, const std::string& base = "hdqt") 
   return c;
 }
 
-std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg) {
-  auto c = std::make_shared<QuantContext>();
-  c->cfg = cfg;
-  c->seed = 1234;
-  c->layer_id = 77;
-  return c;
-}
+using test::ctx_for;
 
 // C (M,N) = A (M,K) · Bᵀ (N,K) in double, with the bound of an fp32 sum in any order:
 // |fp32 - exact| <= K·2^-24·sum|a·b| (first order).

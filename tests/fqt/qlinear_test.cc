@@ -15,13 +15,7 @@ namespace {
 using test::int_grid;
 using test::rand_t;
 
-std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg) {
-  auto c = std::make_shared<QuantContext>();
-  c->cfg = cfg;
-  c->seed = 1234;
-  c->layer_id = 77;
-  return c;
-}
+using test::ctx_for;
 
 void expect_same(const std::vector<float>& got, const sim::Mat& want, const char* what) {
   ASSERT_EQ(got.size(), want.size());

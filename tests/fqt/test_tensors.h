@@ -1,9 +1,12 @@
-// Input tensors shared by the fqt layer tests: Gaussian values, and a grid of small integers
-// times 2^-6 whose Hadamard sums are exact in fp32 in any order.
+// Shared by the fqt layer tests: Gaussian input tensors, a grid of small integers times 2^-6
+// whose Hadamard sums are exact in fp32 in any order, and a layer's quantization context.
 #pragma once
+
+#include <memory>
 
 #include "lowbit/core/rng.h"
 #include "lowbit/core/tensor.h"
+#include "lowbit/fqt/qlayers.h"
 
 namespace lowbit::fqt::test {
 
@@ -19,6 +22,14 @@ inline Tensor int_grid(const Shape& s, uint64_t seed) {
   Rng r(seed, 2);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = (static_cast<float>(r.below(201)) - 100.0f) / 64.0f;
   return t;
+}
+
+inline std::shared_ptr<QuantContext> ctx_for(const QuantConfig& cfg, uint64_t seed = 1234, int64_t layer_id = 77) {
+  auto c = std::make_shared<QuantContext>();
+  c->cfg = cfg;
+  c->seed = seed;
+  c->layer_id = layer_id;
+  return c;
 }
 
 }  // namespace lowbit::fqt::test
