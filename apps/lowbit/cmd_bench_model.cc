@@ -65,7 +65,8 @@ void run_bench_model(const BenchModelArgs& a) {
                       {"intra_op", session.intra_op()}, {"median_ms", median}, {"p90_ms", p90},
                       {"throughput", 1000.0 * static_cast<double>(batch) / median},
                       {"peak_memory_bytes", mem.peak_bytes()}, {"activation_bytes", mem.arena_bytes},
-                      {"activation_bytes_without_reuse", mem.unshared_bytes}, {"iterations", ms.size()}};
+                      {"activation_bytes_without_reuse", mem.unshared_bytes}, {"buffers_taken_over", mem.taken_over},
+                      {"iterations", ms.size()}};
   std::ofstream(a.json) << j.dump(1) << "\n";
 }
 

@@ -102,8 +102,11 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
   for (int v : graph_.outputs) is_output[static_cast<size_t>(v)] = true;
   std::vector<BufferRequest> requests;
   std::vector<int> request_value;
+  std::vector<int> request_of(graph_.values.size(), -1);
   for (size_t s = 0; s < n_steps; ++s) {
-    for (int v : graph_.nodes[static_cast<size_t>(steps[s])].outputs) {
+    const Node& node = graph_.nodes[static_cast<size_t>(steps[s])];
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      const int v = node.outputs[o];
       if (v == kNoValue || is_output[static_cast<size_t>(v)]) continue;
       const ValueType& t = plan->inf.types[static_cast<size_t>(v)];
       if (!t.has_shape) continue;
@@ -112,6 +115,16 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
       req.producer = static_cast<int>(s);
       for (int c : graph_.values[static_cast<size_t>(v)].consumers)
         if (step_of[static_cast<size_t>(c)] >= 0) req.readers.push_back(step_of[static_cast<size_t>(c)]);
+      if (o == 0) {  // output 0 over an input's buffer, where the op allows it and the types match
+        const OpDef& op = resolve_op(node, graph_.opset);
+        const int k = op.overwrites_input ? op.overwrites_input(node) : -1;
+        const int in = k >= 0 && static_cast<size_t>(k) < node.inputs.size() ? node.inputs[static_cast<size_t>(k)] : kNoValue;
+        const bool read_twice = std::count(node.inputs.begin(), node.inputs.end(), in) > 1;  // conv(x) + x
+        if (in != kNoValue && !read_twice && request_of[static_cast<size_t>(in)] >= 0 &&
+            plan->inf.types[static_cast<size_t>(in)].elem == t.elem && plan->inf.types[static_cast<size_t>(in)].shape == t.shape)
+          req.reuse = request_of[static_cast<size_t>(in)];
+      }
+      request_of[static_cast<size_t>(v)] = static_cast<int>(requests.size());
       requests.push_back(std::move(req));
       request_value.push_back(v);
     }
@@ -137,6 +150,7 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
     plan->offset[static_cast<size_t>(request_value[i])] = static_cast<int64_t>(mp.offsets[i]);
   plan->mem.arena_bytes = mp.arena_bytes;
   plan->mem.unshared_bytes = mp.unshared_bytes;
+  plan->mem.taken_over = static_cast<size_t>(std::count_if(mp.shared_with.begin(), mp.shared_with.end(), [](int j) { return j >= 0; }));
   for (int v : graph_.outputs) {
     const ValueType& t = plan->inf.types[static_cast<size_t>(v)];
     if (t.has_shape) plan->mem.output_bytes += static_cast<size_t>(checked_numel(t.shape, "onnx")) * elem_size(t.elem);

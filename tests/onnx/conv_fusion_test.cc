@@ -93,6 +93,43 @@ TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {
   expect_outputs_close(opt.run({x3}), Session(residual_graph(), SessionOptions{1, 1, false, false}).run({x3}));
 }
 
+// The fused conv writes its output over the residual's buffer when it is the residual's last
+// reader. Three graphs where that must not happen or must still be right: the residual is the
+// conv's own input (conv(r) + r), the residual is read again after the sum, and the residual is
+// read by a branch that may run concurrently (inter-op 2); each against the unfused reference.
+TEST(ConvFusion, ResidualBufferTakeOverKeepsEveryReaderCorrect) {
+  GraphBuilder b(13);
+  const int x = b.input("x", ElemType::f32, {-1, kC, 8, 8});
+  int id = 0;
+  auto conv = [&](int in) {
+    const int w = b.constant(fmt::format("w{}", id), randn({kC, kC, 3, 3}, 400 + id, 1.0f / 12));
+    const int bias = b.constant(fmt::format("b{}", id), randn({kC}, 500 + id, 0.1f));
+    ++id;
+    return b.op("Conv", {in, w, bias}, {{"pads", Attribute::from_ints({1, 1, 1, 1})}});
+  };
+  auto block = [&](int in) { return b.op("Add", {conv(b.op("Relu", {conv(in)})), in}); };
+  const int r = b.op("Relu", {conv(x)});
+  const int s = b.op("Relu", {b.op("Add", {conv(r), r})});  // residual == the conv's input
+  const int t = block(s);                                    // s: last read here, taken over
+  const int u = block(t);                                    // t is read again below
+  const int side = b.op("Mul", {t, b.constant("two", Array::scalar<float>(2.0f))});
+  const int v = block(u);                                    // u is also read by another branch
+  b.output(b.op("Add", {v, side}), "y");
+  b.output(b.op("Sigmoid", {u}), "gate");
+  Graph g = b.finish();
+  const Array x2 = randn({2, kC, 8, 8}, 3, 1.0f);
+  const std::vector<Array> want = Session(Graph(g), SessionOptions{1, 1, false, false}).run({x2});
+  for (int inter : {1, 2})
+    for (bool channels_last : {true, false}) {
+      SessionOptions o{inter, 1, true};
+      o.channels_last = channels_last;
+      Session opt(Graph(g), o);
+      expect_outputs_close(opt.run({x2}), want);
+      expect_outputs_close(opt.run({x2}), want);
+      EXPECT_EQ(opt.memory().taken_over, 1u) << "only t may take over s's buffer";
+    }
+}
+
 // A MaxPool between convs whose pads reach past its kernel: windows wholly in the padding have
 // no element (-inf). Such pools stay off the channels-last kernels (which assume a non-empty
 // window) and agree with the unoptimized reference loop.

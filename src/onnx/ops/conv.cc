@@ -132,7 +132,16 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
   const Array& w = ctx.input(1);
   const float* bias = ctx.has(2) ? ctx.input(2).data<float>() : nullptr;
   const int64_t group = ctx.node.attr_i("group", 1);
+  // y may hold the residual (overwrites_input): the paths that write y before summing need a copy.
+  Array residual_copy;
+  auto own_residual = [&] {
+    if (residual && residual->data<float>() == y.data<float>()) {
+      residual_copy = residual->clone();
+      residual = &residual_copy;
+    }
+  };
   if (g.rank > 2) {
+    own_residual();
     const Array& xr = bf16 && x_round.numel() == 0 ? rounded(x, x_round) : x;
     const Array& wr = bf16 ? rounded(w, w_round) : w;
     kernels::ref::conv_nd(g, xr.shape()[0], xr.shape()[1], wr.shape()[0], group, xr.data<float>(), wr.data<float>(), bias,
@@ -171,6 +180,7 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
     return;
   }
   LOWBIT_CHECK(!x_nhwc && !y_nhwc, "{}: channels-last planned without constant weights", ctx.node.describe());
+  own_residual();
   if (bf16 && x_round.numel() == 0) {  // in a session but not planned: round here
     x_round = Array::empty(ElemType::f32, {s.N, s.C, s.H, s.W});
     kernels::round_to_bf16(x_round.numel(), xin, x_round.data<float>());
@@ -250,6 +260,8 @@ void add_conv_ops(OpList& ops) {
   OpDef conv{"", "Conv", 1, kConvAttrs, conv_infer, conv_run};
   conv.flops = conv_flops;
   conv.channels_last = conv_channels_last;
+  // A fused residual (lowbit_sum) is summed into y: y may take over its buffer, saving the copy.
+  conv.overwrites_input = [](const Node& n) { return n.attr_i("lowbit_sum", 0) != 0 ? 3 : -1; };
   ops.push_back(conv);
   OpDef convt{"", "ConvTranspose", 1,
               {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"},

@@ -99,6 +99,9 @@ struct OpDef {
   // too), given fully inferred input types and constant values; null or 0 = NCHW only. Inputs
   // at positions >= 1 are stored in the output's layout, and with kTiedLayout input 0 too.
   std::function<uint64_t(const InferCtx&)> channels_last;
+  // The input whose buffer output 0 may be written over when this node is its last reader
+  // (run() must then cope with the two aliasing: a residual summed into the output), or -1.
+  std::function<int(const Node&)> overwrites_input;
 };
 
 const OpDef* find_op(std::string_view domain, std::string_view op_type);

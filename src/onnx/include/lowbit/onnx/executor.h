@@ -31,6 +31,7 @@ struct MemoryStats {
   size_t unshared_bytes = 0;   // what the same activations would take without reuse
   size_t output_bytes = 0;     // graph outputs (allocated per run)
   size_t constant_bytes = 0;   // weights and folded constants
+  size_t taken_over = 0;       // outputs written over an input's buffer (a conv's fused residual)
   size_t peak_bytes() const { return arena_bytes + output_bytes + constant_bytes; }
 };
 
