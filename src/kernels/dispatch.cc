@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fp32_conv_impl.h"
+#include "fp32_rows_impl.h"
 #include "int_impl.h"
 #include "qlinear_impl.h"
 #include "lowbit/core/threads.h"
@@ -260,6 +261,17 @@ void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x) {
 void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_i32_f32(g, q, x);
   portable::dequantize_i32_f32(g, q, x);
+}
+
+// ---- fp32 rows ----
+
+namespace {
+void softmax_row_ref(int64_t D, const float* x, float* y, bool log) { ref::softmax_strided(1, D, 1, x, y, log); }
+}  // namespace
+
+SoftmaxRowFn detail::softmax_row_kernel() {
+  if (active_isa() == Isa::ref) return softmax_row_ref;
+  return active_isa() >= Isa::avx512 ? avx512::softmax_row : portable::softmax_row;
 }
 
 // ---- fp32 GEMM and convolution: reference or library ----

@@ -9,6 +9,7 @@
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
 #include "lowbit/kernels/fp32_act.h"
+#include "fp32_rows_impl.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -152,30 +153,38 @@ double nll_loss_impl(int64_t N, int64_t C, int64_t D, const T* logp, const int64
 
 // Vectorized max / exp / scale with fast_exp and a float sum (lane order fixed by the vector
 // width, not by the thread count).
+// Three vectorized passes per row (max, exp and sum, scale). `log` is a plain argument: read
+// through a lambda's captures inside the loops, it kept GCC from vectorizing the exp loop
+// (softmax was half of a small transformer's inference).
+void portable::softmax_row(int64_t D, const float* __restrict p, float* __restrict q, bool log) {
+  float mx = p[0];
+#pragma omp simd reduction(max : mx)
+  for (int64_t i = 0; i < D; ++i) mx = p[i] > mx ? p[i] : mx;
+  float sum = 0;
+  if (log) {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < D; ++i) sum += fast_exp(p[i] - mx);
+    const float ls = std::log(sum);
+#pragma omp simd
+    for (int64_t i = 0; i < D; ++i) q[i] = p[i] - mx - ls;
+  } else {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < D; ++i) {
+      const float e = fast_exp(p[i] - mx);
+      q[i] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t i = 0; i < D; ++i) q[i] *= inv;
+  }
+}
+
 void softmax_rows(int64_t rows, int64_t D, const float* x, float* y, bool log) {
   if (D == 0 || rows == 0) return;
+  const SoftmaxRowFn row = detail::softmax_row_kernel();
   parallel_for(rows, std::max<int64_t>(1, 4096 / D), [=](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* p = x + r * D;
-      float* q = y + r * D;
-      float mx = p[0];
-      for (int64_t i = 1; i < D; ++i) mx = std::max(mx, p[i]);
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < D; ++i) {
-        const float e = fast_exp(p[i] - mx);
-        if (!log) q[i] = e;
-        sum += e;
-      }
-      if (log) {
-        const float ls = std::log(sum);
-        for (int64_t i = 0; i < D; ++i) q[i] = p[i] - mx - ls;
-      } else {
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t i = 0; i < D; ++i) q[i] *= inv;
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r) row(D, x + r * D, y + r * D, log);
   });
 }
 

@@ -121,7 +121,7 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
         const int in = k >= 0 && static_cast<size_t>(k) < node.inputs.size() ? node.inputs[static_cast<size_t>(k)] : kNoValue;
         const bool read_twice = std::count(node.inputs.begin(), node.inputs.end(), in) > 1;  // conv(x) + x
         if (in != kNoValue && !read_twice && request_of[static_cast<size_t>(in)] >= 0 &&
-            plan->inf.types[static_cast<size_t>(in)].elem == t.elem && plan->inf.types[static_cast<size_t>(in)].shape == t.shape)
+            plan->inf.types[static_cast<size_t>(in)].elem == t.elem)  // plan_memory checks the sizes
           req.reuse = request_of[static_cast<size_t>(in)];
       }
       request_of[static_cast<size_t>(v)] = static_cast<int>(requests.size());

@@ -1,6 +1,7 @@
 // Conv fast paths of the engine: residual Add fused into Conv (sum post-op), channels-last
 // planning between convs, prepacked weights, and the broadcasting-residual fallback; each
-// against the unoptimized graph (separate Add/Relu/Clip nodes) and through the exporter.
+// against the unoptimized graph (separate Add/Relu/Clip nodes) and through the exporter; outputs
+// that take over an input's buffer (fused residuals, reshapes).
 #include <cmath>
 
 #include "lowbit/core/rng.h"
@@ -97,7 +98,7 @@ TEST(ConvFusion, FusedChannelsLastGraphMatchesUnfused) {
 // reader. Three graphs where that must not happen or must still be right: the residual is the
 // conv's own input (conv(r) + r), the residual is read again after the sum, and the residual is
 // read by a branch that may run concurrently (inter-op 2); each against the unfused reference.
-TEST(ConvFusion, ResidualBufferTakeOverKeepsEveryReaderCorrect) {
+TEST(BufferTakeOver, FusedResidualKeepsEveryReaderCorrect) {
   GraphBuilder b(13);
   const int x = b.input("x", ElemType::f32, {-1, kC, 8, 8});
   int id = 0;
@@ -128,6 +129,27 @@ TEST(ConvFusion, ResidualBufferTakeOverKeepsEveryReaderCorrect) {
       expect_outputs_close(opt.run({x2}), want);
       EXPECT_EQ(opt.memory().taken_over, 1u) << "only t may take over s's buffer";
     }
+}
+
+// Reshape-like ops (Flatten, Reshape, Squeeze, Unsqueeze, Identity) keep the bytes: their output
+// takes over the input's buffer unless the input is read again, and the values stay right.
+TEST(BufferTakeOver, ReshapesTakeOverTheirInputBufferOnlyAtTheLastRead) {
+  GraphBuilder b(13);
+  auto i64 = [](std::vector<int64_t> v) { return Array::from<int64_t>({static_cast<int64_t>(v.size())}, v); };
+  const int x = b.input("x", ElemType::f32, {2, 4, 3, 3});
+  const int r = b.op("Relu", {x});
+  const int f = b.op("Flatten", {r});                                             // r: last read, taken over
+  const int s = b.op("Reshape", {f, b.constant("shape", i64({2, 36, 1}))});  // taken over
+  const int q = b.op("Squeeze", {s, b.constant("axes", i64({2}))});  // s read again below
+  const int i = b.op("Identity", {b.op("Sigmoid", {q})});                          // taken over
+  b.output(b.op("Add", {i, b.op("Flatten", {b.op("Mul", {s, s})})}), "y");
+  Graph g = b.finish();
+  const Array x2 = randn({2, 4, 3, 3}, 5, 1.0f);
+  Session plain(Graph(g), SessionOptions{1, 1, false, false});
+  Session opt(Graph(g), SessionOptions{1, 1, true});
+  const std::vector<Array> want = plain.run({x2});
+  EXPECT_TRUE(test::arrays_close(opt.run({x2})[0], want[0], 0, 0));
+  EXPECT_EQ(opt.memory().taken_over, 4u);  // Flatten(r), Reshape(f), Identity, Flatten(s*s)
 }
 
 // A MaxPool between convs whose pads reach past its kernel: windows wholly in the padding have

@@ -121,6 +121,7 @@ OpDef copy_op(std::string_view name, int since, std::vector<std::string_view> at
     if (ctx.out[0] && ctx.out[0]->raw() != x.raw()) std::memcpy(ctx.out[0]->raw(), x.raw(), x.nbytes());
     if (ctx.out.size() > 1 && ctx.out[1]) std::memset(ctx.out[1]->raw(), 1, ctx.out[1]->nbytes());
   };
+  op.overwrites_input = [](const Node&) { return 0; };  // then the copy above is skipped
   return op;
 }
 

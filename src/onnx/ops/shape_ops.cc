@@ -221,10 +221,15 @@ void range_infer(InferCtx& ctx) {
 void cast_into(const Array& x, Array& y) { cast_array(x, y); }
 
 void add_shape_ops(OpList& ops) {
-  ops.push_back(OpDef{"", "Reshape", 5, {"allowzero"}, reshape_infer, copy_bytes});
-  ops.push_back(OpDef{"", "Flatten", 1, {"axis"}, flatten_infer, copy_bytes});
-  ops.push_back(OpDef{"", "Squeeze", 1, {"axes"}, squeeze_infer, copy_bytes});
-  ops.push_back(OpDef{"", "Unsqueeze", 1, {"axes"}, unsqueeze_infer, copy_bytes});
+  // The reshapes keep the bytes: where the session lets the output take over the input's buffer,
+  // copy_bytes has nothing to do.
+  for (OpDef op : {OpDef{"", "Reshape", 5, {"allowzero"}, reshape_infer, copy_bytes},
+                   OpDef{"", "Flatten", 1, {"axis"}, flatten_infer, copy_bytes},
+                   OpDef{"", "Squeeze", 1, {"axes"}, squeeze_infer, copy_bytes},
+                   OpDef{"", "Unsqueeze", 1, {"axes"}, unsqueeze_infer, copy_bytes}}) {
+    op.overwrites_input = [](const Node&) { return 0; };
+    ops.push_back(std::move(op));
+  }
   OpDef shape{"", "Shape", 1, {"start", "end"}, shape_infer, shape_run};
   shape.shape_only = true;
   ops.push_back(shape);
