@@ -1,5 +1,6 @@
 // ONNX Runtime peer for tests and benchmarks (never lowbit's runtime path): runs a model with
-// onnxruntime-node on .npy inputs, writes outputs as .npy and/or timings as JSON.
+// onnxruntime-node on .npy inputs, writes outputs as .npy and/or timings as JSON (median and
+// 90th-percentile wall ms per run, median process CPU ms per run).
 //   node bench/peers/ort_run.js --model m.onnx --input x.npy [--input y.npy] [--out-dir DIR]
 //        [--intra 1] [--inter 1] [--warmup 3] [--iters 20] [--min-time 0] [--json t.json]
 // onnxruntime-node is found via ORT_NODE_DIR, else data/peers/ort/node_modules (scripts/setup-onnx).
@@ -83,18 +84,21 @@ async function main() {
   }
   if (!a.json) return;
   for (let i = 0; i < a.warmup; ++i) result = await session.run(feeds);
-  const times = [];
+  const times = [], cpu = [];  // wall clock, and the process's CPU time (user + system) per run
   const t0 = process.hrtime.bigint();
   while (times.length < Math.max(a.iters, 1) ||
          Number(process.hrtime.bigint() - t0) / 1e9 < a.minTime) {
-    const s = process.hrtime.bigint();
+    const s = process.hrtime.bigint(), c = process.cpuUsage();
     result = await session.run(feeds);
+    const dc = process.cpuUsage(c);
     times.push(Number(process.hrtime.bigint() - s) / 1e6);
+    cpu.push((dc.user + dc.system) / 1e3);
   }
+  const q = (v, p) => v[Math.min(v.length - 1, Math.floor(p * (v.length - 1) + 0.5))];
   times.sort((x, y) => x - y);
-  const q = p => times[Math.min(times.length - 1, Math.floor(p * (times.length - 1) + 0.5))];
-  fs.writeFileSync(a.json, JSON.stringify({median_ms: q(0.5), p90_ms: q(0.9), iterations: times.length,
-                                           intra_op: a.intra, inter_op: a.inter}, null, 1));
+  cpu.sort((x, y) => x - y);
+  fs.writeFileSync(a.json, JSON.stringify({median_ms: q(times, 0.5), p90_ms: q(times, 0.9), cpu_median_ms: q(cpu, 0.5),
+                                           iterations: times.length, intra_op: a.intra, inter_op: a.inter}, null, 1));
 }
 
 main().catch(e => { console.error('ort_run: ' + e.message); process.exit(1); });
