@@ -28,7 +28,7 @@ void setup_sweep(CLI::App& cmd) {
   auto o = std::make_shared<paradnn::SweepOptions>();
   cmd.add_option("--family", o->family, "model family")->check(CLI::IsMember(paradnn::family_names()))->capture_default_str();
   cmd.add_option("--preset", o->preset, "grid preset")->check(CLI::IsMember(paradnn::preset_names()))->capture_default_str();
-  cmd.add_option("--set", o->sets, "override one hyperparameter's values: name=v1,v2 or name=lo..hi (doubling)");
+  cmd.add_option("--set", o->sets, "override one hyperparameter's values: name=v1,v2 or name=lo..hi (doubling); threads=1,2 sweeps thread counts");
   cmd.add_option("--engines", o->engines, "engines")->delimiter(',')->check(CLI::IsMember(paradnn::engine_names()));
   cmd.add_option("--mode", o->modes, "train, infer or both (comma-separated)")->delimiter(',')->check(CLI::IsMember({"train", "infer"}));
   cmd.add_option("--threads", o->threads, "thread counts to sweep (comma-separated)")->delimiter(',')->check(CLI::Range(1, 4096));

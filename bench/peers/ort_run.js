@@ -3,6 +3,7 @@
 // 90th-percentile wall ms per run, median process CPU ms per run).
 //   node bench/peers/ort_run.js --model m.onnx --input x.npy [--input y.npy] [--out-dir DIR]
 //        [--intra 1] [--inter 1] [--warmup 3] [--iters 20] [--min-time 0] [--json t.json]
+//        [--profile PREFIX]   ONNX Runtime's own per-node trace (Chrome trace JSON) to PREFIX_<date>.json
 // onnxruntime-node is found via ORT_NODE_DIR, else data/peers/ort/node_modules (scripts/setup-onnx).
 'use strict';
 const fs = require('fs');
@@ -21,6 +22,7 @@ function parseArgs(argv) {
     else if (k === '--iters') a.iters = parseInt(v, 10);
     else if (k === '--min-time') a.minTime = parseFloat(v);
     else if (k === '--json') a.json = v;
+    else if (k === '--profile') a.profile = v;
     else throw new Error('unknown option ' + k);
   }
   if (!a.model) throw new Error('--model is required');
@@ -69,7 +71,8 @@ async function main() {
   const ort = require(dir);
   const session = await ort.InferenceSession.create(a.model, {
     intraOpNumThreads: a.intra, interOpNumThreads: a.inter,
-    executionMode: a.inter > 1 ? 'parallel' : 'sequential', graphOptimizationLevel: 'all'});
+    executionMode: a.inter > 1 ? 'parallel' : 'sequential', graphOptimizationLevel: 'all',
+    ...(a.profile ? {enableProfiling: true, profileFilePrefix: a.profile} : {})});
   if (a.input.length !== session.inputNames.length)
     throw new Error(`model has ${session.inputNames.length} inputs, ${a.input.length} given`);
   const feeds = {};
@@ -82,7 +85,10 @@ async function main() {
     fs.mkdirSync(a.outDir, {recursive: true});
     session.outputNames.forEach((name, i) => writeNpy(path.join(a.outDir, `output_${i}.npy`), result[name]));
   }
-  if (!a.json) return;
+  if (!a.json) {
+    if (a.profile) session.endProfiling();
+    return;
+  }
   for (let i = 0; i < a.warmup; ++i) result = await session.run(feeds);
   const times = [], cpu = [];  // wall clock, and the process's CPU time (user + system) per run
   const t0 = process.hrtime.bigint();
@@ -99,6 +105,7 @@ async function main() {
   cpu.sort((x, y) => x - y);
   fs.writeFileSync(a.json, JSON.stringify({median_ms: q(times, 0.5), p90_ms: q(times, 0.9), cpu_median_ms: q(cpu, 0.5),
                                            iterations: times.length, intra_op: a.intra, inter_op: a.inter}, null, 1));
+  if (a.profile) session.endProfiling();
 }
 
 main().catch(e => { console.error('ort_run: ' + e.message); process.exit(1); });
