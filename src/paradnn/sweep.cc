@@ -77,7 +77,8 @@ nlohmann::json failure_row(const ModelConfig& c, const std::string& engine, cons
                            const std::string& status) {
   const ModelStats s = analyze(c);
   return {{"family", c.family}, {"config", c.to_json()}, {"engine", engine}, {"mode", mode}, {"threads", threads},
-          {"status", status}, {"params", s.params}, {"flops_per_example", flops_per_example(c, mode == "train")},
+          {"precision", engine_precision(engine)}, {"status", status}, {"params", s.params},
+          {"flops_per_example", flops_per_example(c, mode == "train")},
           {"examples_per_second", nullptr}, {"step_ms", nullptr}, {"achieved_flops", nullptr}, {"utilization", nullptr}};
 }
 
@@ -114,6 +115,8 @@ Measurement from_child(const ChildResult& r, const std::string& what) {
 
 }  // namespace
 
+namespace {
+
 // "threads=1,2" among the --set specs: the thread counts to sweep (replacing --threads); the
 // other specs are the family's hyperparameters.
 std::vector<int> thread_counts(std::vector<std::string>& sets, std::vector<int> threads) {
@@ -132,6 +135,8 @@ std::vector<int> thread_counts(std::vector<std::string>& sets, std::vector<int> 
   if (threads.empty()) throw ValueError("[paradnn sweep] no thread counts to sweep");
   return threads;
 }
+
+}  // namespace
 
 std::string default_peers_dir() {
   if (const char* d = std::getenv("LOWBIT_PEERS_DIR")) return d;
