@@ -9,7 +9,7 @@
 // examples_per_second, step_ms (median), step_ms_p90, steps, flops_per_example (training =
 // 3 x forward), achieved_flops, peak_flops, utilization, params, arithmetic_intensity (FLOPs
 // per step / bytes of weights), peak_memory_bytes (child's peak RSS), bandwidth (triad), cpu,
-// cpu_ms (median process CPU time per step, for engines that report it: lowbit's, ONNX Runtime).
+// cpu_ms (median process CPU time per step: lowbit's engines, PyTorch, ONNX Runtime).
 // Engines and the precision each measures: engines.h. `--set threads=1,2` sweeps thread counts
 // like --threads.
 #pragma once
