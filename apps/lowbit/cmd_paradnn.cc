@@ -6,6 +6,7 @@
 #include "command.h"
 #include "lowbit/core/error.h"
 #include "lowbit/core/threads.h"
+#include "lowbit/paradnn/engines.h"
 #include "lowbit/paradnn/report.h"
 #include "lowbit/paradnn/runner.h"
 #include "lowbit/paradnn/sweep.h"
@@ -27,7 +28,7 @@ void setup_sweep(CLI::App& cmd) {
   auto o = std::make_shared<paradnn::SweepOptions>();
   cmd.add_option("--family", o->family, "model family")->check(CLI::IsMember(paradnn::family_names()))->capture_default_str();
   cmd.add_option("--preset", o->preset, "grid preset")->check(CLI::IsMember(paradnn::preset_names()))->capture_default_str();
-  cmd.add_option("--set", o->sets, "override one hyperparameter's values: name=v1,v2 or name=lo..hi (doubling)");
+  cmd.add_option("--set", o->sets, "override one hyperparameter's values: name=v1,v2 or name=lo..hi (doubling); threads=1,2 sweeps thread counts");
   cmd.add_option("--engines", o->engines, "engines")->delimiter(',')->check(CLI::IsMember(paradnn::engine_names()));
   cmd.add_option("--mode", o->modes, "train, infer or both (comma-separated)")->delimiter(',')->check(CLI::IsMember({"train", "infer"}));
   cmd.add_option("--threads", o->threads, "thread counts to sweep (comma-separated)")->delimiter(',')->check(CLI::Range(1, 4096));
@@ -67,7 +68,8 @@ void setup_run(CLI::App& cmd) {
   add_threads_option(cmd, &a->threads);
   cmd.callback([a] {
     const auto r = paradnn::run_lowbit(parse_config(a->config), a->run);
-    std::printf("%s\n", nlohmann::json{{"step_ms", r.step_ms}, {"planned_bytes", r.planned_bytes}, {"threads", num_threads()}}.dump().c_str());
+    std::printf("%s\n", nlohmann::json{{"step_ms", r.step_ms}, {"cpu_ms", r.cpu_ms}, {"planned_bytes", r.planned_bytes},
+                                        {"bf16_layers", r.bf16_layers}, {"threads", num_threads()}}.dump().c_str());
   });
 }
 
@@ -75,10 +77,13 @@ void setup_export(CLI::App& cmd) {
   auto config = std::make_shared<std::string>();
   auto dir = std::make_shared<std::string>();
   auto seed = std::make_shared<uint64_t>(1);
+  auto precision = std::make_shared<std::string>("fp32");
   cmd.add_option("--config", *config, "JSON configuration")->required();
   cmd.add_option("--out-dir", *dir, "writes model.onnx and input_0.npy here")->required();
   cmd.add_option("--seed", *seed, "seed of weights and data");
-  cmd.callback([=] { paradnn::export_bundle(parse_config(*config), *dir, *seed); });
+  cmd.add_option("--precision", *precision, "fp32, int8 (the QDQ model lowbit-int8 runs) or bf16 (Cast pairs, bf16 weights)")
+      ->check(CLI::IsMember({"fp32", "int8", "bf16"}))->capture_default_str();
+  cmd.callback([=] { paradnn::export_bundle(parse_config(*config), *dir, *seed, *precision); });
 }
 
 void setup_report(CLI::App& cmd) {

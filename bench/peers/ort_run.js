@@ -1,7 +1,9 @@
 // ONNX Runtime peer for tests and benchmarks (never lowbit's runtime path): runs a model with
-// onnxruntime-node on .npy inputs, writes outputs as .npy and/or timings as JSON.
+// onnxruntime-node on .npy inputs, writes outputs as .npy and/or timings as JSON (median and
+// 90th-percentile wall ms per run, median process CPU ms per run).
 //   node bench/peers/ort_run.js --model m.onnx --input x.npy [--input y.npy] [--out-dir DIR]
 //        [--intra 1] [--inter 1] [--warmup 3] [--iters 20] [--min-time 0] [--json t.json]
+//        [--profile PREFIX]   ONNX Runtime's own per-node trace (Chrome trace JSON) to PREFIX_<date>.json
 // onnxruntime-node is found via ORT_NODE_DIR, else data/peers/ort/node_modules (scripts/setup-onnx).
 'use strict';
 const fs = require('fs');
@@ -20,6 +22,7 @@ function parseArgs(argv) {
     else if (k === '--iters') a.iters = parseInt(v, 10);
     else if (k === '--min-time') a.minTime = parseFloat(v);
     else if (k === '--json') a.json = v;
+    else if (k === '--profile') a.profile = v;
     else throw new Error('unknown option ' + k);
   }
   if (!a.model) throw new Error('--model is required');
@@ -68,7 +71,8 @@ async function main() {
   const ort = require(dir);
   const session = await ort.InferenceSession.create(a.model, {
     intraOpNumThreads: a.intra, interOpNumThreads: a.inter,
-    executionMode: a.inter > 1 ? 'parallel' : 'sequential', graphOptimizationLevel: 'all'});
+    executionMode: a.inter > 1 ? 'parallel' : 'sequential', graphOptimizationLevel: 'all',
+    ...(a.profile ? {enableProfiling: true, profileFilePrefix: a.profile} : {})});
   if (a.input.length !== session.inputNames.length)
     throw new Error(`model has ${session.inputNames.length} inputs, ${a.input.length} given`);
   const feeds = {};
@@ -81,20 +85,27 @@ async function main() {
     fs.mkdirSync(a.outDir, {recursive: true});
     session.outputNames.forEach((name, i) => writeNpy(path.join(a.outDir, `output_${i}.npy`), result[name]));
   }
-  if (!a.json) return;
+  if (!a.json) {
+    if (a.profile) session.endProfiling();
+    return;
+  }
   for (let i = 0; i < a.warmup; ++i) result = await session.run(feeds);
-  const times = [];
+  const times = [], cpu = [];  // wall clock, and the process's CPU time (user + system) per run
   const t0 = process.hrtime.bigint();
   while (times.length < Math.max(a.iters, 1) ||
          Number(process.hrtime.bigint() - t0) / 1e9 < a.minTime) {
-    const s = process.hrtime.bigint();
+    const s = process.hrtime.bigint(), c = process.cpuUsage();
     result = await session.run(feeds);
+    const dc = process.cpuUsage(c);
     times.push(Number(process.hrtime.bigint() - s) / 1e6);
+    cpu.push((dc.user + dc.system) / 1e3);
   }
+  const q = (v, p) => v[Math.min(v.length - 1, Math.floor(p * (v.length - 1) + 0.5))];
   times.sort((x, y) => x - y);
-  const q = p => times[Math.min(times.length - 1, Math.floor(p * (times.length - 1) + 0.5))];
-  fs.writeFileSync(a.json, JSON.stringify({median_ms: q(0.5), p90_ms: q(0.9), iterations: times.length,
-                                           intra_op: a.intra, inter_op: a.inter}, null, 1));
+  cpu.sort((x, y) => x - y);
+  fs.writeFileSync(a.json, JSON.stringify({median_ms: q(times, 0.5), p90_ms: q(times, 0.9), cpu_median_ms: q(cpu, 0.5),
+                                           iterations: times.length, intra_op: a.intra, inter_op: a.inter}, null, 1));
+  if (a.profile) session.endProfiling();
 }
 
 main().catch(e => { console.error('ort_run: ' + e.message); process.exit(1); });

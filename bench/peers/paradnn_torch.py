@@ -6,7 +6,7 @@ SGD momentum 0.9, lr 0.01) or inference (eval mode, inference_mode) on random da
 
 Usage: /usr/bin/python3 bench/peers/paradnn_torch.py --config '{"family":"fc",...}' --mode train
            --threads 1 [--warmup 2] [--min-steps 5] [--min-time 0.5] [--seed 1]
-Prints one JSON object: {"engine": "pytorch", "step_ms": [...], "threads": N, "params": count, "torch": version}.
+Prints one JSON object: {"engine": "pytorch", "step_ms": [...], "cpu_ms": [...] (process CPU time per step), "threads": N, "params": count, "torch": version}.
 """
 import argparse
 import json
@@ -126,12 +126,13 @@ def main():
                 model(x)
     for _ in range(a.warmup):
         step()
-    times, start = [], time.perf_counter()
+    times, cpu, start = [], [], time.perf_counter()  # wall and process CPU ms per step
     while len(times) < a.min_steps or time.perf_counter() - start < a.min_time:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
+        cpu.append((time.process_time() - c0) * 1e3)
         times.append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps({"engine": "pytorch", "step_ms": times, "threads": torch.get_num_threads(),
+    print(json.dumps({"engine": "pytorch", "step_ms": times, "cpu_ms": cpu, "threads": torch.get_num_threads(),
                       "params": sum(p.numel() for p in model.parameters()),
                       "torch": torch.__version__}))
 

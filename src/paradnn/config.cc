@@ -100,15 +100,11 @@ Grid preset_grid(const std::string& family, const std::string& preset) {
   throw ValueError(fmt::format("[paradnn] unknown preset '{}' (expected tiny, small or paper)", preset));
 }
 
-void apply_override(Grid& grid, const std::string& family, const std::string& spec) {
+std::vector<int64_t> parse_values(const std::string& spec) {
   const auto eq = spec.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
     throw ValueError(fmt::format("[paradnn] --set '{}': expected name=v1,v2,... or name=lo..hi", spec));
-  const std::string name = spec.substr(0, eq), values = spec.substr(eq + 1);
-  const auto names = hyperparameter_names(family);
-  if (std::find(names.begin(), names.end(), name) == names.end())
-    throw ValueError(fmt::format("[paradnn] --set '{}': {} has no hyperparameter '{}' (expected one of {})", spec, family,
-                                 name, fmt::join(names, ", ")));
+  const std::string values = spec.substr(eq + 1);
   auto number = [&](const std::string& s) {
     size_t used = 0;
     int64_t v = 0;
@@ -135,7 +131,17 @@ void apply_override(Grid& grid, const std::string& family, const std::string& sp
       start = comma + 1;
     }
   }
-  grid[name] = out;
+  return out;
+}
+
+void apply_override(Grid& grid, const std::string& family, const std::string& spec) {
+  std::vector<int64_t> values = parse_values(spec);
+  const std::string name = spec.substr(0, spec.find('='));
+  const auto names = hyperparameter_names(family);
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw ValueError(fmt::format("[paradnn] --set '{}': {} has no hyperparameter '{}' (expected one of {}, or threads)", spec,
+                                 family, name, fmt::join(names, ", ")));
+  grid[name] = std::move(values);
 }
 
 std::vector<ModelConfig> expand(const std::string& family, const Grid& grid) {

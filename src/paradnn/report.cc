@@ -71,44 +71,62 @@ void heatmaps(const std::vector<json>& rows, Page& page) {
   }
 }
 
-// Speedup of lowbit (fp32) over every other engine, per mode and thread count, versus params.
+// The engine pairs the speedup plots compare (first over second): lowbit fp32 against the fp32
+// peers, lowbit int8 against ONNX Runtime running the same QDQ model, and what int8 and bf16
+// gain over lowbit's own fp32. Losses are listed only against peers.
+struct Pair {
+  const char* ours;
+  const char* other;
+  bool peer;
+};
+constexpr Pair kPairs[] = {{"lowbit", "pytorch", true},           {"lowbit", "onnxruntime", true},
+                           {"lowbit-int8", "onnxruntime-int8", true}, {"lowbit-int8", "lowbit", false},
+                           {"lowbit-bf16", "lowbit", false}};
+
+std::string loss_reason(const json& ours, const json& other, double ratio) {
+  // A heuristic label, not a measurement: the first rule that fits these numbers.
+  const double ms = d(ours, "step_ms");
+  const bool small_fc_fp32 = s(other, "engine") == "onnxruntime" && s(other, "family") == "fc" && s(other, "mode") == "infer" &&
+                             hp(other, "batch") <= 128;
+  if (ratio > 0.9) return "within 10 %: run-to-run noise on a shared machine is this large";
+  if (small_fc_fp32) return "small batch: dnnl_sgemm repacks the constant weights on every call, ONNX Runtime prepacks them once";
+  if (ms < 2) return "step under 2 ms: fixed per-op cost (graph recording, allocation, thread fork/join) dominates";
+  if (d(ours, "utilization") < 0.5 * d(other, "utilization"))
+    return "kernel efficiency: lowbit's GEMM/conv reach under half the peer's utilization at these shapes";
+  return "kernel efficiency at these shapes";
+}
+
 void speedups(const std::vector<json>& rows, Page& page, std::string& losses) {
-  std::map<std::string, const json*> lowbit;
+  std::map<std::string, std::map<std::string, const json*>> by_engine;  // engine -> config_id -> row
   for (const auto& r : rows)
-    if (ok(r) && s(r, "engine") == "lowbit") lowbit[config_id(r)] = &r;
-  std::map<std::string, std::vector<svg::Point>> by_peer;  // "peer mode"
-  for (const auto& r : rows) {
-    if (!ok(r) || s(r, "engine") == "lowbit") continue;
-    auto it = lowbit.find(config_id(r));
-    if (it == lowbit.end()) continue;
-    const double ratio = d(*it->second, "examples_per_second") / d(r, "examples_per_second");
-    by_peer[s(r, "engine") + " " + s(r, "mode")].push_back({d(r, "params"), ratio, fmt::format("{} {:.2f}x", r.at("config").dump(), ratio)});
-    if (ratio < 1 && s(r, "engine") != "lowbit-int8") {
-      // A heuristic label, not a measurement: the first rule that fits these numbers.
-      const double ms = d(*it->second, "step_ms");
-      const bool small_fc_infer = s(r, "family") == "fc" && s(r, "mode") == "infer" && hp(r, "batch") <= 128;
-      const std::string why =
-          ratio > 0.9 ? "within 10 %: run-to-run noise on a shared machine is this large"
-          : small_fc_infer ? "small batch: dnnl_sgemm repacks the constant weights on every call, ONNX Runtime prepacks them once"
-          : ms < 2 ? "step under 2 ms: fixed per-op cost (graph recording, allocation, thread fork/join) dominates"
-          : d(*it->second, "utilization") < 0.5 * d(r, "utilization")
-              ? "kernel efficiency: lowbit's GEMM/conv reach under half the peer's utilization at these shapes"
-              : "kernel efficiency at these shapes";
-      losses += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}x</td><td>{}</td></tr>", svg::escape(r.at("config").dump()),
-                            s(r, "engine"), s(r, "mode"), r.at("threads").get<int>(), ratio, why);
+    if (ok(r)) by_engine[s(r, "engine")][config_id(r)] = &r;
+  size_t color = 0;
+  for (const Pair& pair : kPairs) {
+    const auto a = by_engine.find(pair.ours), b = by_engine.find(pair.other);
+    if (a == by_engine.end() || b == by_engine.end()) continue;
+    std::map<std::string, std::vector<svg::Point>> by_mode;
+    for (const auto& [id, other] : b->second) {
+      const auto it = a->second.find(id);
+      if (it == a->second.end()) continue;
+      const json& ours = *it->second;
+      const double ratio = d(ours, "examples_per_second") / d(*other, "examples_per_second");
+      by_mode[s(*other, "mode")].push_back({d(*other, "params"), ratio, fmt::format("{} {:.2f}x", other->at("config").dump(), ratio)});
+      if (ratio < 1 && pair.peer)
+        losses += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}x</td><td>{}</td></tr>",
+                              svg::escape(other->at("config").dump()), pair.ours, pair.other, s(*other, "mode"),
+                              other->at("threads").get<int>(), ratio, loss_reason(ours, *other, ratio));
     }
-  }
-  size_t i = 0;
-  for (const auto& [peer, pts] : by_peer) {
-    std::vector<svg::Point> one;
-    double lo = 1e300, hi = 0;
-    for (const auto& p : pts) lo = std::min(lo, p.x), hi = std::max(hi, p.x);
-    one = {{lo, 1.0, "parity"}, {hi, 1.0, "parity"}};
-    int wins = 0;
-    for (const auto& p : pts) wins += p.y >= 1.0;
-    page.add_plot(svg::scatter(fmt::format("Speedup of lowbit over {}", peer), "parameters", "lowbit / peer examples/s",
-                               {{peer, svg::color(i++), pts, false}, {"parity", "#555", one, true}}, true, true,
-                               fmt::format("lowbit is at least as fast on {} of {} configurations.", wins, pts.size())));
+    for (const auto& [mode, pts] : by_mode) {
+      double lo = 1e300, hi = 0;
+      int wins = 0;
+      for (const auto& p : pts) lo = std::min(lo, p.x), hi = std::max(hi, p.x), wins += p.y >= 1.0;
+      const std::vector<svg::Point> parity = {{lo, 1.0, "parity"}, {hi, 1.0, "parity"}};
+      const std::string name = fmt::format("{} {}", pair.other, mode);
+      page.add_plot(svg::scatter(fmt::format("Speedup of {} over {} {}", pair.ours, pair.other, mode), "parameters",
+                                 fmt::format("{} / {} examples/s", pair.ours, pair.other),
+                                 {{name, svg::color(color++), pts, false}, {"parity", "#555", parity, true}}, true, true,
+                                 fmt::format("{} is at least as fast on {} of {} configurations.", pair.ours, wins, pts.size())));
+    }
   }
 }
 
@@ -230,8 +248,8 @@ std::string render_report(const std::vector<json>& rows, ReportSummary* summary)
   if (!notes.empty()) page.body += "<ul>" + notes + "</ul>";
   page.body += "<h2>Where lowbit loses</h2>";
   page.body += losses.empty() ? "<p>Nowhere in these rows.</p>"
-                              : "<table><tr><th>config</th><th>peer</th><th>mode</th><th>threads</th><th>lowbit / peer</th><th>likely "
-                                "reason</th></tr>" + losses + "</table>";
+                              : "<table><tr><th>config</th><th>lowbit engine</th><th>peer</th><th>mode</th><th>threads</th><th>lowbit / "
+                                "peer</th><th>likely reason</th></tr>" + losses + "</table>";
   page.body += "<h2>Failures</h2>" + table(rows, true) + "<h2>All measurements</h2>" + table(rows, false);
   if (summary) *summary = {static_cast<int>(rows.size()), ok_rows, page.plots};
   std::string cpu;

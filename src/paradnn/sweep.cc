@@ -13,6 +13,7 @@
 #include <set>
 
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/bf16.h"
 #include "lowbit/paradnn/model.h"
 #include "shard.h"
 #include "subprocess.h"
@@ -76,7 +77,8 @@ nlohmann::json failure_row(const ModelConfig& c, const std::string& engine, cons
                            const std::string& status) {
   const ModelStats s = analyze(c);
   return {{"family", c.family}, {"config", c.to_json()}, {"engine", engine}, {"mode", mode}, {"threads", threads},
-          {"status", status}, {"params", s.params}, {"flops_per_example", flops_per_example(c, mode == "train")},
+          {"precision", engine_precision(engine)}, {"status", status}, {"params", s.params},
+          {"flops_per_example", flops_per_example(c, mode == "train")},
           {"examples_per_second", nullptr}, {"step_ms", nullptr}, {"achieved_flops", nullptr}, {"utilization", nullptr}};
 }
 
@@ -87,8 +89,8 @@ std::string fmt_duration(double s) {
 }
 
 struct Measurement {
-  std::vector<double> step_ms;
-  double median_ms = 0, p90_ms = 0;  // set directly by peers that report only quantiles
+  std::vector<double> step_ms, cpu_ms;  // cpu_ms: process CPU time per step, where the engine reports it
+  double median_ms = 0, p90_ms = 0, cpu_median_ms = 0;  // set directly by peers that report only quantiles
   std::string status = "ok";
   long rss_kb = 0;
 };
@@ -104,6 +106,7 @@ Measurement from_child(const ChildResult& r, const std::string& what) {
     const auto j = nlohmann::json::parse(r.out.substr(r.out.rfind('{', r.out.rfind("step_ms"))));
     m.step_ms = j.at("step_ms").get<std::vector<double>>();
     if (m.step_ms.empty()) m.status = fmt::format("error: {} reported no steps", what);
+    if (j.contains("cpu_ms")) m.cpu_ms = j.at("cpu_ms").get<std::vector<double>>();
   } catch (const std::exception& e) {
     m.status = fmt::format("error: {} printed no step_ms JSON ({}): {}", what, e.what(), tail(r.out));
   }
@@ -112,7 +115,28 @@ Measurement from_child(const ChildResult& r, const std::string& what) {
 
 }  // namespace
 
-std::vector<std::string> engine_names() { return {"lowbit", "lowbit-int8", "pytorch", "onnxruntime"}; }
+namespace {
+
+// "threads=1,2" among the --set specs: the thread counts to sweep (replacing --threads); the
+// other specs are the family's hyperparameters.
+std::vector<int> thread_counts(std::vector<std::string>& sets, std::vector<int> threads) {
+  for (auto it = sets.begin(); it != sets.end();) {
+    if (!it->starts_with("threads=")) {
+      ++it;
+      continue;
+    }
+    threads.clear();
+    for (int64_t v : parse_values(*it)) {
+      if (v < 1 || v > 4096) throw ValueError(fmt::format("[paradnn sweep] --set '{}': thread counts must be in [1, 4096]", *it));
+      threads.push_back(static_cast<int>(v));
+    }
+    it = sets.erase(it);
+  }
+  if (threads.empty()) throw ValueError("[paradnn sweep] no thread counts to sweep");
+  return threads;
+}
+
+}  // namespace
 
 std::string default_peers_dir() {
   if (const char* d = std::getenv("LOWBIT_PEERS_DIR")) return d;
@@ -129,13 +153,15 @@ nlohmann::json make_row(const ModelConfig& c, const std::string& engine, const s
                         std::vector<double> step_ms, const Peak& peak) {
   LOWBIT_REQUIRE(!step_ms.empty(), "paradnn make_row", "no step times");
   const ModelStats s = analyze(c);
-  const std::string precision = engine == "lowbit-int8" ? "int8" : "fp32";
+  const std::string precision = engine_precision(engine);
   const double median = quantile(step_ms, 0.5), p90 = quantile(step_ms, 0.9);
   const auto batch = static_cast<double>(c.get("batch"));
   const double fpe = flops_per_example(c, mode == "train");
   const double eps = batch / (median / 1e3);
   const double peak_flops = peak.compute_peak(precision, threads);
-  const double weight_bytes = static_cast<double>(s.params) * (precision == "int8" ? 1.0 : 4.0);
+  LOWBIT_REQUIRE(peak_flops > 0, "paradnn make_row", "the peaks have no {} compute peak (rerun `lowbit bench peak` on this CPU)",
+                 precision);
+  const double weight_bytes = static_cast<double>(s.params) * (precision == "int8" ? 1.0 : precision == "bf16" ? 2.0 : 4.0);
   return {{"family", c.family}, {"config", c.to_json()}, {"engine", engine}, {"mode", mode}, {"threads", threads},
           {"precision", precision}, {"status", "ok"}, {"examples_per_second", eps}, {"step_ms", median},
           {"step_ms_p90", p90}, {"steps", step_ms.size()}, {"flops_per_example", fpe},
@@ -144,18 +170,26 @@ nlohmann::json make_row(const ModelConfig& c, const std::string& engine, const s
           {"bandwidth", peak.triad_bytes_per_second}, {"cpu", peak.cpu_model}};
 }
 
-SweepSummary run_sweep(const SweepOptions& o) {
+SweepSummary run_sweep(const SweepOptions& options) {
+  SweepOptions o = options;
   const std::vector<std::string> known = engine_names();
   for (const auto& e : o.engines)
     if (std::find(known.begin(), known.end(), e) == known.end())
-      throw ValueError(fmt::format("[paradnn sweep] unknown engine '{}' (expected lowbit, lowbit-int8, pytorch or onnxruntime)", e));
+      throw ValueError(fmt::format("[paradnn sweep] unknown engine '{}' (expected one of {})", e, fmt::join(known, ", ")));
   for (const auto& m : o.modes)
     if (m != "train" && m != "infer") throw ValueError(fmt::format("[paradnn sweep] unknown mode '{}' (expected train or infer)", m));
+  o.threads = thread_counts(o.sets, o.threads);
   Grid grid = preset_grid(o.family, o.preset);
   for (const auto& s : o.sets) apply_override(grid, o.family, s);
   const std::vector<ModelConfig> configs = expand(o.family, grid);
   const Peak peak = o.peak_file.empty() ? measure_peak(*std::max_element(o.threads.begin(), o.threads.end()))
                                         : Peak::from_json(nlohmann::json::parse(std::ifstream(o.peak_file)));
+  const bool cpu_bf16 = kernels::bf16_native();
+  for (const auto& e : o.engines)
+    if ((engine_precision(e) != "bf16" || cpu_bf16) && peak.compute_peak(engine_precision(e), 1) <= 0)
+      throw ValueError(fmt::format("[paradnn sweep] engine {} measures {} but {} has no {} peak (rerun `lowbit bench peak --json` on "
+                                   "this CPU)", e, engine_precision(e), o.peak_file.empty() ? "the measured peak" : o.peak_file,
+                                   engine_precision(e)));
   const Shard shard = detect_shard(o.shard);
   const std::string out = shard.size > 1 ? part_path(o.out, shard.rank) : o.out;
   std::set<std::string> done = recorded_keys(out);
@@ -189,7 +223,9 @@ SweepSummary run_sweep(const SweepOptions& o) {
                                                    "--min-steps", std::to_string(o.min_steps), "--min-time",
                                                    fmt::format("{}", o.min_time), "--seed", std::to_string(o.seed)};
           Measurement m;
-          if (engine == "lowbit" || engine == "lowbit-int8") {
+          if (std::string why = engine_unsupported(engine, c.family, mode, cpu_bf16); !why.empty()) {
+            m.status = std::move(why);
+          } else if (engine.starts_with("lowbit")) {
             std::vector<std::string> argv = {o.self_exe, "paradnn", "run", "--engine", engine};
             argv.insert(argv.end(), common.begin(), common.end());
             m = from_child(run_child(argv, o.timeout_s), "lowbit paradnn run");
@@ -197,12 +233,11 @@ SweepSummary run_sweep(const SweepOptions& o) {
             std::vector<std::string> argv = {"/usr/bin/python3", peers + "/paradnn_torch.py"};
             argv.insert(argv.end(), common.begin(), common.end());
             m = from_child(run_child(argv, o.timeout_s), "paradnn_torch.py");
-          } else if (mode == "train") {
-            m.status = "unsupported: onnxruntime-node runs inference only";
-          } else {
-            const std::string dir = fmt::format("{}/{}", work, std::hash<std::string>{}(c.key()));
+          } else {  // onnxruntime, onnxruntime-int8: the model lowbit (or lowbit-int8) runs, exported
+            const std::string precision = engine_precision(engine);
+            const std::string dir = fmt::format("{}/{}-{}", work, std::hash<std::string>{}(c.key()), precision);
             const ChildResult ex = run_child({o.self_exe, "paradnn", "export", "--config", c.to_json().dump(), "--out-dir",
-                                              dir, "--seed", std::to_string(o.seed)}, o.timeout_s);
+                                              dir, "--seed", std::to_string(o.seed), "--precision", precision}, o.timeout_s);
             m = from_child(ex, "lowbit paradnn export");
             if (ex.exit_code == 0) {
               const ChildResult r = run_child({"node", peers + "/ort_run.js", "--model", dir + "/model.onnx", "--input",
@@ -218,6 +253,7 @@ SweepSummary run_sweep(const SweepOptions& o) {
                 const auto j = nlohmann::json::parse(std::ifstream(dir + "/timing.json"));
                 m.median_ms = j.at("median_ms").get<double>();
                 m.p90_ms = j.at("p90_ms").get<double>();
+                m.cpu_median_ms = j.value("cpu_median_ms", 0.0);
                 m.step_ms = {m.median_ms};
               }
             }
@@ -227,6 +263,8 @@ SweepSummary run_sweep(const SweepOptions& o) {
             row = make_row(c, engine, mode, t, m.step_ms, peak);
             if (m.median_ms > 0) row["step_ms_p90"] = m.p90_ms;  // the peer timed more steps than it reported
             row["peak_memory_bytes"] = static_cast<double>(m.rss_kb) * 1024.0;
+            if (!m.cpu_ms.empty()) row["cpu_ms"] = quantile(m.cpu_ms, 0.5);
+            else if (m.cpu_median_ms > 0) row["cpu_ms"] = m.cpu_median_ms;
             ++sum.ok;
           } else {
             row = failure_row(c, engine, mode, t, m.status);

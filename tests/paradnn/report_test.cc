@@ -55,6 +55,31 @@ std::vector<nlohmann::json> synthetic_rows() {
   return rows;
 }
 
+// Every engine at three sizes; lowbit-int8 loses to onnxruntime-int8 at 128 nodes.
+std::vector<nlohmann::json> precision_rows() {
+  Peak p;
+  p.cpu_model = "test cpu";
+  p.fp32_flops_per_core = 1e11, p.int8_ops_per_core = 4e11, p.bf16_flops_per_core = 2e11, p.triad_bytes_per_second = 1e10;
+  std::vector<nlohmann::json> rows;
+  for (int64_t nodes : {32, 64, 128})
+    for (const std::string engine : {"lowbit", "lowbit-int8", "lowbit-bf16", "onnxruntime", "onnxruntime-int8"}) {
+      const double ms = engine == "lowbit-int8" ? (nodes == 128 ? 0.6 : 0.3) : engine == "onnxruntime-int8" ? 0.4 : 1.0;
+      rows.push_back(make_row(test::fc(2, nodes, 16), engine, "infer", 1, {ms * static_cast<double>(nodes)}, p));
+    }
+  return rows;
+}
+
+TEST(ParadnnReport, PairsIncludeInt8WithInt8AndBf16WithFp32) {
+  ReportSummary s;
+  const std::string html = render_report(precision_rows(), &s);
+  for (const char* want : {"Speedup of lowbit over onnxruntime infer", "Speedup of lowbit-int8 over onnxruntime-int8 infer",
+                           "Speedup of lowbit-int8 over lowbit infer", "Speedup of lowbit-bf16 over lowbit infer", "Roofline (bf16)",
+                           "lowbit-int8 is at least as fast on 2 of 3 configurations.",
+                           "<td>lowbit-int8</td><td>onnxruntime-int8</td><td>infer</td><td>1</td><td>0.67x</td>"})
+    EXPECT_NE(html.find(want), std::string::npos) << want;
+  EXPECT_EQ(html.find("<td>lowbit-bf16</td><td>lowbit</td>"), std::string::npos) << "bf16 vs fp32 is not a loss to a peer";
+}
+
 TEST(ParadnnReport, HasEveryAnalysis) {
   ReportSummary s;
   const std::string html = render_report(synthetic_rows(), &s);
@@ -75,6 +100,7 @@ TEST(ParadnnReport, RendersInHeadlessChromium) {
   {
     std::ofstream f(dir + "/rows.jsonl");
     for (const auto& r : synthetic_rows()) f << r.dump() << "\n";
+    for (const auto& r : precision_rows()) f << r.dump() << "\n";  // the int8 and bf16 pairs and roofline
   }
   const ReportSummary s = write_report({dir + "/rows.jsonl"}, dir + "/report.html");
   const std::string cmd = "timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir='" + dir +

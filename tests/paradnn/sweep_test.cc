@@ -115,7 +115,10 @@ TEST(ParadnnSweep, PyTorchPeerRows) {
   o.sets.push_back("batch=16");
   const SweepSummary s = run_sweep(o);
   EXPECT_EQ(s.ok, 2) << "train and infer";
-  for (const auto& r : read_rows(o.out)) EXPECT_GT(r["examples_per_second"].get<double>(), 0) << r.dump();
+  for (const auto& r : read_rows(o.out)) {
+    EXPECT_GT(r["examples_per_second"].get<double>(), 0) << r.dump();
+    EXPECT_GT(r.value("cpu_ms", 0.0), 0) << r.dump();
+  }
 }
 
 TEST(ParadnnSweep, UnknownEngineIsAnError) {

@@ -31,6 +31,8 @@ std::vector<std::string> preset_names();
 std::vector<std::string> hyperparameter_names(const std::string& family);
 
 Grid preset_grid(const std::string& family, const std::string& preset);
+// The values of "name=v1,v2" or "name=lo..hi" (doubling); ValueError naming the spec.
+std::vector<int64_t> parse_values(const std::string& spec);
 // "nodes=512,1024" or "nodes=64..1024" (doubling); the name must be one of the family's.
 void apply_override(Grid& grid, const std::string& family, const std::string& spec);
 // Cartesian product in a fixed order (names sorted, values as given); every config validated.

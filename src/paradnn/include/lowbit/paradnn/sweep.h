@@ -8,7 +8,10 @@
 // Row fields: family, config{hyperparameters}, engine, mode, threads, precision, status,
 // examples_per_second, step_ms (median), step_ms_p90, steps, flops_per_example (training =
 // 3 x forward), achieved_flops, peak_flops, utilization, params, arithmetic_intensity (FLOPs
-// per step / bytes of weights), peak_memory_bytes (child's peak RSS), bandwidth (triad), cpu.
+// per step / bytes of weights), peak_memory_bytes (child's peak RSS), bandwidth (triad), cpu,
+// cpu_ms (median process CPU time per step: lowbit's engines, PyTorch, ONNX Runtime).
+// Engines and the precision each measures: engines.h. `--set threads=1,2` sweeps thread counts
+// like --threads.
 #pragma once
 
 #include <string>
@@ -17,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lowbit/paradnn/config.h"
+#include "lowbit/paradnn/engines.h"
 #include "lowbit/paradnn/peak.h"
 
 namespace lowbit::paradnn {
@@ -26,7 +30,7 @@ struct SweepOptions {
   std::vector<std::string> sets;  // "name=v1,v2" overrides
   std::vector<std::string> engines{"lowbit", "pytorch"};
   std::vector<std::string> modes{"train"};
-  std::vector<int> threads{1};
+  std::vector<int> threads{1};  // also "threads=..." in sets
   std::string out = "results.jsonl";
   std::string peak_file;  // JSON from `lowbit bench peak --json`; empty: measure at start
   int warmup = 2, min_steps = 5;
@@ -44,7 +48,6 @@ struct SweepSummary {
   int rank = 0, ranks = 1, gathered = 0;             // rank 0 gathers every part into `out`
 };
 
-std::vector<std::string> engine_names();  // lowbit, lowbit-int8, pytorch, onnxruntime
 std::string default_peers_dir();
 
 SweepSummary run_sweep(const SweepOptions& o);
