@@ -177,4 +177,28 @@ void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx) {
       }
 }
 
+bool col2im_fusable(const ConvGeometry& g) { return same_size(g); }
+
+Col2imScatter col2im_scatter(const ConvGeometry& g) {
+  const int64_t RS = g.R * g.S, L = g.L(), words = (L + 63) / 64;
+  const std::vector<TapRun> runs = tap_runs(g);
+  Col2imScatter sc;
+  sc.tap_mask.assign(static_cast<size_t>(RS), std::vector<uint64_t>(static_cast<size_t>(words), 0));
+  for (int64_t t = 0; t < RS; ++t) {
+    const TapRun& run = runs[static_cast<size_t>(t)];
+    if (run.empty()) continue;
+    std::vector<uint64_t>& m = sc.tap_mask[static_cast<size_t>(t)];
+    for (int64_t l = run.first; l < run.last; ++l)
+      if (l % g.W >= run.cols.lo && l % g.W < run.cols.hi) m[static_cast<size_t>(l / 64)] |= uint64_t{1} << (l % 64);
+  }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t t = RS - 1; t >= 0; --t) {
+      const TapRun& run = runs[static_cast<size_t>(t)];
+      sc.row.push_back(c * RS + t);
+      sc.offset.push_back(c * g.H * g.W + run.delta);
+      sc.mask.push_back(sc.tap_mask[static_cast<size_t>(t)].data());
+    }
+  return sc;
+}
+
 }  // namespace lowbit::fqt

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace lowbit::fqt {
 
@@ -34,5 +35,20 @@ void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded,
 // position-major loop this replaces, so the fp32 sums are the same. dx must not hold -0 (it
 // starts from zeros); dcol is scratch: entries that fall off the image may be zeroed.
 void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx);
+
+// col2im fused into the input-gradient GEMM (kernels::igemm_scatter_add_packed) for convs whose
+// output is as large as the input (stride 1, R = S = 2·pad + 1), where position l of tap
+// (c, r, s) adds to dx element c·H·W + l + delta(r, s). The GEMM's rows are dcol's rows with
+// each channel's taps in descending order: its scatter order (column blocks, then rows) then
+// gives every dx element its terms in increasing l, the order of col2im_rows_add, so dx is the
+// same fp32 sum.
+bool col2im_fusable(const ConvGeometry& g);
+struct Col2imScatter {
+  std::vector<int64_t> row;     // [CRS]: GEMM row m computes dcol row row[m]
+  std::vector<int64_t> offset;  // [CRS]: dx index of GEMM row m's column 0
+  std::vector<std::vector<uint64_t>> tap_mask;  // [R·S]: bit l set where the tap reads the image
+  std::vector<const uint64_t*> mask;            // [CRS]: GEMM row m's tap_mask
+};
+Col2imScatter col2im_scatter(const ConvGeometry& g);  // g: col2im_fusable
 
 }  // namespace lowbit::fqt

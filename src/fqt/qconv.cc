@@ -25,6 +25,15 @@ namespace {
 bool pack_columns_forward(const ConvGeometry& g) { return g.L() >= 8 * g.K; }
 bool pack_small_output_channels(int64_t K) { return K <= 32; }
 
+// Rows row[0], row[1], ... of q's codes (same scale).
+QTensor permute_rows(const QTensor& q, const std::vector<int64_t>& row) {
+  const int64_t cols = q.codes.size(1);
+  QTensor out{Tensor::empty({static_cast<int64_t>(row.size()), cols}, DType::i8), q.params};
+  for (size_t m = 0; m < row.size(); ++m)
+    std::copy_n(q.codes.data<int8_t>() + row[m] * cols, cols, out.codes.data<int8_t>() + static_cast<int64_t>(m) * cols);
+  return out;
+}
+
 // Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
 constexpr int64_t kDcolPieceFloats = 16384;
 
@@ -46,15 +55,20 @@ struct QConvNode : Node {
   // the spec's (L, CRS) product computed transposed, so col2im reads rows. It runs a few input
   // channels (their R·S rows of dcol) at a time, so that each piece of dcol is added to dX while
   // still in L1/L2; a dX element only receives terms of its own channel, in the same order.
-  void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Streams& st, float* dx_n) const {
+  // With `fused` (col2im_fusable convs), w_op's rows are in fused->row order and the GEMM adds
+  // straight into dX (col2im in its epilogue): no dcol at all.
+  void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Col2imScatter* fused, const Streams& st,
+                         float* dx_n) const {
     const QuantConfig& cfg = ctx->cfg;
     const int64_t K = geo.K, L = geo.L(), RS = geo.R * geo.S;
-    const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
-    Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({channels * RS, L});
+    Tensor gt = Tensor::empty({L, K});
     transpose_f32(gn, K, L, gt.data<float>());
     const QTensor gq =
         grad_operand(gt.data<float>(), L, K, cfg.grad_input, {ctx->seed, st.grad_input_g, static_cast<uint64_t>(n * L * K)});
     const PackedOperand gp = pack_operand(gq, cfg.grad_input);
+    if (fused) return int_matmul_scatter_add(w_op, gp, cfg.grad_input, 1.0f, fused->offset.data(), fused->mask.data(), dx_n);
+    const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
+    Tensor dcol = Tensor::empty({channels * RS, L});
     for (int64_t c0 = 0; c0 < geo.C; c0 += channels) {
       ConvGeometry piece = geo;
       piece.C = std::min(channels, geo.C - c0);
@@ -90,7 +104,10 @@ struct QConvNode : Node {
     Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H, geo.W}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
-    const QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
+    const bool fuse = want_x && col2im_fusable(geo);
+    const Col2imScatter fused = fuse ? col2im_scatter(geo) : Col2imScatter{};
+    QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
+    if (fuse) w_op = permute_rows(w_op, fused.row);
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
                      sr_stream(*ctx, SrTensor::grad_weight_x)};
     const float* gp = gc.data<float>();
@@ -111,7 +128,7 @@ struct QConvNode : Node {
           if (want_x) {
             float* dx_n = dx.data<float>() + n * geo.CHW();
             std::fill(dx_n, dx_n + geo.CHW(), 0.0f);
-            grad_input_sample(n, gn, w_op, st, dx_n);
+            grad_input_sample(n, gn, w_op, fuse ? &fused : nullptr, st, dx_n);
           }
           if (want_w) grad_weight_sample(n, gn, st, dw_group.data<float>() + j * K * CRS);
         }

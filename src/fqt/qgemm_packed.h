@@ -21,4 +21,10 @@ PackedOperand pack_operand(const QTensor& B, const GemmConfig& g);
 void int_matmul_rows(const QTensor& A, int64_t r0, int64_t r1, const PackedOperand& B, const GemmConfig& g, float extra,
                      float* C, int64_t ldc);
 
+// out += int_matmul(A, B, g, extra) scattered as kernels::igemm_scatter_add_packed specifies
+// (row m's column n added to out[offset[m] + n] where bit n of mask[m] is set; the same fp32
+// values int_matmul_rows writes, added in that header's order).
+void int_matmul_scatter_add(const QTensor& A, const PackedOperand& B, const GemmConfig& g, float extra,
+                            const int64_t* offset, const uint64_t* const* mask, float* out);
+
 }  // namespace lowbit::fqt

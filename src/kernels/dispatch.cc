@@ -156,6 +156,41 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
   igemm_packed_any(M, A, B, acc, out);
 }
 
+void igemm_scatter_add_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& spec,
+                              const IgemmScatter& scatter, float* out) {
+  const int64_t N = B.n, K = B.k;
+  if (M <= 0 || N <= 0) return;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (B.layout == 1 && active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc) &&
+      avx512vnni::packed_layout(acc) == 1) {
+    std::vector<int8_t> abuf;
+    int64_t lda = 0;
+    const int8_t* a = as_int8(A, M, K, abuf, &lda);
+    detail::IgemmOut o;
+    o.cf = out;
+    o.scatter = &scatter;
+    return avx512vnni::igemm_packed(M, N, K, a, lda, B.panels.get(), acc, o);
+  }
+  // Every other path: each block of columns as an fp32 product, then its adds in order.
+  std::vector<float> c(static_cast<size_t>(M * kIgemmScatterCols));
+  for (int64_t n0 = 0; n0 < N; n0 += kIgemmScatterCols) {
+    const int64_t cols = std::min(kIgemmScatterCols, N - n0);
+    detail::IgemmOut o;
+    o.cf = c.data();
+    o.ldc = cols;
+    o.ep.alpha = scatter.alpha;
+    igemm_any(M, cols, K, A, IntOperand{B.plain.get() + n0 * K, K, false}, spec, o);
+    for (int64_t m = 0; m < M; ++m) {
+      const uint64_t* mask = scatter.mask[m];
+      for (int64_t n = n0; n < n0 + cols; ++n) {
+        if (mask != nullptr && ((mask[n / 64] >> (n % 64)) & 1) == 0) continue;
+        float& d = out[scatter.offset[m] + n];
+        d = d + c[static_cast<size_t>(m * cols + n - n0)];
+      }
+    }
+  }
+}
+
 void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
                int64_t ldc) {
   detail::IgemmOut out;

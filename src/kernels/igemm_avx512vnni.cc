@@ -312,6 +312,30 @@ void store_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t ro
   }
 }
 
+// The scatter-add epilogue (igemm.h IgemmScatter) of a rows×cols block at (m0, n0): per row,
+// v = float(acc)·alpha as store_block rounds it, added to out[offset[m] + n] under the row's
+// mask. Called in the order igemm.h specifies (n0 a multiple of kIgemmScatterCols, cols at most
+// that): rows ascending, then columns ascending.
+void scatter_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols,
+                   const int32_t* acc, int64_t ldt) {
+  constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  const IgemmScatter& sc = *out.scatter;
+  const __m512 alpha = _mm512_set1_ps(sc.alpha);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t* src = acc + i * ldt;
+    const uint64_t* mask = sc.mask[m0 + i];
+    for (int64_t j = 0; j < cols; j += 16) {
+      const int64_t n = n0 + j;  // a multiple of 16: its 16 mask bits lie in one word
+      __mmask16 live = static_cast<__mmask16>(cols - j >= 16 ? 0xFFFFu : (1u << (cols - j)) - 1);
+      if (mask != nullptr) live &= static_cast<__mmask16>(mask[n / 64] >> (n % 64));
+      if (live == 0) continue;
+      float* dst = out.cf + (sc.offset[m0 + i] + n);
+      const __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, src + j)), alpha, kCur);
+      _mm512_mask_storeu_ps(dst, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, dst), v, kCur));
+    }
+  }
+}
+
 // Packs B into panels of 32 columns of int16, one register per k.
 void pack_b_i16(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int16_t* bp) {
   const int64_t panels = (N + 31) / 32;
@@ -335,7 +359,8 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
   const int64_t width = NR * cols_per_panel;
   const int64_t groups = (N + width - 1) / width, chunks = (M + kRowChunk - 1) / kRowChunk;
   const int64_t kb = kblock > 0 ? kblock : std::max<int64_t>(g.K4, 1);
-  parallel_for(groups * chunks, 1, [&](int64_t t0, int64_t t1) {
+  // Work items run in order t = group·chunks + chunk: a scatter's required order when run serially.
+  const auto items = [&](int64_t t0, int64_t t1) {
     alignas(64) int32_t buf[kRowChunk * NR * 32];
     Args a = g;
     for (int64_t t = t0; t < t1; ++t) {
@@ -355,9 +380,15 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
       if (corr)
         for (int64_t m = m0; m < m_end; ++m)
           for (int64_t j = 0; j < cols; ++j) buf[(m - m0) * ldt + j] -= corr[m];
-      store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      if (out.scatter) {
+        scatter_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      } else {
+        store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      }
     }
-  });
+  };
+  if (out.scatter) return items(0, groups * chunks);
+  parallel_for(groups * chunks, 1, items);
 }
 
 }  // namespace
@@ -417,6 +448,7 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   // Register blocks: 12×2 (24 accumulators) exact, 6×2 (12 + 12 wide lanes) tiled. 8×3, 6×4 and
   // 4×3 measured the same or up to 8 % slower on Zen 4 (1024³ and 128×512×784, one thread).
   constexpr int kNr = 2, kMrExact = 12, kNrTiled = 2, kMrTiled = 6;
+  static_assert(kNr * 16 == kIgemmScatterCols && kNrTiled * 16 == kIgemmScatterCols, "scatter column blocks");
   static constexpr auto exact_table = table_of<Exact, kMrExact>(std::make_integer_sequence<int, kNr>());
   static constexpr auto tiled_table = table_of<Tiled, kMrTiled>(std::make_integer_sequence<int, kNrTiled>());
   // Blocks of K: 256 groups (1024 k, a 32 KiB two-panel block; measured ~3 % faster than 128

@@ -15,12 +15,14 @@ namespace lowbit::kernels {
 
 namespace detail {
 
-// Destination of an integer GEMM: int32 (cf == null) or fp32 through the epilogue.
+// Destination of an integer GEMM: int32 (cf == null) or fp32 through the epilogue; with
+// `scatter`, fp32 added into cf as igemm_scatter_add_packed specifies (ep and ldc unused).
 struct IgemmOut {
   int32_t* ci = nullptr;
   float* cf = nullptr;
   int64_t ldc = 0;
   IgemmEpilogue ep;
+  const IgemmScatter* scatter = nullptr;
 };
 // Writes a rows×cols block of final accumulators (row stride ldt) at (m0, n0).
 void igemm_store(const IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols, const int32_t* acc,
@@ -47,6 +49,7 @@ int64_t packed_b_bytes(int64_t N, int64_t K, int layout);
 void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst);
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* bp, const AccSpec& acc,
                   const detail::IgemmOut& out);
+// out.scatter is supported by igemm_packed on layout 1 (its column blocks are kIgemmScatterCols wide).
 }  // namespace avx512vnni
 
 namespace avx2 {
