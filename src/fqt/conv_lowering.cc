@@ -191,8 +191,10 @@ Col2imScatter col2im_scatter(const ConvGeometry& g) {
     for (int64_t l = run.first; l < run.last; ++l)
       if (l % g.W >= run.cols.lo && l % g.W < run.cols.hi) m[static_cast<size_t>(l / 64)] |= uint64_t{1} << (l % 64);
   }
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t t = RS - 1; t >= 0; --t) {
+  // Tap-major: consecutive GEMM rows add to different channels, so that a row's loads of dx
+  // do not wait on the previous row's stores to the same, one element shifted, cells.
+  for (int64_t t = RS - 1; t >= 0; --t)
+    for (int64_t c = 0; c < g.C; ++c) {
       const TapRun& run = runs[static_cast<size_t>(t)];
       sc.row.push_back(c * RS + t);
       sc.offset.push_back(c * g.H * g.W + run.delta);

@@ -38,10 +38,10 @@ void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx);
 
 // col2im fused into the input-gradient GEMM (kernels::igemm_scatter_add_packed) for convs whose
 // output is as large as the input (stride 1, R = S = 2·pad + 1), where position l of tap
-// (c, r, s) adds to dx element c·H·W + l + delta(r, s). The GEMM's rows are dcol's rows with
-// each channel's taps in descending order: its scatter order (column blocks, then rows) then
-// gives every dx element its terms in increasing l, the order of col2im_rows_add, so dx is the
-// same fp32 sum.
+// (c, r, s) adds to dx element c·H·W + l + delta(r, s). The GEMM's rows are dcol's rows in
+// descending tap order (all channels of a tap together): its scatter order (column blocks, then
+// rows) then gives every dx element its terms in increasing l, the order of col2im_rows_add, so
+// dx is the same fp32 sum.
 bool col2im_fusable(const ConvGeometry& g);
 struct Col2imScatter {
   std::vector<int64_t> row;     // [CRS]: GEMM row m computes dcol row row[m]
