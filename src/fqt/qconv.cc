@@ -17,12 +17,10 @@ namespace {
 
 // Which operand of a per-sample GEMM the integer GEMM packs (its B) changes nothing in the
 // result (the same integer dot products; the two scales commute exactly) but changes its speed.
-// Measured with the AVX-512 VNNI kernel at ResNet-20 shapes (µs per sample, packed/other):
-// forward packs the columns when there are many positions per output channel (784 positions,
-// 16 channels: 13/19) and W_q otherwise (196/32: 10.6/9.8, 49/64: 11.7/9.5); the weight
-// gradient packs G_n for up to 32 output channels (16: 8.9/11.0, 32: 7.7/9.1) and the
-// transformed columns beyond (64: 13.5/16.9).
-bool pack_columns_forward(const ConvGeometry& g) { return g.L() >= 8 * g.K; }
+// Measured with the AVX-512 VNNI kernel at ResNet-20 shapes (µs per sample, packed/other): the
+// weight gradient packs G_n for up to 32 output channels (16: 8.9/11.0, 32: 7.7/9.1) and the
+// transformed columns beyond (64: 13.5/16.9). The forward packs the columns, straight from
+// im2col's rows (int_matmul_bt), at every stage.
 bool pack_small_output_channels(int64_t K) { return K <= 32; }
 
 // Rows row[0], row[1], ... of q's codes (same scale).
@@ -176,22 +174,14 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
-  // W_q, when it is the packed operand, is packed once for all samples.
-  const PackedOperand wp = pack_columns_forward(g) ? PackedOperand{} : pack_operand(wq, cfg.forward);
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
-    QTensor col{Tensor::empty({L, CRS}, DType::i8), xq.params};
     Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
-    Tensor yt = Tensor::empty({L, g.K});
     for (int64_t n = b; n < e; ++n) {
-      im2col_positions_i8(g, xq.codes.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>(),
-                          col.codes.data<int8_t>());
+      im2col_rows_i8(g, xq.codes.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>());
       float* yn = y.data<float>() + n * g.K * L;
-      if (pack_columns_forward(g)) {
-        qforward(wq, col, cfg.forward, yn, L);  // (K, L) = W_q · colᵀ
-      } else {  // (L, K) = col · W_qᵀ, transposed
-        int_matmul_rows(col, 0, L, wp, cfg.forward, 1.0f, yt.data<float>(), g.K);  // = qforward(col, wq, ...)
-        transpose_f32(yt.data<float>(), L, g.K, yn);
-      }
+      // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight
+      // from the rows, the output in NCHW order (no transposes).
+      int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
       if (bc.defined())
         for (int64_t k = 0; k < g.K; ++k)
           for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bias_p[k];

@@ -27,4 +27,9 @@ void int_matmul_rows(const QTensor& A, int64_t r0, int64_t r1, const PackedOpera
 void int_matmul_scatter_add(const QTensor& A, const PackedOperand& B, const GemmConfig& g, float extra,
                             const int64_t* offset, const uint64_t* const* mask, float* out);
 
+// C (M, N) = int_matmul(A, B, g, extra, C, ldc) for B (N, K) codes of scale b_scale given as
+// their transpose Bt (K, N), row stride ldbt (an im2col's rows): bit for bit, no transpose.
+void int_matmul_bt(const QTensor& A, const int8_t* Bt, int64_t N, int64_t ldbt, float b_scale, const GemmConfig& g,
+                   float extra, float* C, int64_t ldc);
+
 }  // namespace lowbit::fqt

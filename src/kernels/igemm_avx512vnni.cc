@@ -230,6 +230,39 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
   });
 }
 
+// pack_b_u8's panels from B given K-major (Bt: K×N): per group of four k and 64 columns, the
+// four rows' bytes interleaved into one word per column (bytes, then 16-bit pairs, within
+// 128-bit lanes), then the lanes regrouped so that panel j gets columns 16j..16j+15. Masked
+// loads read nothing beyond N or K; those bytes stay 0 (pack_b_u8's padding), the rest are
+// flipped to u8.
+void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const int8_t* Bt, int64_t ldbt, uint8_t* bp) {
+  const int64_t panels = (N + 15) / 16;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t c0 = 0; c0 < N; c0 += 64) {
+    const int64_t cols = std::min<int64_t>(64, N - c0);
+    const __mmask64 live = cols == 64 ? ~__mmask64{0} : (__mmask64{1} << cols) - 1;
+    const int64_t p0 = c0 / 16, np = std::min<int64_t>(4, panels - p0);
+    for (int64_t kq = 0; kq < K4; ++kq) {
+      __m512i r[4];
+      LOWBIT_UNROLL for (int i = 0; i < 4; ++i) {
+        const int64_t k = 4 * kq + i;
+        const __mmask64 m = k < K ? live : 0;
+        r[i] = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, Bt + (k < K ? k : 0) * ldbt + c0), flip));
+      }
+      const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
+      const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
+      // q[i], 128-bit lane j: the words of columns 16j + 4i .. 16j + 4i + 3.
+      const __m512i q0 = _mm512_unpacklo_epi16(lo01, lo23), q1 = _mm512_unpackhi_epi16(lo01, lo23);
+      const __m512i q2 = _mm512_unpacklo_epi16(hi01, hi23), q3 = _mm512_unpackhi_epi16(hi01, hi23);
+      const __m512i a = _mm512_shuffle_i32x4(q0, q1, 0x44), b = _mm512_shuffle_i32x4(q0, q1, 0xEE);
+      const __m512i c = _mm512_shuffle_i32x4(q2, q3, 0x44), d = _mm512_shuffle_i32x4(q2, q3, 0xEE);
+      const __m512i p[4] = {_mm512_shuffle_i32x4(a, c, 0x88), _mm512_shuffle_i32x4(a, c, 0xDD),
+                            _mm512_shuffle_i32x4(b, d, 0x88), _mm512_shuffle_i32x4(b, d, 0xDD)};
+      for (int64_t j = 0; j < np; ++j) _mm512_store_si512(bp + ((p0 + j) * K4 + kq) * 64, p[j]);
+    }
+  }
+}
+
 // Lane r of the result = Σ of the 16 lanes of v[r]: a tree of even/odd lane pairings (15
 // two-source permute pairs and adds for 16 sums, where 16 separate reductions take ~8 ops each).
 inline __m512i sum_lanes16(__m512i (&v)[16]) {
@@ -408,6 +441,10 @@ int64_t packed_b_bytes(int64_t N, int64_t K, int layout) {
 void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst) {
   if (layout == 2) return pack_b_i16(N, K, B, ldb, static_cast<int16_t*>(dst));
   pack_b_u8(N, K, (K + 3) / 4, B, ldb, static_cast<uint8_t*>(dst));
+}
+
+void pack_b_kmajor(int64_t N, int64_t K, const int8_t* Bt, int64_t ldbt, void* dst) {
+  pack_b_u8_kmajor(N, K, (K + 3) / 4, Bt, ldbt, static_cast<uint8_t*>(dst));
 }
 
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* packed, const AccSpec& acc,

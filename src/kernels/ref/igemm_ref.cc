@@ -70,6 +70,14 @@ void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, cons
   });
 }
 
+void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
+                  const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  std::vector<int8_t> b(static_cast<size_t>(N * K));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) b[static_cast<size_t>(n * K + k)] = Bt[k * ldbt + n];
+  ref::igemm_f32(M, N, K, A, IntOperand{b.data(), K, false}, acc, ep, C, ldc);
+}
+
 void igemm_scatter_add(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc,
                        const IgemmScatter& scatter, float* out) {
   std::vector<float> c(static_cast<size_t>(M * N));

@@ -69,6 +69,12 @@ void igemm_s32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
 void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc, const IgemmEpilogue& ep,
                       float* C, int64_t ldc);
 
+// igemm_f32 with B given K-major (an im2col's rows): Bt is K×N int8, element (k, n) at
+// Bt[k·ldbt + n], and C = A·Bt, bit for bit igemm_f32 on B = Btᵀ. Spares the caller the
+// transpose: the VNNI path packs its panels straight from the rows.
+void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
+                  const IgemmEpilogue& ep, float* C, int64_t ldc);
+
 // Scatter-add output: col2im fused into the GEMM epilogue. Element (m, n) of the product becomes
 // v = float(acc)·alpha (one fp32 rounding, IgemmEpilogue with alpha only) and is added, out[i] =
 // out[i] + v, to i = offset[m] + n when bit n % 64 of mask[m][n / 64] is set (mask[m]: ⌈N/64⌉
