@@ -32,6 +32,14 @@ QTensor permute_rows(const QTensor& q, const std::vector<int64_t>& row) {
   return out;
 }
 
+// x (C, H, W) codes as im2col's rows (CRS, L): from the taps of a same-size conv, else through
+// a zero-padded copy.
+void im2col(const ConvGeometry& g, const TapMasks* taps, const int8_t* x, int8_t* out) {
+  if (taps) return im2col_rows_i8(g, *taps, x, out);
+  Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8);
+  im2col_rows_i8(g, x, padded.data<int8_t>(), out);
+}
+
 // Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
 constexpr int64_t kDcolPieceFloats = 16384;
 
@@ -79,12 +87,12 @@ struct QConvNode : Node {
   // the L positions of the sample; written to dw_n, as its transpose (CRS, K) when
   // pack_small_output_channels(K): the GEMM then runs as dW_nᵀ so that its packed operand is
   // the small G_n rather than the CRS×L columns, and the batch sum is transposed once.
-  void grad_weight_sample(int64_t n, const float* gn, const Streams& st, float* dw_n) const {
+  // `taps`: those of a same-size conv, else null.
+  void grad_weight_sample(int64_t n, const float* gn, const TapMasks* taps, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
     QTensor xt{Tensor::empty({CRS, L}, DType::i8), x.params};
-    Tensor padded = Tensor::empty({geo.padded_bytes()}, DType::i8);
-    im2col_rows_i8(geo, x.codes.data<int8_t>() + n * geo.CHW(), padded.data<int8_t>(), xt.codes.data<int8_t>());
+    im2col(geo, taps, x.codes.data<int8_t>() + n * geo.CHW(), xt.codes.data<int8_t>());
     const QTensor gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
     const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
@@ -102,8 +110,8 @@ struct QConvNode : Node {
     Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H, geo.W}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
-    const bool fuse = want_x && col2im_fusable(geo);
-    const Col2imScatter fused = fuse ? col2im_scatter(geo) : Col2imScatter{};
+    const bool same_size = col2im_fusable(geo), fuse = want_x && same_size;
+    const Col2imScatter fused = same_size ? col2im_scatter(geo) : Col2imScatter{};
     QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
     if (fuse) w_op = permute_rows(w_op, fused.row);
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
@@ -128,7 +136,7 @@ struct QConvNode : Node {
             std::fill(dx_n, dx_n + geo.CHW(), 0.0f);
             grad_input_sample(n, gn, w_op, fuse ? &fused : nullptr, st, dx_n);
           }
-          if (want_w) grad_weight_sample(n, gn, st, dw_group.data<float>() + j * K * CRS);
+          if (want_w) grad_weight_sample(n, gn, same_size ? &fused.taps : nullptr, st, dw_group.data<float>() + j * K * CRS);
         }
       });
       if (want_w) {
@@ -174,10 +182,11 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
+  const TapMasks taps = col2im_fusable(g) ? tap_masks(g) : TapMasks{};
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
-    Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
+    Tensor rows = Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
-      im2col_rows_i8(g, xq.codes.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>());
+      im2col(g, col2im_fusable(g) ? &taps : nullptr, xq.codes.data<int8_t>() + n * CHW, rows.data<int8_t>());
       float* yn = y.data<float>() + n * g.K * L;
       // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight
       // from the rows, the output in NCHW order (no transposes).

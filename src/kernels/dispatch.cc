@@ -366,6 +366,10 @@ void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8
   if (active_isa() >= Isa::avx2) return avx2::transpose_i8(rows, cols, x, ldx, y, ldy);
   portable::transpose_i8(rows, cols, x, ldx, y, ldy);
 }
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out) {
+  if (active_isa() >= Isa::avx512) return avx512::shifted_copy_i8(n, x, delta, mask, out);
+  portable::shifted_copy_i8(n, x, delta, mask, out);
+}
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (active_isa() >= Isa::avx2) return avx2::transpose_f32(rows, cols, x, ldx, y, ldy);
   portable::transpose_f32(rows, cols, x, ldx, y, ldy);

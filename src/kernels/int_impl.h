@@ -80,6 +80,7 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 // |x| <= 255 and quantize_table_supported (one symmetric grid without zero point).
 bool quantize_table_supported(const QuantGrid& g, Rounding r);
 void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key);
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out);
 }  // namespace avx512
 
 namespace portable {
@@ -101,6 +102,7 @@ void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x);
 
 void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy);
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy);
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out);
 }  // namespace portable
 
 }  // namespace lowbit::kernels
