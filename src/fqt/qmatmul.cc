@@ -24,11 +24,14 @@ QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfi
 
 QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key) {
   if (!g.hadamard) return x;
-  const int64_t rows = x.codes.size(0), cols = x.codes.size(1), h = hadamard_block_of(cols, g);
-  // max |H X|, then the codes of H X: the kernels keep H X in registers (no int32 matrix).
-  const int32_t m = kernels::fwht_i8_max_abs(rows, cols, h, x.codes.data<int8_t>());
-  // quant::requantize(H X, x.scale(), bits, rounding, clip 1, key) with that max: codes =
-  // (H X) / s_int, value = code · s_int · s_x.
+  const int64_t rows = x.codes.size(0), cols = x.codes.size(1);
+  Tensor acc = Tensor::empty({rows, cols}, DType::i32);
+  int32_t* a = acc.data<int32_t>();
+  // The transform returns max |H X| from registers (no second pass over the int32 matrix).
+  const int32_t m = kernels::fwht_i8_i32_max_abs({rows, cols, 1, hadamard_block_of(cols, g)}, x.codes.data<int8_t>(),
+                                                 cols, a, cols);
+  // quant::requantize(acc, x.scale(), bits, rounding, clip 1, key) with that max: codes =
+  // acc / s_int, value = code · s_int · s_x.
   const int32_t q = quant::q_max(g.b.bits);
   float s_int = static_cast<float>(m) / static_cast<float>(q);
   if (!(s_int > 0.0f)) s_int = 1.0f;
@@ -39,7 +42,7 @@ QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key
   grid.scale = &s_int;
   grid.qmin = -q;
   grid.qmax = q;
-  kernels::quantize_fwht_i8(rows, cols, h, x.codes.data<int8_t>(), grid, m, out.codes.data<int8_t>(), g.b.rounding, key);
+  kernels::quantize_i32_i8_bounded(grid, a, m, out.codes.data<int8_t>(), g.b.rounding, key);
   return out;
 }
 

@@ -306,22 +306,6 @@ void quantize_i32_i8_bounded(const QuantGrid& g, const int32_t* x, int32_t max_a
     return avx512::quantize_i32_i8_table(g, x, q, key);
   quantize_i32_i8(g, x, q, r, key);
 }
-int32_t fwht_i8_max_abs(int64_t rows, int64_t cols, int64_t h, const int8_t* x) {
-  if (rows * cols <= 0) return 0;
-  if (active_isa() >= Isa::avx512 && avx512::fwht16_supported(h)) return avx512::fwht16_i8_max_abs(rows * cols, h, x);
-  std::vector<int32_t> y(static_cast<size_t>(rows * cols));
-  return fwht_i8_i32_max_abs({rows, cols, 1, h}, x, cols, y.data(), cols);
-}
-void quantize_fwht_i8(int64_t rows, int64_t cols, int64_t h, const int8_t* x, const QuantGrid& g, int32_t max_abs,
-                      int8_t* q, Rounding r, RandomKey key) {
-  if (rows * cols <= 0) return;
-  if (max_abs >= 0 && max_abs <= 255 && active_isa() >= Isa::avx512 && cpu_features().avx512vbmi &&
-      avx512::quantize_table_supported(g, r) && avx512::fwht16_supported(h))
-    return avx512::quantize_fwht16_i8_table(g, h, x, q, key);
-  std::vector<int32_t> y(static_cast<size_t>(rows * cols));
-  fwht_i8_i32({rows, cols, 1, h}, x, cols, y.data(), cols);
-  quantize_i32_i8_bounded(g, y.data(), max_abs, q, r, key);
-}
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x) {
   if (active_isa() == Isa::ref) return ref::dequantize_i8_f32(g, q, x);
   portable::dequantize_i8_f32(g, q, x);

@@ -81,11 +81,6 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 bool quantize_table_supported(const QuantGrid& g, Rounding r);
 void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key);
 void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out);
-// H·x of n contiguous int8 values in blocks of h (fwht16_supported: h <= 16, n a multiple of h)
-// without storing it: its max |·|, and (VBMI) its quantize_i32_i8_table codes.
-bool fwht16_supported(int64_t h);
-int32_t fwht16_i8_max_abs(int64_t n, int64_t h, const int8_t* x);
-void quantize_fwht16_i8_table(const QuantGrid& g, int64_t h, const int8_t* x, int8_t* q, RandomKey key);
 }  // namespace avx512
 
 namespace portable {

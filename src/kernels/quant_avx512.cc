@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "int_impl.h"
 #include "lowbit/core/threads.h"
@@ -314,82 +313,6 @@ void quantize_f32_u8(const QuantGrid& g, const float* x, uint8_t* q, Rounding r,
 }
 void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r, RandomKey key) {
   quantize_grid(g, x, q, r, key);
-}
-
-namespace {
-
-// Walsh–Hadamard stages with stride 1, 2, 4, 8 inside a register of 16 int32 lanes (blocks of
-// h <= 16 lanes): the butterflies of hadamard_avx512.cc's I32::stage, repeated here so that this
-// file stays self-contained. The transform is exact in int32, so any butterfly order agrees.
-inline __m512i fwht16_i32(__m512i v, int64_t h) {
-  constexpr __mmask16 kHigh[4] = {0xAAAA, 0xCCCC, 0xF0F0, 0xFF00};
-  if (h > 1) {
-    const __m512i t = _mm512_shuffle_epi32(v, _MM_PERM_CDAB);
-    v = _mm512_mask_sub_epi32(_mm512_add_epi32(v, t), kHigh[0], t, v);
-  }
-  if (h > 2) {
-    const __m512i t = _mm512_shuffle_epi32(v, _MM_PERM_BADC);
-    v = _mm512_mask_sub_epi32(_mm512_add_epi32(v, t), kHigh[1], t, v);
-  }
-  if (h > 4) {
-    const __m512i t = _mm512_shuffle_i32x4(v, v, 0xB1);
-    v = _mm512_mask_sub_epi32(_mm512_add_epi32(v, t), kHigh[2], t, v);
-  }
-  if (h > 8) {
-    const __m512i t = _mm512_shuffle_i32x4(v, v, 0x4E);
-    v = _mm512_mask_sub_epi32(_mm512_add_epi32(v, t), kHigh[3], t, v);
-  }
-  return v;
-}
-
-// H·x of int8 x[0, n) in blocks of h <= 16 (n a multiple of h) into y, 16 values per vector
-// (the last vector masked: its missing lanes are zero and never mix with present ones, as
-// blocks end inside the data).
-inline void fwht16_i8_i32(int64_t n, const int8_t* x, int64_t h, int32_t* y) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512i v = fwht16_i32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + i)), h);
-    _mm512_mask_storeu_epi32(y + i, m, v);
-  }
-}
-
-}  // namespace
-
-bool fwht16_supported(int64_t h) { return h >= 1 && h <= 16; }
-
-int32_t fwht16_i8_max_abs(int64_t n, int64_t h, const int8_t* x) {
-  const int64_t tasks = (n + kChunk - 1) / kChunk;
-  std::vector<int32_t> part(static_cast<size_t>(tasks), 0);
-  parallel_for(tasks, 4, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      const int64_t i0 = c * kChunk, i1 = std::min(n, i0 + kChunk);
-      __m512i m = _mm512_setzero_si512();
-      for (int64_t i = i0; i < i1; i += 16) {
-        const __mmask16 k = i1 - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (i1 - i)) - 1);
-        const __m512i v = fwht16_i32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), h);
-        m = _mm512_max_epi32(m, _mm512_abs_epi32(v));  // zero lanes beyond the data change nothing
-      }
-      part[static_cast<size_t>(c)] = _mm512_reduce_max_epi32(m);
-    }
-  });
-  int32_t m = 0;
-  for (int32_t p : part) m = std::max(m, p);
-  return m;
-}
-
-void quantize_fwht16_i8_table(const QuantGrid& g, int64_t h, const int8_t* x, int8_t* q, RandomKey key) {
-  const SrTable t = sr_table(g.scale[0], g.qmax);
-  const int64_t n = g.numel();
-  // Each task transforms its chunk (a multiple of 16, so of h) into an L1 scratch and quantizes
-  // it as quantize_i32_i8_table does the same chunk of the int32 matrix.
-  parallel_for((n + kChunk - 1) / kChunk, 4, [&](int64_t b, int64_t e) {
-    alignas(64) int32_t y[kChunk];
-    for (int64_t c = b; c < e; ++c) {
-      const int64_t e0 = c * kChunk, len = std::min(kChunk, n - e0);
-      fwht16_i8_i32(len, x + e0, h, y);
-      quantize_run_table(len, y, q + e0, t, key, key.first + static_cast<uint64_t>(e0));
-    }
-  });
 }
 
 bool quantize_table_supported(const QuantGrid& g, Rounding r) {

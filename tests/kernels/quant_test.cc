@@ -8,11 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <random>
-#include <tuple>
 #include <vector>
 
 #include "lowbit/core/threads.h"
-#include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/quant.h"
 #include "lowbit/kernels/quant_ref.h"
@@ -246,50 +244,6 @@ TEST(Quant, BoundedInt32EqualsReferenceForEveryValueAndScale) {
             ASSERT_EQ(wide, want) << isa_name(isa) << " scale=" << scale << " n=" << n << " first=" << first;
           }
   }
-}
-
-// Q(H·x) of int8 codes without the int32 matrix (quantize_fwht_i8, fwht_i8_max_abs): equal to
-// the reference transform followed by the reference quantizer, for every path, block sizes in
-// and beyond the fast path's (h <= 16), 4-bit signed and unsigned codes (the table path, |H·x|
-// <= 255) and 8-bit ones (its fallback), both roundings, lengths across the 2048-value tasks,
-// stream offsets not aligned to Philox blocks, 1 and 3 threads.
-TEST(Quant, TransformedInt8EqualsReferenceTransformThenQuantize) {
-  std::mt19937 rng(10);
-  const int saved_threads = num_threads();
-  for (int64_t h : {1, 2, 4, 8, 16, 32})
-    for (const auto& [rows, lo, hi] : std::vector<std::tuple<int64_t, int, int>>{{3, -7, 7}, {37, 0, 15}, {5, -128, 127}}) {
-      const int64_t cols = h <= 16 ? 16 * 49 : 32 * 25;  // 784: ResNet-20's first stage; h must divide cols
-      std::vector<int8_t> x(static_cast<size_t>(rows * cols));
-      std::uniform_int_distribution<int> d(lo, hi);
-      for (auto& v : x) v = static_cast<int8_t>(d(rng));
-      std::vector<int32_t> y(x.size());
-      ref::fwht_i8_i32({rows, cols, 1, h}, x.data(), cols, y.data(), cols);
-      int32_t want_m = 0;
-      for (int32_t v : y) want_m = std::max(want_m, std::abs(v));
-      const float scale = static_cast<float>(want_m) / 7.0f;
-      const QuantGrid g{1, 1, rows * cols, &scale, nullptr, -7, 7};
-      for (Rounding r : {Rounding::stochastic, Rounding::nearest})
-        for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 33) + 17}) {
-          const RandomKey key{78, 4, first};
-          std::vector<int8_t> want(x.size());
-          ref::quantize_i32_i8(g, y.data(), want.data(), r, key);
-          for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni}) {
-            if (!isa_supported(isa)) continue;
-            for (int threads : {1, 3}) {
-              set_active_isa(isa);
-              set_num_threads(threads);
-              std::vector<int8_t> got(x.size(), 99);
-              const int32_t m = fwht_i8_max_abs(rows, cols, h, x.data());
-              quantize_fwht_i8(rows, cols, h, x.data(), g, m, got.data(), r, key);
-              set_num_threads(saved_threads);
-              set_active_isa(best_supported_isa());
-              ASSERT_EQ(m, want_m) << isa_name(isa) << " h=" << h << " rows=" << rows;
-              ASSERT_EQ(got, want) << isa_name(isa) << " h=" << h << " rows=" << rows << " first=" << first
-                                   << " stochastic=" << (r == Rounding::stochastic);
-            }
-          }
-        }
-    }
 }
 
 // Dequantizers of int8, uint8 and int32 codes, per channel with zero points: the fast path

@@ -55,15 +55,6 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 void quantize_i32_i8_bounded(const QuantGrid& g, const int32_t* x, int32_t max_abs, int8_t* q, Rounding r,
                              RandomKey key);
 
-// Q(H·x) for int8 codes x (rows, cols), contiguous, H the Walsh–Hadamard transform along rows in
-// blocks of h (a power of two dividing cols): fwht_i8_max_abs = max|H·x| (fwht_i8_i32_max_abs's
-// value) and quantize_fwht_i8 = quantize_i32_i8_bounded(g, H·x, max_abs, q, r, key) with
-// g.inner = rows·cols, bit for bit; for h <= 16 the fast path keeps H·x in registers and a
-// 2048-value scratch instead of an int32 matrix.
-int32_t fwht_i8_max_abs(int64_t rows, int64_t cols, int64_t h, const int8_t* x);
-void quantize_fwht_i8(int64_t rows, int64_t cols, int64_t h, const int8_t* x, const QuantGrid& g, int32_t max_abs,
-                      int8_t* q, Rounding r, RandomKey key);
-
 // x = (q - zp[c]) · scale[c], computed as float(q - zp) * scale.
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
