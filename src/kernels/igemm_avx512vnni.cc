@@ -352,18 +352,26 @@ void store_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t ro
 void scatter_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols,
                    const int32_t* acc, int64_t ldt) {
   constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  // Everything read per row is loaded into locals first: through the (may-alias) stores the
+  // compiler would reload it for every vector.
   const IgemmScatter& sc = *out.scatter;
+  float* const cf = out.cf;
+  const int64_t* const offset = sc.offset;
+  const uint64_t* const* const masks = sc.mask;
   const __m512 alpha = _mm512_set1_ps(sc.alpha);
+  const int64_t vecs = (cols + 15) / 16;
+  const __mmask16 last = static_cast<__mmask16>(cols % 16 == 0 ? 0xFFFFu : (1u << (cols % 16)) - 1);
   for (int64_t i = 0; i < rows; ++i) {
     const int32_t* src = acc + i * ldt;
-    const uint64_t* mask = sc.mask[m0 + i];
-    for (int64_t j = 0; j < cols; j += 16) {
-      const int64_t n = n0 + j;  // a multiple of 16: its 16 mask bits lie in one word
-      __mmask16 live = static_cast<__mmask16>(cols - j >= 16 ? 0xFFFFu : (1u << (cols - j)) - 1);
-      if (mask != nullptr) live &= static_cast<__mmask16>(mask[n / 64] >> (n % 64));
+    const int64_t off = offset[m0 + i] + n0;  // column n0 + c lands at cf[off + c]
+    const uint64_t* mask = masks[m0 + i];
+    // n0 is a multiple of kIgemmScatterCols = 32: the block's mask bits lie in one word.
+    const uint64_t bits = mask != nullptr ? mask[n0 / 64] >> (n0 % 64) : ~uint64_t{0};
+    for (int64_t j = 0; j < vecs; ++j) {
+      const __mmask16 live = static_cast<__mmask16>((j + 1 == vecs ? last : 0xFFFFu) & (bits >> (16 * j)));
       if (live == 0) continue;
-      float* dst = out.cf + (sc.offset[m0 + i] + n);
-      const __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, src + j)), alpha, kCur);
+      float* dst = cf + (off + 16 * j);
+      const __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, src + 16 * j)), alpha, kCur);
       _mm512_mask_storeu_ps(dst, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, dst), v, kCur));
     }
   }
