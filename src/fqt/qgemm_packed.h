@@ -1,6 +1,6 @@
-// Private to fqt: the scaled integer GEMM of qgemm.h with its B operand packed once and reused
-// for several products (row blocks of one A, or many A), so that a caller can cut a product into
-// pieces that stay in cache without packing B again for each.
+// Private to fqt: the scaled integer GEMM of qgemm.h in the forms QConv2d needs beyond
+// int_matmul: B packed once and reused for several products (row blocks of one A, or many A),
+// its output scattered into place (col2im fused), and B given transposed (im2col's rows).
 #pragma once
 
 #include <cstdint>
