@@ -1,6 +1,7 @@
 // im2col / col2im for QConv2d, one sample at a time. im2col reads a zero-padded copy of the
-// sample (no bounds checks); col2im adds each tap's valid range of output columns [lo, hi)
-// (those whose input column lies inside the image) to the unpadded gradient.
+// sample (no bounds checks), or for same-size convs shifts each channel under a tap mask;
+// col2im adds each tap's valid range of output columns [lo, hi) (those whose input column lies
+// inside the image) to the unpadded gradient.
 #include "conv_lowering.h"
 
 #include <algorithm>
@@ -44,9 +45,9 @@ void add_row(float* __restrict d, const float* __restrict s, int64_t n) {
 
 // Stride 1 with the output as large as the input (R = S = 2·pad + 1): position l = oh·W + ow
 // of tap (r, s) reads input cell l + delta of its channel, delta = (r - pad)·W + (s - pad), so
-// a tap's valid positions form one flat run [first, last). Inside the run, the positions whose
+// a tap's valid positions lie in one flat run [first, last). Inside the run, the positions whose
 // column falls off the image (the first or last |s - pad| columns of each row) map to cells
-// of the neighbouring row and are fixed up separately.
+// of the neighbouring row: the tap's mask leaves them out.
 bool same_size(const ConvGeometry& g) { return g.stride == 1 && g.OH == g.H && g.OW == g.W; }
 
 struct TapRun {
@@ -64,20 +65,7 @@ TapRun tap_run(const ConvGeometry& g, int64_t r, int64_t s) {
   return t;
 }
 
-// Zeroes the off-image columns of rows [oh_lo, oh_hi) of a tap's row of L values. Column by
-// column (strided stores): row by row, GCC turns each one- or two-element run into a memset
-// call, which cost more than the rest of col2im's work on that row.
-template <typename T>
-void zero_off_image(const ConvGeometry& g, const TapRun& t, T* row) {
-  if (t.cols.lo == 0 && t.cols.hi == g.W) return;
-  for (int64_t ow = 0; ow < t.cols.lo; ++ow)
-    for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) row[oh * g.W + ow] = T{0};
-  for (int64_t ow = t.cols.hi; ow < g.W; ++ow)
-    for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) row[oh * g.W + ow] = T{0};
-}
-
-// The R·S taps' runs (the same for every channel), index r·S + s: computed once per call, as
-// their divisions would otherwise cost more than copying a short row (49 positions at 7×7).
+// The R·S taps' runs (the same for every channel), index r·S + s.
 std::vector<TapRun> tap_runs(const ConvGeometry& g) {
   std::vector<TapRun> t(static_cast<size_t>(g.R * g.S));
   for (int64_t r = 0; r < g.R; ++r)
@@ -85,29 +73,9 @@ std::vector<TapRun> tap_runs(const ConvGeometry& g) {
   return t;
 }
 
-void im2col_same_size(const ConvGeometry& g, const int8_t* x, int8_t* out) {
-  const int64_t L = g.L(), HW = g.H * g.W;
-  const std::vector<TapRun> runs = tap_runs(g);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) {
-        int8_t* row = out + ((c * g.R + r) * g.S + s) * L;
-        const TapRun& t = runs[static_cast<size_t>(r * g.S + s)];
-        if (t.empty()) {
-          std::memset(row, 0, static_cast<size_t>(L));
-          continue;
-        }
-        std::memset(row, 0, static_cast<size_t>(t.first));
-        std::memcpy(row + t.first, x + c * HW + t.first + t.delta, static_cast<size_t>(t.last - t.first));
-        std::memset(row + t.last, 0, static_cast<size_t>(L - t.last));
-        zero_off_image(g, t, row);
-      }
-}
-
 }  // namespace
 
 void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* out) {
-  if (same_size(g)) return im2col_same_size(g, x, out);
   pad_sample(g, x, padded);
   const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad, OW = g.OW, L = g.L();
   const int64_t pieces = (OW + kIm2colSlack - 1) / kIm2colSlack * kIm2colSlack;
@@ -134,28 +102,8 @@ void im2col_rows_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8
       }
 }
 
-void im2col_positions_i8(const ConvGeometry& g, const int8_t* x, int8_t* padded, int8_t* rows, int8_t* out) {
-  im2col_rows_i8(g, x, padded, rows);
-  kernels::transpose_i8(g.CRS(), g.L(), rows, g.L(), out, g.CRS());
-}
-
 void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx) {
   const int64_t L = g.L();
-  if (same_size(g)) {
-    // One flat add per tap. The off-image entries inside the run are zeroed first: adding +0
-    // leaves every dx value as it is (dx starts at +0 and a sum is -0 only if all terms are).
-    const std::vector<TapRun> runs = tap_runs(g);
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t r = g.R - 1; r >= 0; --r)
-        for (int64_t s = g.S - 1; s >= 0; --s) {
-          float* row = dcol + ((c * g.R + r) * g.S + s) * L;
-          const TapRun& t = runs[static_cast<size_t>(r * g.S + s)];
-          if (t.empty()) continue;
-          zero_off_image(g, t, row);
-          add_row(dx + c * g.H * g.W + t.first + t.delta, row + t.first, t.last - t.first);
-        }
-    return;
-  }
   std::vector<ColRange> cols(static_cast<size_t>(g.S));
   for (int64_t s = 0; s < g.S; ++s) cols[static_cast<size_t>(s)] = valid_cols(g, s);
   for (int64_t c = 0; c < g.C; ++c)
@@ -175,6 +123,47 @@ void col2im_rows_add(const ConvGeometry& g, float* dcol, float* dx) {
           }
         }
       }
+}
+
+bool col2im_fusable(const ConvGeometry& g) { return same_size(g); }
+
+TapMasks tap_masks(const ConvGeometry& g) {
+  const int64_t RS = g.R * g.S, L = g.L(), words = (L + 63) / 64;
+  const std::vector<TapRun> runs = tap_runs(g);
+  TapMasks tm;
+  tm.mask.assign(static_cast<size_t>(RS), std::vector<uint64_t>(static_cast<size_t>(words), 0));
+  for (int64_t t = 0; t < RS; ++t) {
+    const TapRun& run = runs[static_cast<size_t>(t)];
+    tm.delta.push_back(run.delta);
+    if (run.empty()) continue;
+    std::vector<uint64_t>& m = tm.mask[static_cast<size_t>(t)];
+    for (int64_t l = run.first; l < run.last; ++l)
+      if (l % g.W >= run.cols.lo && l % g.W < run.cols.hi) m[static_cast<size_t>(l / 64)] |= uint64_t{1} << (l % 64);
+  }
+  return tm;
+}
+
+void im2col_rows_i8(const ConvGeometry& g, const TapMasks& taps, const int8_t* x, int8_t* out) {
+  const int64_t RS = g.R * g.S, L = g.L(), HW = g.H * g.W;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t t = 0; t < RS; ++t)
+      kernels::shifted_copy_i8(L, x + c * HW, taps.delta[static_cast<size_t>(t)], taps.mask[static_cast<size_t>(t)].data(),
+                               out + (c * RS + t) * L);
+}
+
+Col2imScatter col2im_scatter(const ConvGeometry& g) {
+  const int64_t RS = g.R * g.S;
+  Col2imScatter sc;
+  sc.taps = tap_masks(g);
+  // Tap-major: consecutive GEMM rows add to different channels, so that a row's loads of dx
+  // do not wait on the previous row's stores to the same, one element shifted, cells.
+  for (int64_t t = RS - 1; t >= 0; --t)
+    for (int64_t c = 0; c < g.C; ++c) {
+      sc.row.push_back(c * RS + t);
+      sc.offset.push_back(c * g.H * g.W + sc.taps.delta[static_cast<size_t>(t)]);
+      sc.mask.push_back(sc.taps.mask[static_cast<size_t>(t)].data());
+    }
+  return sc;
 }
 
 }  // namespace lowbit::fqt

@@ -17,13 +17,28 @@ namespace {
 
 // Which operand of a per-sample GEMM the integer GEMM packs (its B) changes nothing in the
 // result (the same integer dot products; the two scales commute exactly) but changes its speed.
-// Measured with the AVX-512 VNNI kernel at ResNet-20 shapes (µs per sample, packed/other):
-// forward packs the columns when there are many positions per output channel (784 positions,
-// 16 channels: 13/19) and W_q otherwise (196/32: 10.6/9.8, 49/64: 11.7/9.5); the weight
-// gradient packs G_n for up to 32 output channels (16: 8.9/11.0, 32: 7.7/9.1) and the
-// transformed columns beyond (64: 13.5/16.9).
-bool pack_columns_forward(const ConvGeometry& g) { return g.L() >= 8 * g.K; }
+// Measured with the AVX-512 VNNI kernel at ResNet-20 shapes (µs per sample, packed/other): the
+// weight gradient packs G_n for up to 32 output channels (16: 8.9/11.0, 32: 7.7/9.1) and the
+// transformed columns beyond (64: 13.5/16.9). The forward packs the columns, straight from
+// im2col's rows (int_matmul_bt), at every stage.
 bool pack_small_output_channels(int64_t K) { return K <= 32; }
+
+// Rows row[0], row[1], ... of q's codes (same scale).
+QTensor permute_rows(const QTensor& q, const std::vector<int64_t>& row) {
+  const int64_t cols = q.codes.size(1);
+  QTensor out{Tensor::empty({static_cast<int64_t>(row.size()), cols}, DType::i8), q.params};
+  for (size_t m = 0; m < row.size(); ++m)
+    std::copy_n(q.codes.data<int8_t>() + row[m] * cols, cols, out.codes.data<int8_t>() + static_cast<int64_t>(m) * cols);
+  return out;
+}
+
+// x (C, H, W) codes as im2col's rows (CRS, L): from the taps of a same-size conv, else through
+// a zero-padded copy.
+void im2col(const ConvGeometry& g, const TapMasks* taps, const int8_t* x, int8_t* out) {
+  if (taps) return im2col_rows_i8(g, *taps, x, out);
+  Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8);
+  im2col_rows_i8(g, x, padded.data<int8_t>(), out);
+}
 
 // Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
 constexpr int64_t kDcolPieceFloats = 16384;
@@ -46,15 +61,20 @@ struct QConvNode : Node {
   // the spec's (L, CRS) product computed transposed, so col2im reads rows. It runs a few input
   // channels (their R·S rows of dcol) at a time, so that each piece of dcol is added to dX while
   // still in L1/L2; a dX element only receives terms of its own channel, in the same order.
-  void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Streams& st, float* dx_n) const {
+  // With `fused` (col2im_fusable convs), w_op's rows are in fused->row order and the GEMM adds
+  // straight into dX (col2im in its epilogue): no dcol at all.
+  void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Col2imScatter* fused, const Streams& st,
+                         float* dx_n) const {
     const QuantConfig& cfg = ctx->cfg;
     const int64_t K = geo.K, L = geo.L(), RS = geo.R * geo.S;
-    const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
-    Tensor gt = Tensor::empty({L, K}), dcol = Tensor::empty({channels * RS, L});
+    Tensor gt = Tensor::empty({L, K});
     transpose_f32(gn, K, L, gt.data<float>());
     const QTensor gq =
         grad_operand(gt.data<float>(), L, K, cfg.grad_input, {ctx->seed, st.grad_input_g, static_cast<uint64_t>(n * L * K)});
     const PackedOperand gp = pack_operand(gq, cfg.grad_input);
+    if (fused) return int_matmul_scatter_add(w_op, gp, cfg.grad_input, 1.0f, fused->offset.data(), fused->mask.data(), dx_n);
+    const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
+    Tensor dcol = Tensor::empty({channels * RS, L});
     for (int64_t c0 = 0; c0 < geo.C; c0 += channels) {
       ConvGeometry piece = geo;
       piece.C = std::min(channels, geo.C - c0);
@@ -67,12 +87,12 @@ struct QConvNode : Node {
   // the L positions of the sample; written to dw_n, as its transpose (CRS, K) when
   // pack_small_output_channels(K): the GEMM then runs as dW_nᵀ so that its packed operand is
   // the small G_n rather than the CRS×L columns, and the batch sum is transposed once.
-  void grad_weight_sample(int64_t n, const float* gn, const Streams& st, float* dw_n) const {
+  // `taps`: those of a same-size conv, else null.
+  void grad_weight_sample(int64_t n, const float* gn, const TapMasks* taps, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
     QTensor xt{Tensor::empty({CRS, L}, DType::i8), x.params};
-    Tensor padded = Tensor::empty({geo.padded_bytes()}, DType::i8);
-    im2col_rows_i8(geo, x.codes.data<int8_t>() + n * geo.CHW(), padded.data<int8_t>(), xt.codes.data<int8_t>());
+    im2col(geo, taps, x.codes.data<int8_t>() + n * geo.CHW(), xt.codes.data<int8_t>());
     const QTensor gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
     const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
@@ -90,7 +110,10 @@ struct QConvNode : Node {
     Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H, geo.W}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
-    const QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
+    const bool same_size = col2im_fusable(geo), fuse = want_x && same_size;
+    const Col2imScatter fused = same_size ? col2im_scatter(geo) : Col2imScatter{};
+    QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
+    if (fuse) w_op = permute_rows(w_op, fused.row);
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
                      sr_stream(*ctx, SrTensor::grad_weight_x)};
     const float* gp = gc.data<float>();
@@ -111,9 +134,9 @@ struct QConvNode : Node {
           if (want_x) {
             float* dx_n = dx.data<float>() + n * geo.CHW();
             std::fill(dx_n, dx_n + geo.CHW(), 0.0f);
-            grad_input_sample(n, gn, w_op, st, dx_n);
+            grad_input_sample(n, gn, w_op, fuse ? &fused : nullptr, st, dx_n);
           }
-          if (want_w) grad_weight_sample(n, gn, st, dw_group.data<float>() + j * K * CRS);
+          if (want_w) grad_weight_sample(n, gn, same_size ? &fused.taps : nullptr, st, dw_group.data<float>() + j * K * CRS);
         }
       });
       if (want_w) {
@@ -159,22 +182,15 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
-  // W_q, when it is the packed operand, is packed once for all samples.
-  const PackedOperand wp = pack_columns_forward(g) ? PackedOperand{} : pack_operand(wq, cfg.forward);
+  const TapMasks taps = col2im_fusable(g) ? tap_masks(g) : TapMasks{};
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
-    QTensor col{Tensor::empty({L, CRS}, DType::i8), xq.params};
-    Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8), rows = Tensor::empty({CRS, L}, DType::i8);
-    Tensor yt = Tensor::empty({L, g.K});
+    Tensor rows = Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
-      im2col_positions_i8(g, xq.codes.data<int8_t>() + n * CHW, padded.data<int8_t>(), rows.data<int8_t>(),
-                          col.codes.data<int8_t>());
+      im2col(g, col2im_fusable(g) ? &taps : nullptr, xq.codes.data<int8_t>() + n * CHW, rows.data<int8_t>());
       float* yn = y.data<float>() + n * g.K * L;
-      if (pack_columns_forward(g)) {
-        qforward(wq, col, cfg.forward, yn, L);  // (K, L) = W_q · colᵀ
-      } else {  // (L, K) = col · W_qᵀ, transposed
-        int_matmul_rows(col, 0, L, wp, cfg.forward, 1.0f, yt.data<float>(), g.K);  // = qforward(col, wq, ...)
-        transpose_f32(yt.data<float>(), L, g.K, yn);
-      }
+      // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight
+      // from the rows, the output in NCHW order (no transposes).
+      int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
       if (bc.defined())
         for (int64_t k = 0; k < g.K; ++k)
           for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bias_p[k];

@@ -102,6 +102,28 @@ void int_matmul_rows(const QTensor& A, int64_t r0, int64_t r1, const PackedOpera
                             {g.acc.model, g.acc.bits, g.acc.tile}, ep, C, ldc);
 }
 
+void int_matmul_bt(const QTensor& A, const int8_t* Bt, int64_t N, int64_t ldbt, float b_scale, const GemmConfig& g,
+                   float extra, float* C, int64_t ldc) {
+  const int64_t M = A.codes.size(0), K = A.codes.size(1);
+  check_gemm(K, g);
+  kernels::IgemmEpilogue ep;
+  ep.alpha = A.scale() * b_scale * extra;  // int_matmul's alpha
+  kernels::igemm_f32_bt(M, N, K, {A.codes.data<int8_t>(), K, false}, Bt, ldbt, {g.acc.model, g.acc.bits, g.acc.tile},
+                        ep, C, ldc);
+}
+
+void int_matmul_scatter_add(const QTensor& A, const PackedOperand& B, const GemmConfig& g, float extra,
+                            const int64_t* offset, const uint64_t* const* mask, float* out) {
+  const int64_t K = A.codes.size(1);
+  LOWBIT_CHECK(B.codes.k == K, "int_matmul_scatter_add: A is {}, B has k {}", shape_str(A.shape()), B.codes.k);
+  kernels::IgemmScatter sc;
+  sc.alpha = A.scale() * B.scale * extra;  // int_matmul_rows' alpha
+  sc.offset = offset;
+  sc.mask = mask;
+  kernels::igemm_scatter_add_packed(A.codes.size(0), {A.codes.data<int8_t>(), K, false}, B.codes,
+                                    {g.acc.model, g.acc.bits, g.acc.tile}, sc, out);
+}
+
 Tensor transpose_i8(const Tensor& q) {
   Tensor t = Tensor::empty({q.size(1), q.size(0)}, DType::i8);
   kernels::transpose_i8(q.size(0), q.size(1), q.data<int8_t>(), q.size(1), t.data<int8_t>(), q.size(0));

@@ -1,6 +1,6 @@
-// Private to fqt: the scaled integer GEMM of qgemm.h with its B operand packed once and reused
-// for several products (row blocks of one A, or many A), so that a caller can cut a product into
-// pieces that stay in cache without packing B again for each.
+// Private to fqt: the scaled integer GEMM of qgemm.h in the forms QConv2d needs beyond
+// int_matmul: B packed once and reused for several products (row blocks of one A, or many A),
+// its output scattered into place (col2im fused), and B given transposed (im2col's rows).
 #pragma once
 
 #include <cstdint>
@@ -20,5 +20,16 @@ PackedOperand pack_operand(const QTensor& B, const GemmConfig& g);
 // B packed by pack_operand with the same g. Bit for bit the rows int_matmul writes.
 void int_matmul_rows(const QTensor& A, int64_t r0, int64_t r1, const PackedOperand& B, const GemmConfig& g, float extra,
                      float* C, int64_t ldc);
+
+// out += int_matmul(A, B, g, extra) scattered as kernels::igemm_scatter_add_packed specifies
+// (row m's column n added to out[offset[m] + n] where bit n of mask[m] is set; the same fp32
+// values int_matmul_rows writes, added in that header's order).
+void int_matmul_scatter_add(const QTensor& A, const PackedOperand& B, const GemmConfig& g, float extra,
+                            const int64_t* offset, const uint64_t* const* mask, float* out);
+
+// C (M, N) = int_matmul(A, B, g, extra, C, ldc) for B (N, K) codes of scale b_scale given as
+// their transpose Bt (K, N), row stride ldbt (an im2col's rows): bit for bit, no transpose.
+void int_matmul_bt(const QTensor& A, const int8_t* Bt, int64_t N, int64_t ldbt, float b_scale, const GemmConfig& g,
+                   float extra, float* C, int64_t ldc);
 
 }  // namespace lowbit::fqt

@@ -157,6 +157,63 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
   igemm_packed_any(M, A, B, acc, out);
 }
 
+void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& spec,
+                  const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  detail::IgemmOut out;
+  out.cf = C;
+  out.ldc = ldc;
+  out.ep = ep;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc) && avx512vnni::packed_layout(acc) == 1) {
+    std::vector<int8_t> abuf;
+    int64_t lda = 0;
+    const int8_t* a = as_int8(A, M, K, abuf, &lda);
+    const auto bytes = static_cast<size_t>((avx512vnni::packed_b_bytes(N, K, 1) + 63) / 64 * 64);
+    std::unique_ptr<void, void (*)(void*)> panels(std::aligned_alloc(64, bytes), std::free);
+    avx512vnni::pack_b_kmajor(N, K, Bt, ldbt, panels.get());
+    return avx512vnni::igemm_packed(M, N, K, a, lda, panels.get(), acc, out);
+  }
+  std::vector<int8_t> b(static_cast<size_t>(N * K));
+  transpose_i8(K, N, Bt, ldbt, b.data(), K);
+  igemm_any(M, N, K, A, IntOperand{b.data(), K, false}, spec, out);
+}
+
+void igemm_scatter_add_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& spec,
+                              const IgemmScatter& scatter, float* out) {
+  const int64_t N = B.n, K = B.k;
+  if (M <= 0 || N <= 0) return;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (B.layout == 1 && active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc) &&
+      avx512vnni::packed_layout(acc) == 1) {
+    std::vector<int8_t> abuf;
+    int64_t lda = 0;
+    const int8_t* a = as_int8(A, M, K, abuf, &lda);
+    detail::IgemmOut o;
+    o.cf = out;
+    o.scatter = &scatter;
+    return avx512vnni::igemm_packed(M, N, K, a, lda, B.panels.get(), acc, o);
+  }
+  // Every other path: each block of columns as an fp32 product, then its adds in order.
+  std::vector<float> c(static_cast<size_t>(M * kIgemmScatterCols));
+  for (int64_t n0 = 0; n0 < N; n0 += kIgemmScatterCols) {
+    const int64_t cols = std::min(kIgemmScatterCols, N - n0);
+    detail::IgemmOut o;
+    o.cf = c.data();
+    o.ldc = cols;
+    o.ep.alpha = scatter.alpha;
+    igemm_any(M, cols, K, A, IntOperand{B.plain.get() + n0 * K, K, false}, spec, o);
+    for (int64_t m = 0; m < M; ++m) {
+      const uint64_t* mask = scatter.mask[m];
+      for (int64_t n = n0; n < n0 + cols; ++n) {
+        if (mask != nullptr && ((mask[n / 64] >> (n % 64)) & 1) == 0) continue;
+        float& d = out[scatter.offset[m] + n];
+        d = d + c[static_cast<size_t>(m * cols + n - n0)];
+      }
+    }
+  }
+}
+
 void igemm_s32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc, int32_t* C,
                int64_t ldc) {
   detail::IgemmOut out;
@@ -320,6 +377,10 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
 void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy) {
   if (active_isa() >= Isa::avx2) return avx2::transpose_i8(rows, cols, x, ldx, y, ldy);
   portable::transpose_i8(rows, cols, x, ldx, y, ldy);
+}
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out) {
+  if (active_isa() >= Isa::avx512) return avx512::shifted_copy_i8(n, x, delta, mask, out);
+  portable::shifted_copy_i8(n, x, delta, mask, out);
 }
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (active_isa() >= Isa::avx2) return avx2::transpose_f32(rows, cols, x, ldx, y, ldy);

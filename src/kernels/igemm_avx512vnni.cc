@@ -230,6 +230,39 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
   });
 }
 
+// pack_b_u8's panels from B given K-major (Bt: K×N): per group of four k and 64 columns, the
+// four rows' bytes interleaved into one word per column (bytes, then 16-bit pairs, within
+// 128-bit lanes), then the lanes regrouped so that panel j gets columns 16j..16j+15. Masked
+// loads read nothing beyond N or K; those bytes stay 0 (pack_b_u8's padding), the rest are
+// flipped to u8.
+void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const int8_t* Bt, int64_t ldbt, uint8_t* bp) {
+  const int64_t panels = (N + 15) / 16;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t c0 = 0; c0 < N; c0 += 64) {
+    const int64_t cols = std::min<int64_t>(64, N - c0);
+    const __mmask64 live = cols == 64 ? ~__mmask64{0} : (__mmask64{1} << cols) - 1;
+    const int64_t p0 = c0 / 16, np = std::min<int64_t>(4, panels - p0);
+    for (int64_t kq = 0; kq < K4; ++kq) {
+      __m512i r[4];
+      LOWBIT_UNROLL for (int i = 0; i < 4; ++i) {
+        const int64_t k = 4 * kq + i;
+        const __mmask64 m = k < K ? live : 0;
+        r[i] = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, Bt + (k < K ? k : 0) * ldbt + c0), flip));
+      }
+      const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
+      const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
+      // q[i], 128-bit lane j: the words of columns 16j + 4i .. 16j + 4i + 3.
+      const __m512i q0 = _mm512_unpacklo_epi16(lo01, lo23), q1 = _mm512_unpackhi_epi16(lo01, lo23);
+      const __m512i q2 = _mm512_unpacklo_epi16(hi01, hi23), q3 = _mm512_unpackhi_epi16(hi01, hi23);
+      const __m512i a = _mm512_shuffle_i32x4(q0, q1, 0x44), b = _mm512_shuffle_i32x4(q0, q1, 0xEE);
+      const __m512i c = _mm512_shuffle_i32x4(q2, q3, 0x44), d = _mm512_shuffle_i32x4(q2, q3, 0xEE);
+      const __m512i p[4] = {_mm512_shuffle_i32x4(a, c, 0x88), _mm512_shuffle_i32x4(a, c, 0xDD),
+                            _mm512_shuffle_i32x4(b, d, 0x88), _mm512_shuffle_i32x4(b, d, 0xDD)};
+      for (int64_t j = 0; j < np; ++j) _mm512_store_si512(bp + ((p0 + j) * K4 + kq) * 64, p[j]);
+    }
+  }
+}
+
 // Lane r of the result = Σ of the 16 lanes of v[r]: a tree of even/odd lane pairings (15
 // two-source permute pairs and adds for 16 sums, where 16 separate reductions take ~8 ops each).
 inline __m512i sum_lanes16(__m512i (&v)[16]) {
@@ -312,6 +345,38 @@ void store_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t ro
   }
 }
 
+// The scatter-add epilogue (igemm.h IgemmScatter) of a rows×cols block at (m0, n0): per row,
+// v = float(acc)·alpha as store_block rounds it, added to out[offset[m] + n] under the row's
+// mask. Called in the order igemm.h specifies (n0 a multiple of kIgemmScatterCols, cols at most
+// that): rows ascending, then columns ascending.
+void scatter_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols,
+                   const int32_t* acc, int64_t ldt) {
+  constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  // Everything read per row is loaded into locals first: through the (may-alias) stores the
+  // compiler would reload it for every vector.
+  const IgemmScatter& sc = *out.scatter;
+  float* const cf = out.cf;
+  const int64_t* const offset = sc.offset;
+  const uint64_t* const* const masks = sc.mask;
+  const __m512 alpha = _mm512_set1_ps(sc.alpha);
+  const int64_t vecs = (cols + 15) / 16;
+  const __mmask16 last = static_cast<__mmask16>(cols % 16 == 0 ? 0xFFFFu : (1u << (cols % 16)) - 1);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t* src = acc + i * ldt;
+    const int64_t off = offset[m0 + i] + n0;  // column n0 + c lands at cf[off + c]
+    const uint64_t* mask = masks[m0 + i];
+    // n0 is a multiple of kIgemmScatterCols = 32: the block's mask bits lie in one word.
+    const uint64_t bits = mask != nullptr ? mask[n0 / 64] >> (n0 % 64) : ~uint64_t{0};
+    for (int64_t j = 0; j < vecs; ++j) {
+      const __mmask16 live = static_cast<__mmask16>((j + 1 == vecs ? last : 0xFFFFu) & (bits >> (16 * j)));
+      if (live == 0) continue;
+      float* dst = cf + (off + 16 * j);
+      const __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, src + 16 * j)), alpha, kCur);
+      _mm512_mask_storeu_ps(dst, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, dst), v, kCur));
+    }
+  }
+}
+
 // Packs B into panels of 32 columns of int16, one register per k.
 void pack_b_i16(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int16_t* bp) {
   const int64_t panels = (N + 31) / 32;
@@ -335,7 +400,8 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
   const int64_t width = NR * cols_per_panel;
   const int64_t groups = (N + width - 1) / width, chunks = (M + kRowChunk - 1) / kRowChunk;
   const int64_t kb = kblock > 0 ? kblock : std::max<int64_t>(g.K4, 1);
-  parallel_for(groups * chunks, 1, [&](int64_t t0, int64_t t1) {
+  // Work items run in order t = group·chunks + chunk: a scatter's required order when run serially.
+  const auto items = [&](int64_t t0, int64_t t1) {
     alignas(64) int32_t buf[kRowChunk * NR * 32];
     Args a = g;
     for (int64_t t = t0; t < t1; ++t) {
@@ -355,9 +421,15 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
       if (corr)
         for (int64_t m = m0; m < m_end; ++m)
           for (int64_t j = 0; j < cols; ++j) buf[(m - m0) * ldt + j] -= corr[m];
-      store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      if (out.scatter) {
+        scatter_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      } else {
+        store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      }
     }
-  });
+  };
+  if (out.scatter) return items(0, groups * chunks);
+  parallel_for(groups * chunks, 1, items);
 }
 
 }  // namespace
@@ -377,6 +449,10 @@ int64_t packed_b_bytes(int64_t N, int64_t K, int layout) {
 void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst) {
   if (layout == 2) return pack_b_i16(N, K, B, ldb, static_cast<int16_t*>(dst));
   pack_b_u8(N, K, (K + 3) / 4, B, ldb, static_cast<uint8_t*>(dst));
+}
+
+void pack_b_kmajor(int64_t N, int64_t K, const int8_t* Bt, int64_t ldbt, void* dst) {
+  pack_b_u8_kmajor(N, K, (K + 3) / 4, Bt, ldbt, static_cast<uint8_t*>(dst));
 }
 
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* packed, const AccSpec& acc,
@@ -417,6 +493,7 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   // Register blocks: 12×2 (24 accumulators) exact, 6×2 (12 + 12 wide lanes) tiled. 8×3, 6×4 and
   // 4×3 measured the same or up to 8 % slower on Zen 4 (1024³ and 128×512×784, one thread).
   constexpr int kNr = 2, kMrExact = 12, kNrTiled = 2, kMrTiled = 6;
+  static_assert(kNr * 16 == kIgemmScatterCols && kNrTiled * 16 == kIgemmScatterCols, "scatter column blocks");
   static constexpr auto exact_table = table_of<Exact, kMrExact>(std::make_integer_sequence<int, kNr>());
   static constexpr auto tiled_table = table_of<Tiled, kMrTiled>(std::make_integer_sequence<int, kNrTiled>());
   // Blocks of K: 256 groups (1024 k, a 32 KiB two-panel block; measured ~3 % faster than 128

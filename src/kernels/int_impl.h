@@ -15,12 +15,14 @@ namespace lowbit::kernels {
 
 namespace detail {
 
-// Destination of an integer GEMM: int32 (cf == null) or fp32 through the epilogue.
+// Destination of an integer GEMM: int32 (cf == null) or fp32 through the epilogue; with
+// `scatter`, fp32 added into cf as igemm_scatter_add_packed specifies (ep and ldc unused).
 struct IgemmOut {
   int32_t* ci = nullptr;
   float* cf = nullptr;
   int64_t ldc = 0;
   IgemmEpilogue ep;
+  const IgemmScatter* scatter = nullptr;
 };
 // Writes a rows×cols block of final accumulators (row stride ldt) at (m0, n0).
 void igemm_store(const IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int64_t cols, const int32_t* acc,
@@ -45,8 +47,11 @@ void igemm(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const 
 int packed_layout(const AccSpec& acc);
 int64_t packed_b_bytes(int64_t N, int64_t K, int layout);
 void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst);
+// The layout-1 panels of B = Btᵀ from Bt (K×N, row stride ldbt), the same bytes as pack_b.
+void pack_b_kmajor(int64_t N, int64_t K, const int8_t* Bt, int64_t ldbt, void* dst);
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* bp, const AccSpec& acc,
                   const detail::IgemmOut& out);
+// out.scatter is supported by igemm_packed on layout 1 (its column blocks are kIgemmScatterCols wide).
 }  // namespace avx512vnni
 
 namespace avx2 {
@@ -75,6 +80,7 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 // |x| <= 255 and quantize_table_supported (one symmetric grid without zero point).
 bool quantize_table_supported(const QuantGrid& g, Rounding r);
 void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key);
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out);
 }  // namespace avx512
 
 namespace portable {
@@ -96,6 +102,7 @@ void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x);
 
 void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy);
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy);
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out);
 }  // namespace portable
 
 }  // namespace lowbit::kernels

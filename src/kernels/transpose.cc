@@ -1,5 +1,6 @@
 // Portable transposes: square tiles so that both the strided reads and the writes stay in L1.
-// Also the reference (LOWBIT_ISA=ref) — a tiled loop moves the same bytes as the plain one.
+// Also the reference (LOWBIT_ISA=ref) — a tiled loop moves the same bytes as the plain one —
+// and the plain loop of the masked shifted copy.
 #include <algorithm>
 
 #include "int_impl.h"
@@ -25,6 +26,10 @@ void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8
 }
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy) {
   transpose(rows, cols, x, ldx, y, ldy);
+}
+
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out) {
+  for (int64_t l = 0; l < n; ++l) out[l] = (mask[l / 64] >> (l % 64)) & 1 ? x[l + delta] : int8_t{0};
 }
 
 }  // namespace lowbit::kernels::portable

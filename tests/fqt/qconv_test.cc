@@ -174,7 +174,14 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
   // (qconv.cc's kDcolPieceFloats): 10 + 6 channels, and 4 + 2 through the strided col2im.
   const Geo pieces{.N = 2, .C = 16, .H = 12, .W = 14, .K = 8, .R = 3, .S = 3, .stride = 1, .pad = 1};
   const Geo strided_pieces{.N = 2, .C = 6, .H = 40, .W = 40, .K = 4, .R = 3, .S = 3, .stride = 2, .pad = 1};
+  // Same-size convs take the fused col2im (qconv.cc): a kernel wider than the image (taps wholly
+  // off it, flat offsets not monotonic in the tap) and one with > 48 rows × several 32-column
+  // blocks (the GEMM's row chunks and column blocks).
+  const Geo kernel_wider{.N = 2, .C = 2, .H = 3, .W = 2, .K = 4, .R = 5, .S = 5, .stride = 1, .pad = 2};
+  const Geo fused_blocks{.N = 2, .C = 7, .H = 9, .W = 11, .K = 12, .R = 3, .S = 3, .stride = 1, .pad = 1};
   for (int threads : {1, 2, 3}) {
+    check_conv_against_simulation(kernel_wider, false, threads);
+    check_conv_against_simulation(fused_blocks, true, threads);
     check_conv_against_simulation(strided, false, threads);
     check_conv_against_simulation(pointwise, true, threads);
     check_conv_against_simulation(valid, false, threads);

@@ -4,6 +4,8 @@
 // the plain codes), odd and power-of-two-±1 shapes, int4 operands and the fp32 epilogue.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
 #include <string>
 #include <vector>
@@ -115,6 +117,81 @@ TEST(IgemmPacked, Int4OperandsStridedBAndFp32Epilogue) {
     }
   }
   set_active_isa(saved);
+}
+
+// The scatter-add epilogue (col2im fused into the GEMM) against its reference: rows whose
+// targets overlap (so that the order of the fp32 adds shows), masks with holes and a null one,
+// negative offsets, several column blocks and row chunks, every model and path. Products of
+// well over 2^24 in magnitude make the fp32 sums order-sensitive.
+TEST(IgemmPacked, ScatterAddMatchesReferenceEveryModelEveryPath) {
+  std::mt19937 rng(13);
+  const Isa saved = active_isa();
+  int failures = 0;
+  for (const auto& [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {9, 70, 16}, {61, 97, 40}, {150, 33, 13}}) {
+    const auto A = random_codes(M * K, -128, 127, rng), B = random_codes(N * K, -128, 127, rng);
+    const int64_t words = (N + 63) / 64, span = 3 * N;
+    std::vector<int64_t> offset(M);
+    std::vector<std::vector<uint64_t>> masks(M, std::vector<uint64_t>(words));
+    std::vector<const uint64_t*> mask(M);
+    std::uniform_int_distribution<int64_t> off(-N / 2, span - N);
+    for (int64_t m = 0; m < M; ++m) {
+      offset[m] = std::max<int64_t>(off(rng), 0) - (m % 5 == 1 ? std::min<int64_t>(N / 2, 3) : 0);
+      for (auto& w : masks[m]) w = (static_cast<uint64_t>(rng()) << 32) | rng();
+      for (int64_t n = 0; n < N; ++n)  // a negative offset: its first columns must not be live
+        if (offset[m] + n < 0) masks[m][n / 64] &= ~(uint64_t{1} << (n % 64));
+      if (offset[m] + N > span) offset[m] = span - N;
+      mask[m] = m % 7 == 3 && offset[m] >= 0 ? nullptr : masks[m].data();
+    }
+    std::vector<float> start(span);
+    for (auto& v : start) v = std::uniform_real_distribution<float>(-1e6f, 1e6f)(rng);
+    const IgemmScatter sc{0.731f, offset.data(), mask.data()};
+    for (const AccSpec& a : specs()) {
+      std::vector<float> want = start;
+      ref::igemm_scatter_add(M, N, K, {A.data(), K}, {B.data(), K}, a, sc, want.data());
+      for (Isa isa : paths()) {
+        set_active_isa(isa);
+        const IgemmPackedB pb = igemm_pack_b(N, K, {B.data(), K}, a);
+        std::vector<float> got = start;
+        igemm_scatter_add_packed(M, {A.data(), K}, pb, a, sc, got.data());
+        if (got != want && ++failures <= 3) ADD_FAILURE() << "scatter " << describe(a, M, N, K, isa, isa);
+      }
+    }
+  }
+  set_active_isa(saved);
+  EXPECT_EQ(failures, 0);
+}
+
+// B given K-major (im2col's rows): equal to the reference on Btᵀ for every model and path, at
+// widths around the 16-column panels and 64-column loads, K with a partial group of four, and
+// a row stride wider than N.
+TEST(IgemmPacked, KMajorBMatchesReferenceEveryModelEveryPath) {
+  std::mt19937 rng(14);
+  const Isa saved = active_isa();
+  int failures = 0;
+  for (const auto& [M, N, K] : std::vector<std::array<int64_t, 3>>{
+           {1, 1, 1}, {5, 15, 7}, {16, 64, 144}, {13, 65, 30}, {32, 196, 288}, {7, 130, 1030}}) {
+    const int64_t ldbt = N + 3;
+    const auto A = random_codes(M * K, -128, 127, rng), Bt = random_codes(K * ldbt, -128, 127, rng);
+    std::vector<int8_t> B(static_cast<size_t>(N * K));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) B[n * K + k] = Bt[k * ldbt + n];
+    const IgemmEpilogue ep{0.37f};
+    for (const AccSpec& a : specs()) {
+      std::vector<float> want(M * N), got(M * N);
+      ref::igemm_f32(M, N, K, {A.data(), K}, {B.data(), K}, a, ep, want.data(), N);
+      for (Isa isa : paths()) {
+        set_active_isa(isa);
+        std::fill(got.begin(), got.end(), -1.0f);
+        igemm_f32_bt(M, N, K, {A.data(), K}, Bt.data(), ldbt, a, ep, got.data(), N);
+        if (got != want && ++failures <= 3) ADD_FAILURE() << "k-major B " << describe(a, M, N, K, isa, isa);
+      }
+      std::fill(got.begin(), got.end(), -1.0f);
+      ref::igemm_f32_bt(M, N, K, {A.data(), K}, Bt.data(), ldbt, a, ep, got.data(), N);
+      EXPECT_EQ(got, want) << "reference";
+    }
+  }
+  set_active_isa(saved);
+  EXPECT_EQ(failures, 0);
 }
 
 TEST(IgemmPacked, EmptyOperandsWriteNothing) {

@@ -3,6 +3,7 @@
 // outside the destination matrix.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 #include "lowbit/kernels/isa.h"
@@ -43,6 +44,35 @@ TEST(Transpose, Fp32EveryPathEqualsPlainLoop) {
   check_all_shapes<float>(
       [](int64_t r, int64_t c, const float* x, int64_t ldx, float* y, int64_t ldy) { transpose_f32(r, c, x, ldx, y, ldy); },
       -7.5f);
+}
+
+// The masked shifted copy (one im2col row): every path equals the plain loop for lengths around
+// the 64-byte vectors, shifts either way, random masks (set only where the source lies in x, so
+// that the ASan build catches any read outside it); nothing written past n.
+TEST(Transpose, ShiftedCopyEveryPathEqualsPlainLoop) {
+  std::mt19937_64 rng(5);
+  const Isa saved = active_isa();
+  for (int64_t n : {1, 30, 63, 64, 65, 196, 784}) {
+    const int64_t words = (n + 63) / 64;
+    for (int64_t delta : {-29, -1, 0, 2, 29}) {
+      std::vector<int8_t> x(static_cast<size_t>(n));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 251) - 125);
+      std::vector<uint64_t> mask(static_cast<size_t>(words));
+      for (auto& w : mask) w = rng();
+      for (int64_t l = 0; l < words * 64; ++l)  // only positions whose source lies in x
+        if (l >= n || l + delta < 0 || l + delta >= n) mask[l / 64] &= ~(uint64_t{1} << (l % 64));
+      std::vector<int8_t> want(static_cast<size_t>(n + 8), 99);
+      for (int64_t l = 0; l < n; ++l) want[l] = (mask[l / 64] >> (l % 64)) & 1 ? x[l + delta] : int8_t{0};
+      for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni}) {
+        if (!isa_supported(isa)) continue;
+        set_active_isa(isa);
+        std::vector<int8_t> got(static_cast<size_t>(n + 8), 99);
+        shifted_copy_i8(n, x.data(), delta, mask.data(), got.data());
+        EXPECT_EQ(got, want) << isa_name(isa) << " n=" << n << " delta=" << delta;
+      }
+    }
+  }
+  set_active_isa(saved);
 }
 
 }  // namespace

@@ -70,4 +70,26 @@ void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, cons
   });
 }
 
+void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
+                  const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  std::vector<int8_t> b(static_cast<size_t>(N * K));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) b[static_cast<size_t>(n * K + k)] = Bt[k * ldbt + n];
+  ref::igemm_f32(M, N, K, A, IntOperand{b.data(), K, false}, acc, ep, C, ldc);
+}
+
+void igemm_scatter_add(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, const AccSpec& acc,
+                       const IgemmScatter& scatter, float* out) {
+  std::vector<float> c(static_cast<size_t>(M * N));
+  ref::igemm_f32(M, N, K, A, B, acc, IgemmEpilogue{scatter.alpha}, c.data(), N);
+  for (int64_t n0 = 0; n0 < N; n0 += kIgemmScatterCols)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = n0; n < std::min(N, n0 + kIgemmScatterCols); ++n) {
+        const uint64_t* mask = scatter.mask[m];
+        if (mask != nullptr && ((mask[n / 64] >> (n % 64)) & 1) == 0) continue;
+        float& o = out[scatter.offset[m] + n];
+        o = o + c[static_cast<size_t>(m * N + n)];
+      }
+}
+
 }  // namespace lowbit::kernels::ref

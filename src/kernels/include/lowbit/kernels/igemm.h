@@ -69,6 +69,28 @@ void igemm_s32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
 void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc, const IgemmEpilogue& ep,
                       float* C, int64_t ldc);
 
+// igemm_f32 with B given K-major (an im2col's rows): Bt is K×N int8, element (k, n) at
+// Bt[k·ldbt + n], and C = A·Bt, bit for bit igemm_f32 on B = Btᵀ. Spares the caller the
+// transpose: the VNNI path packs its panels straight from the rows.
+void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
+                  const IgemmEpilogue& ep, float* C, int64_t ldc);
+
+// Scatter-add output: col2im fused into the GEMM epilogue. Element (m, n) of the product becomes
+// v = float(acc)·alpha (one fp32 rounding, IgemmEpilogue with alpha only) and is added, out[i] =
+// out[i] + v, to i = offset[m] + n when bit n % 64 of mask[m][n / 64] is set (mask[m]: ⌈N/64⌉
+// words; a row whose mask is null adds every column). The fp32 adds run in a fixed order:
+// blocks of kIgemmScatterCols columns ascending, in a block rows ascending, in a row columns
+// ascending, all on the calling thread (rows may add to the same elements).
+struct IgemmScatter {
+  float alpha = 1.0f;
+  const int64_t* offset = nullptr;        // [M]
+  const uint64_t* const* mask = nullptr;  // [M], each null or ⌈N/64⌉ words
+};
+constexpr int64_t kIgemmScatterCols = 32;
+// The scatter-add of A·Bᵀ with B packed; every targeted out element must exist.
+void igemm_scatter_add_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& acc,
+                              const IgemmScatter& scatter, float* out);
+
 constexpr int64_t kIgemmMaxK = 65536;
 constexpr int64_t acc_qmax(int bits) { return (int64_t{1} << (bits - 1)) - 1; }
 

@@ -12,4 +12,9 @@ namespace lowbit::kernels {
 void transpose_i8(int64_t rows, int64_t cols, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy);
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy);
 
+// out[l] = x[l + delta] where bit l % 64 of mask[l / 64] is set, else 0, for l in [0, n): one
+// im2col row of a stride-1 conv whose output is as large as its input (delta: the tap's shift;
+// mask: the positions that read the image). Only x elements of set bits are read.
+void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* mask, int8_t* out);
+
 }  // namespace lowbit::kernels
