@@ -17,6 +17,7 @@
 
 #include "lowbit/core/error.h"
 #include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_inputs.h"
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/ptq/calibrate.h"
@@ -46,22 +47,30 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// Evaluation inputs and labels: a data set's test split (every ⌊N/count⌋-th) or a .npy pair.
-std::pair<onnx::Array, std::vector<int32_t>> load_eval(const PtqOptions& o, const onnx::ValueType& input) {
-  LOWBIT_REQUIRE(!o.eval.empty(), "ptq", "--eval is required (a .npy batch with --eval-labels, or a data set name)");
-  if (fs::exists(o.eval)) {
-    LOWBIT_REQUIRE(!o.eval_labels.empty(), "ptq", "--eval {} is a file: give its labels with --eval-labels labels.npy", o.eval);
-    const onnx::Array x = load_calibration(DataSource{o.eval, "", {}, o.eval_count}, input);
+// Evaluation inputs and labels: a data set's test split (every ⌊N/count⌋-th) with its labels,
+// or any calibration-style source (.npy per input, folder, random:N) with --eval-labels, or
+// without them (fidelity to fp32: empty labels).
+std::pair<InputBatch, std::vector<int32_t>> load_eval(const PtqOptions& o, const onnx::Graph& g) {
+  LOWBIT_REQUIRE(!o.eval.empty(), "ptq", "--eval is required (.npy per input, random:N, or a data set name)");
+  LOWBIT_REQUIRE(o.eval_count >= 1, "ptq", "--eval-count must be positive, not {}", o.eval_count);
+  if (!is_dataset_name(o.eval)) {
+    const InputBatch x = load_calibration(DataSource{o.eval, "", {}, o.eval_count}, g, 2);  // seed 2: random:N differs from --calib's
+    if (o.eval_labels.empty()) return {x, {}};
     const onnx::Array y = onnx::load_npy(o.eval_labels);
     LOWBIT_REQUIRE(y.dim() == 1 && (y.type() == onnx::ElemType::i64 || y.type() == onnx::ElemType::i32), "ptq",
                    "--eval-labels {} must be a 1-D int64 array of class ids (is {} {})", o.eval_labels, onnx::elem_name(y.type()),
                    shape_str(y.shape()));
-    LOWBIT_REQUIRE(y.shape()[0] >= x.shape()[0], "ptq", "--eval-labels {} has {} labels for {} samples", o.eval_labels, y.shape()[0],
-                   x.shape()[0]);
+    LOWBIT_REQUIRE(y.shape()[0] >= x.samples(), "ptq", "--eval-labels {} has {} labels for {} samples", o.eval_labels, y.shape()[0],
+                   x.samples());
     std::vector<int32_t> labels;
-    for (int64_t i = 0; i < x.shape()[0]; ++i) labels.push_back(static_cast<int32_t>(y.get_i64(i)));
+    for (int64_t i = 0; i < x.samples(); ++i) {
+      const int64_t v = y.get_i64(i);
+      LOWBIT_REQUIRE(v >= 0 && v < (int64_t{1} << 24), "ptq", "--eval-labels {}: label {} of sample {} is out of range", o.eval_labels, v, i);
+      labels.push_back(static_cast<int32_t>(v));
+    }
     return {x, labels};
   }
+  LOWBIT_REQUIRE(g.inputs.size() == 1, "ptq", "data set '{}' gives one image input, but the model has {} inputs", o.eval, g.inputs.size());
   const LabelledSet all = load_test_split(o.eval, o.calib.data_dir, o.calib.pre);
   const int64_t n = all.inputs.shape()[0], take = std::min(n, o.eval_count), stride = n / take;
   Shape s = all.inputs.shape();
@@ -73,7 +82,7 @@ std::pair<onnx::Array, std::vector<int32_t>> load_eval(const PtqOptions& o, cons
     std::copy(all.inputs.data<float>() + i * stride * per, all.inputs.data<float>() + (i * stride + 1) * per, x.data<float>() + i * per);
     labels.push_back(all.labels[static_cast<size_t>(i * stride)]);
   }
-  return {x, labels};
+  return {InputBatch(onnx::fit_input(g, 0, std::move(x), "data set '" + o.eval + "'", "ptq")), labels};
 }
 
 Job prepare(const PtqOptions& o) {
@@ -89,20 +98,18 @@ Job prepare(const PtqOptions& o) {
   std::sort(job.cand.begin(), job.cand.end());  // enum order: wide to narrow
   job.cand.erase(std::unique(job.cand.begin(), job.cand.end()), job.cand.end());
   job.model = onnx::load_model(o.model);
-  LOWBIT_REQUIRE(job.model.inputs.size() == 1, "ptq", "{} has {} inputs; lowbit ptq takes one image input", o.model, job.model.inputs.size());
-  const onnx::ValueType& in = job.model.values[static_cast<size_t>(job.model.inputs[0])].type;
-  const onnx::Array calib = load_calibration(o.calib, in);
-  LOWBIT_REQUIRE(calib.shape()[0] >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count)",
-                 calib.shape()[0], o.min_calib);
+  const InputBatch calib = load_calibration(o.calib, job.model, 1);
+  LOWBIT_REQUIRE(calib.samples() >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count, --min-calib)",
+                 calib.samples(), o.min_calib);
   job.plan = plan_qdq(job.model, calib, o.quant);
-  auto [x, y] = load_eval(o, in);
-  job.eval_samples = x.shape()[0];
+  auto [x, y] = load_eval(o, job.model);
+  job.eval_samples = x.samples();
   ModelOracleOptions mo;
   mo.threads = o.threads;
   mo.latency_batch = o.latency_batch;
   mo.latency_repeats = o.latency_repeats;
   mo.cache_path = !o.cache.empty() ? o.cache : (!o.json.empty() && o.json != "-" ? o.json : o.out.empty() ? "ptq" : o.out) + ".cache.jsonl";
-  mo.fingerprint = fnv1a_hex(read_file(o.model) + "|" + o.calib.source + "|" + std::to_string(calib.shape()[0]) + "|" + o.eval + "|" +
+  mo.fingerprint = fnv1a_hex(read_file(o.model) + "|" + o.calib.source + "|" + std::to_string(calib.samples()) + "|" + o.eval + "|" + o.eval_labels + "|" +
                              std::to_string(job.eval_samples) + "|" + calib_method_name(o.quant.calib.method) + "|" +
                              std::to_string(o.quant.per_channel) + "|" + weight_range_name(o.quant.weight_range) + "|" + std::to_string(o.quant.bias_correction) + "|" + std::to_string(o.threads) + "|" + std::to_string(o.latency_batch));
   job.oracle = std::make_unique<ModelOracle>(job.plan, std::move(x), std::move(y), mo);
@@ -123,7 +130,7 @@ Sensitivity sensitivity_of(Job& job, const PtqOptions& o, GradScores* gs) {
     go.threads = o.threads;
     go.samples = o.grad_samples;
     *gs = grad_scores(job.plan, job.oracle->inputs(), job.oracle->labels(), job.metric == Metric::fisher ? Metric::fisher : Metric::hessian,
-                      job.cand, go);
+                      job.cand, go, job.oracle->reference_outputs());
   }
   return measure_sensitivity(*job.oracle, job.metric, SensitivityOptions{job.cand, o.lambda, 12}, dependent_pairs(job.plan),
                              gradient ? &gs->score : nullptr);
@@ -175,6 +182,7 @@ void run_sensitivity(const PtqOptions& o) {
   const size_t low = job.cand.size() - 1;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.score[a][low] < s.score[b][low]; });
   json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"precision", precision_name(job.cand[low])}, {"kendall_tau", s.tau},
+         {"accuracy_metric", fidelity_name(job.oracle->fidelity())},
          {"evaluations", s.evaluations}, {"fresh_evaluations", orc.fresh_evaluations}, {"seconds", s.seconds},
          {"eval_samples", job.eval_samples}, {"baseline", {{"top1", s.base.top1}, {"loss", s.base.loss}}}, {"pairs", s.pairs.size()},
          {"metric_seconds", gs.seconds + (s.pairs.empty() ? 0.0 : s.seconds)}, {"gradient", grad_json(gs)}};
@@ -249,7 +257,8 @@ int run_ptq(const PtqOptions& o) {
   const double fp_ms = side[1], i8_ms = has8 ? side[2] : NAN;
   json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"search", r.search}, {"budget", budget_str(budget)},
          {"eval", {{"source", o.eval}, {"samples", job.eval_samples}}}, {"calibration", {{"source", o.calib.source}, {"samples", job.plan.calib_samples}}},
-         {"threads", o.threads}, {"latency_batch", o.latency_batch}, {"lambda", o.lambda}};
+         {"threads", o.threads}, {"latency_batch", o.latency_batch}, {"lambda", o.lambda},
+         {"accuracy_metric", fidelity_name(job.oracle->fidelity())}};
   for (Precision p : job.cand) j["precisions"].push_back(precision_name(p));
   for (Precision p : {Precision::bf16, Precision::w4a8})
     if (const std::string why = precision_unavailable(p); !why.empty()) j["unavailable"].push_back(why);
@@ -294,8 +303,10 @@ int run_ptq(const PtqOptions& o) {
   }
   j["cost"] = {{"fresh_evaluations", orc.fresh_evaluations}, {"cached_evaluations", orc.cached_evaluations},
                {"latency_runs", orc.latency_runs}, {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-  std::printf("%s + %s, %s: top-1 %.4f (fp32 %.4f, drop %.2f%s), %.2f ms vs fp32 %.2f ms (%+.1f %%)", metric_name(job.metric), r.search.c_str(),
-              budget_str(budget).c_str(), r.m.top1, s.base.top1, 100 * drop, budget.relative ? "%" : "pt", r.latency_ms, fp_ms,
+  const Fidelity fid = job.oracle->fidelity();
+  const char* acc = fid == Fidelity::labels ? "top-1" : fid == Fidelity::agreement ? "agreement with fp32" : "1 - rel. L2 error";
+  std::printf("%s + %s, %s: %s %.4f (fp32 %.4f, drop %.2f%s), %.2f ms vs fp32 %.2f ms (%+.1f %%)", metric_name(job.metric), r.search.c_str(),
+              budget_str(budget).c_str(), acc, r.m.top1, s.base.top1, 100 * drop, budget.relative ? "%" : "pt", r.latency_ms, fp_ms,
               100 * (r.latency_ms / fp_ms - 1));
   if (has8) std::printf(" and all-int8 %.2f ms (%+.1f %%)", i8_ms, 100 * (r.latency_ms / i8_ms - 1));
   std::printf("; %lld search evaluations, %lld fresh in all\n", static_cast<long long>(r.evaluations), static_cast<long long>(orc.fresh_evaluations));
@@ -304,8 +315,8 @@ int run_ptq(const PtqOptions& o) {
     const Probe* best = &orc.trajectory.front();  // the closest: the highest top-1 of every evaluated configuration
     for (const Probe& p : orc.trajectory)
       if (p.m.top1 > best->m.top1) best = &p;
-    std::fprintf(stderr, "[ptq] no evaluated configuration meets the budget (%s); the closest is %s (top-1 %.4f, drop %.4g); nothing written\n",
-                 budget_str(budget).c_str(), best->key.c_str(), best->m.top1, budget.drop(s.base.top1, best->m.top1));
+    std::fprintf(stderr, "[ptq] no evaluated configuration meets the budget (%s); the closest is %s (%s %.4f, drop %.4g); nothing written\n",
+                 budget_str(budget).c_str(), best->key.c_str(), acc, best->m.top1, budget.drop(s.base.top1, best->m.top1));
     return 3;
   }
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> files;
