@@ -200,24 +200,40 @@ double ModelOracle::latency_ms(const LayerConfig& c) {
 }
 
 std::vector<double> ModelOracle::latency_interleaved(const std::vector<LayerConfig>& cs) {
-  std::vector<std::unique_ptr<onnx::Session>> ss;
-  for (const auto& c : cs) ss.push_back(std::make_unique<onnx::Session>(build_qdq(plan_, c), onnx::SessionOptions{1, opt_.threads, true}));
-  const std::vector<onnx::Array>& x = latency_input_.arrays;
-  for (int i = 0; i < opt_.latency_warmup; ++i)
-    for (auto& s : ss) s->run(x);
-  std::vector<std::vector<double>> ms(cs.size());
-  for (int r = 0; r < opt_.latency_repeats; ++r)
-    for (size_t k = 0; k < ss.size(); ++k) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ss[k]->run(x);
-      ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  // Sessions alive at once: all of them when their weights fit opt_.session_memory_bytes (a
+  // session holds about the fp32 weights, packed forms included), else groups that each repeat
+  // cs[0] as an anchor; a group's times are scaled by anchor(first group) / anchor(this group),
+  // so load drift between groups cancels as it does within one.
+  const double per_session = std::max(1.0, 2.0 * (other_bytes_ + size_bytes(LayerConfig(plan_.layers.size(), Precision::fp32))));
+  const size_t fit = static_cast<size_t>(std::max(2.0, static_cast<double>(opt_.session_memory_bytes) / per_session));
+  std::vector<double> out(cs.size(), 0.0);
+  double anchor0 = 0;
+  for (size_t g0 = 0; g0 < cs.size();) {
+    std::vector<size_t> group;
+    if (g0 > 0) group.push_back(0);  // the anchor
+    while (g0 < cs.size() && group.size() < fit) group.push_back(g0++);
+    std::vector<std::unique_ptr<onnx::Session>> ss;
+    for (size_t k : group) ss.push_back(std::make_unique<onnx::Session>(build_qdq(plan_, cs[k]), onnx::SessionOptions{1, opt_.threads, true}));
+    const std::vector<onnx::Array>& x = latency_input_.arrays;
+    for (int i = 0; i < opt_.latency_warmup; ++i)
+      for (auto& s : ss) s->run(x);
+    std::vector<std::vector<double>> ms(group.size());
+    for (int r = 0; r < opt_.latency_repeats; ++r)
+      for (size_t k = 0; k < ss.size(); ++k) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ss[k]->run(x);
+        ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    std::vector<double> med;
+    for (auto& v : ms) {
+      std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+      med.push_back(v[v.size() / 2]);
     }
-  std::vector<double> out;
-  for (auto& v : ms) {
-    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
-    out.push_back(v[v.size() / 2]);
+    if (group[0] == 0 && anchor0 == 0) anchor0 = med[0];
+    const double scale = anchor0 / med[0];
+    for (size_t k = 0; k < group.size(); ++k) out[group[k]] = group[k] == 0 ? anchor0 : med[k] * scale;
+    latency_runs += static_cast<int64_t>(group.size());
   }
-  latency_runs += static_cast<int64_t>(cs.size());
   return out;
 }
 

@@ -99,7 +99,7 @@ Job prepare(const PtqOptions& o) {
   job.cand.erase(std::unique(job.cand.begin(), job.cand.end()), job.cand.end());
   job.model = onnx::load_model(o.model);
   const InputBatch calib = load_calibration(o.calib, job.model, 1);
-  LOWBIT_REQUIRE(calib.samples() >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count, --min-calib)",
+  LOWBIT_REQUIRE(calib.samples() >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count)",
                  calib.samples(), o.min_calib);
   job.plan = plan_qdq(job.model, calib, o.quant);
   auto [x, y] = load_eval(o, job.model);
@@ -223,6 +223,9 @@ int run_ptq(const PtqOptions& o) {
   const LayerConfig fp(n, Precision::fp32), all8(n, Precision::int8);
   const bool has8 = std::find(job.cand.begin(), job.cand.end(), Precision::int8) != job.cand.end();
   const Measurement m8 = has8 ? orc.evaluate(all8) : Measurement{};
+  const LayerConfig all16(n, Precision::bf16);  // the papers' 16-bit baseline, where the CPU has it
+  const bool has16 = std::find(job.cand.begin(), job.cand.end(), Precision::bf16) != job.cand.end();
+  const Measurement m16 = has16 ? orc.evaluate(all16) : Measurement{};
   orc.phase = o.search;
   SearchResult r;
   if (o.search == "dp") {
@@ -252,9 +255,12 @@ int run_ptq(const PtqOptions& o) {
       orc.latency_ms(c);
     }
   // The headline numbers: the answer, fp32 and all-int8 timed side by side (same load).
-  const std::vector<double> side = orc.latency_interleaved(has8 ? std::vector<LayerConfig>{r.config, fp, all8} : std::vector<LayerConfig>{r.config, fp});
+  std::vector<LayerConfig> side_cs{r.config, fp};
+  if (has8) side_cs.push_back(all8);
+  if (has16) side_cs.push_back(all16);
+  const std::vector<double> side = orc.latency_interleaved(side_cs);
   r.latency_ms = side[0];
-  const double fp_ms = side[1], i8_ms = has8 ? side[2] : NAN;
+  const double fp_ms = side[1], i8_ms = has8 ? side[2] : NAN, b16_ms = has16 ? side.back() : NAN;
   json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"search", r.search}, {"budget", budget_str(budget)},
          {"eval", {{"source", o.eval}, {"samples", job.eval_samples}}}, {"calibration", {{"source", o.calib.source}, {"samples", job.plan.calib_samples}}},
          {"threads", o.threads}, {"latency_batch", o.latency_batch}, {"lambda", o.lambda},
@@ -264,6 +270,7 @@ int run_ptq(const PtqOptions& o) {
     if (const std::string why = precision_unavailable(p); !why.empty()) j["unavailable"].push_back(why);
   j["baseline"] = {{"top1", s.base.top1}, {"loss", s.base.loss}, {"latency_ms", fp_ms}, {"size_bytes", orc.size_bytes(fp)}};
   if (has8) j["all_int8"] = {{"top1", m8.top1}, {"latency_ms", i8_ms}, {"size_bytes", orc.size_bytes(all8)}};
+  if (has16) j["all_bf16"] = {{"top1", m16.top1}, {"latency_ms", b16_ms}, {"size_bytes", orc.size_bytes(all16)}};
   std::vector<double> sq, me;
   for (size_t i = 0; i < n; ++i) sq.push_back(-s.single[i][low].sqnr_db), me.push_back(s.measured[i][low]);
   j["kendall_tau"] = {{"sqnr", kendall_tau(sq, me)}, {"measured", 1.0}, {metric_name(job.metric), s.tau}};
@@ -281,6 +288,7 @@ int run_ptq(const PtqOptions& o) {
   j["result"] = {{"config", json::parse(config_to_json(job.plan, r.config))["layers"]}, {"key", config_key(r.config)}, {"top1", r.m.top1},
                  {"drop", drop}, {"met", r.met}, {"latency_ms", r.latency_ms}, {"size_bytes", r.size_bytes},
                  {"reduction_vs_fp32", 1 - r.latency_ms / fp_ms}, {"reduction_vs_int8", has8 ? 1 - r.latency_ms / i8_ms : NAN},
+                 {"reduction_vs_bf16", has16 ? 1 - r.latency_ms / b16_ms : NAN},
                  {"evaluations", r.evaluations}, {"seconds", r.seconds}, {"notes", r.notes}};
   for (const Probe& p : orc.trajectory) {
     json e{{"key", p.key}, {"phase", p.phase}, {"top1", p.m.top1}, {"loss", p.m.loss}, {"cached", p.cached}};
@@ -309,6 +317,7 @@ int run_ptq(const PtqOptions& o) {
               budget_str(budget).c_str(), acc, r.m.top1, s.base.top1, 100 * drop, budget.relative ? "%" : "pt", r.latency_ms, fp_ms,
               100 * (r.latency_ms / fp_ms - 1));
   if (has8) std::printf(" and all-int8 %.2f ms (%+.1f %%)", i8_ms, 100 * (r.latency_ms / i8_ms - 1));
+  if (has16) std::printf(" and all-bf16 %.2f ms (%+.1f %%)", b16_ms, 100 * (r.latency_ms / b16_ms - 1));
   std::printf("; %lld search evaluations, %lld fresh in all\n", static_cast<long long>(r.evaluations), static_cast<long long>(orc.fresh_evaluations));
   for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
   if (!r.met) {

@@ -71,6 +71,7 @@ struct ModelOracleOptions {
   int64_t eval_batch = 100;
   int64_t latency_batch = 64;
   int latency_warmup = 2, latency_repeats = 7;
+  int64_t session_memory_bytes = int64_t{3} << 30;  // sessions alive at once in latency_interleaved
   std::string cache_path;          // "" = no disk cache
   std::string fingerprint;         // model + data + options; a cache with another one is ignored
 };
