@@ -269,8 +269,8 @@ int run_ptq(const PtqOptions& o) {
   for (Precision p : {Precision::bf16, Precision::w4a8})
     if (const std::string why = precision_unavailable(p); !why.empty()) j["unavailable"].push_back(why);
   j["baseline"] = {{"top1", s.base.top1}, {"loss", s.base.loss}, {"latency_ms", fp_ms}, {"size_bytes", orc.size_bytes(fp)}};
-  if (has8) j["all_int8"] = {{"top1", m8.top1}, {"latency_ms", i8_ms}, {"size_bytes", orc.size_bytes(all8)}};
-  if (has16) j["all_bf16"] = {{"top1", m16.top1}, {"latency_ms", b16_ms}, {"size_bytes", orc.size_bytes(all16)}};
+  if (has8) j["all_int8"] = {{"top1", m8.top1}, {"sqnr_db", m8.sqnr_db}, {"latency_ms", i8_ms}, {"size_bytes", orc.size_bytes(all8)}};
+  if (has16) j["all_bf16"] = {{"top1", m16.top1}, {"sqnr_db", m16.sqnr_db}, {"latency_ms", b16_ms}, {"size_bytes", orc.size_bytes(all16)}};
   std::vector<double> sq, me;
   for (size_t i = 0; i < n; ++i) sq.push_back(-s.single[i][low].sqnr_db), me.push_back(s.measured[i][low]);
   j["kendall_tau"] = {{"sqnr", kendall_tau(sq, me)}, {"measured", 1.0}, {metric_name(job.metric), s.tau}};
@@ -285,7 +285,7 @@ int run_ptq(const PtqOptions& o) {
     j["layers"].push_back(l);
   }
   const double drop = budget.drop(s.base.top1, r.m.top1);
-  j["result"] = {{"config", json::parse(config_to_json(job.plan, r.config))["layers"]}, {"key", config_key(r.config)}, {"top1", r.m.top1},
+  j["result"] = {{"config", json::parse(config_to_json(job.plan, r.config))["layers"]}, {"key", config_key(r.config)}, {"top1", r.m.top1}, {"sqnr_db", r.m.sqnr_db},
                  {"drop", drop}, {"met", r.met}, {"latency_ms", r.latency_ms}, {"size_bytes", r.size_bytes},
                  {"reduction_vs_fp32", 1 - r.latency_ms / fp_ms}, {"reduction_vs_int8", has8 ? 1 - r.latency_ms / i8_ms : NAN},
                  {"reduction_vs_bf16", has16 ? 1 - r.latency_ms / b16_ms : NAN},
