@@ -20,6 +20,7 @@
 #include "lowbit/ptq/calib_data.h"
 #include "lowbit/ptq/oracle.h"
 #include "lowbit/ptq/ptq_run.h"
+#include "lowbit/ptq/search.h"
 #include "lowbit/ptq/quantize_model.h"
 #include "ort_util.h"
 #include "ptq_test_models.h"
@@ -165,6 +166,15 @@ TEST(Fidelity, MultiInputModelQuantizesAndScoresAgainstFp32) {
   ASSERT_EQ(ms.size(), 3u);
   for (double t : ms) EXPECT_GT(t, 0.0);
   EXPECT_EQ(grouped.latency_runs, 4);  // sessions of groups {0, 1} and {0 (anchor), 2}
+}
+
+TEST(Fidelity, TheAnswerIsTheFastestMeasuredPointWithinTheBudget) {
+  const Budget b = parse_budget("2%", "");
+  // (top1, ms): the search's answer, all-int8, all-bf16.
+  EXPECT_EQ(fastest_within(b, 1.0, {{1.0, 200.0}, {0.99, 170.0}, {1.0, 220.0}}), 1u);
+  EXPECT_EQ(fastest_within(b, 1.0, {{1.0, 200.0}, {0.97, 170.0}, {1.0, 190.0}}), 2u);  // all-int8 misses the budget
+  EXPECT_EQ(fastest_within(b, 1.0, {{1.0, 150.0}, {0.99, 170.0}}), 0u);
+  EXPECT_EQ(fastest_within(b, 1.0, {{1.0, 150.0}, {0.99, 150.0}}), 0u);                // ties keep the answer
 }
 
 TEST(Fidelity, ClassifierWithoutLabelsScoresAgreementWithFp32) {
