@@ -69,6 +69,8 @@ void tensors(const fs::path& out) {
   put(out / "npy", "f32-2x3.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::from<float>({2, 3}, f)));
   const int64_t i[] = {4, -1};
   put(out / "npy", "i64-2.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::from<int64_t>({2}, i)));
+  const int64_t ids[] = {0, 1, 4, 2, 5, -5};  // token ids for the input checks: in range, one past, lowest negative
+  put(out / "npy", "i64-ids-2x3.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::from<int64_t>({2, 3}, ids)));
   put(out / "npy", "u8-empty.npy", 0, lowbit::onnx::encode_npy(lowbit::onnx::Array::zeros(lowbit::onnx::ElemType::u8, {0, 3})));
   ::onnx::TensorProto t;
   t.set_name("x");

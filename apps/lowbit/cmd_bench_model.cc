@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "lowbit/onnx/model_inputs.h"
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "model_common.h"
@@ -35,7 +36,7 @@ double quantile(std::vector<double> v, double q) {
 
 void run_bench_model(const BenchModelArgs& a) {
   onnx::Graph g = onnx::load_model(a.model);
-  std::vector<onnx::Array> inputs = a.inputs.empty() ? random_inputs(g, a.batch, a.seed) : load_inputs(g, a.inputs);
+  std::vector<onnx::Array> inputs = a.inputs.empty() ? onnx::random_inputs(g, a.batch, a.seed, "bench model") : load_inputs(g, a.inputs);
   if (!a.save_inputs.empty()) {
     std::filesystem::create_directories(a.save_inputs);
     for (size_t i = 0; i < inputs.size(); ++i)

@@ -18,12 +18,14 @@ struct PtqArgs {
 
 void add_common(CLI::App& cmd, PtqArgs* a, bool required_model) {
   auto* model = cmd.add_option("model", a->o.model, "float model.onnx")->check(CLI::ExistingFile);
-  auto* calib = cmd.add_option("--calib", a->o.calib.source, "calibration data: a .npy batch or a data set name (cifar10, ...)");
+  auto* calib = cmd.add_option("--calib", a->o.calib.source, "calibration data, batch first: file.npy (one-input models), input=a.npy,input2=b.npy, a folder of <input>.npy, random:N, or a data set name (cifar10, ...)");
   cmd.add_option("--calib-count", a->o.calib.count, "calibration samples")->capture_default_str();
   cmd.add_option("--calib-method", a->calib_method, "minmax | percentile | mse | entropy")->capture_default_str();
-  auto* eval = cmd.add_option("--eval", a->o.eval, "evaluation data: a .npy batch (with --eval-labels) or a data set name (its test split)");
+  auto* eval = cmd.add_option("--eval", a->o.eval, "evaluation data: as --calib (random:N draws other samples), or a data set name (its test split, with labels)");
   if (required_model) model->required(), calib->required(), eval->required();
-  cmd.add_option("--eval-labels", a->o.eval_labels, "int64 class ids of a .npy --eval");
+  cmd.add_option("--eval-labels", a->o.eval_labels,
+                 "int64 class ids of a .npy --eval. Without labels the accuracy is fidelity to the fp32 model: top-1 agreement with "
+                 "its classes for a [batch, classes] first output, else 1 - relative L2 error of the first output (fp32 scores 1)");
   cmd.add_option("--eval-count", a->o.eval_count, "evaluation samples (every N/count-th of the test split)")->capture_default_str();
   cmd.add_option("--data-dir", a->o.calib.data_dir, "folder of the data set");
   cmd.add_option("--mean", a->o.calib.pre.mean, "per-channel mean subtracted after --scale (data sets)")->delimiter(',');
@@ -64,7 +66,8 @@ LOWBIT_COMMAND("ptq", "mixed-precision post-training quantization: the fastest m
   cmd.add_option("--objective", a->o.objective, "dp: minimise measured latency or weight size")->capture_default_str();
   cmd.add_option("--dp-sweep", a->o.dp_sweep, "dp: also evaluate N proposals along the front (to compare metrics)");
   cmd.add_flag("--skip-violations", a->o.skip_violations, "greedy: skip a layer that violates the budget and continue");
-  cmd.add_option("--max-drop", a->o.max_drop, "accuracy budget: 1% (relative to fp32) or 0.5pt (points of top-1); default 1%");
+  cmd.add_option("--max-drop", a->o.max_drop, "accuracy budget: 1% (relative to fp32) or 0.5pt (points of top-1); default 1%. On fidelity (no labels) fp32 scores 1, "
+                 "so 1% allows 1 % disagreement with fp32's classes, or a relative L2 error of 0.01 of the outputs (SQNR >= 40 dB)");
   cmd.add_option("--band", a->o.band, "accepted drop band lo,hi (e.g. 0.5%,1%): bisection stops inside it");
   cmd.add_option("--latency-batch", a->o.latency_batch, "batch of the latency measurements")->capture_default_str();
   cmd.add_option("--latency-repeats", a->o.latency_repeats, "timed runs per latency (median; after 2 warm-up runs)")->capture_default_str();

@@ -40,7 +40,7 @@ void run_quantize(const QuantizeArgs& a) {
   ptq::DataSource src{a.calib, a.data_dir, ptq::Preprocess{a.mean, a.std, a.scale}, a.count};
   // A data set without --mean/--std takes the preprocessing the model records (lowbit export).
   if (const auto info = ptq::model_data_info(g); a.mean.empty() && a.std.empty() && info.has_preprocess) src.pre = info.pre;
-  const onnx::Array calib = ptq::load_calibration(src, g.values[static_cast<size_t>(g.inputs[0])].type);
+  const ptq::InputBatch calib = ptq::load_calibration(src, g);
   ptq::QuantizeOptions opt;
   opt.calib.method = ptq::parse_calib_method(a.method);
   opt.calib.percentile = a.percentile;
@@ -78,7 +78,9 @@ void run_quantize(const QuantizeArgs& a) {
 LOWBIT_COMMAND("quantize", "post-training int8 / W4A8 quantization of an ONNX model to QDQ (ONNX Runtime's layout)", [](CLI::App& cmd) {
   auto a = std::make_shared<QuantizeArgs>();
   cmd.add_option("model", a->model, "float model.onnx")->required()->check(CLI::ExistingFile);
-  cmd.add_option("--calib", a->calib, "calibration data: a .npy batch (float32, batch first) or a data set name (cifar10, ...)")
+  cmd.add_option("--calib", a->calib,
+                 "calibration data, batch first: file.npy (one-input models), input=file.npy,input2=file2.npy, a folder of <input>.npy, "
+                 "random:N (N samples: floats ~ N(0,1), token ids over the embedding table, masks ones) or a data set name (cifar10, ...)")
       ->required();
   cmd.add_option("--data-dir", a->data_dir, "folder of the calibration data set");
   cmd.add_option("--calib-count", a->count, "calibration samples")->capture_default_str();

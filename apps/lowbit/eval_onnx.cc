@@ -53,8 +53,7 @@ void run_onnx_eval(const OnnxEvalArgs& a, std::string dataset, const std::string
     // And a calibration batch from the train split (every k-th sample), preprocessed the same way.
     if (a.inputs_npy.empty())
       onnx::save_npy((std::filesystem::path(a.dump_dir) / "calib.npy").string(),
-                     ptq::load_calibration(ptq::DataSource{dataset, data_dir, pre, a.dump_calib},
-                                           model.values[static_cast<size_t>(model.inputs[0])].type));
+                     ptq::load_calibration(ptq::DataSource{dataset, data_dir, pre, a.dump_calib}, model).arrays.at(0));
   }
   ptq::EvalOptions opt;
   opt.batch = a.batch;

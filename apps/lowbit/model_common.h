@@ -1,5 +1,5 @@
 // Shared pieces of the model commands (inspect, run, bench model): thread options, input
-// loading (.npy, float32/int64) or deterministic random inputs for the model's declared shapes.
+// loading (.npy per graph input; random inputs are onnx::random_inputs).
 #pragma once
 
 #include <string>
@@ -23,12 +23,8 @@ void add_parallel_options(CLI::App& cmd, ParallelArgs* args);
 // this batch (paradnn::recommend over the hwloc topology) and says so on stderr.
 ParallelArgs resolve_parallel(const ParallelArgs& args, const onnx::Graph& g, int64_t batch);
 
-// One .npy per graph input (float32, int64 or int32; float64 is narrowed to float32).
+// One .npy per graph input, in order, each checked by onnx::fit_input (type, shape, token ids).
 std::vector<onnx::Array> load_inputs(const onnx::Graph& g, const std::vector<std::string>& files);
-
-// Random inputs for the declared shapes: dim 0 when symbolic is `batch`, other symbolic dims
-// are an error. Floats ~ N(0,1); integers in [0, 2) (valid token ids, masks and segment ids).
-std::vector<onnx::Array> random_inputs(const onnx::Graph& g, int64_t batch, uint64_t seed);
 
 std::string describe_type(const onnx::ValueType& t);
 

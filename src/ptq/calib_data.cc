@@ -1,4 +1,4 @@
-// Calibration batches from .npy files or lowbit's data sets (see calib_data.h).
+// Calibration batches from .npy files (one per input), lowbit's data sets or random draws (see calib_data.h).
 #include "lowbit/ptq/calib_data.h"
 
 #include <algorithm>
@@ -10,7 +10,9 @@
 
 #include "lowbit/core/error.h"
 #include "lowbit/data/load.h"
+#include "lowbit/onnx/model_inputs.h"
 #include "lowbit/onnx/npy.h"
+#include "lowbit/ptq/calibrate.h"
 
 namespace lowbit::ptq {
 namespace {
@@ -45,6 +47,17 @@ onnx::Array from_dataset(const data::Dataset& ds, const std::vector<int64_t>& ro
   return out;
 }
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= s.size()) {
+    const size_t comma = std::min(s.find(',', at), s.size());
+    if (comma > at) out.push_back(s.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
 bool is_dataset(const std::string& s) {
   const auto names = data::dataset_names();
   return std::find(names.begin(), names.end(), s) != names.end();
@@ -52,12 +65,31 @@ bool is_dataset(const std::string& s) {
 
 }  // namespace
 
-onnx::Array load_calibration(const DataSource& src, const onnx::ValueType& input) {
+bool is_dataset_name(const std::string& name) { return is_dataset(name); }
+
+InputBatch load_calibration(const DataSource& src, const onnx::Graph& g, uint64_t seed) {
   LOWBIT_REQUIRE(src.count >= 1, "quantize", "the calibration set is empty (--calib-count {})", src.count);
-  onnx::Array x;
-  std::string what;
+  LOWBIT_REQUIRE(!g.inputs.empty(), "quantize", "the model has no inputs");
+  std::vector<std::string> names;
+  for (int v : g.inputs) names.push_back(g.values[static_cast<size_t>(v)].name);
+  const std::string listing = fmt::format("{}", fmt::join(names, ", "));
+  if (src.source.rfind("random:", 0) == 0) {
+    const std::string n_text = src.source.substr(7);
+    int64_t n = 0;
+    try {
+      size_t used = 0;
+      n = std::stoll(n_text, &used);
+      if (used != n_text.size()) n = 0;
+    } catch (const std::exception&) {
+      n = 0;
+    }
+    LOWBIT_REQUIRE(n >= 1 && n <= (int64_t{1} << 20), "quantize", "'{}': expected random:N with N a sample count in [1, 2^20]", src.source);
+    return InputBatch(onnx::random_inputs(g, std::min(n, src.count), seed, "quantize"));
+  }
   if (is_dataset(src.source)) {
-    what = "data set '" + src.source + "'";
+    LOWBIT_REQUIRE(g.inputs.size() == 1, "quantize", "data set '{}' gives one image input, but the model has {} inputs ({}): give one .npy per input",
+                   src.source, g.inputs.size(), listing);
+    const std::string what = "data set '" + src.source + "'";
     data::DatasetOptions opt;
     opt.data_dir = src.data_dir;
     opt.normalize = false;
@@ -67,29 +99,50 @@ onnx::Array load_calibration(const DataSource& src, const onnx::ValueType& input
     const int64_t take = std::min(n, src.count), stride = n / take;
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < take; ++i) rows.push_back(i * stride);
-    x = from_dataset(split.train, rows, src.pre, what);
-  } else {
-    what = "calibration file '" + src.source + "'";
-    if (!std::filesystem::exists(src.source))
-      throw IoError(fmt::format("[quantize] {} does not exist and is not a data set name ({})", what, fmt::join(data::dataset_names(), ", ")));
-    x = onnx::load_npy(src.source);
-    LOWBIT_REQUIRE(x.type() == onnx::ElemType::f32, "quantize", "{} holds {}; expected float32", what, onnx::elem_name(x.type()));
-    LOWBIT_REQUIRE(x.dim() >= 1 && x.shape()[0] > 0, "quantize", "{} is empty (shape {})", what, shape_str(x.shape()));
-    if (x.shape()[0] > src.count) {
-      Shape s = x.shape();
-      s[0] = src.count;
-      onnx::Array head = onnx::Array::empty(onnx::ElemType::f32, s);
-      std::memcpy(head.raw(), x.raw(), head.nbytes());
-      x = std::move(head);
+    return InputBatch(onnx::fit_input(g, 0, from_dataset(split.train, rows, src.pre, what), what, "quantize"));
+  }
+  // One file per graph input, in the graph's order.
+  std::vector<std::string> files(names.size());
+  if (src.source.find('=') != std::string::npos) {
+    for (const std::string& item : split_commas(src.source)) {
+      const size_t eq = item.find('=');
+      LOWBIT_REQUIRE(eq != std::string::npos && eq > 0, "quantize", "'{}' in '{}': expected input=file.npy", item, src.source);
+      const std::string name = item.substr(0, eq);
+      const auto it = std::find(names.begin(), names.end(), name);
+      LOWBIT_REQUIRE(it != names.end(), "quantize", "'{}' names input '{}', which the model does not have (its inputs: {})", src.source, name, listing);
+      std::string& f = files[static_cast<size_t>(it - names.begin())];
+      LOWBIT_REQUIRE(f.empty(), "quantize", "'{}' gives input '{}' twice", src.source, name);
+      f = item.substr(eq + 1);
     }
+    for (size_t i = 0; i < names.size(); ++i)
+      LOWBIT_REQUIRE(!files[i].empty(), "quantize", "'{}' gives no file for input '{}' (the model's inputs: {})", src.source, names[i], listing);
+  } else if (std::filesystem::is_directory(src.source)) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      files[i] = (std::filesystem::path(src.source) / (names[i] + ".npy")).string();
+      if (!std::filesystem::exists(files[i]))
+        throw IoError(fmt::format("[quantize] folder '{}' has no {}.npy for input '{}' (the model's inputs: {})", src.source, names[i], names[i], listing));
+    }
+  } else {
+    if (!std::filesystem::exists(src.source))
+      throw IoError(fmt::format("[quantize] calibration file '{}' does not exist and is not a data set name ({}), a folder or random:N", src.source,
+                                fmt::join(data::dataset_names(), ", ")));
+    LOWBIT_REQUIRE(g.inputs.size() == 1, "quantize", "'{}' is one file, but the model has {} inputs ({}): give input=file.npy,... or a folder of <input>.npy",
+                   src.source, g.inputs.size(), listing);
+    files[0] = src.source;
   }
-  if (input.has_shape) {
-    bool ok = x.dim() == static_cast<int64_t>(input.shape.size());
-    for (size_t d = 1; ok && d < input.shape.size(); ++d) ok = input.shape[d] < 0 || input.shape[d] == x.shape()[d];
-    LOWBIT_REQUIRE(ok, "quantize", "{} has shape {} but the model's input is {} (batch first)", what, shape_str(x.shape()),
-                   shape_str(input.shape));
+  std::vector<onnx::Array> arrays;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string what = "calibration file '" + files[i] + "'";
+    if (!std::filesystem::exists(files[i])) throw IoError(fmt::format("[quantize] {} (input '{}') does not exist", what, names[i]));
+    onnx::Array x = onnx::load_npy(files[i]);
+    LOWBIT_REQUIRE(x.dim() >= 1 && x.shape()[0] > 0, "quantize", "{} is empty (shape {})", what, shape_str(x.shape()));
+    if (x.shape()[0] > src.count) x = batch_rows(x, 0, src.count);
+    x = onnx::fit_input(g, i, std::move(x), what, "quantize");
+    LOWBIT_REQUIRE(arrays.empty() || x.shape()[0] == arrays[0].shape()[0], "quantize", "{} holds {} samples but '{}' holds {}; every input needs the same count",
+                   what, x.shape()[0], files[0], arrays[0].shape()[0]);
+    arrays.push_back(std::move(x));
   }
-  return x;
+  return InputBatch(std::move(arrays));
 }
 
 LabelledSet load_test_split(const std::string& dataset, const std::string& data_dir, const Preprocess& pre) {

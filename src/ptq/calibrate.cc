@@ -158,23 +158,24 @@ void add_moments(const onnx::Array& v, int axis, std::vector<double>& sum, std::
 
 }  // namespace
 
-std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>& tensors, const onnx::Array& calib,
+std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>& tensors, const InputBatch& calib,
                                    const CalibOptions& opt, const std::vector<int>& channel_axes) {
   LOWBIT_REQUIRE(channel_axes.empty() || channel_axes.size() == tensors.size(), "quantize", "{} channel axes for {} tensors",
                  channel_axes.size(), tensors.size());
-  LOWBIT_REQUIRE(calib.dim() >= 1 && calib.shape()[0] > 0, "quantize", "the calibration set is empty");
-  LOWBIT_REQUIRE(g.inputs.size() == 1, "quantize", "models with {} inputs are not supported (one image input)", g.inputs.size());
+  LOWBIT_REQUIRE(calib.samples() > 0, "quantize", "the calibration set is empty");
+  LOWBIT_REQUIRE(g.inputs.size() == calib.arrays.size(), "quantize", "the model has {} inputs but the calibration data gives {}",
+                 g.inputs.size(), calib.arrays.size());
   onnx::Graph probe = g;
   const size_t first = probe.outputs.size();
   for (int t : tensors) probe.outputs.push_back(t);
   onnx::Session session(std::move(probe), onnx::SessionOptions{1, 0, true});
-  const int64_t n = calib.shape()[0];
+  const int64_t n = calib.samples();
   std::vector<float> mn(tensors.size(), std::numeric_limits<float>::infinity()), mx(tensors.size(), -std::numeric_limits<float>::infinity());
   std::vector<std::vector<double>> hist(tensors.size()), msum(tensors.size()), msq(tensors.size());
   std::vector<int64_t> mcount(tensors.size(), 0);
   for (int pass = 0; pass < (opt.method == CalibMethod::minmax ? 1 : 2); ++pass) {
     for (int64_t r0 = 0; r0 < n; r0 += opt.batch) {
-      const auto outs = session.run(std::vector<onnx::Array>{batch_rows(calib, r0, std::min(n, r0 + opt.batch))});
+      const auto outs = session.run(calib.rows(r0, std::min(n, r0 + opt.batch)).arrays);
       for (size_t t = 0; t < tensors.size(); ++t) {
         const onnx::Array& v = outs[first + t];
         const float* p = v.data<float>();

@@ -41,13 +41,20 @@ onnx::Array act_error(const onnx::Array& x, std::pair<float, int> qp, Precision 
 
 }  // namespace
 
-GradScores grad_scores(const QdqPlan& plan, const onnx::Array& x_all, const std::vector<int32_t>& labels_all, Metric metric,
-                       const std::vector<Precision>& cand, const GradOptions& opt) {
+GradScores grad_scores(const QdqPlan& plan, const InputBatch& x_all, const std::vector<int32_t>& labels_all, Metric metric,
+                       const std::vector<Precision>& cand, const GradOptions& opt, const onnx::Array& target) {
   const auto t0 = std::chrono::steady_clock::now();
-  const int64_t n = std::min<int64_t>(opt.samples, x_all.shape()[0]);
+  const int64_t n = std::min<int64_t>(opt.samples, x_all.samples());
   LOWBIT_REQUIRE(n >= 1, "ptq", "no samples for the gradient metric");
-  const std::vector<onnx::Array> x{batch_rows(x_all, 0, n)};
-  const onnx::LossSpec loss{onnx::LossKind::cross_entropy, std::vector<int32_t>(labels_all.begin(), labels_all.begin() + n), {}, 0};
+  const std::vector<onnx::Array> x = x_all.rows(0, n).arrays;
+  // Labels: cross-entropy. Without: the squared distance to the fp32 outputs (target), whose
+  // Hessian (Gauss-Newton J^T J at the fp32 point) HAWQ reads; its gradient there is zero.
+  const bool to_target = labels_all.empty();
+  LOWBIT_REQUIRE(!to_target || (target.numel() > 0 && target.shape()[0] >= n), "ptq", "a gradient metric needs labels or fp32 target outputs");
+  LOWBIT_REQUIRE(!to_target || metric != Metric::fisher, "ptq",
+                 "--metric fisher needs labels (its gradient at the fp32 outputs is zero); use hessian, sqnr or measured");
+  const onnx::LossSpec loss = to_target ? onnx::LossSpec{onnx::LossKind::mse_to_target, {}, batch_rows(target, 0, n), 0}
+                                        : onnx::LossSpec{onnx::LossKind::cross_entropy, std::vector<int32_t>(labels_all.begin(), labels_all.begin() + n), {}, 0};
   // The plan's graph is the loaded one with constants and BatchNorm folded into Conv: standard
   // ONNX nodes only (checked), which Backprop differentiates; the flag marks internal forms.
   onnx::Graph g = plan.graph;

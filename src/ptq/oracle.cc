@@ -1,9 +1,10 @@
-// Measured answers for mixed-precision searches (oracle.h): accuracy/loss/SQNR of a QDQ
-// configuration on the evaluation subset and its median latency, both cached on disk.
+// Measured answers for mixed-precision searches (oracle.h): accuracy (or fidelity to fp32)/loss/
+// SQNR of a QDQ configuration on the evaluation subset and its median latency, cached on disk.
 #include "lowbit/ptq/oracle.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <memory>
 
@@ -48,17 +49,44 @@ Measurement score_logits(const onnx::Array& logits, const std::vector<int32_t>& 
   return m;
 }
 
+Measurement score_fidelity(const onnx::Array& out, const onnx::Array& ref) {
+  LOWBIT_REQUIRE(out.numel() == ref.numel() && out.type() == onnx::ElemType::f32, "ptq", "fidelity needs float32 outputs of the reference's shape");
+  double sig = 0, noise = 0;
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    const double a = ref.data<float>()[i], d = a - out.data<float>()[i];
+    sig += a * a;
+    noise += d * d;
+  }
+  sig = std::max(sig, 1e-30);
+  Measurement m;
+  m.loss = noise / sig;                 // relative squared error
+  m.top1 = 1.0 - std::sqrt(m.loss);     // 1 − ‖y − y_fp32‖ / ‖y_fp32‖
+  m.sqnr_db = noise > 0 ? 10.0 * std::log10(sig / noise) : 200.0;
+  return m;
+}
+
+const char* fidelity_name(Fidelity f) {
+  switch (f) {
+    case Fidelity::labels: return "top-1 accuracy";
+    case Fidelity::agreement: return "top-1 agreement with fp32";
+    case Fidelity::relative_l2: return "1 - relative L2 error vs fp32";
+  }
+  return "?";
+}
+
 namespace {
 
-onnx::Array run_all(onnx::Session& s, const onnx::Array& x, int64_t batch) {
-  const int64_t n = x.shape()[0];
+// The first output over every sample (batches of `batch` rows), concatenated along dimension 0.
+onnx::Array run_all(onnx::Session& s, const InputBatch& x, int64_t batch) {
+  const int64_t n = x.samples();
   std::vector<onnx::Array> parts;
-  for (int64_t r0 = 0; r0 < n; r0 += batch) parts.push_back(s.run(std::vector<onnx::Array>{batch_rows(x, r0, std::min(n, r0 + batch))})[0]);
-  LOWBIT_REQUIRE(parts[0].type() == onnx::ElemType::f32 && parts[0].dim() == 2, "ptq",
-                 "the model's first output is {} {}; expected float32 [batch, classes]", onnx::elem_name(parts[0].type()),
+  for (int64_t r0 = 0; r0 < n; r0 += batch) parts.push_back(s.run(x.rows(r0, std::min(n, r0 + batch)).arrays)[0]);
+  LOWBIT_REQUIRE(parts[0].type() == onnx::ElemType::f32 && parts[0].dim() >= 1 && parts[0].shape()[0] == std::min(n, batch), "ptq",
+                 "the model's first output is {} {}; expected float32 with the batch first", onnx::elem_name(parts[0].type()),
                  shape_str(parts[0].shape()));
-  const int64_t c = parts[0].shape()[1];
-  onnx::Array out = onnx::Array::empty(onnx::ElemType::f32, {n, c});
+  Shape shape = parts[0].shape();
+  shape[0] = n;
+  onnx::Array out = onnx::Array::empty(onnx::ElemType::f32, shape);
   int64_t at = 0;
   for (const auto& p : parts) {
     std::copy(p.data<float>(), p.data<float>() + p.numel(), out.data<float>() + at);
@@ -69,28 +97,32 @@ onnx::Array run_all(onnx::Session& s, const onnx::Array& x, int64_t batch) {
 
 }  // namespace
 
-ModelOracle::ModelOracle(const QdqPlan& plan, onnx::Array inputs, std::vector<int32_t> labels, ModelOracleOptions opt)
+ModelOracle::ModelOracle(const QdqPlan& plan, InputBatch inputs, std::vector<int32_t> labels, ModelOracleOptions opt)
     : plan_(plan), inputs_(std::move(inputs)), labels_(std::move(labels)), opt_(std::move(opt)) {
-  const int64_t n = inputs_.shape()[0];
-  LOWBIT_REQUIRE(n > 0 && static_cast<int64_t>(labels_.size()) == n, "ptq", "the evaluation set has {} samples but {} labels", n,
+  const int64_t n = inputs_.samples();
+  LOWBIT_REQUIRE(n > 0, "ptq", "the evaluation set is empty");
+  LOWBIT_REQUIRE(labels_.empty() || static_cast<int64_t>(labels_.size()) == n, "ptq", "the evaluation set has {} samples but {} labels", n,
                  labels_.size());
   onnx::Session fp(plan_.graph, onnx::SessionOptions{1, opt_.threads, true});
   ref_logits_ = run_all(fp, inputs_, opt_.eval_batch);
-  const int64_t classes = ref_logits_.shape()[1];
-  for (int32_t y : labels_)
-    LOWBIT_REQUIRE(y >= 0 && y < classes, "ptq", "label {} does not match the model's output: it scores {} classes", y, classes);
-  // The latency batch: the evaluation inputs repeated up to latency_batch rows.
-  onnx::Array lb = batch_rows(inputs_, 0, std::min(n, opt_.latency_batch));
-  while (lb.shape()[0] < opt_.latency_batch) {
-    const onnx::Array more = batch_rows(inputs_, 0, std::min(n, opt_.latency_batch - lb.shape()[0]));
-    Shape s = lb.shape();
-    s[0] += more.shape()[0];
-    onnx::Array cat = onnx::Array::empty(onnx::ElemType::f32, s);
-    std::copy(lb.data<float>(), lb.data<float>() + lb.numel(), cat.data<float>());
-    std::copy(more.data<float>(), more.data<float>() + more.numel(), cat.data<float>() + lb.numel());
-    lb = std::move(cat);
+  const bool classifier = ref_logits_.dim() == 2 && ref_logits_.shape()[1] >= 2;
+  if (!labels_.empty()) {
+    LOWBIT_REQUIRE(classifier, "ptq", "labels were given, but the model's first output is {}; expected [batch, classes] scores",
+                   shape_str(ref_logits_.shape()));
+    const int64_t classes = ref_logits_.shape()[1];
+    for (int32_t y : labels_)
+      LOWBIT_REQUIRE(y >= 0 && y < classes, "ptq", "label {} does not match the model's output: it scores {} classes", y, classes);
+  } else if (classifier) {
+    fidelity_ = Fidelity::agreement;  // the fp32 model's classes are the labels
+    const int64_t c = ref_logits_.shape()[1];
+    for (int64_t r = 0; r < n; ++r) {
+      const float* row = ref_logits_.data<float>() + r * c;
+      labels_.push_back(static_cast<int32_t>(std::max_element(row, row + c) - row));
+    }
+  } else {
+    fidelity_ = Fidelity::relative_l2;
   }
-  latency_input_ = std::move(lb);
+  latency_input_ = inputs_.cycled(opt_.latency_batch);
   double all = 0, layer = 0;
   for (const auto& [v, a] : plan_.graph.constants)
     if (a.type() == onnx::ElemType::f32) all += 4.0 * static_cast<double>(a.numel());
@@ -136,7 +168,8 @@ Measurement ModelOracle::evaluate(const LayerConfig& c) {
     ++cached_evaluations;
   } else {
     onnx::Session s(build_qdq(plan_, c), onnx::SessionOptions{1, opt_.threads, true});
-    p.m = score_logits(run_all(s, inputs_, opt_.eval_batch), labels_, ref_logits_);
+    const onnx::Array out = run_all(s, inputs_, opt_.eval_batch);
+    p.m = fidelity_ == Fidelity::relative_l2 ? score_fidelity(out, ref_logits_) : score_logits(out, labels_, ref_logits_);
     eval_cache[key] = p.m;
     ++fresh_evaluations;
     append_cache(nlohmann::json{{"key", key}, {"top1", p.m.top1}, {"loss", p.m.loss}, {"sqnr_db", p.m.sqnr_db}}.dump());
@@ -150,7 +183,7 @@ double ModelOracle::latency_ms(const LayerConfig& c) {
   const std::string key = config_key(c);
   if (auto it = latency_cache.find(key); it != latency_cache.end()) return it->second;
   onnx::Session s(build_qdq(plan_, c), onnx::SessionOptions{1, opt_.threads, true});
-  const std::vector<onnx::Array> x{latency_input_};
+  const std::vector<onnx::Array>& x = latency_input_.arrays;
   for (int i = 0; i < opt_.latency_warmup; ++i) s.run(x);
   std::vector<double> ms;
   for (int i = 0; i < opt_.latency_repeats; ++i) {
@@ -167,24 +200,40 @@ double ModelOracle::latency_ms(const LayerConfig& c) {
 }
 
 std::vector<double> ModelOracle::latency_interleaved(const std::vector<LayerConfig>& cs) {
-  std::vector<std::unique_ptr<onnx::Session>> ss;
-  for (const auto& c : cs) ss.push_back(std::make_unique<onnx::Session>(build_qdq(plan_, c), onnx::SessionOptions{1, opt_.threads, true}));
-  const std::vector<onnx::Array> x{latency_input_};
-  for (int i = 0; i < opt_.latency_warmup; ++i)
-    for (auto& s : ss) s->run(x);
-  std::vector<std::vector<double>> ms(cs.size());
-  for (int r = 0; r < opt_.latency_repeats; ++r)
-    for (size_t k = 0; k < ss.size(); ++k) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ss[k]->run(x);
-      ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  // Sessions alive at once: all of them when their weights fit opt_.session_memory_bytes (a
+  // session holds about the fp32 weights, packed forms included), else groups that each repeat
+  // cs[0] as an anchor; a group's times are scaled by anchor(first group) / anchor(this group),
+  // so load drift between groups cancels as it does within one.
+  const double per_session = std::max(1.0, 2.0 * (other_bytes_ + size_bytes(LayerConfig(plan_.layers.size(), Precision::fp32))));
+  const size_t fit = static_cast<size_t>(std::max(2.0, static_cast<double>(opt_.session_memory_bytes) / per_session));
+  std::vector<double> out(cs.size(), 0.0);
+  double anchor0 = 0;
+  for (size_t g0 = 0; g0 < cs.size();) {
+    std::vector<size_t> group;
+    if (g0 > 0) group.push_back(0);  // the anchor
+    while (g0 < cs.size() && group.size() < fit) group.push_back(g0++);
+    std::vector<std::unique_ptr<onnx::Session>> ss;
+    for (size_t k : group) ss.push_back(std::make_unique<onnx::Session>(build_qdq(plan_, cs[k]), onnx::SessionOptions{1, opt_.threads, true}));
+    const std::vector<onnx::Array>& x = latency_input_.arrays;
+    for (int i = 0; i < opt_.latency_warmup; ++i)
+      for (auto& s : ss) s->run(x);
+    std::vector<std::vector<double>> ms(group.size());
+    for (int r = 0; r < opt_.latency_repeats; ++r)
+      for (size_t k = 0; k < ss.size(); ++k) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ss[k]->run(x);
+        ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    std::vector<double> med;
+    for (auto& v : ms) {
+      std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+      med.push_back(v[v.size() / 2]);
     }
-  std::vector<double> out;
-  for (auto& v : ms) {
-    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
-    out.push_back(v[v.size() / 2]);
+    if (group[0] == 0 && anchor0 == 0) anchor0 = med[0];
+    const double scale = anchor0 / med[0];
+    for (size_t k = 0; k < group.size(); ++k) out[group[k]] = group[k] == 0 ? anchor0 : med[k] * scale;
+    latency_runs += static_cast<int64_t>(group.size());
   }
-  latency_runs += static_cast<int64_t>(cs.size());
   return out;
 }
 

@@ -32,7 +32,7 @@ std::string plot(const json& s, const char* key, double scale, const std::string
   chosen.push_back({num(s["result"], key) * scale, 100 * num(s["result"], "top1"), "chosen: " + s["result"]["key"].get<std::string>()});
   refs.push_back({num(s["baseline"], key) * scale, 100 * num(s["baseline"], "top1"), "fp32"});
   if (s.contains("all_int8")) refs.push_back({num(s["all_int8"], key) * scale, 100 * num(s["all_int8"], "top1"), "all int8"});
-  return svg::scatter(title, xlabel, "top-1 (%)",
+  return svg::scatter(title, xlabel, s.value("accuracy_metric", std::string("top-1 accuracy")) + " (%)",
                       {{"evaluated", "#1f77b4", all, false}, {"Pareto front", "#2ca02c", front(all), true},
                        {"fp32 / all-int8", "#7f7f7f", refs, false}, {"chosen", "#d62728", chosen, false}},
                       false, false, caption, false);
@@ -44,11 +44,11 @@ std::string ptq_html_report(const std::string& summary_json) {
   const json s = json::parse(summary_json);
   const json& r = s["result"];
   std::string body = fmt::format(
-      "<h1>lowbit ptq: {}</h1><p>metric <b>{}</b>, search <b>{}</b>, budget {} — chosen: top-1 {:.4f} (fp32 {:.4f}), {:.2f} ms "
+      "<h1>lowbit ptq: {}</h1><p>metric <b>{}</b>, search <b>{}</b>, budget {} — chosen: {} {:.4f} (fp32 {:.4f}), {:.2f} ms "
       "(fp32 {:.2f} ms, {:+.1f} %{}), {:.0f} KB weights, {} search evaluations. Evaluation subset: {} samples of {}; latency: batch {}, {} "
       "thread(s), median of repeats after warm-up.</p>",
       svg::escape(s["model"].get<std::string>()), svg::escape(s["metric"].get<std::string>()), svg::escape(s["search"].get<std::string>()),
-      svg::escape(s["budget"].get<std::string>()), num(r, "top1"), num(s["baseline"], "top1"), num(r, "latency_ms"),
+      svg::escape(s["budget"].get<std::string>()), svg::escape(s.value("accuracy_metric", std::string("top-1 accuracy"))), num(r, "top1"), num(s["baseline"], "top1"), num(r, "latency_ms"),
       num(s["baseline"], "latency_ms"), -100 * num(r, "reduction_vs_fp32"),
       s.contains("all_int8") ? fmt::format("; all-int8 {:.2f} ms, {:+.1f} % vs it", num(s["all_int8"], "latency_ms"), -100 * num(r, "reduction_vs_int8")) : "",
       num(r, "size_bytes") / 1024, r["evaluations"].get<int64_t>(), s["eval"]["samples"].get<int64_t>(),

@@ -13,10 +13,12 @@
 #include <iostream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.h"
 #include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_inputs.h"
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/ptq/calibrate.h"
@@ -46,22 +48,30 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// Evaluation inputs and labels: a data set's test split (every ⌊N/count⌋-th) or a .npy pair.
-std::pair<onnx::Array, std::vector<int32_t>> load_eval(const PtqOptions& o, const onnx::ValueType& input) {
-  LOWBIT_REQUIRE(!o.eval.empty(), "ptq", "--eval is required (a .npy batch with --eval-labels, or a data set name)");
-  if (fs::exists(o.eval)) {
-    LOWBIT_REQUIRE(!o.eval_labels.empty(), "ptq", "--eval {} is a file: give its labels with --eval-labels labels.npy", o.eval);
-    const onnx::Array x = load_calibration(DataSource{o.eval, "", {}, o.eval_count}, input);
+// Evaluation inputs and labels: a data set's test split (every ⌊N/count⌋-th) with its labels,
+// or any calibration-style source (.npy per input, folder, random:N) with --eval-labels, or
+// without them (fidelity to fp32: empty labels).
+std::pair<InputBatch, std::vector<int32_t>> load_eval(const PtqOptions& o, const onnx::Graph& g) {
+  LOWBIT_REQUIRE(!o.eval.empty(), "ptq", "--eval is required (.npy per input, random:N, or a data set name)");
+  LOWBIT_REQUIRE(o.eval_count >= 1, "ptq", "--eval-count must be positive, not {}", o.eval_count);
+  if (!is_dataset_name(o.eval)) {
+    const InputBatch x = load_calibration(DataSource{o.eval, "", {}, o.eval_count}, g, 2);  // seed 2: random:N differs from --calib's
+    if (o.eval_labels.empty()) return {x, {}};
     const onnx::Array y = onnx::load_npy(o.eval_labels);
     LOWBIT_REQUIRE(y.dim() == 1 && (y.type() == onnx::ElemType::i64 || y.type() == onnx::ElemType::i32), "ptq",
                    "--eval-labels {} must be a 1-D int64 array of class ids (is {} {})", o.eval_labels, onnx::elem_name(y.type()),
                    shape_str(y.shape()));
-    LOWBIT_REQUIRE(y.shape()[0] >= x.shape()[0], "ptq", "--eval-labels {} has {} labels for {} samples", o.eval_labels, y.shape()[0],
-                   x.shape()[0]);
+    LOWBIT_REQUIRE(y.shape()[0] >= x.samples(), "ptq", "--eval-labels {} has {} labels for {} samples", o.eval_labels, y.shape()[0],
+                   x.samples());
     std::vector<int32_t> labels;
-    for (int64_t i = 0; i < x.shape()[0]; ++i) labels.push_back(static_cast<int32_t>(y.get_i64(i)));
+    for (int64_t i = 0; i < x.samples(); ++i) {
+      const int64_t v = y.get_i64(i);
+      LOWBIT_REQUIRE(v >= 0 && v < (int64_t{1} << 24), "ptq", "--eval-labels {}: label {} of sample {} is out of range", o.eval_labels, v, i);
+      labels.push_back(static_cast<int32_t>(v));
+    }
     return {x, labels};
   }
+  LOWBIT_REQUIRE(g.inputs.size() == 1, "ptq", "data set '{}' gives one image input, but the model has {} inputs", o.eval, g.inputs.size());
   const LabelledSet all = load_test_split(o.eval, o.calib.data_dir, o.calib.pre);
   const int64_t n = all.inputs.shape()[0], take = std::min(n, o.eval_count), stride = n / take;
   Shape s = all.inputs.shape();
@@ -73,7 +83,7 @@ std::pair<onnx::Array, std::vector<int32_t>> load_eval(const PtqOptions& o, cons
     std::copy(all.inputs.data<float>() + i * stride * per, all.inputs.data<float>() + (i * stride + 1) * per, x.data<float>() + i * per);
     labels.push_back(all.labels[static_cast<size_t>(i * stride)]);
   }
-  return {x, labels};
+  return {InputBatch(onnx::fit_input(g, 0, std::move(x), "data set '" + o.eval + "'", "ptq")), labels};
 }
 
 Job prepare(const PtqOptions& o) {
@@ -89,20 +99,18 @@ Job prepare(const PtqOptions& o) {
   std::sort(job.cand.begin(), job.cand.end());  // enum order: wide to narrow
   job.cand.erase(std::unique(job.cand.begin(), job.cand.end()), job.cand.end());
   job.model = onnx::load_model(o.model);
-  LOWBIT_REQUIRE(job.model.inputs.size() == 1, "ptq", "{} has {} inputs; lowbit ptq takes one image input", o.model, job.model.inputs.size());
-  const onnx::ValueType& in = job.model.values[static_cast<size_t>(job.model.inputs[0])].type;
-  const onnx::Array calib = load_calibration(o.calib, in);
-  LOWBIT_REQUIRE(calib.shape()[0] >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count)",
-                 calib.shape()[0], o.min_calib);
+  const InputBatch calib = load_calibration(o.calib, job.model, 1);
+  LOWBIT_REQUIRE(calib.samples() >= o.min_calib, "ptq", "the calibration set is too small: {} samples; lowbit ptq needs at least {} (--calib-count)",
+                 calib.samples(), o.min_calib);
   job.plan = plan_qdq(job.model, calib, o.quant);
-  auto [x, y] = load_eval(o, in);
-  job.eval_samples = x.shape()[0];
+  auto [x, y] = load_eval(o, job.model);
+  job.eval_samples = x.samples();
   ModelOracleOptions mo;
   mo.threads = o.threads;
   mo.latency_batch = o.latency_batch;
   mo.latency_repeats = o.latency_repeats;
   mo.cache_path = !o.cache.empty() ? o.cache : (!o.json.empty() && o.json != "-" ? o.json : o.out.empty() ? "ptq" : o.out) + ".cache.jsonl";
-  mo.fingerprint = fnv1a_hex(read_file(o.model) + "|" + o.calib.source + "|" + std::to_string(calib.shape()[0]) + "|" + o.eval + "|" +
+  mo.fingerprint = fnv1a_hex(read_file(o.model) + "|" + o.calib.source + "|" + std::to_string(calib.samples()) + "|" + o.eval + "|" + o.eval_labels + "|" +
                              std::to_string(job.eval_samples) + "|" + calib_method_name(o.quant.calib.method) + "|" +
                              std::to_string(o.quant.per_channel) + "|" + weight_range_name(o.quant.weight_range) + "|" + std::to_string(o.quant.bias_correction) + "|" + std::to_string(o.threads) + "|" + std::to_string(o.latency_batch));
   job.oracle = std::make_unique<ModelOracle>(job.plan, std::move(x), std::move(y), mo);
@@ -123,7 +131,7 @@ Sensitivity sensitivity_of(Job& job, const PtqOptions& o, GradScores* gs) {
     go.threads = o.threads;
     go.samples = o.grad_samples;
     *gs = grad_scores(job.plan, job.oracle->inputs(), job.oracle->labels(), job.metric == Metric::fisher ? Metric::fisher : Metric::hessian,
-                      job.cand, go);
+                      job.cand, go, job.oracle->reference_outputs());
   }
   return measure_sensitivity(*job.oracle, job.metric, SensitivityOptions{job.cand, o.lambda, 12}, dependent_pairs(job.plan),
                              gradient ? &gs->score : nullptr);
@@ -175,6 +183,7 @@ void run_sensitivity(const PtqOptions& o) {
   const size_t low = job.cand.size() - 1;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.score[a][low] < s.score[b][low]; });
   json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"precision", precision_name(job.cand[low])}, {"kendall_tau", s.tau},
+         {"accuracy_metric", fidelity_name(job.oracle->fidelity())},
          {"evaluations", s.evaluations}, {"fresh_evaluations", orc.fresh_evaluations}, {"seconds", s.seconds},
          {"eval_samples", job.eval_samples}, {"baseline", {{"top1", s.base.top1}, {"loss", s.base.loss}}}, {"pairs", s.pairs.size()},
          {"metric_seconds", gs.seconds + (s.pairs.empty() ? 0.0 : s.seconds)}, {"gradient", grad_json(gs)}};
@@ -215,6 +224,9 @@ int run_ptq(const PtqOptions& o) {
   const LayerConfig fp(n, Precision::fp32), all8(n, Precision::int8);
   const bool has8 = std::find(job.cand.begin(), job.cand.end(), Precision::int8) != job.cand.end();
   const Measurement m8 = has8 ? orc.evaluate(all8) : Measurement{};
+  const LayerConfig all16(n, Precision::bf16);  // the papers' 16-bit baseline, where the CPU has it
+  const bool has16 = std::find(job.cand.begin(), job.cand.end(), Precision::bf16) != job.cand.end();
+  const Measurement m16 = has16 ? orc.evaluate(all16) : Measurement{};
   orc.phase = o.search;
   SearchResult r;
   if (o.search == "dp") {
@@ -244,17 +256,36 @@ int run_ptq(const PtqOptions& o) {
       orc.latency_ms(c);
     }
   // The headline numbers: the answer, fp32 and all-int8 timed side by side (same load).
-  const std::vector<double> side = orc.latency_interleaved(has8 ? std::vector<LayerConfig>{r.config, fp, all8} : std::vector<LayerConfig>{r.config, fp});
+  std::vector<LayerConfig> side_cs{r.config, fp};
+  if (has8) side_cs.push_back(all8);
+  if (has16) side_cs.push_back(all16);
+  const std::vector<double> side = orc.latency_interleaved(side_cs);
   r.latency_ms = side[0];
-  const double fp_ms = side[1], i8_ms = has8 ? side[2] : NAN;
+  const double fp_ms = side[1], i8_ms = has8 ? side[2] : NAN, b16_ms = has16 ? side.back() : NAN;
+  if (o.objective == "latency" && r.met) {  // the fastest measured point within the budget
+    std::vector<std::pair<double, double>> pts{{r.m.top1, r.latency_ms}};
+    std::vector<std::pair<LayerConfig, Measurement>> alt{{r.config, r.m}};
+    if (has8) pts.push_back({m8.top1, i8_ms}), alt.push_back({all8, m8});
+    if (has16) pts.push_back({m16.top1, b16_ms}), alt.push_back({all16, m16});
+    if (const size_t k = fastest_within(budget, s.base.top1, pts); k != 0) {
+      r.notes.push_back(fmt::format("{} met the budget and measured faster side by side ({:.2f} vs {:.2f} ms): chosen over the search's answer {}",
+                                    k == 1 && has8 ? "all-int8" : "all-bf16", pts[k].second, r.latency_ms, config_key(r.config)));
+      r.config = alt[k].first;
+      r.m = alt[k].second;
+      r.latency_ms = pts[k].second;
+      r.size_bytes = orc.size_bytes(r.config);
+    }
+  }
   json j{{"model", o.model}, {"metric", metric_name(job.metric)}, {"search", r.search}, {"budget", budget_str(budget)},
          {"eval", {{"source", o.eval}, {"samples", job.eval_samples}}}, {"calibration", {{"source", o.calib.source}, {"samples", job.plan.calib_samples}}},
-         {"threads", o.threads}, {"latency_batch", o.latency_batch}, {"lambda", o.lambda}};
+         {"threads", o.threads}, {"latency_batch", o.latency_batch}, {"lambda", o.lambda},
+         {"accuracy_metric", fidelity_name(job.oracle->fidelity())}};
   for (Precision p : job.cand) j["precisions"].push_back(precision_name(p));
   for (Precision p : {Precision::bf16, Precision::w4a8})
     if (const std::string why = precision_unavailable(p); !why.empty()) j["unavailable"].push_back(why);
   j["baseline"] = {{"top1", s.base.top1}, {"loss", s.base.loss}, {"latency_ms", fp_ms}, {"size_bytes", orc.size_bytes(fp)}};
-  if (has8) j["all_int8"] = {{"top1", m8.top1}, {"latency_ms", i8_ms}, {"size_bytes", orc.size_bytes(all8)}};
+  if (has8) j["all_int8"] = {{"top1", m8.top1}, {"sqnr_db", m8.sqnr_db}, {"latency_ms", i8_ms}, {"size_bytes", orc.size_bytes(all8)}};
+  if (has16) j["all_bf16"] = {{"top1", m16.top1}, {"sqnr_db", m16.sqnr_db}, {"latency_ms", b16_ms}, {"size_bytes", orc.size_bytes(all16)}};
   std::vector<double> sq, me;
   for (size_t i = 0; i < n; ++i) sq.push_back(-s.single[i][low].sqnr_db), me.push_back(s.measured[i][low]);
   j["kendall_tau"] = {{"sqnr", kendall_tau(sq, me)}, {"measured", 1.0}, {metric_name(job.metric), s.tau}};
@@ -269,9 +300,10 @@ int run_ptq(const PtqOptions& o) {
     j["layers"].push_back(l);
   }
   const double drop = budget.drop(s.base.top1, r.m.top1);
-  j["result"] = {{"config", json::parse(config_to_json(job.plan, r.config))["layers"]}, {"key", config_key(r.config)}, {"top1", r.m.top1},
+  j["result"] = {{"config", json::parse(config_to_json(job.plan, r.config))["layers"]}, {"key", config_key(r.config)}, {"top1", r.m.top1}, {"sqnr_db", r.m.sqnr_db},
                  {"drop", drop}, {"met", r.met}, {"latency_ms", r.latency_ms}, {"size_bytes", r.size_bytes},
                  {"reduction_vs_fp32", 1 - r.latency_ms / fp_ms}, {"reduction_vs_int8", has8 ? 1 - r.latency_ms / i8_ms : NAN},
+                 {"reduction_vs_bf16", has16 ? 1 - r.latency_ms / b16_ms : NAN},
                  {"evaluations", r.evaluations}, {"seconds", r.seconds}, {"notes", r.notes}};
   for (const Probe& p : orc.trajectory) {
     json e{{"key", p.key}, {"phase", p.phase}, {"top1", p.m.top1}, {"loss", p.m.loss}, {"cached", p.cached}};
@@ -294,18 +326,21 @@ int run_ptq(const PtqOptions& o) {
   }
   j["cost"] = {{"fresh_evaluations", orc.fresh_evaluations}, {"cached_evaluations", orc.cached_evaluations},
                {"latency_runs", orc.latency_runs}, {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-  std::printf("%s + %s, %s: top-1 %.4f (fp32 %.4f, drop %.2f%s), %.2f ms vs fp32 %.2f ms (%+.1f %%)", metric_name(job.metric), r.search.c_str(),
-              budget_str(budget).c_str(), r.m.top1, s.base.top1, 100 * drop, budget.relative ? "%" : "pt", r.latency_ms, fp_ms,
+  const Fidelity fid = job.oracle->fidelity();
+  const char* acc = fid == Fidelity::labels ? "top-1" : fid == Fidelity::agreement ? "agreement with fp32" : "1 - rel. L2 error";
+  std::printf("%s + %s, %s: %s %.4f (fp32 %.4f, drop %.2f%s), %.2f ms vs fp32 %.2f ms (%+.1f %%)", metric_name(job.metric), r.search.c_str(),
+              budget_str(budget).c_str(), acc, r.m.top1, s.base.top1, 100 * drop, budget.relative ? "%" : "pt", r.latency_ms, fp_ms,
               100 * (r.latency_ms / fp_ms - 1));
   if (has8) std::printf(" and all-int8 %.2f ms (%+.1f %%)", i8_ms, 100 * (r.latency_ms / i8_ms - 1));
+  if (has16) std::printf(" and all-bf16 %.2f ms (%+.1f %%)", b16_ms, 100 * (r.latency_ms / b16_ms - 1));
   std::printf("; %lld search evaluations, %lld fresh in all\n", static_cast<long long>(r.evaluations), static_cast<long long>(orc.fresh_evaluations));
   for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
   if (!r.met) {
     const Probe* best = &orc.trajectory.front();  // the closest: the highest top-1 of every evaluated configuration
     for (const Probe& p : orc.trajectory)
       if (p.m.top1 > best->m.top1) best = &p;
-    std::fprintf(stderr, "[ptq] no evaluated configuration meets the budget (%s); the closest is %s (top-1 %.4f, drop %.4g); nothing written\n",
-                 budget_str(budget).c_str(), best->key.c_str(), best->m.top1, budget.drop(s.base.top1, best->m.top1));
+    std::fprintf(stderr, "[ptq] no evaluated configuration meets the budget (%s); the closest is %s (%s %.4f, drop %.4g); nothing written\n",
+                 budget_str(budget).c_str(), best->key.c_str(), acc, best->m.top1, budget.drop(s.base.top1, best->m.top1));
     return 3;
   }
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> files;

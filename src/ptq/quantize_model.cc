@@ -336,7 +336,7 @@ std::string precision_unavailable(Precision p) {
   return "";
 }
 
-QdqPlan plan_qdq(const Graph& input, const Array& calib, const QuantizeOptions& opt) {
+QdqPlan plan_qdq(const Graph& input, const InputBatch& calib, const QuantizeOptions& opt) {
   QdqPlan plan;
   plan.opt = opt;
   Graph& g = plan.graph;
@@ -370,7 +370,7 @@ QdqPlan plan_qdq(const Graph& input, const Array& calib, const QuantizeOptions& 
         if (plan.tensors[i] == l.in) axes[i] = input_channel_axis(g.nodes[static_cast<size_t>(l.node_id)]);
   }
   plan.ranges = calibrate(g, plan.tensors, calib, opt.calib, axes);
-  plan.calib_samples = calib.shape()[0];
+  plan.calib_samples = calib.samples();
   for (size_t i = 0; i < plan.tensors.size(); ++i) {
     const ActParams p = act_params(plan.ranges[i]);
     plan.act[plan.tensors[i]] = {p.scale, p.zp};
@@ -493,7 +493,7 @@ std::string config_key(const LayerConfig& config) {
   return k;
 }
 
-Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptions& opt, QuantizeReport* report) {
+Graph quantize_model(const Graph& input, const InputBatch& calib, const QuantizeOptions& opt, QuantizeReport* report) {
   LOWBIT_REQUIRE(opt.weight_bits == 8 || opt.weight_bits == 4, "quantize", "--weights int{} is not supported (int8 or int4)",
                  opt.weight_bits);
   const QdqPlan plan = plan_qdq(input, calib, opt);
@@ -507,7 +507,7 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
   rep.calib_samples = plan.calib_samples;
   std::stable_partition(rep.layers.begin(), rep.layers.end(), [](const LayerReport& l) { return l.precision != "fp32"; });
   // SQNR on the first calibration batch: float tensors vs their dequantized codes.
-  const Array x = batch_rows(calib, 0, std::min<int64_t>(calib.shape()[0], opt.calib.batch));
+  const std::vector<Array> x = calib.rows(0, std::min<int64_t>(calib.samples(), opt.calib.batch)).arrays;
   Graph fp = plan.graph;
   Graph qg = g;
   const size_t first = fp.outputs.size();
@@ -518,8 +518,8 @@ Graph quantize_model(const Graph& input, const Array& calib, const QuantizeOptio
     qg.outputs.push_back(dq_of[plan.tensors[i]]);
     range_of.push_back(i);
   }
-  const auto ref = onnx::Session(std::move(fp), onnx::SessionOptions{1, 0, true}).run(std::vector<Array>{x});
-  const auto got = onnx::Session(std::move(qg), onnx::SessionOptions{1, 0, true}).run(std::vector<Array>{x});
+  const auto ref = onnx::Session(std::move(fp), onnx::SessionOptions{1, 0, true}).run(x);
+  const auto got = onnx::Session(std::move(qg), onnx::SessionOptions{1, 0, true}).run(x);
   rep.output_sqnr_db = sqnr_db(ref[0], got[0]);
   for (size_t k = 0; k < range_of.size(); ++k) {
     const size_t i = range_of[k];

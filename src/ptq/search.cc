@@ -89,6 +89,13 @@ LayerConfig apply_moves(size_t layers, const std::vector<Move>& moves, size_t k)
   return c;
 }
 
+size_t fastest_within(const Budget& b, double base_top1, const std::vector<std::pair<double, double>>& points) {
+  size_t best = 0;
+  for (size_t i = 1; i < points.size(); ++i)
+    if (b.passes(base_top1, points[i].first) && (!b.passes(base_top1, points[best].first) || points[i].second < points[best].second)) best = i;
+  return best;
+}
+
 LatencyTable measure_layer_latency(Oracle& o, const std::vector<Precision>& cand) {
   const auto t0 = Clock::now();
   const size_t n = o.layers(), k = cand.size();

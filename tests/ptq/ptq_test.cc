@@ -32,7 +32,7 @@ std::string tmp_file(const std::string& name) { return onnx::test::temp_dir() + 
 
 
 TEST(Calibration, BadFilesAreNamed) {
-  const onnx::ValueType input{ElemType::f32, {-1, 3, 8, 8}, true};
+  const Graph input = test::small_cnn();  // input x: float32 [-1, 3, 8, 8]
   const std::string wrong_dtype = tmp_file("int64.npy"), wrong_shape = tmp_file("shape.npy"), empty = tmp_file("empty.npy");
   onnx::save_npy(wrong_dtype, Array::zeros(ElemType::i64, {2, 3, 8, 8}));
   onnx::save_npy(wrong_shape, Array::zeros(ElemType::f32, {2, 3, 8, 9}));
@@ -45,7 +45,7 @@ TEST(Calibration, BadFilesAreNamed) {
   test::expect_error([&] { load_calibration(DataSource{wrong_dtype, "", {}, 0}, input); }, "empty");
   const std::string good = tmp_file("good.npy");
   onnx::save_npy(good, onnx::test::random_f32({5, 3, 8, 8}, 1));
-  EXPECT_EQ(load_calibration(DataSource{good, "", {}, 3}, input).shape(), (Shape{3, 3, 8, 8}));
+  EXPECT_EQ(load_calibration(DataSource{good, "", {}, 3}, input).arrays.at(0).shape(), (Shape{3, 3, 8, 8}));
 }
 
 TEST(Calibration, RangeMethods) {

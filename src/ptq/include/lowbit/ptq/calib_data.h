@@ -1,5 +1,6 @@
-// Calibration and evaluation inputs for ONNX models: a .npy batch, or one of lowbit's data sets
-// with the model's preprocessing given by flags (x·scale − mean[c]) / std[c] per channel.
+// Calibration and evaluation inputs for ONNX models: .npy batches (one per graph input), random
+// draws for the declared inputs, or one of lowbit's data sets with the model's preprocessing
+// given by flags (x·scale − mean[c]) / std[c] per channel.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "lowbit/onnx/ir.h"
+#include "lowbit/ptq/input_batch.h"
 
 namespace lowbit::ptq {
 
@@ -39,10 +41,20 @@ struct DataSource {
   int64_t count = 256;   // samples taken (every ⌊N / count⌋-th of the train split, or the first rows)
 };
 
-// A float32 batch [count, ...] fitting `input` (the model's first input: same rank, same
-// non-batch dimensions where declared). A file of another dtype or shape, an empty file or an
-// unknown name is an error naming the file or the data set.
-onnx::Array load_calibration(const DataSource& src, const onnx::ValueType& input);
+// A batch for every input of g, at most src.count samples (the first rows), from src.source:
+//   a data set name        one float image input: its train split, preprocessed by src.pre
+//   file.npy               a single-input model
+//   a=x.npy,b=y.npy        one .npy per input, by input name (every input exactly once)
+//   a folder               holding <input name>.npy for every input
+//   random:N               N samples of onnx::random_inputs(g, N, seed): floats ~ N(0, 1), token
+//                          ids uniform over the embedding table they index, masks all ones
+// Each array passes onnx::fit_input (declared element type, non-batch dimensions, token ids in
+// the table's range) and all hold the same number of samples. Errors name the input, the file
+// or the data set and what was expected.
+InputBatch load_calibration(const DataSource& src, const onnx::Graph& g, uint64_t seed = 1);
+
+// Whether `name` is one of lowbit's data sets (cifar10, fashion-mnist, ...).
+bool is_dataset_name(const std::string& name);
 
 // The test split of a data set, preprocessed, with its labels (for evaluation).
 struct LabelledSet {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lowbit/onnx/ir.h"
+#include "lowbit/ptq/input_batch.h"
 
 namespace lowbit::ptq {
 
@@ -33,9 +34,9 @@ struct TensorRange {
 // The channel axis of a tensor's moments: an axis, kLastAxis, or kNoMoments.
 inline constexpr int kNoMoments = -1, kLastAxis = -2;
 
-// Ranges of `tensors` (value ids of g) over `calib` (the graph's first input, batch first);
+// Ranges of `tensors` (value ids of g) over `calib` (every graph input, batch first);
 // channel_axes (one per tensor, or empty for none) asks for per-channel moments too.
-std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>& tensors, const onnx::Array& calib,
+std::vector<TensorRange> calibrate(const onnx::Graph& g, const std::vector<int>& tensors, const InputBatch& calib,
                                    const CalibOptions& opt, const std::vector<int>& channel_axes = {});
 
 // Range choice from a histogram over [min, max] (exposed for tests): counts.size() bins.

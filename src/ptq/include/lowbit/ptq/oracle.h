@@ -12,13 +12,23 @@
 #include <vector>
 
 #include "lowbit/onnx/ir.h"
+#include "lowbit/ptq/input_batch.h"
 #include "lowbit/ptq/quantize_model.h"
 
 namespace lowbit::ptq {
 
+// top1 is the accuracy the budgets and searches read: top-1 against labels, or, without labels,
+// the fidelity to the fp32 model (Fidelity). loss: cross-entropy, or the relative squared error.
 struct Measurement {
-  double top1 = NAN, loss = NAN, sqnr_db = NAN;  // on the evaluation subset; SQNR of logits vs fp32
+  double top1 = NAN, loss = NAN, sqnr_db = NAN;  // on the evaluation subset; SQNR of outputs vs fp32
 };
+
+// What Measurement::top1 measures. Without labels the fp32 model is the reference: a classifier
+// output [N, C] scores top-1 agreement with fp32's classes (fp32 scores 1); any other output (BERT
+// hidden states) scores 1 − ‖y − y_fp32‖₂ / ‖y_fp32‖₂ over the whole set (fp32 scores 1), so a
+// budget --max-drop 2% allows a relative L2 error of 0.02 (SQNR = −20·log10 of that error).
+enum class Fidelity { labels, agreement, relative_l2 };
+const char* fidelity_name(Fidelity f);
 
 // One asked configuration, in order: the trajectory of a search.
 struct Probe {
@@ -61,14 +71,18 @@ struct ModelOracleOptions {
   int64_t eval_batch = 100;
   int64_t latency_batch = 64;
   int latency_warmup = 2, latency_repeats = 7;
+  int64_t session_memory_bytes = int64_t{3} << 30;  // sessions alive at once in latency_interleaved
   std::string cache_path;          // "" = no disk cache
   std::string fingerprint;         // model + data + options; a cache with another one is ignored
 };
 
 class ModelOracle : public Oracle {
  public:
-  // inputs [N, ...] float32, labels N (class ids < the model's outputs).
-  ModelOracle(const QdqPlan& plan, onnx::Array inputs, std::vector<int32_t> labels, ModelOracleOptions opt);
+  // inputs: every graph input, N samples; labels: N class ids (< the model's classes), or empty
+  // to measure fidelity to the fp32 model (Fidelity).
+  ModelOracle(const QdqPlan& plan, InputBatch inputs, std::vector<int32_t> labels, ModelOracleOptions opt);
+  Fidelity fidelity() const { return fidelity_; }
+  const onnx::Array& reference_outputs() const { return ref_logits_; }  // fp32, first output, N first
   size_t layers() const override { return plan_.layers.size(); }
   Measurement evaluate(const LayerConfig& c) override;
   double latency_ms(const LayerConfig& c) override;
@@ -76,13 +90,15 @@ class ModelOracle : public Oracle {
   std::vector<double> latency_interleaved(const std::vector<LayerConfig>& cs) override;
   void store_series(const std::string& key, const std::vector<double>& v) override;
   onnx::Graph graph(const LayerConfig& c) const { return build_qdq(plan_, c); }
-  const onnx::Array& inputs() const { return inputs_; }
+  const InputBatch& inputs() const { return inputs_; }
   const std::vector<int32_t>& labels() const { return labels_; }
 
  private:
   void append_cache(const std::string& line);
   const QdqPlan& plan_;
-  onnx::Array inputs_, latency_input_, ref_logits_;
+  InputBatch inputs_, latency_input_;
+  onnx::Array ref_logits_;
+  Fidelity fidelity_ = Fidelity::labels;
   std::vector<int32_t> labels_;
   ModelOracleOptions opt_;
   double other_bytes_ = 0;  // weights of everything that is not a layer's weight (fp32)
@@ -90,6 +106,8 @@ class ModelOracle : public Oracle {
 
 // Softmax cross-entropy (mean), top-1 and SQNR of `logits` [N, C] (ref: fp32 logits, may be empty).
 Measurement score_logits(const onnx::Array& logits, const std::vector<int32_t>& labels, const onnx::Array& ref);
+// Fidelity::relative_l2 of outputs against the fp32 reference (same element count).
+Measurement score_fidelity(const onnx::Array& out, const onnx::Array& ref);
 
 // A stable 64-bit hash (FNV-1a) of bytes, hex; for cache fingerprints.
 std::string fnv1a_hex(const std::string& bytes);

@@ -47,9 +47,9 @@ struct QuantizeReport {
   int64_t calib_samples = 0;
 };
 
-// g: the float model (BatchNorm is folded into convs first). calib: its first input, batch first.
+// g: the float model (BatchNorm is folded into convs first). calib: its inputs, batch first.
 // Equivalent to build_qdq(plan_qdq(g, calib, opt), all int8 but opt.exclude) plus the SQNR report.
-onnx::Graph quantize_model(const onnx::Graph& g, const onnx::Array& calib, const QuantizeOptions& opt, QuantizeReport* report);
+onnx::Graph quantize_model(const onnx::Graph& g, const InputBatch& calib, const QuantizeOptions& opt, QuantizeReport* report);
 
 // ---- Per-layer precision (mixed precision) -----------------------------------------------
 // A layer is a Conv, Gemm or MatMul with a constant float weight: its weight and its input
@@ -83,7 +83,7 @@ struct QdqPlan {
 };
 using LayerConfig = std::vector<Precision>;  // one per QdqPlan::layers
 
-QdqPlan plan_qdq(const onnx::Graph& g, const onnx::Array& calib, const QuantizeOptions& opt);
+QdqPlan plan_qdq(const onnx::Graph& g, const InputBatch& calib, const QuantizeOptions& opt);
 
 // The QDQ graph of one configuration. Cheap: no calibration. dq_of (optional) maps each
 // quantized activation (plan value id) to its DequantizeLinear output; layers (optional) gets a

@@ -64,6 +64,11 @@ struct SearchResult {
   std::vector<std::string> notes;   // monotonicity violations, skipped layers, ...
 };
 
+// Index of the fastest point (top1, latency_ms) that meets the budget, points[0] (the search's
+// answer) on ties or when none does. For the final choice among configurations timed side by
+// side: a uniform model the search passed over on a noisy per-layer table can measure faster.
+size_t fastest_within(const Budget& b, double base_top1, const std::vector<std::pair<double, double>>& points);
+
 SearchResult greedy_search(Oracle& o, const std::vector<Move>& moves, const Budget& b, double base_top1, bool skip_violations);
 SearchResult bisection_search(Oracle& o, const std::vector<Move>& moves, const Budget& b, double base_top1);
 

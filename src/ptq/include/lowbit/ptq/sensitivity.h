@@ -65,8 +65,10 @@ struct GradOptions {
   uint64_t seed = 0;
   int threads = 1;
 };
-GradScores grad_scores(const QdqPlan& plan, const onnx::Array& x, const std::vector<int32_t>& labels, Metric metric,
-                       const std::vector<Precision>& candidates, const GradOptions& opt);
+// labels: class ids (cross-entropy loss); empty: the loss is the squared distance of the first
+// output to `target` (the fp32 outputs, batch first; fidelity without labels; not for fisher).
+GradScores grad_scores(const QdqPlan& plan, const InputBatch& x, const std::vector<int32_t>& labels, Metric metric,
+                       const std::vector<Precision>& candidates, const GradOptions& opt, const onnx::Array& target = {});
 
 // Kendall's τ-b of two equally long sequences (ties in either count as neither concordant nor
 // discordant). 1 = same order, −1 = reversed; NaN when either is constant.
