@@ -32,7 +32,8 @@ void pool_infer(InferCtx& ctx) {
   const Shape& x = ctx.shape(0);
   const SpatialGeom g = pool_geom(ctx, x);
   Shape out{x[0], x[1]};
-  out.insert(out.end(), g.out.begin(), g.out.end());
+  const Shape spatial = spatial_out(g);
+  out.insert(out.end(), spatial.begin(), spatial.end());
   ctx.set_out(0, ctx.in[0].elem, out);
   if (ctx.out.size() > 1) ctx.set_out(1, ElemType::i64, out);
 }
@@ -40,17 +41,17 @@ void pool_infer(InferCtx& ctx) {
 // Generic pool over any rank and type; avg accumulates in double.
 template <typename T>
 void pool_ref(const SpatialGeom& g, int64_t NC, bool is_max, bool include_pad, const T* x, T* y, int64_t* indices) {
-  const int64_t in_size = checked_numel(g.in, "pool"), out_size = checked_numel(g.out, "pool");
+  const int64_t in_size = kernels::dims_product(g.in, g.rank), out_size = kernels::dims_product(g.out, g.rank);
   const auto r = static_cast<size_t>(g.rank);
-  std::vector<int64_t> in_strides(r, 1);
+  SpatialGeom::Axes in_strides = SpatialGeom::kOnes;
   for (size_t d = r - 1; d-- > 0;) in_strides[d] = in_strides[d + 1] * g.in[d + 1];
   parallel_for(NC, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T* xp = x + c * in_size;
-      for_each_pos(g.out, [&](int64_t o, const std::vector<int64_t>& oi) {
+      for_each_pos(g.out, g.rank, [&](int64_t o, const SpatialGeom::Axes& oi) {
         double best = -std::numeric_limits<double>::infinity(), sum = 0;
         int64_t best_idx = 0, count = 0, padded_count = 0;
-        for_each_pos(g.kernel, [&](int64_t, const std::vector<int64_t>& ki) {
+        for_each_pos(g.kernel, g.rank, [&](int64_t, const SpatialGeom::Axes& ki) {
           int64_t off = 0;
           bool inside = true, in_padded = true;
           for (size_t d = 0; d < r; ++d) {
@@ -93,7 +94,7 @@ bool simple_pool(const Node& node, ElemType type, const SpatialGeom& g, bool wan
   // ceil_mode adds a last window clipped to the input: the kernels' clipping rule, except for an
   // average that counts padding.
   const bool ceil_ok = node.attr_i("ceil_mode", 0) == 0 || is_max || !include_pad;
-  return type_ok && g.rank == 2 && g.symmetric() && !want_idx && g.dilation == Shape{1, 1} &&
+  return type_ok && g.rank == 2 && g.symmetric() && !want_idx && g.dilation[0] == 1 && g.dilation[1] == 1 &&
          g.pad_begin[0] < g.kernel[0] && g.pad_begin[1] < g.kernel[1] && ceil_ok &&
          (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
 }
@@ -115,19 +116,7 @@ void pool_run(RunCtx& ctx) {
   const int64_t NC = x.shape()[0] * x.shape()[1];
   const bool want_idx = ctx.out.size() > 1 && ctx.out[1];
   if (simple_pool(ctx.node, x.type(), g, want_idx)) {
-    kernels::Pool2dShape s;
-    s.N = x.shape()[0];
-    s.C = x.shape()[1];
-    s.H = g.in[0];
-    s.W = g.in[1];
-    s.kh = g.kernel[0];
-    s.kw = g.kernel[1];
-    s.stride_h = g.stride[0];
-    s.stride_w = g.stride[1];
-    s.pad_h = g.pad_begin[0];
-    s.pad_w = g.pad_begin[1];
-    s.out_h = g.out[0];  // the resolved output size (ceil_mode included)
-    s.out_w = g.out[1];
+    const kernels::ConvGeom& s = g;  // the resolved output size (ceil_mode included) is g.out
     if (x.type() == ElemType::u8) {  // codes: a QDQ chain lowered onto them (passes_qdq_codes.cc)
       if (ctx.nhwc_inputs & 1) kernels::maxpool2d_forward_nhwc(s, x.data<uint8_t>(), y.data<uint8_t>());
       else kernels::maxpool2d_infer(s, x.data<uint8_t>(), y.data<uint8_t>());

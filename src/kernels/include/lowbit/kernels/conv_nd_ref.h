@@ -10,24 +10,19 @@
 
 namespace lowbit::kernels::ref {
 
+// N, C, M = g.K and group = g.groups come from the geometry.
 // y (N, M, out...) = conv(x (N, C, in...), w (M, C/group, kernel...)) + bias (M, may be null).
-void conv_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const float* x, const float* w,
-             const float* bias, float* y);
+void conv_nd(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y);
 
 // ConvTranspose: x (N, C, in...), w (C, M/group, kernel...), y (N, M, out...); each input
 // element scatters through the kernel to out = in * stride + k * dilation - pad_begin.
-void conv_transpose_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const float* x,
-                       const float* w, const float* bias, float* y);
+void conv_transpose_nd(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y);
 
 // ONNX ConvInteger: y = sum (x - x_zp) * (w - w_zp) in int32 over the same windows; padding
 // contributes zero *after* the zero-point subtraction. uint8 or int8 x and w.
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const uint8_t* x,
-                     int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const uint8_t* x,
-                     int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const int8_t* x,
-                     int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const int8_t* x,
-                     int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
 
 }  // namespace lowbit::kernels::ref
