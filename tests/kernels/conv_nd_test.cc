@@ -1,7 +1,8 @@
 // The N-d reference convolutions (conv_nd_ref.h) and ConvGeom: conv_nd against the 2-d
 // reference and the fast conv2d_forward on 2-d geometries, 1-d as H = 1, the integer conv
 // exactly against the float one on integer data, ConvTranspose as the adjoint of conv, as_2d,
-// and asymmetric pads on the fast 2-d paths (forward and both backwards).
+// asymmetric pads on the fast 2-d paths (forward and both backwards), the N-d pools against the
+// 2-d pooling reference, and the global pools (channels-last bit for bit the NCHW planes).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -14,6 +15,7 @@
 #include "lowbit/kernels/fp32.h"
 #include "lowbit/kernels/fp32_ref.h"
 #include "lowbit/kernels/fp32_tuning.h"
+#include "lowbit/kernels/global_pool.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -157,6 +159,51 @@ TEST(ConvNd, AsymmetricPadsOnTheFastPaths) {
     }
   }
   set_conv_algo(saved);
+}
+
+// pool_nd on 2-d symmetric geometries (floor mode, padding not counted) equals the 2-d pooling
+// reference bit for bit: the same windows, summed in double in the same order.
+TEST(PoolNd, TwoDimensionalMatchesPool2dReference) {
+  for (const auto& [H, W, k, stride, pad] : std::vector<std::array<int64_t, 5>>{{7, 6, 3, 2, 1}, {5, 9, 2, 2, 0}, {8, 8, 3, 1, 1}}) {
+    const ConvGeom g = geom(2, 3, 3, 1, {H, W}, {k, k}, {stride, stride}, {1, 1}, {pad, pad}, {pad, pad});
+    ASSERT_EQ(g, ConvGeom::pool2d(2, 3, H, W, k, k).strides(stride, stride).pads(pad, pad));
+    const std::vector<float> x = random_floats(g.N * g.C * H * W, 71);
+    const std::size_t ny = static_cast<std::size_t>(g.N * g.C * g.OH() * g.OW());
+    std::vector<float> nd(ny), r2(ny);
+    std::vector<int64_t> idx(ny);
+    std::vector<int32_t> arg(ny);
+    ref::pool_nd(g, true, false, x.data(), nd.data(), idx.data());
+    ref::maxpool2d_forward(g, x.data(), r2.data(), arg.data());
+    EXPECT_EQ(nd, r2) << "max " << H << "x" << W;
+    for (std::size_t i = 0; i < ny; ++i)  // indices: plane·H·W + offset, the 2-d argmax within the plane
+      ASSERT_EQ(idx[i], static_cast<int64_t>(i / static_cast<std::size_t>(g.OH() * g.OW())) * H * W + arg[i]) << i;
+    ref::pool_nd(g, false, false, x.data(), nd.data(), nullptr);
+    ref::avgpool2d_forward(g, x.data(), r2.data());
+    EXPECT_EQ(nd, r2) << "average " << H << "x" << W;
+  }
+}
+
+TEST(GlobalPool, ChannelsLastEqualsPlanesBitForBit) {
+  const int64_t N = 3, C = 19, HW = 37;
+  std::vector<float> x = random_floats(N * C * HW, 81), nhwc(x.size());
+  x[4] = -0.0f;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < HW; ++i) nhwc[static_cast<std::size_t>((n * HW + i) * C + c)] = x[static_cast<std::size_t>((n * C + c) * HW + i)];
+  for (const bool is_max : {true, false}) {
+    std::vector<float> planes(static_cast<std::size_t>(N * C)), last(planes.size());
+    global_pool(is_max, N * C, HW, x.data(), planes.data());
+    global_pool_nhwc(is_max, N, HW, C, nhwc.data(), last.data());
+    EXPECT_EQ(0, std::memcmp(planes.data(), last.data(), planes.size() * sizeof(float))) << "max " << is_max;
+  }
+  const double px[] = {1, -2, 4, 0.5, 3, 3};  // two planes of three
+  double py[2];
+  global_pool(true, 2, 3, px, py);
+  EXPECT_EQ(py[0], 4.0);
+  EXPECT_EQ(py[1], 3.0);
+  global_pool(false, 2, 3, px, py);
+  EXPECT_EQ(py[0], 1.0);
+  EXPECT_EQ(py[1], 6.5 / 3.0);
 }
 
 }  // namespace
