@@ -124,5 +124,22 @@ TEST(QuantLinear, QLinearConvPerChannelScaleAndBias) {
   EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{1, 2, 2, 2, 3, 4, 4, 4, 5, 0, 0, 1, 2, 2, 2, 3, 4, 4}));
 }
 
+// A zero, negative or NaN y_scale has no requantization: an error naming the node.
+TEST(QuantLinear, QLinearScalesMustBePositive) {
+  const Array a = Array::from<uint8_t>({1, 1}, std::vector<uint8_t>{3});
+  const Array b = Array::from<int8_t>({1, 1}, std::vector<int8_t>{2});
+  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN()}) {
+    try {
+      run_op_unoptimized("QLinearMatMul", a, {Array::scalar<float>(1.0f), Array::scalar<uint8_t>(0), b, Array::scalar<float>(1.0f),
+                                              Array::scalar<int8_t>(0), Array::scalar<float>(bad), Array::scalar<uint8_t>(0)});
+      ADD_FAILURE() << "y_scale " << bad << " accepted";
+    } catch (const ValueError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("q_node"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("y_scale"), std::string::npos) << msg;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lowbit::onnx

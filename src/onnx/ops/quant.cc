@@ -100,16 +100,22 @@ kernels::QuantGrid quant_grid(const AxisParam& p, int64_t numel, const Array& sc
   return g;
 }
 
+// Scales (float input i) must be positive and finite: the quantizer divides by them, and a
+// requantization multiplier of inf or NaN has no code.
+void require_positive_scales(const RunCtx& ctx, size_t i, const char* what) {
+  const Array& scale = ctx.input(i);
+  for (int64_t k = 0; k < scale.numel(); ++k) {
+    const float s = scale.data<float>()[k];
+    if (!(s > 0 && std::isfinite(s)))
+      node_fail(ctx.node, ctx.opset, "{} (input {}) element {} is {}; scales must be positive and finite", what, i, k, s);
+  }
+}
+
 void quantize_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &scale = ctx.input(1);
   Array& y = *ctx.out[0];
   const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  // The kernel divides by the scale: a zero, negative or non-finite one is the model's error.
-  for (int64_t k = 0; k < scale.numel(); ++k) {
-    const float s = scale.data<float>()[k];
-    if (!(s > 0 && std::isfinite(s)))
-      node_fail(ctx.node, ctx.opset, "scale (input 1) element {} is {}; scales must be positive and finite", k, s);
-  }
+  require_positive_scales(ctx, 1, "scale");
   std::vector<int32_t> zp32;
   kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
   // x / scale in float, as the ONNX reference and ONNX Runtime compute it; an int32 x is first
@@ -234,6 +240,9 @@ kernels::Requant requant_params(const Array& y, int64_t zp) {
 }
 
 void qlinear_matmul_run(RunCtx& ctx) {
+  require_positive_scales(ctx, 1, "a_scale");
+  require_positive_scales(ctx, 4, "b_scale");
+  require_positive_scales(ctx, 6, "y_scale");
   const MatMulDims d = matmul_dims(infer_ctx_for(ctx), ctx.input(0).shape(), ctx.input(3).shape());
   const auto acc = int_matmul(d, ctx.input(0), ctx.input(3), ctx.in[2], ctx.in[5]);
   const Array &as = ctx.input(1), &bs = ctx.input(4);
@@ -320,6 +329,9 @@ std::vector<int32_t> int_conv(const RunCtx& ctx, size_t w_at, const Array* x_zp,
 // QLinearConv's output (N, M, spatial...) from the int32 convolution y: channel m's plane is a
 // column of one accumulator with bias[m] as correction and x_s·w_s[m] / y_s as scale.
 void qlinear_conv_requantize(RunCtx& ctx, const std::vector<int32_t>& y) {
+  require_positive_scales(ctx, 1, "x_scale");
+  require_positive_scales(ctx, 4, "w_scale");
+  require_positive_scales(ctx, 6, "y_scale");
   const Array &xs = ctx.input(1), &ws = ctx.input(4);
   const float ys = static_cast<float>(ctx.input(6).get_f64(0));
   Array& out = *ctx.out[0];
