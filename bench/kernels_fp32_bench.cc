@@ -30,14 +30,11 @@ const GemmCase kGemms[] = {
 
 struct ConvCase {
   const char* name;
-  Conv2dShape s;
+  ConvGeom s;
 };
 
-Conv2dShape conv(int64_t C, int64_t HW, int64_t K, int64_t RS, int64_t stride, int64_t pad) {
-  Conv2dShape s;
-  s.N = 128, s.C = C, s.H = s.W = HW, s.K = K, s.R = s.S = RS;
-  s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
-  return s;
+ConvGeom conv(int64_t C, int64_t HW, int64_t K, int64_t RS, int64_t stride, int64_t pad) {
+  return ConvGeom::conv2d(128, C, HW, HW, K, RS, RS).strides(stride, stride).pads(pad, pad);
 }
 
 // A CIFAR-style ResNet on 28x28 (or 32x32 RGB) input: stem, 3x3 blocks at 16/32/64 channels,
@@ -72,8 +69,8 @@ void run_gemm(benchmark::State& state, GemmCase g, int lib) {
 
 // pass: 0 forward, 1 backward data, 2 backward weight. algo: -1 reference, else a ConvAlgo.
 void run_conv(benchmark::State& state, ConvCase c, int pass, int algo) {
-  const Conv2dShape& s = c.s;
-  auto x = filled(s.N * s.C * s.H * s.W, 0.1f), w = filled(s.K * s.C / s.groups * s.R * s.S, 0.05f);
+  const ConvGeom& s = c.s;
+  auto x = filled(s.N * s.C * s.H() * s.W(), 0.1f), w = filled(s.K * s.C / s.groups * s.R() * s.S(), 0.05f);
   auto y = filled(s.N * s.K * s.OH() * s.OW(), 0.02f), b = filled(s.K, 0.01f);
   if (algo >= 0) set_conv_algo(static_cast<ConvAlgo>(algo));
   for (auto _ : state) {
@@ -89,7 +86,7 @@ void run_conv(benchmark::State& state, ConvCase c, int pass, int algo) {
     benchmark::ClobberMemory();
   }
   set_conv_algo(ConvAlgo::automatic);
-  const double flops = 2.0 * s.N * s.K * s.OH() * s.OW() * (s.C / s.groups) * s.R * s.S;
+  const double flops = 2.0 * s.N * s.K * s.OH() * s.OW() * (s.C / s.groups) * s.R() * s.S();
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }

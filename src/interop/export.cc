@@ -17,6 +17,7 @@
 #include "lowbit/interop/module_onnx.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/ptq/calib_data.h"
+#include "lowbit/ptq/weight_range.h"
 #include "lowbit/quant/quantize.h"
 #include "lowbit/train/classifier_meta.h"
 
@@ -116,11 +117,7 @@ std::vector<ExportLayer> to_qdq(Graph& g, const fqt::QuantConfig& cfg, const dat
     const int32_t wq = quant::q_max(wc.bits);
     const float wm = wc.clip * wmax, ws = wm > 0 && std::isfinite(wm) ? wm / static_cast<float>(wq) : 1.0f;
     Array codes = Array::empty(ElemType::i8, w.shape());
-    for (int64_t i = 0; i < w.numel(); ++i) {
-      float y = w.data<float>()[i] / ws;
-      y = std::clamp(y, static_cast<float>(-wq), static_cast<float>(wq));
-      codes.data<int8_t>()[i] = static_cast<int8_t>(std::nearbyint(y));
-    }
+    ptq::quantize_weight_codes(w.numel(), w.data<float>(), 1, w.numel(), &ws, wq, codes.data<int8_t>());
     const std::string wname = g.values[static_cast<size_t>(wv)].name;
     const int wdq = add_op(g, "DequantizeLinear",
                            {add_constant(g, wname + "_q", std::move(codes)), add_constant(g, wname + "_scale", scalar_f32(ws)),

@@ -343,28 +343,28 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
 }
 
 namespace {
-bool empty_output(const Conv2dShape& s) { return s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0; }
+bool empty_output(const ConvGeom& s) { return s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0; }
 }  // namespace
 
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
+void conv2d_forward(const ConvGeom& s, const float* x, const float* w, const float* bias, float* y) {
   if (empty_output(s)) return;
   if (!detail::library_paths()) return ref::conv2d_forward(s, x, w, bias, y);
   detail::conv2d_forward_library(s, x, w, bias, y);
 }
 
-void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
+void conv2d_backward_data(const ConvGeom& s, const float* dy, const float* w, float* dx) {
+  if (s.N <= 0 || s.C <= 0 || s.H() <= 0 || s.W() <= 0) return;
   if (empty_output(s)) {
-    std::fill(dx, dx + s.N * s.C * s.H * s.W, 0.0f);
+    std::fill(dx, dx + s.N * s.C * s.H() * s.W(), 0.0f);
     return;
   }
   if (!detail::library_paths()) return ref::conv2d_backward_data(s, dy, w, dx);
   detail::conv2d_backward_data_library(s, dy, w, dx);
 }
 
-void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* dbias) {
+void conv2d_backward_weight(const ConvGeom& s, const float* x, const float* dy, float* dw, float* dbias) {
   if (empty_output(s)) {
-    std::fill(dw, dw + s.K * (s.C / s.groups) * s.R * s.S, 0.0f);
+    std::fill(dw, dw + s.K * (s.C / s.groups) * s.R() * s.S(), 0.0f);
     if (dbias) std::fill(dbias, dbias + s.K, 0.0f);
     return;
   }
@@ -590,7 +590,7 @@ void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t tap
   }
 }
 
-void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
   if (active_isa() >= Isa::avx512) return avx512::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
   ref::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);

@@ -15,7 +15,7 @@ std::atomic<ConvAlgo>& conv_algo_setting() {
   return algo;
 }
 
-ConvAlgo pick(const Conv2dShape& s, ConvPass pass) {
+ConvAlgo pick(const ConvGeom& s, ConvPass pass) {
   const ConvAlgo forced = conv_algo();
   return forced == ConvAlgo::automatic ? conv_algo_for(s, pass) : forced;
 }
@@ -29,12 +29,12 @@ ConvAlgo conv_algo() { return conv_algo_setting().load(std::memory_order_relaxed
 // kernels beat its plain-layout (gemm-based) ones and im2col by 1.5-4x on every pass even with
 // the reorders counted, except backward data of stem convolutions (C <= 4), where the
 // blocked diff_src layout pads C to 16 and im2col + sgemm is fastest.
-ConvAlgo conv_algo_for(const Conv2dShape& s, ConvPass pass) {
+ConvAlgo conv_algo_for(const ConvGeom& s, ConvPass pass) {
   if (pass == ConvPass::backward_data && s.C / s.groups <= 4) return ConvAlgo::im2col;
   return ConvAlgo::onednn_blocked;
 }
 
-void detail::conv2d_forward_library(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
+void detail::conv2d_forward_library(const ConvGeom& s, const float* x, const float* w, const float* bias, float* y) {
   const ConvAlgo algo = pick(s, ConvPass::forward);
   if (algo != ConvAlgo::im2col) {
     try {
@@ -45,7 +45,7 @@ void detail::conv2d_forward_library(const Conv2dShape& s, const float* x, const 
   detail::im2col_conv_forward(s, x, w, bias, y);
 }
 
-void detail::conv2d_backward_data_library(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+void detail::conv2d_backward_data_library(const ConvGeom& s, const float* dy, const float* w, float* dx) {
   const ConvAlgo algo = pick(s, ConvPass::backward_data);
   if (algo != ConvAlgo::im2col) {
     try {
@@ -56,7 +56,7 @@ void detail::conv2d_backward_data_library(const Conv2dShape& s, const float* dy,
   detail::im2col_conv_backward_data(s, dy, w, dx);
 }
 
-void detail::conv2d_backward_weight_library(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+void detail::conv2d_backward_weight_library(const ConvGeom& s, const float* x, const float* dy, float* dw,
                                             float* dbias) {
   const ConvAlgo algo = pick(s, ConvPass::backward_weight);
   if (algo != ConvAlgo::im2col) {

@@ -35,11 +35,11 @@ struct Entry {
 
 // Key: every shape field, the pass, whether bias is present, blocked mode and the thread
 // count (oneDNN's OpenMP kernels are generated for the thread count at creation time).
-using Key = std::array<int64_t, 18>;
+using Key = std::array<int64_t, 20>;
 
-Key make_key(const Conv2dShape& s, int pass, bool bias, bool blocked, int threads) {
-  return {s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.stride_h, s.stride_w, s.pad_h, s.pad_w, s.dil_h, s.dil_w,
-          s.groups, pass, bias, blocked, threads};
+Key make_key(const ConvGeom& s, int pass, bool bias, bool blocked, int threads) {
+  return {s.N, s.C, s.H(), s.W(), s.K, s.R(), s.S(), s.stride_h(), s.stride_w(), s.pad_t(), s.pad_l(), s.pad_b(), s.pad_r(),
+          s.dil_h(), s.dil_w(), s.groups, pass, bias, blocked, threads};
 }
 
 struct Descs {
@@ -47,24 +47,24 @@ struct Descs {
   memory::dims strides, dilates, pad_l, pad_r;
 };
 
-Descs descs(const Conv2dShape& s, bool blocked) {
+Descs descs(const ConvGeom& s, bool blocked) {
   const memory::dim G = s.groups;
-  memory::dims wdims = G > 1 ? memory::dims{G, s.K / G, s.C / G, s.R, s.S} : memory::dims{s.K, s.C, s.R, s.S};
+  memory::dims wdims = G > 1 ? memory::dims{G, s.K / G, s.C / G, s.R(), s.S()} : memory::dims{s.K, s.C, s.R(), s.S()};
   const Tag act = blocked ? Tag::any : Tag::nchw;
   const Tag wtag = blocked ? Tag::any : (G > 1 ? Tag::goihw : Tag::oihw);
   Descs d;
-  d.src = memory::desc({s.N, s.C, s.H, s.W}, kF32, act);
+  d.src = memory::desc({s.N, s.C, s.H(), s.W()}, kF32, act);
   d.wei = memory::desc(wdims, kF32, wtag);
   d.bias = memory::desc({s.K}, kF32, Tag::x);
   d.dst = memory::desc({s.N, s.K, s.OH(), s.OW()}, kF32, act);
-  d.strides = {s.stride_h, s.stride_w};
-  d.dilates = {s.dil_h - 1, s.dil_w - 1};  // oneDNN counts dilation from 0
-  d.pad_l = {s.pad_h, s.pad_w};
-  d.pad_r = {s.pad_h, s.pad_w};  // same floor formula as Conv2dShape::OH()/OW()
+  d.strides = {s.stride_h(), s.stride_w()};
+  d.dilates = {s.dil_h() - 1, s.dil_w() - 1};  // oneDNN counts dilation from 0
+  d.pad_l = {s.pad_t(), s.pad_l()};
+  d.pad_r = {s.pad_b(), s.pad_r()};  // same floor formula as ConvGeom::conv_out
   return d;
 }
 
-memory::desc plain(const memory::desc& md, const Conv2dShape& s, bool weights) {
+memory::desc plain(const memory::desc& md, const ConvGeom& s, bool weights) {
   if (!weights) return memory::desc(md.dims(), kF32, Tag::nchw);
   return memory::desc(md.dims(), kF32, s.groups > 1 ? Tag::goihw : Tag::oihw);
 }
@@ -81,7 +81,7 @@ Arg make_arg(int id, bool output, const memory::desc& user, const memory::desc& 
 
 enum Pass { kForward = 0, kBackwardData = 1, kBackwardWeight = 2 };
 
-std::shared_ptr<Entry> create(const Conv2dShape& s, Pass pass, bool bias, bool blocked) {
+std::shared_ptr<Entry> create(const ConvGeom& s, Pass pass, bool bias, bool blocked) {
   const Descs d = descs(s, blocked);
   auto& eng = cpu_engine();
   const auto algo = dnnl::algorithm::convolution_direct;
@@ -119,7 +119,7 @@ std::shared_ptr<Entry> create(const Conv2dShape& s, Pass pass, bool bias, bool b
 
 // Small thread-safe cache. A training run uses a few dozen shapes; the bound only guards
 // against a caller sweeping shapes forever.
-std::shared_ptr<Entry> lookup(const Conv2dShape& s, Pass pass, bool bias, bool blocked, int threads) {
+std::shared_ptr<Entry> lookup(const ConvGeom& s, Pass pass, bool bias, bool blocked, int threads) {
   static std::mutex mu;
   static std::map<Key, std::shared_ptr<Entry>> cache;
   constexpr size_t kMaxEntries = 512;
@@ -167,7 +167,7 @@ void run(const Entry& e, std::initializer_list<void*> ptrs) {
 
 }  // namespace
 
-void dnnl_conv_forward(const Conv2dShape& s, bool blocked, const float* x, const float* w, const float* bias,
+void dnnl_conv_forward(const ConvGeom& s, bool blocked, const float* x, const float* w, const float* bias,
                        float* y) {
   const int threads = sync_omp_threads();
   auto e = lookup(s, kForward, bias != nullptr, blocked, threads);
@@ -175,13 +175,13 @@ void dnnl_conv_forward(const Conv2dShape& s, bool blocked, const float* x, const
   else run(*e, {const_cast<float*>(x), const_cast<float*>(w), y});
 }
 
-void dnnl_conv_backward_data(const Conv2dShape& s, bool blocked, const float* dy, const float* w, float* dx) {
+void dnnl_conv_backward_data(const ConvGeom& s, bool blocked, const float* dy, const float* w, float* dx) {
   const int threads = sync_omp_threads();
   auto e = lookup(s, kBackwardData, false, blocked, threads);
   run(*e, {const_cast<float*>(dy), const_cast<float*>(w), dx});
 }
 
-void dnnl_conv_backward_weight(const Conv2dShape& s, bool blocked, const float* x, const float* dy, float* dw,
+void dnnl_conv_backward_weight(const ConvGeom& s, bool blocked, const float* x, const float* dy, float* dw,
                                float* dbias) {
   const int threads = sync_omp_threads();
   auto e = lookup(s, kBackwardWeight, dbias != nullptr, blocked, threads);

@@ -15,49 +15,50 @@ namespace lowbit::kernels::detail {
 namespace {
 
 // Column matrix (Cg*R*S, OH*OW) of one image's channel group; row (c*R + r)*S + q.
-void im2col(const Conv2dShape& s, const float* x, int64_t Cg, float* col) {
+void im2col(const ConvGeom& s, const float* x, int64_t Cg, float* col) {
   const int64_t OH = s.OH(), OW = s.OW();
   for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < s.R; ++r)
-      for (int64_t q = 0; q < s.S; ++q) {
-        float* row = col + ((c * s.R + r) * s.S + q) * OH * OW;
+    for (int64_t r = 0; r < s.R(); ++r)
+      for (int64_t q = 0; q < s.S(); ++q) {
+        float* row = col + ((c * s.R() + r) * s.S() + q) * OH * OW;
         for (int64_t oh = 0; oh < OH; ++oh) {
-          const int64_t ih = oh * s.stride_h - s.pad_h + r * s.dil_h;
+          const int64_t ih = oh * s.stride_h() - s.pad_t() + r * s.dil_h();
           float* out = row + oh * OW;
-          if (ih < 0 || ih >= s.H) {
+          if (ih < 0 || ih >= s.H()) {
             std::fill(out, out + OW, 0.0f);
             continue;
           }
-          const float* in = x + (c * s.H + ih) * s.W;
+          const float* in = x + (c * s.H() + ih) * s.W();
           for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t iw = ow * s.stride_w - s.pad_w + q * s.dil_w;
-            out[ow] = (iw >= 0 && iw < s.W) ? in[iw] : 0.0f;
+            const int64_t iw = ow * s.stride_w() - s.pad_l() + q * s.dil_w();
+            out[ow] = (iw >= 0 && iw < s.W()) ? in[iw] : 0.0f;
           }
         }
       }
 }
 
 // Inverse scatter: dx (Cg,H,W) += every column entry at the input position it was read from.
-void col2im(const Conv2dShape& s, const float* col, int64_t Cg, float* dx) {
+void col2im(const ConvGeom& s, const float* col, int64_t Cg, float* dx) {
   const int64_t OH = s.OH(), OW = s.OW();
   for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < s.R; ++r)
-      for (int64_t q = 0; q < s.S; ++q) {
-        const float* row = col + ((c * s.R + r) * s.S + q) * OH * OW;
+    for (int64_t r = 0; r < s.R(); ++r)
+      for (int64_t q = 0; q < s.S(); ++q) {
+        const float* row = col + ((c * s.R() + r) * s.S() + q) * OH * OW;
         for (int64_t oh = 0; oh < OH; ++oh) {
-          const int64_t ih = oh * s.stride_h - s.pad_h + r * s.dil_h;
-          if (ih < 0 || ih >= s.H) continue;
-          float* out = dx + (c * s.H + ih) * s.W;
+          const int64_t ih = oh * s.stride_h() - s.pad_t() + r * s.dil_h();
+          if (ih < 0 || ih >= s.H()) continue;
+          float* out = dx + (c * s.H() + ih) * s.W();
           for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t iw = ow * s.stride_w - s.pad_w + q * s.dil_w;
-            if (iw >= 0 && iw < s.W) out[iw] += row[oh * OW + ow];
+            const int64_t iw = ow * s.stride_w() - s.pad_l() + q * s.dil_w();
+            if (iw >= 0 && iw < s.W()) out[iw] += row[oh * OW + ow];
           }
         }
       }
 }
 
-bool is_pointwise(const Conv2dShape& s) {
-  return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
+bool is_pointwise(const ConvGeom& s) {
+  return s.R() == 1 && s.S() == 1 && s.stride_h() == 1 && s.stride_w() == 1 && s.pad_t() == 0 && s.pad_l() == 0 &&
+         s.pad_b() == 0 && s.pad_r() == 0;
 }
 
 float* col_buffer(size_t n) {
@@ -74,13 +75,13 @@ void sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, in
 }  // namespace
 
 // Per image and group: y (Kg, OH*OW) = w_g (Kg, Cg*R*S) * col (Cg*R*S, OH*OW), then + bias.
-void im2col_conv_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
+void im2col_conv_forward(const ConvGeom& s, const float* x, const float* w, const float* bias, float* y) {
   sync_omp_threads();
-  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, P = s.OH() * s.OW(), CRS = Cg * s.R * s.S;
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, P = s.OH() * s.OW(), CRS = Cg * s.R() * s.S();
   parallel_for(s.N, 1, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t g = 0; g < G; ++g) {
-        const float* xg = x + (n * s.C + g * Cg) * s.H * s.W;
+        const float* xg = x + (n * s.C + g * Cg) * s.H() * s.W();
         const float* col = xg;
         if (!is_pointwise(s)) {
           float* buf = col_buffer(CRS * P);
@@ -97,13 +98,13 @@ void im2col_conv_forward(const Conv2dShape& s, const float* x, const float* w, c
 }
 
 // Per image and group: col = w_g^T (Cg*R*S, Kg) * dy_g (Kg, OH*OW), scattered back by col2im.
-void im2col_conv_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+void im2col_conv_backward_data(const ConvGeom& s, const float* dy, const float* w, float* dx) {
   sync_omp_threads();
-  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, P = s.OH() * s.OW(), CRS = Cg * s.R * s.S;
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, P = s.OH() * s.OW(), CRS = Cg * s.R() * s.S();
   parallel_for(s.N, 1, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t g = 0; g < G; ++g) {
-        float* dxg = dx + (n * s.C + g * Cg) * s.H * s.W;
+        float* dxg = dx + (n * s.C + g * Cg) * s.H() * s.W();
         const float* dyg = dy + (n * s.K + g * Kg) * P;
         if (is_pointwise(s)) {
           sgemm('T', 'N', CRS, P, Kg, w + g * Kg * CRS, CRS, dyg, P, 0.0f, dxg, P);
@@ -111,7 +112,7 @@ void im2col_conv_backward_data(const Conv2dShape& s, const float* dy, const floa
         }
         float* col = col_buffer(CRS * P);
         sgemm('T', 'N', CRS, P, Kg, w + g * Kg * CRS, CRS, dyg, P, 0.0f, col, P);
-        std::memset(dxg, 0, sizeof(float) * Cg * s.H * s.W);
+        std::memset(dxg, 0, sizeof(float) * Cg * s.H() * s.W());
         col2im(s, col, Cg, dxg);
       }
   });
@@ -120,10 +121,10 @@ void im2col_conv_backward_data(const Conv2dShape& s, const float* dy, const floa
 // dw_g (Kg, Cg*R*S) = sum_n dy_g (Kg, OH*OW) * col^T. The batch is cut into a fixed number of
 // chunks (independent of the thread count), each summed into its own partial, and the partials
 // are added in chunk order, so the result does not depend on how many threads ran.
-void im2col_conv_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+void im2col_conv_backward_weight(const ConvGeom& s, const float* x, const float* dy, float* dw,
                                  float* dbias) {
   sync_omp_threads();
-  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, P = s.OH() * s.OW(), CRS = Cg * s.R * s.S;
+  const int64_t G = s.groups, Cg = s.C / G, Kg = s.K / G, P = s.OH() * s.OW(), CRS = Cg * s.R() * s.S();
   const int64_t wsize = s.K * CRS;
   constexpr int64_t kChunks = 8;
   const int64_t chunks = std::min<int64_t>(kChunks, s.N);
@@ -134,7 +135,7 @@ void im2col_conv_backward_weight(const Conv2dShape& s, const float* x, const flo
       for (int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
         const float beta = n == s.N * c / chunks ? 0.0f : 1.0f;
         for (int64_t g = 0; g < G; ++g) {
-          const float* xg = x + (n * s.C + g * Cg) * s.H * s.W;
+          const float* xg = x + (n * s.C + g * Cg) * s.H() * s.W();
           const float* col = xg;
           if (!is_pointwise(s)) {
             float* buf = col_buffer(CRS * P);

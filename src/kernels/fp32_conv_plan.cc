@@ -32,10 +32,10 @@ float* scratch(size_t slot, size_t bytes) {
   return b.data();
 }
 
-memory::desc weights_desc(const Conv2dShape& s, Tag tag, memory::data_type dt = kF32) {
+memory::desc weights_desc(const ConvGeom& s, Tag tag, memory::data_type dt = kF32) {
   const memory::dim G = s.groups;
-  if (G > 1) return memory::desc({G, s.K / G, s.C / G, s.R, s.S}, dt, tag == Tag::any ? tag : Tag::goihw);
-  return memory::desc({s.K, s.C, s.R, s.S}, dt, tag == Tag::any ? tag : Tag::oihw);
+  if (G > 1) return memory::desc({G, s.K / G, s.C / G, s.R(), s.S()}, dt, tag == Tag::any ? tag : Tag::goihw);
+  return memory::desc({s.K, s.C, s.R(), s.S()}, dt, tag == Tag::any ? tag : Tag::oihw);
 }
 
 Tag act_tag(ConvLayout l) { return l == ConvLayout::nhwc ? Tag::nhwc : Tag::nchw; }
@@ -54,7 +54,7 @@ void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float*
 }  // namespace
 
 struct ConvPlan::Impl {
-  Conv2dShape s;
+  ConvGeom s;
   ConvEpilogue ep;
   ConvLayout x_layout, y_layout;
   PlanMath math = PlanMath::f32;
@@ -80,7 +80,7 @@ bool ConvPlan::Impl::build(int nthreads) {
   const Tag yt = y_layout == ConvLayout::nhwc ? Tag::nhwc : Tag::any;
   // bf16: the primitive reads bf16 activations (converted by the input reorder) and weights.
   const auto in_dt = math == PlanMath::bf16 ? memory::data_type::bf16 : kF32;
-  const memory::desc src({s.N, s.C, s.H, s.W}, in_dt, xt), dst({s.N, s.K, s.OH(), s.OW()}, kF32, yt);
+  const memory::desc src({s.N, s.C, s.H(), s.W()}, in_dt, xt), dst({s.N, s.K, s.OH(), s.OW()}, kF32, yt);
   const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({s.K}, kF32, Tag::x);
   dnnl::post_ops po;
   if (ep.sum) po.append_sum(1.0f);
@@ -92,7 +92,7 @@ bool ConvPlan::Impl::build(int nthreads) {
     auto make_pd = [&](const memory::desc& x_md, const memory::desc& y_md) {
       const dnnl::convolution_forward::desc fd(
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_md, weights_desc(s, Tag::any, in_dt),
-          bias_md, y_md, {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_h, s.pad_w}, {s.pad_h, s.pad_w});
+          bias_md, y_md, {s.stride_h(), s.stride_w()}, {s.dil_h() - 1, s.dil_w() - 1}, {s.pad_t(), s.pad_l()}, {s.pad_b(), s.pad_r()});
       return dnnl::convolution_forward::primitive_desc(fd, attr, eng);
     };
     dnnl::convolution_forward::primitive_desc pd = make_pd(src, dst);
@@ -100,7 +100,7 @@ bool ConvPlan::Impl::build(int nthreads) {
     // channels per group: RegNet), only its reference loops, ~400x slower. Then the primitive
     // runs in its own blocked layout and the reorders below convert at the interface.
     if (std::string_view(pd.impl_info_str()).rfind("ref", 0) == 0 && (xt != Tag::any || yt != Tag::any)) {
-      const dnnl::convolution_forward::primitive_desc blocked = make_pd(memory::desc({s.N, s.C, s.H, s.W}, in_dt, Tag::any),
+      const dnnl::convolution_forward::primitive_desc blocked = make_pd(memory::desc({s.N, s.C, s.H(), s.W()}, in_dt, Tag::any),
                                                                         memory::desc({s.N, s.K, s.OH(), s.OW()}, kF32, Tag::any));
       if (std::string_view(blocked.impl_info_str()).rfind("ref", 0) != 0) pd = blocked;
     }
@@ -117,7 +117,7 @@ bool ConvPlan::Impl::build(int nthreads) {
       std::memcpy(packed_b.get_data_handle(), b.data(), b.size() * sizeof(float));
     }
     strm.wait();
-    const memory::desc xu({s.N, s.C, s.H, s.W}, kF32, act_tag(x_layout));
+    const memory::desc xu({s.N, s.C, s.H(), s.W()}, kF32, act_tag(x_layout));
     const memory::desc yu({s.N, s.K, s.OH(), s.OW()}, kF32, act_tag(y_layout));
     std::optional<dnnl::reorder> xr, yr_in, yr_out;
     if (pd.src_desc() != xu) xr = dnnl::reorder(dnnl::reorder::primitive_desc(eng, xu, eng, pd.src_desc()));
@@ -168,11 +168,11 @@ void ConvPlan::Impl::run_onednn(const float* x, float* y) {
 // conv2d_forward on nchw copies, then the epilogue in plain loops; only reached when oneDNN
 // cannot build a primitive or LOWBIT_ISA=ref.
 void ConvPlan::Impl::run_fallback(const float* x, float* y) {
-  const int64_t xn = s.N * s.C * s.H * s.W, OHW = s.OH() * s.OW(), yn = s.N * s.K * OHW;
+  const int64_t xn = s.N * s.C * s.H() * s.W(), OHW = s.OH() * s.OW(), yn = s.N * s.K * OHW;
   std::vector<float> xc, yc(static_cast<size_t>(yn)), yin;
   if (x_layout == ConvLayout::nhwc) {
     xc.resize(static_cast<size_t>(xn));
-    convert_layout(false, s.N, s.C, s.H * s.W, x, xc.data());
+    convert_layout(false, s.N, s.C, s.H() * s.W(), x, xc.data());
     x = xc.data();
   }
   if (math == PlanMath::bf16) {  // w was rounded at construction
@@ -198,7 +198,7 @@ void ConvPlan::Impl::run_fallback(const float* x, float* y) {
   else std::memcpy(y, yc.data(), static_cast<size_t>(yn) * sizeof(float));
 }
 
-ConvPlan::ConvPlan(const Conv2dShape& s, const float* w, const float* bias, const ConvEpilogue& epilogue,
+ConvPlan::ConvPlan(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& epilogue,
                    ConvLayout x_layout, ConvLayout y_layout, PlanMath math)
     : impl_(std::make_unique<Impl>()) {
   Impl& p = *impl_;
@@ -207,7 +207,7 @@ ConvPlan::ConvPlan(const Conv2dShape& s, const float* w, const float* bias, cons
   p.x_layout = x_layout;
   p.y_layout = y_layout;
   p.math = math;
-  p.w.assign(w, w + s.K * (s.C / s.groups) * s.R * s.S);
+  p.w.assign(w, w + s.K * (s.C / s.groups) * s.R() * s.S());
   if (math == PlanMath::bf16) round_to_bf16(static_cast<int64_t>(p.w.size()), p.w.data(), p.w.data());
   if (bias) p.b.assign(bias, bias + s.K);
   if (detail::library_paths()) p.build(detail::sync_omp_threads());
@@ -219,7 +219,7 @@ ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
 
 void ConvPlan::run(const float* x, float* y) {
   Impl& p = *impl_;
-  const Conv2dShape& s = p.s;
+  const ConvGeom& s = p.s;
   if (s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0) return;
   if (!p.prim) return p.run_fallback(x, y);
   const int threads = detail::sync_omp_threads();
@@ -228,7 +228,7 @@ void ConvPlan::run(const float* x, float* y) {
   p.run_onednn(x, y);
 }
 
-const Conv2dShape& ConvPlan::shape() const { return impl_->s; }
+const ConvGeom& ConvPlan::shape() const { return impl_->s; }
 bool ConvPlan::uses_onednn() const { return impl_->prim.has_value(); }
 
 }  // namespace lowbit::kernels

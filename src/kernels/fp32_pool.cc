@@ -17,22 +17,22 @@ struct Window {
   int64_t h0, h1, w0, w1;
 };
 
-inline Window window(const Pool2dShape& s, int64_t oh, int64_t ow) {
-  const int64_t hs = oh * s.stride_h - s.pad_h, ws = ow * s.stride_w - s.pad_w;
-  return {std::max<int64_t>(hs, 0), std::min<int64_t>(hs + s.kh, s.H), std::max<int64_t>(ws, 0),
-          std::min<int64_t>(ws + s.kw, s.W)};
+inline Window window(const ConvGeom& s, int64_t oh, int64_t ow) {
+  const int64_t hs = oh * s.stride_h() - s.pad_t(), ws = ow * s.stride_w() - s.pad_l();
+  return {std::max<int64_t>(hs, 0), std::min<int64_t>(hs + s.R(), s.H()), std::max<int64_t>(ws, 0),
+          std::min<int64_t>(ws + s.S(), s.W())};
 }
 
 // Planes per task: enough work per task to amortise the dispatch (about 4K input elements).
-int64_t plane_grain(const Pool2dShape& s) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.H * s.W)); }
+int64_t plane_grain(const ConvGeom& s) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.H() * s.W())); }
 
 }  // namespace
 
-void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+void maxpool2d_forward(const ConvGeom& s, const float* x, float* y, int32_t* argmax) {
   const int64_t OH = s.OH(), OW = s.OW();
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const float* xp = x + p * s.H * s.W;
+      const float* xp = x + p * s.H() * s.W();
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           const Window win = window(s, oh, ow);
@@ -40,10 +40,10 @@ void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* 
           int32_t best_i = -1;
           for (int64_t h = win.h0; h < win.h1; ++h)
             for (int64_t w = win.w0; w < win.w1; ++w) {
-              const float v = xp[h * s.W + w];
+              const float v = xp[h * s.W() + w];
               if (best_i < 0 || v > best) {  // first maximum wins ties, as in the reference
                 best = v;
-                best_i = static_cast<int32_t>(h * s.W + w);
+                best_i = static_cast<int32_t>(h * s.W() + w);
               }
             }
           y[(p * OH + oh) * OW + ow] = best;
@@ -59,7 +59,7 @@ namespace {
 // are walked through __restrict pointers: with uint8/int8 data the compiler would otherwise
 // assume every store may alias the loop's own state (char aliases everything) and not vectorize.
 template <typename T>
-void maxpool_nhwc(const Pool2dShape& s, const T* x, T* y) {
+void maxpool_nhwc(const ConvGeom& s, const T* x, T* y) {
   const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OW * C));
   parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
@@ -70,11 +70,11 @@ void maxpool_nhwc(const Pool2dShape& s, const T* x, T* y) {
         T* __restrict yp = y + (r * OW + ow) * C;
         // Same visiting order per channel as the reference (the first element seeds the max),
         // so ties and NaNs resolve identically. Windows are never empty (pad < kernel).
-        std::copy_n(x + ((n * s.H + win.h0) * s.W + win.w0) * C, C, yp);
+        std::copy_n(x + ((n * s.H() + win.h0) * s.W() + win.w0) * C, C, yp);
         for (int64_t h = win.h0; h < win.h1; ++h)
           for (int64_t w = win.w0; w < win.w1; ++w) {
             if (h == win.h0 && w == win.w0) continue;
-            const T* __restrict xp = x + ((n * s.H + h) * s.W + w) * C;
+            const T* __restrict xp = x + ((n * s.H() + h) * s.W() + w) * C;
             for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
           }
       }
@@ -99,25 +99,25 @@ inline void max_into(T* __restrict dst, const T* __restrict src, int64_t n) {
 // `pix` is the run of elements per pixel: 1 for NCHW planes, C for channels-last rows.
 // `row` holds 2·W·pix elements: the folded rows, then (NCHW) the running max of kw neighbours.
 template <typename T>
-void fold_rows_then_columns(const Pool2dShape& s, const T* plane, int64_t pix, int64_t oh, T* row, T* out) {
-  const int64_t W = s.W, OW = s.OW();
+void fold_rows_then_columns(const ConvGeom& s, const T* plane, int64_t pix, int64_t oh, T* row, T* out) {
+  const int64_t W = s.W(), OW = s.OW();
   const Window rows = window(s, oh, 0);
   std::copy_n(plane + rows.h0 * W * pix, W * pix, row);
   for (int64_t h = rows.h0 + 1; h < rows.h1; ++h) max_into(row, plane + h * W * pix, W * pix);
-  if (pix == 1 && W >= s.kw) {
+  if (pix == 1 && W >= s.S()) {
     // One element per pixel: nb[w] = max(row[w .. w+kw)) in kw whole-row passes, then each
     // output whose window lies inside the row picks nb at its start; the edges fold directly.
     T* nb = row + W;
-    const int64_t span = W - s.kw + 1;
+    const int64_t span = W - s.S() + 1;
     std::copy_n(row, span, nb);
-    for (int64_t j = 1; j < s.kw; ++j) max_into(nb, row + j, span);
+    for (int64_t j = 1; j < s.S(); ++j) max_into(nb, row + j, span);
     for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t ws = ow * s.stride_w - s.pad_w;
-      if (ws >= 0 && ws + s.kw <= W) {
+      const int64_t ws = ow * s.stride_w() - s.pad_l();
+      if (ws >= 0 && ws + s.S() <= W) {
         out[ow] = nb[ws];
         continue;
       }
-      const int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min<int64_t>(ws + s.kw, W);
+      const int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min<int64_t>(ws + s.S(), W);
       T best = row[w0];
       for (int64_t w = w0 + 1; w < w1; ++w) best = row[w] > best ? row[w] : best;
       out[ow] = best;
@@ -125,8 +125,8 @@ void fold_rows_then_columns(const Pool2dShape& s, const T* plane, int64_t pix, i
     return;
   }
   for (int64_t ow = 0; ow < OW; ++ow) {
-    const int64_t ws = ow * s.stride_w - s.pad_w;
-    const int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min<int64_t>(ws + s.kw, W);
+    const int64_t ws = ow * s.stride_w() - s.pad_l();
+    const int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min<int64_t>(ws + s.S(), W);
     T* o = out + ow * pix;
     std::copy_n(row + w0 * pix, pix, o);
     for (int64_t w = w0 + 1; w < w1; ++w) max_into(o, row + w * pix, pix);
@@ -134,24 +134,24 @@ void fold_rows_then_columns(const Pool2dShape& s, const T* plane, int64_t pix, i
 }
 
 template <typename T>
-void maxpool_codes_nchw(const Pool2dShape& s, const T* x, T* y) {
+void maxpool_codes_nchw(const ConvGeom& s, const T* x, T* y) {
   const int64_t OH = s.OH(), OW = s.OW();
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
-    std::vector<T> row(static_cast<size_t>(2 * s.W));
+    std::vector<T> row(static_cast<size_t>(2 * s.W()));
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t oh = 0; oh < OH; ++oh)
-        fold_rows_then_columns(s, x + p * s.H * s.W, 1, oh, row.data(), y + (p * OH + oh) * OW);
+        fold_rows_then_columns(s, x + p * s.H() * s.W(), 1, oh, row.data(), y + (p * OH + oh) * OW);
   });
 }
 
 template <typename T>
-void maxpool_codes_nhwc(const Pool2dShape& s, const T* x, T* y) {
+void maxpool_codes_nhwc(const ConvGeom& s, const T* x, T* y) {
   const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
-  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.W * C));
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.W() * C));
   parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<T> row(static_cast<size_t>(2 * s.W * C));
+    std::vector<T> row(static_cast<size_t>(2 * s.W() * C));
     for (int64_t r = r0; r < r1; ++r)
-      fold_rows_then_columns(s, x + (r / OH) * s.H * s.W * C, C, r % OH, row.data(), y + r * OW * C);
+      fold_rows_then_columns(s, x + (r / OH) * s.H() * s.W() * C, C, r % OH, row.data(), y + r * OW * C);
   });
 }
 
@@ -159,14 +159,14 @@ void maxpool_codes_nhwc(const Pool2dShape& s, const T* x, T* y) {
 // window lies inside the image apply each tap in the reference's order (row-major, the first
 // tap seeding the max, strict '>' so ties and NaNs resolve identically) across the whole row at
 // once, which vectorizes along W for stride 1; border columns fold their clipped window one by one.
-void maxpool_f32_nchw(const Pool2dShape& s, const float* x, float* y) {
-  const int64_t OH = s.OH(), OW = s.OW(), W = s.W, sw = s.stride_w, pw = s.pad_w, kw = s.kw;
+void maxpool_f32_nchw(const ConvGeom& s, const float* x, float* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), W = s.W(), sw = s.stride_w(), pw = s.pad_l(), kw = s.S();
   int64_t lo = (pw + sw - 1) / sw, hi = W - kw + pw;  // interior: ow*sw - pw >= 0 and + kw <= W
   hi = hi < 0 ? 0 : std::min<int64_t>(OW, hi / sw + 1);
   lo = std::min<int64_t>(lo, hi);
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const float* xp = x + p * s.H * W;
+      const float* xp = x + p * s.H() * W;
       for (int64_t oh = 0; oh < OH; ++oh) {
         float* __restrict o = y + (p * OH + oh) * OW;
         const Window rows = window(s, oh, 0);
@@ -202,15 +202,15 @@ void maxpool_f32_nchw(const Pool2dShape& s, const float* x, float* y) {
 
 }  // namespace
 
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y) { maxpool_nhwc(s, x, y); }
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nhwc(s, x, y); }
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const int8_t* x, int8_t* y) { maxpool_codes_nhwc(s, x, y); }
-void maxpool2d_infer(const Pool2dShape& s, const float* x, float* y) { maxpool_f32_nchw(s, x, y); }
-void maxpool2d_infer(const Pool2dShape& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nchw(s, x, y); }
-void maxpool2d_infer(const Pool2dShape& s, const int8_t* x, int8_t* y) { maxpool_codes_nchw(s, x, y); }
+void maxpool2d_forward_nhwc(const ConvGeom& s, const float* x, float* y) { maxpool_nhwc(s, x, y); }
+void maxpool2d_forward_nhwc(const ConvGeom& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nhwc(s, x, y); }
+void maxpool2d_forward_nhwc(const ConvGeom& s, const int8_t* x, int8_t* y) { maxpool_codes_nhwc(s, x, y); }
+void maxpool2d_infer(const ConvGeom& s, const float* x, float* y) { maxpool_f32_nchw(s, x, y); }
+void maxpool2d_infer(const ConvGeom& s, const uint8_t* x, uint8_t* y) { maxpool_codes_nchw(s, x, y); }
+void maxpool2d_infer(const ConvGeom& s, const int8_t* x, int8_t* y) { maxpool_codes_nchw(s, x, y); }
 
-void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
-  const int64_t plane = s.OH() * s.OW(), HW = s.H * s.W;
+void maxpool2d_backward(const ConvGeom& s, const float* dy, const int32_t* argmax, float* dx) {
+  const int64_t plane = s.OH() * s.OW(), HW = s.H() * s.W();
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* dxp = dx + p * HW;
@@ -221,26 +221,26 @@ void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* ar
   });
 }
 
-void avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+void avgpool2d_forward(const ConvGeom& s, const float* x, float* y) {
   const int64_t OH = s.OH(), OW = s.OW();
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const float* xp = x + p * s.H * s.W;
+      const float* xp = x + p * s.H() * s.W();
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           const Window win = window(s, oh, ow);
           const int64_t count = (win.h1 - win.h0) * (win.w1 - win.w0);
           float sum = 0;
           for (int64_t h = win.h0; h < win.h1; ++h)
-            for (int64_t w = win.w0; w < win.w1; ++w) sum += xp[h * s.W + w];
+            for (int64_t w = win.w0; w < win.w1; ++w) sum += xp[h * s.W() + w];
           y[(p * OH + oh) * OW + ow] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
         }
     }
   });
 }
 
-void avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
-  const int64_t OH = s.OH(), OW = s.OW(), HW = s.H * s.W;
+void avgpool2d_backward(const ConvGeom& s, const float* dy, float* dx) {
+  const int64_t OH = s.OH(), OW = s.OW(), HW = s.H() * s.W();
   parallel_for(s.N * s.C, plane_grain(s), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* dxp = dx + p * HW;
@@ -252,7 +252,7 @@ void avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
           if (count == 0) continue;
           const float g = dy[(p * OH + oh) * OW + ow] / static_cast<float>(count);
           for (int64_t h = win.h0; h < win.h1; ++h)
-            for (int64_t w = win.w0; w < win.w1; ++w) dxp[h * s.W + w] += g;
+            for (int64_t w = win.w0; w < win.w1; ++w) dxp[h * s.W() + w] += g;
         }
     }
   });

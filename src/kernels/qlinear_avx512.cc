@@ -66,21 +66,21 @@ inline void store_requant(__m512i acc, __m512 scale, __m512i zp, __m512i lo, __m
 // row is either an image row (a pointer) or entirely padding, and the columns whose window lies
 // inside the image (interior) run without any bounds test. Border columns test each tap.
 template <int KH, int KW>
-void depthwise_fixed(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+void depthwise_fixed(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                      int64_t oh0, int64_t oh1) {
   const int64_t C = g.C;
   const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
   const __m512i padv = _mm512_set1_epi32(pad);
   // Interior columns: ow with iw0 = ow·s − pad_l >= 0 and iw0 + (KW−1)·dil < W.
-  const int64_t sw = g.stride_w, dw = g.dil_w;
-  int64_t ow_lo = (g.pad_l + sw - 1) / sw, ow_hi = g.W - 1 - (KW - 1) * dw + g.pad_l;
-  ow_hi = ow_hi < 0 ? 0 : std::min<int64_t>(g.OW, ow_hi / sw + 1);
+  const int64_t sw = g.stride_w(), dw = g.dil_w();
+  int64_t ow_lo = (g.pad_l() + sw - 1) / sw, ow_hi = g.W() - 1 - (KW - 1) * dw + g.pad_l();
+  ow_hi = ow_hi < 0 ? 0 : std::min<int64_t>(g.OW(), ow_hi / sw + 1);
   ow_lo = std::min<int64_t>(ow_lo, ow_hi);
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const uint8_t* rows[KH];  // image row of each kernel row, or null (padding)
     for (int kh = 0; kh < KH; ++kh) {
-      const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h;
-      rows[kh] = ih >= 0 && ih < g.H ? x + ih * g.W * C : nullptr;
+      const int64_t ih = oh * g.stride_h() - g.pad_t() + kh * g.dil_h();
+      rows[kh] = ih >= 0 && ih < g.H() ? x + ih * g.W() * C : nullptr;
     }
     for (int64_t c = 0; c < C; c += 16) {
       const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
@@ -90,19 +90,19 @@ void depthwise_fixed(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const i
       const __m512 scale = _mm512_maskz_loadu_ps(k, p.scale + c);
       auto column = [&](int64_t ow, bool interior) {
         __m512i acc = corr;
-        const int64_t iw0 = ow * sw - g.pad_l;
+        const int64_t iw0 = ow * sw - g.pad_l();
         for (int kh = 0; kh < KH; ++kh)
           for (int kw = 0; kw < KW; ++kw) {
             const int64_t iw = iw0 + kw * dw;
-            const bool in = rows[kh] && (interior || (iw >= 0 && iw < g.W));
+            const bool in = rows[kh] && (interior || (iw >= 0 && iw < g.W()));
             const __m512i xv = in ? _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, rows[kh] + iw * C + c)) : padv;
             acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, wv[kh * KW + kw]));
           }
-        store_requant(acc, scale, zp, lo, hi, k, y + (oh * g.OW + ow) * C + c);
+        store_requant(acc, scale, zp, lo, hi, k, y + (oh * g.OW() + ow) * C + c);
       };
       for (int64_t ow = 0; ow < ow_lo; ++ow) column(ow, false);
       for (int64_t ow = ow_lo; ow < ow_hi; ++ow) column(ow, true);
-      for (int64_t ow = ow_hi; ow < g.OW; ++ow) column(ow, false);
+      for (int64_t ow = ow_hi; ow < g.OW(); ++ow) column(ow, false);
     }
   }
 }
@@ -113,12 +113,12 @@ void depthwise_fixed(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const i
 // the reference's requantization. 3×3 and 5×5 windows take the fixed-size path above; other
 // sizes widen a channel block's weights once per output row and reuse them along it (up to
 // kMaxTaps taps in registers/stack).
-void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
-  if (g.KH == 3 && g.KW == 3) return depthwise_fixed<3, 3>(g, x, pad, w, p, y, oh0, oh1);
-  if (g.KH == 5 && g.KW == 5) return depthwise_fixed<5, 5>(g, x, pad, w, p, y, oh0, oh1);
+  if (g.R() == 3 && g.S() == 3) return depthwise_fixed<3, 3>(g, x, pad, w, p, y, oh0, oh1);
+  if (g.R() == 5 && g.S() == 5) return depthwise_fixed<5, 5>(g, x, pad, w, p, y, oh0, oh1);
   constexpr int64_t kMaxTaps = 49;
-  const int64_t C = g.C, T = g.KH * g.KW;
+  const int64_t C = g.C, T = g.R() * g.S();
   const __m512i zp = _mm512_set1_epi32(p.zp), lo = _mm512_set1_epi32(p.lo), hi = _mm512_set1_epi32(p.hi);
   const __m512i padv = _mm512_set1_epi32(pad);
   __m512i wv[kMaxTaps];
@@ -130,20 +130,20 @@ void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const
         for (int64_t t = 0; t < T; ++t) wv[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, w + t * C + c));
       const __m512i corr = _mm512_maskz_loadu_epi32(k, p.corr + c);
       const __m512 scale = _mm512_maskz_loadu_ps(k, p.scale + c);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
+      for (int64_t ow = 0; ow < g.OW(); ++ow) {
         __m512i acc = corr;
-        for (int64_t kh = 0; kh < g.KH; ++kh) {
-          const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h;
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const int64_t iw = ow * g.stride_w - g.pad_l + kw * g.dil_w, t = kh * g.KW + kw;
+        for (int64_t kh = 0; kh < g.R(); ++kh) {
+          const int64_t ih = oh * g.stride_h() - g.pad_t() + kh * g.dil_h();
+          for (int64_t kw = 0; kw < g.S(); ++kw) {
+            const int64_t iw = ow * g.stride_w() - g.pad_l() + kw * g.dil_w(), t = kh * g.S() + kw;
             const __m512i wt = cached ? wv[t] : _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, w + t * C + c));
-            const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
-            const __m512i xv = in ? _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, x + (ih * g.W + iw) * C + c)) : padv;
+            const bool in = ih >= 0 && ih < g.H() && iw >= 0 && iw < g.W();
+            const __m512i xv = in ? _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, x + (ih * g.W() + iw) * C + c)) : padv;
             acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, wt));
           }
         }
         // acc already holds Σ + corr (int32 addition is associative: the reference's value)
-        store_requant(acc, scale, zp, lo, hi, k, y + (oh * g.OW + ow) * C + c);
+        store_requant(acc, scale, zp, lo, hi, k, y + (oh * g.OW() + ow) * C + c);
       }
     }
 }

@@ -30,28 +30,28 @@ inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
 
 }  // namespace
 
-void im2col_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1) {
+void im2col_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1) {
   const int64_t C = g.C;
   for (int64_t p = p0; p < p1; ++p) {
-    const int64_t oh = p / g.OW, ow = p % g.OW;
+    const int64_t oh = p / g.OW(), ow = p % g.OW();
     uint8_t* row = a + p * lda;
-    const int64_t iw0 = ow * g.stride_w - g.pad_l;
-    const bool w_inside = iw0 >= 0 && iw0 + (g.KW - 1) * g.dil_w < g.W;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h;
-      uint8_t* dst = row + kh * g.KW * C;
-      if (ih < 0 || ih >= g.H) {
-        std::memset(dst, pad, static_cast<size_t>(g.KW * C));
+    const int64_t iw0 = ow * g.stride_w() - g.pad_l();
+    const bool w_inside = iw0 >= 0 && iw0 + (g.S() - 1) * g.dil_w() < g.W();
+    for (int64_t kh = 0; kh < g.R(); ++kh) {
+      const int64_t ih = oh * g.stride_h() - g.pad_t() + kh * g.dil_h();
+      uint8_t* dst = row + kh * g.S() * C;
+      if (ih < 0 || ih >= g.H()) {
+        std::memset(dst, pad, static_cast<size_t>(g.S() * C));
         continue;
       }
-      if (w_inside && g.dil_w == 1) {  // KW adjacent pixels: one contiguous run
-        copy_bytes(dst, x + (ih * g.W + iw0) * C, g.KW * C);
+      if (w_inside && g.dil_w() == 1) {  // KW adjacent pixels: one contiguous run
+        copy_bytes(dst, x + (ih * g.W() + iw0) * C, g.S() * C);
         continue;
       }
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const int64_t iw = iw0 + kw * g.dil_w;
-        if (iw < 0 || iw >= g.W) std::memset(dst + kw * C, pad, static_cast<size_t>(C));
-        else copy_bytes(dst + kw * C, x + (ih * g.W + iw) * C, C);
+      for (int64_t kw = 0; kw < g.S(); ++kw) {
+        const int64_t iw = iw0 + kw * g.dil_w();
+        if (iw < 0 || iw >= g.W()) std::memset(dst + kw * C, pad, static_cast<size_t>(C));
+        else copy_bytes(dst + kw * C, x + (ih * g.W() + iw) * C, C);
       }
     }
   }

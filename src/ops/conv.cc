@@ -5,20 +5,17 @@
 namespace lowbit {
 namespace {
 
-kernels::Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
-  kernels::Conv2dShape s;
-  s.N = x.size(0), s.C = x.size(1), s.H = x.size(2), s.W = x.size(3);
-  s.K = w.size(0), s.R = w.size(2), s.S = w.size(3);
-  s.stride_h = s.stride_w = o.stride;
-  s.pad_h = s.pad_w = o.padding;
-  s.dil_h = s.dil_w = o.dilation;
-  s.groups = o.groups;
-  return s;
+kernels::ConvGeom conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
+  return kernels::ConvGeom::conv2d(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3))
+      .strides(o.stride, o.stride)
+      .pads(o.padding, o.padding)
+      .dilations(o.dilation, o.dilation)
+      .grouped(o.groups);
 }
 
 struct Conv2dNode : Node {
-  kernels::Conv2dShape s;
-  Conv2dNode(const Var& x, const Var& w, const Var& b, kernels::Conv2dShape sh) : Node({x, w, b}), s(sh) {}
+  kernels::ConvGeom s;
+  Conv2dNode(const Var& x, const Var& w, const Var& b, kernels::ConvGeom sh) : Node({x, w, b}), s(sh) {}
   std::string_view name() const override { return "conv2d"; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const Tensor gc = g.contiguous();
@@ -41,13 +38,8 @@ struct Conv2dNode : Node {
   }
 };
 
-kernels::Pool2dShape pool_shape(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
-  kernels::Pool2dShape s;
-  s.N = x.size(0), s.C = x.size(1), s.H = x.size(2), s.W = x.size(3);
-  s.kh = s.kw = k;
-  s.stride_h = s.stride_w = stride;
-  s.pad_h = s.pad_w = pad;
-  return s;
+kernels::ConvGeom pool_shape(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
+  return kernels::ConvGeom::pool2d(x.size(0), x.size(1), x.size(2), x.size(3), k, k).strides(stride, stride).pads(pad, pad);
 }
 
 void check_pool(const Var& x, int64_t k, int64_t stride, int64_t pad, const char* op) {
@@ -61,9 +53,9 @@ void check_pool(const Var& x, int64_t k, int64_t stride, int64_t pad, const char
 }
 
 struct MaxPoolNode : Node {
-  kernels::Pool2dShape s;
+  kernels::ConvGeom s;
   Tensor argmax;
-  MaxPoolNode(const Var& x, kernels::Pool2dShape sh, Tensor am) : Node({x}), s(sh), argmax(std::move(am)) {}
+  MaxPoolNode(const Var& x, kernels::ConvGeom sh, Tensor am) : Node({x}), s(sh), argmax(std::move(am)) {}
   std::string_view name() const override { return "max_pool2d"; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const Tensor gc = g.contiguous();
@@ -74,9 +66,9 @@ struct MaxPoolNode : Node {
 };
 
 struct AvgPoolNode : Node {
-  kernels::Pool2dShape s;
+  kernels::ConvGeom s;
   bool global;
-  AvgPoolNode(const Var& x, kernels::Pool2dShape sh, bool g) : Node({x}), s(sh), global(g) {}
+  AvgPoolNode(const Var& x, kernels::ConvGeom sh, bool g) : Node({x}), s(sh), global(g) {}
   std::string_view name() const override { return global ? "global_avg_pool2d" : "avg_pool2d"; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const Tensor gc = g.contiguous();
@@ -121,9 +113,9 @@ Var conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOptions& o) 
   LOWBIT_REQUIRE(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d", "bias must be ({})", w.size(0));
   const Tensor xc = x.value().contiguous();
   const Tensor wc = w.value().contiguous();
-  const kernels::Conv2dShape s = conv_shape(xc, wc, o);
-  LOWBIT_REQUIRE(s.OH() >= 1 && s.OW() >= 1, "conv2d", "kernel {}x{} does not fit input {} with padding {}", s.R,
-                 s.S, shape_str(x.shape()), o.padding);
+  const kernels::ConvGeom s = conv_shape(xc, wc, o);
+  LOWBIT_REQUIRE(s.OH() >= 1 && s.OW() >= 1, "conv2d", "kernel {}x{} does not fit input {} with padding {}", s.R(),
+                 s.S(), shape_str(x.shape()), o.padding);
   Tensor y = Tensor::empty({s.N, s.K, s.OH(), s.OW()});
   kernels::conv2d_forward(s, xc.data<float>(), wc.data<float>(),
                           bias.defined() ? bias.value().contiguous().data<float>() : nullptr, y.data<float>());
@@ -133,7 +125,7 @@ Var conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOptions& o) 
 Var max_pool2d(const Var& x, int64_t kernel, int64_t stride, int64_t padding) {
   check_pool(x, kernel, stride, padding, "max_pool2d");
   const Tensor xc = x.value().contiguous();
-  const kernels::Pool2dShape s = pool_shape(xc, kernel, stride, padding);
+  const kernels::ConvGeom s = pool_shape(xc, kernel, stride, padding);
   Tensor y = Tensor::empty({s.N, s.C, s.OH(), s.OW()});
   Tensor am = Tensor::empty(y.shape(), DType::i32);
   kernels::maxpool2d_forward(s, xc.data<float>(), y.data<float>(), am.data<int32_t>());
@@ -143,7 +135,7 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride, int64_t padding) {
 Var avg_pool2d(const Var& x, int64_t kernel, int64_t stride, int64_t padding) {
   check_pool(x, kernel, stride, padding, "avg_pool2d");
   const Tensor xc = x.value().contiguous();
-  const kernels::Pool2dShape s = pool_shape(xc, kernel, stride, padding);
+  const kernels::ConvGeom s = pool_shape(xc, kernel, stride, padding);
   Tensor y = Tensor::empty({s.N, s.C, s.OH(), s.OW()});
   kernels::avgpool2d_forward(s, xc.data<float>(), y.data<float>());
   return make_output<AvgPoolNode>(y, {&x}, x, s, false);
@@ -152,8 +144,8 @@ Var avg_pool2d(const Var& x, int64_t kernel, int64_t stride, int64_t padding) {
 Var global_avg_pool2d(const Var& x) {
   LOWBIT_REQUIRE(x.defined() && x.value().dim() == 4, "global_avg_pool2d", "expects (N,C,H,W)");
   const Tensor xc = x.value().contiguous();
-  kernels::Pool2dShape s = pool_shape(xc, 1, 1, 0);
-  s.kh = s.H, s.kw = s.W, s.stride_h = s.H, s.stride_w = s.W;
+  const int64_t H = xc.size(2), W = xc.size(3);
+  const kernels::ConvGeom s = kernels::ConvGeom::pool2d(xc.size(0), xc.size(1), H, W, H, W).strides(H, W);
   Tensor y = Tensor::empty({s.N, s.C});
   kernels::avgpool2d_forward(s, xc.data<float>(), y.data<float>());
   return make_output<AvgPoolNode>(y, {&x}, x, s, true);

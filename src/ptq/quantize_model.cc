@@ -189,10 +189,8 @@ int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::
     (*scales)[static_cast<size_t>(c)] =
         weight_scale(values[static_cast<size_t>(c)], qmax, range, weighted ? &importance[static_cast<size_t>(c)] : nullptr);
   Array codes = Array::empty(ElemType::i8, w.shape());
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    const float q = std::nearbyint(w.data<float>()[i] / (*scales)[static_cast<size_t>(chan(i))]);
-    codes.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(q, -qmax, qmax));
-  }
+  quantize_weight_codes(w.numel(), w.data<float>(), ch, per_channel ? inner : w.numel(), scales->data(),
+                        static_cast<int32_t>(qmax), codes.data<int8_t>());
   Array scale = per_channel ? Array::from<float>({ch}, *scales) : Array::scalar<float>((*scales)[0]);
   Array zero = per_channel ? Array::zeros(ElemType::i8, {ch}) : Array::scalar<int8_t>(0);
   rep.precision = bits == 4 ? "w4a8" : "w8a8";

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/quant.h"
 
 namespace lowbit::ptq {
 
@@ -26,11 +27,32 @@ const char* weight_range_name(WeightRange r) {
   return "?";
 }
 
+void quantize_weight_codes(int64_t numel, const float* w, int64_t channels, int64_t inner, const float* scales, int32_t qmax,
+                           int8_t* codes) {
+  LOWBIT_REQUIRE(qmax >= 1 && qmax <= 127, "quantize", "weight code range ±{} is not within int8", qmax);
+  if (numel == 0) return;
+  LOWBIT_REQUIRE(channels >= 1 && inner >= 1 && numel % (channels * inner) == 0, "quantize",
+                 "{} weights do not split into {} channels of {} values", numel, channels, inner);
+  for (int64_t c = 0; c < channels; ++c)
+    LOWBIT_REQUIRE(scales[c] > 0 && std::isfinite(scales[c]), "quantize", "weight scale {} of channel {} is not positive and finite",
+                   scales[c], c);
+  kernels::QuantGrid g;
+  g.outer = numel / (channels * inner);
+  g.channels = channels;
+  g.inner = inner;
+  g.scale = scales;
+  g.qmin = -qmax;
+  g.qmax = qmax;
+  kernels::quantize_f32_i8(g, w, codes, kernels::Rounding::nearest, {});
+}
+
 double weight_quant_sse(const std::vector<float>& w, float scale, float qmax, const std::vector<double>* importance) {
+  std::vector<int8_t> q(w.size());
+  const auto n = static_cast<int64_t>(w.size());
+  quantize_weight_codes(n, w.data(), 1, n, &scale, static_cast<int32_t>(qmax), q.data());
   double sse = 0;
   for (size_t i = 0; i < w.size(); ++i) {
-    const float q = std::clamp(std::nearbyint(w[i] / scale), -qmax, qmax);
-    const double d = static_cast<double>(w[i]) - static_cast<double>(q) * scale;
+    const double d = static_cast<double>(w[i]) - static_cast<double>(q[i]) * scale;
     sse += importance ? (*importance)[i] * d * d : d * d;
   }
   return sse;

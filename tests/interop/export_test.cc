@@ -12,6 +12,7 @@
 #include "lowbit/fqt/quant_config.h"
 #include "lowbit/interop/export.h"
 #include "lowbit/interop/module_onnx.h"
+#include "lowbit/kernels/quant_ref.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
@@ -262,6 +263,13 @@ TEST(ExportCheckpoint, QdqWeightsAreTheTrainingQuantizersCodes) {
   for (int64_t i = 0; i < q.numel(); ++i)
     ASSERT_EQ(q.data<int8_t>()[i],
               static_cast<int8_t>(std::nearbyint(std::clamp(w0->data<float>()[i] / rep.layers[0].weight_scale, -127.0f, 127.0f))));
+  // ... and so the kernels' quantizer's (its scalar specification), the rounding training uses.
+  kernels::QuantGrid grid;
+  grid.inner = w0->numel();
+  grid.scale = &rep.layers[0].weight_scale;
+  std::vector<int8_t> want(static_cast<size_t>(w0->numel()));
+  kernels::ref::quantize_f32_i8(grid, w0->data<float>(), want.data(), kernels::Rounding::nearest, {});
+  EXPECT_EQ(std::vector<int8_t>(q.data<int8_t>(), q.data<int8_t>() + q.numel()), want);
   // Accuracy within a point of the checkpoint's (activation scales are static in the file).
   const std::string path = temp_dir() + "/interop_mlp_qdq.onnx";
   onnx::save_model(g, path);

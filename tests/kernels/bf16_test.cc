@@ -53,9 +53,9 @@ TEST(Bf16, RoundsToNearestEven) {
   }
 }
 
-void check_conv(const Conv2dShape& s, ConvLayout layout) {
-  const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
-  const auto x = random_floats(s.N * s.C * HW, 31), w = random_floats(s.K * (s.C / s.groups) * s.R * s.S, 32),
+void check_conv(const ConvGeom& s, ConvLayout layout) {
+  const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
+  const auto x = random_floats(s.N * s.C * HW, 31), w = random_floats(s.K * (s.C / s.groups) * s.R() * s.S(), 32),
              b = random_floats(s.K, 33);
   std::vector<float> want(static_cast<size_t>(s.N * s.K * OHW)), f32(want.size());
   ref::conv2d_forward(s, rounded(x).data(), rounded(w).data(), b.data(), want.data());
@@ -80,7 +80,7 @@ void check_conv(const Conv2dShape& s, ConvLayout layout) {
   }
   const std::string what = std::string(plan.uses_onednn() ? "onednn" : "fallback") + (layout == ConvLayout::nhwc ? " nhwc" : " nchw");
   // Products of bf16 values are exact in fp32; only the fp32 sums (C/g·R·S terms + bias) differ.
-  expect_close(y, want, 1.0, double(s.C / s.groups * s.R * s.S + 1), what);
+  expect_close(y, want, 1.0, double(s.C / s.groups * s.R() * s.S() + 1), what);
   EXPECT_GT(max_diff(y, f32), 1e-3) << what << ": bf16 results should differ from fp32 math";
 }
 
@@ -105,11 +105,8 @@ void check_matmul(int64_t M, int64_t N, int64_t K) {
   EXPECT_GT(max_diff(y, f32), 1e-3) << what;
 }
 
-Conv2dShape conv_shape(int64_t C, int64_t K, int64_t R, int64_t stride, int64_t groups) {
-  Conv2dShape s;
-  s.N = 2, s.C = C, s.H = 9, s.W = 11, s.K = K, s.R = s.S = R, s.stride_h = s.stride_w = stride;
-  s.pad_h = s.pad_w = R / 2, s.groups = groups;
-  return s;
+ConvGeom conv_shape(int64_t C, int64_t K, int64_t R, int64_t stride, int64_t groups) {
+  return ConvGeom::conv2d(2, C, 9, 11, K, R, R).strides(stride, stride).pads(R / 2, R / 2).grouped(groups);
 }
 
 TEST(Bf16, PlansMatchReferenceOnRoundedOperands) {

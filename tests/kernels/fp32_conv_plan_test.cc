@@ -25,12 +25,9 @@ using testing::abs_of;
 using testing::expect_close;
 using testing::random_floats;
 
-Conv2dShape shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t stride, int64_t pad,
+ConvGeom shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t stride, int64_t pad,
                   int64_t groups = 1, int64_t dil = 1) {
-  Conv2dShape s;
-  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = s.S = R;
-  s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad, s.groups = groups, s.dil_h = s.dil_w = dil;
-  return s;
+  return ConvGeom::conv2d(N, C, H, W, K, R, R).strides(stride, stride).pads(pad, pad).grouped(groups).dilations(dil, dil);
 }
 
 // (N, C, HW) nchw -> nhwc or back.
@@ -46,19 +43,19 @@ std::vector<float> relayout(const std::vector<float>& v, bool to_nhwc, int64_t N
   return out;
 }
 
-std::string describe(const Conv2dShape& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
-  return "plan N" + std::to_string(s.N) + " C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" +
-         std::to_string(s.W) + " K" + std::to_string(s.K) + " R" + std::to_string(s.R) + " s" +
-         std::to_string(s.stride_h) + " p" + std::to_string(s.pad_h) + " g" + std::to_string(s.groups) + " sum" +
+std::string describe(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
+  return "plan N" + std::to_string(s.N) + " C" + std::to_string(s.C) + " " + std::to_string(s.H()) + "x" +
+         std::to_string(s.W()) + " K" + std::to_string(s.K) + " R" + std::to_string(s.R()) + " s" +
+         std::to_string(s.stride_h()) + " p" + std::to_string(s.pad_t()) + " g" + std::to_string(s.groups) + " sum" +
          std::to_string(ep.sum) + " act" + std::to_string(int(ep.act)) + " x" + std::to_string(int(xl)) + " y" +
          std::to_string(int(yl));
 }
 
 // Reduction length C/g*R*S + bias + residual; ReLU and Clip are 1-Lipschitz, so the bound of
 // the sum carries over to the epilogue's output.
-void check_plan(const Conv2dShape& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
-  const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
-  const int64_t xs = s.N * s.C * HW, ws = s.K * (s.C / s.groups) * s.R * s.S, ys = s.N * s.K * OHW;
+void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
+  const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
+  const int64_t xs = s.N * s.C * HW, ws = s.K * (s.C / s.groups) * s.R() * s.S(), ys = s.N * s.K * OHW;
   const auto x = random_floats(xs, 21), w = random_floats(ws, 22), b = random_floats(s.K, 23);
   const auto r = random_floats(ys, 24);
   std::vector<float> want(ys), mag(ys);
@@ -77,10 +74,10 @@ void check_plan(const Conv2dShape& s, const ConvEpilogue& ep, ConvLayout xl, Con
   const std::string what = describe(s, ep, xl, yl) + (plan.uses_onednn() ? " onednn" : " fallback");
   plan.run(x_in.data(), y.data());
   if (yn) y = relayout(y, false, s.N, s.K, OHW);
-  expect_close(y, want, mag, double(s.C / s.groups * s.R * s.S + 2), what);
+  expect_close(y, want, mag, double(s.C / s.groups * s.R() * s.S() + 2), what);
 }
 
-const Conv2dShape kShapes[] = {
+const ConvGeom kShapes[] = {
     shape(1, 3, 17, 17, 16, 3, 2, 1),      // stem: 3 input channels, stride 2
     shape(2, 16, 9, 9, 16, 3, 1, 1),       // same-size 3x3
     shape(1, 17, 7, 11, 33, 1, 1, 0),      // pointwise, odd channels
@@ -100,7 +97,7 @@ const ConvEpilogue kEpilogues[] = {
 };
 
 TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {
-  for (const Conv2dShape& s : kShapes)
+  for (const ConvGeom& s : kShapes)
     for (const ConvEpilogue& ep : kEpilogues)
       for (ConvLayout xl : {ConvLayout::nchw, ConvLayout::nhwc})
         for (ConvLayout yl : {ConvLayout::nchw, ConvLayout::nhwc}) check_plan(s, ep, xl, yl);
@@ -108,8 +105,8 @@ TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {
 
 TEST(Fp32ConvPlan, UsesOneDnnAndSurvivesThreadChange) {
   const int saved = num_threads();
-  const Conv2dShape s = shape(2, 16, 9, 9, 32, 3, 1, 1);
-  const auto x = random_floats(s.N * s.C * s.H * s.W, 31), w = random_floats(s.K * s.C * 9, 32);
+  const ConvGeom s = shape(2, 16, 9, 9, 32, 3, 1, 1);
+  const auto x = random_floats(s.N * s.C * s.H() * s.W(), 31), w = random_floats(s.K * s.C * 9, 32);
   std::vector<float> y1(s.N * s.K * 81), y2(y1.size()), want(y1.size()), mag(y1.size());
   set_num_threads(1);
   ConvPlan plan(s, w.data(), nullptr);
@@ -139,10 +136,9 @@ TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inferenc
   // {C, H, k, stride, pad, ceil}: ceil adds a last window clipped to the input (ceil_mode).
   for (const auto& [C, H, k, stride, pad, ceil] : std::vector<std::array<int64_t, 6>>{
            {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1}}) {
-    Pool2dShape s;
-    s.N = 2, s.C = C, s.H = H, s.W = H + 1, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
-    if (ceil) s.out_h = (H + 2 * pad - k + stride - 1) / stride + 1, s.out_w = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
-    const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
+    ConvGeom s = ConvGeom::pool2d(2, C, H, H + 1, k, k).strides(stride, stride).pads(pad, pad);
+    if (ceil) s.out[0] = (H + 2 * pad - k + stride - 1) / stride + 1, s.out[1] = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
+    const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
     auto x = random_floats(s.N * C * HW, 41);
     x[5] = NAN;  // NaNs, ties and signed zeros resolve as in the reference
     x[6] = x[7];
@@ -169,9 +165,8 @@ template <typename T>
 void check_code_pool() {
   for (const auto& [C, H, k, stride, pad] : std::vector<std::array<int64_t, 5>>{
            {16, 12, 3, 2, 1}, {3, 7, 2, 2, 0}, {33, 9, 3, 1, 1}, {8, 5, 5, 3, 2}, {5, 1, 1, 1, 0}}) {
-    Pool2dShape s;
-    s.N = 2, s.C = C, s.H = H, s.W = H + 2, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
-    const int64_t HW = s.H * s.W, OHW = s.OH() * s.OW();
+    const ConvGeom s = ConvGeom::pool2d(2, C, H, H + 2, k, k).strides(stride, stride).pads(pad, pad);
+    const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
     std::vector<T> x(static_cast<size_t>(s.N * C * HW)), nhwc(x.size());
     Rng rng(43, static_cast<uint64_t>(C));
     for (auto& v : x) v = static_cast<T>(static_cast<int>(rng.below(256)) + std::numeric_limits<T>::lowest());

@@ -44,10 +44,9 @@ double dot(const Vec& a, const Vec& b) {
 }
 
 TEST(Fp32Gradients, Conv2d) {
-  Conv2dShape s;  // stride 2, padding, groups 2, dilation on H, non-square kernel
-  s.N = 2, s.C = 4, s.H = 7, s.W = 6, s.K = 6, s.R = 3, s.S = 2, s.stride_h = 2, s.stride_w = 1;
-  s.pad_h = 2, s.pad_w = 1, s.dil_h = 2, s.groups = 2;
-  Vec x = random_doubles(s.N * s.C * s.H * s.W, 1), w = random_doubles(s.K * 2 * s.R * s.S, 2);
+  // stride 2, padding, groups 2, dilation on H, non-square kernel
+  const ConvGeom s = ConvGeom::conv2d(2, 4, 7, 6, 6, 3, 2).strides(2, 1).pads(2, 1).dilations(2, 1).grouped(2);
+  Vec x = random_doubles(s.N * s.C * s.H() * s.W(), 1), w = random_doubles(s.K * 2 * s.R() * s.S(), 2);
   Vec b = random_doubles(s.K, 3);
   const Vec g = random_doubles(s.N * s.K * s.OH() * s.OW(), 4);
   Vec y(g.size()), dx(x.size()), dw(w.size()), db(b.size());
@@ -63,9 +62,8 @@ TEST(Fp32Gradients, Conv2d) {
 }
 
 TEST(Fp32Gradients, Pooling) {
-  Pool2dShape s;
-  s.N = 2, s.C = 3, s.H = 7, s.W = 6, s.kh = 3, s.kw = 2, s.stride_h = 2, s.stride_w = 2, s.pad_h = 1, s.pad_w = 1;
-  Vec x = random_doubles(s.N * s.C * s.H * s.W, 5);  // distinct values: max is differentiable
+  const ConvGeom s = ConvGeom::pool2d(2, 3, 7, 6, 3, 2).strides(2, 2).pads(1, 1);
+  Vec x = random_doubles(s.N * s.C * s.H() * s.W(), 5);  // distinct values: max is differentiable
   const Vec g = random_doubles(s.N * s.C * s.OH() * s.OW(), 6);
   Vec y(g.size()), dx(x.size());
   std::vector<int32_t> arg(g.size());

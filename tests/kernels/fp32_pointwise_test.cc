@@ -21,15 +21,12 @@ using testing::expect_close;
 using testing::kUnit;
 using testing::random_floats;
 
-Pool2dShape pool(int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
-  Pool2dShape s;
-  s.N = N, s.C = C, s.H = H, s.W = W, s.kh = kh, s.kw = kw, s.stride_h = s.stride_w = stride;
-  s.pad_h = s.pad_w = pad;
-  return s;
+ConvGeom pool(int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+  return ConvGeom::pool2d(N, C, H, W, kh, kw).strides(stride, stride).pads(pad, pad);
 }
 
 TEST(Fp32Ref, PoolingKnownAnswers) {
-  const Pool2dShape s = pool(1, 1, 4, 4, 2, 2, 2, 0);
+  const ConvGeom s = pool(1, 1, 4, 4, 2, 2, 2, 0);
   const float x[] = {1, 5, 2, 2, 3, 4, 2, 0, 9, 8, 7, 7, 6, 9, 7, 7};  // ties in the last two windows
   float y[4];
   int32_t arg[4];
@@ -37,7 +34,7 @@ TEST(Fp32Ref, PoolingKnownAnswers) {
   EXPECT_EQ(std::vector<float>(y, y + 4), (std::vector<float>{5, 2, 9, 7}));
   EXPECT_EQ(std::vector<int32_t>(arg, arg + 4), (std::vector<int32_t>{1, 2, 8, 10}));  // first max on ties
   // Average with padding: windows are clipped, corners average one element.
-  const Pool2dShape a = pool(1, 1, 2, 2, 2, 2, 1, 1);
+  const ConvGeom a = pool(1, 1, 2, 2, 2, 2, 1, 1);
   const float xa[] = {1, 2, 3, 4};
   float ya[9];
   ref::avgpool2d_forward(a, xa, ya);
@@ -70,15 +67,15 @@ TEST(Fp32Ref, SoftmaxKnownAnswers) {
   EXPECT_FLOAT_EQ(y[1], std::log(0.75f));
 }
 
-const Pool2dShape kPools[] = {pool(1, 1, 7, 7, 2, 2, 2, 0),  pool(5, 3, 17, 17, 3, 3, 2, 1),
+const ConvGeom kPools[] = {pool(1, 1, 7, 7, 2, 2, 2, 0),  pool(5, 3, 17, 17, 3, 3, 2, 1),
                               pool(5, 7, 31, 33, 2, 3, 1, 1), pool(1, 17, 7, 7, 7, 7, 1, 0),
                               pool(5, 2, 65, 3, 3, 3, 3, 1)};
 
 TEST(Fp32Pool, MatchesReference) {
-  for (const Pool2dShape& s : kPools) {
-    const std::string what = "pool " + std::to_string(s.N) + "x" + std::to_string(s.C) + "x" + std::to_string(s.H) +
-                             "x" + std::to_string(s.W) + " k" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
-    const int64_t xs = s.N * s.C * s.H * s.W, ys = s.N * s.C * s.OH() * s.OW();
+  for (const ConvGeom& s : kPools) {
+    const std::string what = "pool " + std::to_string(s.N) + "x" + std::to_string(s.C) + "x" + std::to_string(s.H()) +
+                             "x" + std::to_string(s.W()) + " k" + std::to_string(s.R()) + "x" + std::to_string(s.S());
+    const int64_t xs = s.N * s.C * s.H() * s.W(), ys = s.N * s.C * s.OH() * s.OW();
     const auto x = random_floats(xs, 21), dy = random_floats(ys, 22);
     std::vector<float> y(ys), y_ref(ys), dx(xs, NAN), dx_ref(xs);
     std::vector<int32_t> arg(ys), arg_ref(ys);
@@ -91,16 +88,16 @@ TEST(Fp32Pool, MatchesReference) {
     std::vector<float> dx_mag(xs), y_mag(ys);
     const auto ady = abs_of(dy), ax = abs_of(x);
     ref::maxpool2d_backward(s, ady.data(), arg_ref.data(), dx_mag.data());
-    expect_close(dx, dx_ref, dx_mag, double(s.kh * s.kw), what + " max backward");
+    expect_close(dx, dx_ref, dx_mag, double(s.R() * s.S()), what + " max backward");
     // Average: window sums of up to kh*kw terms, then one division.
     avgpool2d_forward(s, x.data(), y.data());
     ref::avgpool2d_forward(s, x.data(), y_ref.data());
     ref::avgpool2d_forward(s, ax.data(), y_mag.data());
-    expect_close(y, y_ref, y_mag, double(s.kh * s.kw + 1), what + " avg forward");
+    expect_close(y, y_ref, y_mag, double(s.R() * s.S() + 1), what + " avg forward");
     avgpool2d_backward(s, dy.data(), dx.data());
     ref::avgpool2d_backward(s, dy.data(), dx_ref.data());
     ref::avgpool2d_backward(s, ady.data(), dx_mag.data());
-    expect_close(dx, dx_ref, dx_mag, double(s.kh * s.kw + 2), what + " avg backward");
+    expect_close(dx, dx_ref, dx_mag, double(s.R() * s.S() + 2), what + " avg backward");
   }
 }
 
@@ -235,7 +232,7 @@ TEST(Fp32Determinism, ResultsDoNotDependOnThreadCount) {
     y.insert(y.end(), dg.begin(), dg.end());
     return y;
   }, "batch norm");
-  const Pool2dShape s = pool(N, C, 14, 14, 3, 3, 2, 1);
+  const ConvGeom s = pool(N, C, 14, 14, 3, 3, 2, 1);
   expect_thread_independent([&] {
     std::vector<float> y(N * C * s.OH() * s.OW()), dx(n);
     avgpool2d_forward(s, x.data(), y.data());

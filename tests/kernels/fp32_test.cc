@@ -32,8 +32,7 @@ TEST(Fp32Ref, GemmKnownAnswer) {
 
 // 3x3 input, 2x2 kernel, stride 1, no padding: each output is a hand-computed dot product.
 TEST(Fp32Ref, Conv2x2KnownAnswer) {
-  Conv2dShape s;
-  s.H = s.W = 3, s.R = s.S = 2;
+  const ConvGeom s = ConvGeom::conv2d(1, 1, 3, 3, 1, 2, 2);
   const float x[] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[] = {1, 2, 3, 4}, bias[] = {1}, ones[] = {1, 1, 1, 1};
   float y[4], dx[9], dw[4], db[1];
   ref::conv2d_forward(s, x, w, bias, y);
@@ -47,8 +46,7 @@ TEST(Fp32Ref, Conv2x2KnownAnswer) {
 
 // Stride 2 with padding 1 on a 2x2 input and a 3x3 kernel of ones: one output, the sum of x.
 TEST(Fp32Ref, ConvPaddingStrideKnownAnswer) {
-  Conv2dShape s;
-  s.H = s.W = 2, s.R = s.S = 3, s.stride_h = s.stride_w = 2, s.pad_h = s.pad_w = 1;
+  const ConvGeom s = ConvGeom::conv2d(1, 1, 2, 2, 1, 3, 3).strides(2, 2).pads(1, 1);
   ASSERT_EQ(s.OH(), 1);
   ASSERT_EQ(s.OW(), 1);
   const float x[] = {1, 2, 3, 4}, w[] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
@@ -105,25 +103,22 @@ TEST(Fp32Gemm, DeepKAndBothThreadCounts) {
   set_num_threads(saved);
 }
 
-Conv2dShape conv_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t stride,
+ConvGeom conv_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t stride,
                        int64_t pad, int64_t groups = 1, int64_t dil = 1) {
-  Conv2dShape s;
-  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S;
-  s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad, s.groups = groups, s.dil_h = s.dil_w = dil;
-  return s;
+  return ConvGeom::conv2d(N, C, H, W, K, R, S).strides(stride, stride).pads(pad, pad).grouped(groups).dilations(dil, dil);
 }
 
-std::string describe(const Conv2dShape& s, ConvAlgo algo) {
+std::string describe(const ConvGeom& s, ConvAlgo algo) {
   return "conv algo=" + std::to_string(int(algo)) + " N" + std::to_string(s.N) + " C" + std::to_string(s.C) + " " +
-         std::to_string(s.H) + "x" + std::to_string(s.W) + " K" + std::to_string(s.K) + " " + std::to_string(s.R) +
-         "x" + std::to_string(s.S) + " s" + std::to_string(s.stride_h) + " p" + std::to_string(s.pad_h) + " g" +
-         std::to_string(s.groups) + " d" + std::to_string(s.dil_h);
+         std::to_string(s.H()) + "x" + std::to_string(s.W()) + " K" + std::to_string(s.K) + " " + std::to_string(s.R()) +
+         "x" + std::to_string(s.S()) + " s" + std::to_string(s.stride_h()) + " p" + std::to_string(s.pad_t()) + " g" +
+         std::to_string(s.groups) + " d" + std::to_string(s.dil_h());
 }
 
 // All three passes of one path against the reference. Reduction lengths: forward C/g*R*S + 1
 // (bias), backward data K/g*R*S, backward weight N*OH*OW plus the fixed batch-chunk partials.
-void check_conv(const Conv2dShape& s, ConvAlgo algo) {
-  const int64_t xs = s.N * s.C * s.H * s.W, ws = s.K * (s.C / s.groups) * s.R * s.S;
+void check_conv(const ConvGeom& s, ConvAlgo algo) {
+  const int64_t xs = s.N * s.C * s.H() * s.W(), ws = s.K * (s.C / s.groups) * s.R() * s.S();
   const int64_t ys = s.N * s.K * s.OH() * s.OW();
   const auto x = random_floats(xs, 11), w = random_floats(ws, 12), b = random_floats(s.K, 13);
   const auto dy = random_floats(ys, 14);
@@ -135,17 +130,17 @@ void check_conv(const Conv2dShape& s, ConvAlgo algo) {
   conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
   ref::conv2d_forward(s, x.data(), w.data(), b.data(), y_ref.data());
   ref::conv2d_forward(s, ax.data(), aw.data(), ab.data(), y_mag.data());
-  expect_close(y, y_ref, y_mag, double((s.C / s.groups) * s.R * s.S + 1), what + " forward");
+  expect_close(y, y_ref, y_mag, double((s.C / s.groups) * s.R() * s.S() + 1), what + " forward");
   std::vector<float> y_nb(ys, NAN);
   conv2d_forward(s, x.data(), w.data(), nullptr, y_nb.data());
   ref::conv2d_forward(s, x.data(), w.data(), nullptr, y_ref.data());
-  expect_close(y_nb, y_ref, y_mag, double((s.C / s.groups) * s.R * s.S + 1), what + " forward, no bias");
+  expect_close(y_nb, y_ref, y_mag, double((s.C / s.groups) * s.R() * s.S() + 1), what + " forward, no bias");
 
   std::vector<float> dx(xs, NAN), dx_ref(xs), dx_mag(xs);
   conv2d_backward_data(s, dy.data(), w.data(), dx.data());
   ref::conv2d_backward_data(s, dy.data(), w.data(), dx_ref.data());
   ref::conv2d_backward_data(s, ady.data(), aw.data(), dx_mag.data());
-  expect_close(dx, dx_ref, dx_mag, double((s.K / s.groups) * s.R * s.S + 1), what + " backward data");
+  expect_close(dx, dx_ref, dx_mag, double((s.K / s.groups) * s.R() * s.S() + 1), what + " backward data");
 
   std::vector<float> dw(ws, NAN), dw_ref(ws), dw_mag(ws), db(s.K, NAN), db_ref(s.K), db_mag(s.K);
   conv2d_backward_weight(s, x.data(), dy.data(), dw.data(), db.data());
@@ -160,7 +155,7 @@ void check_conv(const Conv2dShape& s, ConvAlgo algo) {
   set_conv_algo(ConvAlgo::automatic);
 }
 
-const Conv2dShape kOddConvs[] = {
+const ConvGeom kOddConvs[] = {
     conv_shape(1, 1, 7, 7, 1, 3, 3, 1, 1),         // single channel, same padding
     conv_shape(5, 3, 17, 17, 7, 3, 3, 2, 1),       // stem-like, stride 2
     conv_shape(1, 17, 7, 31, 33, 1, 1, 1, 0),      // pointwise, non-square input
@@ -174,7 +169,7 @@ const Conv2dShape kOddConvs[] = {
 
 TEST(Fp32Conv, EveryPathMatchesReferenceOnOddShapes) {
   for (ConvAlgo algo : {ConvAlgo::onednn_plain, ConvAlgo::onednn_blocked, ConvAlgo::im2col, ConvAlgo::automatic})
-    for (const Conv2dShape& s : kOddConvs) check_conv(s, algo);
+    for (const ConvGeom& s : kOddConvs) check_conv(s, algo);
 }
 
 TEST(Fp32Conv, TrainingShapesOnTwoThreads) {
@@ -190,8 +185,8 @@ TEST(Fp32Conv, TrainingShapesOnTwoThreads) {
 // The im2col backward weight sums fixed batch chunks in a fixed order: bitwise equal results
 // on 1 and 2 threads.
 TEST(Fp32Conv, Im2colBackwardWeightIndependentOfThreadCount) {
-  const Conv2dShape s = conv_shape(13, 8, 10, 10, 8, 3, 3, 1, 1);
-  const auto x = random_floats(s.N * s.C * s.H * s.W, 5), dy = random_floats(s.N * s.K * s.OH() * s.OW(), 6);
+  const ConvGeom s = conv_shape(13, 8, 10, 10, 8, 3, 3, 1, 1);
+  const auto x = random_floats(s.N * s.C * s.H() * s.W(), 5), dy = random_floats(s.N * s.K * s.OH() * s.OW(), 6);
   std::vector<float> dw1(s.K * s.C * 9), dw2(dw1.size()), db1(s.K), db2(s.K);
   const int saved = num_threads();
   set_conv_algo(ConvAlgo::im2col);
@@ -208,14 +203,14 @@ TEST(Fp32Conv, Im2colBackwardWeightIndependentOfThreadCount) {
 // The primitive cache and per-thread scratch are shared by callers on different threads (e.g.
 // a data-loader thread running inference next to training): results must stay right.
 TEST(Fp32Conv, ConcurrentCallersGetCorrectResults) {
-  const Conv2dShape shapes[] = {conv_shape(3, 8, 12, 12, 16, 3, 3, 1, 1), conv_shape(2, 16, 9, 9, 8, 3, 3, 2, 1)};
+  const ConvGeom shapes[] = {conv_shape(3, 8, 12, 12, 16, 3, 3, 1, 1), conv_shape(2, 16, 9, 9, 8, 3, 3, 2, 1)};
   std::vector<std::vector<float>> got(4), want(4);
   std::vector<std::thread> workers;
   for (int t = 0; t < 4; ++t) {
-    const Conv2dShape& s = shapes[t % 2];
+    const ConvGeom& s = shapes[t % 2];
     want[t].resize(s.N * s.K * s.OH() * s.OW());
     workers.emplace_back([&, t, s] {
-      const auto x = random_floats(s.N * s.C * s.H * s.W, 70 + t), w = random_floats(s.K * s.C * 9, 80 + t);
+      const auto x = random_floats(s.N * s.C * s.H() * s.W(), 70 + t), w = random_floats(s.K * s.C * 9, 80 + t);
       got[t].assign(want[t].size(), NAN);
       for (int rep = 0; rep < 3; ++rep) conv2d_forward(s, x.data(), w.data(), nullptr, got[t].data());
       ref::conv2d_forward(s, x.data(), w.data(), nullptr, want[t].data());
@@ -223,8 +218,8 @@ TEST(Fp32Conv, ConcurrentCallersGetCorrectResults) {
   }
   for (auto& th : workers) th.join();
   for (int t = 0; t < 4; ++t) {
-    const Conv2dShape& s = shapes[t % 2];
-    const auto x = random_floats(s.N * s.C * s.H * s.W, 70 + t), w = random_floats(s.K * s.C * 9, 80 + t);
+    const ConvGeom& s = shapes[t % 2];
+    const auto x = random_floats(s.N * s.C * s.H() * s.W(), 70 + t), w = random_floats(s.K * s.C * 9, 80 + t);
     const auto ax = abs_of(x), aw = abs_of(w);
     std::vector<float> mag(want[t].size());
     ref::conv2d_forward(s, ax.data(), aw.data(), nullptr, mag.data());

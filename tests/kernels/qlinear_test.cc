@@ -248,26 +248,28 @@ TEST(Depthwise, EveryPathMatchesReference) {
   for (const auto& c : std::vector<std::array<int64_t, 7>>{{16, 7, 7, 3, 1, 1, 1}, {37, 9, 8, 3, 2, 1, 1}, {8, 5, 6, 5, 1, 2, 1},
                                                            {96, 4, 4, 3, 2, 0, 1}, {24, 9, 11, 3, 1, 2, 2}, {40, 2, 3, 3, 1, 1, 1},
                                                            {19, 8, 9, 5, 2, 2, 1}, {16, 3, 2, 5, 1, 2, 1}, {32, 9, 9, 7, 1, 3, 1}}) {
-    Conv2dGeom g;
-    g.C = c[0], g.H = c[1], g.W = c[2], g.KH = g.KW = c[3], g.stride_h = g.stride_w = c[4], g.pad_t = g.pad_l = c[5];
-    g.dil_h = g.dil_w = c[6];
-    g.OH = (g.H + 2 * c[5] - c[6] * (g.KH - 1) - 1) / c[4] + 1;
-    g.OW = (g.W + 2 * c[5] - c[6] * (g.KW - 1) - 1) / c[4] + 1;
-    std::vector<uint8_t> x(static_cast<size_t>(g.H * g.W * g.C));
-    std::vector<int8_t> w(static_cast<size_t>(g.KH * g.KW * g.C));
+    const ConvGeom g = ConvGeom::conv2d(1, c[0], c[1], c[2], c[0], c[3], c[3])
+                           .strides(c[4], c[4])
+                           .pads(c[5], c[5])
+                           .dilations(c[6], c[6])
+                           .grouped(c[0]);
+    ASSERT_EQ(g.OH(), (g.H() + 2 * c[5] - c[6] * (g.R() - 1) - 1) / c[4] + 1);
+    ASSERT_EQ(g.OW(), (g.W() + 2 * c[5] - c[6] * (g.S() - 1) - 1) / c[4] + 1);
+    std::vector<uint8_t> x(static_cast<size_t>(g.H() * g.W() * g.C));
+    std::vector<int8_t> w(static_cast<size_t>(g.R() * g.S() * g.C));
     std::vector<int32_t> corr(static_cast<size_t>(g.C));
     std::vector<float> scale(static_cast<size_t>(g.C));
     for (auto& v : x) v = static_cast<uint8_t>(ud(rng));
     for (auto& v : w) v = static_cast<int8_t>(sd(rng));
     for (size_t i = 0; i < corr.size(); ++i) corr[i] = cd(rng), scale[i] = 1e-3f * static_cast<float>(i % 7 + 1);
     const Requant p{corr.data(), scale.data(), 11, 11, 255};
-    std::vector<uint8_t> want(static_cast<size_t>(g.OH * g.OW * g.C)), got(want.size());
-    ref::depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, want.data(), 0, g.OH);
+    std::vector<uint8_t> want(static_cast<size_t>(g.OH() * g.OW() * g.C)), got(want.size());
+    ref::depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, want.data(), 0, g.OH());
     for (Isa isa : paths()) {
       set_active_isa(isa);
       std::fill(got.begin(), got.end(), 0);
-      depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, got.data(), 0, g.OH);
-      EXPECT_EQ(got, want) << "C=" << g.C << " K=" << g.KH << " on " << isa_name(isa);
+      depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, got.data(), 0, g.OH());
+      EXPECT_EQ(got, want) << "C=" << g.C << " K=" << g.R() << " on " << isa_name(isa);
     }
     set_active_isa(saved);
   }
@@ -315,11 +317,11 @@ TEST(QAdd, EveryPathMatchesReferenceAndFloatDefinition) {
 }
 
 // Direct gather of one im2col element (the definition in qlinear.h).
-uint8_t gathered(const Conv2dGeom& g, const std::vector<uint8_t>& x, uint8_t pad, int64_t p, int64_t col) {
-  const int64_t oh = p / g.OW, ow = p % g.OW, c = col % g.C, kw = (col / g.C) % g.KW, kh = col / g.C / g.KW;
-  const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h, iw = ow * g.stride_w - g.pad_l + kw * g.dil_w;
-  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return pad;
-  return x[static_cast<size_t>((ih * g.W + iw) * g.C + c)];
+uint8_t gathered(const ConvGeom& g, const std::vector<uint8_t>& x, uint8_t pad, int64_t p, int64_t col) {
+  const int64_t oh = p / g.OW(), ow = p % g.OW(), c = col % g.C, kw = (col / g.C) % g.S(), kh = col / g.C / g.S();
+  const int64_t ih = oh * g.stride_h() - g.pad_t() + kh * g.dil_h(), iw = ow * g.stride_w() - g.pad_l() + kw * g.dil_w();
+  if (ih < 0 || ih >= g.H() || iw < 0 || iw >= g.W()) return pad;
+  return x[static_cast<size_t>((ih * g.W() + iw) * g.C + c)];
 }
 
 TEST(Im2col, MatchesDirectGather) {
@@ -328,20 +330,19 @@ TEST(Im2col, MatchesDirectGather) {
   const std::vector<std::array<int64_t, 11>> cases = {{3, 5, 6, 3, 2, 2, 1, 1, 1, 1, 2}, {16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},
                                                       {32, 7, 9, 3, 3, 2, 2, 1, 1, 1, 1}, {16, 6, 6, 1, 1, 2, 2, 0, 0, 1, 1}};
   for (const auto& c : cases) {
-    Conv2dGeom g;
-    g.C = c[0], g.H = c[1], g.W = c[2], g.KH = c[3], g.KW = c[4], g.stride_h = c[5], g.stride_w = c[6], g.pad_t = c[7],
-    g.pad_l = c[8], g.dil_h = c[9], g.dil_w = c[10];
-    g.OH = (g.H + 2 * g.pad_t - (g.dil_h * (g.KH - 1) + 1)) / g.stride_h + 1;
-    g.OW = (g.W + 2 * g.pad_l - (g.dil_w * (g.KW - 1) + 1)) / g.stride_w + 1;
-    std::vector<uint8_t> x(static_cast<size_t>(g.H * g.W * g.C));
+    const ConvGeom g =
+        ConvGeom::conv2d(1, c[0], c[1], c[2], 1, c[3], c[4]).strides(c[5], c[6]).pads(c[7], c[8]).dilations(c[9], c[10]);
+    ASSERT_EQ(g.OH(), (g.H() + 2 * g.pad_t() - (g.dil_h() * (g.R() - 1) + 1)) / g.stride_h() + 1);
+    ASSERT_EQ(g.OW(), (g.W() + 2 * g.pad_l() - (g.dil_w() * (g.S() - 1) + 1)) / g.stride_w() + 1);
+    std::vector<uint8_t> x(static_cast<size_t>(g.H() * g.W() * g.C));
     for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(i * 7 + 3);
-    const int64_t lda = (g.k() + 3) / 4 * 4;
-    std::vector<uint8_t> a(static_cast<size_t>(g.OH * g.OW * lda), 99);
-    im2col_nhwc_u8(g, x.data(), 201, a.data(), lda, 0, g.OH * g.OW);
+    const int64_t lda = (g.patch() + 3) / 4 * 4;
+    std::vector<uint8_t> a(static_cast<size_t>(g.OH() * g.OW() * lda), 99);
+    im2col_nhwc_u8(g, x.data(), 201, a.data(), lda, 0, g.OH() * g.OW());
     int64_t bad = 0;
-    for (int64_t p = 0; p < g.OH * g.OW; ++p)
-      for (int64_t col = 0; col < g.k(); ++col) bad += a[static_cast<size_t>(p * lda + col)] != gathered(g, x, 201, p, col);
-    EXPECT_EQ(bad, 0) << "C=" << g.C << " H=" << g.H << " KH=" << g.KH;
+    for (int64_t p = 0; p < g.OH() * g.OW(); ++p)
+      for (int64_t col = 0; col < g.patch(); ++col) bad += a[static_cast<size_t>(p * lda + col)] != gathered(g, x, 201, p, col);
+    EXPECT_EQ(bad, 0) << "C=" << g.C << " H=" << g.H() << " KH=" << g.R();
   }
 }
 

@@ -42,10 +42,11 @@ GradCase conv_case(const std::string& name, Shape x, Shape w, int64_t group, int
                return b.op("Conv", {xs[0], xs[1], xs[2]}, at);
              }};
   c.forward64 = [=](const std::vector<Array>& in) {
-    kernels::Conv2dShape s;
-    s.N = x[0], s.C = x[1], s.H = one_d ? 1 : x[2], s.W = x.back(), s.K = w[0], s.R = one_d ? 1 : w[2], s.S = w.back();
-    s.stride_h = one_d ? 1 : stride, s.stride_w = stride, s.pad_h = one_d ? 0 : pad, s.pad_w = pad;
-    s.dil_h = one_d ? 1 : dil, s.dil_w = dil, s.groups = group;
+    const kernels::ConvGeom s = kernels::ConvGeom::conv2d(x[0], x[1], one_d ? 1 : x[2], x.back(), w[0], one_d ? 1 : w[2], w.back())
+                                    .strides(one_d ? 1 : stride, stride)
+                                    .pads(one_d ? 0 : pad, pad)
+                                    .dilations(one_d ? 1 : dil, dil)
+                                    .grouped(group);
     Shape ys = one_d ? Shape{s.N, s.K, s.OW()} : Shape{s.N, s.K, s.OH(), s.OW()};
     Array y = Array::empty(ElemType::f64, ys);
     kernels::ref::conv2d_forward<double>(s, in[0].data<double>(), in[1].data<double>(), in[2].data<double>(),
@@ -62,14 +63,13 @@ GradCase conv_asymmetric_case(Shape x, Shape w, std::vector<int64_t> pads, int64
                return b.op("Conv", {xs[0], xs[1], xs[2]}, at);
              }};
   c.forward64 = [=](const std::vector<Array>& in) {
-    kernels::Conv2dShape s;
-    s.N = x[0], s.C = x[1], s.H = x[2] + pads[0] + pads[2], s.W = x[3] + pads[1] + pads[3];
-    s.K = w[0], s.R = w[2], s.S = w[3], s.stride_h = s.stride_w = stride;
-    Array xp = Array::zeros(ElemType::f64, {s.N, s.C, s.H, s.W});
+    const kernels::ConvGeom s =
+        kernels::ConvGeom::conv2d(x[0], x[1], x[2] + pads[0] + pads[2], x[3] + pads[1] + pads[3], w[0], w[2], w[3]).strides(stride, stride);
+    Array xp = Array::zeros(ElemType::f64, {s.N, s.C, s.H(), s.W()});
     for (int64_t nc = 0; nc < s.N * s.C; ++nc)
       for (int64_t h = 0; h < x[2]; ++h)
         for (int64_t v = 0; v < x[3]; ++v)
-          xp.data<double>()[(nc * s.H + h + pads[0]) * s.W + v + pads[1]] = in[0].data<double>()[(nc * x[2] + h) * x[3] + v];
+          xp.data<double>()[(nc * s.H() + h + pads[0]) * s.W() + v + pads[1]] = in[0].data<double>()[(nc * x[2] + h) * x[3] + v];
     Array y = Array::empty(ElemType::f64, {s.N, s.K, s.OH(), s.OW()});
     kernels::ref::conv2d_forward<double>(s, xp.data<double>(), in[1].data<double>(), in[2].data<double>(), y.data<double>());
     return y;

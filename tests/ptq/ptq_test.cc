@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/quant_ref.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
@@ -134,6 +135,48 @@ TEST(Quantize, DeepMlpWithBiasesEveryLayer) {
   for (const auto& n : lowered.nodes) qgemm += !n.dead && n.domain == "lowbit" && n.op_type == "QGemm";
   EXPECT_EQ(qgemm, 6);
   EXPECT_GT(rep.output_sqnr_db, 25.0);
+}
+
+// The weight codes in the file are the kernel quantizer's: kernels::ref::quantize_f32_i8 (the
+// scalar specification of the quantizer that training and inference run) of the model's float
+// weights with the file's scales, for int8 and int4 (W4A8) weights, per channel and per tensor.
+TEST(Quantize, WeightCodesAreTheKernelQuantizers) {
+  const Graph fp = test::small_cnn();
+  const Array calib = onnx::test::random_f32({16, 3, 8, 8}, 42);
+  for (const int bits : {8, 4})
+    for (const bool per_channel : {true, false}) {
+      QuantizeOptions opt;
+      opt.weight_bits = bits;
+      opt.per_channel = per_channel;
+      const Graph q = quantize_model(fp, calib, opt, nullptr);
+      int checked = 0;
+      for (const auto& n : q.nodes) {
+        if (n.dead || n.op_type != "DequantizeLinear" || !q.constant(n.inputs[0]) || q.constant(n.inputs[0])->type() != ElemType::i8)
+          continue;
+        const std::string name = q.values[static_cast<size_t>(n.inputs[0])].name;
+        const int wv = fp.find_value(name.substr(0, name.size() - std::string("_quantized").size()));
+        ASSERT_GE(wv, 0) << name;
+        const Array &w = *fp.constant(wv), &codes = *q.constant(n.inputs[0]), &scale = *q.constant(n.inputs[1]);
+        kernels::QuantGrid g;
+        g.channels = scale.numel();
+        if (g.channels > 1) {
+          const auto axis = static_cast<size_t>(n.attr_i("axis", 1));
+          for (size_t d = axis + 1; d < w.shape().size(); ++d) g.inner *= w.shape()[d];
+        } else {
+          g.inner = w.numel();
+        }
+        g.outer = w.numel() / (g.channels * g.inner);
+        g.scale = scale.data<float>();
+        g.qmax = bits == 4 ? 7 : 127;
+        g.qmin = -g.qmax;
+        std::vector<int8_t> want(static_cast<size_t>(w.numel()));
+        kernels::ref::quantize_f32_i8(g, w.data<float>(), want.data(), kernels::Rounding::nearest, {});
+        EXPECT_EQ(std::vector<int8_t>(codes.data<int8_t>(), codes.data<int8_t>() + codes.numel()), want)
+            << name << " bits " << bits << (per_channel ? " per channel" : " per tensor");
+        ++checked;
+      }
+      EXPECT_EQ(checked, 3);  // c1, c2, fc
+    }
 }
 
 // --weights int4 (W4A8): int8 codes in [-7, 7] per output channel with scale amax / 7, layers

@@ -2,6 +2,7 @@
 // generic window walk for float and integer operands.
 #include "lowbit/kernels/conv_nd_ref.h"
 
+#include <cstddef>
 #include <vector>
 
 namespace lowbit::kernels {
@@ -12,23 +13,23 @@ namespace {
 // y(N,M,out...) = sum over c in group, kernel positions of load_x(x) * load_w(w); x (N,C,in...),
 // w (M, C/group, kernel...). Out-of-bounds (padding) positions contribute zero.
 template <typename Acc, typename TX, typename TW, typename LX, typename LW>
-void conv_nd_generic(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const TX* x, const TW* w,
-                     Acc* y, LX load_x, LW load_w) {
-  const int64_t Cg = C / group, Mg = M / group;
-  const int64_t in_size = dims_product(g.in), out_size = dims_product(g.out), k_size = dims_product(g.kernel);
+void conv_nd_generic(const ConvGeom& g, const TX* x, const TW* w, Acc* y, LX load_x, LW load_w) {
+  const int64_t N = g.N, C = g.C, M = g.K, Cg = C / g.groups, Mg = M / g.groups;
+  const int64_t in_size = dims_product(g.in, g.rank), out_size = dims_product(g.out, g.rank);
+  const int64_t k_size = dims_product(g.kernel, g.rank);
   const auto r = static_cast<std::size_t>(g.rank);
-  std::vector<int64_t> in_strides(r, 1);
+  ConvGeom::Axes in_strides = ConvGeom::kOnes;
   for (std::size_t d = r - 1; d-- > 0;) in_strides[d] = in_strides[d + 1] * g.in[d + 1];
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t m = 0; m < M; ++m) {
       const int64_t grp = m / Mg;
       Acc* yp = y + (n * M + m) * out_size;
-      for_each_pos(g.out, [&](int64_t o, const std::vector<int64_t>& oi) {
+      for_each_pos(g.out, g.rank, [&](int64_t o, const ConvGeom::Axes& oi) {
         Acc acc = 0;
         for (int64_t c = 0; c < Cg; ++c) {
           const TX* xp = x + (n * C + grp * Cg + c) * in_size;
           const TW* wp = w + (m * Cg + c) * k_size;
-          for_each_pos(g.kernel, [&](int64_t k, const std::vector<int64_t>& ki) {
+          for_each_pos(g.kernel, g.rank, [&](int64_t k, const ConvGeom::Axes& ki) {
             int64_t off = 0;
             for (std::size_t d = 0; d < r; ++d) {
               const int64_t p = oi[d] * g.stride[d] + ki[d] * g.dilation[d] - g.pad_begin[d];
@@ -45,30 +46,28 @@ void conv_nd_generic(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t
 }
 
 template <typename TX, typename TW>
-void conv_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const TX* x, int32_t xz,
-                  const TW* w, int32_t wz, int32_t* y) {
-  conv_nd_generic<int32_t>(g, N, C, M, group, x, w, y, [xz](TX v) { return int32_t(v) - xz; },
+void conv_integer(const ConvGeom& g, const TX* x, int32_t xz, const TW* w, int32_t wz, int32_t* y) {
+  conv_nd_generic<int32_t>(g, x, w, y, [xz](TX v) { return int32_t(v) - xz; },
                            [wz](TW v) { return int32_t(v) - wz; });
 }
 
 }  // namespace
 
-void conv_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const float* x, const float* w,
-             const float* bias, float* y) {
-  const int64_t out_size = dims_product(g.out);
+void conv_nd(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t N = g.N, M = g.K, out_size = dims_product(g.out, g.rank);
   std::vector<double> acc(static_cast<std::size_t>(N * M * out_size));
-  conv_nd_generic<double>(g, N, C, M, group, x, w, acc.data(), [](float v) { return double(v); },
+  conv_nd_generic<double>(g, x, w, acc.data(), [](float v) { return double(v); },
                           [](float v) { return double(v); });
   for (int64_t i = 0; i < N * M * out_size; ++i)
     y[i] = static_cast<float>(acc[static_cast<std::size_t>(i)] + (bias ? bias[(i / out_size) % M] : 0.0f));
 }
 
-void conv_transpose_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const float* x,
-                       const float* w, const float* bias, float* y) {
-  const int64_t Cg = C / group, Mg = M / group;
-  const int64_t in_size = dims_product(g.in), out_size = dims_product(g.out), k_size = dims_product(g.kernel);
+void conv_transpose_nd(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t N = g.N, C = g.C, M = g.K, Cg = C / g.groups, Mg = M / g.groups;
+  const int64_t in_size = dims_product(g.in, g.rank), out_size = dims_product(g.out, g.rank);
+  const int64_t k_size = dims_product(g.kernel, g.rank);
   const auto r = static_cast<std::size_t>(g.rank);
-  std::vector<int64_t> out_strides(r, 1);
+  ConvGeom::Axes out_strides = ConvGeom::kOnes;
   for (std::size_t d = r - 1; d-- > 0;) out_strides[d] = out_strides[d + 1] * g.out[d + 1];
   std::vector<double> acc(static_cast<std::size_t>(N * M * out_size), 0.0);
   for (int64_t n = 0; n < N; ++n)
@@ -79,8 +78,8 @@ void conv_transpose_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64
         const int64_t m = grp * Mg + mg;
         const float* wp = w + (c * Mg + mg) * k_size;
         double* yp = acc.data() + (n * M + m) * out_size;
-        for_each_pos(g.in, [&](int64_t i, const std::vector<int64_t>& ii) {
-          for_each_pos(g.kernel, [&](int64_t k, const std::vector<int64_t>& ki) {
+        for_each_pos(g.in, g.rank, [&](int64_t i, const ConvGeom::Axes& ii) {
+          for_each_pos(g.kernel, g.rank, [&](int64_t k, const ConvGeom::Axes& ki) {
             int64_t off = 0;
             for (std::size_t d = 0; d < r; ++d) {
               const int64_t p = ii[d] * g.stride[d] + ki[d] * g.dilation[d] - g.pad_begin[d];
@@ -96,21 +95,17 @@ void conv_transpose_nd(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64
     y[i] = static_cast<float>(acc[static_cast<std::size_t>(i)] + (bias ? bias[(i / out_size) % M] : 0.0f));
 }
 
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const uint8_t* x,
-                     int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y) {
-  conv_integer(g, N, C, M, group, x, x_zp, w, w_zp, y);
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y) {
+  conv_integer(g, x, x_zp, w, w_zp, y);
 }
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const uint8_t* x,
-                     int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y) {
-  conv_integer(g, N, C, M, group, x, x_zp, w, w_zp, y);
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y) {
+  conv_integer(g, x, x_zp, w, w_zp, y);
 }
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const int8_t* x,
-                     int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y) {
-  conv_integer(g, N, C, M, group, x, x_zp, w, w_zp, y);
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y) {
+  conv_integer(g, x, x_zp, w, w_zp, y);
 }
-void conv_nd_integer(const ConvGeom& g, int64_t N, int64_t C, int64_t M, int64_t group, const int8_t* x,
-                     int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y) {
-  conv_integer(g, N, C, M, group, x, x_zp, w, w_zp, y);
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y) {
+  conv_integer(g, x, x_zp, w, w_zp, y);
 }
 
 }  // namespace ref

@@ -31,7 +31,7 @@ namespace {
 // in bounds, calling f(x_index, w_index, y_index). All three passes share this one walk, so
 // forward and both backwards agree on the geometry by construction.
 template <typename F>
-void for_each_tap(const Conv2dShape& s, F&& f) {
+void for_each_tap(const ConvGeom& s, F&& f) {
   const int64_t OH = s.OH(), OW = s.OW();
   const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups;
   for (int64_t n = 0; n < s.N; ++n)
@@ -42,14 +42,14 @@ void for_each_tap(const Conv2dShape& s, F&& f) {
           const int64_t yi = ((n * s.K + k) * OH + oh) * OW + ow;
           for (int64_t cg = 0; cg < Cg; ++cg) {
             const int64_t c = g * Cg + cg;
-            for (int64_t r = 0; r < s.R; ++r) {
-              const int64_t ih = oh * s.stride_h - s.pad_h + r * s.dil_h;
-              if (ih < 0 || ih >= s.H) continue;
-              for (int64_t q = 0; q < s.S; ++q) {
-                const int64_t iw = ow * s.stride_w - s.pad_w + q * s.dil_w;
-                if (iw < 0 || iw >= s.W) continue;
-                const int64_t xi = ((n * s.C + c) * s.H + ih) * s.W + iw;
-                const int64_t wi = ((k * Cg + cg) * s.R + r) * s.S + q;
+            for (int64_t r = 0; r < s.R(); ++r) {
+              const int64_t ih = oh * s.stride_h() - s.pad_t() + r * s.dil_h();
+              if (ih < 0 || ih >= s.H()) continue;
+              for (int64_t q = 0; q < s.S(); ++q) {
+                const int64_t iw = ow * s.stride_w() - s.pad_l() + q * s.dil_w();
+                if (iw < 0 || iw >= s.W()) continue;
+                const int64_t xi = ((n * s.C + c) * s.H() + ih) * s.W() + iw;
+                const int64_t wi = ((k * Cg + cg) * s.R() + r) * s.S() + q;
                 f(xi, wi, yi);
               }
             }
@@ -58,9 +58,9 @@ void for_each_tap(const Conv2dShape& s, F&& f) {
     }
 }
 
-int64_t x_size(const Conv2dShape& s) { return s.N * s.C * s.H * s.W; }
-int64_t w_size(const Conv2dShape& s) { return s.K * (s.C / s.groups) * s.R * s.S; }
-int64_t y_size(const Conv2dShape& s) { return s.N * s.K * s.OH() * s.OW(); }
+int64_t x_size(const ConvGeom& s) { return s.N * s.C * s.H() * s.W(); }
+int64_t w_size(const ConvGeom& s) { return s.K * (s.C / s.groups) * s.R() * s.S(); }
+int64_t y_size(const ConvGeom& s) { return s.N * s.K * s.OH() * s.OW(); }
 
 template <typename T>
 void store(const std::vector<double>& acc, T* out) {
@@ -71,7 +71,7 @@ void store(const std::vector<double>& acc, T* out) {
 
 // y[n,k,oh,ow] = bias[k] + sum_{c in group(k), r, q} x[n,c,oh*sh-ph+r*dh, ow*sw-pw+q*dw] * w[k,c%Cg,r,q]
 template <typename T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, NoDeduce<const T*> bias, T* y) {
+void conv2d_forward(const ConvGeom& s, const T* x, const T* w, NoDeduce<const T*> bias, T* y) {
   std::vector<double> acc(y_size(s), 0.0);
   for_each_tap(s, [&](int64_t xi, int64_t wi, int64_t yi) { acc[yi] += double(x[xi]) * w[wi]; });
   if (bias) {
@@ -83,7 +83,7 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, NoDeduce<const
 
 // dx = d(sum y*dy)/dx: every tap that read x[xi] sends back dy[yi] * w[wi].
 template <typename T>
-void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+void conv2d_backward_data(const ConvGeom& s, const T* dy, const T* w, T* dx) {
   std::vector<double> acc(x_size(s), 0.0);
   for_each_tap(s, [&](int64_t xi, int64_t wi, int64_t yi) { acc[xi] += double(dy[yi]) * w[wi]; });
   store(acc, dx);
@@ -91,7 +91,7 @@ void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) 
 
 // dw[wi] = sum over taps using wi of x[xi] * dy[yi]; dbias[k] = sum of dy over n, oh, ow.
 template <typename T>
-void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* dbias) {
+void conv2d_backward_weight(const ConvGeom& s, const T* x, const T* dy, T* dw, T* dbias) {
   std::vector<double> acc(w_size(s), 0.0);
   for_each_tap(s, [&](int64_t xi, int64_t wi, int64_t yi) { acc[wi] += double(x[xi]) * dy[yi]; });
   store(acc, dw);

@@ -56,20 +56,20 @@ void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
     }
 }
 
-void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
   const int64_t C = g.C;
   for (int64_t oh = oh0; oh < oh1; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow)
+    for (int64_t ow = 0; ow < g.OW(); ++ow)
       for (int64_t c = 0; c < C; ++c) {
         int32_t acc = 0;
-        for (int64_t kh = 0; kh < g.KH; ++kh)
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const int64_t ih = oh * g.stride_h - g.pad_t + kh * g.dil_h, iw = ow * g.stride_w - g.pad_l + kw * g.dil_w;
-            const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
-            acc += int32_t{in ? x[(ih * g.W + iw) * C + c] : pad} * int32_t{w[(kh * g.KW + kw) * C + c]};
+        for (int64_t kh = 0; kh < g.R(); ++kh)
+          for (int64_t kw = 0; kw < g.S(); ++kw) {
+            const int64_t ih = oh * g.stride_h() - g.pad_t() + kh * g.dil_h(), iw = ow * g.stride_w() - g.pad_l() + kw * g.dil_w();
+            const bool in = ih >= 0 && ih < g.H() && iw >= 0 && iw < g.W();
+            acc += int32_t{in ? x[(ih * g.W() + iw) * C + c] : pad} * int32_t{w[(kh * g.S() + kw) * C + c]};
           }
-        y[(oh * g.OW + ow) * C + c] = static_cast<uint8_t>(requant_one(acc, p.corr[c], p.scale[c], p));
+        y[(oh * g.OW() + ow) * C + c] = static_cast<uint8_t>(requant_one(acc, p.corr[c], p.scale[c], p));
       }
 }
 

@@ -55,7 +55,8 @@ void conv_infer(InferCtx& ctx) {
     LOWBIT_NODE_REQUIRE(ctx.shape(2) == Shape{w[0]}, ctx, "bias shape {} != [{}]", shape_str(ctx.shape(2)), w[0]);
   const SpatialGeom g = resolve_geom(ctx, x, kernel_spatial(ctx, w), false);
   Shape out{x[0], w[0]};
-  out.insert(out.end(), g.out.begin(), g.out.end());
+  const Shape spatial = spatial_out(g);
+  out.insert(out.end(), spatial.begin(), spatial.end());
   if (ctx.node.attr_i("lowbit_sum", 0) != 0 && ctx.has(3)) {  // fused residual Add (passes.cc)
     require_type(ctx, 3, {ElemType::f32});
     if (!ctx.shape_known(3)) return ctx.set_out_unknown(0, ElemType::f32);
@@ -88,15 +89,9 @@ Array pad_nchw(const Array& x, int64_t top, int64_t left, int64_t bottom, int64_
 
 // Prepacked weights of one Conv node (kept in RunCtx::state); rebuilt if the geometry changes.
 struct ConvState {
-  kernels::Conv2dShape shape;
+  kernels::ConvGeom shape;
   kernels::ConvPlan plan;
 };
-
-bool same_geometry(const kernels::Conv2dShape& a, const kernels::Conv2dShape& b) {
-  return a.N == b.N && a.C == b.C && a.H == b.H && a.W == b.W && a.K == b.K && a.R == b.R && a.S == b.S &&
-         a.stride_h == b.stride_h && a.stride_w == b.stride_w && a.pad_h == b.pad_h && a.pad_w == b.pad_w &&
-         a.dil_h == b.dil_h && a.dil_w == b.dil_w && a.groups == b.groups;
-}
 
 // The part of the fused activation the plan can apply as a oneDNN post-op (after the sum).
 kernels::ConvEpilogue plan_epilogue(const Activation& act, bool sum) {
@@ -117,7 +112,7 @@ void add_into(int64_t n, const float* r, float* y) {
 // Computes act(conv(x) + bias [+ residual]) into `y`, whose shape is the conv's output shape.
 // With constant weights inside a session, a ConvPlan (weights packed once, sum and ReLU/Clip as
 // post-ops) does the work; otherwise conv2d_forward and plain loops.
-void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const Activation& act, Array& y) {
+void conv_into(RunCtx& ctx, const SpatialGeom& geom, const Array* residual, const Activation& act, Array& y) {
   // lowbit_bf16 (passes_bf16.cc): X and W rounded to bfloat16, fp32 sums — in the plan, or on
   // rounded copies for the other paths.
   const bool bf16 = ctx.node.attr_i("lowbit_bf16", 0) != 0;
@@ -131,7 +126,9 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
   const Array& x = bf16 && ctx.state == nullptr ? rounded(ctx.input(0), x_round) : ctx.input(0);
   const Array& w = ctx.input(1);
   const float* bias = ctx.has(2) ? ctx.input(2).data<float>() : nullptr;
-  const int64_t group = ctx.node.attr_i("group", 1);
+  SpatialGeom g = geom;
+  g.K = w.shape()[0];
+  g.groups = ctx.node.attr_i("group", 1);
   // y may hold the residual (overwrites_input): the paths that write y before summing need a copy.
   Array residual_copy;
   auto own_residual = [&] {
@@ -144,28 +141,28 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
     own_residual();
     const Array& xr = bf16 && x_round.numel() == 0 ? rounded(x, x_round) : x;
     const Array& wr = bf16 ? rounded(w, w_round) : w;
-    kernels::ref::conv_nd(g, xr.shape()[0], xr.shape()[1], wr.shape()[0], group, xr.data<float>(), wr.data<float>(), bias,
-                y.data<float>());
+    kernels::ref::conv_nd(g, xr.data<float>(), wr.data<float>(), bias, y.data<float>());
     if (residual) add_into(y.numel(), residual->data<float>(), y.data<float>());
     if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
     return;
   }
-  std::array<int64_t, 4> pads{};
-  kernels::Conv2dShape s = kernels::conv2d_shape(g, x.shape()[0], x.shape()[1], w.shape()[0], group, pads);
+  kernels::ConvGeom s = kernels::as_2d(g);
   Array padded;
   const float* xin = x.data<float>();
-  if (pads[0] != pads[2] || pads[1] != pads[3]) {
-    padded = pad_nchw(x.reshaped({s.N, s.C, s.H, s.W}), pads[0], pads[1], pads[2], pads[3]);
+  if (!s.symmetric()) {  // materialized, so that every path (oneDNN plans included) sees symmetric pads
+    padded = pad_nchw(x.reshaped({s.N, s.C, s.H(), s.W()}), s.pad_t(), s.pad_l(), s.pad_b(), s.pad_r());
     xin = padded.data<float>();
-    s.H += pads[0] + pads[2];
-    s.W += pads[1] + pads[3];
+    for (size_t d = 0; d < 2; ++d) {
+      s.in[d] += s.pad_begin[d] + s.pad_end[d];
+      s.pad_begin[d] = s.pad_end[d] = 0;
+    }
   }
   const uint64_t need_const = 0b10 | (bias ? 0b100 : 0);
   const bool x_nhwc = ctx.nhwc_inputs & 1, y_nhwc = ctx.nhwc_outputs & 1;  // residual follows y
   if (ctx.state && (ctx.const_inputs & need_const) == need_const) {
     auto st = std::static_pointer_cast<ConvState>(*ctx.state);
     const kernels::ConvEpilogue ep = plan_epilogue(act, residual != nullptr);
-    if (!st || !same_geometry(st->shape, s)) {
+    if (!st || st->shape != s) {
       using kernels::ConvLayout;
       st = std::make_shared<ConvState>(ConvState{
           s, kernels::ConvPlan(s, w.data<float>(), bias, ep, x_nhwc ? ConvLayout::nhwc : ConvLayout::nchw,
@@ -182,7 +179,7 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
   LOWBIT_CHECK(!x_nhwc && !y_nhwc, "{}: channels-last planned without constant weights", ctx.node.describe());
   own_residual();
   if (bf16 && x_round.numel() == 0) {  // in a session but not planned: round here
-    x_round = Array::empty(ElemType::f32, {s.N, s.C, s.H, s.W});
+    x_round = Array::empty(ElemType::f32, {s.N, s.C, s.H(), s.W()});
     kernels::round_to_bf16(x_round.numel(), xin, x_round.data<float>());
     xin = x_round.data<float>();
   }
@@ -193,7 +190,8 @@ void conv_into(RunCtx& ctx, const SpatialGeom& g, const Array* residual, const A
 
 Shape conv_out_shape(const Array& x, const Array& w, const SpatialGeom& g) {
   Shape out{x.shape()[0], w.shape()[0]};
-  out.insert(out.end(), g.out.begin(), g.out.end());
+  const Shape spatial = spatial_out(g);
+  out.insert(out.end(), spatial.begin(), spatial.end());
   return out;
 }
 
@@ -241,17 +239,19 @@ void conv_transpose_infer(InferCtx& ctx) {
                       "input {} and weight {} do not fit group={}", shape_str(x), shape_str(w), group);
   const SpatialGeom g = resolve_transpose_geom(ctx, x, kernel_spatial(ctx, w));
   Shape out{x[0], w[1] * group};
-  out.insert(out.end(), g.out.begin(), g.out.end());
+  const Shape spatial = spatial_out(g);
+  out.insert(out.end(), spatial.begin(), spatial.end());
   ctx.set_out(0, ElemType::f32, out);
 }
 
 void conv_transpose_run(RunCtx& ctx) {
   const InferCtx ictx = infer_ctx_for(ctx);
   const Array &x = ctx.input(0), &w = ctx.input(1);
-  const SpatialGeom g = resolve_transpose_geom(ictx, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()));
-  const int64_t group = ctx.node.attr_i("group", 1);
-  kernels::ref::conv_transpose_nd(g, x.shape()[0], x.shape()[1], w.shape()[1] * group, group, x.data<float>(), w.data<float>(),
-                        ctx.has(2) ? ctx.input(2).data<float>() : nullptr, ctx.out[0]->data<float>());
+  SpatialGeom g = resolve_transpose_geom(ictx, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()));
+  g.groups = ctx.node.attr_i("group", 1);
+  g.K = w.shape()[1] * g.groups;
+  kernels::ref::conv_transpose_nd(g, x.data<float>(), w.data<float>(), ctx.has(2) ? ctx.input(2).data<float>() : nullptr,
+                                  ctx.out[0]->data<float>());
 }
 
 }  // namespace

@@ -17,8 +17,27 @@ void read_pads(const InferCtx& ctx, SpatialGeom& g) {
   const std::vector<int64_t> pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * r, 0));
   LOWBIT_NODE_REQUIRE(pads.size() == 2 * r, ctx, "'pads' has {} values, expected {}", pads.size(), 2 * r);
   for (int64_t p : pads) LOWBIT_NODE_REQUIRE(p >= 0 && p <= (int64_t{1} << 20), ctx, "pad {} out of range", p);
-  g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(r));
-  g.pad_end.assign(pads.begin() + static_cast<std::ptrdiff_t>(r), pads.end());
+  for (size_t i = 0; i < r; ++i) g.pad_begin[i] = pads[i], g.pad_end[i] = pads[r + i];
+}
+
+// The first rank values of v into axes a.
+void set_axes(SpatialGeom::Axes& a, const std::vector<int64_t>& v) {
+  for (size_t i = 0; i < v.size(); ++i) a[i] = v[i];
+}
+
+// x is (N, C, spatial...) with 1 <= spatial rank <= kMaxRank, matched by the kernel's rank.
+void set_input(const InferCtx& ctx, SpatialGeom& g, const Shape& x, const Shape& kernel) {
+  LOWBIT_NODE_REQUIRE(x.size() >= 3, ctx, "input must be (N, C, spatial...), got {}", shape_str(x));
+  g.rank = static_cast<int64_t>(x.size()) - 2;
+  LOWBIT_NODE_REQUIRE(g.rank <= SpatialGeom::kMaxRank, ctx, "{} spatial axes; at most {} are supported", g.rank,
+                      SpatialGeom::kMaxRank);
+  LOWBIT_NODE_REQUIRE(static_cast<int64_t>(kernel.size()) == g.rank, ctx, "kernel rank {} != spatial rank {}",
+                      kernel.size(), g.rank);
+  g.N = x[0], g.C = x[1];
+  set_axes(g.in, Shape(x.begin() + 2, x.end()));
+  set_axes(g.kernel, kernel);
+  set_axes(g.stride, per_axis(ctx, "strides", g.rank, 1));
+  set_axes(g.dilation, per_axis(ctx, "dilations", g.rank, 1));
 }
 
 }  // namespace
@@ -34,23 +53,14 @@ InferCtx infer_ctx_for(const RunCtx& run) {
 
 SpatialGeom resolve_geom(const InferCtx& ctx, const Shape& x, const Shape& kernel, bool ceil_mode) {
   SpatialGeom g;
-  LOWBIT_NODE_REQUIRE(x.size() >= 3, ctx, "input must be (N, C, spatial...), got {}", shape_str(x));
-  g.rank = static_cast<int64_t>(x.size()) - 2;
-  LOWBIT_NODE_REQUIRE(static_cast<int64_t>(kernel.size()) == g.rank, ctx, "kernel rank {} != spatial rank {}",
-                      kernel.size(), g.rank);
-  g.in.assign(x.begin() + 2, x.end());
-  g.kernel = kernel;
-  g.stride = per_axis(ctx, "strides", g.rank, 1);
-  g.dilation = per_axis(ctx, "dilations", g.rank, 1);
+  set_input(ctx, g, x, kernel);
+  g.K = g.C;  // a pool's; convolutions set their output channels
   const std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
-  g.out.resize(static_cast<size_t>(g.rank));
   if (auto_pad == "NOTSET") {
     read_pads(ctx, g);
   } else {
     LOWBIT_NODE_REQUIRE(auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER" || auto_pad == "VALID", ctx,
                         "unsupported auto_pad '{}'", auto_pad);
-    g.pad_begin.assign(static_cast<size_t>(g.rank), 0);
-    g.pad_end.assign(static_cast<size_t>(g.rank), 0);
   }
   for (size_t i = 0; i < static_cast<size_t>(g.rank); ++i) {
     LOWBIT_NODE_REQUIRE(g.kernel[i] >= 1, ctx, "kernel size {} must be positive", g.kernel[i]);
@@ -73,14 +83,8 @@ SpatialGeom resolve_geom(const InferCtx& ctx, const Shape& x, const Shape& kerne
 
 SpatialGeom resolve_transpose_geom(const InferCtx& ctx, const Shape& x, const Shape& kernel) {
   SpatialGeom g;
-  LOWBIT_NODE_REQUIRE(x.size() >= 3, ctx, "input must be (N, C, spatial...), got {}", shape_str(x));
-  g.rank = static_cast<int64_t>(x.size()) - 2;
+  set_input(ctx, g, x, kernel);
   const auto r = static_cast<size_t>(g.rank);
-  LOWBIT_NODE_REQUIRE(kernel.size() == r, ctx, "kernel rank {} != spatial rank {}", kernel.size(), r);
-  g.in.assign(x.begin() + 2, x.end());
-  g.kernel = kernel;
-  g.stride = per_axis(ctx, "strides", g.rank, 1);
-  g.dilation = per_axis(ctx, "dilations", g.rank, 1);
   std::vector<int64_t> out_pad = ctx.node.attr_ints("output_padding", std::vector<int64_t>(r, 0));
   LOWBIT_NODE_REQUIRE(out_pad.size() == r, ctx, "'output_padding' needs {} values", r);
   const std::vector<int64_t> out_shape = ctx.node.attr_ints("output_shape");
@@ -88,7 +92,6 @@ SpatialGeom resolve_transpose_geom(const InferCtx& ctx, const Shape& x, const Sh
   LOWBIT_NODE_REQUIRE(auto_pad == "NOTSET" || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER" || auto_pad == "VALID",
                       ctx, "unsupported auto_pad '{}'", auto_pad);
   read_pads(ctx, g);
-  g.out.resize(r);
   for (size_t i = 0; i < r; ++i) {
     const int64_t full = g.stride[i] * (g.in[i] - 1) + out_pad[i] + (g.kernel[i] - 1) * g.dilation[i] + 1;
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {

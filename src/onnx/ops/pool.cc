@@ -1,5 +1,6 @@
-// MaxPool, AveragePool (N-d, ceil_mode, dilations, count_include_pad) and the global pools.
-// Simple 2-d cases go to the lowbit::kernels pooling kernels; the N-d loops are the reference.
+// MaxPool, AveragePool (N-d, ceil_mode, dilations, count_include_pad) and the global pools:
+// validation and dispatch. Simple 2-d cases go to the lowbit::kernels pooling kernels, the rest
+// to the N-d reference loops (kernels::ref::pool_nd); global pools to kernels/global_pool.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -7,6 +8,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/global_pool.h"
 #include "ops/conv_geom.h"
 #include "ops/conv_ref.h"
 
@@ -32,56 +34,10 @@ void pool_infer(InferCtx& ctx) {
   const Shape& x = ctx.shape(0);
   const SpatialGeom g = pool_geom(ctx, x);
   Shape out{x[0], x[1]};
-  out.insert(out.end(), g.out.begin(), g.out.end());
+  const Shape spatial = spatial_out(g);
+  out.insert(out.end(), spatial.begin(), spatial.end());
   ctx.set_out(0, ctx.in[0].elem, out);
   if (ctx.out.size() > 1) ctx.set_out(1, ElemType::i64, out);
-}
-
-// Generic pool over any rank and type; avg accumulates in double.
-template <typename T>
-void pool_ref(const SpatialGeom& g, int64_t NC, bool is_max, bool include_pad, const T* x, T* y, int64_t* indices) {
-  const int64_t in_size = checked_numel(g.in, "pool"), out_size = checked_numel(g.out, "pool");
-  const auto r = static_cast<size_t>(g.rank);
-  std::vector<int64_t> in_strides(r, 1);
-  for (size_t d = r - 1; d-- > 0;) in_strides[d] = in_strides[d + 1] * g.in[d + 1];
-  parallel_for(NC, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const T* xp = x + c * in_size;
-      for_each_pos(g.out, [&](int64_t o, const std::vector<int64_t>& oi) {
-        double best = -std::numeric_limits<double>::infinity(), sum = 0;
-        int64_t best_idx = 0, count = 0, padded_count = 0;
-        for_each_pos(g.kernel, [&](int64_t, const std::vector<int64_t>& ki) {
-          int64_t off = 0;
-          bool inside = true, in_padded = true;
-          for (size_t d = 0; d < r; ++d) {
-            const int64_t p = oi[d] * g.stride[d] + ki[d] * g.dilation[d] - g.pad_begin[d];
-            if (p < 0 || p >= g.in[d]) inside = false;
-            if (p >= g.in[d] + g.pad_end[d]) in_padded = false;
-            off += p * in_strides[d];
-          }
-          if (in_padded) ++padded_count;
-          if (!inside) return;
-          const double v = static_cast<double>(xp[off]);
-          ++count;
-          sum += v;
-          if (v > best) {
-            best = v;
-            best_idx = c * in_size + off;
-          }
-        });
-        if (is_max) {
-          // A window wholly inside the padding has no element: -inf, or the type's lowest value
-          // for integers (converting -inf to an integer is undefined; found by the ONNX fuzzer).
-          if constexpr (std::is_integral_v<T>) y[c * out_size + o] = count ? static_cast<T>(best) : std::numeric_limits<T>::lowest();
-          else y[c * out_size + o] = static_cast<T>(best);
-          if (indices) indices[c * out_size + o] = best_idx;
-        } else {
-          const int64_t div = include_pad ? padded_count : count;
-          y[c * out_size + o] = static_cast<T>(div ? sum / static_cast<double>(div) : 0.0);
-        }
-      });
-    }
-  });
 }
 
 // 2-d pooling the lowbit::kernels pooling kernels take (no indices output; float, or max pooling
@@ -93,7 +49,7 @@ bool simple_pool(const Node& node, ElemType type, const SpatialGeom& g, bool wan
   // ceil_mode adds a last window clipped to the input: the kernels' clipping rule, except for an
   // average that counts padding.
   const bool ceil_ok = node.attr_i("ceil_mode", 0) == 0 || is_max || !include_pad;
-  return type_ok && g.rank == 2 && g.symmetric() && !want_idx && g.dilation == Shape{1, 1} &&
+  return type_ok && g.rank == 2 && g.symmetric() && !want_idx && g.dilation[0] == 1 && g.dilation[1] == 1 &&
          g.pad_begin[0] < g.kernel[0] && g.pad_begin[1] < g.kernel[1] && ceil_ok &&
          (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
 }
@@ -112,22 +68,9 @@ void pool_run(RunCtx& ctx) {
   const SpatialGeom g = pool_geom(ictx, x.shape());
   const bool is_max = ctx.node.op_type == "MaxPool";
   const bool include_pad = ctx.node.attr_i("count_include_pad", 0) != 0;
-  const int64_t NC = x.shape()[0] * x.shape()[1];
   const bool want_idx = ctx.out.size() > 1 && ctx.out[1];
   if (simple_pool(ctx.node, x.type(), g, want_idx)) {
-    kernels::Pool2dShape s;
-    s.N = x.shape()[0];
-    s.C = x.shape()[1];
-    s.H = g.in[0];
-    s.W = g.in[1];
-    s.kh = g.kernel[0];
-    s.kw = g.kernel[1];
-    s.stride_h = g.stride[0];
-    s.stride_w = g.stride[1];
-    s.pad_h = g.pad_begin[0];
-    s.pad_w = g.pad_begin[1];
-    s.out_h = g.out[0];  // the resolved output size (ceil_mode included)
-    s.out_w = g.out[1];
+    const kernels::ConvGeom& s = g;  // the resolved output size (ceil_mode included) is g.out
     if (x.type() == ElemType::u8) {  // codes: a QDQ chain lowered onto them (passes_qdq_codes.cc)
       if (ctx.nhwc_inputs & 1) kernels::maxpool2d_forward_nhwc(s, x.data<uint8_t>(), y.data<uint8_t>());
       else kernels::maxpool2d_infer(s, x.data<uint8_t>(), y.data<uint8_t>());
@@ -147,7 +90,7 @@ void pool_run(RunCtx& ctx) {
     using T = decltype(t);
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, uint8_t> ||
                   std::is_same_v<T, int8_t>)
-      pool_ref<T>(g, NC, is_max, include_pad, x.data<T>(), y.data<T>(), want_idx ? ctx.out[1]->data<int64_t>() : nullptr);
+      kernels::ref::pool_nd(g, is_max, include_pad, x.data<T>(), y.data<T>(), want_idx ? ctx.out[1]->data<int64_t>() : nullptr);
   });
 }
 
@@ -165,52 +108,15 @@ void global_run(RunCtx& ctx) {
   const int64_t NC = x.shape()[0] * x.shape()[1];
   const int64_t HW = NC ? x.numel() / NC : 0;
   const bool is_max = ctx.node.op_type == "GlobalMaxPool";
+  if (NC == 0) return;
+  LOWBIT_NODE_REQUIRE(HW >= 1, infer_ctx_for(ctx), "input {} has an empty spatial extent", shape_str(x.shape()));
   if ((ctx.nhwc_inputs & 1) && x.type() == ElemType::f32) {
-    // Channels-last input (N, H, W, C): per image, the HW rows folded into C running values in
-    // row order; the (N, C, 1, 1) output is the same bytes in either layout.
-    const int64_t N = x.shape()[0], C = x.shape()[1];
-    const float* px = x.data<float>();
-    float* py = ctx.out[0]->data<float>();
-    parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) {
-        float* y = py + n * C;
-        const float* xn = px + n * HW * C;
-        std::copy_n(xn, C, y);
-        for (int64_t i = 1; i < HW; ++i) {
-          const float* r = xn + i * C;
-          if (is_max) {
-            for (int64_t c = 0; c < C; ++c) y[c] = std::max(y[c], r[c]);
-          } else {
-            for (int64_t c = 0; c < C; ++c) y[c] += r[c];
-          }
-        }
-        if (!is_max)
-          for (int64_t c = 0; c < C; ++c) y[c] /= static_cast<float>(HW);
-      }
-    });
+    // Channels-last input (N, H, W, C); the (N, C, 1, 1) output is the same bytes in either layout.
+    kernels::global_pool_nhwc(is_max, x.shape()[0], HW, x.shape()[1], x.data<float>(), ctx.out[0]->data<float>());
     return;
   }
-  dispatch_numeric(x.type(), ctx.node.op_type, [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_floating_point_v<T>) {
-      const T* px = x.data<T>();
-      T* py = ctx.out[0]->data<T>();
-      parallel_for(NC, 16, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const T* p = px + c * HW;
-          if (is_max) {
-            T m = p[0];
-            for (int64_t i = 1; i < HW; ++i) m = std::max(m, p[i]);
-            py[c] = m;
-          } else {
-            T s = 0;
-            for (int64_t i = 0; i < HW; ++i) s += p[i];
-            py[c] = s / static_cast<T>(HW);
-          }
-        }
-      });
-    }
-  });
+  if (x.type() == ElemType::f32) kernels::global_pool(is_max, NC, HW, x.data<float>(), ctx.out[0]->data<float>());
+  else if (x.type() == ElemType::f64) kernels::global_pool(is_max, NC, HW, x.data<double>(), ctx.out[0]->data<double>());
 }
 
 }  // namespace

@@ -60,8 +60,7 @@ struct QLinearState {
   std::vector<int8_t> dw;  // depthwise: weights tap-major [KH·KW][C]
   // QConv geometry for the last input shape (resolving it allocates: not on every run).
   Shape geom_for;
-  k::Conv2dGeom geom;
-  int64_t pad_b = 0, pad_r = 0;
+  k::ConvGeom geom;  // K = N output channels; one image at a time goes to the kernels
 };
 
 int32_t clamp_i32(double v) {
@@ -93,14 +92,13 @@ std::shared_ptr<QLinearState> build_state(const RunCtx& ctx, const int8_t* w_nk,
   const int32_t shift = st->x_u8 ? -st->x_zp : -(st->x_zp + 128);  // A holds x (u8) or x + 128 (i8)
   const float* bias = ctx.has(8) ? ctx.input(8).data<float>() : nullptr;
   const float ys = st->float_out ? 1.0f : static_cast<float>(ctx.input(6).get_f64(0));
+  const int32_t* colsum = st->w.colsum.get();  // Σ_k w[n, k], from the packing
   for (int64_t n = 0; n < N; ++n) {
-    int64_t colsum = 0;
-    for (int64_t i = 0; i < K; ++i) colsum += w_nk[n * K + i];
     const float dq = xs * static_cast<float>(ws.get_f64(ws.numel() == 1 ? 0 : n));
     // A float result keeps the float bias exactly; requantized ones take it in int32 units
     // of x_s·w_s[n] (off by at most half a unit, far below one output step).
     const int32_t bq = bias && !st->float_out ? clamp_i32(std::nearbyint(static_cast<double>(bias[n]) / dq)) : 0;
-    st->corr[static_cast<size_t>(n)] = bq + static_cast<int32_t>(shift * colsum);
+    st->corr[static_cast<size_t>(n)] = bq + static_cast<int32_t>(shift * int64_t{colsum[n]});
     st->scale[static_cast<size_t>(n)] = st->float_out ? dq : dq / ys;
   }
   if (st->float_out) {
@@ -171,34 +169,33 @@ int64_t round4(int64_t k) { return (k + 3) / 4 * 4; }
 // channels-last image (no im2col). Rows run over "virtual" pixels oh·Wp + ow with ow < Wp, so
 // every tap is one constant offset; the Wp − OW extra columns per row are dropped afterwards.
 // Writes [B·P, N] codes to `out` (row-major, NHWC).
-void implicit_conv(const QLinearState& st, const k::Conv2dGeom& g, int64_t B, int64_t pad_b, int64_t pad_r,
-                   const uint8_t* xs, uint8_t pad, uint8_t* out) {
-  const int64_t C = g.C, N = st.N, Hp = g.H + g.pad_t + pad_b, Wp = g.W + g.pad_l + pad_r, P = g.OH * g.OW;
+void implicit_conv(const QLinearState& st, const k::ConvGeom& g, int64_t B, const uint8_t* xs, uint8_t pad, uint8_t* out) {
+  const int64_t C = g.C, N = st.N, Hp = g.H() + g.pad_t() + g.pad_b(), Wp = g.W() + g.pad_l() + g.pad_r(), P = g.OH() * g.OW();
   const int64_t image = Hp * Wp * C;
   uint8_t* padded = scratch<uint8_t>(1, B * image + 64);
   parallel_for(B * Hp, grain_for(Wp * C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t b = r / Hp, h = r % Hp - g.pad_t;
+      const int64_t b = r / Hp, h = r % Hp - g.pad_t();
       uint8_t* dst = padded + r * Wp * C;
-      if (h < 0 || h >= g.H) {
+      if (h < 0 || h >= g.H()) {
         std::memset(dst, pad, static_cast<size_t>(Wp * C));
         continue;
       }
-      std::memset(dst, pad, static_cast<size_t>(g.pad_l * C));
-      std::memcpy(dst + g.pad_l * C, xs + (b * g.H + h) * g.W * C, static_cast<size_t>(g.W * C));
-      std::memset(dst + (g.pad_l + g.W) * C, pad, static_cast<size_t>(pad_r * C));
+      std::memset(dst, pad, static_cast<size_t>(g.pad_l() * C));
+      std::memcpy(dst + g.pad_l() * C, xs + (b * g.H() + h) * g.W() * C, static_cast<size_t>(g.W() * C));
+      std::memset(dst + (g.pad_l() + g.W()) * C, pad, static_cast<size_t>(g.pad_r() * C));
     }
   });
   thread_local std::vector<int64_t> off;
   off.clear();
-  for (int64_t kh = 0; kh < g.KH; ++kh)
-    for (int64_t kw = 0; kw < g.KW; ++kw) off.push_back((kh * g.dil_h * Wp + kw * g.dil_w) * C);
-  const int64_t rows = (g.OH - 1) * Wp + g.OW;  // the last row stops at OW: reads end on the image
+  for (int64_t kh = 0; kh < g.R(); ++kh)
+    for (int64_t kw = 0; kw < g.S(); ++kw) off.push_back((kh * g.dil_h() * Wp + kw * g.dil_w()) * C);
+  const int64_t rows = (g.OH() - 1) * Wp + g.OW();  // the last row stops at OW: reads end on the image
   uint8_t* virt = scratch<uint8_t>(2, rows * N);
   for (int64_t b = 0; b < B; ++b) {
     k::qgemm_taps_requant_u8(rows, C, off.data(), static_cast<int64_t>(off.size()), padded + b * image, C, st.w, st.rq, virt, N);
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      std::memcpy(out + (b * P + oh * g.OW) * N, virt + oh * Wp * N, static_cast<size_t>(g.OW * N));
+    for (int64_t oh = 0; oh < g.OH(); ++oh)
+      std::memcpy(out + (b * P + oh * g.OW()) * N, virt + oh * Wp * N, static_cast<size_t>(g.OW() * N));
   }
 }
 
@@ -220,7 +217,7 @@ void qconv_infer(InferCtx& ctx) {
     return ctx.set_out_unknown(0, ctx.has(6) ? (ctx.has(7) ? ctx.in[7].elem : ElemType::u8) : ElemType::f32);
   }
   const SpatialGeom g = qconv_geom(ctx);
-  qlinear_infer_common(ctx, Shape{ctx.shape(0)[0], ctx.shape(3)[0], g.out[0], g.out[1]});
+  qlinear_infer_common(ctx, Shape{ctx.shape(0)[0], ctx.shape(3)[0], g.OH(), g.OW()});
 }
 
 void qconv_run(RunCtx& ctx) {
@@ -246,17 +243,13 @@ void qconv_run(RunCtx& ctx) {
   });
   if (st->geom_for != x.shape()) {
     const InferCtx ictx = infer_ctx_for(ctx);
-    const SpatialGeom sg = qconv_geom(ictx);
-    k::Conv2dGeom& g = st->geom;
-    g.C = C, g.H = x.shape()[2], g.W = x.shape()[3], g.KH = KH, g.KW = KW;
-    g.OH = sg.out[0], g.OW = sg.out[1], g.stride_h = sg.stride[0], g.stride_w = sg.stride[1];
-    g.pad_t = sg.pad_begin[0], g.pad_l = sg.pad_begin[1], g.dil_h = sg.dilation[0], g.dil_w = sg.dilation[1];
-    st->pad_b = sg.pad_end[0];
-    st->pad_r = sg.pad_end[1];
+    st->geom = qconv_geom(ictx);
+    st->geom.K = N;
+    st->geom.groups = ctx.node.attr_i("group", 1);
     st->geom_for = x.shape();
   }
-  const k::Conv2dGeom& g = st->geom;
-  const int64_t HW = g.H * g.W, P = g.OH * g.OW;
+  const k::ConvGeom& g = st->geom;
+  const int64_t HW = g.H() * g.W(), P = g.OH() * g.OW();
   // Codes to channels-last uint8 [HW, C] per image (int8 codes flipped to x + 128).
   const bool x_nhwc = ctx.nhwc_inputs & 1, y_nhwc = ctx.nhwc_outputs & 1;
   const auto* xin = reinterpret_cast<const uint8_t*>(x.raw());
@@ -278,9 +271,9 @@ void qconv_run(RunCtx& ctx) {
   if (depthwise) {
     LOWBIT_NODE_REQUIRE(!st->float_out && st->y_u8, infer_ctx_for(ctx), "a depthwise convolution needs a uint8 QuantizeLinear output");
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
-    parallel_for(B * g.OH, grain_for(g.OW * C * g.KH * g.KW), [&](int64_t r0, int64_t r1) {
+    parallel_for(B * g.OH(), grain_for(g.OW() * C * g.R() * g.S()), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const int64_t b = r / g.OH, oh = r % g.OH;
+        const int64_t b = r / g.OH(), oh = r % g.OH();
         k::depthwise_nhwc_u8(g, xs + b * HW * C, pad, st->dw.data(), st->rq, out + b * P * N, oh, oh + 1);
       }
     });
@@ -291,10 +284,10 @@ void qconv_run(RunCtx& ctx) {
       });
     return;
   }
-  const bool implicit = g.stride_h == 1 && g.stride_w == 1 && C % 4 == 0 && st->y_u8 && !st->float_out && g.KH * g.KW > 1;
+  const bool implicit = g.stride_h() == 1 && g.stride_w() == 1 && C % 4 == 0 && st->y_u8 && !st->float_out && g.R() * g.S() > 1;
   if (implicit) {
     uint8_t* out = y_nhwc ? reinterpret_cast<uint8_t*>(y.raw()) : scratch<uint8_t>(3, B * P * N);
-    implicit_conv(*st, g, B, st->pad_b, st->pad_r, xs, pad, out);
+    implicit_conv(*st, g, B, xs, pad, out);
     if (!y_nhwc)
       parallel_for(B, grain_for(P * N), [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b)
@@ -302,8 +295,8 @@ void qconv_run(RunCtx& ctx) {
       });
     return;
   }
-  const bool direct = g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_t == 0 && g.pad_l == 0 &&
-                      g.OH == g.H && g.OW == g.W && C % 4 == 0;
+  const bool direct = g.R() == 1 && g.S() == 1 && g.stride_h() == 1 && g.stride_w() == 1 && g.pad_t() == 0 && g.pad_l() == 0 &&
+                      g.OH() == g.H() && g.OW() == g.W() && C % 4 == 0;
   const uint8_t* a = xs;
   int64_t lda = C;
   if (!direct) {

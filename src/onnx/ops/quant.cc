@@ -1,12 +1,13 @@
 // Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis; the affine maps are
 // kernels::quantize_* / dequantize_*), MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
-// Integer accumulation is exact (int32); requantization rounds half to even and saturates, as
-// ONNX specifies.
+// Integer accumulation is exact (int32); requantization is kernels::requantize_* (fp32 scale,
+// rounds half to even and saturates, as ONNX specifies and ONNX Runtime computes).
 #include <cmath>
-#include <limits>
+#include <algorithm>
 
 #include "lowbit/kernels/conv_nd_ref.h"
 #include "lowbit/kernels/int_matmul_ref.h"
+#include "lowbit/kernels/qlinear.h"
 #include "lowbit/kernels/quant.h"
 #include "ops/conv_geom.h"
 
@@ -14,12 +15,6 @@ namespace lowbit::onnx {
 namespace {
 
 constexpr std::initializer_list<ElemType> k8bit = {ElemType::u8, ElemType::i8};
-
-template <typename T>
-T saturate_round(double v) {
-  const double r = std::nearbyint(v);
-  return static_cast<T>(std::clamp(r, double(std::numeric_limits<T>::lowest()), double(std::numeric_limits<T>::max())));
-}
 
 // Per-element parameter index for a scale/zero-point that is a scalar or 1-d along `axis`.
 struct AxisParam {
@@ -105,16 +100,22 @@ kernels::QuantGrid quant_grid(const AxisParam& p, int64_t numel, const Array& sc
   return g;
 }
 
+// Scales (float input i) must be positive and finite: the quantizer divides by them, and a
+// requantization multiplier of inf or NaN has no code.
+void require_positive_scales(const RunCtx& ctx, size_t i, const char* what) {
+  const Array& scale = ctx.input(i);
+  for (int64_t k = 0; k < scale.numel(); ++k) {
+    const float s = scale.data<float>()[k];
+    if (!(s > 0 && std::isfinite(s)))
+      node_fail(ctx.node, ctx.opset, "{} (input {}) element {} is {}; scales must be positive and finite", what, i, k, s);
+  }
+}
+
 void quantize_run(RunCtx& ctx) {
   const Array &x = ctx.input(0), &scale = ctx.input(1);
   Array& y = *ctx.out[0];
   const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  // The kernel divides by the scale: a zero, negative or non-finite one is the model's error.
-  for (int64_t k = 0; k < scale.numel(); ++k) {
-    const float s = scale.data<float>()[k];
-    if (!(s > 0 && std::isfinite(s)))
-      node_fail(ctx.node, ctx.opset, "scale (input 1) element {} is {}; scales must be positive and finite", k, s);
-  }
+  require_positive_scales(ctx, 1, "scale");
   std::vector<int32_t> zp32;
   kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
   // x / scale in float, as the ONNX reference and ONNX Runtime compute it; an int32 x is first
@@ -224,19 +225,48 @@ void qlinear_matmul_infer(InferCtx& ctx) {
   ctx.set_out(0, t, d.out);
 }
 
+// Requantizes `rows` accumulator rows of `cols` values that share one scale per column
+// (kernels::requantize_*: float(acc + corr)·scale rounded half to even, + zp, saturated to y's
+// type, as ONNX Runtime computes it).
+void requantize_rows(int64_t rows, int64_t cols, const int32_t* acc, const kernels::Requant& p, Array& y, int64_t y_at) {
+  if (y.type() == ElemType::u8) kernels::requantize_u8(rows, cols, acc, cols, p, y.data<uint8_t>() + y_at, cols);
+  else kernels::requantize_s8(rows, cols, acc, cols, p, y.data<int8_t>() + y_at, cols);
+}
+
+// Output code range of a requantization into y's type.
+kernels::Requant requant_params(const Array& y, int64_t zp) {
+  const bool u8 = y.type() == ElemType::u8;
+  return kernels::Requant{nullptr, nullptr, static_cast<int32_t>(zp), u8 ? 0 : -128, u8 ? 255 : 127};
+}
+
 void qlinear_matmul_run(RunCtx& ctx) {
+  require_positive_scales(ctx, 1, "a_scale");
+  require_positive_scales(ctx, 4, "b_scale");
+  require_positive_scales(ctx, 6, "y_scale");
   const MatMulDims d = matmul_dims(infer_ctx_for(ctx), ctx.input(0).shape(), ctx.input(3).shape());
   const auto acc = int_matmul(d, ctx.input(0), ctx.input(3), ctx.in[2], ctx.in[5]);
   const Array &as = ctx.input(1), &bs = ctx.input(4);
-  const double ys = ctx.input(6).get_f64(0);
-  const int64_t yzp = ctx.input(7).get_i64(0);
+  const float ys = static_cast<float>(ctx.input(6).get_f64(0));
   Array& y = *ctx.out[0];
-  for (size_t i = 0; i < acc.size(); ++i) {
-    const int64_t m = static_cast<int64_t>(i) / d.N % d.M, n = static_cast<int64_t>(i) % d.N;
-    const double scale = as.get_f64(as.numel() == 1 ? 0 : m) * bs.get_f64(bs.numel() == 1 ? 0 : n) / ys;
-    const double v = std::nearbyint(acc[i] * scale) + static_cast<double>(yzp);
-    if (y.type() == ElemType::u8) y.data<uint8_t>()[i] = saturate_round<uint8_t>(v);
-    else y.data<int8_t>()[i] = saturate_round<int8_t>(v);
+  // Zero points are already subtracted in the accumulators; the scale a_s[m]·b_s[n] / y_s
+  // varies by row when a_scale is per row, so a row's scales are formed per call.
+  const std::vector<int32_t> corr(static_cast<size_t>(d.N), 0);
+  std::vector<float> scale(static_cast<size_t>(d.N));
+  kernels::Requant p = requant_params(y, ctx.input(7).get_i64(0));
+  p.corr = corr.data();
+  p.scale = scale.data();
+  auto row_scales = [&](float a_s) {
+    for (int64_t n = 0; n < d.N; ++n)
+      scale[static_cast<size_t>(n)] = a_s * static_cast<float>(bs.get_f64(bs.numel() == 1 ? 0 : n)) / ys;
+  };
+  const int64_t rows = static_cast<int64_t>(acc.size()) / std::max<int64_t>(d.N, 1);
+  if (as.numel() == 1) {
+    row_scales(static_cast<float>(as.get_f64(0)));
+    return requantize_rows(rows, d.N, acc.data(), p, y, 0);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    row_scales(static_cast<float>(as.get_f64(r % d.M)));
+    requantize_rows(1, d.N, acc.data() + r * d.N, p, y, r * d.N);
   }
 }
 
@@ -272,27 +302,54 @@ void int_conv_infer(InferCtx& ctx, size_t w_at, ElemType out_type) {
   }
   const SpatialGeom g = int_conv_geom(ctx, w_at);
   Shape out{ctx.shape(0)[0], ctx.shape(w_at)[0]};
-  out.insert(out.end(), g.out.begin(), g.out.end());
+  const Shape spatial = spatial_out(g);
+  out.insert(out.end(), spatial.begin(), spatial.end());
   ctx.set_out(0, out_type, out);
 }
 
 std::vector<int32_t> int_conv(const RunCtx& ctx, size_t w_at, const Array* x_zp, const Array* w_zp) {
   const InferCtx ictx = infer_ctx_for(ctx);
-  const SpatialGeom g = int_conv_geom(ictx, w_at);
+  SpatialGeom g = int_conv_geom(ictx, w_at);
   const Array &x = ctx.input(0), &w = ctx.input(w_at);
-  const int64_t N = x.shape()[0], C = x.shape()[1], M = w.shape()[0];
-  std::vector<int32_t> y(static_cast<size_t>(N * M * checked_numel(g.out, "conv")));
+  g.K = w.shape()[0];
+  g.groups = ctx.node.attr_i("group", 1);
+  std::vector<int32_t> y(static_cast<size_t>(g.N * g.K * checked_numel(spatial_out(g), "conv")));
   const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_i64(0)) : 0;
   LOWBIT_NODE_REQUIRE(!w_zp || w_zp->numel() == 1, ictx, "per-channel weight zero points are not supported");
   const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_i64(0)) : 0;
-  const int64_t group = ctx.node.attr_i("group", 1);
   const bool xu = x.type() == ElemType::u8, wu = w.type() == ElemType::u8;
   using kernels::ref::conv_nd_integer;
-  if (xu && wu) conv_nd_integer(g, N, C, M, group, x.data<uint8_t>(), xz, w.data<uint8_t>(), wz, y.data());
-  else if (xu) conv_nd_integer(g, N, C, M, group, x.data<uint8_t>(), xz, w.data<int8_t>(), wz, y.data());
-  else if (wu) conv_nd_integer(g, N, C, M, group, x.data<int8_t>(), xz, w.data<uint8_t>(), wz, y.data());
-  else conv_nd_integer(g, N, C, M, group, x.data<int8_t>(), xz, w.data<int8_t>(), wz, y.data());
+  if (xu && wu) conv_nd_integer(g, x.data<uint8_t>(), xz, w.data<uint8_t>(), wz, y.data());
+  else if (xu) conv_nd_integer(g, x.data<uint8_t>(), xz, w.data<int8_t>(), wz, y.data());
+  else if (wu) conv_nd_integer(g, x.data<int8_t>(), xz, w.data<uint8_t>(), wz, y.data());
+  else conv_nd_integer(g, x.data<int8_t>(), xz, w.data<int8_t>(), wz, y.data());
   return y;
+}
+
+// QLinearConv's output (N, M, spatial...) from the int32 convolution y: channel m's plane is a
+// column of one accumulator with bias[m] as correction and x_s·w_s[m] / y_s as scale.
+void qlinear_conv_requantize(RunCtx& ctx, const std::vector<int32_t>& y) {
+  require_positive_scales(ctx, 1, "x_scale");
+  require_positive_scales(ctx, 4, "w_scale");
+  require_positive_scales(ctx, 6, "y_scale");
+  const Array &xs = ctx.input(1), &ws = ctx.input(4);
+  const float ys = static_cast<float>(ctx.input(6).get_f64(0));
+  Array& out = *ctx.out[0];
+  const int64_t N = out.shape()[0], M = out.shape()[1], plane = out.numel() / std::max<int64_t>(N * M, 1);
+  std::vector<int32_t> corr(static_cast<size_t>(M), 0);
+  std::vector<float> scale(static_cast<size_t>(M));
+  for (int64_t m = 0; m < M; ++m) {
+    if (ctx.has(8)) corr[static_cast<size_t>(m)] = ctx.input(8).data<int32_t>()[m];
+    const float dq = static_cast<float>(xs.get_f64(0)) * static_cast<float>(ws.get_f64(ws.numel() == 1 ? 0 : m));
+    scale[static_cast<size_t>(m)] = dq / ys;
+  }
+  kernels::Requant p = requant_params(out, ctx.input(7).get_i64(0));
+  for (int64_t i = 0; i < N * M; ++i) {
+    const auto m = static_cast<size_t>(i % M);
+    p.corr = &corr[m];
+    p.scale = &scale[m];
+    requantize_rows(plane, 1, y.data() + i * plane, p, out, i * plane);
+  }
 }
 
 const std::vector<std::string_view> kConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"};
@@ -319,21 +376,9 @@ void add_quant_ops(OpList& ops) {
                         // w_zero_point may be per output channel here: subtract it per m after.
                         const Array& wzp = ctx.input(5);
                         const bool per_m = wzp.numel() > 1;
-                        const auto y = int_conv(ctx, 3, ctx.in[2], per_m ? nullptr : &wzp);
                         LOWBIT_NODE_REQUIRE(!per_m, infer_ctx_for(ctx), "per-channel w_zero_point is not supported");
-                        const Array &xs = ctx.input(1), &ws = ctx.input(4);
-                        const double ys = ctx.input(6).get_f64(0);
-                        const int64_t yzp = ctx.input(7).get_i64(0);
-                        Array& out = *ctx.out[0];
-                        const int64_t M = out.shape()[1], plane = out.numel() / (out.shape()[0] * M);
-                        for (int64_t i = 0; i < out.numel(); ++i) {
-                          const int64_t m = (i / plane) % M;
-                          const double bias = ctx.has(8) ? ctx.input(8).get_f64(m) : 0.0;
-                          const double scale = xs.get_f64(0) * ws.get_f64(ws.numel() == 1 ? 0 : m) / ys;
-                          const double v = std::nearbyint((y[static_cast<size_t>(i)] + bias) * scale) + static_cast<double>(yzp);
-                          if (out.type() == ElemType::u8) out.data<uint8_t>()[i] = saturate_round<uint8_t>(v);
-                          else out.data<int8_t>()[i] = saturate_round<int8_t>(v);
-                        }
+                        const auto y = int_conv(ctx, 3, ctx.in[2], &wzp);
+                        qlinear_conv_requantize(ctx, y);
                       }});
 }
 

@@ -14,27 +14,13 @@ namespace {
 float* ptr(Array& a) { return a.defined() ? a.data<float>() : nullptr; }
 Array f32_like(const VjpCtx& c, size_t i) { return Array::zeros(ElemType::f32, c.input(i).shape()); }
 
-// The 2-d kernel view of a 1-d or 2-d geometry (H = 1 for 1-d). Pads: symmetric ph/pw, or
-// (asymmetric, convs only) zero and the explicit top/left/bottom/right in `pad`.
-struct Flat2d {
-  int64_t H = 1, W = 1, R = 1, S = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
-  int64_t pad[4] = {0, 0, 0, 0};
-  bool explicit_pad() const { return pad[0] || pad[1] || pad[2] || pad[3]; }
-};
-Flat2d flat2d(const VjpCtx& c, const SpatialGeom& g, bool allow_asymmetric) {
+// The 2-d kernel view (kernels::as_2d) of a 1-d or 2-d geometry; asymmetric pads only where
+// allowed (convs, which pad explicitly).
+kernels::ConvGeom flat2d(const VjpCtx& c, const SpatialGeom& g, bool allow_asymmetric) {
   const InferCtx ictx = c.infer();
   LOWBIT_NODE_REQUIRE(g.rank == 1 || g.rank == 2, ictx, "gradient supports 1-d and 2-d only, got {}-d", g.rank);
   LOWBIT_NODE_REQUIRE(allow_asymmetric || g.symmetric(), ictx, "gradient needs symmetric pads");
-  Flat2d f;
-  const size_t l = static_cast<size_t>(g.rank) - 1;
-  f.W = g.in[l], f.S = g.kernel[l], f.sw = g.stride[l], f.pw = g.pad_begin[l], f.dw = g.dilation[l];
-  if (g.rank == 2) f.H = g.in[0], f.R = g.kernel[0], f.sh = g.stride[0], f.ph = g.pad_begin[0], f.dh = g.dilation[0];
-  if (!g.symmetric()) {
-    f.pad[0] = g.rank == 2 ? g.pad_begin[0] : 0, f.pad[1] = g.pad_begin[l];
-    f.pad[2] = g.rank == 2 ? g.pad_end[0] : 0, f.pad[3] = g.pad_end[l];
-    f.ph = f.pw = 0;
-  }
-  return f;
+  return kernels::as_2d(g);
 }
 
 // Copies (NC, H, W) planes between a tensor and its zero-padded version (pad: top, left, bottom,
@@ -56,29 +42,32 @@ void conv_vjp(VjpCtx& c) {
   const Array& w = c.input(1);
   const Shape ks(w.shape().begin() + 2, w.shape().end());
   const SpatialGeom g = resolve_geom(c.infer(), x.shape(), ks, false);
-  const Flat2d f = flat2d(c, g, true);
-  kernels::Conv2dShape s;
-  s.N = x.shape()[0], s.C = x.shape()[1], s.H = f.H, s.W = f.W, s.K = w.shape()[0], s.R = f.R, s.S = f.S;
-  s.stride_h = f.sh, s.stride_w = f.sw, s.pad_h = f.ph, s.pad_w = f.pw, s.dil_h = f.dh, s.dil_w = f.dw;
+  kernels::ConvGeom s = flat2d(c, g, true);
+  s.K = w.shape()[0];
   s.groups = c.node.attr_i("group", 1);
   // Asymmetric pads (auto_pad SAME_*): the kernels see the explicitly zero-padded input, as in
   // the forward op, and dx is the interior of the padded gradient.
   const float* xin = x.data<float>();
   Array xp;
-  if (f.explicit_pad()) {
-    s.H = f.H + f.pad[0] + f.pad[2], s.W = f.W + f.pad[1] + f.pad[3];
-    xp = Array::zeros(ElemType::f32, {s.N, s.C, s.H, s.W});
-    copy_interior(xin, xp.data<float>(), s.N * s.C, f.H, f.W, f.pad, true);
+  const bool explicit_pad = !s.symmetric();
+  const int64_t H = s.H(), W = s.W(), pad[4] = {s.pad_t(), s.pad_l(), s.pad_b(), s.pad_r()};
+  if (explicit_pad) {
+    for (size_t d = 0; d < 2; ++d) {
+      s.in[d] += s.pad_begin[d] + s.pad_end[d];
+      s.pad_begin[d] = s.pad_end[d] = 0;
+    }
+    xp = Array::zeros(ElemType::f32, {s.N, s.C, s.H(), s.W()});
+    copy_interior(xin, xp.data<float>(), s.N * s.C, H, W, pad, true);
     xin = xp.data<float>();
   }
   const Array dy = c.grad_out();
   LOWBIT_CHECK(s.N * s.K * s.OH() * s.OW() == dy.numel(), "conv gradient geometry of {}", c.node.describe());
   if (c.wants(0)) {
     c.din[0] = f32_like(c, 0);
-    if (f.explicit_pad()) {
-      Array dxp = Array::empty(ElemType::f32, {s.N, s.C, s.H, s.W});
+    if (explicit_pad) {
+      Array dxp = Array::empty(ElemType::f32, {s.N, s.C, s.H(), s.W()});
       kernels::conv2d_backward_data(s, dy.data<float>(), w.data<float>(), dxp.data<float>());
-      copy_interior(dxp.data<float>(), c.din[0].data<float>(), s.N * s.C, f.H, f.W, f.pad, false);
+      copy_interior(dxp.data<float>(), c.din[0].data<float>(), s.N * s.C, H, W, pad, false);
     } else {
       kernels::conv2d_backward_data(s, dy.data<float>(), w.data<float>(), c.din[0].data<float>());
     }
@@ -191,24 +180,22 @@ void softmax_vjp(VjpCtx& c, bool log_form) {
   kernels::softmax_backward_axis(outer, C, inner, y.data<float>(), dy.data<float>(), log_form, c.din[0].data<float>());
 }
 
-kernels::Pool2dShape pool_shape(const VjpCtx& c, SpatialGeom& g) {
+kernels::ConvGeom pool_shape(const VjpCtx& c, SpatialGeom& g) {
   const Array& x = c.input(0);
   const InferCtx ictx = c.infer();
   g = resolve_geom(ictx, x.shape(), c.node.attr_ints("kernel_shape"), c.node.attr_i("ceil_mode", 0) != 0);
-  for (int64_t dl : g.dilation) LOWBIT_NODE_REQUIRE(dl == 1, ictx, "gradient needs dilations of 1");
-  const Flat2d f = flat2d(c, g, false);
-  kernels::Pool2dShape s;
-  s.N = x.shape()[0], s.C = x.shape()[1], s.H = f.H, s.W = f.W, s.kh = f.R, s.kw = f.S;
-  s.stride_h = f.sh, s.stride_w = f.sw, s.pad_h = f.ph, s.pad_w = f.pw;
-  LOWBIT_NODE_REQUIRE(s.N * s.C * s.OH() * s.OW() == c.out[0]->numel(), ictx,
-                      "gradient does not support ceil_mode changing the output size");
+  for (int64_t d = 0; d < g.rank; ++d)
+    LOWBIT_NODE_REQUIRE(g.dilation[static_cast<size_t>(d)] == 1, ictx, "gradient needs dilations of 1");
+  const kernels::ConvGeom s = flat2d(c, g, false);
+  LOWBIT_NODE_REQUIRE(s.OH() == s.conv_out(0) && s.OW() == s.conv_out(1) && s.N * s.C * s.OH() * s.OW() == c.out[0]->numel(),
+                      ictx, "gradient does not support ceil_mode changing the output size");
   return s;
 }
 
 void maxpool_vjp(VjpCtx& c) {
   LOWBIT_NODE_REQUIRE(c.out.size() < 2 || !c.dout[1], c.infer(), "no gradient through Indices");
   SpatialGeom g;
-  const kernels::Pool2dShape s = pool_shape(c, g);
+  const kernels::ConvGeom s = pool_shape(c, g);
   Array y = Array::empty(ElemType::f32, c.out[0]->shape());
   Array arg = Array::empty(ElemType::i32, c.out[0]->shape());
   kernels::maxpool2d_forward(s, c.input(0).data<float>(), y.data<float>(), arg.data<int32_t>());
@@ -219,9 +206,9 @@ void maxpool_vjp(VjpCtx& c) {
 
 void avgpool_vjp(VjpCtx& c) {
   SpatialGeom g;
-  const kernels::Pool2dShape s = pool_shape(c, g);
+  const kernels::ConvGeom s = pool_shape(c, g);
   bool padded = false;
-  for (int64_t p : g.pad_begin) padded = padded || p != 0;
+  for (int64_t d = 0; d < g.rank; ++d) padded = padded || g.pad_begin[static_cast<size_t>(d)] != 0;
   LOWBIT_NODE_REQUIRE(!padded || c.node.attr_i("count_include_pad", 0) == 0, c.infer(),
                       "gradient supports count_include_pad=0 only when padded");
   const Array dy = c.grad_out();

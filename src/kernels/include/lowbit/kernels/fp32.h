@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "lowbit/kernels/conv_geom.h"
+
 namespace lowbit::kernels {
 
 // C(M,N) = alpha * op(A) * op(B) + beta * C. op(A) is M×K (A is K×M when trans_a), op(B) is
@@ -17,51 +19,38 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
               int64_t ldc);
 
-// 2-d convolution geometry. x is (N,C,H,W), w is (K, C/groups, R, S), y is (N,K,OH,OW).
-struct Conv2dShape {
-  int64_t N = 1, C = 1, H = 1, W = 1;  // input
-  int64_t K = 1, R = 1, S = 1;         // output channels, kernel height, width
-  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
-  int64_t OH() const { return (H + 2 * pad_h - dil_h * (R - 1) - 1) / stride_h + 1; }
-  int64_t OW() const { return (W + 2 * pad_w - dil_w * (S - 1) - 1) / stride_w + 1; }
-};
-
+// 2-d convolution on a rank-2 ConvGeom (conv_geom.h): x is (N,C,H,W), w is (K, C/groups, R, S),
+// y is (N,K,OH,OW); pads may differ at the two ends of an axis.
 // y = conv(x, w) + bias (bias may be null).
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y);
+void conv2d_forward(const ConvGeom& s, const float* x, const float* w, const float* bias, float* y);
 // dx = conv_transpose(dy, w); overwrites dx.
-void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
+void conv2d_backward_data(const ConvGeom& s, const float* dy, const float* w, float* dx);
 // dw = sum over batch of x ⋆ dy (overwrites dw); dbias = sum of dy over N,OH,OW (if non-null).
-void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* dbias);
+void conv2d_backward_weight(const ConvGeom& s, const float* x, const float* dy, float* dw, float* dbias);
 
-// Pooling geometry: x is (N,C,H,W), y is (N,C,OH,OW). Padding never wins a max; average
-// pooling divides by the number of in-bounds elements (count_include_pad = false).
-struct Pool2dShape {
-  int64_t N = 1, C = 1, H = 1, W = 1;
-  int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  // > 0: the output size, for ceil_mode pooling (one more window than the floor rule, clipped
-  // to the input like the others; it must start inside the input or the left padding).
-  int64_t out_h = 0, out_w = 0;
-  int64_t OH() const { return out_h > 0 ? out_h : (H + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t OW() const { return out_w > 0 ? out_w : (W + 2 * pad_w - kw) / stride_w + 1; }
-};
+// Pooling on a rank-2 ConvGeom with K = C (ConvGeom::pool2d): x is (N,C,H,W), y is (N,C,OH,OW);
+// R×S windows. Padding never wins a max; average pooling divides by the number of in-bounds
+// elements (count_include_pad = false). A ceil_mode pool sets out to one more window than the
+// floor rule, clipped to the input like the others (it must start inside the input or the
+// top/left padding).
 // argmax (N,C,OH,OW) receives the index h*W+w of each window's maximum (first one on ties).
-void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
+void maxpool2d_forward(const ConvGeom& s, const float* x, float* y, int32_t* argmax);
 // Inference max pooling on channels-last data: x is (N,H,W,C), y is (N,OH,OW,C); same values
 // as maxpool2d_forward.
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const float* x, float* y);
+void maxpool2d_forward_nhwc(const ConvGeom& s, const float* x, float* y);
 // Inference max pooling, NCHW, without the argmax: the same values as maxpool2d_forward.
-void maxpool2d_infer(const Pool2dShape& s, const float* x, float* y);
+void maxpool2d_infer(const ConvGeom& s, const float* x, float* y);
 // Inference max pooling on quantized codes, NCHW or channels-last: max commutes with a
 // dequantization of positive scale, so pooling the codes gives the codes of the float result.
 // Same values as ref::maxpool2d_forward on the codes.
-void maxpool2d_infer(const Pool2dShape& s, const uint8_t* x, uint8_t* y);
-void maxpool2d_infer(const Pool2dShape& s, const int8_t* x, int8_t* y);
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const uint8_t* x, uint8_t* y);
-void maxpool2d_forward_nhwc(const Pool2dShape& s, const int8_t* x, int8_t* y);
+void maxpool2d_infer(const ConvGeom& s, const uint8_t* x, uint8_t* y);
+void maxpool2d_infer(const ConvGeom& s, const int8_t* x, int8_t* y);
+void maxpool2d_forward_nhwc(const ConvGeom& s, const uint8_t* x, uint8_t* y);
+void maxpool2d_forward_nhwc(const ConvGeom& s, const int8_t* x, int8_t* y);
 // dx is overwritten: zero, then dy scattered to argmax positions.
-void maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx);
-void avgpool2d_forward(const Pool2dShape& s, const float* x, float* y);
-void avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx);
+void maxpool2d_backward(const ConvGeom& s, const float* dy, const int32_t* argmax, float* dx);
+void avgpool2d_forward(const ConvGeom& s, const float* x, float* y);
+void avgpool2d_backward(const ConvGeom& s, const float* dy, float* dx);
 
 // Batch norm over (N, C, HW): statistics per channel over N*HW values.
 // Training: y = gamma*(x-mean)*invstd + beta with batch statistics (biased variance);

@@ -29,7 +29,7 @@ class ConvPlan {
   // primitive, run() falls back to conv2d_forward plus plain-loop epilogue and layout changes.
   // math = bf16: x and w are rounded to bfloat16 (bf16.h), the sums and y stay fp32; the
   // fallback rounds copies and runs the fp32 kernel, which is the reference of that arithmetic.
-  ConvPlan(const Conv2dShape& s, const float* w, const float* bias, const ConvEpilogue& epilogue = {},
+  ConvPlan(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& epilogue = {},
            ConvLayout x_layout = ConvLayout::nchw, ConvLayout y_layout = ConvLayout::nchw, PlanMath math = PlanMath::f32);
   ~ConvPlan();
   ConvPlan(ConvPlan&&) noexcept;
@@ -40,7 +40,7 @@ class ConvPlan {
   // concurrently on one plan.
   void run(const float* x, float* y);
 
-  const Conv2dShape& shape() const;
+  const ConvGeom& shape() const;
   // Whether a oneDNN primitive backs the plan (false: the fallback path).
   bool uses_onednn() const;
 

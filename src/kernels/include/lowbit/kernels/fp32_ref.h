@@ -27,20 +27,20 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, Scala
 
 // x (N,C,H,W), w (K,C/groups,R,S), y (N,K,OH,OW); zero padding, dilation, groups.
 template <typename T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, NoDeduce<const T*> bias, T* y);
+void conv2d_forward(const ConvGeom& s, const T* x, const T* w, NoDeduce<const T*> bias, T* y);
 template <typename T>
-void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx);
+void conv2d_backward_data(const ConvGeom& s, const T* dy, const T* w, T* dx);
 template <typename T>
-void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* dbias);
+void conv2d_backward_weight(const ConvGeom& s, const T* x, const T* dy, T* dw, T* dbias);
 
 template <typename T>
-void maxpool2d_forward(const Pool2dShape& s, const T* x, T* y, int32_t* argmax);
+void maxpool2d_forward(const ConvGeom& s, const T* x, T* y, int32_t* argmax);
 template <typename T>
-void maxpool2d_backward(const Pool2dShape& s, const T* dy, const int32_t* argmax, T* dx);
+void maxpool2d_backward(const ConvGeom& s, const T* dy, const int32_t* argmax, T* dx);
 template <typename T>
-void avgpool2d_forward(const Pool2dShape& s, const T* x, T* y);
+void avgpool2d_forward(const ConvGeom& s, const T* x, T* y);
 template <typename T>
-void avgpool2d_backward(const Pool2dShape& s, const T* dy, T* dx);
+void avgpool2d_backward(const ConvGeom& s, const T* dy, T* dx);
 
 template <typename T>
 void batchnorm_forward_train(int64_t N, int64_t C, int64_t HW, const T* x, const T* gamma,

@@ -20,6 +20,6 @@ enum class ConvPass { forward, backward_data, backward_weight };
 void set_conv_algo(ConvAlgo algo);
 ConvAlgo conv_algo();
 // The path `automatic` takes for this shape and pass (never returns automatic).
-ConvAlgo conv_algo_for(const Conv2dShape& s, ConvPass pass);
+ConvAlgo conv_algo_for(const ConvGeom& s, ConvPass pass);
 
 }  // namespace lowbit::kernels

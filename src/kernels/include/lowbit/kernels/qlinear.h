@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "lowbit/kernels/conv_geom.h"
+
 namespace lowbit::kernels {
 
 // u8×s8 GEMM of quantized inference: C[m, n] = Σ_k a[m, k]·w[n, k], exact in int32, a the
@@ -63,16 +65,12 @@ void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const 
 // igemm; the GEMM caller adds 128·Σ_k w[n, k] back through Requant::corr.
 void shift_u8_to_s8(int64_t n, const uint8_t* x, int8_t* y);
 
-// 2-D convolution geometry (one image, one group). Input is channels-last [H][W][C].
-struct Conv2dGeom {
-  int64_t C = 0, H = 0, W = 0, KH = 1, KW = 1, OH = 0, OW = 0;
-  int64_t stride_h = 1, stride_w = 1, pad_t = 0, pad_l = 0, dil_h = 1, dil_w = 1;
-  int64_t k() const { return KH * KW * C; }
-};
-// a[(oh·OW + ow), (kh·KW + kw)·C + c] = x[ih, iw, c] or `pad` outside the image (uint8 codes;
-// pad is the input's zero point); a has row stride lda >= g.k(). Rows [p0, p1) only (callers
+// The integer conv kernels below take one image of a rank-2 ConvGeom (conv_geom.h) with one
+// group (C input channels; N, K, groups are the caller's), input channels-last [H][W][C].
+// a[(oh·OW + ow), (r·S + q)·C + c] = x[ih, iw, c] or `pad` outside the image (uint8 codes;
+// pad is the input's zero point); a has row stride lda >= g.patch(). Rows [p0, p1) only (callers
 // split rows over threads).
-void im2col_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1);
+void im2col_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1);
 
 // y[m, n] = float(acc[m, n] + corr[n])·scale[n] + bias[n] (bias may be null): the float result
 // of a quantized layer without a trailing QuantizeLinear. One portable implementation.
@@ -93,7 +91,7 @@ void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p,
 // with taps outside the image reading `pad` (the zero point; Requant::corr holds −z·Σ w and
 // the bias, as for the GEMM). x is [H][W][C], w tap-major [KH·KW][C] int8, y [OH][OW][C]. Output
 // rows [oh0, oh1) only (callers split rows over threads).
-void depthwise_nhwc_u8(const Conv2dGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1);
 
 // qgemm_u8s8 followed by requantize_u8 / requantize_s8 (p over the N columns), the int32
