@@ -34,9 +34,9 @@ QTensor permute_rows(const QTensor& q, const std::vector<int64_t>& row) {
 
 // x (C, H, W) codes as im2col's rows (CRS, L): from the taps of a same-size conv, else through
 // a zero-padded copy.
-void im2col(const ConvGeometry& g, const TapMasks* taps, const int8_t* x, int8_t* out) {
+void im2col(const ConvGeom& g, const TapMasks* taps, const int8_t* x, int8_t* out) {
   if (taps) return im2col_rows_i8(g, *taps, x, out);
-  Tensor padded = Tensor::empty({g.padded_bytes()}, DType::i8);
+  Tensor padded = Tensor::empty({padded_bytes(g)}, DType::i8);
   im2col_rows_i8(g, x, padded.data<int8_t>(), out);
 }
 
@@ -44,10 +44,10 @@ void im2col(const ConvGeometry& g, const TapMasks* taps, const int8_t* x, int8_t
 constexpr int64_t kDcolPieceFloats = 16384;
 
 struct QConvNode : Node {
-  ConvGeometry geo;
+  ConvGeom geo;
   QTensor x, w;  // x codes (N, C*H*W), w codes (K, CRS)
   std::shared_ptr<QuantContext> ctx;
-  QConvNode(const Var& xv, const Var& wv, const Var& bv, ConvGeometry g, QTensor xc, QTensor wc,
+  QConvNode(const Var& xv, const Var& wv, const Var& bv, ConvGeom g, QTensor xc, QTensor wc,
             std::shared_ptr<QuantContext> c)
       : Node({xv, wv, bv}), geo(g), x(std::move(xc)), w(std::move(wc)), ctx(std::move(c)) {}
   std::string_view name() const override { return "quantized_conv2d"; }
@@ -66,7 +66,7 @@ struct QConvNode : Node {
   void grad_input_sample(int64_t n, const float* gn, const QTensor& w_op, const Col2imScatter* fused, const Streams& st,
                          float* dx_n) const {
     const QuantConfig& cfg = ctx->cfg;
-    const int64_t K = geo.K, L = geo.L(), RS = geo.R * geo.S;
+    const int64_t K = geo.K, L = positions(geo), RS = geo.R() * geo.S();
     Tensor gt = Tensor::empty({L, K});
     transpose_f32(gn, K, L, gt.data<float>());
     const QTensor gq =
@@ -76,10 +76,10 @@ struct QConvNode : Node {
     const int64_t channels = std::clamp<int64_t>(kDcolPieceFloats / (RS * L), 1, geo.C);
     Tensor dcol = Tensor::empty({channels * RS, L});
     for (int64_t c0 = 0; c0 < geo.C; c0 += channels) {
-      ConvGeometry piece = geo;
+      ConvGeom piece = geo;
       piece.C = std::min(channels, geo.C - c0);
       int_matmul_rows(w_op, c0 * RS, (c0 + piece.C) * RS, gp, cfg.grad_input, 1.0f, dcol.data<float>(), L);
-      col2im_rows_add(piece, dcol.data<float>(), dx_n + c0 * geo.H * geo.W);
+      col2im_rows_add(piece, dcol.data<float>(), dx_n + c0 * geo.H() * geo.W());
     }
   }
 
@@ -90,9 +90,9 @@ struct QConvNode : Node {
   // `taps`: those of a same-size conv, else null.
   void grad_weight_sample(int64_t n, const float* gn, const TapMasks* taps, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
-    const int64_t K = geo.K, L = geo.L(), CRS = geo.CRS();
+    const int64_t K = geo.K, L = positions(geo), CRS = patch_rows(geo);
     QTensor xt{Tensor::empty({CRS, L}, DType::i8), x.params};
-    im2col(geo, taps, x.codes.data<int8_t>() + n * geo.CHW(), xt.codes.data<int8_t>());
+    im2col(geo, taps, x.codes.data<int8_t>() + n * sample_size(geo), xt.codes.data<int8_t>());
     const QTensor gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
     const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
@@ -102,13 +102,13 @@ struct QConvNode : Node {
 
   std::vector<Tensor> backward(const Tensor& g) override {
     const Tensor gc = g.contiguous();  // (N, K, L)
-    const int64_t N = geo.N, K = geo.K, L = geo.L(), CRS = geo.CRS();
+    const int64_t N = geo.N, K = geo.K, L = positions(geo), CRS = patch_rows(geo);
     const bool want_x = inputs()[0].requires_grad(), want_w = inputs()[1].requires_grad();
     const bool want_b = inputs()[2].defined() && inputs()[2].requires_grad();
     // dX is zeroed one sample at a time, right before its col2im (in cache then, where zeroing the
     // whole batch up front would leave it in memory).
-    Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H, geo.W}) : Tensor();
-    Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R, geo.S}) : Tensor();
+    Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H(), geo.W()}) : Tensor();
+    Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R(), geo.S()}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
     const bool same_size = col2im_fusable(geo), fuse = want_x && same_size;
     const Col2imScatter fused = same_size ? col2im_scatter(geo) : Col2imScatter{};
@@ -132,8 +132,8 @@ struct QConvNode : Node {
           const int64_t n = n0 + j;
           const float* gn = gp + n * K * L;  // (K, L)
           if (want_x) {
-            float* dx_n = dx.data<float>() + n * geo.CHW();
-            std::fill(dx_n, dx_n + geo.CHW(), 0.0f);
+            float* dx_n = dx.data<float>() + n * sample_size(geo);
+            std::fill(dx_n, dx_n + sample_size(geo), 0.0f);
             grad_input_sample(n, gn, w_op, fuse ? &fused : nullptr, st, dx_n);
           }
           if (want_w) grad_weight_sample(n, gn, same_size ? &fused.taps : nullptr, st, dw_group.data<float>() + j * K * CRS);
@@ -167,19 +167,21 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
                  "expects x (N,C,H,W) and w (K,C,R,S)");
   LOWBIT_REQUIRE(opt.groups == 1 && opt.dilation == 1, "quantized_conv2d",
                  "only groups=1 and dilation=1 are supported, got groups={} dilation={}", opt.groups, opt.dilation);
+  LOWBIT_REQUIRE(opt.stride >= 1 && opt.padding >= 0, "quantized_conv2d",
+                 "expects stride >= 1 and padding >= 0, got stride={} padding={}", opt.stride, opt.padding);
   LOWBIT_REQUIRE(x.size(1) == w.size(1), "quantized_conv2d", "input has {} channels, weight expects {}", x.size(1),
                  w.size(1));
   const Tensor xc = x.value().contiguous(), wc = w.value().contiguous();
-  ConvGeometry g{xc.size(0), xc.size(1), xc.size(2), xc.size(3), wc.size(0), wc.size(2), wc.size(3), opt.stride, opt.padding,
-             0, 0};
-  g.OH = (g.H + 2 * g.pad - g.R) / g.stride + 1;
-  g.OW = (g.W + 2 * g.pad - g.S) / g.stride + 1;
-  LOWBIT_REQUIRE(g.OH >= 1 && g.OW >= 1, "quantized_conv2d", "kernel does not fit input {}", shape_str(xc.shape()));
+  const ConvGeom g = ConvGeom::conv2d(xc.size(0), xc.size(1), xc.size(2), xc.size(3), wc.size(0), wc.size(2), wc.size(3))
+                         .strides(opt.stride, opt.stride)
+                         .pads(opt.padding, opt.padding);
+  require_lowerable(g);
+  LOWBIT_REQUIRE(g.OH() >= 1 && g.OW() >= 1, "quantized_conv2d", "kernel does not fit input {}", shape_str(xc.shape()));
   const QuantConfig& cfg = ctx->cfg;
-  const int64_t CHW = g.CHW(), L = g.L(), CRS = g.CRS();
+  const int64_t CHW = sample_size(g), L = positions(g), CRS = patch_rows(g);
   QTensor xq = quantize_operand(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
   QTensor wq = quantize_operand(wc.data<float>(), g.K, CRS, cfg.forward.b, false);
-  Tensor y = Tensor::empty({g.N, g.K, g.OH, g.OW});
+  Tensor y = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
   const TapMasks taps = col2im_fusable(g) ? tap_masks(g) : TapMasks{};

@@ -212,6 +212,13 @@ TEST(QConv2d, RejectsUnsupportedGeometry) {
   EXPECT_THROW(quantized_conv2d(Var(rand_t({1, 4, 5, 5}, 1)), Var(rand_t({4, 2, 3, 3}, 2)), Var(), {.groups = 2},
                                 ctx_for(preset("hdqt"))),
                ValueError);
+  // A zero stride or a negative pad is an error, not a division by zero or a read off the sample.
+  EXPECT_THROW(quantized_conv2d(Var(rand_t({1, 2, 5, 5}, 1)), Var(rand_t({4, 2, 3, 3}, 2)), Var(), {.stride = 0},
+                                ctx_for(preset("hdqt"))),
+               ValueError);
+  EXPECT_THROW(quantized_conv2d(Var(rand_t({1, 2, 5, 5}, 1)), Var(rand_t({4, 2, 3, 3}, 2)), Var(), {.padding = -1},
+                                ctx_for(preset("hdqt"))),
+               ValueError);
 }
 
 }  // namespace
