@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/igemm.h"
@@ -33,6 +34,9 @@ void igemm_store(const IgemmOut& out, int64_t m0, int64_t n0, int64_t rows, int6
 // tile_clamp / saturating / wrap equal to exact.
 AccSpec normalize(const AccSpec& acc, int64_t K);
 
+// Plain int8 view of an integer GEMM operand: itself, or its int4 values unpacked into `buf`
+// (rows×K); *ld receives the view's leading dimension.
+const int8_t* as_int8(const IntOperand& op, int64_t rows, int64_t K, std::vector<int8_t>& buf, int64_t* ld);
 }  // namespace detail
 
 // Operands below are plain int8 (int4 already unpacked by the dispatcher), K-contiguous.
