@@ -1,7 +1,6 @@
-// Softmax / log-softmax of one contiguous float row in 16 lanes (AVX-512F), the
-// tail masked: the same max shift and the same exp as fast_exp (fp32_act.h:
-// clamp, round(x / ln 2), split ln 2, degree-6 polynomial, exponent bits), with
-// fused multiply-adds, so within a few ulp of it.
+// Softmax / log-softmax of one contiguous float row in 16 lanes (AVX-512F), the tail masked:
+// the same max shift and the same exp as fast_exp (fp32_act.h: clamp, round(x / ln 2), split
+// ln 2, degree-6 polynomial, exponent bits), with fused multiply-adds, so within a few ulp of it.
 #include <immintrin.h>
 
 #include <cmath>
@@ -12,12 +11,9 @@ namespace lowbit::kernels::avx512 {
 namespace {
 
 inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)),
-                    _mm512_set1_ps(88.7f));
-  const __m512 magic =
-      _mm512_set1_ps(12582912.0f); // 1.5 * 2^23: round to integer
-  const __m512 shifted =
-      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  const __m512 magic = _mm512_set1_ps(12582912.0f);  // 1.5 * 2^23: round to integer
+  const __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
   const __m512 n = _mm512_sub_ps(shifted, magic);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
@@ -27,34 +23,27 @@ inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r,
-                      _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   const __m512i e =
-      _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted),
-                                         _mm512_set1_epi32(0x4B400000 - 127)),
-                        23);
+      _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000 - 127)), 23);
   return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
-inline __mmask16 tail_mask(int64_t left) {
-  return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-}
+inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
 
-} // namespace
+}  // namespace
 
-void softmax_row(int64_t D, const float *x, float *y, bool log) {
+void softmax_row(int64_t D, const float* x, float* y, bool log) {
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < D; i += 16)
-    vmax = _mm512_mask_max_ps(vmax, tail_mask(D - i), vmax,
-                              _mm512_maskz_loadu_ps(tail_mask(D - i), x + i));
+    vmax = _mm512_mask_max_ps(vmax, tail_mask(D - i), vmax, _mm512_maskz_loadu_ps(tail_mask(D - i), x + i));
   const float mx = _mm512_reduce_max_ps(vmax);
   const __m512 vmx = _mm512_set1_ps(mx);
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t i = 0; i < D; i += 16) {
     const __mmask16 m = tail_mask(D - i);
     const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmx));
-    if (!log)
-      _mm512_mask_storeu_ps(y + i, m, e);
+    if (!log) _mm512_mask_storeu_ps(y + i, m, e);
     vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
   }
   const float sum = _mm512_reduce_add_ps(vsum);
@@ -62,17 +51,15 @@ void softmax_row(int64_t D, const float *x, float *y, bool log) {
     const __m512 shift = _mm512_set1_ps(mx + std::log(sum));
     for (int64_t i = 0; i < D; i += 16) {
       const __mmask16 m = tail_mask(D - i);
-      _mm512_mask_storeu_ps(
-          y + i, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), shift));
+      _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), shift));
     }
   } else {
     const __m512 inv = _mm512_set1_ps(1.0f / sum);
     for (int64_t i = 0; i < D; i += 16) {
       const __mmask16 m = tail_mask(D - i);
-      _mm512_mask_storeu_ps(
-          y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), inv));
+      _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), inv));
     }
   }
 }
 
-} // namespace lowbit::kernels::avx512
+}  // namespace lowbit::kernels::avx512

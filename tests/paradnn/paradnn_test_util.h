@@ -1,10 +1,14 @@
-// Helpers of the paradnn tests: scratch folder, peer availability (absent peer -> skip with the
-// reason, or fail under LOWBIT_REQUIRE_PEERS), and small configurations.
+// Helpers of the paradnn tests: scratch folder, results files (JSON Lines), peer availability
+// (absent peer -> skip with the reason, or fail under LOWBIT_REQUIRE_PEERS), small configurations.
 #pragma once
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "lowbit/paradnn/config.h"
 #include "require_peer.h"
@@ -17,6 +21,16 @@ inline std::string scratch(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+// Every row of a sweep's JSON Lines results file.
+inline std::vector<nlohmann::json> read_rows(const std::string& path) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
 }
 
 inline std::string torch_missing() {

@@ -91,15 +91,6 @@ TEST(ParadnnEngines, OnnxRuntimeInt8RunsTheQdqModelLowbitInt8Runs) {
   EXPECT_THROW(export_bundle(test::rnn(1), test::scratch("ort_int8_rnn"), 3, "int8"), ValueError);
 }
 
-std::vector<nlohmann::json> read_rows(const std::string& path) {
-  std::vector<nlohmann::json> rows;
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
-
 TEST(ParadnnSweep, PrecisionsAndThreadsAreDimensions) {
   const std::string dir = test::scratch("sweep_precision");
   SweepOptions o;
@@ -126,7 +117,7 @@ TEST(ParadnnSweep, PrecisionsAndThreadsAreDimensions) {
   const SweepSummary s = run_sweep(o);
   const size_t want = o.engines.size() * 2 * 2;  // engines x modes x thread counts
   EXPECT_EQ(s.planned, static_cast<int>(want));
-  const auto rows = read_rows(o.out);
+  const auto rows = test::read_rows(o.out);
   ASSERT_EQ(rows.size(), want);
   std::map<std::string, int> threads_seen;
   for (const auto& r : rows) {

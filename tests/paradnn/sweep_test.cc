@@ -13,15 +13,6 @@
 namespace lowbit::paradnn {
 namespace {
 
-std::vector<nlohmann::json> read_rows(const std::string& path) {
-  std::vector<nlohmann::json> rows;
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
-
 SweepOptions tiny_options(const std::string& dir) {
   SweepOptions o;
   o.family = "fc";
@@ -53,7 +44,7 @@ TEST(ParadnnSweep, RowsCarryTheMetricsAndResumeSkipsRecordedOnes) {
   const SweepSummary s = run_sweep(o);
   const size_t per_config = o.engines.size() * 2;
   EXPECT_EQ(s.planned, static_cast<int>(2 * per_config));
-  const auto rows = read_rows(o.out);
+  const auto rows = test::read_rows(o.out);
   ASSERT_EQ(rows.size(), 2 * per_config);
   for (const auto& r : rows) {
     for (const char* k : {"family", "config", "engine", "mode", "examples_per_second", "step_ms", "flops_per_example",
@@ -76,7 +67,7 @@ TEST(ParadnnSweep, RowsCarryTheMetricsAndResumeSkipsRecordedOnes) {
   // Second run: everything is recorded; nothing is measured or appended.
   const SweepSummary again = run_sweep(o);
   EXPECT_EQ(again.skipped, again.planned);
-  EXPECT_EQ(read_rows(o.out).size(), rows.size());
+  EXPECT_EQ(test::read_rows(o.out).size(), rows.size());
   // A kill mid-append leaves a torn line: it is dropped and that row measured again.
   {
     std::string all;
@@ -89,7 +80,7 @@ TEST(ParadnnSweep, RowsCarryTheMetricsAndResumeSkipsRecordedOnes) {
   }
   const SweepSummary third = run_sweep(o);
   EXPECT_EQ(third.ok + third.failed, 1);
-  EXPECT_EQ(read_rows(o.out).size(), rows.size());
+  EXPECT_EQ(test::read_rows(o.out).size(), rows.size());
 }
 
 TEST(ParadnnSweep, FailuresAreRowsNotCrashes) {
@@ -101,7 +92,7 @@ TEST(ParadnnSweep, FailuresAreRowsNotCrashes) {
   o.self_exe = dir + "/no-such-lowbit";  // cannot start: an error row naming the command
   const SweepSummary s = run_sweep(o);
   EXPECT_EQ(s.failed, 1);
-  const auto rows = read_rows(o.out);
+  const auto rows = test::read_rows(o.out);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["status"].get<std::string>().rfind("error: lowbit paradnn run exited 127", 0), 0u) << rows[0].dump();
   EXPECT_TRUE(rows[0]["examples_per_second"].is_null());
@@ -115,7 +106,7 @@ TEST(ParadnnSweep, PyTorchPeerRows) {
   o.sets.push_back("batch=16");
   const SweepSummary s = run_sweep(o);
   EXPECT_EQ(s.ok, 2) << "train and infer";
-  for (const auto& r : read_rows(o.out)) {
+  for (const auto& r : test::read_rows(o.out)) {
     EXPECT_GT(r["examples_per_second"].get<double>(), 0) << r.dump();
     EXPECT_GT(r.value("cpu_ms", 0.0), 0) << r.dump();
   }
@@ -146,7 +137,7 @@ TEST(ParadnnSweep, ShardsSplitRowsAndRankZeroGathers) {
   const SweepSummary zero = run_sweep(o);
   EXPECT_EQ(zero.planned, 1);
   EXPECT_EQ(zero.gathered, 2);
-  const auto rows = read_rows(o.out);
+  const auto rows = test::read_rows(o.out);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_NE(rows[0]["rank"], rows[1]["rank"]);
   EXPECT_FALSE(std::filesystem::exists(o.out + ".rank1"));
@@ -165,7 +156,7 @@ TEST(ParadnnSweep, MpirunTwoRanksGatherOneFile) {
                           "--min-time 0 --warmup 1 --no-progress --peak '" + o.peak_file + "' --out '" + o.out + "' > '" + dir +
                           "/mpirun.log' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  const auto rows = read_rows(o.out);
+  const auto rows = test::read_rows(o.out);
   ASSERT_EQ(rows.size(), 4u);  // 2 batches x 2 modes
   std::set<int> ranks;
   for (const auto& r : rows) ranks.insert(r["rank"].get<int>());
