@@ -135,7 +135,8 @@ TEST(Fp32ConvPlan, FallbackWithoutOneDnn) {
 TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inference kernel
   // {C, H, k, stride, pad, ceil}: ceil adds a last window clipped to the input (ceil_mode).
   for (const auto& [C, H, k, stride, pad, ceil] : std::vector<std::array<int64_t, 6>>{
-           {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1}}) {
+           {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1},
+           {48, 6, 3, 2, 1, 0}}) {  // C = 48: three 16-channel register blocks, no tail
     ConvGeom s = ConvGeom::pool2d(2, C, H, H + 1, k, k).strides(stride, stride).pads(pad, pad);
     if (ceil) s.out[0] = (H + 2 * pad - k + stride - 1) / stride + 1, s.out[1] = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
     const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
@@ -153,6 +154,7 @@ TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inferenc
     maxpool2d_infer(s, x.data(), y_nchw.data());  // NCHW, no argmax
     for (size_t i = 0; i < y.size(); ++i) {
       ASSERT_TRUE(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i]))) << "C" << C << " H" << H << " at " << i;
+      ASSERT_EQ(std::signbit(y[i]), std::signbit(want[i])) << "NHWC signed zero, C" << C << " at " << i;
       ASSERT_TRUE(y_nchw[i] == want[i] || (std::isnan(y_nchw[i]) && std::isnan(want[i]))) << "NCHW C" << C << " H" << H << " at " << i;
       ASSERT_EQ(std::signbit(y_nchw[i]), std::signbit(want[i])) << "NCHW signed zero at " << i;
     }
