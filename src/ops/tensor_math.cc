@@ -2,8 +2,12 @@
 #include "lowbit/ops/tensor_math.h"
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/quant.h"
+#include "lowbit/kernels/reduce.h"
 
 namespace lowbit {
 namespace {
@@ -74,10 +78,7 @@ double sum_all(const Tensor& a) {
 
 float max_abs(const Tensor& a) {
   const Tensor c = a.to(DType::f32).contiguous();
-  const float* p = c.data<float>();
-  float m = 0;
-  for (int64_t i = 0; i < c.numel(); ++i) m = std::max(m, std::fabs(p[i]));
-  return m;
+  return kernels::max_abs_f32(c.numel(), c.data<float>());
 }
 
 Tensor argmax_rows(const Tensor& a) {
@@ -85,14 +86,11 @@ Tensor argmax_rows(const Tensor& a) {
   const Tensor c = a.contiguous();
   const int64_t B = a.size(0), C = a.size(1);
   Tensor out = Tensor::empty({B}, DType::i32);
-  const float* p = c.data<float>();
+  LOWBIT_REQUIRE(C >= 1 && C <= INT32_MAX, "argmax_rows", "expects 1 to 2^31-1 columns, got {}", C);
+  std::vector<int64_t> best(static_cast<size_t>(B));
+  kernels::arg_extreme<float>(true, false, B, C, 1, c.data<float>(), best.data());
   int32_t* o = out.data<int32_t>();
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t best = 0;
-    for (int64_t j = 1; j < C; ++j)
-      if (p[b * C + j] > p[b * C + best]) best = j;
-    o[b] = static_cast<int32_t>(best);
-  }
+  for (int64_t b = 0; b < B; ++b) o[b] = static_cast<int32_t>(best[static_cast<size_t>(b)]);
   return out;
 }
 
