@@ -1,6 +1,7 @@
 // BitwiseAnd, BitwiseOr, BitwiseXor (broadcasting) and BitwiseNot, new in opset 18: integer
-// tensors only (ONNX's T is int8..int64, uint8..uint64). Plain loops: these are the spec.
-#include "ops/broadcast.h"
+// tensors only (ONNX's T is int8..int64, uint8..uint64); the arithmetic is kernels/elementwise.h's.
+#include "lowbit/kernels/elementwise.h"
+#include "ops/op.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -35,9 +36,9 @@ template <int Kind>  // 0 and, 1 or, 2 xor
 void binary_run(RunCtx& ctx) {
   dispatch_int(ctx.input(0).type(), [&](auto zero) {
     using T = decltype(zero);
-    binary_broadcast<T, T, T>(ctx.input(0), ctx.input(1), *ctx.out[0], [](T x, T y) {
-      return static_cast<T>(Kind == 0 ? (x & y) : Kind == 1 ? (x | y) : (x ^ y));
-    });
+    constexpr auto op = Kind == 0 ? kernels::Binary::bit_and : Kind == 1 ? kernels::Binary::bit_or : kernels::Binary::bit_xor;
+    const Array &a = ctx.input(0), &b = ctx.input(1);
+    kernels::binary<T>(op, a.data<T>(), a.shape(), b.data<T>(), b.shape(), ctx.out[0]->data<T>(), ctx.out[0]->shape());
   });
 }
 
@@ -50,9 +51,7 @@ void not_infer(InferCtx& ctx) {
 void not_run(RunCtx& ctx) {
   dispatch_int(ctx.input(0).type(), [&](auto zero) {
     using T = decltype(zero);
-    const T* x = ctx.input(0).data<T>();
-    T* y = ctx.out[0]->data<T>();
-    for (int64_t i = 0, n = ctx.input(0).numel(); i < n; ++i) y[i] = static_cast<T>(~x[i]);
+    kernels::unary<T>(kernels::Unary::bit_not, ctx.input(0).numel(), ctx.input(0).data<T>(), ctx.out[0]->data<T>());
   });
 }
 

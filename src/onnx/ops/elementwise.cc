@@ -1,117 +1,59 @@
 // Broadcasting binary ops (arithmetic, comparison, logic), variadic Max/Min/Sum/Mean, Where,
-// and the unary math ops. Integer division by zero yields 0 rather than trapping.
-#include <cmath>
-#include <limits>
+// and the unary math ops: types, shapes and layouts here, the arithmetic in kernels/elementwise.h
+// (integer division by zero yields 0 there rather than trapping).
+#include <tuple>
 #include <type_traits>
 
+#include "lowbit/kernels/elementwise.h"
 #include "ops/broadcast.h"
 
 namespace lowbit::onnx {
 
 void broadcast_copy(const Array& in, Array& out) {
-  const size_t es = elem_size(in.type());
-  const auto plan = make_plan<1>({&in.shape()}, out.shape());
-  const std::byte* src = in.raw();
-  std::byte* dst = out.raw();
-  for_each_row(plan, [&](const std::array<int64_t, 1>& off, int64_t o, const std::array<int64_t, 1>& st, int64_t n) {
-    if (st[0] == 1) {
-      std::memcpy(dst + o * es, src + off[0] * es, static_cast<size_t>(n) * es);
-    } else {
-      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + (o + i) * es, src + off[0] * es, es);
-    }
-  });
+  kernels::broadcast_copy(in.raw(), in.shape(), elem_size(in.type()), out.raw(), out.shape());
 }
 
 namespace {
 
 enum class Bin { add, sub, mul, div, pow, max, min, eq, lt, gt, le, ge, and_, or_, xor_, prelu };
 
-template <typename T>
-T divide(T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
-    if (b == 0) return 0;
-    if constexpr (std::is_signed_v<T>)
-      if (b == -1) return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(a));
+constexpr bool is_compare(Bin kind) { return kind >= Bin::eq && kind <= Bin::xor_; }
+
+kernels::Compare compare_of(Bin kind) {
+  switch (kind) {
+    case Bin::eq: return kernels::Compare::eq;
+    case Bin::lt: return kernels::Compare::lt;
+    case Bin::gt: return kernels::Compare::gt;
+    case Bin::le: return kernels::Compare::le;
+    case Bin::ge: return kernels::Compare::ge;
+    case Bin::and_: return kernels::Compare::logical_and;
+    case Bin::or_: return kernels::Compare::logical_or;
+    default: return kernels::Compare::logical_xor;
   }
-  return static_cast<T>(a / b);
 }
 
+kernels::Binary binary_of(Bin kind) {
+  switch (kind) {
+    case Bin::add: return kernels::Binary::add;
+    case Bin::sub: return kernels::Binary::sub;
+    case Bin::mul: return kernels::Binary::mul;
+    case Bin::div: return kernels::Binary::div;
+    case Bin::max: return kernels::Binary::max;
+    case Bin::min: return kernels::Binary::min;
+    default: return kernels::Binary::prelu;
+  }
+}
+
+// out = kind(a, b) for operands of element type T (bool only for the logic ops and Equal, as
+// infer enforces); Pow is run_pow.
 template <typename T>
 void run_same_type(Bin kind, const Array& a, const Array& b, Array& out) {
-  if constexpr (std::is_same_v<T, bool>) {
-    // Only logic and equality reach here with bool (infer enforces it).
-    switch (kind) {
-      case Bin::eq: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x == y; });
-      case Bin::and_: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x && y; });
-      case Bin::or_: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x || y; });
-      case Bin::xor_: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x != y; });
-      default: return;
-    }
-  } else {
-  switch (kind) {
-    case Bin::add: return binary_broadcast<T, T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x + y); });
-    case Bin::sub: return binary_broadcast<T, T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x - y); });
-    case Bin::mul: return binary_broadcast<T, T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x * y); });
-    case Bin::div: return binary_broadcast<T, T, T>(a, b, out, [](T x, T y) { return divide(x, y); });
-    case Bin::max:
-      return binary_broadcast<T, T, T>(a, b, out, [](T x, T y) {
-        if constexpr (std::is_floating_point_v<T>) if (std::isnan(x) || std::isnan(y)) return x + y;
-        return x < y ? y : x;
-      });
-    case Bin::min:
-      return binary_broadcast<T, T, T>(a, b, out, [](T x, T y) {
-        if constexpr (std::is_floating_point_v<T>) if (std::isnan(x) || std::isnan(y)) return x + y;
-        return y < x ? y : x;
-      });
-    case Bin::prelu: return binary_broadcast<T, T, T>(a, b, out, [](T x, T s) { return x < 0 ? static_cast<T>(x * s) : x; });
-    case Bin::eq: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x == y; });
-    case Bin::lt: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x < y; });
-    case Bin::gt: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x > y; });
-    case Bin::le: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x <= y; });
-    case Bin::ge: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x >= y; });
-    case Bin::and_: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x && y; });
-    case Bin::or_: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return x || y; });
-    case Bin::xor_: return binary_broadcast<T, T, bool>(a, b, out, [](T x, T y) { return bool(x) != bool(y); });
-    case Bin::pow: break;
+  if (is_compare(kind)) {
+    return kernels::compare<T>(compare_of(kind), a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<bool>(),
+                               out.shape());
   }
-  }
-}
-
-template <typename T>
-T int_pow(T base, int64_t e) {
-  if (e < 0) {
-    if constexpr (std::is_signed_v<T>)
-      if (base == -1) return static_cast<T>(e % 2 ? -1 : 1);
-    return static_cast<T>(base == 1 ? 1 : 0);
-  }
-  T r = 1;
-  for (; e > 0; e >>= 1, base = static_cast<T>(base * base))
-    if (e & 1) r = static_cast<T>(r * base);
-  return r;
-}
-
-template <typename TA, typename TB>
-TA pow_elem(TA x, TB y) {
-  if constexpr (std::is_same_v<TA, bool> || std::is_same_v<TB, bool>) {
-    return static_cast<TA>(x && y);  // unreachable: infer rejects bool
-  } else if constexpr (std::is_integral_v<TA> && std::is_integral_v<TB>) {
-    return int_pow<TA>(x, static_cast<int64_t>(y));
-  } else if constexpr (std::is_same_v<TA, float> && std::is_integral_v<TB>) {
-    return std::pow(x, static_cast<float>(y));
-  } else if constexpr (std::is_same_v<TA, float> && std::is_same_v<TB, float>) {
-    // Squaring is common (LayerNorm decompositions); x*x is what powf returns for y == 2.
-    return y == 2.0f ? x * x : std::pow(x, y);
-  } else if constexpr (std::is_integral_v<TA>) {
-    // Integer base, float exponent: the result saturates (NaN -> 0) instead of the undefined
-    // float-to-int conversion of an out-of-range value (found by the ONNX fuzzer).
-    const double r = std::pow(static_cast<double>(x), static_cast<double>(y));
-    if (!(r == r)) return TA{0};
-    if (r <= static_cast<double>(std::numeric_limits<TA>::lowest())) return std::numeric_limits<TA>::lowest();
-    if (r >= static_cast<double>(std::numeric_limits<TA>::max())) return std::numeric_limits<TA>::max();
-    return static_cast<TA>(r);
-  } else {
-    return static_cast<TA>(std::pow(static_cast<double>(x), static_cast<double>(y)));
-  }
+  if constexpr (!std::is_same_v<T, bool>)
+    kernels::binary<T>(binary_of(kind), a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), out.shape());
 }
 
 void run_pow(const Array& a, const Array& b, Array& out) {
@@ -119,7 +61,8 @@ void run_pow(const Array& a, const Array& b, Array& out) {
     using TA = decltype(ta);
     dispatch_numeric(b.type(), "Pow", [&](auto tb) {
       using TB = decltype(tb);
-      binary_broadcast<TA, TB, TA>(a, b, out, [](TA x, TB y) { return pow_elem<TA, TB>(x, y); });
+      if constexpr (!std::is_same_v<TA, bool> && !std::is_same_v<TB, bool>)  // infer rejects bool
+        kernels::pow<TA, TB>(a.data<TA>(), a.shape(), b.data<TB>(), b.shape(), out.data<TA>(), out.shape());
     });
   });
 }
@@ -218,10 +161,11 @@ OpDef variadic(std::string_view name, Bin kind, bool mean) {
     dispatch_numeric(out.type(), ctx.node.op_type, [&](auto t) {
       using T = decltype(t);
       for (size_t i = 1; i < ctx.in.size(); ++i) run_same_type<T>(kind, out, ctx.input(i), out);
-      if (mean) {
-        T* p = out.data<T>();
-        const T n = static_cast<T>(ctx.in.size());
-        for (int64_t i = 0; i < out.numel(); ++i) p[i] = static_cast<T>(p[i] / n);
+      if constexpr (!std::is_same_v<T, bool>) {
+        if (mean) {
+          const T n = static_cast<T>(ctx.in.size());
+          kernels::binary<T>(kernels::Binary::div, out.data<T>(), out.shape(), &n, {}, out.data<T>(), out.shape());
+        }
       }
     });
   };
@@ -240,24 +184,16 @@ OpDef where_op() {
   op.run = [](RunCtx& ctx) {
     const Array &c = ctx.input(0), &x = ctx.input(1), &y = ctx.input(2);
     Array& out = *ctx.out[0];
-    const size_t es = elem_size(x.type());
-    const auto plan = make_plan<3>({&c.shape(), &x.shape(), &y.shape()}, out.shape());
-    const bool* pc = c.data<bool>();
-    for_each_row(plan, [&](const std::array<int64_t, 3>& off, int64_t o, const std::array<int64_t, 3>& st, int64_t n) {
-      for (int64_t i = 0; i < n; ++i) {
-        const bool take_x = pc[off[0] + i * st[0]];
-        const std::byte* src = take_x ? x.raw() + (off[1] + i * st[1]) * es : y.raw() + (off[2] + i * st[2]) * es;
-        std::memcpy(out.raw() + (o + i) * es, src, es);
-      }
-    });
+    kernels::select(c.data<bool>(), c.shape(), x.raw(), x.shape(), y.raw(), y.shape(), elem_size(x.type()), out.raw(),
+                    out.shape());
   };
   return op;
 }
 
-// Unary ops: float math on f32/f64; Neg/Abs/Sign also on signed integers; Not on bool.
-template <typename F>
-OpDef unary(std::string_view name, F f, bool ints = false) {
+// Unary ops: float math on f32/f64; Neg/Abs/Sign also on signed integers.
+OpDef unary(std::string_view name, kernels::Unary u) {
   OpDef op{"", name, 1, {}, nullptr, nullptr};
+  const bool ints = u == kernels::Unary::neg || u == kernels::Unary::abs || u == kernels::Unary::sign;
   op.infer = [ints](InferCtx& ctx) {
     LOWBIT_NODE_REQUIRE(ctx.n_in() == 1 && ctx.has(0), ctx, "expects 1 input");
     if (ints) require_type(ctx, 0, {ElemType::f32, ElemType::f64, ElemType::i8, ElemType::i16, ElemType::i32, ElemType::i64});
@@ -265,18 +201,11 @@ OpDef unary(std::string_view name, F f, bool ints = false) {
     if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ctx.in[0].elem);
     ctx.set_out(0, ctx.in[0].elem, ctx.shape(0));
   };
-  op.run = [f](RunCtx& ctx) {
+  op.run = [u](RunCtx& ctx) {
     const Array& x = ctx.input(0);
     dispatch_numeric(x.type(), ctx.node.op_type, [&](auto t) {
       using T = decltype(t);
-      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int8_t> ||
-                    std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>) {
-        const T* px = x.data<T>();
-        T* py = ctx.out[0]->data<T>();
-        parallel_for(x.numel(), 16384, [&](int64_t i0, int64_t i1) {
-          for (int64_t i = i0; i < i1; ++i) py[i] = static_cast<T>(f(px[i]));
-        });
-      }
+      if constexpr (!std::is_same_v<T, bool>) kernels::unary<T>(u, x.numel(), x.data<T>(), ctx.out[0]->data<T>());
     });
   };
   return op;
@@ -290,9 +219,9 @@ OpDef not_op() {
     ctx.set_out(0, ElemType::boolean, ctx.shape(0));
   };
   op.run = [](RunCtx& ctx) {
-    const bool* x = ctx.input(0).data<bool>();
-    bool* y = ctx.out[0]->data<bool>();
-    for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) y[i] = !x[i];
+    const Array& x = ctx.input(0);
+    const bool no = false;  // not x == (x == false)
+    kernels::compare<bool>(kernels::Compare::eq, x.data<bool>(), x.shape(), &no, {}, ctx.out[0]->data<bool>(), x.shape());
   };
   return op;
 }
@@ -315,37 +244,18 @@ void add_elementwise_ops(OpList& ops) {
   ops.push_back(variadic("Mean", Bin::add, true));
   ops.push_back(where_op());
   ops.push_back(not_op());
-  auto fl = [](auto fn) { return [fn](auto x) { return fn(x); }; };
-  ops.push_back(unary("Sqrt", fl([](auto x) { return std::sqrt(x); })));
-  ops.push_back(unary("Erf", fl([](auto x) { return std::erf(x); })));
-  ops.back().since = 9;
-  ops.push_back(unary("Exp", fl([](auto x) { return std::exp(x); })));
-  ops.push_back(unary("Log", fl([](auto x) { return std::log(x); })));
-  ops.push_back(unary("Reciprocal", fl([](auto x) { return decltype(x)(1) / x; })));
-  ops.push_back(unary("Floor", fl([](auto x) { return std::floor(x); })));
-  ops.push_back(unary("Ceil", fl([](auto x) { return std::ceil(x); })));
-  ops.push_back(unary("Round", fl([](auto x) { return std::nearbyint(x); })));
-  ops.back().since = 11;
-  ops.push_back(unary("Sin", fl([](auto x) { return std::sin(x); })));
-  ops.push_back(unary("Cos", fl([](auto x) { return std::cos(x); })));
-  ops.push_back(unary("Tan", fl([](auto x) { return std::tan(x); })));
-  ops.push_back(unary("Asin", fl([](auto x) { return std::asin(x); })));
-  ops.push_back(unary("Acos", fl([](auto x) { return std::acos(x); })));
-  ops.push_back(unary("Atan", fl([](auto x) { return std::atan(x); })));
-  ops.push_back(unary("Sinh", fl([](auto x) { return std::sinh(x); })));
-  ops.back().since = 9;
-  ops.push_back(unary("Cosh", fl([](auto x) { return std::cosh(x); })));
-  ops.back().since = 9;
-  ops.push_back(unary("Asinh", fl([](auto x) { return std::asinh(x); })));
-  ops.back().since = 9;
-  ops.push_back(unary("Acosh", fl([](auto x) { return std::acosh(x); })));
-  ops.back().since = 9;
-  ops.push_back(unary("Atanh", fl([](auto x) { return std::atanh(x); })));
-  ops.back().since = 9;
-  ops.push_back(unary("Neg", [](auto x) { return -x; }, true));
-  ops.push_back(unary("Abs", [](auto x) { return x < 0 ? -x : x; }, true));
-  ops.push_back(unary("Sign", [](auto x) { return decltype(x)((x > 0) - (x < 0)); }, true));
-  ops.back().since = 9;
+  using U = kernels::Unary;
+  const std::tuple<std::string_view, U, int> unaries[] = {  // name, kernel, opset it appeared in
+      {"Sqrt", U::sqrt, 1},   {"Erf", U::erf, 9},     {"Exp", U::exp, 1},     {"Log", U::log, 1},
+      {"Reciprocal", U::reciprocal, 1}, {"Floor", U::floor, 1}, {"Ceil", U::ceil, 1}, {"Round", U::round, 11},
+      {"Sin", U::sin, 1},     {"Cos", U::cos, 1},     {"Tan", U::tan, 1},     {"Asin", U::asin, 1},
+      {"Acos", U::acos, 1},   {"Atan", U::atan, 1},   {"Sinh", U::sinh, 9},   {"Cosh", U::cosh, 9},
+      {"Asinh", U::asinh, 9}, {"Acosh", U::acosh, 9}, {"Atanh", U::atanh, 9}, {"Neg", U::neg, 1},
+      {"Abs", U::abs, 1},     {"Sign", U::sign, 9}};
+  for (const auto& [name, u, since] : unaries) {
+    ops.push_back(unary(name, u));
+    ops.back().since = since;
+  }
 }
 
 }  // namespace lowbit::onnx

@@ -1,9 +1,8 @@
 // Mod (integer remainder with Python or C sign rules; fmod on floats), BitShift (unsigned
 // integers, LEFT or RIGHT, broadcasting) and CumSum (inclusive or exclusive running sums,
-// forward or reversed, along one axis). Plain loops: these are the spec.
-#include <cmath>
-
-#include "ops/broadcast.h"
+// forward or reversed, along one axis): validation here, the arithmetic in kernels/elementwise.h.
+#include "lowbit/kernels/elementwise.h"
+#include "ops/op.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -11,24 +10,6 @@ namespace {
 constexpr std::initializer_list<ElemType> kModTypes = {ElemType::f32, ElemType::f64, ElemType::i8,  ElemType::u8,
                                                       ElemType::i16, ElemType::u16, ElemType::i32, ElemType::u32,
                                                       ElemType::i64, ElemType::u64};
-
-// fmod=1: the result takes the dividend's sign (C fmod); fmod=0: the divisor's (Python %).
-// A zero integer divisor gives 0 (ONNX leaves it undefined; this avoids a trap).
-template <typename T>
-T mod_elem(T x, T y, bool c_rule) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::fmod(x, y);  // infer allows floats only with fmod=1
-  } else {
-    if (y == 0) return 0;
-    if constexpr (std::is_signed_v<T>) {
-      if (y == -1) return 0;  // also avoids the INT_MIN % -1 overflow
-      const T r = static_cast<T>(x % y);
-      return (!c_rule && r != 0 && ((r < 0) != (y < 0))) ? static_cast<T>(r + y) : r;
-    } else {
-      return static_cast<T>(x % y);
-    }
-  }
-}
 
 void mod_infer(InferCtx& ctx) {
   require_type(ctx, 0, kModTypes);
@@ -46,7 +27,8 @@ void mod_run(RunCtx& ctx) {
   dispatch_numeric(a.type(), "Mod", [&](auto t) {
     using T = decltype(t);
     if constexpr (!std::is_same_v<T, bool>)
-      binary_broadcast<T, T, T>(a, b, *ctx.out[0], [c_rule](T x, T y) { return mod_elem<T>(x, y, c_rule); });
+      kernels::binary<T>(c_rule ? kernels::Binary::mod_fmod : kernels::Binary::mod_floor, a.data<T>(), a.shape(),
+                         b.data<T>(), b.shape(), ctx.out[0]->data<T>(), ctx.out[0]->shape());
   });
 }
 
@@ -62,13 +44,11 @@ void bitshift_infer(InferCtx& ctx) {
 
 // A shift by the type's width or more gives 0 (ONNX leaves it open; C++ would be undefined).
 void bitshift_run(RunCtx& ctx) {
-  const bool left = ctx.node.attr_s("direction", "") == "LEFT";
+  const auto op = ctx.node.attr_s("direction", "") == "LEFT" ? kernels::Binary::shift_left : kernels::Binary::shift_right;
   auto run = [&](auto zero) {
     using T = decltype(zero);
-    binary_broadcast<T, T, T>(ctx.input(0), ctx.input(1), *ctx.out[0], [left](T x, T y) {
-      if (y >= sizeof(T) * 8) return T(0);
-      return static_cast<T>(left ? x << y : x >> y);
-    });
+    const Array &a = ctx.input(0), &b = ctx.input(1);
+    kernels::binary<T>(op, a.data<T>(), a.shape(), b.data<T>(), b.shape(), ctx.out[0]->data<T>(), ctx.out[0]->shape());
   };
   switch (ctx.input(0).type()) {
     case ElemType::u8: return run(uint8_t{});
@@ -107,21 +87,8 @@ void cumsum_run(RunCtx& ctx) {
   const int64_t n = x.shape()[axis];
   dispatch_numeric(x.type(), "CumSum", [&](auto t) {
     using T = decltype(t);
-    if constexpr (!std::is_same_v<T, bool>) {
-      const T* px = x.data<T>();
-      T* py = ctx.out[0]->data<T>();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t k = 0; k < inner; ++k) {
-          T acc = 0;
-          for (int64_t s = 0; s < n; ++s) {
-            const int64_t i = reverse ? n - 1 - s : s;
-            const int64_t at = (o * n + i) * inner + k;
-            if (exclusive) py[at] = acc;
-            acc = static_cast<T>(acc + px[at]);
-            if (!exclusive) py[at] = acc;
-          }
-        }
-    }
+    if constexpr (!std::is_same_v<T, bool>)
+      kernels::cumsum<T>(outer, n, inner, exclusive, reverse, x.data<T>(), ctx.out[0]->data<T>());
   });
 }
 

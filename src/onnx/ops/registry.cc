@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "lowbit/kernels/broadcast.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -122,16 +123,7 @@ Shape broadcast_shapes(const std::vector<Shape>& shapes, const InferCtx& ctx) {
   return out;
 }
 
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<int64_t> st(out.size(), 0);
-  int64_t acc = 1;
-  for (size_t i = in.size(); i-- > 0;) {
-    const size_t o = out.size() - in.size() + i;
-    st[o] = in[i] == 1 ? 0 : acc;
-    acc *= in[i];
-  }
-  return st;
-}
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) { return kernels::broadcast_strides(in, out); }
 
 std::vector<int64_t> int_list(const Array& a) { return a.to_i64_vector(); }
 
