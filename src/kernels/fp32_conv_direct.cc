@@ -1,0 +1,46 @@
+// The ISA-independent half of the direct convolution (fp32_conv_direct.h): which geometries it
+// takes, the weight packing done once per ConvPlan, and the measured rule for choosing it.
+#include "fp32_conv_direct.h"
+
+namespace lowbit::kernels::detail {
+
+bool direct_conv_supports(const ConvGeom& s) {
+  if (s.rank != 2 || s.dil_h() != 1 || s.dil_w() != 1) return false;
+  return s.groups == 1 || (s.groups == s.C && s.K == s.C);
+}
+
+std::vector<float> direct_conv_pack_weights(const ConvGeom& s, const float* w) {
+  const int64_t RS = s.R() * s.S();
+  if (direct_is_depthwise(s)) {  // w is (C, 1, R, S)
+    const int64_t CB = (s.C + kDirectBlock - 1) / kDirectBlock;
+    std::vector<float> p(static_cast<size_t>(CB * RS * kDirectBlock), 0.0f);
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t rs = 0; rs < RS; ++rs)
+        p[static_cast<size_t>(((c / kDirectBlock) * RS + rs) * kDirectBlock + c % kDirectBlock)] = w[c * RS + rs];
+    return p;
+  }
+  const int64_t KB = (s.K + kDirectBlock - 1) / kDirectBlock, C = s.C;
+  std::vector<float> p(static_cast<size_t>(KB * RS * C * kDirectBlock), 0.0f);
+  for (int64_t k = 0; k < s.K; ++k)  // w is (K, C, R, S)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t rs = 0; rs < RS; ++rs)
+        p[static_cast<size_t>((((k / kDirectBlock) * RS + rs) * C + c) * kDirectBlock + k % kDirectBlock)] =
+            w[(k * C + c) * RS + rs];
+  return p;
+}
+
+std::vector<float> direct_conv_pack_bias(const ConvGeom& s, const float* bias) {
+  const int64_t KB = (s.K + kDirectBlock - 1) / kDirectBlock;
+  std::vector<float> p(static_cast<size_t>(KB * kDirectBlock), 0.0f);
+  if (bias)
+    for (int64_t k = 0; k < s.K; ++k) p[static_cast<size_t>(k)] = bias[k];
+  return p;
+}
+
+bool direct_conv_preferred(const ConvGeom& s) {
+  if (!direct_conv_supports(s)) return false;
+  if (direct_is_depthwise(s)) return true;
+  return s.C <= 64 && s.K <= 64;
+}
+
+}  // namespace lowbit::kernels::detail
