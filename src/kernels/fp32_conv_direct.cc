@@ -5,7 +5,8 @@
 namespace lowbit::kernels::detail {
 
 bool direct_conv_supports(const ConvGeom& s) {
-  if (s.rank != 2 || s.dil_h() != 1 || s.dil_w() != 1) return false;
+  // Tiles are compiled for column strides 1 and 2.
+  if (s.rank != 2 || s.dil_h() != 1 || s.dil_w() != 1 || s.stride_w() > 2) return false;
   return s.groups == 1 || (s.groups == s.C && s.K == s.C);
 }
 
@@ -19,13 +20,15 @@ std::vector<float> direct_conv_pack_weights(const ConvGeom& s, const float* w) {
         p[static_cast<size_t>(((c / kDirectBlock) * RS + rs) * kDirectBlock + c % kDirectBlock)] = w[c * RS + rs];
     return p;
   }
-  const int64_t KB = (s.K + kDirectBlock - 1) / kDirectBlock, C = s.C;
-  std::vector<float> p(static_cast<size_t>(KB * RS * C * kDirectBlock), 0.0f);
+  const int64_t KB = (s.K + kDirectBlock - 1) / kDirectBlock, C = s.C, CB = (C + kDirectBlock - 1) / kDirectBlock;
+  const int64_t R = s.R(), S = s.S(), L = kDirectBlock;
+  std::vector<float> p(static_cast<size_t>(KB * R * CB * S * L * L), 0.0f);
   for (int64_t k = 0; k < s.K; ++k)  // w is (K, C, R, S)
     for (int64_t c = 0; c < C; ++c)
-      for (int64_t rs = 0; rs < RS; ++rs)
-        p[static_cast<size_t>((((k / kDirectBlock) * RS + rs) * C + c) * kDirectBlock + k % kDirectBlock)] =
-            w[(k * C + c) * RS + rs];
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t q = 0; q < S; ++q)
+          p[static_cast<size_t>(((((k / L * R + r) * CB + c / L) * S + q) * L + c % L) * L + k % L)] =
+              w[((k * C + c) * R + r) * S + q];
   return p;
 }
 

@@ -13,11 +13,11 @@ namespace detail {
 
 constexpr int64_t kDirectBlock = 16;  // output channels per packed block (one zmm)
 
-// Rank-2, dilation 1, and either dense (groups 1) or depthwise (groups = C = K).
+// Rank-2, dilation 1, column stride 1 or 2 (any row stride), and either dense (groups 1) or depthwise (groups = C = K).
 bool direct_conv_supports(const ConvGeom& s);
 inline bool direct_is_depthwise(const ConvGeom& s) { return s.groups > 1; }
 
-// Packed weights. Dense: [K/16 blocks][R][S][C][16]; depthwise: [C/16 blocks][R][S][16];
+// Packed weights. Dense: [K/16 blocks][R][C/16 blocks][S][16 c][16 k]; depthwise: [C/16 blocks][R][S][16];
 // output channels past K are zero. Bias padded the same way (zeros when there is none).
 std::vector<float> direct_conv_pack_weights(const ConvGeom& s, const float* w);
 std::vector<float> direct_conv_pack_bias(const ConvGeom& s, const float* bias);

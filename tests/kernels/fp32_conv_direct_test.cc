@@ -97,6 +97,7 @@ const ConvGeom kDense[] = {
     geom(1, 9, 4, 5, 19, 1, 1, 1),                           // 1×1 with padding: border rows/cols bias only
     geom(1, 6, 8, 9, 17, 3, 2, 0).pads(0, 1, 1, 0),          // asymmetric padding
     geom(1, 4, 2, 3, 16, 5, 1, 3),                           // kernel larger than the input
+    geom(1, 16, 11, 10, 32, 3, 1, 1).strides(3, 2),          // row stride 3
 };
 
 const ConvGeom kDepthwise[] = {
@@ -153,6 +154,7 @@ TEST(Fp32ConvDirect, PathSettingChoosesTheImplementation) {
   set_conv_plan_path(ConvPlanPath::direct);
   EXPECT_EQ(ConvPlan(dense, w.data(), nullptr).uses_direct(), have_direct());
   EXPECT_FALSE(ConvPlan(dilated, w.data(), nullptr).uses_direct());  // not a direct geometry: oneDNN
+  EXPECT_FALSE(ConvPlan(geom(1, 16, 9, 9, 16, 3, 3, 1), w.data(), nullptr).uses_direct());  // stride 3
   EXPECT_FALSE(ConvPlan(dense, w.data(), nullptr, {}, ConvLayout::nchw, ConvLayout::nchw, PlanMath::bf16).uses_direct());
 }
 
