@@ -40,10 +40,15 @@ std::vector<float> direct_conv_pack_bias(const ConvGeom& s, const float* bias) {
   return p;
 }
 
+// Measured per layer shape (bench/conv_plan_bench.cc, table in docs/BENCHMARKS.md), 1 thread,
+// channels-last: the direct kernel wins only at batch 1 on dense k×k convs (k > 1) with at most
+// 64 input and output channels on planes up to 32×32 (0.73-0.98× oneDNN's CPU time; ResNet-20,
+// GoogLeNet-style 5×5 branches), where oneDNN's per-call cost is a large share. At batch 8 the
+// same shapes are at parity (0.93-1.09×); 1×1 convs (1.1-2.6×), 224-pixel stems and depthwise
+// convs (1.2-6×: the slab copy costs as much as the multiply-adds) stay on oneDNN.
 bool direct_conv_preferred(const ConvGeom& s) {
-  if (!direct_conv_supports(s)) return false;
-  if (direct_is_depthwise(s)) return true;
-  return s.C <= 64 && s.K <= 64;
+  if (!direct_conv_supports(s) || direct_is_depthwise(s)) return false;
+  return s.N == 1 && s.R() * s.S() > 1 && s.C <= 64 && s.K <= 64 && s.H() * s.W() <= 32 * 32;
 }
 
 }  // namespace lowbit::kernels::detail
