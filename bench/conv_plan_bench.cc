@@ -51,7 +51,8 @@ void run_layer(benchmark::State& state, Layer l, int64_t N, ConvPlanPath path) {
                          .strides(l.stride, l.stride)
                          .pads(l.RS / 2, l.RS / 2)
                          .grouped(l.groups);
-  std::vector<float> x(static_cast<size_t>(N * l.C * l.HW * l.HW)), w(static_cast<size_t>(l.K * l.C / l.groups * l.RS * l.RS));
+  std::vector<float> x(static_cast<size_t>(N * l.C * l.HW * l.HW));
+  std::vector<float> w(static_cast<size_t>(l.K * l.C / l.groups * l.RS * l.RS));
   std::vector<float> b(static_cast<size_t>(l.K)), y(static_cast<size_t>(N * l.K * s.OH() * s.OW()));
   uniform_fill(1, 1, 0, static_cast<int64_t>(x.size()), x.data());
   uniform_fill(2, 1, 0, static_cast<int64_t>(w.size()), w.data());

@@ -66,7 +66,8 @@ Slab make_slab(const ConvGeom& s, const float* x, int64_t n, int64_t oh0, int64_
       float* dst = buf.data() + ((ih - ih_lo) * CB + cb) * Wp * kL;
       const __mmask16 m = tail_mask(C - cb * kL);
       for (int64_t j = 0; j < c0; ++j) _mm512_storeu_ps(dst + j * kL, zero);
-      for (int64_t j = c0; j < c1; ++j) _mm512_storeu_ps(dst + j * kL, _mm512_maskz_loadu_ps(m, src + (j - pl) * C + cb * kL));
+      for (int64_t j = c0; j < c1; ++j)
+        _mm512_storeu_ps(dst + j * kL, _mm512_maskz_loadu_ps(m, src + (j - pl) * C + cb * kL));
       for (int64_t j = std::max(c0, c1); j < Wp; ++j) _mm512_storeu_ps(dst + j * kL, zero);
     }
   }

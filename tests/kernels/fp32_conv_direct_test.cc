@@ -110,7 +110,10 @@ const ConvGeom kDepthwise[] = {
 };
 
 const ConvEpilogue kEpilogues[] = {
-    {}, {false, ConvEpilogue::Act::relu}, {true, ConvEpilogue::Act::relu}, {false, ConvEpilogue::Act::clip, -0.25f, 0.5f},
+    {},
+    {false, ConvEpilogue::Act::relu},
+    {true, ConvEpilogue::Act::relu},
+    {false, ConvEpilogue::Act::clip, -0.25f, 0.5f},
     {true, ConvEpilogue::Act::none},
 };
 
@@ -155,7 +158,14 @@ TEST(Fp32ConvDirect, PathSettingChoosesTheImplementation) {
   EXPECT_EQ(ConvPlan(dense, w.data(), nullptr).uses_direct(), have_direct());
   EXPECT_FALSE(ConvPlan(dilated, w.data(), nullptr).uses_direct());  // not a direct geometry: oneDNN
   EXPECT_FALSE(ConvPlan(geom(1, 16, 9, 9, 16, 3, 3, 1), w.data(), nullptr).uses_direct());  // stride 3
-  EXPECT_FALSE(ConvPlan(dense, w.data(), nullptr, {}, ConvLayout::nchw, ConvLayout::nchw, PlanMath::bf16).uses_direct());
+  const ConvPlan bf16(dense, w.data(), nullptr, {}, ConvLayout::nchw, ConvLayout::nchw, PlanMath::bf16);
+  EXPECT_FALSE(bf16.uses_direct());  // bf16 math stays on oneDNN
+  // The measured rule (docs/BENCHMARKS.md): batch 1, k×k, at most 64 channels, small planes.
+  set_conv_plan_path(ConvPlanPath::automatic);
+  EXPECT_EQ(ConvPlan(dense, w.data(), nullptr).uses_direct(), have_direct());
+  EXPECT_FALSE(ConvPlan(geom(8, 16, 8, 8, 16, 3, 1, 1), w.data(), nullptr).uses_direct());  // batch 8
+  EXPECT_FALSE(ConvPlan(geom(1, 16, 8, 8, 16, 1, 1, 0), w.data(), nullptr).uses_direct());  // 1×1
+  EXPECT_FALSE(ConvPlan(geom(1, 16, 8, 8, 16, 3, 1, 1, 16), w.data(), nullptr).uses_direct());  // depthwise
 }
 
 TEST(Fp32ConvDirect, EnvironmentVariableIsValidated) {
