@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "fp32_conv_direct.h"
 #include "fp32_conv_impl.h"
 #include "fp32_rows_impl.h"
 #include "int_impl.h"
@@ -342,6 +343,10 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
   if (M <= 0 || N <= 0) return;
   if (!detail::library_paths()) return ref::gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   detail::gemm_f32_library(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+detail::DirectConvFn detail::direct_conv_kernel() {
+  return active_isa() >= Isa::avx512 ? avx512::conv_direct_nhwc : nullptr;
 }
 
 namespace {

@@ -1,12 +1,15 @@
-// ConvPlan: a forward_inference oneDNN convolution built once per geometry, its weights
-// reordered once into the primitive's layout, ReLU/Clip and the residual sum as oneDNN
-// post-ops. nchw activations go through per-thread scratch in the primitive's (blocked) layout;
-// nhwc activations are handed to oneDNN directly.
+// ConvPlan: per geometry either the AVX-512 direct kernel (weights packed once into blocks of 16
+// output channels, epilogue fused; chosen by direct_conv_preferred or LOWBIT_CONV) or a
+// forward_inference oneDNN convolution built once, its weights reordered once into the
+// primitive's layout, ReLU/Clip and the residual sum as oneDNN post-ops. nchw activations go
+// through per-thread scratch (the primitive's blocked layout, or nhwc for the direct kernel).
 #include "lowbit/kernels/fp32_conv_plan.h"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -14,7 +17,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fp32_conv_direct.h"
 #include "fp32_conv_impl.h"
+#include "lowbit/core/error.h"
+#include "lowbit/kernels/transpose.h"
 #include "fp32_runtime.h"
 
 namespace lowbit::kernels {
@@ -51,7 +57,25 @@ void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float*
       }
 }
 
+std::atomic<int>& path_setting() {  // -1: not set, read LOWBIT_CONV
+  static std::atomic<int> v{-1};
+  return v;
+}
+
 }  // namespace
+
+void set_conv_plan_path(ConvPlanPath path) { path_setting().store(static_cast<int>(path)); }
+void reset_conv_plan_path() { path_setting().store(-1); }
+
+ConvPlanPath conv_plan_path() {
+  const int v = path_setting().load();
+  if (v >= 0) return static_cast<ConvPlanPath>(v);
+  const char* env = std::getenv("LOWBIT_CONV");
+  if (!env || !*env || std::string_view(env) == "auto") return ConvPlanPath::automatic;
+  if (std::string_view(env) == "onednn") return ConvPlanPath::onednn;
+  if (std::string_view(env) == "direct") return ConvPlanPath::direct;
+  throw ValueError(fmt::format("[LOWBIT_CONV] unknown value '{}' (expected auto, onednn or direct)", env));
+}
 
 struct ConvPlan::Impl {
   ConvGeom s;
@@ -66,8 +90,12 @@ struct ConvPlan::Impl {
   memory packed_w, packed_b;
   // Fallback path (no primitive): the plain weights and bias.
   std::vector<float> w, b;
+  // Direct path: the kernel and its packed weights and bias.
+  detail::DirectConvFn direct = nullptr;
+  std::vector<float> direct_w, direct_b;
 
   bool build(int nthreads);
+  void run_direct(const float* x, float* y);
   void run_onednn(const float* x, float* y);
   void run_fallback(const float* x, float* y);
 };
@@ -165,6 +193,26 @@ void ConvPlan::Impl::run_onednn(const float* x, float* y) {
   strm.wait();
 }
 
+// The direct kernel reads and writes channels-last; nchw sides go through per-thread scratch.
+void ConvPlan::Impl::run_direct(const float* x, float* y) {
+  const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
+  const float* xk = x;
+  float* yk = y;
+  if (x_layout == ConvLayout::nchw) {
+    float* t = scratch(0, static_cast<size_t>(s.N * s.C * HW) * sizeof(float));
+    for (int64_t n = 0; n < s.N; ++n) transpose_f32(s.C, HW, x + n * s.C * HW, HW, t + n * HW * s.C, s.C);
+    xk = t;
+  }
+  if (y_layout == ConvLayout::nchw) {
+    yk = scratch(1, static_cast<size_t>(s.N * s.K * OHW) * sizeof(float));
+    if (ep.sum)
+      for (int64_t n = 0; n < s.N; ++n) transpose_f32(s.K, OHW, y + n * s.K * OHW, OHW, yk + n * OHW * s.K, s.K);
+  }
+  direct(s, direct_w.data(), direct_b.data(), ep, xk, yk);
+  if (y_layout == ConvLayout::nchw)
+    for (int64_t n = 0; n < s.N; ++n) transpose_f32(OHW, s.K, yk + n * OHW * s.K, s.K, y + n * s.K * OHW, OHW);
+}
+
 // conv2d_forward on nchw copies, then the epilogue in plain loops; only reached when oneDNN
 // cannot build a primitive or LOWBIT_ISA=ref.
 void ConvPlan::Impl::run_fallback(const float* x, float* y) {
@@ -210,7 +258,20 @@ ConvPlan::ConvPlan(const ConvGeom& s, const float* w, const float* bias, const C
   p.w.assign(w, w + s.K * (s.C / s.groups) * s.R() * s.S());
   if (math == PlanMath::bf16) round_to_bf16(static_cast<int64_t>(p.w.size()), p.w.data(), p.w.data());
   if (bias) p.b.assign(bias, bias + s.K);
-  if (detail::library_paths()) p.build(detail::sync_omp_threads());
+  if (!detail::library_paths()) return;
+  const ConvPlanPath path = conv_plan_path();
+  const bool want_direct = path == ConvPlanPath::direct ||
+                           (path == ConvPlanPath::automatic && detail::direct_conv_preferred(s));
+  if (want_direct && math == PlanMath::f32 && detail::direct_conv_supports(s)) p.direct = detail::direct_conv_kernel();
+  if (p.direct) {
+    p.direct_w = detail::direct_conv_pack_weights(s, w);
+    p.direct_b = detail::direct_conv_pack_bias(s, bias);
+    p.w.clear();
+    p.w.shrink_to_fit();
+    p.b.clear();
+    return;
+  }
+  p.build(detail::sync_omp_threads());
 }
 
 ConvPlan::~ConvPlan() = default;
@@ -221,6 +282,7 @@ void ConvPlan::run(const float* x, float* y) {
   Impl& p = *impl_;
   const ConvGeom& s = p.s;
   if (s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0) return;
+  if (p.direct) return p.run_direct(x, y);
   if (!p.prim) return p.run_fallback(x, y);
   const int threads = detail::sync_omp_threads();
   // A failed rebuild keeps the previous primitive, which is correct on any thread count.
@@ -230,5 +292,6 @@ void ConvPlan::run(const float* x, float* y) {
 
 const ConvGeom& ConvPlan::shape() const { return impl_->s; }
 bool ConvPlan::uses_onednn() const { return impl_->prim.has_value(); }
+bool ConvPlan::uses_direct() const { return impl_->direct != nullptr; }
 
 }  // namespace lowbit::kernels

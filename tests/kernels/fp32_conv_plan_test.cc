@@ -71,7 +71,8 @@ void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLa
   const auto x_in = xn ? relayout(x, true, s.N, s.C, HW) : x;
   std::vector<float> y = ep.sum ? (yn ? relayout(r, true, s.N, s.K, OHW) : r) : std::vector<float>(ys, NAN);
   ConvPlan plan(s, w.data(), b.data(), ep, xl, yl);
-  const std::string what = describe(s, ep, xl, yl) + (plan.uses_onednn() ? " onednn" : " fallback");
+  const std::string what =
+      describe(s, ep, xl, yl) + (plan.uses_direct() ? " direct" : plan.uses_onednn() ? " onednn" : " fallback");
   plan.run(x_in.data(), y.data());
   if (yn) y = relayout(y, false, s.N, s.K, OHW);
   expect_close(y, want, mag, double(s.C / s.groups * s.R() * s.S() + 2), what);
@@ -96,11 +97,15 @@ const ConvEpilogue kEpilogues[] = {
     {true, ConvEpilogue::Act::none},
 };
 
-TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {
-  for (const ConvGeom& s : kShapes)
-    for (const ConvEpilogue& ep : kEpilogues)
-      for (ConvLayout xl : {ConvLayout::nchw, ConvLayout::nhwc})
-        for (ConvLayout yl : {ConvLayout::nchw, ConvLayout::nhwc}) check_plan(s, ep, xl, yl);
+TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {  // oneDNN, then the measured rule
+  for (ConvPlanPath path : {ConvPlanPath::onednn, ConvPlanPath::automatic}) {
+    set_conv_plan_path(path);
+    for (const ConvGeom& s : kShapes)
+      for (const ConvEpilogue& ep : kEpilogues)
+        for (ConvLayout xl : {ConvLayout::nchw, ConvLayout::nhwc})
+          for (ConvLayout yl : {ConvLayout::nchw, ConvLayout::nhwc}) check_plan(s, ep, xl, yl);
+  }
+  reset_conv_plan_path();
 }
 
 TEST(Fp32ConvPlan, UsesOneDnnAndSurvivesThreadChange) {
@@ -109,7 +114,9 @@ TEST(Fp32ConvPlan, UsesOneDnnAndSurvivesThreadChange) {
   const auto x = random_floats(s.N * s.C * s.H() * s.W(), 31), w = random_floats(s.K * s.C * 9, 32);
   std::vector<float> y1(s.N * s.K * 81), y2(y1.size()), want(y1.size()), mag(y1.size());
   set_num_threads(1);
+  set_conv_plan_path(ConvPlanPath::onednn);
   ConvPlan plan(s, w.data(), nullptr);
+  reset_conv_plan_path();
   if (active_isa() != Isa::ref) {
     EXPECT_TRUE(plan.uses_onednn());
   }

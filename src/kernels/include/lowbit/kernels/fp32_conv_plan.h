@@ -22,10 +22,22 @@ struct ConvEpilogue {
   float lo = 0, hi = 0;  // clip bounds (either may be infinite)
 };
 
+// Which implementation new plans use. automatic: the measured per-geometry rule (the AVX-512
+// direct kernel, fp32_conv_direct.h, for the small-channel and depthwise shapes where it beats
+// oneDNN; oneDNN otherwise). onednn / direct force one for A/B runs (direct only where the
+// geometry and CPU allow it: dense or depthwise, dilation 1, AVX-512F). The environment variable
+// LOWBIT_CONV=auto|onednn|direct sets it; set_conv_plan_path overrides the environment.
+enum class ConvPlanPath { automatic, onednn, direct };
+void set_conv_plan_path(ConvPlanPath path);
+void reset_conv_plan_path();  // drops the override: LOWBIT_CONV decides again
+// The current setting; throws ValueError naming LOWBIT_CONV if the variable holds another value.
+ConvPlanPath conv_plan_path();
+
 class ConvPlan {
  public:
   // w is (K, C/groups, R, S) and bias (K) or null; both are copied (packed) here, so the caller
-  // may free them afterwards. Never throws for a valid shape: if oneDNN cannot build a
+  // may free them afterwards. Never throws for a valid shape (only for an invalid LOWBIT_CONV):
+  // if neither the direct kernel nor oneDNN takes the shape, or oneDNN cannot build a
   // primitive, run() falls back to conv2d_forward plus plain-loop epilogue and layout changes.
   // math = bf16: x and w are rounded to bfloat16 (bf16.h), the sums and y stay fp32; the
   // fallback rounds copies and runs the fp32 kernel, which is the reference of that arithmetic.
@@ -41,8 +53,10 @@ class ConvPlan {
   void run(const float* x, float* y);
 
   const ConvGeom& shape() const;
-  // Whether a oneDNN primitive backs the plan (false: the fallback path).
+  // Whether a oneDNN primitive backs the plan.
   bool uses_onednn() const;
+  // Whether the direct kernel backs the plan (neither: the fallback path).
+  bool uses_direct() const;
 
  private:
   struct Impl;

@@ -1,0 +1,87 @@
+// Inference ConvPlan per layer shape, oneDNN against the direct kernel (LOWBIT_CONV's two forced
+// paths), channels-last in and out, ReLU epilogue, 1 thread: the table behind
+// direct_conv_preferred (docs/BENCHMARKS.md). Read the CPU column (thread CPU time); run with
+// --benchmark_enable_random_interleaving=true --benchmark_repetitions=3 so the two paths of a
+// shape are measured side by side.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "lowbit/core/rng.h"
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/fp32_conv_plan.h"
+
+namespace lowbit::kernels {
+namespace {
+
+struct Layer {
+  const char* name;
+  int64_t C, HW, K, RS, stride, groups;
+};
+
+// ResNet-20 CIFAR, then the zoo models' typical shapes (EfficientNet-B0, MobileNetV3,
+// ShuffleNetV2, GoogLeNet, DenseNet-121 at 224×224 input).
+const Layer kLayers[] = {
+    {"r20_stem_c3_32_k16", 3, 32, 16, 3, 1, 1},   {"r20_c16_32_k16", 16, 32, 16, 3, 1, 1},
+    {"r20_c16_32_k32_s2", 16, 32, 32, 3, 2, 1},   {"r20_c32_16_k32", 32, 16, 32, 3, 1, 1},
+    {"r20_c32_16_k64_s2", 32, 16, 64, 3, 2, 1},   {"r20_c64_8_k64", 64, 8, 64, 3, 1, 1},
+    {"stem_c3_224_k16_s2", 3, 224, 16, 3, 2, 1},  {"stem_c3_224_k64_7x7_s2", 3, 224, 64, 7, 2, 1},
+    {"pw_c16_112_k16", 16, 112, 16, 1, 1, 1},     {"pw_c16_112_k64", 16, 112, 64, 1, 1, 1},
+    {"pw_c24_56_k72", 24, 56, 72, 1, 1, 1},       {"pw_c72_56_k24", 72, 56, 24, 1, 1, 1},
+    {"pw_c40_28_k240", 40, 28, 240, 1, 1, 1},     {"pw_c240_28_k40", 240, 28, 40, 1, 1, 1},
+    {"pw_c80_14_k480", 80, 14, 480, 1, 1, 1},     {"pw_c480_14_k112", 480, 14, 112, 1, 1, 1},
+    {"pw_c192_7_k1152", 192, 7, 1152, 1, 1, 1},   {"pw_c1152_7_k320", 1152, 7, 320, 1, 1, 1},
+    {"pw_c58_28_k58", 58, 28, 58, 1, 1, 1},       {"pw_c116_14_k116", 116, 14, 116, 1, 1, 1},
+    {"pw_c128_56_k32_dn", 128, 56, 32, 1, 1, 1},  {"pw_c256_28_k128_dn", 256, 28, 128, 1, 1, 1},
+    {"c128_56_k32_3x3_dn", 128, 56, 32, 3, 1, 1}, {"c128_14_k32_3x3_dn", 128, 14, 32, 3, 1, 1},
+    {"c96_28_k128_3x3_gn", 96, 28, 128, 3, 1, 1}, {"c16_28_k32_5x5_gn", 16, 28, 32, 5, 1, 1},
+    {"c64_56_k192_3x3_gn", 64, 56, 192, 3, 1, 1}, {"c48_14_k64_3x3", 48, 14, 64, 3, 1, 1},
+    {"dw_c32_112_3x3", 32, 112, 32, 3, 1, 32},    {"dw_c96_112_3x3_s2", 96, 112, 96, 3, 2, 96},
+    {"dw_c144_56_3x3", 144, 56, 144, 3, 1, 144},  {"dw_c144_56_5x5_s2", 144, 56, 144, 5, 2, 144},
+    {"dw_c240_28_5x5", 240, 28, 240, 5, 1, 240},  {"dw_c480_14_3x3", 480, 14, 480, 3, 1, 480},
+    {"dw_c672_14_5x5", 672, 14, 672, 5, 1, 672},  {"dw_c1152_7_5x5", 1152, 7, 1152, 5, 1, 1152},
+    {"dw_c116_28_3x3_s2", 116, 28, 116, 3, 2, 116}, {"dw_c232_7_3x3", 232, 7, 232, 3, 1, 232},
+    {"tiny_c16_4_k16_1x1", 16, 4, 16, 1, 1, 1},  // almost no work: the per-call cost of each path
+};
+
+void run_layer(benchmark::State& state, Layer l, int64_t N, ConvPlanPath path) {
+  set_num_threads(1);
+  const ConvGeom s = ConvGeom::conv2d(N, l.C, l.HW, l.HW, l.K, l.RS, l.RS)
+                         .strides(l.stride, l.stride)
+                         .pads(l.RS / 2, l.RS / 2)
+                         .grouped(l.groups);
+  std::vector<float> x(static_cast<size_t>(N * l.C * l.HW * l.HW));
+  std::vector<float> w(static_cast<size_t>(l.K * l.C / l.groups * l.RS * l.RS));
+  std::vector<float> b(static_cast<size_t>(l.K)), y(static_cast<size_t>(N * l.K * s.OH() * s.OW()));
+  uniform_fill(1, 1, 0, static_cast<int64_t>(x.size()), x.data());
+  uniform_fill(2, 1, 0, static_cast<int64_t>(w.size()), w.data());
+  uniform_fill(3, 1, 0, l.K, b.data());
+  set_conv_plan_path(path);
+  ConvPlan plan(s, w.data(), b.data(), {false, ConvEpilogue::Act::relu}, ConvLayout::nhwc, ConvLayout::nhwc);
+  reset_conv_plan_path();
+  if (path == ConvPlanPath::direct && !plan.uses_direct()) {
+    state.SkipWithError("no direct kernel on this CPU");
+    return;
+  }
+  for (auto _ : state) {
+    plan.run(x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double flops = 2.0 * N * l.K * (l.C / l.groups) * l.RS * l.RS * s.OH() * s.OW();
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+const int kRegistered = [] {
+  for (const Layer& l : kLayers)
+    for (int64_t N : {1, 8})
+      for (auto [path, tag] : {std::pair{ConvPlanPath::onednn, "onednn"}, std::pair{ConvPlanPath::direct, "direct"}})
+        benchmark::RegisterBenchmark((std::string("convplan/") + l.name + "/b" + std::to_string(N) + "/" + tag).c_str(),
+                                     [l, N, path = path](benchmark::State& st) { run_layer(st, l, N, path); })
+            ->MeasureProcessCPUTime()
+            ->Unit(benchmark::kMicrosecond);
+  return 0;
+}();
+
+}  // namespace
+}  // namespace lowbit::kernels
