@@ -1,11 +1,11 @@
 // Einsum (opset 12): explicit ("ij,jk->ik") and implicit ("ij,jk") equations, ellipsis
-// broadcasting, repeated labels within an operand (diagonals, traces), any number of operands.
-// The plain loop over (output index × summed index) is the spec; a contraction that is a
-// batched matrix product is what MatMul is for, and exporters emit Einsum mostly for those
-// shapes at sizes where this loop costs milliseconds, not seconds.
+// broadcasting, repeated labels within an operand (diagonals, traces), any number of operands:
+// the equation is parsed and checked here, the arithmetic is kernels/contract.h's (batched
+// matrix products on the fp32 GEMM, the plain loop otherwise).
 #include <algorithm>
 #include <map>
 
+#include "lowbit/kernels/contract.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -131,51 +131,34 @@ void einsum_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, out);
 }
 
-template <typename T, typename Acc>
-void einsum_loop(const EinsumPlan& p, const std::vector<const Array*>& in, Array& out) {
-  // Per operand, the stride each label index moves it by (0 where the operand broadcasts that
-  // label or lacks it; summed over repeats, which walks a diagonal).
-  std::vector<int> order = p.out_labels;  // loop order: output labels, then summed ones
+// The kernel's description: output labels, then summed ones; per operand, the stride each
+// label index moves it by (0 where the operand broadcasts that label or lacks it; summed over
+// repeats, which walks a diagonal).
+kernels::Contraction contraction(const EinsumPlan& p, const std::vector<const Array*>& in) {
+  std::vector<int> order = p.out_labels;
   order.insert(order.end(), p.sum_labels.begin(), p.sum_labels.end());
-  const size_t L = order.size(), n_out = p.out_labels.size();
-  std::vector<std::vector<int64_t>> stride(in.size(), std::vector<int64_t>(L, 0));
+  kernels::Contraction c;
+  c.n_out = p.out_labels.size();
+  for (int l : order) c.extent.push_back(p.size.at(l));
+  c.stride.assign(in.size(), std::vector<int64_t>(order.size(), 0));
   for (size_t o = 0; o < in.size(); ++o) {
     const auto& labels = p.operand_labels[o];
     int64_t s = 1;
     for (size_t d = labels.size(); d-- > 0;) {
       const int64_t n = in[o]->shape()[d];
-      const size_t pos = static_cast<size_t>(std::find(order.begin(), order.end(), labels[d]) - order.begin());
-      if (n != 1) stride[o][pos] += s;
+      const auto pos = static_cast<size_t>(std::find(order.begin(), order.end(), labels[d]) - order.begin());
+      if (n != 1) c.stride[o][pos] += s;
       s *= n;
     }
   }
-  std::vector<int64_t> extent(L);
-  for (size_t k = 0; k < L; ++k) extent[k] = p.size.at(order[k]);
-  int64_t sum_count = 1;
-  for (size_t k = n_out; k < L; ++k) sum_count *= extent[k];
-  std::vector<int64_t> idx(L, 0);
-  T* y = out.data<T>();
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    Acc acc = 0;
-    for (int64_t s = 0; s < sum_count; ++s) {
-      Acc prod = 1;
-      for (size_t o = 0; o < in.size(); ++o) {
-        int64_t off = 0;
-        for (size_t k = 0; k < L; ++k) off += idx[k] * stride[o][k];
-        prod *= static_cast<Acc>(in[o]->data<T>()[off]);
-      }
-      acc += prod;
-      for (size_t k = L; k-- > n_out;) {  // next summed index
-        if (++idx[k] < extent[k]) break;
-        idx[k] = 0;
-      }
-    }
-    y[i] = static_cast<T>(acc);
-    for (size_t k = n_out; k-- > 0;) {  // next output index
-      if (++idx[k] < extent[k]) break;
-      idx[k] = 0;
-    }
-  }
+  return c;
+}
+
+template <typename T>
+void einsum_typed(const EinsumPlan& p, const std::vector<const Array*>& in, Array& out) {
+  std::vector<const T*> ptrs;
+  for (const Array* a : in) ptrs.push_back(a->data<T>());
+  kernels::contract<T>(contraction(p, in), ptrs, out.data<T>());
 }
 
 void einsum_run(RunCtx& ctx) {
@@ -188,10 +171,10 @@ void einsum_run(RunCtx& ctx) {
   const EinsumPlan p = plan_einsum(infer_ctx_for(ctx), shapes);
   Array& out = *ctx.out[0];
   switch (out.type()) {
-    case ElemType::f32: return einsum_loop<float, double>(p, in, out);
-    case ElemType::f64: return einsum_loop<double, double>(p, in, out);
-    case ElemType::i32: return einsum_loop<int32_t, int64_t>(p, in, out);
-    default: return einsum_loop<int64_t, int64_t>(p, in, out);
+    case ElemType::f32: return einsum_typed<float>(p, in, out);
+    case ElemType::f64: return einsum_typed<double>(p, in, out);
+    case ElemType::i32: return einsum_typed<int32_t>(p, in, out);
+    default: return einsum_typed<int64_t>(p, in, out);
   }
 }
 
