@@ -62,7 +62,7 @@ void binary_matches_reference(uint32_t seed) {
       std::vector<T> fast(static_cast<size_t>(numel(s.y)), T{7}), want(fast);
       binary<T>(op, a.data(), s.a, b.data(), s.b, fast.data(), s.y);
       ref::binary<T>(op, a.data(), s.a, b.data(), s.b, want.data(), s.y);
-      ASSERT_EQ(std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0) << "op " << static_cast<int>(op);
+      ASSERT_EQ(fast.empty() ? 0 : std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0) << "op " << static_cast<int>(op);
     }
     for (Compare op : {Compare::eq, Compare::lt, Compare::gt, Compare::le, Compare::ge, Compare::logical_xor}) {
       const auto n = static_cast<size_t>(numel(s.y));
@@ -74,7 +74,7 @@ void binary_matches_reference(uint32_t seed) {
     std::vector<T> fast(static_cast<size_t>(numel(s.y))), want(fast.size());
     pow<T, T>(a.data(), s.a, b.data(), s.b, fast.data(), s.y);
     ref::pow<T, T>(a.data(), s.a, b.data(), s.b, want.data(), s.y);
-    ASSERT_EQ(std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0) << "pow";
+    ASSERT_EQ(fast.empty() ? 0 : std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0) << "pow";
   }
 }
 

@@ -59,7 +59,7 @@ void fast_matches_reference(uint32_t seed) {
         ADD_FAILURE() << "element " << i << " fast " << double(fast[i]) << " ref " << double(want[i]) << (touch_leading ? " (leading axes resized)" : "");
         break;
       }
-    ASSERT_EQ(std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0)
+    ASSERT_EQ(fast.empty() ? 0 : std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0)
         << "trial " << trial << " rank " << rank << " mode " << static_cast<int>(mode) << " coords "
         << static_cast<int>(coord);
   }
