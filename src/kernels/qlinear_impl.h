@@ -22,6 +22,17 @@ void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64
 // Implicit GEMM (qgemm_taps_requant_* of qlinear.h); C % 4 == 0, w packed with K = taps·C.
 void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
                         const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
+// N <= 16 columns, K % 16 == 0 (qgemm_n16_avx512vnni.cc): K in the register lanes, four
+// multiply-adds per activation load; panels of 16 k × 16 columns (256 bytes), zero-padded.
+int64_t qgemm_n16_panel_bytes(int64_t K);
+void qgemm_n16_pack(int64_t N, int64_t K, const int8_t* w, void* panels);
+void qgemm_n16_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, int32_t* c,
+                    int64_t ldc);
+void qgemm_n16_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
+                       void* y, int64_t ldy, bool out_signed);
+// Implicit GEMM: C % 16 == 0, w packed with K = taps·C.
+void qgemm_n16_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
+                            const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
 // W4A8: the same products with int4 weights (codes in [-8, 7]) two per byte, 64-byte blocks of
 // 16 columns × two groups of four k (low nibbles the first group), the four panels of each
 // 64-column group interleaved. unpack = false: nibbles widened in registers on every row block
