@@ -41,7 +41,7 @@ class QgemmNarrow : public ::testing::Test {
 TEST_F(QgemmNarrow, PlainProductsMatchReference) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> ud(0, 255), sd(-128, 127);
-  for (int64_t K : {16, 32, 48, 160})
+  for (int64_t K : {128, 144, 160, 576})
     for (int64_t N : {1, 4, 5, 15, 16})
       for (int64_t M : {1, 2, 5, 6, 7, 12, 13, 48, 49, 100})
         for (bool extreme : {false, true}) {
@@ -77,13 +77,14 @@ TEST_F(QgemmNarrow, PlainProductsMatchReference) {
         }
 }
 
-// Shapes outside the kernel's domain keep the 16-column-panel kernel (same sums, tested in
+// Shapes outside the kernel's domain (N > 16, K not whole 16s, K < 128) keep the 16-column-panel kernel (same sums, tested in
 // qlinear_test.cc).
 TEST_F(QgemmNarrow, OtherShapesKeepThePanelKernel) {
-  std::vector<int8_t> w(17 * 64, 1);
-  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(17, 64, w.data()))), "avx512vnni u8s8");
-  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(16, 40, w.data()))), "avx512vnni u8s8");
-  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(16, 48, w.data()))), kNarrow);
+  std::vector<int8_t> w(17 * 144, 1);
+  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(17, 144, w.data()))), "avx512vnni u8s8");
+  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(16, 136, w.data()))), "avx512vnni u8s8");
+  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(16, 112, w.data()))), "avx512vnni u8s8");
+  EXPECT_EQ(std::string(qgemm_kernel_name(8, qgemm_pack_w(16, 128, w.data()))), kNarrow);
 }
 
 // Implicit GEMM: 3×3 taps over a padded channels-last image, C a multiple of 16; the last row
