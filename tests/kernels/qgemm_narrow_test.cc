@@ -55,7 +55,9 @@ TEST_F(QgemmNarrow, PlainProductsMatchReference) {
           ASSERT_EQ(std::string(qgemm_kernel_name(M, pw)), kNarrow) << "N=" << N << " K=" << K;
           std::vector<int32_t> want(static_cast<size_t>(M * N)), got(want.size(), -1);
           ref::qgemm_u8s8(M, N, K, a.get(), lda, w.data(), K, want.data(), N);
-          if (extreme) ASSERT_EQ(want[0], -255 * 128 * K);
+          if (extreme) {
+            ASSERT_EQ(want[0], -255 * 128 * K);
+          }
           qgemm_u8s8(M, a.get(), lda, pw, got.data(), N);
           ASSERT_EQ(got, want) << "M=" << M << " N=" << N << " K=" << K;
           std::vector<int32_t> corr(static_cast<size_t>(N));
