@@ -40,6 +40,7 @@ struct Rows {
   int64_t cols = 0;              // N <= 16
   const Requant* rq = nullptr;   // fused requantization (c holds codes, ldc in bytes)
   bool out_signed = false;
+  bool unclamped = false;  // the ±1e9 clamp cannot act (requant_clamp_free)
 };
 
 // The sixteen column sums of a row from its four accumulators (see the top of the file).
@@ -91,7 +92,7 @@ void micro(const Rows& g, const uint8_t* a, const int8_t* bp, void* c) {
   auto* y = static_cast<int8_t*>(c);
   LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
     __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(column_sums(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), corr)), scale);
-    x = _mm512_min_ps(_mm512_max_ps(x, nlim), lim);
+    if (!g.unclamped) x = _mm512_min_ps(_mm512_max_ps(x, nlim), lim);
     const __m512i r = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(x), zp), hi), lo);
     _mm512_mask_cvtepi32_storeu_epi8(y + i * g.ldc, k, r);
   }
@@ -111,6 +112,7 @@ void run(int64_t M, int64_t N, const uint8_t* a, const void* panels, void* c, co
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(chunk * 16 * proto.taps * proto.K16 * 16, 1));
   Rows g = proto;
   g.cols = N;
+  g.unclamped = requant_clamp_free(proto.rq, N, proto.taps * proto.K16 * 16);
   const auto* bp = static_cast<const int8_t*>(panels);
   parallel_for(chunks, grain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {

@@ -12,6 +12,8 @@ void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
 }  // namespace lowbit::kernels::avx512
 
 namespace lowbit::kernels::avx512vnni {
+// Whether a requantized product of K-term sums can skip the ±1e9 clamp (qgemm_avx512vnni.cc).
+bool requant_clamp_free(const Requant* rq, int64_t N, int64_t K);
 // Panels of 16 columns × groups of four k (64 bytes per group), int8 as is, zero-padded.
 int64_t qgemm_panel_bytes(int64_t N, int64_t K);
 void qgemm_pack(int64_t N, int64_t K, const int8_t* w, void* panels);
