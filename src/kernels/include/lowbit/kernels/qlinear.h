@@ -25,6 +25,7 @@ struct QgemmPackedW {
   std::shared_ptr<const int32_t> colsum;  // Σ_k w[n, k]
   std::shared_ptr<const void> panels;     // VNNI panels of `bits`-bit weights; null when packed on another path
   std::shared_ptr<const void> panels8;    // bits 4, if asked for: VNNI int8 panels of the same codes (products of many rows)
+  std::shared_ptr<const void> panels16;   // bits 8, N <= 16, K % 16 == 0: VNNI panels with K in the lanes
 };
 QgemmPackedW qgemm_pack_w(int64_t N, int64_t K, const int8_t* w);
 // W4A8: w holds int8 codes that all lie in [-8, 7] (the caller checks: qgemm_fits_int4); they
