@@ -10,6 +10,10 @@
 // output one column built (three loads, three widenings, a shift, an or) and six `vpdpwssd`.
 // Codes 0..255 and weights −128..127 fit int16, products and sums are exact integers, so the
 // int32 sums and the requantization (the reference's, lane for lane) give the reference's bytes.
+// GCC 12 reports the _mm512_undefined_* vectors inside its own widening intrinsics as
+// maybe-uninitialized (as in the other AVX-512 kernel files).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
 #include <algorithm>
