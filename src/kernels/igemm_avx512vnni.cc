@@ -377,6 +377,68 @@ void scatter_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t 
   }
 }
 
+// Single-tile tile_clamp / wrap products (one tile over all of K: the backward GEMMs' default)
+// with the scatter epilogue in the microkernel: each row's clamped lanes go from registers to
+// out through scatter_block's arithmetic, with no int32 block in memory and no wide lanes.
+// Blocks run in scatter_block's order (run_scatter_fused: column blocks ascending, rows
+// ascending; here a row's vectors ascending), so every out element gets the same fp32 sums.
+template <int MR, int NR>
+struct TiledScatter {
+  static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, const detail::IgemmOut& out,
+                  int64_t n0, int64_t cols) {
+    __m512i acc[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      const __m512i c = _mm512_set1_epi32(g.rs[m + i]);  // one tile: rs is [M][1]
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
+    }
+    for (int64_t kq = 0; kq < g.K4; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
+    }
+    constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+    const IgemmScatter& sc = *out.scatter;
+    float* const cf = out.cf;
+    const __m128i shift = _mm_cvtsi32_si128(g.shift);
+    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
+    const __m512 alpha = _mm512_set1_ps(sc.alpha);
+    const __mmask16 last = static_cast<__mmask16>(cols % 16 == 0 ? 0xFFFFu : (1u << (cols % 16)) - 1);
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      float* const row = cf + (sc.offset[m + i] + n0);  // column n0 + c lands at row[c]
+      const uint64_t* mask = sc.mask[m + i];
+      // n0 is a multiple of kIgemmScatterCols = 32: the block's mask bits lie in one word.
+      const uint64_t bits = mask != nullptr ? mask[n0 / 64] >> (n0 % 64) : ~uint64_t{0};
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+        const __mmask16 live = static_cast<__mmask16>((j + 1 == NR ? last : 0xFFFFu) & (bits >> (16 * j)));
+        if (live == 0) continue;
+        const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
+                                 : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
+        const __m512 f = _mm512_mul_round_ps(_mm512_cvtepi32_ps(v), alpha, kCur);
+        _mm512_mask_storeu_ps(row + 16 * j, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, row + 16 * j), f, kCur));
+      }
+    }
+  }
+};
+
+// The scatter-add of a single-tile tiled product through TiledScatter, on the calling thread.
+// 12 rows × 2 panels: 24 lanes of accumulators, no wide lanes to keep beside them.
+void run_scatter_fused(int64_t M, int64_t N, const Args& g, const int8_t* A, const uint8_t* bp,
+                       const detail::IgemmOut& out) {
+  constexpr int kMr = 12, kNr = 2;
+  static_assert(kNr * 16 == kIgemmScatterCols, "scatter column blocks");
+  static constexpr auto table = table_of<TiledScatter, kMr>(std::make_integer_sequence<int, kNr>());
+  for (int64_t n0 = 0; n0 < N; n0 += kIgemmScatterCols) {
+    const int64_t cols = std::min(kIgemmScatterCols, N - n0);
+    const int nr = static_cast<int>((cols + 15) / 16);
+    const uint8_t* b = bp + (n0 / 16) * g.pstride;
+    for (int64_t m = 0; m < M; m += kMr) {
+      const int mr = static_cast<int>(std::min<int64_t>(kMr, M - m));
+      table[nr - 1][mr - 1](g, m, A + m * g.lda, b, out, n0, cols);
+    }
+  }
+}
+
 // Packs B into panels of 32 columns of int16, one register per k.
 void pack_b_i16(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int16_t* bp) {
   const int64_t panels = (N + 31) / 32;
@@ -500,6 +562,7 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   // and than all of K) rounded to whole tiles.
   constexpr int64_t kBlock = 256;
   if (tiled) {
+    if (out.scatter && g.tiles == 1) return run_scatter_fused(M, N, g, A, bp, out);
     const int64_t kblock = g.tq < g.K4 ? std::max<int64_t>(1, kBlock / g.tq) * g.tq : 0;
     return run_blocks<kMrTiled, kNrTiled>(M, N, 16, tiled_table, g, A, bp, out, kblock, nullptr);
   }
