@@ -88,34 +88,117 @@ struct Exact {
 // start from -128·Σ_tile a (rs holds it per row and tile), so they end on the exact tile sum:
 // the clamp bounds and the wrap shift are loop constants and no correction is left for the end.
 template <int MR, int NR>
+inline void tiled_sum(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, __m512i (&wide)[MR][NR]) {
+  const __m128i shift = _mm_cvtsi32_si128(g.shift);
+  const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
+  for (int64_t t = g.kq0 / g.tq; t * g.tq < g.kq1; ++t) {
+    __m512i acc[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      const __m512i c = _mm512_set1_epi32(g.rs[(m + i) * g.tiles + t]);
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
+    }
+    const int64_t k1 = std::min(g.kq1, (t + 1) * g.tq);
+    for (int64_t kq = t * g.tq; kq < k1; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
+    }
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+        const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
+                                 : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
+        wide[i][j] = _mm512_add_epi32(wide[i][j], v);
+      }
+  }
+}
+
+template <int MR, int NR>
 struct Tiled {
   static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, int32_t* out) {
     __m512i wide[MR][NR];
     start<MR, NR>(wide, g, out);
-    const __m128i shift = _mm_cvtsi32_si128(g.shift);
-    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
-    for (int64_t t = g.kq0 / g.tq; t * g.tq < g.kq1; ++t) {
-      __m512i acc[MR][NR];
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
-        const __m512i c = _mm512_set1_epi32(g.rs[(m + i) * g.tiles + t]);
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
-      }
-      const int64_t k1 = std::min(g.kq1, (t + 1) * g.tq);
-      for (int64_t kq = t * g.tq; kq < k1; ++kq) {
-        __m512i b[NR];
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
-        LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
-          LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
-      }
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-          const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
-                                   : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
-          wide[i][j] = _mm512_add_epi32(wide[i][j], v);
-        }
-    }
+    tiled_sum<MR, NR>(g, m, a, bp, wide);
     LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
       LOWBIT_UNROLL for (int j = 0; j < NR; ++j) _mm512_storeu_si512(out + i * NR * 16 + j * 16, wide[i][j]);
+  }
+};
+
+// Final sums v[i][j] of row m + i, columns n0 + 16j.. (cols in the block) written straight from
+// registers with store_block's or scatter_block's fp32 arithmetic, in their order.
+template <int MR, int NR>
+inline void write_f32(const __m512i (&v)[MR][NR], const detail::IgemmOut& out, int64_t m, int64_t n0, int64_t cols) {
+  constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  const __mmask16 last = static_cast<__mmask16>(cols % 16 == 0 ? 0xFFFFu : (1u << (cols % 16)) - 1);
+  if (out.scatter) {
+    const IgemmScatter& sc = *out.scatter;
+    const __m512 alpha = _mm512_set1_ps(sc.alpha);
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      float* const row = out.cf + (sc.offset[m + i] + n0);  // column n0 + c lands at row[c]
+      const uint64_t* mask = sc.mask[m + i];
+      // n0 is a multiple of kIgemmScatterCols = 32: the block's mask bits lie in one word.
+      const uint64_t bits = mask != nullptr ? mask[n0 / 64] >> (n0 % 64) : ~uint64_t{0};
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+        const __mmask16 live = static_cast<__mmask16>((j + 1 == NR ? last : 0xFFFFu) & (bits >> (16 * j)));
+        if (live == 0) continue;
+        const __m512 f = _mm512_mul_round_ps(_mm512_cvtepi32_ps(v[i][j]), alpha, kCur);
+        _mm512_mask_storeu_ps(row + 16 * j, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, row + 16 * j), f, kCur));
+      }
+    }
+    return;
+  }
+  const __m512 alpha = _mm512_set1_ps(out.ep.alpha);
+  const float* cs = out.ep.col_scale ? out.ep.col_scale + n0 : nullptr;
+  const float* bias = out.ep.bias ? out.ep.bias + n0 : nullptr;
+  LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+    float* const dst = out.cf + (m + i) * out.ldc + n0;
+    LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+      const __mmask16 live = j + 1 == NR ? last : static_cast<__mmask16>(0xFFFFu);
+      __m512 f = _mm512_mul_round_ps(_mm512_cvtepi32_ps(v[i][j]), alpha, kCur);
+      if (cs) f = _mm512_mul_round_ps(f, _mm512_maskz_loadu_ps(live, cs + 16 * j), kCur);
+      if (bias) f = _mm512_add_round_ps(f, _mm512_maskz_loadu_ps(live, bias + 16 * j), kCur);
+      _mm512_mask_storeu_ps(dst + 16 * j, live, f);
+    }
+  }
+}
+
+// tile_clamp / wrap over all of K in one call, written by write_f32 (no int32 block in memory).
+template <int MR, int NR>
+struct TiledF32 {
+  static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, const detail::IgemmOut& out,
+                  int64_t n0, int64_t cols) {
+    __m512i wide[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) wide[i][j] = _mm512_setzero_si512();
+    tiled_sum<MR, NR>(g, m, a, bp, wide);
+    write_f32<MR, NR>(wide, out, m, n0, cols);
+  }
+};
+
+// TiledF32 for one tile over all of K (the backward GEMMs' default): the tile's lanes are the
+// result, so no wide lanes are kept and twice the rows fit in registers.
+template <int MR, int NR>
+struct OneTileF32 {
+  static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, const detail::IgemmOut& out,
+                  int64_t n0, int64_t cols) {
+    __m512i acc[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      const __m512i c = _mm512_set1_epi32(g.rs[m + i]);  // one tile: rs is [M][1]
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
+    }
+    for (int64_t kq = 0; kq < g.K4; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
+    }
+    const __m128i shift = _mm_cvtsi32_si128(g.shift);
+    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j)
+        acc[i][j] = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
+                           : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
+    write_f32<MR, NR>(acc, out, m, n0, cols);
   }
 };
 
@@ -377,68 +460,6 @@ void scatter_block(const detail::IgemmOut& out, int64_t m0, int64_t n0, int64_t 
   }
 }
 
-// Single-tile tile_clamp / wrap products (one tile over all of K: the backward GEMMs' default)
-// with the scatter epilogue in the microkernel: each row's clamped lanes go from registers to
-// out through scatter_block's arithmetic, with no int32 block in memory and no wide lanes.
-// Blocks run in scatter_block's order (run_scatter_fused: column blocks ascending, rows
-// ascending; here a row's vectors ascending), so every out element gets the same fp32 sums.
-template <int MR, int NR>
-struct TiledScatter {
-  static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, const detail::IgemmOut& out,
-                  int64_t n0, int64_t cols) {
-    __m512i acc[MR][NR];
-    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
-      const __m512i c = _mm512_set1_epi32(g.rs[m + i]);  // one tile: rs is [M][1]
-      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
-    }
-    for (int64_t kq = 0; kq < g.K4; ++kq) {
-      __m512i b[NR];
-      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
-    }
-    constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
-    const IgemmScatter& sc = *out.scatter;
-    float* const cf = out.cf;
-    const __m128i shift = _mm_cvtsi32_si128(g.shift);
-    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
-    const __m512 alpha = _mm512_set1_ps(sc.alpha);
-    const __mmask16 last = static_cast<__mmask16>(cols % 16 == 0 ? 0xFFFFu : (1u << (cols % 16)) - 1);
-    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
-      float* const row = cf + (sc.offset[m + i] + n0);  // column n0 + c lands at row[c]
-      const uint64_t* mask = sc.mask[m + i];
-      // n0 is a multiple of kIgemmScatterCols = 32: the block's mask bits lie in one word.
-      const uint64_t bits = mask != nullptr ? mask[n0 / 64] >> (n0 % 64) : ~uint64_t{0};
-      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-        const __mmask16 live = static_cast<__mmask16>((j + 1 == NR ? last : 0xFFFFu) & (bits >> (16 * j)));
-        if (live == 0) continue;
-        const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
-                                 : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
-        const __m512 f = _mm512_mul_round_ps(_mm512_cvtepi32_ps(v), alpha, kCur);
-        _mm512_mask_storeu_ps(row + 16 * j, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, row + 16 * j), f, kCur));
-      }
-    }
-  }
-};
-
-// The scatter-add of a single-tile tiled product through TiledScatter, on the calling thread.
-// 12 rows × 2 panels: 24 lanes of accumulators, no wide lanes to keep beside them.
-void run_scatter_fused(int64_t M, int64_t N, const Args& g, const int8_t* A, const uint8_t* bp,
-                       const detail::IgemmOut& out) {
-  constexpr int kMr = 12, kNr = 2;
-  static_assert(kNr * 16 == kIgemmScatterCols, "scatter column blocks");
-  static constexpr auto table = table_of<TiledScatter, kMr>(std::make_integer_sequence<int, kNr>());
-  for (int64_t n0 = 0; n0 < N; n0 += kIgemmScatterCols) {
-    const int64_t cols = std::min(kIgemmScatterCols, N - n0);
-    const int nr = static_cast<int>((cols + 15) / 16);
-    const uint8_t* b = bp + (n0 / 16) * g.pstride;
-    for (int64_t m = 0; m < M; m += kMr) {
-      const int mr = static_cast<int>(std::min<int64_t>(kMr, M - m));
-      table[nr - 1][mr - 1](g, m, A + m * g.lda, b, out, n0, cols);
-    }
-  }
-}
-
 // Packs B into panels of 32 columns of int16, one register per k.
 void pack_b_i16(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int16_t* bp) {
   const int64_t panels = (N + 31) / 32;
@@ -487,6 +508,33 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
         scatter_block(out, m0, n0, m_end - m0, cols, buf, ldt);
       } else {
         store_block(out, m0, n0, m_end - m0, cols, buf, ldt);
+      }
+    }
+  };
+  if (out.scatter) return items(0, groups * chunks);
+  parallel_for(groups * chunks, 1, items);
+}
+
+
+// run_blocks for fp32 output with all of K in one block: the kernels (TiledF32, OneTileF32)
+// write their blocks themselves; same work items, same order.
+template <int MR, int NR, typename Table>
+void run_fused(int64_t M, int64_t N, const Table& table, Args g, const int8_t* A, const uint8_t* bp,
+               const detail::IgemmOut& out) {
+  static_assert(kRowChunk % MR == 0 && NR * 16 == kIgemmScatterCols, "blocks of run_blocks' items");
+  g.kq0 = 0;
+  g.kq1 = g.K4;
+  g.first = true;
+  const int64_t width = NR * 16, groups = (N + width - 1) / width, chunks = (M + kRowChunk - 1) / kRowChunk;
+  const auto items = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * kRowChunk, m_end = std::min(M, m0 + kRowChunk);
+      const int64_t cols = std::min(width, N - n0);
+      const int nr = static_cast<int>((cols + 15) / 16);
+      const uint8_t* b = bp + (n0 / 16) * g.pstride;
+      for (int64_t m = m0; m < m_end; m += MR) {
+        const int mr = static_cast<int>(std::min<int64_t>(MR, m_end - m));
+        table[nr - 1][mr - 1](g, m, A + m * g.lda, b, out, n0, cols);
       }
     }
   };
@@ -552,8 +600,9 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   row_sums(M, K, A, g.lda, g.tq, g.tiles, rs.get(), corr.get());
   g.rs = rs.get();
   g.pstride = g.K4 * 64;
-  // Register blocks: 12×2 (24 accumulators) exact, 6×2 (12 + 12 wide lanes) tiled. 8×3, 6×4 and
-  // 4×3 measured the same or up to 8 % slower on Zen 4 (1024³ and 128×512×784, one thread).
+  // Register blocks: 12×2 (24 accumulators) exact, 6×2 (12 + 12 wide lanes) tiled, 12×2 for one
+  // tile written from registers (no wide lanes). 8×3, 6×4 and 4×3 measured the same or up to 8 %
+  // slower on Zen 4 (1024³ and 128×512×784, one thread).
   constexpr int kNr = 2, kMrExact = 12, kNrTiled = 2, kMrTiled = 6;
   static_assert(kNr * 16 == kIgemmScatterCols && kNrTiled * 16 == kIgemmScatterCols, "scatter column blocks");
   static constexpr auto exact_table = table_of<Exact, kMrExact>(std::make_integer_sequence<int, kNr>());
@@ -562,8 +611,13 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   // and than all of K) rounded to whole tiles.
   constexpr int64_t kBlock = 256;
   if (tiled) {
-    if (out.scatter && g.tiles == 1) return run_scatter_fused(M, N, g, A, bp, out);
     const int64_t kblock = g.tq < g.K4 ? std::max<int64_t>(1, kBlock / g.tq) * g.tq : 0;
+    if (out.cf != nullptr && (kblock == 0 || kblock >= g.K4)) {  // fp32 from registers
+      static constexpr auto one_table = table_of<OneTileF32, 2 * kMrTiled>(std::make_integer_sequence<int, kNrTiled>());
+      static constexpr auto f32_table = table_of<TiledF32, kMrTiled>(std::make_integer_sequence<int, kNrTiled>());
+      if (g.tiles == 1) return run_fused<2 * kMrTiled, kNrTiled>(M, N, one_table, g, A, bp, out);
+      return run_fused<kMrTiled, kNrTiled>(M, N, f32_table, g, A, bp, out);
+    }
     return run_blocks<kMrTiled, kNrTiled>(M, N, 16, tiled_table, g, A, bp, out, kblock, nullptr);
   }
   run_blocks<kMrExact, kNr>(M, N, 16, exact_table, g, A, bp, out, kBlock, corr.get());
