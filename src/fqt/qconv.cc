@@ -184,15 +184,30 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
-  const TapMasks taps = col2im_fusable(g) ? tap_masks(g) : TapMasks{};
+  const bool same_size = col2im_fusable(g);
+  const TapMasks taps = same_size ? tap_masks(g) : TapMasks{};
+  // Same-size convs: im2col's row c·RS + t is the sample's channel c shifted by the tap's delta
+  // under its mask, so the GEMM packs its columns straight from the sample (no im2col written).
+  std::vector<int64_t> row_offset;
+  std::vector<const uint64_t*> row_mask;
+  const int64_t RS = g.R() * g.S();
+  for (int64_t k = 0; same_size && k < CRS; ++k) {
+    row_offset.push_back(k / RS * g.H() * g.W() + taps.delta[static_cast<size_t>(k % RS)]);
+    row_mask.push_back(taps.mask[static_cast<size_t>(k % RS)].data());
+  }
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
-    Tensor rows = Tensor::empty({CRS, L}, DType::i8);
+    Tensor rows = same_size ? Tensor() : Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
-      im2col(g, col2im_fusable(g) ? &taps : nullptr, xq.codes.data<int8_t>() + n * CHW, rows.data<int8_t>());
+      const int8_t* xn = xq.codes.data<int8_t>() + n * CHW;
       float* yn = y.data<float>() + n * g.K * L;
       // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight
-      // from the rows, the output in NCHW order (no transposes).
-      int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
+      // from the rows (or the sample), the output in NCHW order (no transposes).
+      if (same_size) {
+        int_matmul_shifted(wq, {xn, row_offset.data(), row_mask.data()}, L, xq.scale(), cfg.forward, 1.0f, yn, L);
+      } else {
+        im2col(g, nullptr, xn, rows.data<int8_t>());
+        int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
+      }
       if (bc.defined())
         for (int64_t k = 0; k < g.K; ++k)
           for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bias_p[k];

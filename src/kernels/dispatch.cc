@@ -181,6 +181,27 @@ void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* B
   igemm_any(M, N, K, A, IntOperand{b.data(), K, false}, spec, out);
 }
 
+void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const ShiftedRows& Bt, const AccSpec& spec,
+                       const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc) && avx512vnni::packed_layout(acc) == 1) {
+    detail::IgemmOut out;
+    out.cf = C;
+    out.ldc = ldc;
+    out.ep = ep;
+    std::vector<int8_t> abuf;
+    int64_t lda = 0;
+    const int8_t* a = as_int8(A, M, K, abuf, &lda);
+    const auto bytes = static_cast<size_t>((avx512vnni::packed_b_bytes(N, K, 1) + 63) / 64 * 64);
+    std::unique_ptr<void, void (*)(void*)> panels(std::aligned_alloc(64, bytes), std::free);
+    avx512vnni::pack_b_shifted(N, K, Bt, panels.get());
+    return avx512vnni::igemm_packed(M, N, K, a, lda, panels.get(), acc, out);
+  }
+  const std::vector<int8_t> rows = ref::shifted_rows(N, K, Bt);  // every other path: the rows written out
+  igemm_f32_bt(M, N, K, A, rows.data(), N, spec, ep, C, ldc);
+}
+
 void igemm_scatter_add_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& spec,
                               const IgemmScatter& scatter, float* out) {
   const int64_t N = B.n, K = B.k;

@@ -315,10 +315,11 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
 
 // pack_b_u8's panels from B given K-major (Bt: K×N): per group of four k and 64 columns, the
 // four rows' bytes interleaved into one word per column (bytes, then 16-bit pairs, within
-// 128-bit lanes), then the lanes regrouped so that panel j gets columns 16j..16j+15. Masked
-// loads read nothing beyond N or K; those bytes stay 0 (pack_b_u8's padding), the rest are
-// flipped to u8.
-void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const int8_t* Bt, int64_t ldbt, uint8_t* bp) {
+// 128-bit lanes), then the lanes regrouped so that panel j gets columns 16j..16j+15.
+// row(k, c0, live) gives row k's 64 bytes from column c0, zero outside `live` (beyond N). Rows
+// past K stay 0 (pack_b_u8's padding); the rest are flipped to u8.
+template <typename Row>
+void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const Row& row, uint8_t* bp) {
   const int64_t panels = (N + 15) / 16;
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t c0 = 0; c0 < N; c0 += 64) {
@@ -329,8 +330,7 @@ void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const int8_t* Bt, int64_
       __m512i r[4];
       LOWBIT_UNROLL for (int i = 0; i < 4; ++i) {
         const int64_t k = 4 * kq + i;
-        const __mmask64 m = k < K ? live : 0;
-        r[i] = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, Bt + (k < K ? k : 0) * ldbt + c0), flip));
+        r[i] = k < K ? _mm512_maskz_mov_epi8(live, _mm512_xor_si512(row(k, c0, live), flip)) : _mm512_setzero_si512();
       }
       const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
       const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
@@ -562,7 +562,19 @@ void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void
 }
 
 void pack_b_kmajor(int64_t N, int64_t K, const int8_t* Bt, int64_t ldbt, void* dst) {
-  pack_b_u8_kmajor(N, K, (K + 3) / 4, Bt, ldbt, static_cast<uint8_t*>(dst));
+  const auto row = [&](int64_t k, int64_t c0, __mmask64 live) { return _mm512_maskz_loadu_epi8(live, Bt + k * ldbt + c0); };
+  pack_b_u8_kmajor(N, K, (K + 3) / 4, row, static_cast<uint8_t*>(dst));
+}
+
+// An im2col's rows straight from the sample: one masked load per row and 64 columns, whose
+// mask is the row's position mask word itself (c0 is a multiple of 64), so that lanes off the
+// image read nothing and hold code 0.
+void pack_b_shifted(int64_t N, int64_t K, const ShiftedRows& Bt, void* dst) {
+  const auto row = [&](int64_t k, int64_t c0, __mmask64 live) {
+    const __mmask64 on = live & static_cast<__mmask64>(Bt.mask[k][c0 / 64]);
+    return _mm512_maskz_loadu_epi8(on, Bt.x + (Bt.offset[k] + c0));
+  };
+  pack_b_u8_kmajor(N, K, (K + 3) / 4, row, static_cast<uint8_t*>(dst));
 }
 
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* packed, const AccSpec& acc,

@@ -75,6 +75,18 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
 void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
                   const IgemmEpilogue& ep, float* C, int64_t ldc);
 
+// K-major rows that are shifted views of one buffer (an im2col's rows, never written out):
+// element (k, n) is x[offset[k] + n] where bit n % 64 of mask[k][n / 64] is set, else 0; only
+// those elements are read. mask[k] holds ⌈N/64⌉ words.
+struct ShiftedRows {
+  const int8_t* x = nullptr;
+  const int64_t* offset = nullptr;        // [K]
+  const uint64_t* const* mask = nullptr;  // [K]
+};
+// igemm_f32_bt with Bt given as shifted rows, bit for bit.
+void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const ShiftedRows& Bt, const AccSpec& acc,
+                       const IgemmEpilogue& ep, float* C, int64_t ldc);
+
 // Scatter-add output: col2im fused into the GEMM epilogue. Element (m, n) of the product becomes
 // v = float(acc)·alpha (one fp32 rounding, IgemmEpilogue with alpha only) and is added, out[i] =
 // out[i] + v, to i = offset[m] + n when bit n % 64 of mask[m][n / 64] is set (mask[m]: ⌈N/64⌉
