@@ -298,6 +298,12 @@ int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx
   for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_i32(s.cols, y + r * ldy));
   return m;
 }
+int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy) {
+  if (s.axis == 1 && s.h <= 16 && use_avx512(s)) return avx512::fwht_shifted_i8_i32_max_abs(s, x, y, ldy);
+  std::vector<int8_t> rows(static_cast<size_t>(s.rows * s.cols));  // every other path: the rows written out
+  for (int64_t r = 0; r < s.rows; ++r) shifted_copy_i8(s.cols, x.x + x.offset[r], 0, x.mask[r], rows.data() + r * s.cols);
+  return fwht_i8_i32_max_abs(s, rows.data(), s.cols, y, ldy);
+}
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (s.axis == 1 && use_avx512(s)) return avx512::fwht_f32_max_abs(s, x, ldx, y, ldy);
   fwht_f32(s, x, ldx, y, ldy);

@@ -277,6 +277,32 @@ void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y,
 int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy) {
   return static_cast<int32_t>(std::min<uint32_t>(fwht_rows_max<I32>(s, x, ldx, y, ldy), 0x7FFFFFFFu));  // |INT32_MIN| saturates
 }
+// Blocks of h <= 16 lie inside one vector: each row's 16 values at a time come from one masked
+// load of its shifted view (mask word bits as the load mask: lanes off the image read nothing
+// and hold 0), widened, transformed in registers, stored and folded into the maximum.
+int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy) {
+  std::atomic<uint32_t> total{0};
+  parallel_for(s.rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(s.cols, 1)), [&](int64_t b, int64_t e) {
+    __m512i mx = _mm512_setzero_si512();
+    for (int64_t r = b; r < e; ++r) {
+      const int8_t* src = x.x + x.offset[r];
+      const uint64_t* mask = x.mask[r];
+      int32_t* dst = y + r * ldy;
+      for (int64_t c = 0; c < s.cols; c += 16) {
+        const __mmask16 live = s.cols - c >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (s.cols - c)) - 1);
+        const auto on = static_cast<__mmask16>(live & (mask[c / 64] >> (c % 64)));
+        const __m512i v = inreg<I32>(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(on, src + c)), s.h);
+        _mm512_mask_storeu_epi32(dst + c, live, v);
+        mx = fold_abs(mx, v);
+      }
+    }
+    const uint32_t m = _mm512_reduce_max_epu32(mx);
+    uint32_t seen = total.load(std::memory_order_relaxed);
+    while (m > seen && !total.compare_exchange_weak(seen, m, std::memory_order_relaxed)) {
+    }
+  });
+  return static_cast<int32_t>(std::min<uint32_t>(total.load(), 0x7FFFFFFFu));
+}
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
   const uint32_t m = fwht_rows_max<F32>(s, x, ldx, y, ldy);
   float f;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "lowbit/kernels/transpose.h"
+
 namespace lowbit::kernels {
 
 // How an output element's sum over k is accumulated. The k range is cut into tiles of width
@@ -75,15 +77,7 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
 void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
                   const IgemmEpilogue& ep, float* C, int64_t ldc);
 
-// K-major rows that are shifted views of one buffer (an im2col's rows, never written out):
-// element (k, n) is x[offset[k] + n] where bit n % 64 of mask[k][n / 64] is set, else 0; only
-// those elements are read. mask[k] holds ⌈N/64⌉ words.
-struct ShiftedRows {
-  const int8_t* x = nullptr;
-  const int64_t* offset = nullptr;        // [K]
-  const uint64_t* const* mask = nullptr;  // [K]
-};
-// igemm_f32_bt with Bt given as shifted rows, bit for bit.
+// igemm_f32_bt with Bt (K×N) given as shifted rows (transpose.h ShiftedRows), bit for bit.
 void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const ShiftedRows& Bt, const AccSpec& acc,
                        const IgemmEpilogue& ep, float* C, int64_t ldc);
 
