@@ -77,7 +77,7 @@ void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* 
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);  // axis 1
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);  // axis 1
-int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy);  // axis 1, h <= 16
+int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy);  // axis 1, h <= 16 (dispatched: h < 16)
 
 bool quantize_supported(const QuantGrid& g);  // runs of at least 16 elements (inner >= 16)
 void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);
