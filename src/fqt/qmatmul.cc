@@ -6,6 +6,7 @@
 
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/quant.h"
+#include "lowbit/kernels/transpose.h"
 
 namespace lowbit::fqt {
 

@@ -4,6 +4,8 @@
 // need each tile's exact sum: tiles are whole groups of four and a tile's lanes start from
 // -128·Σ_tile a, so they end on the exact sum and clamp/wrap with constant bounds. `saturating` is
 // sequential in k: int16 lanes (32 columns per register), saturating add then clamp per k.
+// One file over 600 lines: the microkernels, their register epilogues and the packers share
+// Args, the register-block tables and the intrinsics helpers, all of this one ISA's flags.
 #include <immintrin.h>
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as "maybe

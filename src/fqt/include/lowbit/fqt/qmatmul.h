@@ -7,7 +7,10 @@
 #pragma once
 
 #include "lowbit/fqt/qgemm.h"
-#include "lowbit/kernels/transpose.h"
+
+namespace lowbit::kernels {
+struct ShiftedRows;  // kernels/transpose.h
+}  // namespace lowbit::kernels
 
 namespace lowbit::fqt {
 
