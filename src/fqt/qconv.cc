@@ -2,6 +2,7 @@
 // tensor; backward scales are per sample, and the batch-side transform of the weight gradient
 // runs over the L output positions of each sample; per-sample dW are summed in fp32.
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "conv_lowering.h"
@@ -39,6 +40,22 @@ void im2col(const ConvGeom& g, const TapMasks* taps, const int8_t* x, int8_t* ou
   Tensor padded = Tensor::empty({padded_bytes(g)}, DType::i8);
   im2col_rows_i8(g, x, padded.data<int8_t>(), out);
 }
+
+// A same-size conv's im2col rows as shifted views of one sample (kernels::ShiftedRows): row
+// c·RS + t is channel c shifted by tap t's delta under its mask.
+struct ImageRows {
+  const TapMasks& taps;
+  std::vector<int64_t> offset;        // [CRS], from the sample's start
+  std::vector<const uint64_t*> mask;  // [CRS]
+  ImageRows(const ConvGeom& g, const TapMasks& t) : taps(t) {
+    const int64_t RS = g.R() * g.S();
+    for (int64_t k = 0; k < patch_rows(g); ++k) {
+      offset.push_back(k / RS * g.H() * g.W() + t.delta[static_cast<size_t>(k % RS)]);
+      mask.push_back(t.mask[static_cast<size_t>(k % RS)].data());
+    }
+  }
+  kernels::ShiftedRows of(const int8_t* sample) const { return {sample, offset.data(), mask.data()}; }
+};
 
 // Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
 constexpr int64_t kDcolPieceFloats = 16384;
@@ -88,13 +105,21 @@ struct QConvNode : Node {
   // pack_small_output_channels(K): the GEMM then runs as dW_nᵀ so that its packed operand is
   // the small G_n rather than the CRS×L columns, and the batch sum is transposed once.
   // `taps`: those of a same-size conv, else null.
-  void grad_weight_sample(int64_t n, const float* gn, const TapMasks* taps, const Streams& st, float* dw_n) const {
+  // `rows`: a same-size conv's im2col rows as shifted views of the sample (ImageRows), else null.
+  void grad_weight_sample(int64_t n, const float* gn, const ImageRows* rows, const Streams& st, float* dw_n) const {
     const GemmConfig& g = ctx->cfg.grad_weight;
     const int64_t K = geo.K, L = positions(geo), CRS = patch_rows(geo);
-    QTensor xt{Tensor::empty({CRS, L}, DType::i8), x.params};
-    im2col(geo, taps, x.codes.data<int8_t>() + n * sample_size(geo), xt.codes.data<int8_t>());
+    const int8_t* xn = x.codes.data<int8_t>() + n * sample_size(geo);
     const QTensor gq = grad_operand(gn, K, L, g, {ctx->seed, st.grad_weight_g, static_cast<uint64_t>(n * K * L)});
-    const QTensor xh = transformed_operand(xt, g, {ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)});
+    const RandomKey key_x{ctx->seed, st.grad_weight_x, static_cast<uint64_t>(n * CRS * L)};
+    QTensor xh;
+    if (rows && g.hadamard) {  // H·X straight from the sample: no im2col written
+      xh = transformed_operand(rows->of(xn), CRS, L, x.scale(), g, key_x);
+    } else {
+      QTensor xt{Tensor::empty({CRS, L}, DType::i8), x.params};
+      im2col(geo, rows ? &rows->taps : nullptr, xn, xt.codes.data<int8_t>());
+      xh = transformed_operand(xt, g, key_x);
+    }
     const float inv_h = g.hadamard ? 1.0f / static_cast<float>(kernels::hadamard_block(L)) : 1.0f;
     if (!pack_small_output_channels(K)) return int_matmul(gq, xh, g, inv_h, dw_n, CRS);
     int_matmul(xh, gq, g, inv_h, dw_n, K);  // s_hx·s_g equals s_g·s_hx exactly
@@ -112,6 +137,8 @@ struct QConvNode : Node {
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
     const bool same_size = col2im_fusable(geo), fuse = want_x && same_size;
     const Col2imScatter fused = same_size ? col2im_scatter(geo) : Col2imScatter{};
+    std::optional<ImageRows> image_rows;
+    if (same_size) image_rows.emplace(geo, fused.taps);
     QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
     if (fuse) w_op = permute_rows(w_op, fused.row);
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
@@ -136,7 +163,7 @@ struct QConvNode : Node {
             std::fill(dx_n, dx_n + sample_size(geo), 0.0f);
             grad_input_sample(n, gn, w_op, fuse ? &fused : nullptr, st, dx_n);
           }
-          if (want_w) grad_weight_sample(n, gn, same_size ? &fused.taps : nullptr, st, dw_group.data<float>() + j * K * CRS);
+          if (want_w) grad_weight_sample(n, gn, image_rows ? &*image_rows : nullptr, st, dw_group.data<float>() + j * K * CRS);
         }
       });
       if (want_w) {
@@ -184,15 +211,24 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   Tensor y = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
-  const TapMasks taps = col2im_fusable(g) ? tap_masks(g) : TapMasks{};
+  const bool same_size = col2im_fusable(g);
+  const TapMasks taps = same_size ? tap_masks(g) : TapMasks{};
+  // Same-size convs: the GEMM packs its columns straight from the sample (no im2col written).
+  std::optional<ImageRows> image_rows;
+  if (same_size) image_rows.emplace(g, taps);
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
-    Tensor rows = Tensor::empty({CRS, L}, DType::i8);
+    Tensor rows = same_size ? Tensor() : Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
-      im2col(g, col2im_fusable(g) ? &taps : nullptr, xq.codes.data<int8_t>() + n * CHW, rows.data<int8_t>());
+      const int8_t* xn = xq.codes.data<int8_t>() + n * CHW;
       float* yn = y.data<float>() + n * g.K * L;
       // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight
-      // from the rows, the output in NCHW order (no transposes).
-      int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
+      // from the rows (or the sample), the output in NCHW order (no transposes).
+      if (same_size) {
+        int_matmul_shifted(wq, image_rows->of(xn), L, xq.scale(), cfg.forward, 1.0f, yn, L);
+      } else {
+        im2col(g, nullptr, xn, rows.data<int8_t>());
+        int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
+      }
       if (bc.defined())
         for (int64_t k = 0; k < g.K; ++k)
           for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bias_p[k];

@@ -112,6 +112,16 @@ void int_matmul_bt(const QTensor& A, const int8_t* Bt, int64_t N, int64_t ldbt, 
                         ep, C, ldc);
 }
 
+void int_matmul_shifted(const QTensor& A, const kernels::ShiftedRows& Bt, int64_t N, float b_scale, const GemmConfig& g,
+                        float extra, float* C, int64_t ldc) {
+  const int64_t M = A.codes.size(0), K = A.codes.size(1);
+  check_gemm(K, g);
+  kernels::IgemmEpilogue ep;
+  ep.alpha = A.scale() * b_scale * extra;  // int_matmul's alpha
+  kernels::igemm_f32_shifted(M, N, K, {A.codes.data<int8_t>(), K, false}, Bt, {g.acc.model, g.acc.bits, g.acc.tile}, ep,
+                             C, ldc);
+}
+
 void int_matmul_scatter_add(const QTensor& A, const PackedOperand& B, const GemmConfig& g, float extra,
                             const int64_t* offset, const uint64_t* const* mask, float* out) {
   const int64_t K = A.codes.size(1);

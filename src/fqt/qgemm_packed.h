@@ -32,4 +32,9 @@ void int_matmul_scatter_add(const QTensor& A, const PackedOperand& B, const Gemm
 void int_matmul_bt(const QTensor& A, const int8_t* Bt, int64_t N, int64_t ldbt, float b_scale, const GemmConfig& g,
                    float extra, float* C, int64_t ldc);
 
+// int_matmul_bt with Bt given as shifted rows of one buffer (kernels::ShiftedRows: a same-size
+// conv's im2col, never written): bit for bit int_matmul_bt on those rows.
+void int_matmul_shifted(const QTensor& A, const kernels::ShiftedRows& Bt, int64_t N, float b_scale, const GemmConfig& g,
+                        float extra, float* C, int64_t ldc);
+
 }  // namespace lowbit::fqt

@@ -6,6 +6,7 @@
 
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/quant.h"
+#include "lowbit/kernels/transpose.h"
 
 namespace lowbit::fqt {
 
@@ -22,28 +23,45 @@ QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfi
   return quantize_given_max(gh.data<float>(), rows, cols, m, g.a.bits, g.a.rounding, key);
 }
 
-QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key) {
-  if (!g.hadamard) return x;
-  const int64_t rows = x.codes.size(0), cols = x.codes.size(1);
-  Tensor acc = Tensor::empty({rows, cols}, DType::i32);
-  int32_t* a = acc.data<int32_t>();
-  // The transform returns max |H X| from registers (no second pass over the int32 matrix).
-  const int32_t m = kernels::fwht_i8_i32_max_abs({rows, cols, 1, hadamard_block_of(cols, g)}, x.codes.data<int8_t>(),
-                                                 cols, a, cols);
-  // quant::requantize(acc, x.scale(), bits, rounding, clip 1, key) with that max: codes =
-  // acc / s_int, value = code · s_int · s_x.
+namespace {
+
+// The int32 H·X (rows, cols) with its max |·| requantized to g.b (transformed_operand's codes):
+// quant::requantize(acc, x_scale, bits, rounding, clip 1, key) with that max: codes = acc /
+// s_int, value = code · s_int · s_x.
+QTensor requantize_transformed(const Tensor& acc, int32_t m, float x_scale, const GemmConfig& g, RandomKey key) {
+  const int64_t rows = acc.size(0), cols = acc.size(1);
   const int32_t q = quant::q_max(g.b.bits);
   float s_int = static_cast<float>(m) / static_cast<float>(q);
   if (!(s_int > 0.0f)) s_int = 1.0f;
-  QTensor out{Tensor::empty({rows, cols}, DType::i8),
-              quant::QuantParams::per_tensor_grid(g.b.bits, -q, q, x.scale() * s_int)};
+  QTensor out{Tensor::empty({rows, cols}, DType::i8), quant::QuantParams::per_tensor_grid(g.b.bits, -q, q, x_scale * s_int)};
   kernels::QuantGrid grid;
   grid.inner = rows * cols;
   grid.scale = &s_int;
   grid.qmin = -q;
   grid.qmax = q;
-  kernels::quantize_i32_i8_bounded(grid, a, m, out.codes.data<int8_t>(), g.b.rounding, key);
+  kernels::quantize_i32_i8_bounded(grid, acc.data<int32_t>(), m, out.codes.data<int8_t>(), g.b.rounding, key);
   return out;
+}
+
+}  // namespace
+
+QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key) {
+  if (!g.hadamard) return x;
+  const int64_t rows = x.codes.size(0), cols = x.codes.size(1);
+  Tensor acc = Tensor::empty({rows, cols}, DType::i32);
+  // The transform returns max |H X| from registers (no second pass over the int32 matrix).
+  const int32_t m = kernels::fwht_i8_i32_max_abs({rows, cols, 1, hadamard_block_of(cols, g)}, x.codes.data<int8_t>(),
+                                                 cols, acc.data<int32_t>(), cols);
+  return requantize_transformed(acc, m, x.scale(), g, key);
+}
+
+QTensor transformed_operand(const kernels::ShiftedRows& x, int64_t rows, int64_t cols, float x_scale,
+                            const GemmConfig& g, RandomKey key) {
+  LOWBIT_CHECK(g.hadamard, "transformed_operand: shifted rows need the Hadamard option");
+  Tensor acc = Tensor::empty({rows, cols}, DType::i32);
+  const int32_t m =
+      kernels::fwht_shifted_i8_i32_max_abs({rows, cols, 1, hadamard_block_of(cols, g)}, x, acc.data<int32_t>(), cols);
+  return requantize_transformed(acc, m, x_scale, g, key);
 }
 
 void qforward(const QTensor& x, const QTensor& w, const GemmConfig& g, float* Y, int64_t ldy) {

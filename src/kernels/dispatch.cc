@@ -182,6 +182,27 @@ void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* B
   igemm_any(M, N, K, A, IntOperand{b.data(), K, false}, spec, out);
 }
 
+void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const ShiftedRows& Bt, const AccSpec& spec,
+                       const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const AccSpec acc = detail::normalize(spec, K);
+  if (active_isa() == Isa::avx512vnni && avx512vnni::igemm_supported(acc) && avx512vnni::packed_layout(acc) == 1) {
+    detail::IgemmOut out;
+    out.cf = C;
+    out.ldc = ldc;
+    out.ep = ep;
+    std::vector<int8_t> abuf;
+    int64_t lda = 0;
+    const int8_t* a = as_int8(A, M, K, abuf, &lda);
+    const auto bytes = static_cast<size_t>((avx512vnni::packed_b_bytes(N, K, 1) + 63) / 64 * 64);
+    std::unique_ptr<void, void (*)(void*)> panels(std::aligned_alloc(64, bytes), std::free);
+    avx512vnni::pack_b_shifted(N, K, Bt, panels.get());
+    return avx512vnni::igemm_packed(M, N, K, a, lda, panels.get(), acc, out);
+  }
+  const std::vector<int8_t> rows = ref::shifted_rows(N, K, Bt);  // every other path: the rows written out
+  igemm_f32_bt(M, N, K, A, rows.data(), N, spec, ep, C, ldc);
+}
+
 void igemm_scatter_add_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccSpec& spec,
                               const IgemmScatter& scatter, float* out) {
   const int64_t N = B.n, K = B.k;
@@ -277,6 +298,13 @@ int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx
   int32_t m = 0;
   for (int64_t r = 0; r < s.rows; ++r) m = std::max(m, max_abs_i32(s.cols, y + r * ldy));
   return m;
+}
+int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy) {
+  // h < 16 only: at h = 16 the fused kernel measured slower than the rows written out (see there).
+  if (s.axis == 1 && s.h < 16 && use_avx512(s)) return avx512::fwht_shifted_i8_i32_max_abs(s, x, y, ldy);
+  const std::unique_ptr<int8_t[]> rows(new int8_t[static_cast<size_t>(std::max<int64_t>(s.rows * s.cols, 1))]);
+  for (int64_t r = 0; r < s.rows; ++r) shifted_copy_i8(s.cols, x.x + x.offset[r], 0, x.mask[r], rows.get() + r * s.cols);
+  return fwht_i8_i32_max_abs(s, rows.get(), s.cols, y, ldy);
 }
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (s.axis == 1 && use_avx512(s)) return avx512::fwht_f32_max_abs(s, x, ldx, y, ldy);

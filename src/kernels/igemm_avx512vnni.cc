@@ -4,6 +4,8 @@
 // need each tile's exact sum: tiles are whole groups of four and a tile's lanes start from
 // -128·Σ_tile a, so they end on the exact sum and clamp/wrap with constant bounds. `saturating` is
 // sequential in k: int16 lanes (32 columns per register), saturating add then clamp per k.
+// One file over 600 lines: the microkernels, their register epilogues and the packers share
+// Args, the register-block tables and the intrinsics helpers, all of this one ISA's flags.
 #include <immintrin.h>
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as "maybe
@@ -88,34 +90,117 @@ struct Exact {
 // start from -128·Σ_tile a (rs holds it per row and tile), so they end on the exact tile sum:
 // the clamp bounds and the wrap shift are loop constants and no correction is left for the end.
 template <int MR, int NR>
+inline void tiled_sum(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, __m512i (&wide)[MR][NR]) {
+  const __m128i shift = _mm_cvtsi32_si128(g.shift);
+  const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
+  for (int64_t t = g.kq0 / g.tq; t * g.tq < g.kq1; ++t) {
+    __m512i acc[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      const __m512i c = _mm512_set1_epi32(g.rs[(m + i) * g.tiles + t]);
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
+    }
+    const int64_t k1 = std::min(g.kq1, (t + 1) * g.tq);
+    for (int64_t kq = t * g.tq; kq < k1; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
+    }
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+        const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
+                                 : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
+        wide[i][j] = _mm512_add_epi32(wide[i][j], v);
+      }
+  }
+}
+
+template <int MR, int NR>
 struct Tiled {
   static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, int32_t* out) {
     __m512i wide[MR][NR];
     start<MR, NR>(wide, g, out);
-    const __m128i shift = _mm_cvtsi32_si128(g.shift);
-    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
-    for (int64_t t = g.kq0 / g.tq; t * g.tq < g.kq1; ++t) {
-      __m512i acc[MR][NR];
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
-        const __m512i c = _mm512_set1_epi32(g.rs[(m + i) * g.tiles + t]);
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
-      }
-      const int64_t k1 = std::min(g.kq1, (t + 1) * g.tq);
-      for (int64_t kq = t * g.tq; kq < k1; ++kq) {
-        __m512i b[NR];
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
-        LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
-          LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
-      }
-      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
-        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
-          const __m512i v = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
-                                   : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
-          wide[i][j] = _mm512_add_epi32(wide[i][j], v);
-        }
-    }
+    tiled_sum<MR, NR>(g, m, a, bp, wide);
     LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
       LOWBIT_UNROLL for (int j = 0; j < NR; ++j) _mm512_storeu_si512(out + i * NR * 16 + j * 16, wide[i][j]);
+  }
+};
+
+// Final sums v[i][j] of row m + i, columns n0 + 16j.. (cols in the block) written straight from
+// registers with store_block's or scatter_block's fp32 arithmetic, in their order.
+template <int MR, int NR>
+inline void write_f32(const __m512i (&v)[MR][NR], const detail::IgemmOut& out, int64_t m, int64_t n0, int64_t cols) {
+  constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+  const __mmask16 last = static_cast<__mmask16>(cols % 16 == 0 ? 0xFFFFu : (1u << (cols % 16)) - 1);
+  if (out.scatter) {
+    const IgemmScatter& sc = *out.scatter;
+    const __m512 alpha = _mm512_set1_ps(sc.alpha);
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      float* const row = out.cf + (sc.offset[m + i] + n0);  // column n0 + c lands at row[c]
+      const uint64_t* mask = sc.mask[m + i];
+      // n0 is a multiple of kIgemmScatterCols = 32: the block's mask bits lie in one word.
+      const uint64_t bits = mask != nullptr ? mask[n0 / 64] >> (n0 % 64) : ~uint64_t{0};
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+        const __mmask16 live = static_cast<__mmask16>((j + 1 == NR ? last : 0xFFFFu) & (bits >> (16 * j)));
+        if (live == 0) continue;
+        const __m512 f = _mm512_mul_round_ps(_mm512_cvtepi32_ps(v[i][j]), alpha, kCur);
+        _mm512_mask_storeu_ps(row + 16 * j, live, _mm512_add_round_ps(_mm512_maskz_loadu_ps(live, row + 16 * j), f, kCur));
+      }
+    }
+    return;
+  }
+  const __m512 alpha = _mm512_set1_ps(out.ep.alpha);
+  const float* cs = out.ep.col_scale ? out.ep.col_scale + n0 : nullptr;
+  const float* bias = out.ep.bias ? out.ep.bias + n0 : nullptr;
+  LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+    float* const dst = out.cf + (m + i) * out.ldc + n0;
+    LOWBIT_UNROLL for (int j = 0; j < NR; ++j) {
+      const __mmask16 live = j + 1 == NR ? last : static_cast<__mmask16>(0xFFFFu);
+      __m512 f = _mm512_mul_round_ps(_mm512_cvtepi32_ps(v[i][j]), alpha, kCur);
+      if (cs) f = _mm512_mul_round_ps(f, _mm512_maskz_loadu_ps(live, cs + 16 * j), kCur);
+      if (bias) f = _mm512_add_round_ps(f, _mm512_maskz_loadu_ps(live, bias + 16 * j), kCur);
+      _mm512_mask_storeu_ps(dst + 16 * j, live, f);
+    }
+  }
+}
+
+// tile_clamp / wrap over all of K in one call, written by write_f32 (no int32 block in memory).
+template <int MR, int NR>
+struct TiledF32 {
+  static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, const detail::IgemmOut& out,
+                  int64_t n0, int64_t cols) {
+    __m512i wide[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) wide[i][j] = _mm512_setzero_si512();
+    tiled_sum<MR, NR>(g, m, a, bp, wide);
+    write_f32<MR, NR>(wide, out, m, n0, cols);
+  }
+};
+
+// TiledF32 for one tile over all of K (the backward GEMMs' default): the tile's lanes are the
+// result, so no wide lanes are kept and twice the rows fit in registers.
+template <int MR, int NR>
+struct OneTileF32 {
+  static void run(const Args& g, int64_t m, const int8_t* a, const uint8_t* bp, const detail::IgemmOut& out,
+                  int64_t n0, int64_t cols) {
+    __m512i acc[MR][NR];
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i) {
+      const __m512i c = _mm512_set1_epi32(g.rs[m + i]);  // one tile: rs is [M][1]
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) acc[i][j] = c;
+    }
+    for (int64_t kq = 0; kq < g.K4; ++kq) {
+      __m512i b[NR];
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j) b[j] = _mm512_load_si512(bp + j * g.pstride + kq * 64);
+      LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+        LOWBIT_UNROLL for (int j = 0; j < NR; ++j) dpbusd_bcast(acc[i][j], b[j], a + i * g.lda + 4 * kq);
+    }
+    const __m128i shift = _mm_cvtsi32_si128(g.shift);
+    const __m512i lo = _mm512_set1_epi32(-g.q), hi = _mm512_set1_epi32(g.q);
+    LOWBIT_UNROLL for (int i = 0; i < MR; ++i)
+      LOWBIT_UNROLL for (int j = 0; j < NR; ++j)
+        acc[i][j] = g.wrap ? _mm512_sra_epi32(_mm512_sll_epi32(acc[i][j], shift), shift)
+                           : _mm512_min_epi32(_mm512_max_epi32(acc[i][j], lo), hi);
+    write_f32<MR, NR>(acc, out, m, n0, cols);
   }
 };
 
@@ -232,10 +317,11 @@ void pack_b_u8(int64_t N, int64_t K, int64_t K4, const int8_t* B, int64_t ldb, u
 
 // pack_b_u8's panels from B given K-major (Bt: K×N): per group of four k and 64 columns, the
 // four rows' bytes interleaved into one word per column (bytes, then 16-bit pairs, within
-// 128-bit lanes), then the lanes regrouped so that panel j gets columns 16j..16j+15. Masked
-// loads read nothing beyond N or K; those bytes stay 0 (pack_b_u8's padding), the rest are
-// flipped to u8.
-void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const int8_t* Bt, int64_t ldbt, uint8_t* bp) {
+// 128-bit lanes), then the lanes regrouped so that panel j gets columns 16j..16j+15.
+// row(k, c0, live) gives row k's 64 bytes from column c0, zero outside `live` (beyond N). Rows
+// past K stay 0 (pack_b_u8's padding); the rest are flipped to u8.
+template <typename Row>
+void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const Row& row, uint8_t* bp) {
   const int64_t panels = (N + 15) / 16;
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t c0 = 0; c0 < N; c0 += 64) {
@@ -246,8 +332,7 @@ void pack_b_u8_kmajor(int64_t N, int64_t K, int64_t K4, const int8_t* Bt, int64_
       __m512i r[4];
       LOWBIT_UNROLL for (int i = 0; i < 4; ++i) {
         const int64_t k = 4 * kq + i;
-        const __mmask64 m = k < K ? live : 0;
-        r[i] = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, Bt + (k < K ? k : 0) * ldbt + c0), flip));
+        r[i] = k < K ? _mm512_maskz_mov_epi8(live, _mm512_xor_si512(row(k, c0, live), flip)) : _mm512_setzero_si512();
       }
       const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
       const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
@@ -432,6 +517,33 @@ void run_blocks(int64_t M, int64_t N, int64_t cols_per_panel, const Table& table
   parallel_for(groups * chunks, 1, items);
 }
 
+
+// run_blocks for fp32 output with all of K in one block: the kernels (TiledF32, OneTileF32)
+// write their blocks themselves; same work items, same order.
+template <int MR, int NR, typename Table>
+void run_fused(int64_t M, int64_t N, const Table& table, Args g, const int8_t* A, const uint8_t* bp,
+               const detail::IgemmOut& out) {
+  static_assert(kRowChunk % MR == 0 && NR * 16 == kIgemmScatterCols, "blocks of run_blocks' items");
+  g.kq0 = 0;
+  g.kq1 = g.K4;
+  g.first = true;
+  const int64_t width = NR * 16, groups = (N + width - 1) / width, chunks = (M + kRowChunk - 1) / kRowChunk;
+  const auto items = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * kRowChunk, m_end = std::min(M, m0 + kRowChunk);
+      const int64_t cols = std::min(width, N - n0);
+      const int nr = static_cast<int>((cols + 15) / 16);
+      const uint8_t* b = bp + (n0 / 16) * g.pstride;
+      for (int64_t m = m0; m < m_end; m += MR) {
+        const int mr = static_cast<int>(std::min<int64_t>(MR, m_end - m));
+        table[nr - 1][mr - 1](g, m, A + m * g.lda, b, out, n0, cols);
+      }
+    }
+  };
+  if (out.scatter) return items(0, groups * chunks);
+  parallel_for(groups * chunks, 1, items);
+}
+
 }  // namespace
 
 bool igemm_supported(const AccSpec& acc) {
@@ -452,7 +564,19 @@ void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void
 }
 
 void pack_b_kmajor(int64_t N, int64_t K, const int8_t* Bt, int64_t ldbt, void* dst) {
-  pack_b_u8_kmajor(N, K, (K + 3) / 4, Bt, ldbt, static_cast<uint8_t*>(dst));
+  const auto row = [&](int64_t k, int64_t c0, __mmask64 live) { return _mm512_maskz_loadu_epi8(live, Bt + k * ldbt + c0); };
+  pack_b_u8_kmajor(N, K, (K + 3) / 4, row, static_cast<uint8_t*>(dst));
+}
+
+// An im2col's rows straight from the sample: one masked load per row and 64 columns, whose
+// mask is the row's position mask word itself (c0 is a multiple of 64), so that lanes off the
+// image read nothing and hold code 0.
+void pack_b_shifted(int64_t N, int64_t K, const ShiftedRows& Bt, void* dst) {
+  const auto row = [&](int64_t k, int64_t c0, __mmask64 live) {
+    const __mmask64 on = live & static_cast<__mmask64>(Bt.mask[k][c0 / 64]);
+    return _mm512_maskz_loadu_epi8(on, Bt.x + (Bt.offset[k] + c0));
+  };
+  pack_b_u8_kmajor(N, K, (K + 3) / 4, row, static_cast<uint8_t*>(dst));
 }
 
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* packed, const AccSpec& acc,
@@ -490,8 +614,9 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   row_sums(M, K, A, g.lda, g.tq, g.tiles, rs.get(), corr.get());
   g.rs = rs.get();
   g.pstride = g.K4 * 64;
-  // Register blocks: 12×2 (24 accumulators) exact, 6×2 (12 + 12 wide lanes) tiled. 8×3, 6×4 and
-  // 4×3 measured the same or up to 8 % slower on Zen 4 (1024³ and 128×512×784, one thread).
+  // Register blocks: 12×2 (24 accumulators) exact, 6×2 (12 + 12 wide lanes) tiled, 12×2 for one
+  // tile written from registers (no wide lanes). 8×3, 6×4 and 4×3 measured the same or up to 8 %
+  // slower on Zen 4 (1024³ and 128×512×784, one thread).
   constexpr int kNr = 2, kMrExact = 12, kNrTiled = 2, kMrTiled = 6;
   static_assert(kNr * 16 == kIgemmScatterCols && kNrTiled * 16 == kIgemmScatterCols, "scatter column blocks");
   static constexpr auto exact_table = table_of<Exact, kMrExact>(std::make_integer_sequence<int, kNr>());
@@ -501,6 +626,12 @@ void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
   constexpr int64_t kBlock = 256;
   if (tiled) {
     const int64_t kblock = g.tq < g.K4 ? std::max<int64_t>(1, kBlock / g.tq) * g.tq : 0;
+    if (out.cf != nullptr && (kblock == 0 || kblock >= g.K4)) {  // fp32 from registers
+      static constexpr auto one_table = table_of<OneTileF32, 2 * kMrTiled>(std::make_integer_sequence<int, kNrTiled>());
+      static constexpr auto f32_table = table_of<TiledF32, kMrTiled>(std::make_integer_sequence<int, kNrTiled>());
+      if (g.tiles == 1) return run_fused<2 * kMrTiled, kNrTiled>(M, N, one_table, g, A, bp, out);
+      return run_fused<kMrTiled, kNrTiled>(M, N, f32_table, g, A, bp, out);
+    }
     return run_blocks<kMrTiled, kNrTiled>(M, N, 16, tiled_table, g, A, bp, out, kblock, nullptr);
   }
   run_blocks<kMrExact, kNr>(M, N, 16, exact_table, g, A, bp, out, kBlock, corr.get());

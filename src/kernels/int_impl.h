@@ -53,6 +53,8 @@ int64_t packed_b_bytes(int64_t N, int64_t K, int layout);
 void pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int layout, void* dst);
 // The layout-1 panels of B = Btᵀ from Bt (K×N, row stride ldbt), the same bytes as pack_b.
 void pack_b_kmajor(int64_t N, int64_t K, const int8_t* Bt, int64_t ldbt, void* dst);
+// The same panels of B = Btᵀ for shifted rows (igemm.h ShiftedRows).
+void pack_b_shifted(int64_t N, int64_t K, const ShiftedRows& Bt, void* dst);
 void igemm_packed(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const void* bp, const AccSpec& acc,
                   const detail::IgemmOut& out);
 // out.scatter is supported by igemm_packed on layout 1 (its column blocks are kIgemmScatterCols wide).
@@ -75,6 +77,7 @@ void fwht_i8_i32(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* 
 void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y, int64_t ldy);
 int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);  // axis 1
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);  // axis 1
+int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy);  // axis 1, h <= 16 (dispatched: h < 16)
 
 bool quantize_supported(const QuantGrid& g);  // runs of at least 16 elements (inner >= 16)
 void quantize_f32_i8(const QuantGrid& g, const float* x, int8_t* q, Rounding r, RandomKey key);

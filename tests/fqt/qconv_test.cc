@@ -179,6 +179,10 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
   // blocks (the GEMM's row chunks and column blocks).
   const Geo kernel_wider{.N = 2, .C = 2, .H = 3, .W = 2, .K = 4, .R = 5, .S = 5, .stride = 1, .pad = 2};
   const Geo fused_blocks{.N = 2, .C = 7, .H = 9, .W = 11, .K = 12, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  // ResNet-20's first stage (28×28: a Hadamard block of 16 over the positions, whole 64-column
+  // words of tap masks) through the forward and H·X read straight from the sample.
+  const Geo stage1{.N = 2, .C = 2, .H = 28, .W = 28, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  check_conv_against_simulation(stage1, true, 1);
   for (int threads : {1, 2, 3}) {
     check_conv_against_simulation(kernel_wider, false, threads);
     check_conv_against_simulation(fused_blocks, true, threads);

@@ -116,6 +116,47 @@ TEST(Hadamard, IntegerPathsEqualDenseProduct) {
   set_active_isa(saved);
 }
 
+// Rows given as shifted views of one buffer (an im2col never written): every path equal to the
+// reference transform of the rows written out, and to its max |y|. Rows overlap, offsets may
+// be negative; masked positions outside the buffer are never read (ASan checks that).
+TEST(Hadamard, ShiftedRowsEqualRowsWrittenOut) {
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> d(-128, 127);
+  const Isa saved = active_isa();
+  for (const Case& c : {Case{9, 784, 16, 1}, Case{18, 196, 4, 1}, Case{36, 49, 1, 1}, Case{5, 48, 8, 1},
+                        Case{3, 10, 2, 1}, Case{2, 96, 32, 1}}) {
+    const HadamardShape s{c.rows, c.cols, 1, c.h};
+    const int64_t span = c.cols + 64, words = (c.cols + 63) / 64;
+    std::vector<int8_t> x(span);
+    for (auto& v : x) v = static_cast<int8_t>(d(rng));
+    std::vector<int64_t> offset(c.rows);
+    std::vector<std::vector<uint64_t>> masks(c.rows, std::vector<uint64_t>(words));
+    std::vector<const uint64_t*> mask(c.rows);
+    std::vector<int8_t> rows(c.rows * c.cols, 0);
+    for (int64_t r = 0; r < c.rows; ++r) {
+      offset[r] = std::uniform_int_distribution<int64_t>(-30, 60)(rng);
+      for (auto& w : masks[r]) w = (static_cast<uint64_t>(rng()) << 32) | rng();
+      for (int64_t n = 0; n < words * 64; ++n) {
+        const bool inside = n < c.cols && offset[r] + n >= 0 && offset[r] + n < span;
+        if (!inside) masks[r][n / 64] &= ~(uint64_t{1} << (n % 64));
+        else if ((masks[r][n / 64] >> (n % 64)) & 1) rows[r * c.cols + n] = x[offset[r] + n];
+      }
+      mask[r] = masks[r].data();
+    }
+    std::vector<int32_t> want(c.rows * c.cols), got(want.size());
+    ref::fwht_i8_i32(s, rows.data(), c.cols, want.data(), c.cols);
+    const int32_t want_m = max_abs_i32(static_cast<int64_t>(want.size()), want.data());
+    for (Isa isa : paths()) {
+      set_active_isa(isa);
+      std::fill(got.begin(), got.end(), -7);
+      const int32_t m = fwht_shifted_i8_i32_max_abs(s, {x.data(), offset.data(), mask.data()}, got.data(), c.cols);
+      EXPECT_EQ(got, want) << "shifted rows h=" << c.h << " " << c.rows << "x" << c.cols << " " << isa_name(isa);
+      EXPECT_EQ(m, want_m) << "shifted rows max, h=" << c.h << " " << isa_name(isa);
+    }
+  }
+  set_active_isa(saved);
+}
+
 // fp32: the dense reference sums in double (one rounding); the fast transform rounds once per
 // stage, and each stage's values are bounded by Σ|x| over the block, so
 // |fast - exact| <= log2(h)·u·Σ|x_block| with u = 2^-24, plus u·|exact| for the reference.

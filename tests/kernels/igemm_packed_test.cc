@@ -127,7 +127,7 @@ TEST(IgemmPacked, ScatterAddMatchesReferenceEveryModelEveryPath) {
   std::mt19937 rng(13);
   const Isa saved = active_isa();
   int failures = 0;
-  for (const auto& [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {9, 70, 16}, {61, 97, 40}, {150, 33, 13}}) {
+  for (const auto& [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {9, 70, 16}, {61, 97, 40}, {150, 33, 13}, {149, 200, 16}}) {
     const auto A = random_codes(M * K, -128, 127, rng), B = random_codes(N * K, -128, 127, rng);
     const int64_t words = (N + 63) / 64, span = 3 * N;
     std::vector<int64_t> offset(M);
@@ -188,6 +188,45 @@ TEST(IgemmPacked, KMajorBMatchesReferenceEveryModelEveryPath) {
       std::fill(got.begin(), got.end(), -1.0f);
       ref::igemm_f32_bt(M, N, K, {A.data(), K}, Bt.data(), ldbt, a, ep, got.data(), N);
       EXPECT_EQ(got, want) << "reference";
+    }
+  }
+  set_active_isa(saved);
+  EXPECT_EQ(failures, 0);
+}
+
+// B as shifted rows of one buffer (a same-size conv's im2col, never written): every path equal
+// to the reference, which writes the rows out. Offsets may be negative and rows overlap; masked
+// positions lie outside the buffer (only set bits may be read, so ASan checks that too).
+TEST(IgemmPacked, ShiftedRowsMatchReferenceEveryModelEveryPath) {
+  std::mt19937 rng(15);
+  const Isa saved = active_isa();
+  int failures = 0;
+  for (const auto& [M, N, K] : std::vector<std::array<int64_t, 3>>{
+           {1, 1, 1}, {5, 15, 7}, {16, 784, 144}, {13, 65, 30}, {32, 196, 288}, {7, 130, 1030}}) {
+    const int64_t span = N + 40, words = (N + 63) / 64;
+    const auto x = random_codes(span, -128, 127, rng);
+    std::vector<int64_t> offset(K);
+    std::vector<std::vector<uint64_t>> masks(K, std::vector<uint64_t>(words));
+    std::vector<const uint64_t*> mask(K);
+    for (int64_t k = 0; k < K; ++k) {
+      offset[k] = std::uniform_int_distribution<int64_t>(-20, 40)(rng);
+      for (auto& w : masks[k]) w = (static_cast<uint64_t>(rng()) << 32) | rng();
+      for (int64_t n = 0; n < words * 64; ++n)  // positions outside x (or beyond N) stay masked
+        if (n >= N || offset[k] + n < 0 || offset[k] + n >= span) masks[k][n / 64] &= ~(uint64_t{1} << (n % 64));
+      mask[k] = masks[k].data();
+    }
+    const ShiftedRows rows{x.data(), offset.data(), mask.data()};
+    const auto A = random_codes(M * K, -128, 127, rng);
+    const IgemmEpilogue ep{0.37f};
+    for (const AccSpec& a : specs()) {
+      std::vector<float> want(M * N), got(M * N);
+      ref::igemm_f32_shifted(M, N, K, {A.data(), K}, rows, a, ep, want.data(), N);
+      for (Isa isa : paths()) {
+        set_active_isa(isa);
+        std::fill(got.begin(), got.end(), -1.0f);
+        igemm_f32_shifted(M, N, K, {A.data(), K}, rows, a, ep, got.data(), N);
+        if (got != want && ++failures <= 3) ADD_FAILURE() << "shifted rows " << describe(a, M, N, K, isa, isa);
+      }
     }
   }
   set_active_isa(saved);

@@ -70,6 +70,20 @@ void igemm_f32(int64_t M, int64_t N, int64_t K, IntOperand A, IntOperand B, cons
   });
 }
 
+std::vector<int8_t> shifted_rows(int64_t N, int64_t K, const ShiftedRows& Bt) {
+  std::vector<int8_t> rows(static_cast<size_t>(N * K), 0);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n)
+      if ((Bt.mask[k][n / 64] >> (n % 64)) & 1) rows[static_cast<size_t>(k * N + n)] = Bt.x[Bt.offset[k] + n];
+  return rows;
+}
+
+void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const ShiftedRows& Bt, const AccSpec& acc,
+                       const IgemmEpilogue& ep, float* C, int64_t ldc) {
+  const std::vector<int8_t> rows = shifted_rows(N, K, Bt);
+  ref::igemm_f32_bt(M, N, K, A, rows.data(), N, acc, ep, C, ldc);
+}
+
 void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
                   const IgemmEpilogue& ep, float* C, int64_t ldc) {
   std::vector<int8_t> b(static_cast<size_t>(N * K));

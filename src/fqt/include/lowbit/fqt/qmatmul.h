@@ -8,6 +8,10 @@
 
 #include "lowbit/fqt/qgemm.h"
 
+namespace lowbit::kernels {
+struct ShiftedRows;  // kernels/transpose.h
+}  // namespace lowbit::kernels
+
 namespace lowbit::fqt {
 
 // The Hadamard block size for a transform of length n: h(n), capped by g.hadamard_block.
@@ -21,6 +25,11 @@ QTensor grad_operand(const float* G, int64_t rows, int64_t cols, const GemmConfi
 // requantized with g.b: scale = s_h · s_x (the 1/h of H·H = h·I is left to the caller).
 // Returns the codes unchanged without the Hadamard option.
 QTensor transformed_operand(const QTensor& x, const GemmConfig& g, RandomKey key);
+// The same for codes (rows, cols) of scale x_scale given as shifted rows (a same-size conv's
+// im2col, never written: kernels::ShiftedRows), with g.hadamard set: bit for bit
+// transformed_operand of those rows written out.
+QTensor transformed_operand(const kernels::ShiftedRows& x, int64_t rows, int64_t cols, float x_scale,
+                            const GemmConfig& g, RandomKey key);
 
 // Y (B,N) with row stride ldy; returns nothing, the caller keeps the codes for backward.
 void qforward(const QTensor& x, const QTensor& w, const GemmConfig& g, float* Y, int64_t ldy);

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "lowbit/kernels/transpose.h"
+
 namespace lowbit::kernels {
 
 // A rows×cols row-major matrix (row stride ld, in elements) and the direction of the transform:
@@ -35,6 +37,9 @@ void fwht_i32(const HadamardShape& s, const int32_t* x, int64_t ldx, int32_t* y,
 // empty, INT32_MIN saturating to INT32_MAX), taken from registers on the fast path instead of a
 // second pass over y. y must not overlap x.
 int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx, int32_t* y, int64_t ldy);
+// fwht_i8_i32_max_abs (axis 1) of rows given as shifted views (transpose.h ShiftedRows: an
+// im2col never written out), bit for bit that function on the rows written out.
+int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy);
 // fwht_f32 (the same y, on the same path) that also returns max_abs_f32 over the output (NaN
 // ignored). y must not overlap x.
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy);

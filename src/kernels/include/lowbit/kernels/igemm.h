@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "lowbit/kernels/transpose.h"
+
 namespace lowbit::kernels {
 
 // How an output element's sum over k is accumulated. The k range is cut into tiles of width
@@ -74,6 +76,10 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
 // transpose: the VNNI path packs its panels straight from the rows.
 void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& acc,
                   const IgemmEpilogue& ep, float* C, int64_t ldc);
+
+// igemm_f32_bt with Bt (K×N) given as shifted rows (transpose.h ShiftedRows), bit for bit.
+void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const ShiftedRows& Bt, const AccSpec& acc,
+                       const IgemmEpilogue& ep, float* C, int64_t ldc);
 
 // Scatter-add output: col2im fused into the GEMM epilogue. Element (m, n) of the product becomes
 // v = float(acc)·alpha (one fp32 rounding, IgemmEpilogue with alpha only) and is added, out[i] =
