@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "qlinear_impl.h"
+#include "qmatmul_impl.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/qlinear.h"
 #include "lowbit/kernels/qmatmul.h"
@@ -42,33 +43,35 @@ std::shared_ptr<const T> view(const T* p) {
   return std::shared_ptr<const T>(std::shared_ptr<const T>(), p);  // aliasing, non-owning
 }
 
-// Packs B' = (b − 128 for uint8 codes)ᵀ, N×K, as qgemm_pack_w would, into the thread's buffers;
-// *zb gets B's zero point in B' codes.
+// Packs B' = (b − 128 for uint8 codes)ᵀ, N×K, as qgemm_pack_w would, into the thread's buffers
+// (VNNI: the panels only, built from B directly; other paths: the plain N×K copy); *zb gets B's
+// zero point in B' codes.
 QgemmPackedW pack_b(Scratch& s, int64_t N, int64_t K, const QOperand& b, int32_t* zb) {
-  s.bt.resize(static_cast<size_t>(N * K));
-  transpose_i8(K, N, static_cast<const int8_t*>(b.codes), b.ld, s.bt.data(), K);
-  if (!b.is_signed) shift_u8_to_s8(N * K, reinterpret_cast<const uint8_t*>(s.bt.data()), s.bt.data());  // x ^ 0x80 = x − 128
   *zb = b.is_signed ? b.zp : b.zp - 128;
-  s.colsum.assign(static_cast<size_t>(N), 0);
-  for (int64_t n = 0; n < N; ++n) {
-    int32_t sum = 0;
-    for (int64_t k = 0; k < K; ++k) sum += s.bt[static_cast<size_t>(n * K + k)];
-    s.colsum[static_cast<size_t>(n)] = sum;
-  }
   QgemmPackedW w;
   w.n = N;
   w.k = K;
-  w.plain = view(s.bt.data());
+  s.colsum.resize(static_cast<size_t>(N));
   w.colsum = view(s.colsum.data());
-  if (active_isa() == Isa::avx512vnni) {
+  if (active_isa() == Isa::avx512vnni) {  // panels straight from B; qgemm_u8s8 reads only them here
     const int64_t bytes = (avx512vnni::qgemm_panel_bytes(N, K) + 63) / 64 * 64;
     if (bytes > s.panel_bytes) {
       s.panels.reset(std::aligned_alloc(64, static_cast<size_t>(bytes)));
       s.panel_bytes = bytes;
     }
-    avx512vnni::qgemm_pack(N, K, s.bt.data(), s.panels.get());
+    avx512vnni::qmatmul_pack_b(N, K, static_cast<const int8_t*>(b.codes), b.ld, !b.is_signed, s.panels.get(), s.colsum.data());
     w.panels = view(static_cast<const void*>(s.panels.get()));
+    return w;
   }
+  s.bt.resize(static_cast<size_t>(N * K));
+  transpose_i8(K, N, static_cast<const int8_t*>(b.codes), b.ld, s.bt.data(), K);
+  if (!b.is_signed) shift_u8_to_s8(N * K, reinterpret_cast<const uint8_t*>(s.bt.data()), s.bt.data());  // x ^ 0x80 = x − 128
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) sum += s.bt[static_cast<size_t>(n * K + k)];
+    s.colsum[static_cast<size_t>(n)] = sum;
+  }
+  w.plain = view(s.bt.data());
   return w;
 }
 
