@@ -6,7 +6,8 @@
 // The fused node reads the uint8/int8 codes that fed the DequantizeLinear and writes those of
 // the QuantizeLinear, so consecutive quantized ops exchange codes with no float round trip; DQ
 // nodes left without readers are removed. Anything not matched keeps running as written.
-// Chains that only move codes and the mean of codes are lowered in passes_qdq_codes.cc.
+// Chains that only move codes and the mean of codes are lowered in passes_qdq_codes.cc, products
+// of two quantized activations (attention's Q·Kᵀ, P·V) in passes_qdq_act.cc.
 #include <cmath>
 #include <cstdlib>
 #include <limits>
