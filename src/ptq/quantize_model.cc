@@ -71,6 +71,10 @@ std::vector<Layer> plan_layers(const Graph& g, const std::set<std::string>& excl
       if (act.op_type == "Relu" || act.op_type == "Clip") l.out = act.outputs[0];
     }
     if (is_graph_output(g, l.out)) l.out = -1;
+    // A product of two activations keeps a float result: its readers (the attention scale and
+    // Softmax; P·V's Transpose/Reshape into the output projection, which quantizes its own
+    // input) are float, so a Q/DQ pair there would only add a rounding and two passes.
+    if (act_act) l.out = -1;
     want(l.in);
     if (add || act_act) want(n.inputs[1]);
     if (act_act) l.in_b = n.inputs[1];
