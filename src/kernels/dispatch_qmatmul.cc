@@ -20,13 +20,14 @@ namespace lowbit::kernels {
 namespace {
 
 constexpr int64_t kMaxK = 65536;  // 255·128·K stays below 2^31: the u8×s8 sums are exact
-constexpr int64_t kRows = 64;     // rows of A per block: the int32 block stays in L2 before requantizing
+constexpr int64_t kRows = 64;     // rows of A per block (Scratch::rowterm's size): the int32 block stays in L2 before requantizing
 
 // Grow-only buffers of one thread (a product runs on the calling thread only).
 struct Scratch {
   std::vector<int8_t> bt;          // N×K: B' = B transposed, uint8 codes shifted to int8
   std::vector<int32_t> colsum;     // Σ_k B'[n, k]
   std::vector<uint32_t> colterm;   // K·za'·zb' − za'·colsum[n], modulo 2^32
+  uint32_t rowterm[64];            // −zb'·Σ_k A'[m, k] of the block's rows, modulo 2^32
   std::vector<uint8_t> a;          // kRows rows of A' (uint8), K rounded up to 4
   std::vector<int32_t> acc, zero;  // kRows×N block; N zeros (Requant::corr)
   std::vector<float> scale;        // N copies of the requantization scale
@@ -76,8 +77,9 @@ QgemmPackedW pack_b(Scratch& s, int64_t N, int64_t K, const QOperand& b, int32_t
 }
 
 // Runs the product by row blocks; `emit(m0, rows, acc)` receives each block of exact (wrapped)
-// sums, kRows×N with row stride N.
-template <typename Emit>
+// sums, kRows×N with row stride N — or, with `raw`, the sums before the zero-point terms, which
+// emit adds itself (s.rowterm[i] + s.colterm[n], uint32) in the pass that reads them anyway.
+template <bool raw = false, typename Emit>
 void run_blocks(int64_t M, int64_t N, int64_t K, const QOperand& a, const QOperand& b, Emit emit) {
   Scratch& s = scratch();
   int32_t zb = 0;
@@ -108,8 +110,10 @@ void run_blocks(int64_t M, int64_t N, int64_t K, const QOperand& a, const QOpera
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t rowsum = 0;
       for (int64_t k = 0; k < K; ++k) rowsum += ab[i * lda + k];
-      const uint32_t rowterm = 0u - static_cast<uint32_t>(zb) * rowsum;
+      s.rowterm[static_cast<size_t>(i)] = 0u - static_cast<uint32_t>(zb) * rowsum;
+      if constexpr (raw) continue;
       int32_t* r = s.acc.data() + i * N;
+      const uint32_t rowterm = s.rowterm[static_cast<size_t>(i)];
       for (int64_t n = 0; n < N; ++n)
         r[n] = static_cast<int32_t>(static_cast<uint32_t>(r[n]) + rowterm + s.colterm[static_cast<size_t>(n)]);
     }
@@ -158,11 +162,16 @@ void qmatmul_requant_s8(int64_t M, int64_t N, int64_t K, const QOperand& a, cons
 void qmatmul_f32(int64_t M, int64_t N, int64_t K, const QOperand& a, const QOperand& b, float scale, float* y, int64_t ldy) {
   if (M <= 0 || N <= 0) return;
   if (reference_only(K)) return ref::qmatmul_f32(M, N, K, a, b, scale, y, ldy);
+  // One pass: the zero-point terms and the scaling, float(acc)·scale as dequantize_acc computes it.
   Scratch& s = scratch();
-  s.zero.assign(static_cast<size_t>(N), 0);
-  s.scale.assign(static_cast<size_t>(N), scale);
-  run_blocks(M, N, K, a, b, [&](int64_t m0, int64_t rows, const int32_t* acc) {
-    dequantize_acc(rows, N, acc, N, s.zero.data(), s.scale.data(), nullptr, y + m0 * ldy, ldy);
+  run_blocks<true>(M, N, K, a, b, [&](int64_t m0, int64_t rows, const int32_t* acc) {
+    const uint32_t* col = s.colterm.data();
+    for (int64_t i = 0; i < rows; ++i) {
+      const uint32_t rt = s.rowterm[i];
+      const int32_t* r = acc + i * N;
+      float* out = y + (m0 + i) * ldy;
+      for (int64_t n = 0; n < N; ++n) out[n] = static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(r[n]) + rt + col[n])) * scale;
+    }
   });
 }
 
