@@ -121,7 +121,7 @@ void run_blocks(int64_t M, int64_t N, int64_t K, const QOperand& a, const QOpera
   }
 }
 
-bool reference_only(int64_t K) { return active_isa() == Isa::ref || K > kMaxK; }
+bool reference_only(int64_t K) { return active_isa() == Isa::ref || K <= 0 || K > kMaxK; }  // K = 0: all sums 0
 
 template <typename T>
 void requant(int64_t M, int64_t N, int64_t K, const QOperand& a, const QOperand& b, const QMatmulRequant& p, T* y, int64_t ldy) {

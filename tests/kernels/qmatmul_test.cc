@@ -113,6 +113,23 @@ TEST(Qmatmul, ReferenceIsMatMulInteger) {
   }
 }
 
+// K = 0 (an empty product): every sum is 0 on every path, requantized to the zero point.
+TEST(Qmatmul, EmptyDepthGivesZeros) {
+  const Isa saved = active_isa();
+  const uint8_t dummy[4] = {1, 2, 3, 4};
+  const QOperand a{dummy, 0, false, 7}, b{dummy, 3, true, -2};
+  for (Isa isa : paths()) {
+    set_active_isa(isa);
+    std::vector<int32_t> c(6, 99);
+    qmatmul_s32(2, 3, 0, a, b, c.data(), 3);
+    EXPECT_EQ(c, std::vector<int32_t>(6, 0)) << isa_name(isa);
+    std::vector<uint8_t> y(6, 0);
+    qmatmul_requant_u8(2, 3, 0, a, b, QMatmulRequant{0.5f, 128, 0, 255}, y.data(), 3);
+    EXPECT_EQ(y, std::vector<uint8_t>(6, 128)) << isa_name(isa);
+  }
+  set_active_isa(saved);
+}
+
 // Sums beyond int32: extreme codes and zero points at the deepest K the GEMM takes (65536) and
 // beyond (the reference loops): every path wraps exactly like the reference.
 TEST(Qmatmul, WrapsModulo2To32LikeTheReference) {

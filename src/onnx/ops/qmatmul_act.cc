@@ -96,14 +96,13 @@ void qmatmul_run(RunCtx& ctx) {
   const int64_t chunks = batches >= want ? 1 : std::clamp<int64_t>((want + batches - 1) / batches, 1, std::max<int64_t>(1, M / 16));
   const int64_t rows = (M + chunks - 1) / chunks;
   const size_t es = y.type() == ElemType::i32 || y.type() == ElemType::f32 ? 4 : 1;
-  const size_t ea = 1, eb = 1;
   parallel_for(batches * chunks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t bi = t / chunks, m0 = (t % chunks) * rows, m1 = std::min(M, m0 + rows);
       if (m0 >= m1) continue;
       k::QOperand ta = qa, tb = qb;
-      ta.codes = static_cast<const std::byte*>(qa.codes) + (d.a_offset(bi) * M * K + m0 * K) * ea;
-      tb.codes = static_cast<const std::byte*>(qb.codes) + d.b_offset(bi) * K * N * eb;
+      ta.codes = static_cast<const std::byte*>(qa.codes) + d.a_offset(bi) * M * K + m0 * K;
+      tb.codes = static_cast<const std::byte*>(qb.codes) + d.b_offset(bi) * K * N;
       std::byte* out = y.raw() + (bi * M * N + m0 * N) * static_cast<int64_t>(es);
       const int64_t mr = m1 - m0;
       if (kind == Out::i32) {

@@ -24,8 +24,8 @@ struct QMatmulRequant {
 };
 
 // acc[m, n] = Σ_k (a[m, k] − a.zp)·(b[k, n] − b.zp) for a M×K and b K×N, wrapping modulo 2^32
-// as ref::matmul_integer (int_matmul_ref.h) and ONNX Runtime do. 1 <= K; products with
-// K > 65536 run the reference loops (the u8×s8 GEMM is exact only up to there).
+// as ref::matmul_integer (int_matmul_ref.h) and ONNX Runtime do. Products with K = 0 (all sums
+// 0) or K > 65536 run the reference loops (the u8×s8 GEMM is exact only up to there).
 // How it runs: A is mapped to uint8 (int8 codes x ↦ x + 128, zero point + 128) and B to int8
 // (uint8 codes x ↦ x − 128, zero point − 128) — both shifts exact, (a − za) and (b − zb) are
 // unchanged — B is transposed and packed for the u8×s8 GEMM of qlinear.h (qgemm_u8s8: VNNI,
