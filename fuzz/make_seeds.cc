@@ -129,6 +129,26 @@ void onnx_models(const fs::path& out) {
     b.output(b.op("QuantizeLinear", {p, s, z}), "y");
     std::ofstream(out / "onnx" / "lowbit_qdq_maxpool.onnx", std::ios::binary) << export_model_bytes(b.finish());
   }
+  {  // attention's Q·Kᵀ in QDQ: DQ(uint8 a) · DQ(int8 b), broadcast batch, → Q: lowbit.QMatMul
+    GraphBuilder b(13);
+    const int a = b.input("a", ElemType::u8, {2, 3, 4, 5}), k = b.input("k", ElemType::i8, {3, 5, 4});
+    const int sa = b.constant("sa", Array::scalar<float>(0.02f)), za = b.constant("za", Array::scalar<uint8_t>(128));
+    const int sk = b.constant("sk", Array::scalar<float>(0.03f)), zk = b.constant("zk", Array::scalar<int8_t>(-3));
+    const int mm = b.op("MatMul", {b.op("DequantizeLinear", {a, sa, za}), b.op("DequantizeLinear", {k, sk, zk})});
+    const int sy = b.constant("sy", Array::scalar<float>(0.1f)), zy = b.constant("zy", Array::scalar<uint8_t>(120));
+    b.output(b.op("QuantizeLinear", {b.op("Relu", {mm}), sy, zy}), "y");
+    std::ofstream(out / "onnx" / "lowbit_qdq_act_matmul.onnx", std::ios::binary) << export_model_bytes(b.finish());
+  }
+  {  // MatMulInteger and QLinearMatMul of two inputs (uint8 × uint8): lowbit.QMatMul with int32 / codes out
+    GraphBuilder b(13);
+    const int a = b.input("a", ElemType::u8, {3, 6}), c = b.input("b", ElemType::u8, {6, 2});
+    const int za = b.constant("za", Array::scalar<uint8_t>(10)), zb = b.constant("zb", Array::scalar<uint8_t>(200));
+    b.output(b.op("MatMulInteger", {a, c, za, zb}), "acc");
+    const int sa = b.constant("sa", Array::scalar<float>(0.02f)), sb = b.constant("sb", Array::scalar<float>(0.01f));
+    const int sy = b.constant("sy", Array::scalar<float>(0.2f)), zy = b.constant("zy", Array::scalar<int8_t>(0));
+    b.output(b.op("QLinearMatMul", {a, sa, za, c, sb, zb, sy, zy}), "y");
+    std::ofstream(out / "onnx" / "lowbit_act_matmul_integer.onnx", std::ios::binary) << export_model_bytes(b.finish());
+  }
 }
 
 int main(int argc, char** argv) {

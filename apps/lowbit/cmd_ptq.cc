@@ -38,6 +38,8 @@ void add_common(CLI::App& cmd, PtqArgs* a, bool required_model) {
   cmd.add_option("--weight-range", a->weight_range, "weight scales: minmax, mse or act-mse (see lowbit quantize)")
       ->capture_default_str();
   cmd.add_flag("--bias-correction", a->o.quant.bias_correction, "absorb the quantized weights' expected output shift into the biases");
+  cmd.add_flag("--act-matmul,!--no-act-matmul", a->o.quant.act_matmul,
+               "MatMuls of two activations (attention's Q·K^T, P·V) are layers of the search (fp32 or int8; default) — or stay float");
   cmd.add_flag("--per-channel,!--per-tensor", a->o.quant.per_channel, "weight scales per output channel (default) or per tensor");
   cmd.add_option("--threads", a->o.threads, "intra-op threads of every measurement (fixed)")->capture_default_str();
   cmd.add_option("--cache", a->o.cache, "evaluation cache (JSON Lines; default <json or out>.cache.jsonl)");

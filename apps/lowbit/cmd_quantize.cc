@@ -22,7 +22,7 @@ struct QuantizeArgs {
   float scale = 1.0f;
   int64_t count = 256;
   double percentile = 99.99;
-  bool per_channel = true, bias_correction = false;
+  bool per_channel = true, bias_correction = false, act_matmul = true;
   int threads = 0;
 };
 
@@ -49,6 +49,7 @@ void run_quantize(const QuantizeArgs& a) {
   opt.weight_bits = a.weights == "int4" ? 4 : 8;
   opt.weight_range = ptq::parse_weight_range(a.weight_range);
   opt.bias_correction = a.bias_correction;
+  opt.act_matmul = a.act_matmul;
   opt.exclude = split_list(a.exclude);
   if (!a.config.empty()) opt.config_json = (std::stringstream() << std::ifstream(a.config).rdbuf()).str();
   ptq::QuantizeReport rep;
@@ -61,6 +62,7 @@ void run_quantize(const QuantizeArgs& a) {
   if (a.method == "percentile") j["calibration"]["percentile"] = a.percentile;
   j["weights"] = {{"bits", opt.weight_bits}, {"per_channel", opt.per_channel},
                   {"range", ptq::weight_range_name(opt.weight_range)}, {"bias_correction", opt.bias_correction}};
+  j["act_matmul"] = opt.act_matmul;
   j["output_sqnr_db"] = rep.output_sqnr_db;
   for (const auto& l : rep.layers)
     j["layers"].push_back({{"node", l.node}, {"op", l.op}, {"precision", l.precision}, {"input", l.input}, {"output", l.output},
@@ -94,6 +96,8 @@ LOWBIT_COMMAND("quantize", "post-training int8 / W4A8 quantization of an ONNX mo
                  "weight scales: minmax (amax/q), mse (the clip ratio with the least quantization error) or act-mse (that error weighted by each input channel's E[x^2])")
       ->capture_default_str();
   cmd.add_flag("--bias-correction", a->bias_correction, "absorb the quantized weights' expected output shift dW·E[x] (calibration means) into the biases");
+  cmd.add_flag("--act-matmul,!--no-act-matmul", a->act_matmul,
+               "quantize MatMuls of two activations (attention's Q·K^T, P·V) too: both inputs per tensor, int8 (default) — or leave them float");
   cmd.add_flag("--per-channel,!--per-tensor", a->per_channel, "weight scales per output channel (default) or per tensor");
   cmd.add_option("--calib-method", a->method, "minmax | percentile | mse | entropy")->capture_default_str();
   cmd.add_option("--percentile", a->percentile, "percentile method: share of values kept in range")->capture_default_str();

@@ -6,7 +6,8 @@
 // The fused node reads the uint8/int8 codes that fed the DequantizeLinear and writes those of
 // the QuantizeLinear, so consecutive quantized ops exchange codes with no float round trip; DQ
 // nodes left without readers are removed. Anything not matched keeps running as written.
-// Chains that only move codes and the mean of codes are lowered in passes_qdq_codes.cc.
+// Chains that only move codes and the mean of codes are lowered in passes_qdq_codes.cc, products
+// of two quantized activations (attention's Q·Kᵀ, P·V) in passes_qdq_act.cc.
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -100,13 +101,10 @@ int float_bias(Graph& g, int v, const std::string& base) {
   return fv;
 }
 
-// What follows a fused node's result `out`: an optional Relu/Clip (constant bounds), then an
-// optional QuantizeLinear (per tensor, constant parameters). Nothing is changed until apply().
-struct OutputFusion {
-  int act = -1, q = -1;   // node ids
-  double lo = -INFINITY, hi = INFINITY;
-  int y_scale = kNoValue, y_zp = kNoValue;  // from the Q node
-};
+}  // namespace
+
+namespace qdq {  // plan_output / apply_output: shared with passes_qdq_act.cc
+
 OutputFusion plan_output(const Graph& g, int out) {
   OutputFusion f;
   int cur = out;
@@ -165,6 +163,10 @@ void apply_output(Graph& g, const OutputFusion& f, Node& fused, int out) {
     qn.dead = true;
   }
 }
+
+}  // namespace qdq
+
+namespace {
 
 // W4A8: constant int8 weights whose codes all lie in [-8, 7] (what `lowbit quantize --weights
 // int4` writes; ONNX before opset 21 has no int4 type) are marked for the packed-int4 GEMM,
@@ -343,7 +345,7 @@ int lower_quantized(Graph& g) {
     if (!g.nodes[n].dead && lower_code_chain(g, n)) ++count;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (g.nodes[n].dead) continue;
-    if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n)) ++count;
+    if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n) || lower_act_matmul(g, n)) ++count;
   }
   if (count) g.remove_dead();
   // Q/DQ nodes left between float ops (per tensor): the quantizer kernels (ops/qdq_fast.cc).

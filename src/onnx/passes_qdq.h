@@ -2,6 +2,7 @@
 // passes_qdq_codes.cc: ops that only move codes, and the mean of codes). Private to src/onnx.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -23,6 +24,18 @@ struct ActQ {
 };
 bool act_dq(const Graph& g, int v, ActQ* out);
 
+// What follows a fused node's result `out`: an optional Relu/Clip (constant bounds), then an
+// optional QuantizeLinear (per tensor, constant parameters). Nothing is changed until apply().
+struct OutputFusion {
+  int act = -1, q = -1;   // node ids
+  double lo = -INFINITY, hi = INFINITY;
+  int y_scale = kNoValue, y_zp = kNoValue;  // from the Q node
+};
+OutputFusion plan_output(const Graph& g, int out);
+// Moves the activation into `fused`'s attributes, y_scale / y_zp into its inputs 6 and 7
+// (kNoValue for a float result) and takes over the last node's outputs.
+void apply_output(Graph& g, const OutputFusion& f, Node& fused, int out);
+
 // DQ(x, s, z) → Slice / Pad / Reshape ... → Q(s, z) on the codes (node n is the Q).
 bool lower_code_chain(Graph& g, size_t n);
 // [Pad(channels only, constant), Slice(H/W), (Slice)] (last node first) → lowbit.SubsamplePad on
@@ -30,5 +43,9 @@ bool lower_code_chain(Graph& g, size_t n);
 bool fuse_subsample_pad(Graph& g, const std::vector<int>& chain);
 // GlobalAveragePool(DequantizeLinear(x)) → lowbit.DequantizeMeanHW (node n is the pool).
 bool lower_mean(Graph& g, size_t n);
+// Products of two quantized tensors that are not a constant weight's (passes_qdq_act.cc):
+// DQ(a) · DQ(b) → MatMul → [Relu | Clip] → [Q], MatMulInteger and QLinearMatMul with per-tensor
+// parameters → lowbit.QMatMul (ops/qmatmul_act.cc). Node n is the MatMul-like node.
+bool lower_act_matmul(Graph& g, size_t n);
 
 }  // namespace lowbit::onnx::qdq

@@ -70,11 +70,17 @@ GradScores grad_scores(const QdqPlan& plan, const InputBatch& x_all, const std::
   std::vector<std::string> weights, inputs, outputs;
   for (const QuantLayer& l : plan.layers) {
     const onnx::Node& node = g.nodes[static_cast<size_t>(l.node_id)];
-    weights.push_back(name(node.inputs[1]));
+    weights.push_back(name(node.inputs[1]));  // an activation × activation MatMul: its second input
     inputs.push_back(name(l.in));
     outputs.push_back(name(node.outputs[0]));
   }
-  const auto acts = bp.values(x, inputs);
+  std::vector<std::string> wanted = inputs;
+  for (size_t i = 0; i < L; ++i)
+    if (plan.layers[i].act_act()) wanted.push_back(weights[i]);
+  const auto acts = bp.values(x, wanted);
+  // The perturbation of a layer's "weight": Q(W) − W, or for a MatMul of two activations the
+  // quantization error of its second input at that precision.
+  auto b_error = [&](size_t i, Precision p) { return act_error(acts.at(weights[i]), plan.act.at(plan.layers[i].in_b), p); };
   if (metric == Metric::hessian || metric == Metric::augmented_hessian) {
     std::vector<std::string> tensors = weights;
     for (const auto& in : inputs)
@@ -83,7 +89,8 @@ GradScores grad_scores(const QdqPlan& plan, const InputBatch& x_all, const std::
     out.iterations = tr.iterations;
     out.converged = tr.converged;
     for (size_t i = 0; i < L; ++i) {
-      const onnx::Array& w = *g.constant(g.nodes[static_cast<size_t>(plan.layers[i].node_id)].inputs[1]);
+      const bool aa = plan.layers[i].act_act();
+      const onnx::Array& w = aa ? acts.at(weights[i]) : *g.constant(g.nodes[static_cast<size_t>(plan.layers[i].node_id)].inputs[1]);
       const onnx::Array& xa = acts.at(inputs[i]);
       const double hx = tr.trace.at(inputs[i]) / static_cast<double>(xa.numel());
       const double hw = tr.trace.at(weights[i]) / static_cast<double>(w.numel());
@@ -91,7 +98,14 @@ GradScores grad_scores(const QdqPlan& plan, const InputBatch& x_all, const std::
         const onnx::Array ex = act_error(xa, plan.act.at(plan.layers[i].in), cand[p]);
         double dx = 0;
         for (int64_t k = 0; k < ex.numel(); ++k) dx += static_cast<double>(ex.data<float>()[k]) * ex.data<float>()[k];
-        out.score[i][p] = hw * sq_diff(w, quantized_weight(plan, i, cand[p])) + hx * dx;
+        double dw = 0;
+        if (aa) {
+          const onnx::Array eb = b_error(i, cand[p]);
+          for (int64_t k = 0; k < eb.numel(); ++k) dw += static_cast<double>(eb.data<float>()[k]) * eb.data<float>()[k];
+        } else {
+          dw = sq_diff(w, quantized_weight(plan, i, cand[p]));
+        }
+        out.score[i][p] = hw * dw + hx * dx;
       }
     }
   } else {
@@ -107,7 +121,10 @@ GradScores grad_scores(const QdqPlan& plan, const InputBatch& x_all, const std::
       for (size_t p = 0; p < cand.size(); ++p) {
         const onnx::Array dx = act_error(acts.at(inputs[i]), plan.act.at(plan.layers[i].in), cand[p]);
         // Y_q: W_i replaced by Q(W_i) and X_i moved to Q(X_i); no gradient needed.
-        const onnx::GradResult q = bp2.run(x, loss, {}, {{weights[i], quantized_weight(plan, i, cand[p])}}, {{inputs[i], dx}});
+        const onnx::GradResult q =
+            plan.layers[i].act_act()
+                ? bp2.run(x, loss, {}, {}, {{inputs[i], dx}, {weights[i], b_error(i, cand[p])}})
+                : bp2.run(x, loss, {}, {{weights[i], quantized_weight(plan, i, cand[p])}}, {{inputs[i], dx}});
         const onnx::Array& yq = q.outputs[1 + i];
         double sum = 0;
         for (int64_t k = 0; k < y.numel(); ++k) {

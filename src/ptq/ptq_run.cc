@@ -112,7 +112,7 @@ Job prepare(const PtqOptions& o) {
   mo.cache_path = !o.cache.empty() ? o.cache : (!o.json.empty() && o.json != "-" ? o.json : o.out.empty() ? "ptq" : o.out) + ".cache.jsonl";
   mo.fingerprint = fnv1a_hex(read_file(o.model) + "|" + o.calib.source + "|" + std::to_string(calib.samples()) + "|" + o.eval + "|" + o.eval_labels + "|" +
                              std::to_string(job.eval_samples) + "|" + calib_method_name(o.quant.calib.method) + "|" +
-                             std::to_string(o.quant.per_channel) + "|" + weight_range_name(o.quant.weight_range) + "|" + std::to_string(o.quant.bias_correction) + "|" + std::to_string(o.threads) + "|" + std::to_string(o.latency_batch));
+                             std::to_string(o.quant.per_channel) + "|" + weight_range_name(o.quant.weight_range) + "|" + std::to_string(o.quant.bias_correction) + "|" + std::to_string(o.quant.act_matmul) + "|" + std::to_string(o.threads) + "|" + std::to_string(o.latency_batch));
   job.oracle = std::make_unique<ModelOracle>(job.plan, std::move(x), std::move(y), mo);
   if (o.progress)
     job.oracle->progress = [](int64_t done, int64_t total) {

@@ -44,10 +44,11 @@ int64_t weight_axis(const Node& n) {
 struct Layer {
   int node = -1;
   int in = -1, out = -1;  // activation tensors (out = -1: left float, e.g. a graph output)
+  int in_b = -1;          // MatMul of two activations: its second input
 };
 
 // Quantizable layers and the activation tensors they need quantized, in topological order.
-std::vector<Layer> plan_layers(const Graph& g, const std::set<std::string>& exclude, std::vector<int>* tensors) {
+std::vector<Layer> plan_layers(const Graph& g, const std::set<std::string>& exclude, std::vector<int>* tensors, bool act_matmul) {
   std::vector<Layer> layers;
   std::set<int> seen;
   auto want = [&](int v) {
@@ -59,7 +60,9 @@ std::vector<Layer> plan_layers(const Graph& g, const std::set<std::string>& excl
     const bool linear = (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() >= 2 &&
                         g.constant(n.inputs[1]) && g.constant(n.inputs[1])->type() == ElemType::f32;
     const bool add = n.op_type == "Add" && n.inputs.size() == 2 && !g.is_constant(n.inputs[0]) && !g.is_constant(n.inputs[1]);
-    if (!linear && !add) continue;
+    const bool act_act = act_matmul && n.op_type == "MatMul" && n.inputs.size() == 2 && !g.is_constant(n.inputs[0]) &&
+                         !g.is_constant(n.inputs[1]);
+    if (!linear && !add && !act_act) continue;
     if (n.op_type == "Gemm" && (n.attr_i("transA", 0) || n.attr_f("alpha", 1) != 1 || n.attr_f("beta", 1) != 1)) continue;
     if (linear && n.op_type != "Conv" && g.constant(n.inputs[1])->dim() != 2) continue;
     Layer l{id, n.inputs[0], n.outputs[0]};
@@ -68,8 +71,13 @@ std::vector<Layer> plan_layers(const Graph& g, const std::set<std::string>& excl
       if (act.op_type == "Relu" || act.op_type == "Clip") l.out = act.outputs[0];
     }
     if (is_graph_output(g, l.out)) l.out = -1;
+    // A product of two activations keeps a float result: its readers (the attention scale and
+    // Softmax; P·V's Transpose/Reshape into the output projection, which quantizes its own
+    // input) are float, so a Q/DQ pair there would only add a rounding and two passes.
+    if (act_act) l.out = -1;
     want(l.in);
-    if (add) want(n.inputs[1]);
+    if (add || act_act) want(n.inputs[1]);
+    if (act_act) l.in_b = n.inputs[1];
     want(l.out);
     layers.push_back(l);
   }
@@ -349,16 +357,16 @@ QdqPlan plan_qdq(const Graph& input, const InputBatch& calib, const QuantizeOpti
     LOWBIT_REQUIRE(found, "quantize", "--exclude names node '{}', which the model does not have", name);
   }
   // Every Conv/Gemm/MatMul is a layer (exclusion is a config choice); excluded Adds stay float.
-  const std::vector<Layer> all = plan_layers(g, {}, &plan.tensors);
+  const std::vector<Layer> all = plan_layers(g, {}, &plan.tensors, opt.act_matmul);
   for (const Layer& l : all) {
     const Node& n = g.nodes[static_cast<size_t>(l.node)];
     if (n.op_type == "Add") {
       if (!exclude.count(n.name)) plan.adds.push_back(l.node);
       continue;
     }
-    plan.layers.push_back(QuantLayer{n.name, n.op_type, l.node, l.in, l.out, g.constant(n.inputs[1])->numel()});
+    plan.layers.push_back(QuantLayer{n.name, n.op_type, l.node, l.in, l.out, l.in_b >= 0 ? 0 : g.constant(n.inputs[1])->numel(), l.in_b});
   }
-  LOWBIT_REQUIRE(!plan.layers.empty(), "quantize", "the model has no Conv, Gemm or MatMul with constant float weights to quantize");
+  LOWBIT_REQUIRE(!plan.layers.empty(), "quantize", "the model has no Conv, Gemm or MatMul to quantize");
   // Per-channel input moments, for act-mse weight ranges and bias correction.
   std::vector<int> axes;
   if (opt.weight_range == WeightRange::act_mse || opt.bias_correction) {
@@ -397,6 +405,7 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
   for (size_t i = 0; i < config.size(); ++i) {
     if (config[i] == Precision::fp32 || config[i] == Precision::bf16) continue;
     quantized.insert(plan.layers[i].in);
+    if (plan.layers[i].act_act()) quantized.insert(plan.layers[i].in_b);
     if (plan.layers[i].out >= 0) quantized.insert(plan.layers[i].out);
   }
   auto is_q = [&](int v) { return quantized.count(v) || quantized.count(moved_from(g, v)); };
@@ -418,7 +427,10 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
     const QuantLayer& l = plan.layers[i];
     LayerReport lr{l.node, l.op, precision_name(config[i]), g.values[static_cast<size_t>(l.in)].name,
                    l.out >= 0 ? g.values[static_cast<size_t>(l.out)].name : "", 0, 0, 0};
-    if (config[i] == Precision::bf16) {
+    if (l.act_act()) {
+      // No weights: the inputs' Q/DQ pairs (inserted below) are the whole layer.
+      lr.precision = config[i] == Precision::fp32 || config[i] == Precision::bf16 ? "fp32" : "a8a8";
+    } else if (config[i] == Precision::bf16) {
       to_bf16(g, l.node_id);
     } else if (config[i] != Precision::fp32) {
       Node& n = g.nodes[static_cast<size_t>(l.node_id)];
@@ -457,6 +469,8 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
 
 Array quantized_weight(const QdqPlan& plan, size_t layer, Precision p) {
   Graph g = plan.graph;
+  LOWBIT_REQUIRE(!plan.layers.at(layer).act_act(), "ptq", "layer '{}' multiplies two activations: it has no weight",
+                 plan.layers.at(layer).node);
   Node& n = g.nodes[static_cast<size_t>(plan.layers.at(layer).node_id)];
   const Array w = *g.constant(n.inputs[1]);
   if (p == Precision::fp32) return w;
@@ -497,7 +511,8 @@ Graph quantize_model(const Graph& input, const InputBatch& calib, const Quantize
   const QdqPlan plan = plan_qdq(input, calib, opt);
   const std::set<std::string> exclude(opt.exclude.begin(), opt.exclude.end());
   LayerConfig config;
-  for (const QuantLayer& l : plan.layers) config.push_back(exclude.count(l.node) ? Precision::fp32 : opt.weight_bits == 4 ? Precision::w4a8 : Precision::int8);
+  for (const QuantLayer& l : plan.layers)
+    config.push_back(exclude.count(l.node) ? Precision::fp32 : opt.weight_bits == 4 && !l.act_act() ? Precision::w4a8 : Precision::int8);
   if (!opt.config_json.empty()) config = config_from_json(plan, opt.config_json);
   std::map<int, int> dq_of;
   QuantizeReport rep;

@@ -22,6 +22,9 @@ struct QuantizeOptions {
   WeightRange weight_range = WeightRange::minmax;  // weight scales (weight_range.h)
   bool bias_correction = false;       // absorb the weights' expected output shift dW·E[x] into the bias
   std::vector<std::string> exclude;   // node names left in float
+  // MatMuls of two activations (attention's Q·Kᵀ, P·V) are layers too: both inputs quantized
+  // per tensor from their calibrated ranges, no weights (lowbit runs them on kernels/qmatmul.h).
+  bool act_matmul = true;
   std::string config_json;            // per-layer precisions (config_from_json); replaces exclude
 };
 
@@ -33,7 +36,7 @@ struct TensorReport {
 };
 
 struct LayerReport {
-  std::string node, op, precision;  // precision: "w8a8", "w4a8" or "fp32"
+  std::string node, op, precision;  // precision: "w8a8", "w4a8", "a8a8" (activation × activation MatMul) or "fp32"
   std::string input, output;        // tensor names (quantized ones appear in `tensors`)
   float w_scale_min = 0, w_scale_max = 0;
   int64_t channels = 0;             // weight scales (1 when per tensor)
@@ -53,7 +56,8 @@ onnx::Graph quantize_model(const onnx::Graph& g, const InputBatch& calib, const 
 
 // ---- Per-layer precision (mixed precision) -----------------------------------------------
 // A layer is a Conv, Gemm or MatMul with a constant float weight: its weight and its input
-// activation take the layer's precision. Adds follow their neighbours: an Add is quantized when
+// activation take the layer's precision; or (QuantizeOptions::act_matmul) a MatMul of two
+// activations: both inputs take it, int8 (w4a8 means int8 there: no weights; bf16 leaves it fp32). Adds follow their neighbours: an Add is quantized when
 // both its inputs already are (so all-int8 gives exactly quantize_model's graph).
 enum class Precision { fp32, bf16, int8, w4a8 };
 const char* precision_name(Precision p);
@@ -67,6 +71,8 @@ struct QuantLayer {
   std::string node, op;
   int node_id = -1, in = -1, out = -1;  // value ids in QdqPlan::graph (out = -1: left float)
   int64_t weight_values = 0;
+  int in_b = -1;                        // an activation × activation MatMul's second input (else -1)
+  bool act_act() const { return in_b >= 0; }
 };
 
 // Everything calibration knows, computed once: the folded float graph, the layers, and the
