@@ -3,6 +3,10 @@
 // per group, column j's four k at bytes 4j..4j+3, zero-padded to 64 columns and to K % 4), built
 // here from four rows of B (K×N) at a time by byte/word interleaves instead of from a transposed
 // copy; the column sums come from the same registers (vpdpbusd with ones).
+// GCC 12 reports the _mm512_undefined_* vectors inside its own intrinsics as maybe-uninitialized
+// (as in the other AVX-512 kernel files).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
 #include <cstring>
