@@ -67,7 +67,7 @@ bool weight_dq(const Graph& g, int v, int64_t axis, int* codes, int* scale) {
   if (!dq || dq->op_type != "DequantizeLinear" || !has_input(*dq, 1)) return false;
   const Array* w = g.constant(dq->inputs[0]);
   const Array* s = g.constant(dq->inputs[1]);
-  if (!w || !s || w->type() != ElemType::i8) return false;
+  if (!w || !s || w->type() != ElemType::i8 || dq->attr_i("block_size", 0) != 0) return false;  // blocked: lower_grouped
   if (has_input(*dq, 2)) {
     const Array* z = g.constant(dq->inputs[2]);
     if (!z) return false;
@@ -83,6 +83,11 @@ bool weight_dq(const Graph& g, int v, int64_t axis, int* codes, int* scale) {
   *scale = dq->inputs[1];
   return true;
 }
+
+}  // namespace
+
+// Shared with passes_qdq_grouped.cc (passes_qdq.h).
+namespace qdq {
 
 // A float bias: a constant, or DequantizeLinear of a constant (ONNX Runtime's int32 bias).
 int float_bias(Graph& g, int v, const std::string& base) {
@@ -101,13 +106,6 @@ int float_bias(Graph& g, int v, const std::string& base) {
   return fv;
 }
 
-// What follows a fused node's result `out`: an optional Relu/Clip (constant bounds), then an
-// optional QuantizeLinear (per tensor, constant parameters). Nothing is changed until apply().
-struct OutputFusion {
-  int act = -1, q = -1;   // node ids
-  double lo = -INFINITY, hi = INFINITY;
-  int y_scale = kNoValue, y_zp = kNoValue;  // from the Q node
-};
 OutputFusion plan_output(const Graph& g, int out) {
   OutputFusion f;
   int cur = out;
@@ -168,6 +166,10 @@ void apply_output(Graph& g, const OutputFusion& f, Node& fused, int out) {
     qn.dead = true;
   }
 }
+
+}  // namespace qdq
+
+namespace {
 
 // W4A8: constant int8 weights whose codes all lie in [-8, 7] (what `lowbit quantize --weights
 // int4` writes; ONNX before opset 21 has no int4 type) are marked for the packed-int4 GEMM,
@@ -346,7 +348,7 @@ int lower_quantized(Graph& g) {
     if (!g.nodes[n].dead && lower_code_chain(g, n)) ++count;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (g.nodes[n].dead) continue;
-    if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n)) ++count;
+    if (lower_grouped(g, n) || lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n)) ++count;
   }
   if (count) g.remove_dead();
   // Q/DQ nodes left between float ops (per tensor): the quantizer kernels (ops/qdq_fast.cc).

@@ -28,6 +28,7 @@ namespace lowbit::onnx {
 Activation fused_activation(const Node& node);  // conv.cc
 void add_qdq_fast_ops(OpList& ops);              // qdq_fast.cc
 void add_qcode_shortcut_ops(OpList& ops);        // qcode_shortcut.cc
+void add_qgemm_grouped_ops(OpList& ops);         // qgemm_grouped.cc
 
 namespace {
 
@@ -419,6 +420,7 @@ void add_qlinear_fused_ops(OpList& ops) {
   ops[ops.size() - 3].channels_last = qconv_channels_last;
   add_qdq_fast_ops(ops);
   add_qcode_shortcut_ops(ops);
+  add_qgemm_grouped_ops(ops);
 }
 
 }  // namespace lowbit::onnx
