@@ -1,4 +1,5 @@
 // Reference of the group-wise W4A8 GEMM (qgemm_grouped.h): the specification of its fast path.
+// Compiled with -ffp-contract=off (src/kernels/CMakeLists.txt): no multiply-add is fused.
 #include "lowbit/kernels/qlinear_ref.h"
 
 namespace lowbit::kernels::ref {
