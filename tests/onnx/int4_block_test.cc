@@ -2,12 +2,14 @@
 // in raw_data or one byte per int32_data entry, odd lengths), DequantizeLinear-21 / QuantizeLinear-21
 // with block_size (one scale per block along an axis) and int4 output codes, checked against
 // values computed here by the ONNX definition; malformed ones are refused naming file or node.
+// Also upgrade_to_opset21, which restates an older graph at opset 21 for such weights.
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
 
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/model_loader.h"
+#include "lowbit/onnx/passes.h"
 #include "test_util.h"
 
 namespace lowbit::onnx {
@@ -147,6 +149,35 @@ TEST(Int4Tensors, MalformedFormsAreNamed) {
   expect(dq_model(22, codes, {}, true, 2, {3, 2}), {"node 'dq'", "DequantizeLinear", "block_size 2", "[3, 3]"});
   expect(dq_model(22, codes, {}, true, -1), {"node 'dq'", "block_size is -1"});
   expect(dq_model(22, codes, {}, true, 2, {3, 3}, 19), {"node 'dq'", "'block_size' is not part of DequantizeLinear-19"});
+}
+
+}  // namespace
+}  // namespace lowbit::onnx
+
+namespace lowbit::onnx {
+namespace {
+
+// upgrade_to_opset21 (passes.h): Reduce* axes attributes become inputs with the same result;
+// ops whose meaning changed by 21 and models older than 13 are refused naming them.
+TEST(OpsetUpgrade, ReduceAxesMoveToInputsAndResultsStay) {
+  GraphBuilder b(13);
+  const int x = b.input("x", ElemType::f32, {2, 3, 4});
+  b.output(b.op("ReduceMean", {x}, {{"axes", Attribute::from_ints({1, 2})}, {"keepdims", Attribute::from_int(0)}}, 1, "mean"), "y");
+  Graph g = b.finish();
+  const Array in = Array::from<float>({2, 3, 4}, std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                                                   20, 21, 22, 23, 24});
+  const Array before = Session(g, SessionOptions{1, 1, false}).run(std::vector<Array>{in})[0];
+  upgrade_to_opset21(g, "test");
+  EXPECT_EQ(g.opset, 21);
+  for (const Node& n : g.nodes)
+    if (n.op_type == "ReduceMean") EXPECT_TRUE(n.inputs.size() == 2 && !n.attrs.count("axes"));
+  const Array after = Session(g, SessionOptions{1, 1, false}).run(std::vector<Array>{in})[0];
+  ASSERT_EQ(after.shape(), before.shape());
+  for (int64_t i = 0; i < after.numel(); ++i) EXPECT_EQ(after.data<float>()[i], before.data<float>()[i]);
+  GraphBuilder old(11);
+  old.output(old.op("Relu", {old.input("x", ElemType::f32, {2})}), "y");
+  Graph g11 = old.finish();
+  test::expect_error([&] { upgrade_to_opset21(g11, "quantize --group-size"); }, {"quantize --group-size", "opset 11"});
 }
 
 }  // namespace
