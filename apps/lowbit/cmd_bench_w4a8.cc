@@ -25,6 +25,9 @@ void setup_bench_w4a8(CLI::App& cmd) {
   cmd.add_option("--w4-unpack-rows", a->unpack_rows,
                  "int4 weights widened per column group from this many rows on (0: the built-in choice)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd.add_option("--group-size", a->opt.group_size,
+                 "also time group-wise W4A8 with one weight scale per this many k (a multiple of 8; 0: off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{65536}))->capture_default_str();
   cmd.add_option("--json", a->json, "write the rows here");
   add_threads_option(cmd, &a->threads);
   cmd.callback([a] {

@@ -20,7 +20,7 @@ struct QuantizeArgs {
   std::string model, calib, data_dir, out, summary, weights = "int8", weight_range = "minmax", method = "minmax", exclude, config;
   std::vector<float> mean, std;
   float scale = 1.0f;
-  int64_t count = 256;
+  int64_t count = 256, group_size = 0;
   double percentile = 99.99;
   bool per_channel = true, bias_correction = false, act_matmul = true;
   int threads = 0;
@@ -47,6 +47,7 @@ void run_quantize(const QuantizeArgs& a) {
   opt.per_channel = a.per_channel;
   LOWBIT_REQUIRE(a.weights == "int8" || a.weights == "int4", "quantize", "--weights must be int8 or int4, not '{}'", a.weights);
   opt.weight_bits = a.weights == "int4" ? 4 : 8;
+  opt.group_size = a.group_size;
   opt.weight_range = ptq::parse_weight_range(a.weight_range);
   opt.bias_correction = a.bias_correction;
   opt.act_matmul = a.act_matmul;
@@ -60,7 +61,7 @@ void run_quantize(const QuantizeArgs& a) {
   j["out"] = a.out;
   j["calibration"] = {{"source", a.calib}, {"samples", rep.calib_samples}, {"method", a.method}};
   if (a.method == "percentile") j["calibration"]["percentile"] = a.percentile;
-  j["weights"] = {{"bits", opt.weight_bits}, {"per_channel", opt.per_channel},
+  j["weights"] = {{"bits", opt.weight_bits}, {"per_channel", opt.per_channel}, {"group_size", opt.group_size},
                   {"range", ptq::weight_range_name(opt.weight_range)}, {"bias_correction", opt.bias_correction}};
   j["act_matmul"] = opt.act_matmul;
   j["output_sqnr_db"] = rep.output_sqnr_db;
@@ -94,6 +95,10 @@ LOWBIT_COMMAND("quantize", "post-training int8 / W4A8 quantization of an ONNX mo
   cmd.add_option("--weights", a->weights, "weight precision: int8, or int4 (W4A8: int8 codes in [-7, 7], which lowbit packs two per byte)")->capture_default_str();
   cmd.add_option("--weight-range", a->weight_range,
                  "weight scales: minmax (amax/q), mse (the clip ratio with the least quantization error) or act-mse (that error weighted by each input channel's E[x^2])")
+      ->capture_default_str();
+  cmd.add_option("--group-size", a->group_size,
+                 "int4 only: one weight scale per this many input features (a multiple of 8, e.g. 32, 64, 128) of each MatMul/Gemm "
+                 "output, written as INT4 + blocked DequantizeLinear-21 (the model becomes opset 21); Convs stay per channel; 0: off")
       ->capture_default_str();
   cmd.add_flag("--bias-correction", a->bias_correction, "absorb the quantized weights' expected output shift dW·E[x] (calibration means) into the biases");
   cmd.add_flag("--act-matmul,!--no-act-matmul", a->act_matmul,

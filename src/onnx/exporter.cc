@@ -4,9 +4,12 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <tuple>
 
+#include "lowbit/kernels/qlinear.h"
 #include "lowbit/onnx/shape_inference.h"
 #include "proto_tensor.h"
 
@@ -107,7 +110,8 @@ void write_subgraph(const Graph& sub, const Graph& outer, const Node& node, ::on
 std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
   g.validate();
   ::onnx::ModelProto model;
-  model.set_ir_version(options.ir_version);
+  // INT4 and the opset-21 operators need IR version 10 (ONNX 1.16).
+  model.set_ir_version(g.opset >= 21 ? std::max<int64_t>(options.ir_version, 10) : options.ir_version);
   model.set_producer_name(options.producer);
   for (const auto& [key, value] : g.metadata) {
     auto* kv = model.add_metadata_props();
@@ -137,7 +141,26 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
     vi->set_name(g.values[static_cast<size_t>(v)].name);
     set_type(g.values[static_cast<size_t>(v)].type, vi);
   }
-  for (const auto& [v, arr] : g.constants) array_to_proto(arr, g.values[static_cast<size_t>(v)].name, gp->add_initializer());
+  // Blocked DequantizeLinear-21 reads INT4 weight codes (and zero points): constant int8 inputs
+  // 0 and 2 of such a node, all in [-8, 7], are written as INT4, packed two per byte.
+  std::set<int> four_bit;
+  if (g.opset >= 21)
+    for (const Node& node : g.nodes)
+      if (!node.dead && node.op_type == "DequantizeLinear" && node.domain.empty() && node.attr_i("block_size", 0) > 0) {
+        bool fits = true;
+        for (size_t i : {size_t{0}, size_t{2}}) {
+          const Array* c = i < node.inputs.size() && node.inputs[i] != kNoValue ? g.constant(node.inputs[i]) : nullptr;
+          if (i == 0 && (!c || c->type() != ElemType::i8)) fits = false;
+          if (c && (c->type() != ElemType::i8 || !kernels::qgemm_fits_int4(c->numel(), c->data<int8_t>()))) fits = false;
+        }
+        if (!fits) continue;
+        for (size_t i : {size_t{0}, size_t{2}})
+          if (i < node.inputs.size() && node.inputs[i] != kNoValue) four_bit.insert(node.inputs[i]);
+      }
+  for (const auto& [v, arr] : g.constants) {
+    if (four_bit.count(v)) array_to_proto_4bit(arr, g.values[static_cast<size_t>(v)].name, gp->add_initializer());
+    else array_to_proto(arr, g.values[static_cast<size_t>(v)].name, gp->add_initializer());
+  }
   bool need_ms = false;
   int extra = 0;
   for (int n : g.topo_order()) {

@@ -23,6 +23,9 @@ ValueType convert_type(const ::onnx::TypeProto& t, const std::string& what, bool
     throw ValueError(fmt::format("[onnx] {}: sequence, map and optional types are not supported (tensors only)", what));
   ValueType vt;
   vt.elem = static_cast<ElemType>(t.tensor_type().elem_type());
+  // 4-bit values are held widened, one code per byte (proto_tensor.h).
+  if (t.tensor_type().elem_type() == kProtoInt4) vt.elem = ElemType::i8;
+  if (t.tensor_type().elem_type() == kProtoUint4) vt.elem = ElemType::u8;
   if (may_be_untyped && vt.elem == ElemType::undefined) return {};
   if (!elem_supported(vt.elem))
     throw ValueError(fmt::format("[onnx] {}: element type {} ({}) is not supported", what, t.tensor_type().elem_type(),
@@ -131,10 +134,12 @@ void Loader::convert_graph(const ::onnx::GraphProto& gp, Graph& g, Scope& scope)
     scope.by_name[name] = v;
     return v;
   };
+  std::map<int, int32_t> four_bit;  // initializer value -> kProtoInt4 / kProtoUint4
   for (const auto& init : gp.initializer()) {
     Array a = array_from_proto(init, init.name(), base_dir);
     const int v = define(init.name(), ValueType{a.type(), a.shape(), true}, "initializer");
     g.constants[v] = std::move(a);
+    if (init.data_type() == kProtoInt4 || init.data_type() == kProtoUint4) four_bit[v] = init.data_type();
   }
   if (gp.sparse_initializer_size() > 0) bad_file(what, "sparse initializers are not supported");
   for (const auto& in : gp.input()) {
@@ -190,6 +195,12 @@ void Loader::convert_graph(const ::onnx::GraphProto& gp, Graph& g, Scope& scope)
       for (const auto& [name, local] : captured) sg->captures[slot.at(name)] = local;
     }
   }
+  // A QuantizeLinear writes the type of its zero point: an int4 / uint4 one (held as int8 /
+  // uint8) is made explicit as output_dtype, which the op's code range follows.
+  for (Node& n : nodes)
+    if (n.op_type == "QuantizeLinear" && n.domain.empty() && n.inputs.size() > 2 && four_bit.count(n.inputs[2]) &&
+        !n.attrs.count("output_dtype"))
+      n.attrs["output_dtype"] = Attribute::from_int(four_bit.at(n.inputs[2]));
   for (Node& n : nodes) g.add_node(std::move(n));  // validate() checks each against its schema
   for (const auto& out : gp.output()) {
     const int v = scope.lookup(out.name());

@@ -45,6 +45,7 @@ void check_qparams(const Graph& g, const Node& n, size_t scale_at, size_t zp_at,
       for (int64_t i = 0; i < z->numel(); ++i)
         if (z->get_i64(i) != 0) fail(fmt::format("int32 zero point (input {}) must be 0, element {} is {}", zp_at, i, z->get_i64(i)));
   }
+  if (n.attr_i("block_size", 0) != 0) return;  // blocked: its shape is checked by the op (ops/quantize_linear.cc)
   if (data_at >= 0 && (s->numel() > 1 || s->dim() == 1) && has_input(n, static_cast<size_t>(data_at))) {
     const ValueType& t = g.values[static_cast<size_t>(n.inputs[static_cast<size_t>(data_at)])].type;
     const int64_t axis = axis_attr ? n.attr_i("axis", 1) : 0;
@@ -67,7 +68,7 @@ bool weight_dq(const Graph& g, int v, int64_t axis, int* codes, int* scale) {
   if (!dq || dq->op_type != "DequantizeLinear" || !has_input(*dq, 1)) return false;
   const Array* w = g.constant(dq->inputs[0]);
   const Array* s = g.constant(dq->inputs[1]);
-  if (!w || !s || w->type() != ElemType::i8) return false;
+  if (!w || !s || w->type() != ElemType::i8 || dq->attr_i("block_size", 0) != 0) return false;  // blocked: lower_grouped
   if (has_input(*dq, 2)) {
     const Array* z = g.constant(dq->inputs[2]);
     if (!z) return false;
@@ -83,6 +84,11 @@ bool weight_dq(const Graph& g, int v, int64_t axis, int* codes, int* scale) {
   *scale = dq->inputs[1];
   return true;
 }
+
+}  // namespace
+
+// Shared with passes_qdq_grouped.cc (passes_qdq.h).
+namespace qdq {
 
 // A float bias: a constant, or DequantizeLinear of a constant (ONNX Runtime's int32 bias).
 int float_bias(Graph& g, int v, const std::string& base) {
@@ -100,10 +106,6 @@ int float_bias(Graph& g, int v, const std::string& base) {
   g.constants[fv] = std::move(f);
   return fv;
 }
-
-}  // namespace
-
-namespace qdq {  // plan_output / apply_output: shared with passes_qdq_act.cc
 
 OutputFusion plan_output(const Graph& g, int out) {
   OutputFusion f;
@@ -125,7 +127,9 @@ OutputFusion plan_output(const Graph& g, int out) {
     const Node& qn = g.nodes[static_cast<size_t>(q)];
     const Array* s = has_input(qn, 1) ? g.constant(qn.inputs[1]) : nullptr;
     const Array* z = has_input(qn, 2) ? g.constant(qn.inputs[2]) : nullptr;
-    if (qn.op_type == "QuantizeLinear" && s && s->numel() == 1 && (!has_input(qn, 2) || (z && z->numel() == 1))) {
+    // int4 / uint4 codes (output_dtype 21, 22) have a narrower range than the fused op writes.
+    if (qn.op_type == "QuantizeLinear" && s && s->numel() == 1 && (!has_input(qn, 2) || (z && z->numel() == 1)) &&
+        qn.attr_i("output_dtype", 0) <= 3) {
       f.q = q;
       f.y_scale = qn.inputs[1];
       f.y_zp = has_input(qn, 2) ? qn.inputs[2] : kNoValue;
@@ -345,7 +349,9 @@ int lower_quantized(Graph& g) {
     if (!g.nodes[n].dead && lower_code_chain(g, n)) ++count;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (g.nodes[n].dead) continue;
-    if (lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n) || lower_act_matmul(g, n)) ++count;
+    if (lower_grouped(g, n) || lower_linear(g, n) || lower_add(g, n) || lower_qlinear(g, n) || lower_mean(g, n) ||
+        lower_act_matmul(g, n))
+      ++count;
   }
   if (count) g.remove_dead();
   // Q/DQ nodes left between float ops (per tensor): the quantizer kernels (ops/qdq_fast.cc).
@@ -355,6 +361,7 @@ int lower_quantized(Graph& g) {
     const Array* s = g.constant(node.inputs[1]);
     const Array* z = has_input(node, 2) ? g.constant(node.inputs[2]) : nullptr;
     if (!s || s->numel() != 1 || (has_input(node, 2) && (!z || z->numel() != 1))) continue;
+    if (node.attr_i("output_dtype", 0) > 3 || node.attr_i("block_size", 0) != 0) continue;  // int4 codes, blocked
     if (z && z->type() != ElemType::u8 && z->type() != ElemType::i8) continue;
     node.domain = "lowbit";
     node.op_type = q ? "Quantize" : "Dequantize";

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "lowbit/onnx/ir.h"
@@ -25,16 +26,21 @@ struct ActQ {
 bool act_dq(const Graph& g, int v, ActQ* out);
 
 // What follows a fused node's result `out`: an optional Relu/Clip (constant bounds), then an
-// optional QuantizeLinear (per tensor, constant parameters). Nothing is changed until apply().
+// optional QuantizeLinear (per tensor, constant parameters, 8-bit codes). Nothing is changed
+// until apply_output, which moves the activation into `fused`'s attributes, y_scale / y_zp into
+// its inputs 6 and 7 and takes over the last node's outputs.
 struct OutputFusion {
   int act = -1, q = -1;   // node ids
   double lo = -INFINITY, hi = INFINITY;
   int y_scale = kNoValue, y_zp = kNoValue;  // from the Q node
 };
 OutputFusion plan_output(const Graph& g, int out);
-// Moves the activation into `fused`'s attributes, y_scale / y_zp into its inputs 6 and 7
-// (kNoValue for a float result) and takes over the last node's outputs.
 void apply_output(Graph& g, const OutputFusion& f, Node& fused, int out);
+// A float bias: the constant itself, a new constant from DequantizeLinear(constant), kNoValue
+// for none, -2 for anything else.
+int float_bias(Graph& g, int v, const std::string& base);
+// DQ(x) → MatMul / Gemm(DQ(int4 weights, blocked scales along K)) → ... (passes_qdq_grouped.cc).
+bool lower_grouped(Graph& g, size_t n);
 
 // DQ(x, s, z) → Slice / Pad / Reshape ... → Q(s, z) on the codes (node n is the Q).
 bool lower_code_chain(Graph& g, size_t n);

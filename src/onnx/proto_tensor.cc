@@ -1,9 +1,13 @@
 // TensorProto <-> Array. Typed repeated fields and raw_data are both accepted; the element
-// count must match the dims exactly, so the allocation is bounded by the bytes present.
+// count must match the dims exactly, so the allocation is bounded by the bytes present. INT4 /
+// UINT4 (opset 21: two per byte, low nibble first, in raw_data or one byte per int32_data
+// entry) are held widened, one code per int8 / uint8 element.
 #include "proto_tensor.h"
 
 #include <filesystem>
 #include <fstream>
+
+#include "lowbit/kernels/quant.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -46,9 +50,56 @@ std::string read_external(const ::onnx::TensorProto& t, const std::string& what,
   return out;
 }
 
+// INT4 / UINT4: ⌈numel/2⌉ packed bytes, from raw_data, external data or int32_data (each entry
+// one byte), unpacked into int8 (sign-extended) or uint8 codes. The unused high nibble of an
+// odd-length tensor's last byte is ignored.
+Array array_from_proto_4bit(const ::onnx::TensorProto& t, const std::string& what, const std::string& base_dir,
+                            const Shape& shape, int64_t numel) {
+  const bool is_signed = t.data_type() == kProtoInt4;
+  const char* name = is_signed ? "int4" : "uint4";
+  if (static_cast<uint64_t>(numel) > kMaxArrayBytes)
+    throw IoError(fmt::format("[onnx] tensor '{}': shape {} is absurdly large", what, shape_str(shape)));
+  const size_t nbytes = static_cast<size_t>((numel + 1) / 2);
+  std::string packed;
+  if (t.data_location() == ::onnx::TensorProto::EXTERNAL || t.has_raw_data()) {
+    packed = t.data_location() == ::onnx::TensorProto::EXTERNAL ? read_external(t, what, base_dir, nbytes) : t.raw_data();
+    if (packed.size() != nbytes)
+      throw IoError(fmt::format("[onnx] tensor '{}': raw_data has {} bytes, shape {} of {} needs {} (two per byte)", what,
+                                packed.size(), shape_str(shape), name, nbytes));
+  } else {
+    if (static_cast<size_t>(t.int32_data_size()) != nbytes)
+      throw IoError(fmt::format("[onnx] tensor '{}': int32_data has {} values, shape {} of {} needs {} (two per value)",
+                                what, t.int32_data_size(), shape_str(shape), name, nbytes));
+    packed.resize(nbytes);
+    for (size_t i = 0; i < nbytes; ++i) {
+      const int32_t v = t.int32_data(static_cast<int>(i));
+      if (v < 0 || v > 255)
+        throw IoError(fmt::format("[onnx] tensor '{}': int32_data[{}] = {} is not a byte of two packed {} values", what, i,
+                                  v, name));
+      packed[i] = static_cast<char>(v);
+    }
+  }
+  Array a = Array::empty(is_signed ? ElemType::i8 : ElemType::u8, shape);
+  const auto* src = reinterpret_cast<const uint8_t*>(packed.data());
+  if (is_signed) kernels::unpack_int4(numel, src, a.data<int8_t>());
+  else kernels::unpack_uint4(numel, src, reinterpret_cast<int8_t*>(a.data<uint8_t>()));
+  return a;
+}
+
 }  // namespace
 
 Array array_from_proto(const ::onnx::TensorProto& t, const std::string& what, const std::string& base_dir) {
+  if (t.data_type() == kProtoInt4 || t.data_type() == kProtoUint4) {
+    if (t.dims_size() > 64) throw IoError(fmt::format("[onnx] tensor '{}': rank {} is absurd", what, t.dims_size()));
+    Shape shape(t.dims().begin(), t.dims().end());
+    int64_t numel = 0;
+    try {
+      numel = checked_numel(shape, "onnx");
+    } catch (const ValueError&) {
+      throw IoError(fmt::format("[onnx] tensor '{}': invalid shape {}", what, shape_str(shape)));
+    }
+    return array_from_proto_4bit(t, what, base_dir, shape, numel);
+  }
   const auto type = static_cast<ElemType>(t.data_type());
   if (!elem_supported(type))
     throw IoError(fmt::format("[onnx] tensor '{}': element type {} is not supported", what, t.data_type()));
@@ -104,6 +155,23 @@ void array_to_proto(const Array& a, const std::string& name, ::onnx::TensorProto
   t->set_data_type(static_cast<int32_t>(a.type()));
   for (int64_t d : a.shape()) t->add_dims(d);
   t->set_raw_data(std::string(reinterpret_cast<const char*>(a.raw()), a.nbytes()));
+}
+
+void array_to_proto_4bit(const Array& a, const std::string& name, ::onnx::TensorProto* t) {
+  const bool is_signed = a.type() == ElemType::i8;
+  LOWBIT_CHECK(is_signed || a.type() == ElemType::u8);
+  const int8_t* c = reinterpret_cast<const int8_t*>(a.raw());
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const int v = is_signed ? c[i] : static_cast<uint8_t>(c[i]);
+    LOWBIT_REQUIRE(is_signed ? v >= -8 && v <= 7 : v <= 15, "onnx export",
+                   "tensor '{}' element {} is {}, outside the {} range", name, i, v, is_signed ? "int4" : "uint4");
+  }
+  t->set_name(name);
+  t->set_data_type(is_signed ? kProtoInt4 : kProtoUint4);
+  for (int64_t d : a.shape()) t->add_dims(d);
+  std::string packed(static_cast<size_t>((a.numel() + 1) / 2), '\0');
+  kernels::pack_int4(a.numel(), c, reinterpret_cast<uint8_t*>(packed.data()));
+  t->set_raw_data(std::move(packed));
 }
 
 }  // namespace lowbit::onnx

@@ -209,6 +209,44 @@ int quantize_weight(Graph& g, Node& n, bool per_channel, LayerReport& rep, std::
   return add_const_dq(g, base, std::move(codes), std::move(scale), std::move(zero), axis);
 }
 
+// Group-wise int4 weights of a MatMul/Gemm (QuantizeOptions::group_size): one symmetric scale
+// per G consecutive k of each output channel (the weight range method on the group's values,
+// unweighted), codes in [-7, 7] by the same quantizer, written as DequantizeLinear-21 with
+// block_size G along K. Returns the DQ output.
+int quantize_weight_grouped(Graph& g, const Node& n, int64_t G, LayerReport& rep, WeightRange range) {
+  const Array& w = *g.constant(n.inputs[1]);
+  const bool nk = n.op_type == "Gemm" && n.attr_i("transB", 0);  // B is (N, K), else (K, N)
+  const int64_t K = w.shape()[nk ? 1 : 0], N = w.shape()[nk ? 0 : 1], groups = (K + G - 1) / G;
+  auto at = [&](int64_t k, int64_t j) { return nk ? j * K + k : k * N + j; };
+  const Shape sshape = nk ? Shape{N, groups} : Shape{groups, N};
+  Array scale = Array::empty(ElemType::f32, sshape);
+  Array codes = Array::empty(ElemType::i8, w.shape());
+  std::vector<float> vals;
+  std::vector<int8_t> q;
+  for (int64_t j = 0; j < N; ++j)
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      vals.clear();
+      for (int64_t k = gi * G; k < std::min(K, (gi + 1) * G); ++k) vals.push_back(w.data<float>()[at(k, j)]);
+      const float s = weight_scale(vals, 7.0f, range == WeightRange::act_mse ? WeightRange::mse : range);
+      scale.data<float>()[nk ? j * groups + gi : gi * N + j] = s;
+      q.resize(vals.size());
+      quantize_weight_codes(static_cast<int64_t>(vals.size()), vals.data(), 1, static_cast<int64_t>(vals.size()), &s, 7, q.data());
+      for (int64_t k = gi * G; k < std::min(K, (gi + 1) * G); ++k) codes.data<int8_t>()[at(k, j)] = q[static_cast<size_t>(k - gi * G)];
+    }
+  rep.precision = "w4a8";
+  rep.channels = N * groups;
+  const float* sp = scale.data<float>();
+  rep.w_scale_min = *std::min_element(sp, sp + scale.numel());
+  rep.w_scale_max = *std::max_element(sp, sp + scale.numel());
+  const std::string base = g.values[static_cast<size_t>(n.inputs[1])].name;
+  Array zero = Array::zeros(ElemType::i8, sshape);
+  const int out = add_const_dq(g, base, std::move(codes), std::move(scale), std::move(zero), nk ? 1 : 0);
+  Node& dq = g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(out)].producer)];
+  dq.attrs["axis"] = onnx::Attribute::from_int(nk ? 1 : 0);
+  dq.attrs["block_size"] = onnx::Attribute::from_int(G);
+  return out;
+}
+
 // Bias correction (Nagel et al. 2019, empirical form): the quantized weights shift the layer's
 // expected output by dW·E[x] (E[x] per input channel from calibration; a conv's zero padding is
 // taken to hold the channel mean too). The float bias absorbs -shift before it is quantized; a
@@ -423,6 +461,7 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
   std::map<int, const TensorRange*> range_of;  // calibrated tensor -> its range and moments
   for (size_t i = 0; i < plan.tensors.size() && i < plan.ranges.size(); ++i) range_of[plan.tensors[i]] = &plan.ranges[i];
   // Weights and biases first (node indices stay valid: add_node appends).
+  bool grouped = false;
   for (size_t i = 0; i < config.size(); ++i) {
     const QuantLayer& l = plan.layers[i];
     LayerReport lr{l.node, l.op, precision_name(config[i]), g.values[static_cast<size_t>(l.in)].name,
@@ -439,6 +478,13 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
       const int bits = config[i] == Precision::w4a8 ? 4 : 8;
       const TensorRange* in = range_of.count(l.in) ? range_of[l.in] : nullptr;
       const Array w_float = plan.opt.bias_correction ? *g.constant(n.inputs[1]) : Array();
+      if (bits == 4 && plan.opt.group_size > 0 && n.op_type != "Conv") {
+        const int wv = quantize_weight_grouped(g, n, plan.opt.group_size, lr, plan.opt.weight_range);
+        g.nodes[static_cast<size_t>(l.node_id)].inputs[1] = wv;  // the float bias stays: no per-channel scale
+        grouped = true;
+        if (reports) reports->push_back(lr);
+        continue;
+      }
       const int wv = quantize_weight(g, n, plan.opt.per_channel, lr, &ws, bits, plan.opt.weight_range, in);
       g.nodes[static_cast<size_t>(l.node_id)].inputs[1] = wv;  // add_node may have moved the node table
       if (plan.opt.bias_correction && in) lr.bias_corrected = correct_bias(g, l.node_id, w_float, wv, ws, *in);
@@ -462,6 +508,7 @@ Graph build_qdq(const QdqPlan& plan, const LayerConfig& config, std::map<int, in
   for (int t : plan.tensors)  // plan order: deterministic names and node order
     if (quantized.count(t)) dq[t] = insert_qdq(g, t, act(t));
   g.remove_dead();  // the float weights and biases nobody reads any more
+  if (grouped) onnx::upgrade_to_opset21(g, "quantize --group-size");
   g.validate();
   if (dq_of) *dq_of = std::move(dq);
   return g;
@@ -508,6 +555,9 @@ std::string config_key(const LayerConfig& config) {
 Graph quantize_model(const Graph& input, const InputBatch& calib, const QuantizeOptions& opt, QuantizeReport* report) {
   LOWBIT_REQUIRE(opt.weight_bits == 8 || opt.weight_bits == 4, "quantize", "--weights int{} is not supported (int8 or int4)",
                  opt.weight_bits);
+  LOWBIT_REQUIRE(opt.group_size == 0 || (opt.weight_bits == 4 && opt.group_size >= 8 && opt.group_size % 8 == 0 &&
+                                         opt.group_size <= 65536),
+                 "quantize", "--group-size {} needs --weights int4 and a multiple of 8 from 8 to 65536", opt.group_size);
   const QdqPlan plan = plan_qdq(input, calib, opt);
   const std::set<std::string> exclude(opt.exclude.begin(), opt.exclude.end());
   LayerConfig config;

@@ -181,8 +181,8 @@ std::vector<BadInput> onnx_rows() {
       row("ValueDefinedTwice", {13, {kRelu, {"Relu", {"x"}, {"y"}}}}, Want::io, {"value 'y' is defined twice"}),
       row("OutputNeverProduced", {13, {kRelu}, {{"x", {2}}}, {"z"}}, Want::io, {"graph output 'z' is never produced"}),
       row("UnsupportedOp", {13, {{"Frobnicate", {"x"}, {"y"}}}}, Want::value, {"node 'n0' (Frobnicate, opset 13): unsupported op"}),
-      row("OpsetTooOld", {3, {kRelu}}, Want::value, {"opset 3 is not supported (supported: 7-18)"}),
-      row("OpsetTooNew", {19, {kRelu}}, Want::value, {"opset 19 is not supported (supported: 7-18)"}),
+      row("OpsetTooOld", {3, {kRelu}}, Want::value, {"opset 3 is not supported (supported: 7-21)"}),
+      row("OpsetTooNew", {22, {kRelu}}, Want::value, {"opset 22 is not supported (supported: 7-21)"}),
       row("NoDefaultOpset", {0, {kRelu}}, Want::value, {"models without a default-domain opset_import"}),
       // Bytes, types and sizes.
       raw_row("Truncated", truncated, Want::io, {"bad.onnx", "protobuf parse failed"}),

@@ -1,7 +1,7 @@
 // The one admission check of a node, run by Graph::validate() before any shape inference or
 // kernel sees it: op supported (registry), arity and attribute types from the ONNX schema
-// library (libonnx's OpSchemaRegistry, at the model's opset; at opset 18, which the library lacks,
-// the newest schema for unchanged ops and lowbit's own 18 rules for changed ones), then value ranges.
+// library (libonnx's OpSchemaRegistry, at the model's opset; at opsets 18-21, which the library
+// lacks, the newest schema for unchanged ops and lowbit's own rules for changed ones), then value ranges.
 #include <onnx/defs/schema.h>
 
 #include <algorithm>
@@ -161,8 +161,31 @@ bool check_own_18(const Node& node, int opset) {
   return false;
 }
 
+// Opsets 19-21 (the library stops at 17): the ops whose 19-21 forms lowbit reads. Quantize- /
+// DequantizeLinear gain `saturate` (19, float8 only: no effect on integer codes), `block_size`
+// and (Q) `output_dtype` (21: blocked scales, int4); their values are checked by the ops. Other
+// ops keep their newest library schema, which refuses the attributes 19-21 added (AveragePool's
+// dilations, Cast's saturate); a changed meaning lowbit does not run is refused by name.
+bool check_own_19_21(const Node& node, int opset) {
+  if (opset < 19 || !node.domain.empty()) return false;
+  if (node.op_type == "GroupNormalization" && opset >= 21)
+    node_fail(node, opset, "GroupNormalization-21 (scale and bias per channel) is not supported; opset 18-20 files only");
+  const bool q = node.op_type == "QuantizeLinear", dq = node.op_type == "DequantizeLinear";
+  if (!q && !dq) return false;
+  check_arity(node, opset, 2, 3, 1, 1, "x, scale, zero_point?", "y");
+  for (size_t i = 0; i < 2; ++i)
+    if (node.inputs[i] == kNoValue) node_fail(node, opset, "required input {} is missing", i);
+  for (const auto& [key, a] : node.attrs) {
+    const bool known = key == "axis" || (q && key == "saturate") || (opset >= 21 && key == "block_size") ||
+                       (q && opset >= 21 && key == "output_dtype");
+    if (!known) node_fail(node, opset, "attribute '{}' is not part of {}-{}", key, node.op_type, opset >= 21 ? 21 : 19);
+    if (a.kind != AK::i) node_fail(node, opset, "attribute '{}' has type {}, expected INT", key, kind_name(a.kind));
+  }
+  return true;
+}
+
 void check_schema(const Node& node, int opset) {
-  if (check_own_18(node, opset)) return;
+  if (check_own_18(node, opset) || check_own_19_21(node, opset)) return;
   const std::string domain = node.domain == "com.microsoft" ? "" : node.domain;
   // Opset 18 (the schema library stops at 17): the newest schema, for ops unchanged in 18.
   const ::onnx::OpSchema* schema = ::onnx::OpSchemaRegistry::Schema(node.op_type, std::min(opset, 17), domain);

@@ -128,6 +128,10 @@ void add_tensor_ops(OpList& ops);
 void add_pad_ops(OpList& ops);  // pad.cc, called from add_tensor_ops
 void add_reduce_ops(OpList& ops);
 void add_quant_ops(OpList& ops);
+void add_quantize_linear_ops(OpList& ops);  // quantize_linear.cc, called from add_quant_ops
+// Scales (float input i) must be positive and finite, else an error naming the node (`what`:
+// the input's name): the quantizer divides by them.
+void require_positive_scales(const RunCtx& ctx, size_t i, const char* what);
 void add_qlinear_fused_ops(OpList& ops);
 void add_math_ops(OpList& ops);    // math_ops.cc: Mod, BitShift, CumSum
 void add_einsum_ops(OpList& ops);  // einsum.cc: Einsum

@@ -29,6 +29,7 @@ Activation fused_activation(const Node& node);  // conv.cc
 void add_qdq_fast_ops(OpList& ops);              // qdq_fast.cc
 void add_qcode_shortcut_ops(OpList& ops);        // qcode_shortcut.cc
 void add_qmatmul_act_ops(OpList& ops);           // qmatmul_act.cc
+void add_qgemm_grouped_ops(OpList& ops);         // qgemm_grouped.cc
 
 namespace {
 
@@ -421,6 +422,7 @@ void add_qlinear_fused_ops(OpList& ops) {
   add_qdq_fast_ops(ops);
   add_qcode_shortcut_ops(ops);
   add_qmatmul_act_ops(ops);
+  add_qgemm_grouped_ops(ops);
 }
 
 }  // namespace lowbit::onnx

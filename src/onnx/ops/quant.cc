@@ -1,5 +1,5 @@
-// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor or per-axis; the affine maps are
-// kernels::quantize_* / dequantize_*), MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
+// Integer quantized ops: MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv
+// (QuantizeLinear / DequantizeLinear: quantize_linear.cc).
 // Integer accumulation is exact (int32); requantization is kernels::requantize_* (fp32 scale,
 // rounds half to even and saturates, as ONNX specifies and ONNX Runtime computes).
 #include <cmath>
@@ -15,35 +15,6 @@ namespace lowbit::onnx {
 namespace {
 
 constexpr std::initializer_list<ElemType> k8bit = {ElemType::u8, ElemType::i8};
-
-// Per-element parameter index for a scale/zero-point that is a scalar or 1-d along `axis`.
-struct AxisParam {
-  int64_t inner = 1, dim = 1;
-  bool per_axis = false;
-  int64_t index(int64_t i) const { return per_axis ? (i / inner) % dim : 0; }
-};
-
-AxisParam axis_param(const Node& node, const Shape& x, const Array& scale) {
-  AxisParam p;
-  if (scale.numel() == 1 && scale.dim() <= 1) return p;
-  int64_t axis = node.attr_i("axis", 1);
-  if (axis < 0) axis += static_cast<int64_t>(x.size());
-  LOWBIT_CHECK(axis >= 0 && axis < static_cast<int64_t>(x.size()));
-  p.per_axis = true;
-  p.dim = x[static_cast<size_t>(axis)];
-  for (size_t d = static_cast<size_t>(axis) + 1; d < x.size(); ++d) p.inner *= x[d];
-  return p;
-}
-
-void check_axis_param(const InferCtx& ctx, size_t i) {
-  if (!ctx.shape_known(i) || !ctx.shape_known(0)) return;
-  const Shape& s = ctx.shape(i);
-  if (checked_numel(s, "quant") == 1 && s.size() <= 1) return;
-  const Shape& x = ctx.shape(0);
-  const int64_t axis = normalize_axis(ctx.node.attr_i("axis", 1), static_cast<int64_t>(x.size()), ctx);
-  LOWBIT_NODE_REQUIRE(s == Shape{x[static_cast<size_t>(axis)]}, ctx, "input {} shape {} must be a scalar or [{}]", i,
-                      shape_str(s), x[static_cast<size_t>(axis)]);
-}
 
 // Scales and zero points of the integer matmul/conv ops: optional input i (when present and
 // shaped) must hold one of `counts` values, and a zero point the type of the data it shifts.
@@ -62,99 +33,6 @@ void require_same_type(const InferCtx& ctx, size_t i, size_t of, const char* wha
   LOWBIT_NODE_REQUIRE(!ctx.has(i) || !ctx.has(of) || ctx.in[i].elem == ctx.in[of].elem, ctx,
                       "input {} ({}) is {}, expected the type of input {} ({})", i, what, elem_name(ctx.in[i].elem), of,
                       elem_name(ctx.in[of].elem));
-}
-
-// The zero point (input 2) is indexed like the scale (input 1): same number of values.
-void check_zero_point_like_scale(const InferCtx& ctx) {
-  if (!ctx.shape_known(1) || !ctx.shape_known(2)) return;
-  const int64_t ns = checked_numel(ctx.shape(1), "quant"), nz = checked_numel(ctx.shape(2), "quant");
-  LOWBIT_NODE_REQUIRE(ns == nz && ns > 0, ctx, "the scale holds {} value(s) and the zero point {} (expected the same number, at least 1)",
-                      ns, nz);
-}
-
-void quantize_infer(InferCtx& ctx) {
-  require_type(ctx, 0, {ElemType::f32, ElemType::i32});
-  require_type(ctx, 1, {ElemType::f32});
-  require_type(ctx, 2, k8bit);
-  check_axis_param(ctx, 1);
-  check_zero_point_like_scale(ctx);
-  const ElemType t = ctx.has(2) ? ctx.in[2].elem : ElemType::u8;
-  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, t);
-  ctx.set_out(0, t, ctx.shape(0));
-}
-
-// The kernel grid of a scale/zero point along AxisParam p over x's numel values; zero points
-// (any integer type) are widened into zp32.
-kernels::QuantGrid quant_grid(const AxisParam& p, int64_t numel, const Array& scale, const Array* zp,
-                              std::vector<int32_t>& zp32) {
-  kernels::QuantGrid g;
-  g.channels = p.per_axis ? p.dim : 1;
-  g.inner = p.per_axis ? p.inner : numel;
-  g.outer = g.channels * g.inner ? numel / (g.channels * g.inner) : 0;
-  g.scale = scale.data<float>();
-  if (zp) {
-    zp32.resize(static_cast<size_t>(zp->numel()));
-    for (int64_t i = 0; i < zp->numel(); ++i) zp32[static_cast<size_t>(i)] = static_cast<int32_t>(zp->get_i64(i));
-    g.zero_point = zp32.data();
-  }
-  return g;
-}
-
-// Scales (float input i) must be positive and finite: the quantizer divides by them, and a
-// requantization multiplier of inf or NaN has no code.
-void require_positive_scales(const RunCtx& ctx, size_t i, const char* what) {
-  const Array& scale = ctx.input(i);
-  for (int64_t k = 0; k < scale.numel(); ++k) {
-    const float s = scale.data<float>()[k];
-    if (!(s > 0 && std::isfinite(s)))
-      node_fail(ctx.node, ctx.opset, "{} (input {}) element {} is {}; scales must be positive and finite", what, i, k, s);
-  }
-}
-
-void quantize_run(RunCtx& ctx) {
-  const Array &x = ctx.input(0), &scale = ctx.input(1);
-  Array& y = *ctx.out[0];
-  const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  require_positive_scales(ctx, 1, "scale");
-  std::vector<int32_t> zp32;
-  kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
-  // x / scale in float, as the ONNX reference and ONNX Runtime compute it; an int32 x is first
-  // rounded to float, as they do.
-  std::vector<float> xf;
-  const float* px = x.type() == ElemType::f32 ? x.data<float>() : nullptr;
-  if (!px) {
-    xf.resize(static_cast<size_t>(x.numel()));
-    for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(x.data<int32_t>()[i]);
-    px = xf.data();
-  }
-  if (y.type() == ElemType::u8) {
-    g.qmin = 0, g.qmax = 255;
-    kernels::quantize_f32_u8(g, px, y.data<uint8_t>(), kernels::Rounding::nearest, {});
-  } else {
-    g.qmin = -128, g.qmax = 127;
-    kernels::quantize_f32_i8(g, px, y.data<int8_t>(), kernels::Rounding::nearest, {});
-  }
-}
-
-void dequantize_infer(InferCtx& ctx) {
-  require_type(ctx, 0, {ElemType::u8, ElemType::i8, ElemType::i32});
-  require_type(ctx, 1, {ElemType::f32});
-  check_axis_param(ctx, 1);
-  check_zero_point_like_scale(ctx);
-  if (ctx.has(2)) LOWBIT_NODE_REQUIRE(ctx.in[2].elem == ctx.in[0].elem, ctx, "zero point type differs from x");
-  if (!ctx.shape_known(0)) return ctx.set_out_unknown(0, ElemType::f32);
-  ctx.set_out(0, ElemType::f32, ctx.shape(0));
-}
-
-void dequantize_run(RunCtx& ctx) {
-  const Array &x = ctx.input(0), &scale = ctx.input(1);
-  const AxisParam p = axis_param(ctx.node, x.shape(), scale);
-  std::vector<int32_t> zp32;
-  const kernels::QuantGrid g = quant_grid(p, x.numel(), scale, ctx.has(2) ? ctx.in[2] : nullptr, zp32);
-  float* py = ctx.out[0]->data<float>();
-  if (x.type() == ElemType::u8) kernels::dequantize_u8_f32(g, x.data<uint8_t>(), py);
-  else if (x.type() == ElemType::i8) kernels::dequantize_i8_f32(g, x.data<int8_t>(), py);
-  else kernels::dequantize_i32_f32(g, x.data<int32_t>(), py);
 }
 
 // Integer matmul core: acc[b, m, n] = sum_k (a - a_zp[m]) * (b - b_zp[n]) per (broadcast)
@@ -357,8 +235,7 @@ const std::vector<std::string_view> kConvAttrs = {"auto_pad", "dilations", "grou
 }  // namespace
 
 void add_quant_ops(OpList& ops) {
-  ops.push_back(OpDef{"", "QuantizeLinear", 10, {"axis"}, quantize_infer, quantize_run});
-  ops.push_back(OpDef{"", "DequantizeLinear", 10, {"axis"}, dequantize_infer, dequantize_run});
+  add_quantize_linear_ops(ops);
   ops.push_back(OpDef{"", "MatMulInteger", 10, {}, matmul_integer_infer, matmul_integer_run});
   ops.push_back(OpDef{"", "QLinearMatMul", 10, {}, qlinear_matmul_infer, qlinear_matmul_run});
   ops.push_back(OpDef{"", "ConvInteger", 10, kConvAttrs,

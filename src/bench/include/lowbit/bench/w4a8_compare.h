@@ -20,10 +20,15 @@ struct W4A8CompareOptions {
   // (0: as many as fill 96 MiB of int8 weights, 3× this CPU's 32 MiB L3; 1: hot in cache).
   int64_t copies = 0;
   double min_time = 0.5;  // seconds of timing per kernel and shape (about)
+  // > 0: also time group-wise W4A8 (qgemm_grouped.h: one weight scale per group_size k and
+  // column, fp32 accumulation, then quantized to u8 per tensor, as lowbit.QGemmGrouped runs it)
+  // on the same codes, checked bit for bit against its scalar reference first.
+  int64_t group_size = 0;
 };
 
 // Prints a table on stdout and returns {threads, isa, rows: [{n, k, m, copies, w8a8_us,
-// w4a8_us, speedup, w4a8_widened_us, speedup_widened, kernel_w8a8, kernel_w4a8, ...}]}.
+// w4a8_us, speedup, w4a8_widened_us, speedup_widened, kernel_w8a8, kernel_w4a8, ...,
+// [w4a8_group_us, speedup_group (W8A8 / grouped), group_vs_channel (per-channel W4A8 / grouped), kernel_w4a8_group]}]}.
 nlohmann::json compare_w4a8(const W4A8CompareOptions& opt);
 
 }  // namespace lowbit::bench

@@ -1,6 +1,7 @@
 // Scalar reference of qlinear.h: one element at a time. The specification of every fast path.
 #pragma once
 
+#include "lowbit/kernels/qgemm_grouped.h"
 #include "lowbit/kernels/qlinear.h"
 
 namespace lowbit::kernels::ref {
@@ -16,5 +17,9 @@ void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
 void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1);
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
+// qgemm_grouped.h with plain int8 weights w (N×K, codes in [-8, 7], row stride ldw) in groups of
+// `group` k: one output at a time, its groups in ascending order, each group's int32 sum k by k.
+void qgemm_u8s4_grouped_f32(int64_t M, int64_t N, int64_t K, int64_t group, const uint8_t* a, int64_t lda, const int8_t* w,
+                            int64_t ldw, const GroupedEpilogue& ep, float* y, int64_t ldy);
 
 }  // namespace lowbit::kernels::ref

@@ -62,6 +62,39 @@ void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
 // int64 (no overflow for any int32 pair), then float(q - zp) * scale.
 void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x);
 
+// Blocked quantization (ONNX Quantize/DequantizeLinear-21 `block_size`): the tensor viewed as
+// (outer, dim, inner), blocks of `block` consecutive indices along dim (the last may be shorter);
+// element (o, d, i) uses the scale and zero point at ((o·⌈dim/block⌉ + d/block)·inner + i), by
+// the QuantGrid rule above (nearest rounding). Each block is one QuantGrid (outer = its length,
+// channels = inner, inner = 1) handed to the per-axis kernels, so the codes are theirs.
+struct BlockedGrid {
+  int64_t outer = 1, dim = 1, inner = 1, block = 1;
+  const float* scale = nullptr;         // [outer][⌈dim/block⌉][inner]
+  const int32_t* zero_point = nullptr;  // same shape, or null
+  int32_t qmin = -127, qmax = 127;
+};
+// f(QuantGrid of one block, flat offset of its first element), blocks in memory order.
+template <typename F>
+void for_each_block(const BlockedGrid& b, F&& f) {
+  const int64_t nb = (b.dim + b.block - 1) / b.block;
+  for (int64_t o = 0; o < b.outer; ++o)
+    for (int64_t j = 0; j < nb; ++j) {
+      const int64_t d0 = j * b.block, p = (o * nb + j) * b.inner;
+      QuantGrid g;
+      g.outer = d0 + b.block <= b.dim ? b.block : b.dim - d0;
+      g.channels = b.inner;
+      g.inner = 1;
+      g.scale = b.scale + p;
+      g.zero_point = b.zero_point ? b.zero_point + p : nullptr;
+      g.qmin = b.qmin, g.qmax = b.qmax;
+      f(g, (o * b.dim + d0) * b.inner);
+    }
+}
+void quantize_blocked_f32_i8(const BlockedGrid& b, const float* x, int8_t* q);
+void quantize_blocked_f32_u8(const BlockedGrid& b, const float* x, uint8_t* q);
+void dequantize_blocked_i8_f32(const BlockedGrid& b, const int8_t* q, float* x);
+void dequantize_blocked_u8_f32(const BlockedGrid& b, const uint8_t* q, float* x);
+
 // max |x| over n values (0 for n == 0; NaN ignored). Used to pick per-tensor scales.
 float max_abs_f32(int64_t n, const float* x);
 int32_t max_abs_i32(int64_t n, const int32_t* x);  // saturates at INT32_MAX for INT32_MIN

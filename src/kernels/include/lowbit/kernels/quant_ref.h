@@ -12,6 +12,11 @@ void quantize_i32_i8(const QuantGrid& g, const int32_t* x, int8_t* q, Rounding r
 void dequantize_i8_f32(const QuantGrid& g, const int8_t* q, float* x);
 void dequantize_u8_f32(const QuantGrid& g, const uint8_t* q, float* x);
 void dequantize_i32_f32(const QuantGrid& g, const int32_t* q, float* x);
+// The blocked forms of quant.h over the reference kernels above.
+void quantize_blocked_f32_i8(const BlockedGrid& b, const float* x, int8_t* q);
+void quantize_blocked_f32_u8(const BlockedGrid& b, const float* x, uint8_t* q);
+void dequantize_blocked_i8_f32(const BlockedGrid& b, const int8_t* q, float* x);
+void dequantize_blocked_u8_f32(const BlockedGrid& b, const uint8_t* q, float* x);
 
 // The stochastic-rounding draw of stream index `index` (quant.h, RandomKey): (r + 0.5) / 256
 // with r = byte index % 16 of Philox block index / 16 — exact in fp32, in (0, 1).

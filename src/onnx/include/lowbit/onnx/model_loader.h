@@ -1,5 +1,5 @@
 // Reads ONNX files (protobuf, via Debian's libonnx) into the engine's Graph IR and validates
-// them: supported opset (7-18, each op from its own minimum) and ops/attributes, every input defined, no cycles, initializer
+// them: supported opset (7-21, each op from its own minimum) and ops/attributes, every input defined, no cycles, initializer
 // sizes consistent with their data. Corrupt or hostile files raise IoError/ValueError naming
 // the file and node; no allocation exceeds what the file's own bytes back.
 #pragma once
@@ -12,7 +12,7 @@
 namespace lowbit::onnx {
 
 inline constexpr int kMinOpset = 7;  // per-op minimums (OpDef::since) are checked too
-inline constexpr int kMaxOpset = 18;
+inline constexpr int kMaxOpset = 21;
 // Files above this are refused before parsing (protobuf's own limit is 2 GiB).
 inline constexpr size_t kMaxModelBytes = size_t{2} << 30;
 

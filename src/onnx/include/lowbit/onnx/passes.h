@@ -2,6 +2,8 @@
 // fused values keep the names of the values they replace.
 #pragma once
 
+#include <string>
+
 #include "lowbit/onnx/ir.h"
 
 namespace lowbit::onnx {
@@ -26,6 +28,12 @@ int fuse_gelu(Graph& g);
 // ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add over the last axis becomes
 // LayerNormalization.
 int fuse_layernorm(Graph& g);
+
+// Rewrites a graph of opset 13-20 into the same computation at opset 21 (for INT4 and blocked
+// DequantizeLinear): Reduce* `axes` attributes become inputs (opset 18); ops whose opset-20/21
+// forms differ in meaning (GroupNormalization, GridSample) are a ValueError naming the node and
+// `why`. Ops that only gained element types or attributes since keep their nodes.
+void upgrade_to_opset21(Graph& g, const std::string& why);
 
 // Quantized patterns (QDQ around Conv/Gemm/MatMul/Add, QLinearConv/QLinearMatMul with int8
 // constant weights) become the fused integer ops lowbit.QConv / QGemm / QAdd (passes_qdq.cc).

@@ -19,6 +19,11 @@ struct QuantizeOptions {
   CalibOptions calib;
   bool per_channel = true;
   int weight_bits = 8;                // 8, or 4 (W4A8: int8 codes in [-7, 7])
+  // int4 only: > 0 gives MatMul/Gemm weights one scale per group_size consecutive k of each
+  // output channel (a multiple of 8), written as INT4 codes read by a blocked
+  // DequantizeLinear-21 along K; the model is restated at opset 21 (onnx::upgrade_to_opset21)
+  // and such layers keep a float bias. Conv weights stay per channel. 0: per channel / tensor.
+  int64_t group_size = 0;
   WeightRange weight_range = WeightRange::minmax;  // weight scales (weight_range.h)
   bool bias_correction = false;       // absorb the weights' expected output shift dW·E[x] into the bias
   std::vector<std::string> exclude;   // node names left in float
