@@ -16,8 +16,6 @@
 namespace lowbit::onnx {
 namespace {
 
-bool has_input(const Node& n, size_t i) { return i < n.inputs.size() && n.inputs[i] != kNoValue; }
-
 // The producer of v if it is a Cast to `to` (one input), else nullptr.
 const Node* cast_to(const Graph& g, int v, ElemType to) {
   const int p = g.values[static_cast<size_t>(v)].producer;

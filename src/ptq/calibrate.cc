@@ -94,7 +94,7 @@ double kl_for(std::vector<double> counts, size_t b0, size_t b1, int levels, size
 }  // namespace
 
 TensorRange choose_range(float min, float max, const std::vector<double>& counts, const CalibOptions& opt) {
-  TensorRange r{min, max, std::min(min, 0.0f), std::max(max, 0.0f)};
+  TensorRange r{min, max, std::min(min, 0.0f), std::max(max, 0.0f), {}, {}};
   if (opt.method == CalibMethod::minmax || max <= min || counts.empty()) return r;
   const size_t nb = counts.size();
   const double width = (static_cast<double>(max) - min) / static_cast<double>(nb);

@@ -169,8 +169,11 @@ TEST(OpsetUpgrade, ReduceAxesMoveToInputsAndResultsStay) {
   const Array before = Session(g, SessionOptions{1, 1, false}).run(std::vector<Array>{in})[0];
   upgrade_to_opset21(g, "test");
   EXPECT_EQ(g.opset, 21);
-  for (const Node& n : g.nodes)
-    if (n.op_type == "ReduceMean") EXPECT_TRUE(n.inputs.size() == 2 && !n.attrs.count("axes"));
+  for (const Node& n : g.nodes) {
+    if (n.op_type == "ReduceMean") {
+      EXPECT_TRUE(n.inputs.size() == 2 && !n.attrs.count("axes"));
+    }
+  }
   const Array after = Session(g, SessionOptions{1, 1, false}).run(std::vector<Array>{in})[0];
   ASSERT_EQ(after.shape(), before.shape());
   for (int64_t i = 0; i < after.numel(); ++i) EXPECT_EQ(after.data<float>()[i], before.data<float>()[i]);

@@ -122,7 +122,7 @@ kernels::QuantGrid quant_grid(const AxisParam& p, int64_t numel, const Array& sc
   kernels::QuantGrid g;
   g.channels = p.per_axis ? p.dim : 1;
   g.inner = p.per_axis ? p.inner : numel;
-  g.outer = g.channels * g.inner ? numel / (g.channels * g.inner) : 0;
+  g.outer = g.channels * g.inner != 0 ? numel / (g.channels * g.inner) : 0;
   g.scale = scale.data<float>();
   g.zero_point = zp32.empty() ? nullptr : zp32.data();
   return g;
