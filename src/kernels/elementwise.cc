@@ -89,10 +89,18 @@ void cumsum(int64_t outer, int64_t n, int64_t inner, bool exclusive, bool revers
   });
 }
 
+template <typename T>
+void clip(int64_t n, const T* x, T lo, T hi, T* y) {
+  parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+  });
+}
+
 #define LOWBIT_EW_T(T)                                                                                        \
   template void binary<T>(Binary, const T*, const Shape&, const T*, const Shape&, T*, const Shape&);         \
   template void compare<T>(Compare, const T*, const Shape&, const T*, const Shape&, bool*, const Shape&);     \
   template void unary<T>(Unary, int64_t, const T*, T*);                                                      \
+  template void clip<T>(int64_t, const T*, T, T, T*);                                                        \
   template void cumsum<T>(int64_t, int64_t, int64_t, bool, bool, const T*, T*);
 #define LOWBIT_EW_POW(TA, TB) \
   template void pow<TA, TB>(const TA*, const Shape&, const TB*, const Shape&, TA*, const Shape&);

@@ -10,6 +10,7 @@
 #include "fp32_conv_impl.h"
 #include "fp32_runtime.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_ref.h"
 #include "lowbit/kernels/fp32_tuning.h"
 
 namespace lowbit::kernels {
@@ -39,6 +40,11 @@ void detail::gemm_f32_library(bool trans_a, bool trans_b, int64_t M, int64_t N, 
   // dnnl_sgemm is row-major like the contract. Its status is only non-success for invalid
   // arguments, which the ops layer has already ruled out.
   dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+              const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  ref::gemm_f32<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace lowbit::kernels

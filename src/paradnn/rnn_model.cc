@@ -69,14 +69,14 @@ class RnnNet : public nn::Module {
   void step(const Layer& L, const Var& x, Var& h, Var& c) const {
     const Var gi = linear(x, *L.w_ih, *L.b_ih), gh = linear(h, *L.w_hh, *L.b_hh);
     if (cell_ == 0) {
-      h = paradnn::tanh(add(gi, gh));
+      h = lowbit::tanh(add(gi, gh));
     } else if (cell_ == 1) {  // i, f, g, o
       const Var g = add(gi, gh);
-      c = add(mul(sigmoid(gate(g, 1)), c), mul(sigmoid(gate(g, 0)), paradnn::tanh(gate(g, 2))));
-      h = mul(sigmoid(gate(g, 3)), paradnn::tanh(c));
+      c = add(mul(sigmoid(gate(g, 1)), c), mul(sigmoid(gate(g, 0)), lowbit::tanh(gate(g, 2))));
+      h = mul(sigmoid(gate(g, 3)), lowbit::tanh(c));
     } else {  // r, z, n: n = tanh(gi_n + r * gh_n), h' = n + z * (h - n)
       const Var r = sigmoid(add(gate(gi, 0), gate(gh, 0))), z = sigmoid(add(gate(gi, 1), gate(gh, 1)));
-      const Var n = paradnn::tanh(add(gate(gi, 2), mul(r, gate(gh, 2))));
+      const Var n = lowbit::tanh(add(gate(gi, 2), mul(r, gate(gh, 2))));
       h = add(n, mul(z, sub(h, n)));
     }
   }

@@ -1,46 +1,12 @@
-// Forward and backward of sigmoid, tanh and embedding lookups (plain loops over contiguous
-// data, split over threads with parallel_for for large tensors).
+// Forward and backward of one step of an embedding lookup (row copies; the backward scatter-adds).
 #include "rnn_ops.h"
 
-#include <cmath>
+#include <algorithm>
 
 #include "lowbit/core/error.h"
-#include "lowbit/core/threads.h"
 
 namespace lowbit::paradnn {
 namespace {
-
-constexpr int64_t kGrain = 1 << 14;
-
-template <typename F>
-Tensor map(const Tensor& x, F f) {
-  const Tensor xc = x.contiguous();
-  Tensor y = Tensor::empty(x.shape());
-  const float* in = xc.data<float>();
-  float* out = y.data<float>();
-  parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
-  });
-  return y;
-}
-
-struct ActivationNode : Node {
-  Tensor y;
-  bool is_tanh;
-  ActivationNode(const Var& x, Tensor out, bool t) : Node({x}), y(std::move(out)), is_tanh(t) {}
-  std::string_view name() const override { return is_tanh ? "tanh" : "sigmoid"; }
-  std::vector<Tensor> backward(const Tensor& g) override {
-    const Tensor gc = g.contiguous();
-    Tensor dx = Tensor::empty(y.shape());
-    const float *yp = y.data<float>(), *gp = gc.data<float>();
-    float* dp = dx.data<float>();
-    const bool t = is_tanh;
-    parallel_for(y.numel(), kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) dp[i] = gp[i] * (t ? 1.0f - yp[i] * yp[i] : yp[i] * (1.0f - yp[i]));
-    });
-    return {dx};
-  }
-};
 
 void require_f32(const Var& x, const char* op) {
   LOWBIT_REQUIRE(x.defined() && x.value().dtype() == DType::f32, op, "expects a float32 input");
@@ -65,18 +31,6 @@ struct EmbeddingStepNode : Node {
 };
 
 }  // namespace
-
-Var sigmoid(const Var& x) {
-  require_f32(x, "sigmoid");
-  Tensor y = map(x.value(), [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
-  return make_output<ActivationNode>(y, {&x}, x, y, false);
-}
-
-Var tanh(const Var& x) {
-  require_f32(x, "tanh");
-  Tensor y = map(x.value(), [](float v) { return std::tanh(v); });
-  return make_output<ActivationNode>(y, {&x}, x, y, true);
-}
 
 Var embedding_step(const Tensor& tokens, const Var& table, int64_t t) {
   LOWBIT_REQUIRE(tokens.dtype() == DType::i32 && tokens.dim() == 2, "embedding_step", "tokens must be int32 (B, T), got {} {}",

@@ -1,7 +1,10 @@
 // ONNX RNN / GRU / LSTM against ONNX Runtime: every direction, sequence_lens
-// shorter than T, initial states, LSTM peepholes and GRU linear_before_reset. Tolerance: each
+// shorter than T, initial states, LSTM peepholes and input_forget, GRU linear_before_reset,
+// non-default activation lists with alpha/beta, and clip. Tolerance: each
 // output is a chain of T recurrent steps whose dot products have I + H terms, so
 // T * (I + H) * eps32 of the output scale (|y| <= 1 after tanh), times 4 for the gate math.
+#include <fmt/ranges.h>
+
 #include "lowbit/core/rng.h"
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/exporter.h"
@@ -16,6 +19,10 @@ struct Case {
   std::string direction;
   int64_t layout = 0;
   bool lens = false, init = false, peep = false, lbr = false;
+  std::vector<std::string> acts = {};
+  std::vector<double> alphas = {}, betas = {};
+  bool input_forget = false;
+  double clip = 0;
 };
 
 Array randn(const Shape& s, uint64_t stream, float scale = 0.5f) {
@@ -43,11 +50,22 @@ void check(const Case& c) {
   Attributes attrs = {{"hidden_size", Attribute::from_int(H)}, {"direction", Attribute::from_string(c.direction)},
                       {"layout", Attribute::from_int(c.layout)}};
   if (c.lbr) attrs["linear_before_reset"] = Attribute::from_int(1);
+  if (c.input_forget) attrs["input_forget"] = Attribute::from_int(1);
+  if (c.clip > 0) attrs["clip"] = Attribute::from_float(c.clip);
+  if (!c.acts.empty()) {
+    Attribute a;
+    a.kind = Attribute::Kind::ss;
+    a.ss = c.acts;
+    attrs["activations"] = a;
+  }
+  if (!c.alphas.empty()) attrs["activation_alpha"] = Attribute::from_floats(c.alphas);
+  if (!c.betas.empty()) attrs["activation_beta"] = Attribute::from_floats(c.betas);
   const int n_out = c.op == "LSTM" ? 3 : 2;
   const std::vector<int> outs = b.op_multi(c.op, in, attrs, n_out, "rnn");
   for (int o : outs) b.output(o);
   Graph g = b.finish();
-  const std::string tag = fmt::format("{}_{}_{}{}{}{}{}", c.op, c.direction, c.layout, c.lens, c.init, c.peep, c.lbr);
+  const std::string tag = fmt::format("{}_{}_{}{}{}{}{}{}_{}_{}", c.op, c.direction, c.layout, c.lens, c.init, c.peep, c.lbr,
+                                      c.input_forget, c.clip, fmt::join(c.acts, "-"));
   const std::string path = test::temp_dir() + "/" + tag + ".onnx";
   save_model(g, path);
   const std::vector<Array> inputs = {randn(c.layout ? Shape{B, T, I} : Shape{T, B, I}, 7, 1.0f)};
@@ -107,19 +125,36 @@ TEST(RnnOps, BatchFirstLayoutIsTheTransposedTimeFirstOne) {
           ASSERT_EQ(y1[1].data<float>()[(bb * 2 + d) * H + h], y0[1].data<float>()[(d * B + bb) * H + h]) << op;
   }
 }
-TEST(RnnOps, NonDefaultActivationsAreNodeErrors) {
-  GraphBuilder b(14);
-  const int x = b.input("x", ElemType::f32, {2, 1, 3});
-  const int y = b.op("RNN", {x, b.constant("W", randn({1, 4, 3}, 1)), b.constant("R", randn({1, 4, 4}, 2))},
-                     {{"hidden_size", Attribute::from_int(4)}, {"activations", []{ Attribute a; a.kind = Attribute::Kind::ss; a.ss = {"Relu"}; return a; }()}});
-  b.output(y);
-  Graph g = b.finish();
-  try {
-    Session s(std::move(g));
-    s.run(std::vector<Array>{randn({2, 1, 3}, 3)});
-    FAIL() << "expected a node error";
-  } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("activation 'Relu'"), std::string::npos) << e.what();
+// The ONNX activation list (per direction, alpha/beta consumed in order by the functions that
+// take them), input_forget and clip, against ONNX Runtime.
+TEST(RnnOps, ActivationListsInputForgetAndClip) {
+  check({"RNN", "forward", 0, true, true, false, false, {"Relu"}});
+  check({"RNN", "bidirectional", 0, false, true, false, false, {"LeakyRelu", "ScaledTanh"}, {0.3, 0.8}, {0.9}});
+  check({"GRU", "forward", 0, true, true, false, false, {"HardSigmoid", "Softsign"}, {0.3}, {0.45}});
+  check({"GRU", "reverse", 0, false, true, false, true, {"Sigmoid", "Elu"}, {0.6}});
+  check({"LSTM", "forward", 0, true, true, true, false, {"HardSigmoid", "Affine", "Softplus"}, {0.25, 0.5}, {0.4, 0.1}});
+  check({"LSTM", "bidirectional", 0, true, true, true, false, {}, {}, {}, true});
+  check({"LSTM", "forward", 0, false, true, false, false, {}, {}, {}, false, 0.5});
+  check({"GRU", "bidirectional", 0, true, true, false, false, {}, {}, {}, false, 0.7});
+}
+TEST(RnnOps, UnknownActivationsAreNodeErrors) {
+  for (const std::vector<std::string>& acts : {std::vector<std::string>{"Gelu"}, std::vector<std::string>{"Tanh", "Tanh"}}) {
+    GraphBuilder b(14);
+    const int x = b.input("x", ElemType::f32, {2, 1, 3});
+    Attribute a;
+    a.kind = Attribute::Kind::ss;
+    a.ss = acts;
+    const int y = b.op("RNN", {x, b.constant("W", randn({1, 4, 3}, 1)), b.constant("R", randn({1, 4, 4}, 2))},
+                       {{"hidden_size", Attribute::from_int(4)}, {"activations", a}});
+    b.output(y);
+    Graph g = b.finish();
+    try {
+      Session s(std::move(g));
+      s.run(std::vector<Array>{randn({2, 1, 3}, 3)});
+      FAIL() << "expected a node error";
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("activation"), std::string::npos) << e.what();
+    }
   }
 }
 

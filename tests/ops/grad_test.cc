@@ -54,6 +54,11 @@ TEST(Grad, ReluMaxPoolAvgPool) {
   gradcheck([](const std::vector<Var>& v) { return global_avg_pool2d(v[0]); }, {random_tensor({2, 3, 4, 5}, 4)});
 }
 
+TEST(Grad, SigmoidTanh) {
+  gradcheck([](const std::vector<Var>& v) { return sigmoid(v[0]); }, {random_tensor({3, 5}, 1, 3.0f)});
+  gradcheck([](const std::vector<Var>& v) { return tanh(v[0]); }, {random_tensor({3, 5}, 2, 3.0f)});
+}
+
 TEST(Grad, ShapeOps) {
   gradcheck([](const std::vector<Var>& v) { return narrow(flatten(v[0]), 1, 2, 5); }, {random_tensor({3, 2, 4}, 1)});
   gradcheck([](const std::vector<Var>& v) { return cat({v[0], v[1]}, 1); }, {random_tensor({2, 3}, 1), random_tensor({2, 2}, 2)});

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/elementwise.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -57,9 +58,7 @@ void clip_typed(RunCtx& ctx) {
   T lo, hi;
   clip_bounds(ctx, lo, hi);
   const Array& x = ctx.input(0);
-  const T* px = x.data<T>();
-  T* py = ctx.out[0]->data<T>();
-  for (int64_t i = 0; i < x.numel(); ++i) py[i] = std::min(std::max(px[i], lo), hi);
+  kernels::clip(x.numel(), x.data<T>(), lo, hi, ctx.out[0]->data<T>());
 }
 
 OpDef clip_op() {

@@ -1,5 +1,6 @@
 // MatMul (NumPy semantics: 1-d promotion, broadcast batch dims) and Gemm, both on
-// lowbit::kernels::gemm_f32 for float32; f64 uses the plain loop below.
+// lowbit::kernels::gemm_f32 for float32 and kernels::gemm_f64 for float64; Gemm's beta * C is
+// the kernels' beta (C broadcast into Y first).
 #include <cstdlib>
 #include <string>
 
@@ -83,18 +84,6 @@ void matmul_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, matmul_dims(ctx, ctx.shape(0), ctx.shape(1)).out);
 }
 
-template <typename T>
-void gemm_ref(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-              int64_t ldb, T beta, T* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) {
-      double acc = 0;
-      for (int64_t k = 0; k < K; ++k)
-        acc += static_cast<double>(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
-      C[i * ldc + j] = static_cast<T>(alpha * acc + (beta == 0 ? 0 : beta * C[i * ldc + j]));
-    }
-}
-
 void matmul_run(RunCtx& ctx) {
   const InferCtx ictx = infer_ctx_for(ctx);
   const Array &a = ctx.input(0), &b = ctx.input(1);
@@ -123,8 +112,8 @@ void matmul_run(RunCtx& ctx) {
     const double *pa = a.data<double>(), *pb = b.data<double>();
     double* py = y.data<double>();
     for (int64_t i = 0; i < batches; ++i)
-      gemm_ref<double>(false, false, d.M, d.N, d.K, 1.0, pa + d.a_offset(i) * d.M * d.K, d.K,
-                       pb + d.b_offset(i) * d.K * d.N, d.N, 0.0, py + i * d.M * d.N, d.N);
+      kernels::gemm_f64(false, false, d.M, d.N, d.K, 1.0, pa + d.a_offset(i) * d.M * d.K, d.K,
+                        pb + d.b_offset(i) * d.K * d.N, d.N, 0.0, py + i * d.M * d.N, d.N);
   }
 }
 
@@ -180,26 +169,17 @@ void gemm_run(RunCtx& ctx) {
                                                        run_dense_plan(ctx, M, N, K, alpha, beta))
     return;
   const bool has_c = ctx.has(2) && beta != 0;
-  if (has_c) {
-    broadcast_copy(ctx.input(2), y);
-    if (beta != 1.0) {
-      dispatch_numeric(y.type(), "Gemm", [&](auto t) {
-        using T = decltype(t);
-        if constexpr (std::is_floating_point_v<T>)
-          for (int64_t i = 0; i < y.numel(); ++i) y.data<T>()[i] = static_cast<T>(y.data<T>()[i] * beta);
-      });
-    }
-  }
+  if (has_c) broadcast_copy(ctx.input(2), y);  // the GEMM below adds alpha * A B to beta * Y
   if (y.type() == ElemType::f32) {
     const bool bf16 = bf16_math(ctx.node);
     const Array a16 = bf16 ? bf16_copy(a) : a, b16 = bf16 ? bf16_copy(b) : b;
     kernels::gemm_f32(ta, tb, M, N, K, static_cast<float>(alpha), a16.data<float>(), a.shape()[1], b16.data<float>(),
-                      b.shape()[1], has_c ? 1.0f : 0.0f, y.data<float>(), N);
+                      b.shape()[1], has_c ? static_cast<float>(beta) : 0.0f, y.data<float>(), N);
     const Activation act = fused_activation(ctx.node);
     if (act.kind != Act::none) act_apply_n(act, y.numel(), y.data<float>(), y.data<float>());
   } else {
-    gemm_ref<double>(ta, tb, M, N, K, alpha, a.data<double>(), a.shape()[1], b.data<double>(), b.shape()[1],
-                     has_c ? 1.0 : 0.0, y.data<double>(), N);
+    kernels::gemm_f64(ta, tb, M, N, K, alpha, a.data<double>(), a.shape()[1], b.data<double>(), b.shape()[1],
+                      has_c ? beta : 0.0, y.data<double>(), N);
   }
 }
 

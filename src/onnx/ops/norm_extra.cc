@@ -1,9 +1,8 @@
 // Normalizations found in models from the wild: LRN (AlexNet/GoogLeNet-era local response
 // normalization across channels), MeanVarianceNormalization (zero mean, unit variance over
 // `axes`) and GroupNormalization-18 (statistics per group of C/num_groups channels, scale and
-// bias per group as opset 18 defines them). Plain loops in double precision.
-#include <cmath>
-
+// bias per group as opset 18 defines them). Validates and calls kernels/norm_extra.h.
+#include "lowbit/kernels/norm_extra.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -22,20 +21,7 @@ void lrn_typed(const RunCtx& ctx, const Array& x, Array& y) {
   const int64_t size = ctx.node.attr_i("size", 1);
   const double alpha = ctx.node.attr_f("alpha", 1e-4), beta = ctx.node.attr_f("beta", 0.75), bias = ctx.node.attr_f("bias", 1.0);
   const int64_t n = x.shape()[0], c = x.shape()[1], inner = x.numel() / std::max<int64_t>(n * c, 1);
-  const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;  // window [ch - lo, ch + hi]
-  const T* px = x.data<T>();
-  T* py = y.data<T>();
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < inner; ++i) {
-        double sq = 0;
-        for (int64_t k = std::max<int64_t>(0, ch - lo); k <= std::min(c - 1, ch + hi); ++k) {
-          const double v = px[(b * c + k) * inner + i];
-          sq += v * v;
-        }
-        const int64_t at = (b * c + ch) * inner + i;
-        py[at] = static_cast<T>(px[at] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
-      }
+  kernels::lrn(n, c, inner, size, alpha, beta, bias, x.data<T>(), y.data<T>());
 }
 
 void lrn_run(RunCtx& ctx) {
@@ -64,18 +50,8 @@ void mvn_typed(const InferCtx& ctx, const Array& x, Array& y) {
     for (int64_t d = 0; d < rank; ++d) g += (e / st[static_cast<size_t>(d)]) % x.shape()[static_cast<size_t>(d)] * kept_st[static_cast<size_t>(d)];
     group[static_cast<size_t>(e)] = g;
   }
-  std::vector<double> sum(static_cast<size_t>(groups), 0), sq(static_cast<size_t>(groups), 0), cnt(static_cast<size_t>(groups), 0);
-  const T* px = x.data<T>();
-  for (int64_t e = 0; e < x.numel(); ++e) {
-    const auto g = static_cast<size_t>(group[static_cast<size_t>(e)]);
-    sum[g] += px[e], sq[g] += double(px[e]) * px[e], cnt[g] += 1;
-  }
-  T* py = y.data<T>();
-  for (int64_t e = 0; e < x.numel(); ++e) {
-    const auto g = static_cast<size_t>(group[static_cast<size_t>(e)]);
-    const double mean = sum[g] / cnt[g], var = std::max(0.0, sq[g] / cnt[g] - mean * mean);
-    py[e] = static_cast<T>((px[e] - mean) / (std::sqrt(var) + 1e-9));
-  }
+  std::vector<double> stats(static_cast<size_t>(3 * groups));
+  kernels::mean_variance_normalize(x.numel(), x.data<T>(), group.data(), groups, stats.data(), y.data<T>());
 }
 
 void mvn_run(RunCtx& ctx) {
@@ -109,18 +85,7 @@ void group_norm_typed(const RunCtx& ctx, const Array& x, Array& y) {
   const int64_t N = x.shape()[0], C = x.shape()[1], G = ctx.node.attr_i("num_groups", 1);
   const int64_t per = N * C == 0 ? 0 : x.numel() / N / G;  // elements of one (sample, group)
   const double eps = ctx.node.attr_f("epsilon", 1e-5);
-  const T *px = x.data<T>(), *scale = ctx.input(1).data<T>(), *bias = ctx.input(2).data<T>();
-  T* py = y.data<T>();
-  for (int64_t b = 0; b < N * G; ++b) {
-    const T* in = px + b * per;
-    double sum = 0, sq = 0;
-    for (int64_t i = 0; i < per; ++i) sum += in[i];
-    const double mean = per ? sum / static_cast<double>(per) : 0;
-    for (int64_t i = 0; i < per; ++i) sq += (in[i] - mean) * (in[i] - mean);
-    const double inv = 1.0 / std::sqrt((per ? sq / static_cast<double>(per) : 0) + eps);
-    const double s = static_cast<double>(scale[b % G]), t = static_cast<double>(bias[b % G]);
-    for (int64_t i = 0; i < per; ++i) py[b * per + i] = static_cast<T>(s * (in[i] - mean) * inv + t);
-  }
+  kernels::group_norm(N * G, G, per, x.data<T>(), ctx.input(1).data<T>(), ctx.input(2).data<T>(), eps, y.data<T>());
 }
 
 void group_norm_run(RunCtx& ctx) {

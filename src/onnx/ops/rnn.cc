@@ -1,15 +1,17 @@
 // ONNX recurrent ops RNN, GRU and LSTM (opset 7, `layout` from 14): forward, reverse and
-// bidirectional, sequence_lens, initial states, LSTM peepholes, clip. The default activations
-// only (Tanh; Sigmoid/Tanh; Sigmoid/Tanh/Tanh) — any other list is a node error. The input
-// projection of all steps is one GEMM; each step adds one GEMM with the recurrence weights.
+// bidirectional, sequence_lens, initial states, LSTM peepholes and input_forget, clip, the ONNX
+// activation list with activation_alpha/beta. Validates, lays out and calls: the input
+// projection of all steps is one GEMM, each step one GEMM with the recurrence weights, and the
+// cell arithmetic is kernels/rnn_cell.h.
 //   X (T, B, I) [layout 1: (B, T, I)], W (D, G*H, I), R (D, G*H, H), B (D, 2*G*H)
 //   Y (T, D, B, H) [layout 1: (B, T, D, H)], Y_h and Y_c (D, B, H) [layout 1: (B, D, H)]
 //   gate order: LSTM i o f c, GRU z r h, RNN one gate.
 #include <algorithm>
-#include <cmath>
+#include <cctype>
+#include <string_view>
 
 #include "lowbit/kernels/fp32.h"
-#include "lowbit/kernels/fp32_act.h"
+#include "lowbit/kernels/rnn_cell.h"
 #include "ops/op.h"
 
 namespace lowbit::onnx {
@@ -43,15 +45,50 @@ Dims dims(const InferCtx& ctx, Cell cell) {
   if (ctx.has(3))
     LOWBIT_NODE_REQUIRE(ctx.shape(3) == (Shape{d.D, 2 * G * d.H}), ctx, "B is {}, expected {}", shape_str(ctx.shape(3)),
                         shape_str(Shape{d.D, 2 * G * d.H}));
-  const std::vector<std::string> dflt = cell == Cell::rnn ? std::vector<std::string>{"Tanh"}
-                                        : cell == Cell::gru ? std::vector<std::string>{"Sigmoid", "Tanh"}
-                                                            : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
-  if (const Attribute* a = ctx.node.find("activations")) {
-    for (size_t i = 0; i < a->ss.size(); ++i)
-      LOWBIT_NODE_REQUIRE(a->ss[i] == dflt[i % dflt.size()], ctx, "activation '{}' is not supported (only the defaults)", a->ss[i]);
-  }
-  LOWBIT_NODE_REQUIRE(ctx.node.attr_i("input_forget", 0) == 0, ctx, "input_forget=1 is not supported");
   return d;
+}
+
+// The gate functions of each direction, n = 1 (RNN), 2 (GRU) or 3 (LSTM) per direction, from
+// `activations` (n or n * D names; n names serve both directions) and activation_alpha/beta
+// (consumed in order by the functions that take them; ONNX defaults otherwise).
+std::vector<kernels::Gate> gate_list(const InferCtx& ctx, Cell cell, int64_t D) {
+  using kernels::GateFn;
+  const size_t n = cell == Cell::rnn ? 1 : cell == Cell::gru ? 2 : 3;
+  std::vector<std::string> names = cell == Cell::rnn   ? std::vector<std::string>{"Tanh"}
+                                   : cell == Cell::gru ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                       : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
+  if (const Attribute* a = ctx.node.find("activations"); a && !a->ss.empty()) {
+    LOWBIT_NODE_REQUIRE(a->ss.size() == n || a->ss.size() == n * static_cast<size_t>(D), ctx,
+                        "activations has {} names, expected {} per direction ({} directions)", a->ss.size(), n, D);
+    names = a->ss;
+  }
+  if (names.size() < n * static_cast<size_t>(D)) {
+    const std::vector<std::string> one = names;
+    names.insert(names.end(), one.begin(), one.end());
+  }
+  static const std::pair<const char*, GateFn> kNames[] = {
+      {"Relu", GateFn::relu}, {"Tanh", GateFn::tanh}, {"Sigmoid", GateFn::sigmoid}, {"Affine", GateFn::affine},
+      {"LeakyRelu", GateFn::leaky_relu}, {"ThresholdedRelu", GateFn::thresholded_relu},
+      {"ScaledTanh", GateFn::scaled_tanh}, {"HardSigmoid", GateFn::hard_sigmoid}, {"Elu", GateFn::elu},
+      {"Softsign", GateFn::softsign}, {"Softplus", GateFn::softplus}};
+  const Attribute* alphas = ctx.node.find("activation_alpha");
+  const Attribute* betas = ctx.node.find("activation_beta");
+  size_t ia = 0, ib = 0;
+  std::vector<kernels::Gate> gates;
+  for (const std::string& name : names) {
+    const auto* it = std::find_if(std::begin(kNames), std::end(kNames), [&](const auto& p) {
+      return name.size() == std::string_view(p.first).size() &&
+             std::equal(name.begin(), name.end(), p.first, [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y)); });
+    });
+    LOWBIT_NODE_REQUIRE(it != std::end(kNames), ctx,
+                        "activation '{}' is not an ONNX recurrent activation (Relu, Tanh, Sigmoid, Affine, LeakyRelu, "
+                        "ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus)", name);
+    kernels::Gate g = kernels::gate_defaults(it->second);
+    if (alphas && kernels::gate_uses_alpha(g.fn) && ia < alphas->fs.size()) g.alpha = static_cast<float>(alphas->fs[ia++]);
+    if (betas && kernels::gate_uses_beta(g.fn) && ib < betas->fs.size()) g.beta = static_cast<float>(betas->fs[ib++]);
+    gates.push_back(g);
+  }
+  return gates;
 }
 
 template <Cell C>
@@ -63,6 +100,7 @@ void infer(InferCtx& ctx) {
     return;
   }
   const Dims d = dims(ctx, C);
+  gate_list(ctx, C, d.D);  // validates the activation list at load time
   const Shape state = d.batch_first ? Shape{d.B, d.D, d.H} : Shape{d.D, d.B, d.H};
   if (ctx.out.size() > 0) ctx.set_out(0, ElemType::f32, d.batch_first ? Shape{d.B, d.T, d.D, d.H} : Shape{d.T, d.D, d.B, d.H});
   if (ctx.out.size() > 1) ctx.set_out(1, ElemType::f32, state);
@@ -75,6 +113,9 @@ void run(RunCtx& rc) {
   const Dims d = dims(ic, C);
   const int64_t G = gates(C), H = d.H, B = d.B, T = d.T, I = d.I;
   const float clip = static_cast<float>(rc.node.attr_f("clip", 0));
+  const std::vector<kernels::Gate> fns = gate_list(ic, C, d.D);
+  const size_t n_fns = fns.size() / static_cast<size_t>(d.D);
+  const bool input_forget = C == Cell::lstm && rc.node.attr_i("input_forget", 0) != 0;
   const bool lbr = rc.node.attr_i("linear_before_reset", 0) != 0;
   const bool reverse_only = rc.node.attr_s("direction", "forward") == "reverse";
   const float* X = rc.input(0).data<float>();
@@ -105,7 +146,7 @@ void run(RunCtx& rc) {
   };
   auto state_off = [&](int64_t dir, int64_t b) { return (d.batch_first ? (b * d.D + dir) : (dir * B + b)) * H; };
   std::vector<float> xg(static_cast<size_t>(T * B * G * H)), hg(static_cast<size_t>(B * G * H));
-  std::vector<float> pre(static_cast<size_t>(G * H)), tc(static_cast<size_t>(H));
+  std::vector<float> scratch(static_cast<size_t>(5 * H));  // the cells' scratch (rnn_cell.h)
   std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), xrow(static_cast<size_t>(T * B * I));
   // Rows of X in (t, b) order for the one big input GEMM.
   for (int64_t t = 0; t < T; ++t)
@@ -117,6 +158,8 @@ void run(RunCtx& rc) {
     const float* Wb = Bias ? Bias + dir * 2 * G * H : nullptr;
     const float* Rb = Bias ? Wb + G * H : nullptr;
     const float* Pd = P ? P + dir * 3 * H : nullptr;
+    const kernels::CellArgs cell{H, Wb, Rb, clip};
+    const kernels::Gate* fd = fns.data() + static_cast<size_t>(dir) * n_fns;
     kernels::gemm_f32(false, true, T * B, G * H, I, 1.0f, xrow.data(), I, Wd, I, 0.0f, xg.data(), G * H);
     for (int64_t b = 0; b < B; ++b) {
       for (int64_t j = 0; j < H; ++j) {
@@ -126,7 +169,7 @@ void run(RunCtx& rc) {
     }
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = backward ? T - 1 - s : s;
-      // Recurrence: hg = h R^T (+ Rb); GRU without linear_before_reset recomputes the h gate.
+      // Recurrence: hg = h R^T; GRU without linear_before_reset recomputes the h gate in its cell.
       kernels::gemm_f32(false, true, B, G * H, H, 1.0f, h.data(), H, Rd, H, 0.0f, hg.data(), G * H);
       for (int64_t b = 0; b < B; ++b) {
         const int64_t len = lens[static_cast<size_t>(b)];
@@ -134,42 +177,14 @@ void run(RunCtx& rc) {
         const int64_t tb = backward ? len - 1 - s : t;
         if (tb < 0 || s >= len) continue;  // past this sequence's end: state holds, Y stays 0
         const float* xb = xg.data() + (tb * B + b) * G * H;
-        float* hb = hg.data() + b * G * H;
+        const float* hb = hg.data() + b * G * H;
         float* hh = h.data() + b * H;
-        float* cc = c.data() + b * H;
-        // Pre-activations of all gates: x W^T + h R^T + Wb + Rb (GRU's h gate is redone below).
-        float* g = pre.data();
-        for (int64_t j = 0; j < G * H; ++j) g[j] = xb[j] + hb[j] + (Wb ? Wb[j] + Rb[j] : 0.0f);
         if constexpr (C == Cell::rnn) {
-          kernels::tanh_inplace(H, g, clip);
-          std::copy_n(g, H, hh);
-        } else if constexpr (C == Cell::lstm) {  // i o f c
-          if (Pd)
-            for (int64_t j = 0; j < H; ++j) g[j] += Pd[j] * cc[j], g[2 * H + j] += Pd[2 * H + j] * cc[j];
-          kernels::sigmoid_inplace(H, g, clip);
-          kernels::sigmoid_inplace(H, g + 2 * H, clip);
-          kernels::tanh_inplace(H, g + 3 * H, clip);
-          for (int64_t j = 0; j < H; ++j) cc[j] = g[2 * H + j] * cc[j] + g[j] * g[3 * H + j];
-          if (Pd)
-            for (int64_t j = 0; j < H; ++j) g[H + j] += Pd[H + j] * cc[j];
-          kernels::sigmoid_inplace(H, g + H, clip);
-          std::copy_n(cc, H, tc.data());
-          kernels::tanh_inplace(H, tc.data(), 0.0f);
-          for (int64_t j = 0; j < H; ++j) hh[j] = g[H + j] * tc[j];
-        } else {  // z r h
-          kernels::sigmoid_inplace(2 * H, g, clip);
-          float* n = g + 2 * H;
-          if (lbr) {
-            for (int64_t j = 0; j < H; ++j)
-              n[j] = xb[2 * H + j] + (Wb ? Wb[2 * H + j] : 0.0f) + g[H + j] * (hb[2 * H + j] + (Rb ? Rb[2 * H + j] : 0.0f));
-          } else {
-            // (r * h) Rh^T: one row at a time (B is small next to H in recurrent models).
-            for (int64_t j = 0; j < H; ++j) tc[j] = g[H + j] * hh[j];
-            kernels::gemm_f32(false, true, 1, H, H, 1.0f, tc.data(), H, Rd + 2 * H * H, H, 0.0f, n, H);
-            for (int64_t j = 0; j < H; ++j) n[j] += xb[2 * H + j] + (Wb ? Wb[2 * H + j] + Rb[2 * H + j] : 0.0f);
-          }
-          kernels::tanh_inplace(H, n, clip);
-          for (int64_t j = 0; j < H; ++j) hh[j] = (1.0f - g[j]) * n[j] + g[j] * hh[j];
+          kernels::rnn_cell(cell, fd[0], xb, hb, hh, scratch.data());
+        } else if constexpr (C == Cell::lstm) {
+          kernels::lstm_cell(cell, fd, Pd, input_forget, xb, hb, hh, c.data() + b * H, scratch.data());
+        } else {
+          kernels::gru_cell(cell, fd, lbr, Rd + 2 * H * H, xb, hb, hh, scratch.data());
         }
         if (Y) std::copy_n(hh, H, y_at(tb, dir, b));
       }

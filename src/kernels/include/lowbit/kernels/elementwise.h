@@ -1,5 +1,6 @@
 // Elementwise arithmetic with broadcasting — the ONNX engine's arithmetic, comparison, logic,
-// bitwise, Pow, Mod, BitShift, Where, variadic Max/Min/Sum/Mean and unary math ops, and CumSum.
+// bitwise, Pow, Mod, BitShift, Where, variadic Max/Min/Sum/Mean and unary math ops, CumSum, and
+// Clip on every numeric type.
 // The element rules are the inline functions of `elem` (shared by kernels and references); the
 // broadcast loops are kernels::binary & co. (elementwise.cc, threads through parallel_for) and
 // their plain odometer twins ref::binary & co. (ref/elementwise_ref.cc), bitwise equal.
@@ -227,6 +228,9 @@ void pow(const TA* a, const Shape& as, const TB* b, const Shape& bs, TA* y, cons
 // y[i] = op(x[i]) for n elements (y may be x).
 template <typename T>
 void unary(Unary op, int64_t n, const T* x, T* y);
+// Clip: y[i] = min(max(x[i], lo), hi) for n elements (y may be x); a NaN x stays NaN.
+template <typename T>
+void clip(int64_t n, const T* x, T lo, T hi, T* y);
 // Where: y = cond ? x : z, broadcast to ys; elements of elem_bytes bytes (any type).
 void select(const bool* cond, const Shape& cs, const void* x, const Shape& xs, const void* z, const Shape& zs,
             size_t elem_bytes, void* y, const Shape& ys);

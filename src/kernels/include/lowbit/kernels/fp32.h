@@ -18,6 +18,11 @@ namespace lowbit::kernels {
 void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
               int64_t ldc);
+// The same in double (the ONNX engine's f64 MatMul/Gemm): plain loops, products summed in
+// double, one rounding per element — the reference's loops (ref::gemm_f32<double>); no fast path.
+void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
+              const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
+              int64_t ldc);
 
 // 2-d convolution on a rank-2 ConvGeom (conv_geom.h): x is (N,C,H,W), w is (K, C/groups, R, S),
 // y is (N,K,OH,OW); pads may differ at the two ends of an axis.

@@ -17,6 +17,8 @@ Var scale(const Var& a, float s);
 Var mul_scalar(const Var& x, const Var& s);  // s has one element (learnable scalars, e.g. BiC)
 Var add_scalar(const Var& x, const Var& s);
 Var relu(const Var& x);
+Var sigmoid(const Var& x);  // 1 / (1 + e^-x) (kernels' fast_exp form); dx = g * y * (1 - y)
+Var tanh(const Var& x);     // kernels' tanh (libm); dx = g * (1 - y^2)
 Var reshape(const Var& x, const Shape& shape);
 Var flatten(const Var& x);  // (N, ...) -> (N, prod(...))
 Var narrow(const Var& x, int64_t dim, int64_t start, int64_t length);
