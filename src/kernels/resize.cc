@@ -113,24 +113,12 @@ void general(const Shape& in, const Shape& out, std::span<const ResizeTaps> taps
   for (size_t d = 0; d + 1 < rank; ++d) rows *= out[d];
   parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, row)), [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> pos(rank, 0);
-    auto value = [&](auto&& self, size_t d, int64_t off) -> double {
-      if (d == rank) return static_cast<double>(x[off]);
-      const auto o = static_cast<size_t>(pos[d]);
-      const ResizeTaps& t = taps[d];
-      if (t.outside[o]) return extrapolation;
-      double acc = 0;
-      for (int32_t k = 0; k < t.count[o]; ++k) {
-        const auto j = static_cast<size_t>(t.first[o] + k);
-        acc += t.weight[j] * self(self, d + 1, off + t.index[j] * st[d]);
-      }
-      return acc;
-    };
     for (int64_t r = r0; r < r1; ++r) {
       int64_t rem = r;
       for (size_t d = rank - 1; d-- > 0;) pos[d] = rem % out[d], rem /= out[d];
       for (int64_t c = 0; c < row; ++c) {
         pos[rank - 1] = c;
-        y[r * row + c] = detail::resize_store<T>(value(value, 0, 0));
+        y[r * row + c] = detail::resize_store<T>(detail::resize_point<T>(taps, st, pos, extrapolation, x));
       }
     }
   });

@@ -14,22 +14,10 @@ void resize(const Shape& in, const Shape& out, std::span<const ResizeTaps> taps,
   for (size_t d = rank; d-- > 1;) st[d - 1] = st[d] * in[d];
   int64_t n = 1;
   for (int64_t d : out) n *= d;
-  auto value = [&](auto&& self, size_t d, int64_t off) -> double {
-    if (d == rank) return static_cast<double>(x[off]);
-    const auto o = static_cast<size_t>(pos[d]);
-    const ResizeTaps& t = taps[d];
-    if (t.outside[o]) return extrapolation;
-    double acc = 0;
-    for (int32_t k = 0; k < t.count[o]; ++k) {
-      const auto j = static_cast<size_t>(t.first[o] + k);
-      acc += t.weight[j] * self(self, d + 1, off + t.index[j] * st[d]);
-    }
-    return acc;
-  };
   for (int64_t i = 0; i < n; ++i) {
     int64_t rem = i;
     for (size_t d = rank; d-- > 0;) pos[d] = rem % out[d], rem /= out[d];
-    y[i] = detail::resize_store<T>(value(value, 0, 0));
+    y[i] = detail::resize_store<T>(detail::resize_point<T>(taps, st, pos, extrapolation, x));
   }
 }
 
