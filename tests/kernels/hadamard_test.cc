@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "isa_paths.h"
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/isa.h"
@@ -15,13 +16,6 @@
 
 namespace lowbit::kernels {
 namespace {
-
-std::vector<Isa> paths() {
-  std::vector<Isa> p;
-  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
-    if (isa_supported(i)) p.push_back(i);
-  return p;
-}
 
 struct Case {
   int64_t rows, cols, h;
@@ -89,7 +83,7 @@ TEST(Hadamard, IntegerPathsEqualDenseProduct) {
     std::vector<int16_t> want16(want.size(), 0), got16(want.size());
     ref::fwht_i8_i32(s, x.data(), ld, want.data(), ld);
     if (c.h <= 128) ref::fwht_i8_i16(s, x.data(), ld, want16.data(), ld);
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       std::fill(got.begin(), got.end(), 0);
       fwht_i8_i32(s, x.data(), ld, got.data(), ld);
@@ -146,7 +140,7 @@ TEST(Hadamard, ShiftedRowsEqualRowsWrittenOut) {
     std::vector<int32_t> want(c.rows * c.cols), got(want.size());
     ref::fwht_i8_i32(s, rows.data(), c.cols, want.data(), c.cols);
     const int32_t want_m = max_abs_i32(static_cast<int64_t>(want.size()), want.data());
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       std::fill(got.begin(), got.end(), -7);
       const int32_t m = fwht_shifted_i8_i32_max_abs(s, {x.data(), offset.data(), mask.data()}, got.data(), c.cols);
@@ -170,7 +164,7 @@ TEST(Hadamard, Fp32PathsWithinDerivedBoundAndAgreeWithEachOther) {
     for (auto& v : x) v = d(rng);
     ref::fwht_f32(s, x.data(), c.cols, want.data(), c.cols);
     std::vector<float> first;
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       std::vector<float> got = x;
       fwht_f32(s, got.data(), c.cols, got.data(), c.cols);  // in place

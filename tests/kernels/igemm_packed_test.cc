@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "isa_paths.h"
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/igemm_ref.h"
 #include "lowbit/kernels/isa.h"
@@ -23,13 +24,6 @@ std::vector<int8_t> random_codes(int64_t n, int lo, int hi, std::mt19937& rng) {
   std::uniform_int_distribution<int> d(lo, hi);
   for (auto& x : v) x = static_cast<int8_t>(d(rng));
   return v;
-}
-
-std::vector<Isa> paths() {
-  std::vector<Isa> p;
-  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
-    if (isa_supported(i)) p.push_back(i);
-  return p;
 }
 
 const std::vector<AccSpec>& specs() {
@@ -58,13 +52,13 @@ int check_shape(int64_t M, int64_t N, int64_t K, std::mt19937& rng) {
   int failures = 0;
   for (const AccSpec& a : specs()) {
     ref::igemm_s32(M, N, K, {A.data(), K}, {B.data(), K}, a, want.data(), N);
-    for (Isa pack_isa : paths())
+    for (Isa pack_isa : isa_paths())
       for (const AccSpec& packed_for : {a, AccSpec{}}) {
         set_active_isa(pack_isa);
         const IgemmPackedB pb = igemm_pack_b(N, K, {B.data(), K}, packed_for);
-        for (Isa run_isa : paths()) {
+        for (Isa run_isa : isa_paths()) {
           // Panels made on the best path run on every path; the others only on the best one.
-          if (pack_isa != paths().back() && run_isa != paths().back()) continue;
+          if (pack_isa != isa_paths().back() && run_isa != isa_paths().back()) continue;
           set_active_isa(run_isa);
           std::fill(got.begin(), got.end(), 0x5A5A5A5A);
           igemm_s32_packed(M, {A.data(), K}, pb, a, got.data(), N);
@@ -105,7 +99,7 @@ TEST(IgemmPacked, Int4OperandsStridedBAndFp32Epilogue) {
     std::vector<float> wantf(M * N), gotf(M * N);
     ref::igemm_s32(M, N, K, {A.data(), K}, {B.data(), K}, a, want.data(), N);
     ref::igemm_f32(M, N, K, {A.data(), K}, {B.data(), K}, a, ep, wantf.data(), N);
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       const IgemmPackedB b4 = igemm_pack_b(N, K, {pb.data(), K, true}, a), b8 = igemm_pack_b(N, K, {bs.data(), ldb}, a);
       EXPECT_EQ(b4.n, N);
@@ -148,7 +142,7 @@ TEST(IgemmPacked, ScatterAddMatchesReferenceEveryModelEveryPath) {
     for (const AccSpec& a : specs()) {
       std::vector<float> want = start;
       ref::igemm_scatter_add(M, N, K, {A.data(), K}, {B.data(), K}, a, sc, want.data());
-      for (Isa isa : paths()) {
+      for (Isa isa : isa_paths()) {
         set_active_isa(isa);
         const IgemmPackedB pb = igemm_pack_b(N, K, {B.data(), K}, a);
         std::vector<float> got = start;
@@ -179,7 +173,7 @@ TEST(IgemmPacked, KMajorBMatchesReferenceEveryModelEveryPath) {
     for (const AccSpec& a : specs()) {
       std::vector<float> want(M * N), got(M * N);
       ref::igemm_f32(M, N, K, {A.data(), K}, {B.data(), K}, a, ep, want.data(), N);
-      for (Isa isa : paths()) {
+      for (Isa isa : isa_paths()) {
         set_active_isa(isa);
         std::fill(got.begin(), got.end(), -1.0f);
         igemm_f32_bt(M, N, K, {A.data(), K}, Bt.data(), ldbt, a, ep, got.data(), N);
@@ -221,7 +215,7 @@ TEST(IgemmPacked, ShiftedRowsMatchReferenceEveryModelEveryPath) {
     for (const AccSpec& a : specs()) {
       std::vector<float> want(M * N), got(M * N);
       ref::igemm_f32_shifted(M, N, K, {A.data(), K}, rows, a, ep, want.data(), N);
-      for (Isa isa : paths()) {
+      for (Isa isa : isa_paths()) {
         set_active_isa(isa);
         std::fill(got.begin(), got.end(), -1.0f);
         igemm_f32_shifted(M, N, K, {A.data(), K}, rows, a, ep, got.data(), N);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "isa_paths.h"
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/igemm_ref.h"
 #include "lowbit/kernels/isa.h"
@@ -41,13 +42,6 @@ std::vector<int8_t> codes(int64_t n, int lo, int hi, int pattern, std::mt19937& 
   return v;
 }
 
-std::vector<Isa> paths() {
-  std::vector<Isa> p;
-  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
-    if (isa_supported(i)) p.push_back(i);
-  return p;
-}
-
 const std::vector<AccSpec>& specs() {
   static const std::vector<AccSpec> s = {
       spec(AccModel::exact, 32, 0),       spec(AccModel::tile_clamp, 8, 32), spec(AccModel::tile_clamp, 8, 0),
@@ -77,7 +71,7 @@ int check_shape(int64_t M, int64_t N, int64_t K, int lo, int hi, int pattern, st
   int failures = 0;
   for (const AccSpec& a : specs()) {
     ref::igemm_s32(M, N, K, {A.data(), K}, {B.data(), K}, a, want.data(), N);
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       std::fill(got.begin(), got.end(), 0x5A5A5A5A);
       igemm_s32(M, N, K, {A.data(), K}, {B.data(), K}, a, got.data(), N);
@@ -136,7 +130,7 @@ TEST(Igemm, Int4OperandsAndFp32Epilogue) {
     std::vector<float> wantf(M * N), gotf(M * N);
     ref::igemm_s32(M, N, K, {A.data(), K}, {B.data(), K}, a, want.data(), N);
     ref::igemm_f32(M, N, K, {A.data(), K}, {B.data(), K}, a, ep, wantf.data(), N);
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       igemm_s32(M, N, K, {pa.data(), K, true}, {pb.data(), K, true}, a, got.data(), N);
       igemm_f32(M, N, K, {pa.data(), K, true}, {B.data(), K}, a, ep, gotf.data(), N);

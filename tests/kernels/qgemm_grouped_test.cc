@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "isa_paths.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/qgemm_grouped.h"
 #include "lowbit/kernels/qlinear_ref.h"
@@ -17,13 +18,6 @@
 
 namespace lowbit::kernels {
 namespace {
-
-std::vector<Isa> paths() {
-  std::vector<Isa> p;
-  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
-    if (isa_supported(i)) p.push_back(i);
-  return p;
-}
 
 struct Case {
   int64_t M, N, K, G;
@@ -50,7 +44,7 @@ TEST(QgemmGrouped, EveryPathMatchesReference) {
     const int32_t z = 121;
     for (bool with_bias : {false, true}) {
       std::vector<float> want(static_cast<size_t>(M * N)), got(want.size());
-      for (Isa pack_on : paths()) {
+      for (Isa pack_on : isa_paths()) {
         set_active_isa(pack_on);
         const QgemmGroupedW pw = qgemm_pack_w4_grouped(N, K, G, w.data());
         std::vector<int32_t> corr(static_cast<size_t>(groups * N));
@@ -71,7 +65,7 @@ TEST(QgemmGrouped, EveryPathMatchesReference) {
             const double tol = (static_cast<double>(groups) + 1) * 0x1p-24 * mag + 1e-30;
             ASSERT_NEAR(want[static_cast<size_t>(m * N + n)], sum, tol) << "m=" << m << " n=" << n << " K=" << K;
           }
-        for (Isa run_on : paths()) {
+        for (Isa run_on : isa_paths()) {
           set_active_isa(run_on);
           std::fill(got.begin(), got.end(), -1.0f);
           qgemm_u8s4_grouped_f32(M, a.data(), lda, pw, ep, got.data(), N);
@@ -111,7 +105,7 @@ TEST(BlockedQuant, MatchesThePerElementRule) {
                                                           Rounding::nearest, 0) + zp[p]);
           back_want[e] = static_cast<float>(want[e] - zp[p]) * scale[p];
         }
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       std::vector<int8_t> got(want.size()), rgot(want.size());
       std::vector<float> back(x.size()), rback(x.size());

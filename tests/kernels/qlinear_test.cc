@@ -8,19 +8,13 @@
 #include <random>
 #include <vector>
 
+#include "isa_paths.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/qlinear.h"
 #include "lowbit/kernels/qlinear_ref.h"
 
 namespace lowbit::kernels {
 namespace {
-
-std::vector<Isa> paths() {
-  std::vector<Isa> p;
-  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
-    if (isa_supported(i)) p.push_back(i);
-  return p;
-}
 
 TEST(Requantize, EveryPathMatchesReference) {
   std::mt19937 rng(3);
@@ -48,7 +42,7 @@ TEST(Requantize, EveryPathMatchesReference) {
       if (u8) {
         EXPECT_EQ(want_u[static_cast<size_t>(N)], static_cast<uint8_t>(std::max(zp + 2, lo)));
       }
-      for (Isa isa : paths()) {
+      for (Isa isa : isa_paths()) {
         set_active_isa(isa);
         if (u8) {
           requantize_u8(M, N, acc.data(), lda, p, got_u.data(), N);
@@ -82,10 +76,10 @@ TEST(QgemmU8S8, EveryPathMatchesReference) {
         w[0] = -128;
         std::vector<int32_t> want(static_cast<size_t>(M * N)), got(want.size());
         ref::qgemm_u8s8(M, N, K, a.data(), lda, w.data(), K, want.data(), N);
-        for (Isa pack_on : paths()) {
+        for (Isa pack_on : isa_paths()) {
           set_active_isa(pack_on);
           const QgemmPackedW pw = qgemm_pack_w(N, K, w.data());
-          for (Isa run_on : paths()) {
+          for (Isa run_on : isa_paths()) {
             set_active_isa(run_on);
             std::fill(got.begin(), got.end(), -1);
             qgemm_u8s8(M, a.data(), lda, pw, got.data(), N);
@@ -146,12 +140,12 @@ TEST(QgemmU8S4, EveryPathMatchesInt8Reference) {
         std::vector<int8_t> swant(want.size()), sgot(want.size());
         ref::requantize_u8(M, N, want.data(), N, rq, ywant.data(), N);
         ref::requantize_s8(M, N, want.data(), N, rs, swant.data(), N);
-        for (Isa pack_on : paths()) {
+        for (Isa pack_on : isa_paths()) {
           set_active_isa(pack_on);
           for (bool int8_panels : {false, true}) {
           const QgemmPackedW pw = qgemm_pack_w4(N, K, w.data(), int8_panels);
           ASSERT_EQ(pw.bits, 4);
-          for (Isa run_on : paths())
+          for (Isa run_on : isa_paths())
             for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {  // widened per group / in registers
             if (unpack_rows == 1 && run_on != Isa::avx512vnni) continue;
             set_active_isa(run_on);
@@ -210,7 +204,7 @@ TEST(QgemmTaps, MatchesExplicitRows) {
       ref::qgemm_u8s8(M, N, K, rows.data(), K, w.data(), K, acc.data(), N);
       std::vector<uint8_t> want(static_cast<size_t>(M * N)), got(want.size());
       ref::requantize_u8(M, N, acc.data(), N, rq, want.data(), N);
-      for (Isa isa : paths()) {
+      for (Isa isa : isa_paths()) {
         set_active_isa(isa);
         const QgemmPackedW pw = qgemm_pack_w(N, K, w.data());
         std::fill(got.begin(), got.end(), 0);
@@ -223,7 +217,7 @@ TEST(QgemmTaps, MatchesExplicitRows) {
       ref::qgemm_u8s8(M, N, K, rows.data(), K, w4.data(), K, acc.data(), N);
       ref::requantize_u8(M, N, acc.data(), N, rq, want.data(), N);
       const int64_t unpack_saved = qgemm_w4_unpack_rows();
-      for (Isa isa : paths())
+      for (Isa isa : isa_paths())
         for (int64_t unpack_rows : {int64_t{1}, int64_t{1} << 30}) {
           set_active_isa(isa);
           set_qgemm_w4_unpack_rows(unpack_rows);
@@ -265,7 +259,7 @@ TEST(Depthwise, EveryPathMatchesReference) {
     const Requant p{corr.data(), scale.data(), 11, 11, 255};
     std::vector<uint8_t> want(static_cast<size_t>(g.OH() * g.OW() * g.C)), got(want.size());
     ref::depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, want.data(), 0, g.OH());
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       std::fill(got.begin(), got.end(), 0);
       depthwise_nhwc_u8(g, x.data(), 77, w.data(), p, got.data(), 0, g.OH());
@@ -280,7 +274,7 @@ TEST(Requantize, SaturatesAndRoundsHalfToEven) {
   const float scale[4] = {0.5f, 0.5f, 1e6f, 1e6f};
   const int32_t acc[4] = {5, 7, 1000, -1000};  // 2.5 -> 2, 3.5 -> 4, huge -> 255, tiny -> 0
   uint8_t y[4];
-  for (Isa isa : paths()) {
+  for (Isa isa : isa_paths()) {
     set_active_isa(isa);
     requantize_u8(1, 4, acc, 4, Requant{corr, scale, 0, 0, 255}, y, 4);
     EXPECT_EQ(y[0], 2);
@@ -305,7 +299,7 @@ TEST(QAdd, EveryPathMatchesReferenceAndFloatDefinition) {
     EXPECT_NEAR(want[i], exact, 1.0) << i;  // fp32 rounding may send a tie the other way
   }
   const Isa saved = active_isa();
-  for (Isa isa : paths()) {
+  for (Isa isa : isa_paths()) {
     set_active_isa(isa);
     for (int64_t n : {int64_t{301}, int64_t{16}, int64_t{5}}) {
       std::fill(got.begin(), got.end(), 0);

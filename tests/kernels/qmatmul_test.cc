@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "isa_paths.h"
 #include "lowbit/kernels/int_matmul_ref.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/qmatmul.h"
@@ -15,13 +16,6 @@
 
 namespace lowbit::kernels {
 namespace {
-
-std::vector<Isa> paths() {
-  std::vector<Isa> p;
-  for (Isa i : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni})
-    if (isa_supported(i)) p.push_back(i);
-  return p;
-}
 
 struct Codes {
   std::vector<uint8_t> bytes;
@@ -59,7 +53,7 @@ TEST(Qmatmul, EveryPathMatchesReference) {
           ref::qmatmul_requant_u8(M, N, K, a.op, b.op, pu, want_u.data(), N);
           ref::qmatmul_requant_s8(M, N, K, a.op, b.op, ps, want_s.data(), N);
           ref::qmatmul_f32(M, N, K, a.op, b.op, fs, want_f.data(), N);
-          for (Isa isa : paths()) {
+          for (Isa isa : isa_paths()) {
             set_active_isa(isa);
             const std::string what = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
                                      " types=" + std::to_string(types) + " on " + std::string(isa_name(isa));
@@ -118,7 +112,7 @@ TEST(Qmatmul, EmptyDepthGivesZeros) {
   const Isa saved = active_isa();
   const uint8_t dummy[4] = {1, 2, 3, 4};
   const QOperand a{dummy, 0, false, 7}, b{dummy, 3, true, -2};
-  for (Isa isa : paths()) {
+  for (Isa isa : isa_paths()) {
     set_active_isa(isa);
     std::vector<int32_t> c(6, 99);
     qmatmul_s32(2, 3, 0, a, b, c.data(), 3);
@@ -143,7 +137,7 @@ TEST(Qmatmul, WrapsModulo2To32LikeTheReference) {
     std::vector<int32_t> want(static_cast<size_t>(M * N)), got(want.size());
     ref::qmatmul_s32(M, N, K, qa, qb, want.data(), N);
     EXPECT_NE(int64_t{want[1]}, -255LL * 255 * K);  // it did wrap
-    for (Isa isa : paths()) {
+    for (Isa isa : isa_paths()) {
       set_active_isa(isa);
       qmatmul_s32(M, N, K, qa, qb, got.data(), N);
       EXPECT_EQ(got, want) << "K=" << K << " on " << isa_name(isa);
