@@ -44,7 +44,8 @@ asan: build-asan data
 # The libFuzzer targets (clang, ASan+UBSan; docs/RELIABILITY.md). `fuzz`: a short random
 # exploration, FUZZ_SECONDS per target, printing any finding with its reproducer at the end.
 # `fuzz-long`: the recorded campaign, FUZZ_EXECS executions per target, one target at a time.
-# `fuzz-replay`: the CI gate, every checked-in seed and regression input once (deterministic).
+# `fuzz-replay`: every checked-in seed and regression input once through the libFuzzer build
+# (deterministic; ctest's fuzz_replay.* tests do the same in every preset, which is CI's gate).
 FUZZ_SECONDS ?= 30
 FUZZ_EXECS ?= 1000000
 fuzz:

@@ -4,9 +4,7 @@
 // a parser (fuzz_util.h).
 //
 // Build and run (clang only):
-//   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-//       -DLOWBIT_BUILD_FUZZ=ON -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCH=OFF
-//   cmake --build build/fuzz --target idx_fuzz
+//   scripts/fuzz-build idx_fuzz   (clang, build/fuzz; prints the folder of the target)
 //   mkdir -p build/fuzz/corpus && build/fuzz/fuzz/idx_fuzz build/fuzz/corpus -max_total_time=60
 #include <cstddef>
 #include <cstdint>

@@ -5,9 +5,7 @@
 // escape (fuzz_util.h); anything else, a crash, a leak or a sanitizer report is a bug.
 //
 // Build and run (clang only): scripts/fuzz-all (or scripts/fuzz-onnx SECONDS), or by hand:
-//   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-//       -DLOWBIT_BUILD_FUZZ=ON -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCH=OFF
-//   cmake --build build/fuzz --target onnx_fuzz
+//   scripts/fuzz-build onnx_fuzz   (clang, build/fuzz; prints the folder of the target)
 //   build/fuzz/fuzz/onnx_fuzz fuzz/corpus/onnx -dict=fuzz/onnx.dict -rss_limit_mb=2048
 #include <cstddef>
 #include <cstdint>
