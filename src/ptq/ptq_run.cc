@@ -3,10 +3,10 @@
 #include "lowbit/ptq/ptq_run.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <functional>
 #include <numeric>
-#include <regex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -241,10 +241,16 @@ int run_ptq(const PtqOptions& o) {
   else r = greedy_search(orc, lowering_order(s.score, job.cand, lat.allowed), budget, s.base.top1, o.skip_violations);
   if (o.progress) std::fprintf(stderr, "\n");
   for (std::string& note : r.notes) {  // the searches name layers by index; users know node names
-    const std::regex layer_index("layer ([0-9]+)");
-    std::smatch m;
-    if (std::regex_search(note, m, layer_index) && std::stoul(m[1]) < n)
-      note = m.prefix().str() + "layer " + job.plan.layers[std::stoul(m[1])].node + m.suffix().str();
+    for (size_t at = note.find("layer "); at != std::string::npos; at = note.find("layer ", at + 1)) {
+      const size_t digits = at + 6;
+      size_t end = digits;
+      while (end < note.size() && end - digits < 9 && std::isdigit(static_cast<unsigned char>(note[end]))) ++end;
+      if (end == digits) continue;
+      const size_t index = std::stoul(note.substr(digits, end - digits));
+      if (index >= n) continue;
+      note = note.substr(0, digits) + job.plan.layers[index].node + note.substr(end);
+      break;  // the first layer reference, as before
+    }
   }
   // Every configuration the search evaluated gets a measured latency (for the fronts).
   std::map<std::string, LayerConfig> configs;
