@@ -13,38 +13,48 @@ bool is_heavy_op(const std::string& op) {
          op == "QLinearMatMul" || op == "MatMulInteger" || op == "ConvInteger" || op == "LSTM" || op == "GRU" || op == "RNN";
 }
 
-ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types) {
-  ModelSummary s;
-  s.opset = g.opset;
-  const InferenceResult inf = infer_shapes(g, input_types, true);
-  for (const auto& [v, a] : g.constants) {
-    s.parameter_bytes += static_cast<int64_t>(a.nbytes());
-    if (a.type() == ElemType::f32 || a.type() == ElemType::f64 || a.type() == ElemType::f16) s.parameters += a.numel();
+namespace {
+
+// Initializers, and the tensors of Constant nodes (some exporters, paddle2onnx among them,
+// store every weight that way).
+void count_parameters(const Graph& g, int64_t& parameters, int64_t& bytes) {
+  const auto add = [&](const Array& a) {
+    bytes += static_cast<int64_t>(a.nbytes());
+    if (a.type() == ElemType::f32 || a.type() == ElemType::f64 || a.type() == ElemType::f16 || a.type() == ElemType::bf16)
+      parameters += a.numel();
+  };
+  for (const auto& [v, a] : g.constants) add(a);
+  for (const Node& n : g.nodes)
+    if (!n.dead && n.op_type == "Constant")
+      if (const Attribute* t = n.find("value"); t && t->kind == Attribute::Kind::t) add(t->t);
+}
+
+void count_subgraphs(const Graph& g, SubgraphSummary& s) {
+  for (const Node& node : g.nodes) {
+    if (node.dead) continue;
+    for (const auto& [key, attr] : node.attrs) {
+      if (attr.kind != Attribute::Kind::g || !attr.g) continue;
+      const Graph& sub = *attr.g;
+      ++s.graphs;
+      count_parameters(sub, s.parameters, s.parameter_bytes);
+      for (const Node& n : sub.nodes)
+        if (!n.dead) {
+          ++s.nodes;
+          ++s.op_counts[n.op_type];
+        }
+      count_subgraphs(sub, s);
+    }
   }
-  for (size_t i = 0; i < g.inputs.size(); ++i)
-    s.inputs.emplace_back(g.values[static_cast<size_t>(g.inputs[i])].name, input_types[i]);
-  for (int v : g.outputs) s.outputs.emplace_back(g.values[static_cast<size_t>(v)].name, inf.types[static_cast<size_t>(v)]);
-  // Levels over runtime nodes only (folded shape arithmetic is not work).
+}
+
+// Op histogram and ASAP levels over `nodes` (a topological order): depth, width, heavy-op graph.
+void count_levels(const Graph& g, const std::vector<int>& nodes, ModelSummary& s) {
   std::vector<int> level(g.nodes.size(), 0), heavy_level(g.nodes.size(), 0);
   std::map<int, int> per_level;
-  for (int n : inf.runtime_nodes) {
+  for (int n : nodes) {
     const Node& node = g.nodes[static_cast<size_t>(n)];
     ++s.op_counts[node.op_type];
     ++s.nodes;
-    const OpDef& op = resolve_op(node, g.opset);
-    if (op.flops) {
-      InferCtx ctx{node, g.opset, {}, {}, {}};
-      for (int v : node.inputs) {
-        ctx.in.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
-        ctx.values.push_back(nullptr);
-      }
-      for (int v : node.outputs) ctx.out.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
-      // Shapes known only at run time (after a Loop, NonZero...): no static count for this node.
-      bool shaped = true;
-      for (const ValueType& t : ctx.in) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
-      for (const ValueType& t : ctx.out) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
-      if (shaped) s.flops += op.flops(ctx);
-    }
     int lv = 0, hv = 0;
     for (int v : node.inputs) {
       if (v == kNoValue) continue;
@@ -63,6 +73,47 @@ ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types
   for (const auto& [lv, count] : per_level) s.max_width = std::max(s.max_width, count);
   s.avg_width = s.depth ? static_cast<double>(s.nodes) / s.depth : 0;
   s.heavy_avg_width = s.heavy_depth ? static_cast<double>(s.heavy_nodes) / s.heavy_depth : 0;
+}
+
+}  // namespace
+
+ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types) {
+  ModelSummary s;
+  s.opset = g.opset;
+  const InferenceResult inf = infer_shapes(g, input_types, true);
+  count_parameters(g, s.parameters, s.parameter_bytes);
+  count_subgraphs(g, s.subgraphs);
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    s.inputs.emplace_back(g.values[static_cast<size_t>(g.inputs[i])].name, input_types[i]);
+  for (int v : g.outputs) s.outputs.emplace_back(g.values[static_cast<size_t>(v)].name, inf.types[static_cast<size_t>(v)]);
+  for (int n : inf.runtime_nodes) {  // folded shape arithmetic is not work
+    const Node& node = g.nodes[static_cast<size_t>(n)];
+    const OpDef& op = resolve_op(node, g.opset);
+    if (!op.flops) continue;
+    InferCtx ctx{node, g.opset, {}, {}, {}};
+    for (int v : node.inputs) {
+      ctx.in.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
+      ctx.values.push_back(nullptr);
+    }
+    for (int v : node.outputs) ctx.out.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
+    // Shapes known only at run time (after a Loop, NonZero...): no static count for this node.
+    bool shaped = true;
+    for (const ValueType& t : ctx.in) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
+    for (const ValueType& t : ctx.out) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
+    if (shaped) s.flops += op.flops(ctx);
+  }
+  count_levels(g, inf.runtime_nodes, s);
+  return s;
+}
+
+ModelSummary summarize_structure(const Graph& g) {
+  ModelSummary s;
+  s.opset = g.opset;
+  count_parameters(g, s.parameters, s.parameter_bytes);
+  count_subgraphs(g, s.subgraphs);
+  for (int v : g.inputs) s.inputs.emplace_back(g.values[static_cast<size_t>(v)].name, g.values[static_cast<size_t>(v)].type);
+  for (int v : g.outputs) s.outputs.emplace_back(g.values[static_cast<size_t>(v)].name, g.values[static_cast<size_t>(v)].type);
+  count_levels(g, g.topo_order(), s);
   return s;
 }
 

@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <tuple>
 
 #include "bad_input.h"
 #include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/onnx/shape_inference.h"
@@ -221,6 +223,44 @@ TEST(BadOnnxCli, InspectAndRunExitOneNamingTheNode) {
     EXPECT_NE(read_file(out).find("node 'Gather_0' (Gather, opset 13): has 0 input(s), expected 2"), std::string::npos)
         << cmd << ": " << read_file(out);
   }
+  std::filesystem::remove_all(tmp);
+}
+
+// A valid model whose symbolic sizes make it unshapeable at 1 (an OCR recognizer's width):
+// `lowbit inspect` lists what it can and says how to give sizes (exit 0); --shape gives them;
+// a --shape that contradicts the declared input is an error naming it (exit 1).
+TEST(BadOnnxCli, InspectOfSymbolicSizesThatCannotBeGuessed) {
+  const auto tmp = scratch("cli-inspect");
+  std::filesystem::create_directories(tmp);
+  const std::string model = (tmp / "m.onnx").string(), out = (tmp / "out.txt").string();
+  {
+    onnx::GraphBuilder b(13);
+    const int x = b.input("x", onnx::ElemType::f32, {-1, 2, -1, -1});
+    const int w = b.constant("w", onnx::Array::zeros(onnx::ElemType::f32, {4, 2, 3, 3}));
+    b.output(b.op("AveragePool", {b.op("Conv", {x, w})}, {{"kernel_shape", onnx::Attribute::from_ints({2, 2})}}));
+    onnx::save_model(b.finish(), model);
+  }
+  const auto inspect = [&](const std::string& args) {
+    const int status = std::system(fmt::format("'{}' inspect '{}' {} > '{}' 2>&1", LOWBIT_CLI, model, args, out).c_str());
+    EXPECT_TRUE(WIFEXITED(status)) << args;
+    return std::make_pair(WEXITSTATUS(status), read_file(out));
+  };
+  auto [rc, text] = inspect("");
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_NE(text.find("FLOPs       unknown"), std::string::npos) << text;
+  EXPECT_NE(text.find("--shape NAME=D0,D1"), std::string::npos) << text;
+  EXPECT_NE(text.find("Conv:1"), std::string::npos) << text;
+  EXPECT_NE(text.find("parameters  72"), std::string::npos) << text;
+  std::tie(rc, text) = inspect("--shape x=1,2,8,8");
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_NE(text.find("inspected as float32[1, 2, 8, 8]"), std::string::npos) << text;
+  EXPECT_NE(text.find("float32[1, 4, 5, 5]"), std::string::npos) << text;
+  std::tie(rc, text) = inspect("--shape x=1,3,8,8");
+  EXPECT_EQ(rc, 1) << text;
+  EXPECT_NE(text.find("dimension 1 of input 'x' is fixed at 2"), std::string::npos) << text;
+  std::tie(rc, text) = inspect("--shape x=1,2,1,1");  // the user's own sizes: a real error
+  EXPECT_EQ(rc, 1) << text;
+  EXPECT_NE(text.find("kernel span 3 exceeds padded input 1"), std::string::npos) << text;
   std::filesystem::remove_all(tmp);
 }
 

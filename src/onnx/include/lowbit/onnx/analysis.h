@@ -11,6 +11,14 @@
 
 namespace lowbit::onnx {
 
+// The nodes of If/Loop/Scan subgraphs, recursively: they run once per branch taken or per
+// iteration, so they are listed apart from the top-level graph and their FLOPs are not counted.
+struct SubgraphSummary {
+  int graphs = 0, nodes = 0;
+  int64_t parameters = 0, parameter_bytes = 0;
+  std::map<std::string, int> op_counts;
+};
+
 struct ModelSummary {
   int opset = 0;
   std::map<std::string, int> op_counts;
@@ -24,10 +32,15 @@ struct ModelSummary {
   int heavy_nodes = 0, heavy_depth = 0;
   double heavy_avg_width = 0;      // the tuner's inter-op hint
   std::vector<std::pair<std::string, ValueType>> inputs, outputs;
+  SubgraphSummary subgraphs;
 };
 
 // input_types: concrete shapes (see declared_input_types). Runs shape inference, no folding.
 ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types);
+// Without shapes (when no concrete input shape is known): the op histogram, depth and width
+// over every live node (nothing folded), parameters and subgraphs; flops stays 0 and the
+// inputs/outputs carry their declared types (-1 for a symbolic dimension).
+ModelSummary summarize_structure(const Graph& g);
 bool is_heavy_op(const std::string& op_type);
 
 }  // namespace lowbit::onnx
