@@ -2,6 +2,7 @@
 #include "lowbit/onnx/analysis.h"
 
 #include <algorithm>
+#include <string>
 
 #include "lowbit/onnx/shape_inference.h"
 #include "ops/op.h"
@@ -115,6 +116,77 @@ ModelSummary summarize_structure(const Graph& g) {
   for (int v : g.outputs) s.outputs.emplace_back(g.values[static_cast<size_t>(v)].name, g.values[static_cast<size_t>(v)].type);
   count_levels(g, g.topo_order(), s);
   return s;
+}
+
+std::pair<std::string, Shape> parse_input_shape(const std::string& spec) {
+  const size_t eq = spec.rfind('=');
+  LOWBIT_REQUIRE(eq != std::string::npos && eq > 0 && eq + 1 < spec.size(), "onnx",
+                 "input shape '{}' is not NAME=D0,D1,... (e.g. x=1,3,48,320)", spec);
+  Shape dims;
+  for (size_t at = eq + 1; at <= spec.size();) {
+    const size_t comma = std::min(spec.find(',', at), spec.size());
+    const std::string d = spec.substr(at, comma - at);
+    size_t used = 0;
+    long long value = -1;
+    try {
+      value = std::stoll(d, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    LOWBIT_REQUIRE(!d.empty() && used == d.size() && value >= 0 && value <= (int64_t{1} << 40), "onnx",
+                   "input shape '{}': '{}' is not a dimension (an integer 0..2^40)", spec, d);
+    dims.push_back(value);
+    at = comma + 1;
+  }
+  return {spec.substr(0, eq), dims};
+}
+
+std::vector<ValueType> summary_input_types(const Graph& g, int64_t batch, const std::map<std::string, Shape>& given,
+                                           bool* guessed) {
+  for (const auto& [name, dims] : given) {
+    const int v = g.find_value(name);
+    LOWBIT_REQUIRE(v >= 0 && std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end(), "onnx",
+                   "the model has no input '{}'", name);
+    const ValueType& declared = g.values[static_cast<size_t>(v)].type;
+    if (!declared.has_shape) continue;
+    LOWBIT_REQUIRE(dims.size() == declared.shape.size(), "onnx", "input '{}' has rank {} ({}), not {} ({})", name,
+                   declared.shape.size(), shape_str(declared.shape), dims.size(), shape_str(dims));
+    for (size_t i = 0; i < dims.size(); ++i)
+      LOWBIT_REQUIRE(declared.shape[i] < 0 || declared.shape[i] == dims[i], "onnx",
+                     "dimension {} of input '{}' is fixed at {} ({}), not {}", i, name, declared.shape[i],
+                     shape_str(declared.shape), dims[i]);
+  }
+  std::vector<ValueType> out;
+  bool any = false;
+  for (int v : g.inputs) {
+    const Value& value = g.values[static_cast<size_t>(v)];
+    ValueType t = value.type;
+    if (auto it = given.find(value.name); it != given.end()) {
+      t.shape = it->second;
+      t.has_shape = true;
+    } else {
+      LOWBIT_REQUIRE(t.has_shape, "onnx", "input '{}' declares no shape; give one (NAME=D0,D1,...)", value.name);
+      for (size_t i = 0; i < t.shape.size(); ++i)
+        if (t.shape[i] < 0) {
+          t.shape[i] = i == 0 ? batch : 1;
+          any = true;
+        }
+    }
+    out.push_back(t);
+  }
+  if (guessed) *guessed = any;
+  return out;
+}
+
+ModelSummary summarize_guessing(const Graph& g, const std::vector<ValueType>& input_types, bool guessed) {
+  try {
+    return summarize(g, input_types);
+  } catch (const Error& e) {
+    if (!guessed) throw;
+    ModelSummary s = summarize_structure(g);
+    s.shape_error = e.what();
+    return s;
+  }
 }
 
 }  // namespace lowbit::onnx

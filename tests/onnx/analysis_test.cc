@@ -7,6 +7,7 @@
 
 #include "lowbit/onnx/analysis.h"
 #include "lowbit/onnx/shape_inference.h"
+#include "test_util.h"
 
 namespace lowbit::onnx {
 namespace {
@@ -72,6 +73,32 @@ TEST(Analysis, SubgraphsAreCountedApart) {
   EXPECT_EQ(s.subgraphs.op_counts.at("Neg"), 1);
   EXPECT_EQ(s.subgraphs.parameters, 6);
   EXPECT_EQ(s.parameters, 0);
+}
+
+}  // namespace
+}  // namespace lowbit::onnx
+
+namespace lowbit::onnx {
+namespace {
+
+TEST(Analysis, InputShapesFromTheCommandLine) {
+  EXPECT_EQ(parse_input_shape("x=1,3,48,320"), (std::pair<std::string, Shape>{"x", {1, 3, 48, 320}}));
+  EXPECT_EQ(parse_input_shape("a=b=2"), (std::pair<std::string, Shape>{"a=b", {2}}));  // names may hold '='
+  for (const char* bad : {"x", "=1", "x=", "x=1,,2", "x=1,a", "x=-1", "x=1.5", "x=99999999999999999999"})
+    EXPECT_THROW((void)parse_input_shape(bad), ValueError) << bad;
+  const Graph g = ocr_like();
+  bool guessed = false;
+  EXPECT_EQ(summary_input_types(g, 4, {}, &guessed)[0].shape, (Shape{4, 2, 1, 1}));
+  EXPECT_TRUE(guessed);
+  EXPECT_EQ(summary_input_types(g, 4, {{"x", {1, 2, 9, 7}}}, &guessed)[0].shape, (Shape{1, 2, 9, 7}));
+  EXPECT_FALSE(guessed);
+  test::expect_error([&] { (void)summary_input_types(g, 1, {{"y", {1}}}, nullptr); }, {"no input 'y'"});
+  test::expect_error([&] { (void)summary_input_types(g, 1, {{"x", {1, 2, 3}}}, nullptr); }, {"rank 4"});
+  test::expect_error([&] { (void)summary_input_types(g, 1, {{"x", {1, 3, 8, 8}}}, nullptr); }, {"fixed at 2"});
+  // Guessed sizes that do not fit: the structure, with the reason; the user's own: an error.
+  EXPECT_NE(summarize_guessing(g, summary_input_types(g, 1, {}, nullptr), true).shape_error.find("kernel span 3 exceeds"),
+            std::string::npos);
+  EXPECT_THROW((void)summarize_guessing(g, summary_input_types(g, 1, {{"x", {1, 2, 1, 1}}}, nullptr), false), Error);
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct ModelSummary {
   double heavy_avg_width = 0;      // the tuner's inter-op hint
   std::vector<std::pair<std::string, ValueType>> inputs, outputs;
   SubgraphSummary subgraphs;
+  std::string shape_error;  // set by summarize_guessing when it fell back to the structure
 };
 
 // input_types: concrete shapes (see declared_input_types). Runs shape inference, no folding.
@@ -41,6 +42,18 @@ ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types
 // over every live node (nothing folded), parameters and subgraphs; flops stays 0 and the
 // inputs/outputs carry their declared types (-1 for a symbolic dimension).
 ModelSummary summarize_structure(const Graph& g);
+
+// `lowbit inspect`'s input sizes: "NAME=D0,D1,..." parsed (ValueError naming the text).
+std::pair<std::string, Shape> parse_input_shape(const std::string& spec);
+// Concrete input types for a summary: `given` (input name -> shape, checked against the declared
+// rank and fixed dimensions), else the declared shape with a symbolic first dimension = batch and
+// other symbolic dimensions = 1. *guessed: whether any symbolic dimension was substituted.
+std::vector<ValueType> summary_input_types(const Graph& g, int64_t batch, const std::map<std::string, Shape>& given,
+                                           bool* guessed);
+// summarize at `input_types`; when shape inference fails there and the sizes were guessed (an OCR
+// model's symbolic width set to 1), summarize_structure with the reason in shape_error. At the
+// model's own or the user's sizes a failure is the model's error and is thrown.
+ModelSummary summarize_guessing(const Graph& g, const std::vector<ValueType>& input_types, bool guessed);
 bool is_heavy_op(const std::string& op_type);
 
 }  // namespace lowbit::onnx
