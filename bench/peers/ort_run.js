@@ -31,7 +31,7 @@ function parseArgs(argv) {
 
 const kTypes = {'<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array], '<i4': ['int32', Int32Array],
                 '|u1': ['uint8', Uint8Array], '|i1': ['int8', Int8Array], '|b1': ['bool', Uint8Array],
-                '<f8': ['float64', Float64Array]};
+                '<f8': ['float64', Float64Array], '<f2': ['float16', Uint16Array]};  // float16 as its bit patterns
 
 function readNpy(file) {
   const buf = fs.readFileSync(file);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "lowbit/onnx/passes.h"
 #include "lowbit/onnx/shape_inference.h"
 #include "ops/op.h"
 
@@ -78,16 +79,23 @@ void count_levels(const Graph& g, const std::vector<int>& nodes, ModelSummary& s
 
 }  // namespace
 
-ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types) {
+ModelSummary summarize(const Graph& model, const std::vector<ValueType>& input_types) {
   ModelSummary s;
-  s.opset = g.opset;
+  s.opset = model.opset;
+  // Shapes of a float16 model come from the float32 form every Session runs; its boundary Casts
+  // (appended after the model's nodes) are not the model's ops and are not counted.
+  Graph g = model;
+  compute_float16_in_float32(g);
   const InferenceResult inf = infer_shapes(g, input_types, true);
-  count_parameters(g, s.parameters, s.parameter_bytes);
-  count_subgraphs(g, s.subgraphs);
+  std::vector<int> model_nodes;
+  for (int n : inf.runtime_nodes)
+    if (static_cast<size_t>(n) < model.nodes.size()) model_nodes.push_back(n);
+  count_parameters(model, s.parameters, s.parameter_bytes);  // as stored: float16 weights in 2 bytes
+  count_subgraphs(model, s.subgraphs);
   for (size_t i = 0; i < g.inputs.size(); ++i)
     s.inputs.emplace_back(g.values[static_cast<size_t>(g.inputs[i])].name, input_types[i]);
   for (int v : g.outputs) s.outputs.emplace_back(g.values[static_cast<size_t>(v)].name, inf.types[static_cast<size_t>(v)]);
-  for (int n : inf.runtime_nodes) {  // folded shape arithmetic is not work
+  for (int n : model_nodes) {  // folded shape arithmetic is not work
     const Node& node = g.nodes[static_cast<size_t>(n)];
     const OpDef& op = resolve_op(node, g.opset);
     if (!op.flops) continue;
@@ -103,7 +111,7 @@ ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types
     for (const ValueType& t : ctx.out) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
     if (shaped) s.flops += op.flops(ctx);
   }
-  count_levels(g, inf.runtime_nodes, s);
+  count_levels(g, model_nodes, s);
   return s;
 }
 

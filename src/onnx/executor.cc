@@ -43,6 +43,7 @@ Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph))
   LOWBIT_REQUIRE(options.inter_op >= 1 && options.intra_op >= 0, "Session", "inter_op must be >= 1 and intra_op >= 0");
   std::tie(inter_op_, intra_op_) = resolve_threads(options.inter_op, options.intra_op, hardware_threads());
   graph_.validate();  // schema and structure of every node
+  compute_float16_in_float32(graph_);
   if (options.optimize) optimize_graph(graph_);
   if (inter_op_ > 1) pool_ = std::make_unique<TaskPool>(inter_op_, intra_op_);
 }
@@ -258,9 +259,13 @@ void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::b
       run_node(plan, n, slots, arena);
       if (profile) {
         const Node& node = graph_.nodes[static_cast<size_t>(n)];
-        const std::string kind = node.op_type + (node.attr_i("lowbit_wbits", 8) == 4 ? "[w4]" : "") +
-                                 (node.attr_i("lowbit_bf16", 0) ? "[bf16]" : "") +
-                                 (node.find("lowbit_act") ? "+" + node.attr_s("lowbit_act", "") : "");
+        std::string kind = node.op_type;  // appended piece by piece: GCC 12 warns -Wrestrict on the chained +
+        if (node.attr_i("lowbit_wbits", 8) == 4) kind += "[w4]";
+        if (node.attr_i("lowbit_bf16", 0)) kind += "[bf16]";
+        if (node.find("lowbit_act")) {
+          kind += '+';
+          kind += node.attr_s("lowbit_act", "");
+        }
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         per_op[kind] += ms;
         if (per_node) std::fprintf(stderr, "[onnx node ms] %s %s %.3f\n", node.name.c_str(), kind.c_str(), ms);

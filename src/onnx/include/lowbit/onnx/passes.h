@@ -48,6 +48,14 @@ void validate_qparams(const Graph& g);
 // folded to constants first. LOWBIT_ONNX_BF16=0 keeps the float simulation (for comparisons).
 int lower_bf16(Graph& g);
 
+// float16 models computed in float32 (lowbit has no float16 arithmetic): internal float16
+// values, constants and element-type attributes (Cast to, dtype) become float32, subgraphs
+// included; float16 graph inputs and declared float16 outputs keep their type through Casts at
+// the boundary (an output whose type the file does not declare comes out as float32). Run by
+// every Session (passes_f16.cc), optimized or not; returns the Casts added.
+// Differs from a float16 engine by the float16 rounding it skips between ops.
+int compute_float16_in_float32(Graph& g);
+
 // Slice (H/W) -> [Slice] -> Pad (channels, constant) — the option-A shortcut — becomes one
 // lowbit.SubsamplePad that can stay channels-last (passes_shortcut.cc).
 int fuse_subsample_pads(Graph& g);
