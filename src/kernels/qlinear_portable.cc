@@ -28,13 +28,12 @@ inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
 }
 
-}  // namespace
-
-void im2col_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1) {
+// Rows [p0, p1) of the channels-last im2col, row p at a0 + (p - p0)·lda.
+void im2col_rows(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a0, int64_t lda, int64_t p0, int64_t p1) {
   const int64_t C = g.C;
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t oh = p / g.OW(), ow = p % g.OW();
-    uint8_t* row = a + p * lda;
+    uint8_t* row = a0 + (p - p0) * lda;
     const int64_t iw0 = ow * g.stride_w() - g.pad_l();
     const bool w_inside = iw0 >= 0 && iw0 + (g.S() - 1) * g.dil_w() < g.W();
     for (int64_t kh = 0; kh < g.R(); ++kh) {
@@ -54,6 +53,28 @@ void im2col_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a
         else copy_bytes(dst + kw * C, x + (ih * g.W() + iw) * C, C);
       }
     }
+  }
+}
+
+}  // namespace
+
+void im2col_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1) {
+  im2col_rows(g, x, pad, a + p0 * lda, lda, p0, p1);
+}
+
+void im2col_nhwc_u8_chunk(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1) {
+  im2col_rows(g, x, pad, a, lda, p0, p1);
+}
+
+void subtract_zero_points(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, int32_t az, const int32_t* colsum,
+                          int32_t wz, int32_t* c, int64_t ldc) {
+  // In int64, wrapped to int32 at the end (modular, as the int32 sums of the reference wrap).
+  for (int64_t m = 0; m < M; ++m) {
+    int64_t rowsum = 0;
+    for (int64_t k = 0; k < K; ++k) rowsum += a[m * lda + k];
+    const int64_t row_term = K * int64_t{az} * wz - int64_t{wz} * rowsum;
+    for (int64_t n = 0; n < N; ++n)
+      c[m * ldc + n] = static_cast<int32_t>(c[m * ldc + n] + row_term - int64_t{az} * colsum[n]);
   }
 }
 

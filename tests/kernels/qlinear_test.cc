@@ -342,3 +342,37 @@ TEST(Im2col, MatchesDirectGather) {
 
 }  // namespace
 }  // namespace lowbit::kernels
+
+namespace lowbit::kernels {
+namespace {
+
+// subtract_zero_points turns Σ a·w into Σ (a − az)·(w − wz), for any zero points.
+TEST(QlinearZeroPoints, SubtractZeroPointsEqualsTheCenteredSum) {
+  const int64_t M = 5, N = 7, K = 13, lda = 16;
+  std::vector<uint8_t> a(static_cast<size_t>(M * lda));
+  std::vector<int8_t> w(static_cast<size_t>(N * K));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 37 + 11);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i * 53 + 7);
+  std::vector<int32_t> colsum(N, 0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) colsum[static_cast<size_t>(n)] += w[static_cast<size_t>(n * K + k)];
+  for (const auto& [az, wz] : std::vector<std::pair<int32_t, int32_t>>{{0, 0}, {128, -3}, {255, 127}, {17, -128}}) {
+    std::vector<int32_t> c(static_cast<size_t>(M * N));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t s = 0;
+        for (int64_t k = 0; k < K; ++k) s += a[static_cast<size_t>(m * lda + k)] * w[static_cast<size_t>(n * K + k)];
+        c[static_cast<size_t>(m * N + n)] = s;
+      }
+    subtract_zero_points(M, N, K, a.data(), lda, az, colsum.data(), wz, c.data(), N);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t want = 0;
+        for (int64_t k = 0; k < K; ++k) want += (a[static_cast<size_t>(m * lda + k)] - az) * (w[static_cast<size_t>(n * K + k)] - wz);
+        EXPECT_EQ(c[static_cast<size_t>(m * N + n)], want) << m << " " << n << " zp " << az << " " << wz;
+      }
+  }
+}
+
+}  // namespace
+}  // namespace lowbit::kernels

@@ -12,6 +12,8 @@
 #include "ops/conv_geom.h"
 
 namespace lowbit::onnx {
+
+bool conv_integer_fast(RunCtx& ctx);  // conv_integer.cc
 namespace {
 
 constexpr std::initializer_list<ElemType> k8bit = {ElemType::u8, ElemType::i8};
@@ -241,6 +243,7 @@ void add_quant_ops(OpList& ops) {
   ops.push_back(OpDef{"", "ConvInteger", 10, kConvAttrs,
                       [](InferCtx& ctx) { int_conv_infer(ctx, 1, ElemType::i32); },
                       [](RunCtx& ctx) {
+                        if (conv_integer_fast(ctx)) return;  // 2-d, one group, scalar zero points
                         const auto y = int_conv(ctx, 1, ctx.has(2) ? ctx.in[2] : nullptr, ctx.has(3) ? ctx.in[3] : nullptr);
                         std::copy(y.begin(), y.end(), ctx.out[0]->data<int32_t>());
                       }});

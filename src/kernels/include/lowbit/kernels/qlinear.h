@@ -72,6 +72,17 @@ void shift_u8_to_s8(int64_t n, const uint8_t* x, int8_t* y);
 // pad is the input's zero point); a has row stride lda >= g.patch(). Rows [p0, p1) only (callers
 // split rows over threads).
 void im2col_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0, int64_t p1);
+// The same rows written from the start of a: row p at a + (p - p0)·lda (a buffer for one chunk).
+void im2col_nhwc_u8_chunk(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint8_t* a, int64_t lda, int64_t p0,
+                          int64_t p1);
+
+// The zero-point terms of an integer product whose zero points are known only at run time
+// (ConvInteger after DynamicQuantizeLinear): given c[m, n] = Σ_k a[m, k]·w[n, k] over K columns
+// (qgemm_u8s8) and colsum[n] = Σ_k w[n, k], adds K·az·wz − wz·Σ_k a[m, k] − az·colsum[n], so
+// c[m, n] = Σ_k (a[m, k] − az)·(w[n, k] − wz), wrapped to int32 as int32 sums wrap. One portable
+// implementation; tests/kernels checks it against that sum.
+void subtract_zero_points(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, int32_t az, const int32_t* colsum,
+                          int32_t wz, int32_t* c, int64_t ldc);
 
 // y[m, n] = float(acc[m, n] + corr[n])·scale[n] + bias[n] (bias may be null): the float result
 // of a quantized layer without a trailing QuantizeLinear. One portable implementation.

@@ -1,0 +1,107 @@
+// ConvInteger's fast path: what ONNX Runtime's quantize_dynamic writes for every Conv
+// (DynamicQuantizeLinear → ConvInteger → Cast → Mul), whose activation zero point changes with
+// every input, so the QDQ lowering (constant scales, passes_qdq.cc) cannot take it. 2-d, one
+// group, scalar zero points: channels-last im2col in row chunks, the u8×s8 GEMM with the weights
+// packed once per session, then the zero-point terms (kernels::subtract_zero_points). int32 sums
+// equal the reference (kernels::ref::conv_nd_integer) bit for bit; anything else runs there.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "lowbit/core/threads.h"
+#include "lowbit/kernels/qlinear.h"
+#include "lowbit/kernels/transpose.h"
+#include "ops/conv_geom.h"
+
+namespace lowbit::onnx {
+namespace {
+
+namespace k = lowbit::kernels;
+
+// Weights as the GEMM wants them: N × (kh, kw, c) int8 (uint8 weights shifted by −128, with
+// their zero point), packed once per session when they are constants.
+struct ConvIntegerState {
+  k::QgemmPackedW w;
+  int32_t wz = 0;
+};
+
+std::shared_ptr<ConvIntegerState> pack_weights(const Array& w, const Array* w_zp) {
+  const int64_t N = w.shape()[0], C = w.shape()[1], R = w.shape()[2] * w.shape()[3], K = C * R;
+  const bool wu = w.type() == ElemType::u8;
+  const auto* src = reinterpret_cast<const uint8_t*>(w.raw());
+  std::vector<int8_t> wr(static_cast<size_t>(N * K));
+  for (int64_t o = 0; o < N; ++o)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t r = 0; r < R; ++r) {
+        const uint8_t v = src[(o * C + c) * R + r];
+        wr[static_cast<size_t>(o * K + r * C + c)] = static_cast<int8_t>(wu ? v ^ 0x80u : v);  // u8: v − 128
+      }
+  auto st = std::make_shared<ConvIntegerState>();
+  st->w = k::qgemm_pack_w(N, K, wr.data());
+  st->wz = static_cast<int32_t>(w_zp ? w_zp->get_i64(0) : 0) - (wu ? 128 : 0);
+  return st;
+}
+
+template <typename T>
+T* scratch(int slot, int64_t n) {  // grow-only, per thread (a node runs on one worker at a time)
+  thread_local std::vector<T> bufs[3];
+  auto& b = bufs[slot];
+  if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
+}  // namespace
+
+bool conv_integer_fast(RunCtx& ctx) {
+  const Array &x = ctx.input(0), &w = ctx.input(1);
+  const Array* x_zp = ctx.has(2) ? ctx.in[2] : nullptr;
+  const Array* w_zp = ctx.has(3) ? ctx.in[3] : nullptr;
+  if (x.dim() != 4 || ctx.node.attr_i("group", 1) != 1 || (x_zp && x_zp->numel() != 1) || (w_zp && w_zp->numel() != 1))
+    return false;
+  const int64_t B = x.shape()[0], C = x.shape()[1], N = w.shape()[0], KH = w.shape()[2], KW = w.shape()[3];
+  const int64_t K = C * KH * KW;
+  if (K < 1 || K > 65536 || B * N == 0) return false;
+  const InferCtx ictx = infer_ctx_for(ctx);
+  SpatialGeom g = resolve_geom(ictx, x.shape(), Shape{KH, KW}, false);
+  g.K = N;
+  g.groups = 1;
+  const int64_t HW = g.H() * g.W(), P = g.OH() * g.OW();
+  if (P == 0) return false;
+
+  const uint64_t weight_inputs = 0b10 | (w_zp ? 0b1000 : 0);
+  const bool cache = ctx.state && (ctx.const_inputs & weight_inputs) == weight_inputs;
+  std::shared_ptr<ConvIntegerState> st = cache && *ctx.state ? std::static_pointer_cast<ConvIntegerState>(*ctx.state)
+                                                               : pack_weights(w, w_zp);
+  if (cache) *ctx.state = st;
+
+  // int8 activations become uint8 (x + 128), their zero point with them.
+  const bool xu = x.type() == ElemType::u8;
+  const int32_t xz = static_cast<int32_t>(x_zp ? x_zp->get_i64(0) : 0) + (xu ? 0 : 128);
+  const auto pad = static_cast<uint8_t>(xz);
+  const int64_t lda = (K + 15) / 16 * 16;  // the GEMM may read up to 4 bytes past K
+  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 21) / lda, 16, P);  // ~2 MB of im2col rows
+  uint8_t* xh = scratch<uint8_t>(0, HW * C);
+  uint8_t* a = scratch<uint8_t>(1, chunk * lda + 64);
+  int32_t* acc = scratch<int32_t>(2, chunk * N);
+  const auto* xin = reinterpret_cast<const int8_t*>(x.raw());
+  int32_t* y = ctx.out[0]->data<int32_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    k::transpose_i8(C, HW, xin + b * C * HW, HW, reinterpret_cast<int8_t*>(xh), C);  // NCHW → HWC
+    if (!xu) k::shift_u8_to_s8(HW * C, xh, reinterpret_cast<int8_t*>(xh));        // x ^ 0x80 = x + 128
+    for (int64_t p0 = 0; p0 < P; p0 += chunk) {
+      const int64_t rows = std::min(chunk, P - p0);
+      parallel_for(rows, std::max<int64_t>(1, 4096 / lda), [&](int64_t r0, int64_t r1) {
+        k::im2col_nhwc_u8_chunk(g, xh, pad, a + r0 * lda, lda, p0 + r0, p0 + r1);
+      });
+      k::qgemm_u8s8(rows, a, lda, st->w, acc, N);
+      parallel_for(rows, std::max<int64_t>(1, 4096 / (K + N)), [&](int64_t r0, int64_t r1) {
+        k::subtract_zero_points(r1 - r0, N, K, a + r0 * lda, lda, xz, st->w.colsum.get(), st->wz, acc + r0 * N, N);
+      });
+      // (rows × N) → y[b] (N × P) at column p0: 4-byte moves, so the float transpose carries the int32 bits.
+      k::transpose_f32(rows, N, reinterpret_cast<const float*>(acc), N, reinterpret_cast<float*>(y + b * N * P + p0), P);
+    }
+  }
+  return true;
+}
+
+}  // namespace lowbit::onnx

@@ -1,0 +1,100 @@
+// ConvInteger's fast path (ops/conv_integer.cc: im2col + the u8×s8 GEMM + run-time zero points)
+// against the reference convolution (kernels::ref::conv_nd_integer) bit for bit: uint8/int8
+// activations and weights, zero points as run-time inputs (what DynamicQuantizeLinear feeds it)
+// or absent, strides, padding, dilation, 1×1 and wide kernels, several images; grouped convs
+// take the reference and still agree.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "lowbit/kernels/conv_geom.h"
+#include "lowbit/kernels/conv_nd_ref.h"
+#include "lowbit/onnx/executor.h"
+#include "test_util.h"
+
+namespace lowbit::onnx {
+namespace {
+
+struct Case {
+  Shape x, w;
+  std::vector<int64_t> strides, pads, dilations;
+  int64_t group = 1;
+  ElemType xt = ElemType::u8, wt = ElemType::i8;
+  bool zero_points = true;
+};
+
+Array codes(ElemType t, const Shape& shape, uint32_t seed) {
+  Array a = Array::empty(t, shape);
+  uint32_t s = seed;
+  auto* p = reinterpret_cast<uint8_t*>(a.raw());
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    s = s * 1664525u + 1013904223u;
+    p[i] = static_cast<uint8_t>(s >> 24);
+  }
+  return a;
+}
+
+Array scalar_of(ElemType t, int v) {
+  return t == ElemType::u8 ? Array::scalar<uint8_t>(static_cast<uint8_t>(v)) : Array::scalar<int8_t>(static_cast<int8_t>(v));
+}
+
+void check(const Case& c) {
+  GraphBuilder b(13);
+  const int x = b.input("x", c.xt, c.x);
+  const int xz = b.input("x_zp", c.xt, {});
+  const Array w = codes(c.wt, c.w, 7 + static_cast<uint32_t>(c.w[0]));
+  const int wv = b.constant("w", w);
+  const Array wz = scalar_of(c.wt, c.wt == ElemType::u8 ? 131 : -5);
+  Attributes attrs = {{"strides", Attribute::from_ints(c.strides)}, {"pads", Attribute::from_ints(c.pads)},
+                      {"dilations", Attribute::from_ints(c.dilations)}, {"group", Attribute::from_int(c.group)}};
+  std::vector<int> ins = {x, wv};
+  if (c.zero_points) ins = {x, wv, xz, b.constant("w_zp", wz)};
+  b.output(b.op("ConvInteger", ins, attrs));
+  const Array xs = codes(c.xt, c.x, 3);
+  const Array xzv = scalar_of(c.xt, c.xt == ElemType::u8 ? 119 : 9);
+  Session s(b.finish(), SessionOptions{1, 1, true});
+  const Array got = s.run(std::vector<Array>{xs, xzv})[0];
+  const Array again = s.run(std::vector<Array>{xs, xzv})[0];  // the packed weights, reused
+
+  kernels::ConvGeom g = kernels::ConvGeom::conv2d(c.x[0], c.x[1], c.x[2], c.x[3], c.w[0], c.w[2], c.w[3])
+                            .strides(c.strides[0], c.strides[1])
+                            .pads(c.pads[0], c.pads[1], c.pads[2], c.pads[3])
+                            .dilations(c.dilations[0], c.dilations[1]);
+  g.groups = c.group;
+  ASSERT_EQ(got.shape(), (Shape{c.x[0], c.w[0], g.OH(), g.OW()}));
+  std::vector<int32_t> want(static_cast<size_t>(got.numel()));
+  const int32_t xzi = c.zero_points ? static_cast<int32_t>(xzv.get_i64(0)) : 0;
+  const int32_t wzi = c.zero_points ? static_cast<int32_t>(wz.get_i64(0)) : 0;
+  const bool xu = c.xt == ElemType::u8, wu = c.wt == ElemType::u8;
+  using kernels::ref::conv_nd_integer;
+  if (xu && wu) conv_nd_integer(g, xs.data<uint8_t>(), xzi, w.data<uint8_t>(), wzi, want.data());
+  else if (xu) conv_nd_integer(g, xs.data<uint8_t>(), xzi, w.data<int8_t>(), wzi, want.data());
+  else if (wu) conv_nd_integer(g, xs.data<int8_t>(), xzi, w.data<uint8_t>(), wzi, want.data());
+  else conv_nd_integer(g, xs.data<int8_t>(), xzi, w.data<int8_t>(), wzi, want.data());
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    ASSERT_EQ(got.data<int32_t>()[i], want[static_cast<size_t>(i)]) << "element " << i;
+    ASSERT_EQ(again.data<int32_t>()[i], want[static_cast<size_t>(i)]) << "element " << i << ", second run";
+  }
+}
+
+TEST(ConvInteger, FastPathEqualsTheReference) {
+  const std::vector<int64_t> s1{1, 1}, s2{2, 2}, p0{0, 0, 0, 0}, p1{1, 1, 1, 1}, pa{0, 1, 2, 1}, d1{1, 1}, d2{2, 2};
+  const std::vector<Case> cases = {
+      {{1, 3, 9, 9}, {8, 3, 3, 3}, s1, p1, d1},                          // a first layer, u8 × s8
+      {{2, 16, 7, 6}, {24, 16, 1, 1}, s1, p0, d1},                       // 1×1, two images
+      {{1, 8, 11, 10}, {5, 8, 3, 3}, s2, pa, d1, 1, ElemType::i8},       // int8 x, asymmetric pads, stride 2
+      {{1, 4, 12, 12}, {6, 4, 3, 3}, s1, p1, d2, 1, ElemType::u8, ElemType::u8},  // uint8 weights, dilation
+      {{1, 5, 8, 8}, {7, 5, 5, 5}, s1, {2, 2, 2, 2}, d1, 1, ElemType::i8, ElemType::u8},
+      {{1, 6, 9, 9}, {4, 6, 3, 3}, s2, p1, d1, 1, ElemType::u8, ElemType::i8, false},  // no zero points
+      {{1, 64, 20, 20}, {40, 64, 3, 3}, s1, p1, d1},                      // K = 576, 400 rows
+      {{1, 4, 6, 6}, {4, 2, 3, 3}, s1, p1, d1, 2},                        // grouped: the reference path
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(shape_str(c.x) + " * " + shape_str(c.w));
+    check(c);
+  }
+}
+
+}  // namespace
+}  // namespace lowbit::onnx
