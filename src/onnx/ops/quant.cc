@@ -13,7 +13,8 @@
 
 namespace lowbit::onnx {
 
-bool conv_integer_fast(RunCtx& ctx);  // conv_integer.cc
+bool conv_integer_fast(RunCtx& ctx);    // integer_fast.cc
+bool matmul_integer_fast(RunCtx& ctx);  // integer_fast.cc
 namespace {
 
 constexpr std::initializer_list<ElemType> k8bit = {ElemType::u8, ElemType::i8};
@@ -80,6 +81,7 @@ void matmul_integer_infer(InferCtx& ctx) {
 }
 
 void matmul_integer_run(RunCtx& ctx) {
+  if (matmul_integer_fast(ctx)) return;  // a 2-d B, scalar zero points
   const MatMulDims d = matmul_dims(infer_ctx_for(ctx), ctx.input(0).shape(), ctx.input(1).shape());
   const auto acc = int_matmul(d, ctx.input(0), ctx.input(1), ctx.has(2) ? ctx.in[2] : nullptr, ctx.has(3) ? ctx.in[3] : nullptr);
   std::copy(acc.begin(), acc.end(), ctx.out[0]->data<int32_t>());

@@ -1,9 +1,11 @@
-// ConvInteger's fast path: what ONNX Runtime's quantize_dynamic writes for every Conv
-// (DynamicQuantizeLinear → ConvInteger → Cast → Mul), whose activation zero point changes with
-// every input, so the QDQ lowering (constant scales, passes_qdq.cc) cannot take it. 2-d, one
-// group, scalar zero points: channels-last im2col in row chunks, the u8×s8 GEMM with the weights
-// packed once per session, then the zero-point terms (kernels::subtract_zero_points). int32 sums
-// equal the reference (kernels::ref::conv_nd_integer) bit for bit; anything else runs there.
+// The fast paths of ConvInteger and MatMulInteger: what ONNX Runtime's quantize_dynamic writes
+// (DynamicQuantizeLinear → ConvInteger / MatMulInteger → Cast → Mul), whose activation zero point
+// changes with every input, so the QDQ lowering (constant scales, passes_qdq*.cc) cannot take it.
+// The u8×s8 GEMM with the weights packed once per session (when they are constants), then the
+// zero-point terms (kernels::subtract_zero_points). ConvInteger: 2-d, one group, scalar zero
+// points, channels-last im2col in row chunks. MatMulInteger: a 2-d B, scalar zero points, every
+// batch of A one GEMM. int32 sums equal the references (kernels::ref::conv_nd_integer,
+// ref::matmul_integer) bit for bit; other forms run there.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -42,9 +44,23 @@ std::shared_ptr<ConvIntegerState> pack_weights(const Array& w, const Array* w_zp
   return st;
 }
 
+// B (K×N, uint8 or int8) as the GEMM wants it: N×K int8 (uint8 shifted by −128, with its zero point).
+std::shared_ptr<ConvIntegerState> pack_b(const Array& b, const Array* b_zp) {
+  const int64_t K = b.shape()[0], N = b.shape()[1];
+  const bool bu = b.type() == ElemType::u8;
+  const auto* src = reinterpret_cast<const uint8_t*>(b.raw());
+  std::vector<int8_t> bt(static_cast<size_t>(N * K));
+  for (int64_t kk = 0; kk < K; ++kk)
+    for (int64_t n = 0; n < N; ++n) bt[static_cast<size_t>(n * K + kk)] = static_cast<int8_t>(bu ? src[kk * N + n] ^ 0x80u : src[kk * N + n]);
+  auto st = std::make_shared<ConvIntegerState>();
+  st->w = k::qgemm_pack_w(N, K, bt.data());
+  st->wz = static_cast<int32_t>(b_zp ? b_zp->get_i64(0) : 0) - (bu ? 128 : 0);
+  return st;
+}
+
 template <typename T>
 T* scratch(int slot, int64_t n) {  // grow-only, per thread (a node runs on one worker at a time)
-  thread_local std::vector<T> bufs[3];
+  thread_local std::vector<T> bufs[4];
   auto& b = bufs[slot];
   if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
   return b.data();
@@ -100,6 +116,49 @@ bool conv_integer_fast(RunCtx& ctx) {
       // (rows × N) → y[b] (N × P) at column p0: 4-byte moves, so the float transpose carries the int32 bits.
       k::transpose_f32(rows, N, reinterpret_cast<const float*>(acc), N, reinterpret_cast<float*>(y + b * N * P + p0), P);
     }
+  }
+  return true;
+}
+
+bool matmul_integer_fast(RunCtx& ctx) {
+  const Array &a = ctx.input(0), &b = ctx.input(1);
+  const Array* a_zp = ctx.has(2) ? ctx.in[2] : nullptr;
+  const Array* b_zp = ctx.has(3) ? ctx.in[3] : nullptr;
+  if (a.dim() < 2 || b.dim() != 2 || (a_zp && a_zp->numel() != 1) || (b_zp && b_zp->numel() != 1)) return false;
+  const int64_t K = b.shape()[0], N = b.shape()[1], M = a.numel() / std::max<int64_t>(K, 1);
+  if (K < 1 || K > 65536 || M == 0 || N == 0 || a.shape().back() != K) return false;
+
+  const uint64_t weight_inputs = 0b10 | (b_zp ? 0b1000 : 0);
+  const bool cache = ctx.state && (ctx.const_inputs & weight_inputs) == weight_inputs;
+  std::shared_ptr<ConvIntegerState> st = cache && *ctx.state ? std::static_pointer_cast<ConvIntegerState>(*ctx.state)
+                                                               : pack_b(b, b_zp);
+  if (cache) *ctx.state = st;
+  const bool au = a.type() == ElemType::u8;
+  const int32_t az = static_cast<int32_t>(a_zp ? a_zp->get_i64(0) : 0) + (au ? 0 : 128);
+  int32_t* y = ctx.out[0]->data<int32_t>();
+  const auto* ain = reinterpret_cast<const uint8_t*>(a.raw());
+  // uint8 rows whose length is a multiple of 4 feed the GEMM as they are; others are copied
+  // (int8 flipped to uint8) into rows padded for its 4-byte reads.
+  if (au && K % 4 == 0) {
+    k::qgemm_u8s8(M, ain, K, st->w, y, N);
+    parallel_for(M, std::max<int64_t>(1, 4096 / (K + N)), [&](int64_t r0, int64_t r1) {
+      k::subtract_zero_points(r1 - r0, N, K, ain + r0 * K, K, az, st->w.colsum.get(), st->wz, y + r0 * N, N);
+    });
+    return true;
+  }
+  const int64_t lda = (K + 15) / 16 * 16;
+  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 21) / lda, 16, M);
+  uint8_t* buf = scratch<uint8_t>(3, chunk * lda + 64);
+  for (int64_t m0 = 0; m0 < M; m0 += chunk) {
+    const int64_t rows = std::min(chunk, M - m0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t* src = ain + (m0 + r) * K;
+      uint8_t* dst = buf + r * lda;
+      if (au) std::copy(src, src + K, dst);
+      else k::shift_u8_to_s8(K, src, reinterpret_cast<int8_t*>(dst));  // x ^ 0x80 = x + 128
+    }
+    k::qgemm_u8s8(rows, buf, lda, st->w, y + m0 * N, N);
+    k::subtract_zero_points(rows, N, K, buf, lda, az, st->w.colsum.get(), st->wz, y + m0 * N, N);
   }
   return true;
 }

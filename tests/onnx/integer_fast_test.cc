@@ -1,8 +1,9 @@
-// ConvInteger's fast path (ops/conv_integer.cc: im2col + the u8×s8 GEMM + run-time zero points)
-// against the reference convolution (kernels::ref::conv_nd_integer) bit for bit: uint8/int8
-// activations and weights, zero points as run-time inputs (what DynamicQuantizeLinear feeds it)
-// or absent, strides, padding, dilation, 1×1 and wide kernels, several images; grouped convs
-// take the reference and still agree.
+// ConvInteger's and MatMulInteger's fast paths (ops/integer_fast.cc: the u8×s8 GEMM + run-time
+// zero points) against the references (kernels::ref::conv_nd_integer, ref::matmul_integer) bit
+// for bit: uint8/int8 activations and weights, zero points as run-time inputs (what
+// DynamicQuantizeLinear feeds them) or absent; for convs strides, padding, dilation, 1×1 and wide
+// kernels, several images; for matmuls batched A, K not a multiple of 4. Grouped convs and
+// per-row zero points take the references and still agree.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "lowbit/kernels/conv_geom.h"
 #include "lowbit/kernels/conv_nd_ref.h"
+#include "lowbit/kernels/int_matmul_ref.h"
 #include "lowbit/onnx/executor.h"
 #include "test_util.h"
 
@@ -93,6 +95,70 @@ TEST(ConvInteger, FastPathEqualsTheReference) {
   for (const Case& c : cases) {
     SCOPED_TRACE(shape_str(c.x) + " * " + shape_str(c.w));
     check(c);
+  }
+}
+
+struct MatCase {
+  Shape a;
+  int64_t N;
+  ElemType at = ElemType::u8, bt = ElemType::i8;
+  bool zero_points = true, per_row_a_zp = false;
+};
+
+void check_matmul(const MatCase& c) {
+  const int64_t K = c.a.back();
+  GraphBuilder gb(13);
+  const int a = gb.input("a", c.at, c.a);
+  const int az = gb.input("a_zp", c.at, c.per_row_a_zp ? Shape{c.a[c.a.size() - 2]} : Shape{});
+  const Array b = codes(c.bt, {K, c.N}, 11 + static_cast<uint32_t>(K));
+  const Array bz = scalar_of(c.bt, c.bt == ElemType::u8 ? 140 : 3);
+  std::vector<int> ins = {a, gb.constant("b", b)};
+  if (c.zero_points) ins = {a, ins[1], az, gb.constant("b_zp", bz)};
+  gb.output(gb.op("MatMulInteger", ins));
+  const Array as = codes(c.at, c.a, 5);
+  const int64_t M = c.a[c.a.size() - 2];
+  Array azv = c.per_row_a_zp ? codes(c.at, {M}, 9) : scalar_of(c.at, c.at == ElemType::u8 ? 101 : -7);
+  Session s(gb.finish(), SessionOptions{1, 1, true});
+  const Array got = s.run(std::vector<Array>{as, azv})[0];
+  const Array again = s.run(std::vector<Array>{as, azv})[0];
+  std::vector<int32_t> za, zb;
+  if (c.zero_points) {
+    for (int64_t i = 0; i < azv.numel(); ++i) za.push_back(static_cast<int32_t>(azv.get_i64(i)));
+    zb.push_back(static_cast<int32_t>(bz.get_i64(0)));
+  }
+  const kernels::ref::IntMatmulZeroPoints z{za.empty() ? nullptr : za.data(), za.size() > 1, zb.empty() ? nullptr : zb.data(), false};
+  const int64_t batches = as.numel() / (M * K);
+  std::vector<int32_t> want(static_cast<size_t>(batches * M * c.N));
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    auto run = [&](auto ta, auto tb) {
+      kernels::ref::matmul_integer(M, c.N, K, as.data<decltype(ta)>() + bi * M * K, b.data<decltype(tb)>(), z, want.data() + bi * M * c.N);
+    };
+    const bool au = c.at == ElemType::u8, bu = c.bt == ElemType::u8;
+    if (au && bu) run(uint8_t{}, uint8_t{});
+    else if (au) run(uint8_t{}, int8_t{});
+    else if (bu) run(int8_t{}, uint8_t{});
+    else run(int8_t{}, int8_t{});
+  }
+  ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size()));
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    ASSERT_EQ(got.data<int32_t>()[i], want[static_cast<size_t>(i)]) << "element " << i;
+    ASSERT_EQ(again.data<int32_t>()[i], want[static_cast<size_t>(i)]) << "element " << i << ", second run";
+  }
+}
+
+TEST(MatMulInteger, FastPathEqualsTheReference) {
+  const std::vector<MatCase> cases = {
+      {{4, 32}, 16},                                            // u8 × s8, K % 4 == 0: rows fed as they are
+      {{2, 3, 30}, 20},                                         // batched A, K % 4 != 0: padded copy
+      {{5, 64}, 48, ElemType::i8},                              // int8 activations
+      {{3, 17}, 9, ElemType::u8, ElemType::u8},                 // uint8 weights
+      {{2, 7, 24}, 33, ElemType::i8, ElemType::u8, false},      // no zero points
+      {{6, 16}, 8, ElemType::u8, ElemType::i8, true, true},     // per-row zero points: the reference
+      {{130, 768}, 64},                                         // a BERT-like row block
+  };
+  for (const MatCase& c : cases) {
+    SCOPED_TRACE(shape_str(c.a) + " x N=" + std::to_string(c.N));
+    check_matmul(c);
   }
 }
 
