@@ -2,6 +2,8 @@
 // structural validation (dangling inputs, duplicates, cycles) and op/attribute support checks.
 #include "lowbit/onnx/model_loader.h"
 
+#include "lowbit/onnx/passes.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -233,6 +235,7 @@ Graph convert(const ::onnx::ModelProto& model, const std::string& what, const st
   Scope scope{&g, nullptr, {}, {}, 0};
   loader.convert_graph(model.graph(), g, scope);
   try {
+    expand_contrib_qlinear(g);
     g.validate();
   } catch (const ValueError& e) {
     throw ValueError(fmt::format("{} (in {})", e.what(), what));

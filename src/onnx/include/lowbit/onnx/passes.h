@@ -48,6 +48,13 @@ void validate_qparams(const Graph& g);
 // folded to constants first. LOWBIT_ONNX_BF16=0 keeps the float simulation (for comparisons).
 int lower_bf16(Graph& g);
 
+// ONNX Runtime's quantized contrib ops (com.microsoft QLinearAdd, QLinearMul, QLinearSigmoid,
+// QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QGemm: its
+// QOperator format, the Model Zoo's int8 models) rewritten as DequantizeLinear → op →
+// QuantizeLinear; run by the loader before the schema check (contrib_qlinear.cc). Returns how
+// many nodes it expanded.
+int expand_contrib_qlinear(Graph& g);
+
 // float16 models computed in float32 (lowbit has no float16 arithmetic): internal float16
 // values, constants and element-type attributes (Cast to, dtype) become float32, subgraphs
 // included; float16 graph inputs and declared float16 outputs keep their type through Casts at
