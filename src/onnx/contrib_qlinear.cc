@@ -90,7 +90,18 @@ struct Expander {
       const int b = dq(3, 4, 5, {{"axis", Attribute::from_int(trans_b ? 0 : 1)}});
       std::vector<int> ins = {a, b};
       if (input(6) != kNoValue) {  // int32 bias in the accumulator's scale a_scale·b_scale
-        const int scale = add("Mul", {required(1, "a_scale"), required(4, "b_scale")});
+        // A constant product when both scales are constants, so the QDQ lowering (which runs
+        // before constant folding) sees a constant bias scale and fuses the Gemm.
+        const Array *as = g.constant(required(1, "a_scale")), *bs = g.constant(required(4, "b_scale"));
+        int scale = kNoValue;
+        if (as && bs && as->type() == ElemType::f32 && bs->type() == ElemType::f32 && as->numel() == 1) {
+          Array prod = Array::empty(ElemType::f32, bs->shape());
+          for (int64_t i = 0; i < bs->numel(); ++i) prod.data<float>()[i] = as->data<float>()[0] * bs->data<float>()[i];
+          scale = g.add_value(fmt::format("{}/bias_scale", node.name), ValueType{ElemType::f32, bs->shape(), true});
+          g.constants[scale] = std::move(prod);
+        } else {
+          scale = add("Mul", {input(1), input(4)});
+        }
         ins.push_back(add("DequantizeLinear", {input(6), scale}, {{"axis", Attribute::from_int(0)}}));
       }
       const int y = add("Gemm", ins, keep({"alpha", "transA", "transB"}));
