@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "lowbit/core/rng.h"
+#include "lowbit/fqt/quant_state.h"
 #include "lowbit/nn/optim.h"
 #include "lowbit/ops/ops.h"
 #include "lowbit/ops/tensor_math.h"
@@ -52,6 +54,58 @@ class Learner : public Method {
     ++tasks_done_;
   }
 
+  int tasks_done() const override { return tasks_done_; }
+
+  nlohmann::json save_state(nn::Checkpoint& ck) override {
+    nn::add_module_state(ck, model());
+    nlohmann::json quant = nlohmann::json::array();
+    for (const fqt::LayerQuantState& q : fqt::quant_state(*model_))
+      quant.push_back({{"layer", q.layer}, {"step", q.step}, {"range_x", q.range_x}, {"range_w", q.range_w},
+                       {"range_x_at", q.range_x_at}, {"range_w_at", q.range_w_at}});
+    nlohmann::json j = {{"method", name_}, {"quant", quant}};
+    if (memory_on_) {
+      j["memory"] = memory_.to_json();
+      ck.tensors.emplace_back("nme.means", means_);
+    }
+    save_extra(j);
+    return j;
+  }
+
+  void load_state(const nn::Checkpoint& ck, const nlohmann::json& state, int done, const data::Dataset& train,
+                  const std::vector<Task>& tasks, const std::string& origin) override {
+    LOWBIT_REQUIRE(tasks_done_ == 0 && !model_, "cil::Method", "{}: load_state needs a method that trained nothing yet", name_);
+    const auto bad = [&](const std::string& what) { return IoError(fmt::format("[cil] {}: {}", origin, what)); };
+    if (done < 1 || done > static_cast<int>(tasks.size()))
+      throw bad(fmt::format("{} tasks done, this run has {}", done, tasks.size()));
+    if (!state.is_object() || !state.contains("method") || state["method"] != name_)
+      throw bad(fmt::format("written by method {}, this run uses {}", state.is_object() && state.contains("method")
+                                                                          ? state["method"].dump() : "?", name_));
+    for (int t = 0; t < done; ++t) grow(tasks[static_cast<size_t>(t)], t);
+    nn::load_module_state(ck, *model_, origin);
+    std::vector<fqt::LayerQuantState> quant;
+    try {
+      for (const auto& q : state.at("quant"))
+        quant.push_back({q.at("layer").get<std::string>(), q.at("step").get<int64_t>(), q.at("range_x").get<float>(),
+                         q.at("range_w").get<float>(), q.at("range_x_at").get<int64_t>(), q.at("range_w_at").get<int64_t>()});
+    } catch (const nlohmann::json::exception& e) {
+      throw bad(fmt::format("malformed quantizer state: {}", e.what()));
+    }
+    fqt::restore_quant_state(*model_, quant, origin);
+    const int seen = tasks[static_cast<size_t>(done - 1)].end;
+    if (memory_on_) {
+      if (!state.contains("memory")) throw bad("no exemplar memory recorded");
+      memory_.load_json(state["memory"], train.labels, seen, origin);
+      const Tensor* means = ck.find("nme.means");
+      if (!means || means->dtype() != DType::f32 || means->shape() != Shape{seen, model_->feature_dim()})
+        throw bad(fmt::format("'nme.means' must be f32 ({}, {})", seen, model_->feature_dim()));
+      means_ = means->contiguous().clone();
+      for (int64_t i = 0; i < means_.numel(); ++i)
+        if (!std::isfinite(means_.data<float>()[i])) throw bad(fmt::format("'nme.means' holds {} at element {}", means_.data<float>()[i], i));
+    }
+    load_extra(state, tasks, done, origin);
+    tasks_done_ = done;
+  }
+
   Prediction predict(const Tensor& inputs) override {
     const train::Outputs out = train::predict(model(), inputs);
     Prediction p;
@@ -79,6 +133,9 @@ class Learner : public Method {
   // Maps raw logits to the ones the method predicts with (BiC's bias correction).
   virtual Var correct(const Var& raw) const { return raw; }
   virtual void after_fit(const data::Dataset& train, const Task& task) {}
+  // Method-specific state of task checkpoints (BiC's corrections).
+  virtual void save_extra(nlohmann::json& state) const {}
+  virtual void load_extra(const nlohmann::json& state, const std::vector<Task>& tasks, int done, const std::string& origin) {}
 
   Tensor corrected_logits(const Tensor& raw) const {
     NoGradGuard no_grad;
@@ -229,6 +286,34 @@ class Bic : public Learner {
       opt.step();
     }
     corrections_.push_back({task.first, task.end, alpha.value().item(), beta.value().item()});
+  }
+
+  void save_extra(nlohmann::json& state) const override {
+    nlohmann::json c = nlohmann::json::array();
+    for (const Correction& k : corrections_) c.push_back({k.first, k.end, k.alpha, k.beta});
+    state["bic_corrections"] = c;
+  }
+
+  // One [first, end, alpha, beta] per corrected task: a task after the first, in order.
+  void load_extra(const nlohmann::json& state, const std::vector<Task>& tasks, int done, const std::string& origin) override {
+    const auto bad = [&](const std::string& what) {
+      return IoError(fmt::format("[cil] {}: BiC bias corrections: {}", origin, what));
+    };
+    if (!state.contains("bic_corrections") || !state["bic_corrections"].is_array()) throw bad("missing");
+    corrections_.clear();
+    int next = 1;  // the earliest task the next correction may belong to
+    for (const auto& e : state["bic_corrections"]) {
+      if (!e.is_array() || e.size() != 4 || !e[0].is_number_integer() || !e[1].is_number_integer() || !e[2].is_number() ||
+          !e[3].is_number())
+        throw bad(fmt::format("entry {} is not [first, end, alpha, beta]", e.dump().substr(0, 80)));
+      const int64_t first = e[0].get<int64_t>(), end = e[1].get<int64_t>();
+      const auto alpha = e[2].get<float>(), beta = e[3].get<float>();
+      while (next < done && tasks[static_cast<size_t>(next)].first != first) ++next;
+      if (next >= done || tasks[static_cast<size_t>(next)].end != end || !std::isfinite(alpha) || !std::isfinite(beta))
+        throw bad(fmt::format("entry {} is not the finite correction of a trained task after the first, in order", e.dump()));
+      corrections_.push_back({first, end, alpha, beta});
+      ++next;
+    }
   }
 
  private:
