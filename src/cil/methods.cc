@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "lowbit/core/rng.h"
 #include "lowbit/fqt/quant_state.h"
@@ -20,6 +21,14 @@ namespace {
 constexpr uint64_t kHeadStream = 0x48454144ULL;     // "HEAD": new head rows of task t
 constexpr uint64_t kTrainStream = 0x545241494eULL;  // "TRAIN": shuffling of task t
 constexpr uint64_t kValStream = 0x56414cULL;        // "VAL": BiC's held-out samples
+
+// A JSON number as a float; values beyond the float range become infinities (which the callers
+// reject) instead of an out-of-range conversion.
+float json_float(const nlohmann::json& v) {
+  const double d = v.get<double>();
+  if (!(std::fabs(d) <= std::numeric_limits<float>::max())) return std::isnan(d) ? NAN : (d > 0 ? INFINITY : -INFINITY);
+  return static_cast<float>(d);
+}
 
 class Learner : public Method {
  public:
@@ -83,12 +92,18 @@ class Learner : public Method {
     for (int t = 0; t < done; ++t) grow(tasks[static_cast<size_t>(t)], t);
     nn::load_module_state(ck, *model_, origin);
     std::vector<fqt::LayerQuantState> quant;
-    try {
-      for (const auto& q : state.at("quant"))
-        quant.push_back({q.at("layer").get<std::string>(), q.at("step").get<int64_t>(), q.at("range_x").get<float>(),
-                         q.at("range_w").get<float>(), q.at("range_x_at").get<int64_t>(), q.at("range_w_at").get<int64_t>()});
-    } catch (const nlohmann::json::exception& e) {
-      throw bad(fmt::format("malformed quantizer state: {}", e.what()));
+    if (!state.contains("quant") || !state["quant"].is_array()) throw bad("no quantizer state recorded");
+    for (const auto& q : state["quant"]) {
+      const auto field = [&](const char* key, bool integer) -> const nlohmann::json& {
+        if (!q.is_object() || !q.contains(key) || !(integer ? q[key].is_number_integer() : q[key].is_number()))
+          throw bad(fmt::format("quantizer state entry {} lacks a numeric '{}'", q.dump().substr(0, 80), key));
+        return q[key];
+      };
+      if (!q.is_object() || !q.contains("layer") || !q["layer"].is_string())
+        throw bad(fmt::format("quantizer state entry {} names no layer", q.dump().substr(0, 80)));
+      quant.push_back({q["layer"].get<std::string>(), field("step", true).get<int64_t>(), json_float(field("range_x", false)),
+                       json_float(field("range_w", false)), field("range_x_at", true).get<int64_t>(),
+                       field("range_w_at", true).get<int64_t>()});
     }
     fqt::restore_quant_state(*model_, quant, origin);
     const int seen = tasks[static_cast<size_t>(done - 1)].end;
@@ -307,7 +322,7 @@ class Bic : public Learner {
           !e[3].is_number())
         throw bad(fmt::format("entry {} is not [first, end, alpha, beta]", e.dump().substr(0, 80)));
       const int64_t first = e[0].get<int64_t>(), end = e[1].get<int64_t>();
-      const auto alpha = e[2].get<float>(), beta = e[3].get<float>();
+      const float alpha = json_float(e[2]), beta = json_float(e[3]);
       while (next < done && tasks[static_cast<size_t>(next)].first != first) ++next;
       if (next >= done || tasks[static_cast<size_t>(next)].end != end || !std::isfinite(alpha) || !std::isfinite(beta))
         throw bad(fmt::format("entry {} is not the finite correction of a trained task after the first, in order", e.dump()));
