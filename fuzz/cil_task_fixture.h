@@ -20,7 +20,7 @@ namespace lowbit::fuzz {
 struct CilTaskFixture {
   cil::CilConfig cfg;
   cil::CilSetup setup;
-  fqt::PresetSpec quant{"hdqt", 4, 8};
+  fqt::PresetSpec quant{"hdqt", 4, 8, ""};
   uint64_t seed = 1;
   nlohmann::json fingerprint = {{"fuzz", "cil-task-checkpoint"}};
 
