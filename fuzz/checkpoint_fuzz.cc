@@ -1,8 +1,11 @@
-// libFuzzer target for training checkpoints (`lowbit train --resume`, `lowbit eval`): bytes ->
-// parse_checkpoint (src/nn/checkpoint.cc) -> restore_training_state (src/train/
-// checkpointing.cc: metadata JSON, every parameter's name/shape/dtype) into a tiny fcnet with
-// SGD. With the first byte odd the CRC at the end is recomputed first, so mutations reach the
-// records behind it instead of stopping at the CRC check.
+// libFuzzer target for training checkpoints (`lowbit train --resume`, `lowbit eval`) and the
+// task checkpoints of `lowbit cil --resume`: bytes -> parse_checkpoint (src/nn/checkpoint.cc) ->
+// restore_training_state (src/train/checkpointing.cc: metadata JSON, every parameter's
+// name/shape/dtype) into a tiny fcnet with SGD, or, with bit 1 of the first byte set,
+// cil::restore_task_checkpoint (src/cil/task_checkpoint.cc: fingerprint, results, model,
+// quantizer state, exemplar memory, BiC corrections) into the run of cil_task_fixture.h. With
+// the first byte odd the CRC at the end is recomputed first, so mutations reach the records
+// behind it instead of stopping at the CRC check.
 //   build/fuzz/fuzz/checkpoint_fuzz fuzz/corpus/checkpoint   (see scripts/fuzz-all)
 #include <zlib.h>
 
@@ -11,7 +14,9 @@
 #include <cstring>
 #include <string>
 
+#include "cil_task_fixture.h"
 #include "fuzz_util.h"
+#include "lowbit/cil/task_checkpoint.h"
 #include "lowbit/nn/checkpoint.h"
 #include "lowbit/nn/models.h"
 #include "lowbit/nn/optim.h"
@@ -27,6 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return lowbit::fuzz::run_one([&] {
     using namespace lowbit;
     const nn::Checkpoint ck = nn::parse_checkpoint(bytes, "fuzz.ckpt");
+    if (data[0] & 2) {
+      static const fuzz::CilTaskFixture fx = fuzz::cil_task_fixture();
+      const auto method = fx.fresh_method();
+      (void)cil::restore_task_checkpoint(ck, "fuzz.ckpt", fx.fingerprint, fx.quant.preset, fx.seed, fx.setup, *method);
+      return;
+    }
     auto model = nn::build_model("fcnet", {4}, 3);  // the shape of fuzz/corpus/checkpoint seeds
     nn::Sgd opt(model->named_parameters(), nn::SgdOptions{});
     (void)train::restore_training_state(ck, "fuzz.ckpt", *model, opt);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "cil_task_fixture.h"
 #include "lowbit/data/cache.h"
 #include "lowbit/data/dsads.h"
 #include "lowbit/nn/checkpoint.h"
@@ -47,6 +48,10 @@ void checkpoints(const fs::path& out) {
   fs::remove(tmp);
   put(out / "checkpoint", "train-fcnet-crcfix.bin", 1, ck);
   put(out / "checkpoint", "train-fcnet.bin", 0, ck);
+  // A task checkpoint of `lowbit cil` (selector bit 1: checkpoint_fuzz restores it into the same run).
+  const std::string task = fuzz::cil_task_checkpoint_bytes(fuzz::cil_task_fixture(), (fs::temp_directory_path() / "lowbit-seed-task.ckpt").string());
+  put(out / "checkpoint", "cil-task-bic-hdqt.bin", 2, task);
+  put(out / "checkpoint", "cil-task-bic-hdqt-crcfix.bin", 3, task);
 }
 
 void json(const fs::path& out) {

@@ -54,7 +54,13 @@ void setup_cil(CLI::App& cmd) {
   cmd.add_option("--json", o.json, "write the JSON report here ('-' for stdout)");
   cmd.add_option("--out-dir", o.out_dir, "save each run's final model as DIR/<preset>-seed<S>.ckpt (for lowbit eval/export)");
   cmd.add_option("--report", o.report, "write a self-contained HTML report (plots, degradation table) here");
-  cmd.add_flag("--resume", o.resume, "reuse the finished (preset, seed) runs recorded in <json>.partial");
+  cmd.add_flag("--resume", o.resume,
+               "reuse the finished (preset, seed) runs recorded in <json>.partial and continue an unfinished run "
+               "from its task checkpoint <json>.<preset>-seed<S>.task.ckpt (written after every task), bit for bit");
+  cmd.add_option("--stop-after-tasks", o.stop_after_tasks,
+                 "exit after training this many tasks (over all runs), leaving the task checkpoint for --resume "
+                 "(fits a long session into time-limited jobs; needs --json FILE)")
+      ->check(CLI::Range(1, 1 << 30));
   cmd.add_flag("--quiet", o.quiet, "no progress output");
   add_threads_option(cmd, &a->threads);
   cmd.callback([a] {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "lowbit/core/error.h"
 #include "lowbit/core/threads.h"
@@ -124,6 +125,45 @@ int64_t ExemplarMemory::size() const {
   int64_t n = 0;
   for (const auto& [c, idx] : by_class_) n += static_cast<int64_t>(idx.size());
   return n;
+}
+
+nlohmann::json ExemplarMemory::to_json() const {
+  nlohmann::json classes = nlohmann::json::array();
+  for (const auto& [c, idx] : by_class_) classes.push_back({c, idx});
+  return {{"total", total_}, {"classes", classes}};
+}
+
+void ExemplarMemory::load_json(const nlohmann::json& j, const Tensor& labels, int num_classes, const std::string& origin) {
+  const auto bad = [&](const std::string& what) {
+    return IoError(fmt::format("[cil] {}: exemplar memory: {}", origin, what));
+  };
+  if (!j.is_object() || !j.contains("total") || !j["total"].is_number_integer() || !j.contains("classes") ||
+      !j["classes"].is_array())
+    throw bad("expected {\"total\": N, \"classes\": [[class, [index, ...]], ...]}");
+  if (j["total"].get<int64_t>() != total_)
+    throw bad(fmt::format("written for a memory of {} exemplars, this run has {}", j["total"].dump(), total_));
+  const Tensor y = labels.contiguous();
+  const int64_t budget = per_class(num_classes);
+  std::map<int, std::vector<int64_t>> loaded;
+  for (const auto& entry : j["classes"]) {
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_number_integer() || !entry[1].is_array())
+      throw bad(fmt::format("entry {} is not [class, [index, ...]]", entry.dump().substr(0, 80)));
+    const int64_t c = entry[0].get<int64_t>();
+    if (c < 0 || c >= num_classes || loaded.count(static_cast<int>(c)))
+      throw bad(fmt::format("class {} is repeated or outside [0, {})", c, num_classes));
+    if (static_cast<int64_t>(entry[1].size()) > budget)
+      throw bad(fmt::format("class {} holds {} exemplars, the budget is {}", c, entry[1].size(), budget));
+    std::vector<int64_t> idx;
+    std::set<int64_t> seen;
+    for (const auto& v : entry[1]) {
+      const int64_t i = v.is_number_integer() ? v.get<int64_t>() : -1;
+      if (i < 0 || i >= y.size(0) || y.data<int32_t>()[i] != c || !seen.insert(i).second)
+        throw bad(fmt::format("class {}: {} is not a distinct training sample of that class (of {})", c, v.dump(), y.size(0)));
+      idx.push_back(i);
+    }
+    loaded[static_cast<int>(c)] = std::move(idx);
+  }
+  by_class_ = std::move(loaded);
 }
 
 Tensor class_means(const Tensor& features, const Tensor& labels, int num_classes) {

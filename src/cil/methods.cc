@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "lowbit/core/rng.h"
+#include "lowbit/fqt/quant_state.h"
 #include "lowbit/nn/optim.h"
 #include "lowbit/ops/ops.h"
 #include "lowbit/ops/tensor_math.h"
@@ -18,6 +21,14 @@ namespace {
 constexpr uint64_t kHeadStream = 0x48454144ULL;     // "HEAD": new head rows of task t
 constexpr uint64_t kTrainStream = 0x545241494eULL;  // "TRAIN": shuffling of task t
 constexpr uint64_t kValStream = 0x56414cULL;        // "VAL": BiC's held-out samples
+
+// A JSON number as a float; values beyond the float range become infinities (which the callers
+// reject) instead of an out-of-range conversion.
+float json_float(const nlohmann::json& v) {
+  const double d = v.get<double>();
+  if (!(std::fabs(d) <= std::numeric_limits<float>::max())) return std::isnan(d) ? NAN : (d > 0 ? INFINITY : -INFINITY);
+  return static_cast<float>(d);
+}
 
 class Learner : public Method {
  public:
@@ -52,6 +63,64 @@ class Learner : public Method {
     ++tasks_done_;
   }
 
+  int tasks_done() const override { return tasks_done_; }
+
+  nlohmann::json save_state(nn::Checkpoint& ck) override {
+    nn::add_module_state(ck, model());
+    nlohmann::json quant = nlohmann::json::array();
+    for (const fqt::LayerQuantState& q : fqt::quant_state(*model_))
+      quant.push_back({{"layer", q.layer}, {"step", q.step}, {"range_x", q.range_x}, {"range_w", q.range_w},
+                       {"range_x_at", q.range_x_at}, {"range_w_at", q.range_w_at}});
+    nlohmann::json j = {{"method", name_}, {"quant", quant}};
+    if (memory_on_) {
+      j["memory"] = memory_.to_json();
+      ck.tensors.emplace_back("nme.means", means_);
+    }
+    save_extra(j);
+    return j;
+  }
+
+  void load_state(const nn::Checkpoint& ck, const nlohmann::json& state, int done, const data::Dataset& train,
+                  const std::vector<Task>& tasks, const std::string& origin) override {
+    LOWBIT_REQUIRE(tasks_done_ == 0 && !model_, "cil::Method", "{}: load_state needs a method that trained nothing yet", name_);
+    const auto bad = [&](const std::string& what) { return IoError(fmt::format("[cil] {}: {}", origin, what)); };
+    if (done < 1 || done > static_cast<int>(tasks.size()))
+      throw bad(fmt::format("{} tasks done, this run has {}", done, tasks.size()));
+    if (!state.is_object() || !state.contains("method") || state["method"] != name_)
+      throw bad(fmt::format("written by method {}, this run uses {}", state.is_object() && state.contains("method")
+                                                                          ? state["method"].dump() : "?", name_));
+    for (int t = 0; t < done; ++t) grow(tasks[static_cast<size_t>(t)], t);
+    nn::load_module_state(ck, *model_, origin);
+    std::vector<fqt::LayerQuantState> quant;
+    if (!state.contains("quant") || !state["quant"].is_array()) throw bad("no quantizer state recorded");
+    for (const auto& q : state["quant"]) {
+      const auto field = [&](const char* key, bool integer) -> const nlohmann::json& {
+        if (!q.is_object() || !q.contains(key) || !(integer ? q[key].is_number_integer() : q[key].is_number()))
+          throw bad(fmt::format("quantizer state entry {} lacks a numeric '{}'", q.dump().substr(0, 80), key));
+        return q[key];
+      };
+      if (!q.is_object() || !q.contains("layer") || !q["layer"].is_string())
+        throw bad(fmt::format("quantizer state entry {} names no layer", q.dump().substr(0, 80)));
+      quant.push_back({q["layer"].get<std::string>(), field("step", true).get<int64_t>(), json_float(field("range_x", false)),
+                       json_float(field("range_w", false)), field("range_x_at", true).get<int64_t>(),
+                       field("range_w_at", true).get<int64_t>()});
+    }
+    fqt::restore_quant_state(*model_, quant, origin);
+    const int seen = tasks[static_cast<size_t>(done - 1)].end;
+    if (memory_on_) {
+      if (!state.contains("memory")) throw bad("no exemplar memory recorded");
+      memory_.load_json(state["memory"], train.labels, seen, origin);
+      const Tensor* means = ck.find("nme.means");
+      if (!means || means->dtype() != DType::f32 || means->shape() != Shape{seen, model_->feature_dim()})
+        throw bad(fmt::format("'nme.means' must be f32 ({}, {})", seen, model_->feature_dim()));
+      means_ = means->contiguous().clone();
+      for (int64_t i = 0; i < means_.numel(); ++i)
+        if (!std::isfinite(means_.data<float>()[i])) throw bad(fmt::format("'nme.means' holds {} at element {}", means_.data<float>()[i], i));
+    }
+    load_extra(state, tasks, done, origin);
+    tasks_done_ = done;
+  }
+
   Prediction predict(const Tensor& inputs) override {
     const train::Outputs out = train::predict(model(), inputs);
     Prediction p;
@@ -79,6 +148,9 @@ class Learner : public Method {
   // Maps raw logits to the ones the method predicts with (BiC's bias correction).
   virtual Var correct(const Var& raw) const { return raw; }
   virtual void after_fit(const data::Dataset& train, const Task& task) {}
+  // Method-specific state of task checkpoints (BiC's corrections).
+  virtual void save_extra(nlohmann::json& state) const {}
+  virtual void load_extra(const nlohmann::json& state, const std::vector<Task>& tasks, int done, const std::string& origin) {}
 
   Tensor corrected_logits(const Tensor& raw) const {
     NoGradGuard no_grad;
@@ -229,6 +301,34 @@ class Bic : public Learner {
       opt.step();
     }
     corrections_.push_back({task.first, task.end, alpha.value().item(), beta.value().item()});
+  }
+
+  void save_extra(nlohmann::json& state) const override {
+    nlohmann::json c = nlohmann::json::array();
+    for (const Correction& k : corrections_) c.push_back({k.first, k.end, k.alpha, k.beta});
+    state["bic_corrections"] = c;
+  }
+
+  // One [first, end, alpha, beta] per corrected task: a task after the first, in order.
+  void load_extra(const nlohmann::json& state, const std::vector<Task>& tasks, int done, const std::string& origin) override {
+    const auto bad = [&](const std::string& what) {
+      return IoError(fmt::format("[cil] {}: BiC bias corrections: {}", origin, what));
+    };
+    if (!state.contains("bic_corrections") || !state["bic_corrections"].is_array()) throw bad("missing");
+    corrections_.clear();
+    int next = 1;  // the earliest task the next correction may belong to
+    for (const auto& e : state["bic_corrections"]) {
+      if (!e.is_array() || e.size() != 4 || !e[0].is_number_integer() || !e[1].is_number_integer() || !e[2].is_number() ||
+          !e[3].is_number())
+        throw bad(fmt::format("entry {} is not [first, end, alpha, beta]", e.dump().substr(0, 80)));
+      const int64_t first = e[0].get<int64_t>(), end = e[1].get<int64_t>();
+      const float alpha = json_float(e[2]), beta = json_float(e[3]);
+      while (next < done && tasks[static_cast<size_t>(next)].first != first) ++next;
+      if (next >= done || tasks[static_cast<size_t>(next)].end != end || !std::isfinite(alpha) || !std::isfinite(beta))
+        throw bad(fmt::format("entry {} is not the finite correction of a trained task after the first, in order", e.dump()));
+      corrections_.push_back({first, end, alpha, beta});
+      ++next;
+    }
   }
 
  private:

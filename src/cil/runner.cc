@@ -36,7 +36,7 @@ CilSetup prepare(const data::DatasetSplit& split, const CilConfig& cfg) {
 }
 
 RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& quant, uint64_t seed,
-                  const TaskCallback& on_task, const ModelCallback& on_model) {
+                  const RunHooks& hooks) {
   (void)fqt::preset(quant);  // ValueError for an unknown preset or widths
   const Shape input = setup.train.sample_shape();
   ModelOps ops;
@@ -57,7 +57,15 @@ RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& 
   RunResult r;
   r.preset = quant.preset;
   r.seed = seed;
-  for (int t = 0; t < static_cast<int>(setup.tasks.size()); ++t) {
+  if (hooks.restore) {
+    if (std::optional<RunResult> before = hooks.restore(quant.preset, seed, *method)) {
+      LOWBIT_REQUIRE(before->head.num_tasks() == method->tasks_done() && before->preset == r.preset && before->seed == seed,
+                     "cil::run_one", "a restored {} seed {} holds {} results of {} tasks done", before->preset,
+                     before->seed, before->head.num_tasks(), method->tasks_done());
+      r = std::move(*before);
+    }
+  }
+  for (int t = method->tasks_done(); t < static_cast<int>(setup.tasks.size()); ++t) {
     const auto t0 = std::chrono::steady_clock::now();
     method->train_task(setup.train, setup.tasks, t);
     const std::vector<int64_t>& idx = setup.test_seen[static_cast<size_t>(t)];
@@ -67,16 +75,18 @@ RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& 
     record_task(r.head, p.head, labels, setup.tasks);
     if (p.nme.defined()) record_task(r.nme, p.nme, labels, setup.tasks);
     r.task_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    if (on_task) on_task(r, t);
+    if (hooks.on_task && !hooks.on_task(r, t, *method)) {
+      r.stopped = true;
+      if (t + 1 < static_cast<int>(setup.tasks.size())) return r;
+    }
   }
-  if (on_model) on_model(r, *method);
+  if (hooks.on_model) hooks.on_model(r, *method);
   return r;
 }
 
 std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, const std::vector<QuantSpec>& presets,
                                const std::vector<uint64_t>& seeds, const std::vector<RunResult>& done,
-                               const std::function<void(const RunResult&)>& on_run, const TaskCallback& on_task,
-                               const ModelCallback& on_model) {
+                               const std::function<void(const RunResult&)>& on_run, const RunHooks& hooks) {
   for (const QuantSpec& q : presets) (void)fqt::preset(q);  // fail before hours of training
   std::vector<RunResult> out;
   for (uint64_t seed : seeds) {
@@ -87,8 +97,10 @@ std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, cons
         out.push_back(*prev);
         continue;
       }
-      out.push_back(run_one(setup, cfg, q, seed, on_task, on_model));
-      if (on_run) on_run(out.back());
+      out.push_back(run_one(setup, cfg, q, seed, hooks));
+      const bool complete = out.back().head.num_tasks() == static_cast<int>(setup.tasks.size());
+      if (complete && on_run) on_run(out.back());
+      if (out.back().stopped) return out;
     }
   }
   return out;

@@ -1,11 +1,17 @@
 // A `lowbit cil` session: defaults, resumable run state and the reports.
 #include "lowbit/cil/session.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "lowbit/cil/html_report.h"
 #include "lowbit/cil/report.h"
+#include "lowbit/cil/task_checkpoint.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/data/io.h"
 #include "lowbit/data/load.h"
@@ -53,6 +59,18 @@ void write_json(const std::string& path, const nlohmann::json& j) {  // atomic; 
     return;
   }
   nn::write_file_atomic(path, text);
+}
+
+// Fails now, not after the first task's hours of training, when the partial file and the task
+// checkpoints cannot be written next to the JSON report.
+void require_writable(const std::string& json_path) {
+  const std::string probe = json_path + ".partial.tmp";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0)
+    throw IoError(fmt::format("[cil] cannot write the partial results and task checkpoints next to --json {} ({}: {})",
+                              json_path, probe, std::strerror(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 // The JSON report: the fingerprint, the tasks and, per preset, summaries and runs.
@@ -140,6 +158,9 @@ void run_session(const SessionOptions& opt) {
   const bool to_file = !opt.json.empty() && opt.json != "-";
   if (opt.resume && !to_file)
     throw ValueError("[cil] --resume needs --json FILE (the partial results live in FILE.partial)");
+  if (opt.stop_after_tasks != 0 && (!to_file || opt.stop_after_tasks < 0))
+    throw ValueError("[cil] --stop-after-tasks needs a count >= 1 and --json FILE (the task checkpoint to resume from)");
+  if (to_file) require_writable(opt.json);
 
   data::DatasetOptions dopt;
   dopt.data_dir = opt.data_dir;
@@ -164,6 +185,9 @@ void run_session(const SessionOptions& opt) {
   const std::string partial_path = to_file ? opt.json + ".partial" : "";
   std::vector<RunResult> done = opt.resume ? load_partial(partial_path, fp, setup.tasks.size()) : std::vector<RunResult>{};
   if (!done.empty()) std::fprintf(stderr, "resuming: %zu finished run(s) in %s\n", done.size(), partial_path.c_str());
+  const auto ckpt_path = [&](const RunResult& r) { return task_checkpoint_path(opt.json, r.preset, r.seed); };
+  std::error_code ec;
+  for (const RunResult& r : done) std::filesystem::remove(ckpt_path(r), ec);  // a kill between partial and removal
   std::vector<RunResult> finished = done;
   const auto save_partial = [&](const RunResult& r) {
     if (partial_path.empty()) return;
@@ -171,15 +195,31 @@ void run_session(const SessionOptions& opt) {
     nlohmann::json j = {{"format", "lowbit-cil-partial"}, {"version", 1}, {"config", fp}, {"runs", nlohmann::json::array()}};
     for (const auto& f : finished) j["runs"].push_back(run_to_json(f));
     write_json(partial_path, j);
+    std::filesystem::remove(ckpt_path(r), ec);  // the partial file records the run now
   };
-  const auto on_task = [&](const RunResult& r, int t) {
-    if (opt.quiet) return;
-    std::string line = fmt::format("[{} seed {}] task {}/{}: seen-class accuracy {:.2f}%", r.preset, r.seed, t + 1,
-                                   setup.tasks.size(), 100 * r.head.seen.back());
-    if (r.nme.num_tasks() > 0) line += fmt::format(" (NME {:.2f}%)", 100 * r.nme.seen.back());
-    std::fprintf(stderr, "%s, %.1f s\n", line.c_str(), r.task_seconds.back());
+  RunHooks hooks;
+  if (opt.resume) {
+    hooks.restore = [&](const std::string& preset, uint64_t seed, Method& m) -> std::optional<RunResult> {
+      const std::string path = task_checkpoint_path(opt.json, preset, seed);
+      if (!std::filesystem::exists(path, ec)) return std::nullopt;
+      RunResult r = restore_task_checkpoint(nn::load_checkpoint(path), path, fp, preset, seed, setup, m);
+      std::fprintf(stderr, "resuming %s seed %llu after task %d/%zu from %s\n", preset.c_str(),
+                   static_cast<unsigned long long>(seed), r.head.num_tasks(), setup.tasks.size(), path.c_str());
+      return r;
+    };
+  }
+  int trained = 0;  // tasks trained in this invocation (--stop-after-tasks)
+  hooks.on_task = [&](const RunResult& r, int t, Method& m) {
+    if (!opt.quiet) {
+      std::string line = fmt::format("[{} seed {}] task {}/{}: seen-class accuracy {:.2f}%", r.preset, r.seed, t + 1,
+                                     setup.tasks.size(), 100 * r.head.seen.back());
+      if (r.nme.num_tasks() > 0) line += fmt::format(" (NME {:.2f}%)", 100 * r.nme.seen.back());
+      std::fprintf(stderr, "%s, %.1f s\n", line.c_str(), r.task_seconds.back());
+    }
+    if (to_file && t + 1 < static_cast<int>(setup.tasks.size())) save_task_checkpoint(ckpt_path(r), fp, r, setup.tasks.size(), m);
+    return !(opt.stop_after_tasks > 0 && ++trained >= opt.stop_after_tasks);
   };
-  const auto save_model = [&](const RunResult& r, Method& m) {
+  hooks.on_model = [&](const RunResult& r, Method& m) {
     if (opt.out_dir.empty()) return;
     nn::Classifier& model = m.model();
     LOWBIT_REQUIRE(model.num_classes() == static_cast<int64_t>(setup.order.size()), "cil",
@@ -203,7 +243,13 @@ void run_session(const SessionOptions& opt) {
     std::filesystem::create_directories(opt.out_dir);
     nn::save_checkpoint((std::filesystem::path(opt.out_dir) / fmt::format("{}-seed{}.ckpt", r.preset, r.seed)).string(), ck);
   };
-  const std::vector<RunResult> runs = run_all(setup, cfg, presets, seeds, done, save_partial, on_task, save_model);
+  const std::vector<RunResult> runs = run_all(setup, cfg, presets, seeds, done, save_partial, hooks);
+  const bool all_done = runs.size() == seeds.size() * presets.size() &&
+                        runs.back().head.num_tasks() == static_cast<int>(setup.tasks.size());
+  if (!all_done) {
+    std::printf("stopped after %d task(s) (--stop-after-tasks); continue with --resume\n", trained);
+    return;
+  }
 
   std::printf("\n");
   for (const auto& n : opt.presets) std::printf("%s\n", task_table(setup, runs_of(runs, n), eval).c_str());

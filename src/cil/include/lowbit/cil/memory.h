@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "lowbit/core/tensor.h"
 
@@ -42,6 +45,14 @@ class ExemplarMemory {
   std::vector<int> classes() const;   // ascending
   std::vector<int64_t> all() const;   // every stored index, by ascending class then herding order
   int64_t size() const;
+
+  // Task checkpoints: {"total": N, "classes": [[c, [index, ...]], ...]} by ascending class.
+  nlohmann::json to_json() const;
+  // Replaces the stored classes with those of `j`. IoError naming `origin` unless j is such an
+  // object with this memory's total, classes in [0, num_classes) without repeats, at most
+  // per_class(num_classes) distinct indices each, and every index a row of `labels` (int32, the
+  // training set's) labelled with its class.
+  void load_json(const nlohmann::json& j, const Tensor& labels, int num_classes, const std::string& origin);
 
  private:
   int64_t total_;

@@ -22,9 +22,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "lowbit/cil/loss.h"
 #include "lowbit/cil/memory.h"
 #include "lowbit/cil/task_split.h"
+#include "lowbit/nn/checkpoint.h"
 
 namespace lowbit::cil {
 
@@ -62,6 +65,21 @@ class Method {
   virtual void train_task(const data::Dataset& train, const std::vector<Task>& tasks, int t) = 0;
   virtual Prediction predict(const Tensor& inputs) = 0;
   virtual nn::Classifier& model() = 0;
+  virtual int tasks_done() const = 0;
+
+  // Task checkpoints (task_checkpoint.h). What the next task depends on: the model's parameters
+  // and buffers and the NME class means go into `ck` as tensors ("model.*", "nme.means"); the
+  // quantizer state (fqt/quant_state.h), the exemplar memory and BiC's bias corrections come
+  // back as JSON. Nothing else carries over: each task builds a fresh optimizer and schedule,
+  // its shuffling, head rows and stochastic-rounding seeds derive from (seed, task), and the
+  // distillation teacher is the restored model itself.
+  virtual nlohmann::json save_state(nn::Checkpoint& ck) = 0;
+  // Restores that state into a method that has trained nothing yet: rebuilds the model as tasks
+  // 0..done-1 grew it (same builds, head expansions and quantizer seeds), then loads it.
+  // IoError naming `origin` when anything disagrees with this run (shapes, layers, classes,
+  // exemplars that are not samples of their class in `train`).
+  virtual void load_state(const nn::Checkpoint& ck, const nlohmann::json& state, int done, const data::Dataset& train,
+                          const std::vector<Task>& tasks, const std::string& origin) = 0;
 };
 
 // "finetune" | "joint" | "lwf" | "icarl" | "bic"; ValueError listing them otherwise.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,22 +45,33 @@ struct RunResult {
   AccuracyMatrix head;  // linear head (bias-corrected for BiC)
   AccuracyMatrix nme;   // nearest mean of exemplars; empty for methods without memory
   std::vector<double> task_seconds;  // training + memory update + evaluation, per task
+  bool stopped = false;  // RunHooks::on_task asked to stop after this result's last task
 };
 
-// Called after each task of a run: the result so far and the task index.
-using TaskCallback = std::function<void(const RunResult&, int task)>;
-// Called once at the end of a run with the final method (its model, e.g. to save it).
-using ModelCallback = std::function<void(const RunResult&, Method&)>;
+// What a session hooks into a run (every one optional).
+struct RunHooks {
+  // Before the first task, on the fresh method of (preset, seed): may restore a task checkpoint
+  // into it (Method::load_state) and return the results of the tasks it had done; nullopt (or
+  // no hook) starts from task 0.
+  std::function<std::optional<RunResult>(const std::string& preset, uint64_t seed, Method&)> restore;
+  // After each task, with the result so far and the method as the next task will find it (to
+  // save a task checkpoint). Returning false stops the run after this task.
+  std::function<bool(const RunResult&, int task, Method&)> on_task;
+  // Once at the end of a run that trained every task, with the final method (e.g. to save its model).
+  std::function<void(const RunResult&, Method&)> on_model;
+};
 
+// One (preset, seed) run; a run stopped by hooks.on_task returns the tasks done so far, with
+// `stopped` set.
 RunResult run_one(const CilSetup& setup, const CilConfig& cfg, const QuantSpec& quant, uint64_t seed,
-                  const TaskCallback& on_task = {}, const ModelCallback& on_model = {});
+                  const RunHooks& hooks = {});
 
 // Runs every (seed, preset) pair, seed-major (so partial results compare presets early),
-// skipping pairs already in `done` (their results are reused). on_run fires after each new run.
+// skipping pairs already in `done` (their results are reused). on_run fires after each new run
+// that trained every task. A stopped run ends it: it is then the last element returned.
 std::vector<RunResult> run_all(const CilSetup& setup, const CilConfig& cfg, const std::vector<QuantSpec>& presets,
                                const std::vector<uint64_t>& seeds, const std::vector<RunResult>& done,
-                               const std::function<void(const RunResult&)>& on_run = {},
-                               const TaskCallback& on_task = {}, const ModelCallback& on_model = {});
+                               const std::function<void(const RunResult&)>& on_run = {}, const RunHooks& hooks = {});
 
 // Mean/std over runs of the summary metrics and of each task's seen-class accuracy.
 struct Summary {

@@ -1,7 +1,8 @@
 // One class-incremental experiment as `lowbit cil` runs it: options with per-data-set defaults,
 // the run state that makes a session resumable (a fingerprint of every setting that changes the
-// numbers, and <json>.partial holding the finished (preset, seed) runs), and its reports (text
-// tables on stdout, the JSON report, the HTML report).
+// numbers, <json>.partial holding the finished (preset, seed) runs, and the task checkpoint of
+// the run in progress, task_checkpoint.h), and its reports (text tables on stdout, the JSON
+// report, the HTML report).
 //
 // Defaults per data set (any option given explicitly wins):
 //   data set       model     classes/task  memory  epochs/task  lr    batch  weight decay
@@ -45,7 +46,12 @@ struct SessionOptions {
   std::string eval = "both";  // head | nme | both
   std::string json;           // report path ("-" stdout); empty: none
   std::string report;         // HTML report path (html_report.h); empty: none
-  bool resume = false;        // reuse the finished runs in <json>.partial
+  // Reuse the finished runs in <json>.partial and continue an unfinished run from its task
+  // checkpoint (after its last finished task), bit for bit as if it had not stopped.
+  bool resume = false;
+  // > 0: stop after training this many tasks in this invocation (summed over runs), leaving the
+  // task checkpoint for --resume, e.g. to fit a long session into time-limited jobs.
+  int stop_after_tasks = 0;
   // Final model of each new run as <out_dir>/<preset>-seed<S>.ckpt, a `lowbit train` classifier
   // checkpoint (head rows by global class id; BiC's bias correction is not in it); empty: none.
   std::string out_dir;
@@ -67,7 +73,9 @@ nlohmann::json fingerprint(const SessionOptions& opt, const CilConfig& cfg);
 std::vector<RunResult> load_partial(const std::string& path, const nlohmann::json& fp, size_t tasks);
 
 // Loads the data, runs every (seed, preset) not already finished, prints the task tables (and
-// the comparison of presets) on stdout and writes the JSON report and the partial file.
+// the comparison of presets) on stdout and writes the JSON report and the partial file. With a
+// --json file, a task checkpoint is written after every task that leaves tasks to run and
+// removed when its run is recorded in the partial file.
 void run_session(const SessionOptions& opt);
 
 }  // namespace lowbit::cil

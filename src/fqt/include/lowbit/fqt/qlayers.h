@@ -32,6 +32,7 @@ class QLinear : public nn::Module {
   void set_config(const QuantConfig& cfg) { ctx_->cfg = cfg; }
   const QuantConfig& config() const { return ctx_->cfg; }
   void set_first_layer(bool first) { ctx_->first_layer = first; }
+  QuantContext& context() { return *ctx_; }  // quant_state.h saves and restores it
 
  private:
   int64_t in_, out_;
@@ -46,6 +47,7 @@ class QConv2d : public nn::Module {
   std::string_view type() const override { return "QConv2d"; }
   void set_config(const QuantConfig& cfg) { ctx_->cfg = cfg; }
   const QuantConfig& config() const { return ctx_->cfg; }
+  QuantContext& context() { return *ctx_; }  // quant_state.h saves and restores it
 
  private:
   Conv2dOptions opt_;
