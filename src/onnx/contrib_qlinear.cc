@@ -1,8 +1,10 @@
 // ONNX Runtime's quantized contrib ops (domain com.microsoft), as its QOperator quantization
-// format and the ONNX Model Zoo's int8 models use them: QLinearAdd, QLinearMul,
-// QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QLinearSigmoid,
-// QLinearLeakyRelu and QGemm become the standard DequantizeLinear → op → QuantizeLinear they
-// stand for, at load, before the schema check; Session's QDQ lowering (passes_qdq*.cc) then fuses
+// format, its optimizer on dynamically quantized models and the ONNX Model Zoo's int8 models use
+// them: QLinearAdd, QLinearMul, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat,
+// QLinearSigmoid, QLinearLeakyRelu and QGemm become the standard DequantizeLinear → op →
+// QuantizeLinear they stand for, MatMulIntegerToFloat and DynamicQuantizeMatMul the
+// [DynamicQuantizeLinear →] MatMulInteger → Cast → Mul [→ Add] chain, at load, before the
+// schema check; Session's QDQ lowering (passes_qdq*.cc) then fuses
 // what it can into integer kernels, and the rest runs in float. Results agree with ONNX Runtime
 // within one quantization step (its kernels round through fixed-point lookups).
 #include <string>
@@ -40,6 +42,19 @@ struct Expander {
     n.attrs = std::move(attrs);
     g.add_node(std::move(n));
     return out;
+  }
+  // MatMulInteger(a, b, a_zp, b_zp) as float: · a_scale · b_scale (+ bias), into the node's output.
+  void integer_matmul_to_float(int a, int a_scale, int a_zp, size_t b, size_t b_scale, size_t b_zp, size_t bias) {
+    std::vector<int> ins = {a, required(b, "B"), a_zp, input(b_zp)};
+    while (ins.size() > 2 && ins.back() == kNoValue) ins.pop_back();
+    const int acc = add("MatMulInteger", ins);
+    const int wide = add("Cast", {acc}, {{"to", Attribute::from_int(1)}});
+    const int scale = add("Mul", {a_scale, required(b_scale, "b_scale")});
+    if (input(bias) == kNoValue) {
+      add("Mul", {wide, scale}, {}, node.outputs.at(0));
+    } else {
+      add("Add", {add("Mul", {wide, scale}), input(bias)}, {}, node.outputs.at(0));
+    }
   }
   int dq(size_t x, size_t scale, size_t zp, Attributes attrs = {}) {
     std::vector<int> ins = {required(x, "codes"), required(scale, "scale")};
@@ -110,17 +125,31 @@ struct Expander {
       } else {
         q(y, 7, 8);
       }
+    } else if (op == "MatMulIntegerToFloat") {  // (A, B, a_scale, b_scale, [a_zp], [b_zp], [bias])
+      integer_matmul_to_float(required(0, "A"), required(2, "a_scale"), input(4), 1, 3, 5, 6);
+    } else if (op == "DynamicQuantizeMatMul") {  // (A float, B, b_scale, [b_zp], [bias])
+      const std::string name = fmt::format("{}/DynamicQuantizeLinear", node.name);
+      const int codes = g.add_value(name + "_codes"), scale = g.add_value(name + "_scale"), zp = g.add_value(name + "_zp");
+      Node dql;
+      dql.name = name;
+      dql.op_type = "DynamicQuantizeLinear";
+      dql.inputs = {required(0, "A")};
+      dql.outputs = {codes, scale, zp};
+      g.add_node(std::move(dql));
+      integer_matmul_to_float(codes, scale, zp, 1, 2, 3, 4);
     } else {
       fail("unsupported op (lowbit runs these com.microsoft ops: QLinearAdd, QLinearMul, QLinearSigmoid, "
-           "QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QGemm, and the standard "
-           "ops ONNX Runtime also registers there, such as Gelu)");
+           "QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QGemm, "
+           "MatMulIntegerToFloat, DynamicQuantizeMatMul, and the standard ops ONNX Runtime also registers there, "
+           "such as Gelu)");
     }
   }
 };
 
 bool is_contrib_qlinear(const Node& n) {
-  static const char* kOps[] = {"QLinearAdd",     "QLinearMul",         "QLinearSigmoid", "QLinearLeakyRelu",
-                               "QLinearGlobalAveragePool", "QLinearAveragePool", "QLinearConcat", "QGemm"};
+  static const char* kOps[] = {"QLinearAdd",    "QLinearMul",           "QLinearSigmoid",       "QLinearLeakyRelu",
+                               "QLinearGlobalAveragePool", "QLinearAveragePool", "QLinearConcat", "QGemm",
+                               "MatMulIntegerToFloat",     "DynamicQuantizeMatMul"};
   if (n.domain != "com.microsoft") return false;
   for (const char* op : kOps)
     if (n.op_type == op) return true;

@@ -184,5 +184,49 @@ TEST(ContribQLinear, MissingOutputZeroPointAndChannelsLastAreNamed) {
   test::expect_error([&] { (void)load_model_from_bytes(bytes, "m.onnx"); }, {"QLinearGlobalAveragePool", "channels_last"});
 }
 
+// What ONNX Runtime's optimizer writes for dynamically quantized MatMuls: DynamicQuantizeMatMul
+// (float A quantized per call) and MatMulIntegerToFloat (codes in, float out, per-column scale).
+TEST(ContribQLinear, DynamicQuantizeMatMulAndMatMulIntegerToFloatMatchOnnxRuntime) {
+  ProtoBuilder b;
+  b.input("x", 1, {2, 3, 16});
+  b.input("a", 2, {2, 5});
+  b.init("B", ints8({16, 8}, 3, -90, 90));
+  b.f("bs", 0.02f);
+  b.init("bz", Array::from<int8_t>({}, std::vector<int8_t>{0}));
+  b.init("bias", Array::from<float>({8}, std::vector<float>{0.5f, -1, 0, 2, 0.25f, -0.5f, 1, 0}));
+  b.node("DynamicQuantizeMatMul", {"x", "B", "bs", "bz", "bias"}, "y1", true);
+  Array b2 = Array::empty(ElemType::u8, {5, 4});
+  for (int64_t i = 0; i < 20; ++i) b2.data<uint8_t>()[i] = static_cast<uint8_t>(i * 37 % 256);
+  b.init("B2", b2);
+  b.f("as", 0.1f);
+  b.init("bs2", Array::from<float>({4}, std::vector<float>{0.01f, 0.02f, 0.03f, 0.04f}));
+  b.u8("az", 7);
+  b.u8("bz2", 128);
+  b.node("MatMulIntegerToFloat", {"a", "B2", "as", "bs2", "az", "bz2"}, "y2", true);
+  b.output("y1");
+  b.output("y2");
+  std::string bytes;
+  b.m.SerializeToString(&bytes);
+  Array x = Array::empty(ElemType::f32, {2, 3, 16});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 1.7f * std::sin(0.37f * static_cast<float>(i));
+  Array a = Array::empty(ElemType::u8, {2, 5});
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<uint8_t>()[i] = static_cast<uint8_t>(i * 53 % 256);
+  const std::vector<Array> got = Session(load_model_from_bytes(bytes, "dyn.onnx")).run(std::vector<Array>{x, a});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].shape(), (Shape{2, 3, 8}));
+  EXPECT_EQ(got[1].shape(), (Shape{2, 4}));
+  if (const std::string why = test::ort_missing(); !why.empty()) LOWBIT_SKIP_ABSENT_PEER(why);
+  const std::string path = test::temp_dir() + "/dynamic_matmul_ms.onnx";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << bytes;
+  }
+  const std::vector<Array> want = test::run_ort(path, {x, a}, "dynamic_matmul_ms");
+  ASSERT_EQ(want.size(), 2u);
+  // y1: the same codes of x in both engines (DynamicQuantizeLinear rounds alike); float sums.
+  EXPECT_TRUE(test::arrays_close(got[0], want[0], 1e-5, 1e-4));
+  EXPECT_TRUE(test::arrays_close(got[1], want[1], 1e-5, 1e-4));
+}
+
 }  // namespace
 }  // namespace lowbit::onnx
