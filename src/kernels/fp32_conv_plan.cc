@@ -20,6 +20,7 @@
 #include "fp32_conv_direct.h"
 #include "fp32_conv_impl.h"
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/fp32_act.h"
 #include "lowbit/kernels/transpose.h"
 #include "fp32_runtime.h"
 
@@ -55,6 +56,18 @@ void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float*
         if (to_nhwc) out[nhwc] = in[nchw];
         else out[nchw] = in[nhwc];
       }
+}
+
+// The direct kernel's store applies ReLU/Clip; hardswish and silu follow it as a pass over y.
+ConvEpilogue kernel_epilogue(const ConvEpilogue& ep) {
+  ConvEpilogue k = ep;
+  if (ep.act == ConvEpilogue::Act::hardswish || ep.act == ConvEpilogue::Act::silu) k.act = ConvEpilogue::Act::none;
+  return k;
+}
+
+void apply_late_act(const ConvEpilogue& ep, int64_t n, float* y) {
+  if (ep.act == ConvEpilogue::Act::hardswish) activation_forward({Act::hardswish}, n, y, y);
+  if (ep.act == ConvEpilogue::Act::silu) activation_forward({Act::silu}, n, y, y);
 }
 
 std::atomic<int>& path_setting() {  // -1: not set, read LOWBIT_CONV
@@ -114,6 +127,8 @@ bool ConvPlan::Impl::build(int nthreads) {
   if (ep.sum) po.append_sum(1.0f);
   if (ep.act == ConvEpilogue::Act::relu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   if (ep.act == ConvEpilogue::Act::clip) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, ep.lo, ep.hi);
+  if (ep.act == ConvEpilogue::Act::hardswish) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  if (ep.act == ConvEpilogue::Act::silu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   try {
@@ -208,7 +223,8 @@ void ConvPlan::Impl::run_direct(const float* x, float* y) {
     if (ep.sum)
       for (int64_t n = 0; n < s.N; ++n) transpose_f32(s.K, OHW, y + n * s.K * OHW, OHW, yk + n * OHW * s.K, s.K);
   }
-  direct(s, direct_w.data(), direct_b.data(), ep, xk, yk);
+  direct(s, direct_w.data(), direct_b.data(), kernel_epilogue(ep), xk, yk);
+  apply_late_act(ep, s.N * s.K * OHW, yk);
   if (y_layout == ConvLayout::nchw)
     for (int64_t n = 0; n < s.N; ++n) transpose_f32(OHW, s.K, yk + n * OHW * s.K, s.K, y + n * s.K * OHW, OHW);
 }
@@ -242,6 +258,7 @@ void ConvPlan::Impl::run_fallback(const float* x, float* y) {
     if (ep.act == ConvEpilogue::Act::relu) v = v > 0 ? v : 0.0f;
     if (ep.act == ConvEpilogue::Act::clip) v = std::min(std::max(v, ep.lo), ep.hi);
   }
+  apply_late_act(ep, yn, yc.data());
   if (y_layout == ConvLayout::nhwc) convert_layout(true, s.N, s.K, OHW, yc.data(), y);
   else std::memcpy(y, yc.data(), static_cast<size_t>(yn) * sizeof(float));
 }
