@@ -5,8 +5,8 @@
 // channels ([row][C/16][column][16], the MLAS NCHWc order), so padding needs no tests and the
 // pixels of a tile sit at compile-time offsets from one base register. Dense: NB blocks of 16
 // output channels × T output pixels in zmm accumulators, one input value broadcast against NB
-// weight vectors per step (the MLAS/oneDNN scheme). Depthwise: channels in the vector, T pixels
-// per tile, taps looped. Bias, residual sum and ReLU/Clip fused in the store.
+// weight vectors per step (the MLAS/oneDNN scheme). Bias, residual sum and the activation fused
+// in the store. Depthwise convs go to conv_dw_nhwc (fp32_conv_dw_avx512.cc), which reads x in place.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "fp32_conv_avx512_impl.h"
 #include "fp32_conv_direct.h"
 #include "lowbit/core/threads.h"
 
@@ -24,23 +25,6 @@ namespace lowbit::kernels::avx512 {
 namespace {
 
 constexpr int64_t kL = detail::kDirectBlock;
-
-__mmask16 tail_mask(int64_t n) { return n >= kL ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
-
-// Epilogue of one output vector: residual (masked load), then ReLU or Clip, masked store.
-struct Epilogue {
-  bool sum;
-  ConvEpilogue::Act act;
-  __m512 lo, hi;
-  explicit Epilogue(const ConvEpilogue& ep)
-      : sum(ep.sum), act(ep.act), lo(_mm512_set1_ps(ep.lo)), hi(_mm512_set1_ps(ep.hi)) {}
-  void store(float* y, __mmask16 m, __m512 v) const {
-    if (sum) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
-    if (act == ConvEpilogue::Act::relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-    if (act == ConvEpilogue::Act::clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    _mm512_mask_storeu_ps(y, m, v);
-  }
-};
 
 // The slab of one task: input rows [ih_lo, ih_hi) of image n, each [CB][Wp][16] where column j
 // holds input column j - pad_l (zeros outside the image) and channels past C are zero.
@@ -189,84 +173,20 @@ void dense_rows(const ConvGeom& s, const float* w, const float* bias, const Epil
   }
 }
 
-// ---- depthwise ----
-
-// T pixels of one output row, one block of 16 channels: x at the slab row of the first valid
-// kernel row, this block, the first pixel's first tap; w at this block's first valid kernel row.
-struct DwTile {
-  const float* x;
-  int64_t xrs, rows, S;
-  const float* w;
-  const float* bias;
-  float* y;
-  int64_t ys;  // between output pixels: C
-  __mmask16 m;
-  const Epilogue* ep;
-};
-
-template <int T, int SW>
-void dw_tile(const DwTile& a) {
-  __m512 acc[T];
-  const __m512 b = _mm512_loadu_ps(a.bias);
-  for (int t = 0; t < T; ++t) acc[t] = b;
-  for (int64_t r = 0; r < a.rows; ++r) {
-    const float* x = a.x + r * a.xrs;
-    const float* w = a.w + r * a.S * kL;
-    for (int64_t s = 0; s < a.S; ++s) {
-      const __m512 wv = _mm512_loadu_ps(w + s * kL);
-      for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(x + (s + t * SW) * kL), wv, acc[t]);
-    }
-  }
-  for (int t = 0; t < T; ++t) a.ep->store(a.y + t * a.ys, a.m, acc[t]);
-}
-
-constexpr int kDwT = 16;
-using DwTileFn = void (*)(const DwTile&);
-template <int SW, int... T>
-constexpr std::array<DwTileFn, sizeof...(T) + 1> dw_table(std::integer_sequence<int, T...>) {
-  return {nullptr, &dw_tile<T + 1, SW>...};
-}
-template <int SW>
-constexpr auto kDwTiles = dw_table<SW>(std::make_integer_sequence<int, kDwT>{});
-
-void dw_rows(const ConvGeom& s, const float* w, const float* bias, const Epilogue& ep, const float* x, float* y,
-             int64_t n, int64_t oh0, int64_t oh1) {
-  const int64_t C = s.C, H = s.H(), R = s.R(), S = s.S(), OW = s.OW(), OH = s.OH();
-  const int64_t sh = s.stride_h(), sw = s.stride_w(), pt = s.pad_t();
-  const Slab slab = make_slab(s, x, n, oh0, oh1);
-  const int64_t tiles = (OW + kDwT - 1) / kDwT, T = (OW + tiles - 1) / tiles;
-  for (int64_t oh = oh0; oh < oh1; ++oh) {
-    const int64_t ih0 = oh * sh - pt;
-    const int64_t r0 = std::max<int64_t>(0, -ih0), r1 = std::min(R, H - ih0);
-    float* yrow = y + (n * OH + oh) * OW * C;
-    const float* xrow = slab.data + (std::max<int64_t>(ih0 + r0, 0) - slab.ih_lo) * slab.row_stride();
-    for (int64_t ow = 0; ow < OW; ow += T) {
-      const int64_t t = std::min(T, OW - ow);
-      for (int64_t cb = 0; cb < slab.CB; ++cb) {
-        const DwTile a{xrow + (cb * slab.Wp + ow * sw) * kL, slab.row_stride(), std::max<int64_t>(r1 - r0, 0), S,
-                       w + (cb * R + r0) * S * kL, bias + cb * kL, yrow + ow * C + cb * kL, C,
-                       tail_mask(C - cb * kL), &ep};
-        (sw == 1 ? kDwTiles<1> : kDwTiles<2>)[static_cast<size_t>(t)](a);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void conv_direct_nhwc(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& ep_in,
                       const float* x, float* y) {
+  if (detail::direct_is_depthwise(s)) return conv_dw_nhwc(s, w, bias, ep_in, x, y);
   const Epilogue ep(ep_in);
-  const bool dw = detail::direct_is_depthwise(s);
   const int64_t OH = s.OH();
   // About 64k multiply-adds per task at least, so short rows are grouped.
-  const int64_t row_macs = s.OW() * s.K * (dw ? 1 : s.C) * s.R() * s.S();
+  const int64_t row_macs = s.OW() * s.K * s.C * s.R() * s.S();
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(row_macs, 1));
   parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
     while (r0 < r1) {  // split at image boundaries
       const int64_t n = r0 / OH, oh0 = r0 % OH, oh1 = std::min(OH, oh0 + (r1 - r0));
-      if (dw) dw_rows(s, w, bias, ep, x, y, n, oh0, oh1);
-      else dense_rows(s, w, bias, ep, x, y, n, oh0, oh1);
+      dense_rows(s, w, bias, ep, x, y, n, oh0, oh1);
       r0 += oh1 - oh0;
     }
   });

@@ -58,13 +58,7 @@ void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float*
       }
 }
 
-// The direct kernel's store applies ReLU/Clip; hardswish and silu follow it as a pass over y.
-ConvEpilogue kernel_epilogue(const ConvEpilogue& ep) {
-  ConvEpilogue k = ep;
-  if (ep.act == ConvEpilogue::Act::hardswish || ep.act == ConvEpilogue::Act::silu) k.act = ConvEpilogue::Act::none;
-  return k;
-}
-
+// The fallback's plain-loop epilogue does ReLU/Clip; hardswish and silu follow it as a pass over y.
 void apply_late_act(const ConvEpilogue& ep, int64_t n, float* y) {
   if (ep.act == ConvEpilogue::Act::hardswish) activation_forward({Act::hardswish}, n, y, y);
   if (ep.act == ConvEpilogue::Act::silu) activation_forward({Act::silu}, n, y, y);
@@ -223,8 +217,7 @@ void ConvPlan::Impl::run_direct(const float* x, float* y) {
     if (ep.sum)
       for (int64_t n = 0; n < s.N; ++n) transpose_f32(s.K, OHW, y + n * s.K * OHW, OHW, yk + n * OHW * s.K, s.K);
   }
-  direct(s, direct_w.data(), direct_b.data(), kernel_epilogue(ep), xk, yk);
-  apply_late_act(ep, s.N * s.K * OHW, yk);
+  direct(s, direct_w.data(), direct_b.data(), ep, xk, yk);
   if (y_layout == ConvLayout::nchw)
     for (int64_t n = 0; n < s.N; ++n) transpose_f32(OHW, s.K, yk + n * OHW * s.K, s.K, y + n * s.K * OHW, OHW);
 }

@@ -18,9 +18,9 @@ enum class ConvLayout { nchw, nhwc };
 // What happens to conv(x, w) + bias before it is stored, in this order.
 struct ConvEpilogue {
   bool sum = false;  // add the value y holds on entry (a residual), same layout and shape as y
-  // hardswish: x · min(max(x + 3, 0), 6) / 6; silu: x · sigmoid(x). oneDNN applies every kind as a
-  // post-op in the kernel's store; the direct kernel and the fallback apply hardswish and silu
-  // with activation_forward (fp32_act.h) after the convolution.
+  // hardswish: x · min(max(x + 3, 0), 6) / 6; silu: x · sigmoid(x). oneDNN (as post-ops) and the
+  // direct kernels apply every kind in their store; the fallback applies hardswish and silu with
+  // activation_forward (fp32_act.h) after the convolution.
   enum class Act { none, relu, clip, hardswish, silu } act = Act::none;
   float lo = 0, hi = 0;  // clip bounds (either may be infinite)
 };
