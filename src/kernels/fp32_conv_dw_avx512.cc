@@ -18,58 +18,73 @@ namespace lowbit::kernels::avx512 {
 namespace {
 
 constexpr int64_t kL = detail::kDirectBlock;
-constexpr int kT = 8;  // interior pixels per tile
+constexpr int kNB = 4;  // channel blocks per tile: independent accumulator chains even for one pixel
+constexpr int kT = 6;   // interior pixels per tile (kNB · kT accumulators + kNB weights < 32 zmm)
 
-// What one output row of one channel block reads: x at its first valid kernel row, channel
-// block cb; w at the same kernel row of that block ([R][S][16] per block).
+// What one output row of a group of channel blocks reads: x at its first valid kernel row and
+// first block; w at the same kernel row of the first block ([R][S][16] per block, wbs apart).
 struct DwRow {
   const float* x;
   int64_t rs, cs;  // between input rows (W·C) and input columns (C)
-  int64_t rows, S, sw, pl, W;
+  int64_t rows, S, sw, pl;
   const float* w;
-  __m512 bias;
-  __mmask16 m;
-  float* y;  // output row, this block
-  int64_t ys;  // between output pixels (C)
+  int64_t wbs;
+  const float* bias;
+  __mmask16 last;  // mask of the group's last block (the channel tail, or all 16)
+  float* y;        // output row, first block
+  int64_t ys;      // between output pixels (C)
   const Epilogue* ep;
 };
 
-// T interior pixels from output column ow: every tap column ow·sw − pl + s is inside the row.
-template <int T>
-void dw_tile(const DwRow& a, int64_t ow) {
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = a.bias;
-  const int64_t ps = a.sw * a.cs;  // between the pixels of the tile
-  const float* x0 = a.x + (ow * a.sw - a.pl) * a.cs;
-  for (int64_t r = 0; r < a.rows; ++r) {
-    const float* xr = x0 + r * a.rs;
-    const float* wr = a.w + r * a.S * kL;
-    for (int64_t s = 0; s < a.S; ++s) {
-      const __m512 wv = _mm512_loadu_ps(wr + s * kL);
-      const float* xs = xr + s * a.cs;
-      for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(a.m, xs + t * ps), wv, acc[t]);
+// NB blocks × T pixels from output column ow, tap columns [s0, s1) (the whole kernel in the
+// interior, clipped to the image for a border pixel).
+template <int NB, int T>
+void dw_tile(const DwRow& a, int64_t ow, int64_t s0, int64_t s1) {
+  __m512 acc[NB][T];
+  __mmask16 m[NB];
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) {
+    m[j] = j == NB - 1 ? a.last : __mmask16(0xFFFF);
+    const __m512 b = _mm512_loadu_ps(a.bias + j * kL);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[j][t] = b;
+  }
+  const int64_t cs = a.cs, rs = a.rs, S = a.S, rows = a.rows, ps = a.sw * cs, wbs = a.wbs;  // ps: between pixels
+  const float* x0 = a.x + (ow * a.sw - a.pl) * cs;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const float* xs = x0 + r * rs + s * cs;
+      const float* ws = a.w + (r * S + s) * kL;
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) {
+        const __m512 wv = _mm512_loadu_ps(ws + j * wbs);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t)
+          acc[j][t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[j], xs + t * ps + j * kL), wv, acc[j][t]);
+      }
     }
   }
-  for (int t = 0; t < T; ++t) a.ep->store(a.y + (ow + t) * a.ys, a.m, acc[t]);
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) a.ep->store(a.y + (ow + t) * a.ys + j * kL, m[j], acc[j][t]);
 }
 
-using DwTileFn = void (*)(const DwRow&, int64_t);
-template <int... T>
-constexpr std::array<DwTileFn, sizeof...(T) + 1> tile_table(std::integer_sequence<int, T...>) {
-  return {nullptr, &dw_tile<T + 1>...};
+using DwTileFn = void (*)(const DwRow&, int64_t, int64_t, int64_t);
+template <int NB, int... T>
+constexpr std::array<DwTileFn, sizeof...(T) + 1> tile_row(std::integer_sequence<int, T...>) {
+  return {nullptr, &dw_tile<NB, T + 1>...};
 }
-constexpr auto kTiles = tile_table(std::make_integer_sequence<int, kT>{});
+template <int NB>
+constexpr auto kTiles = tile_row<NB>(std::make_integer_sequence<int, kT>{});
 
-// One border pixel: the tap columns clipped to [0, W).
-void dw_pixel(const DwRow& a, int64_t ow) {
-  const int64_t iw0 = ow * a.sw - a.pl;
-  const int64_t s0 = std::max<int64_t>(0, -iw0), s1 = std::min(a.S, a.W - iw0);
-  __m512 acc = a.bias;
-  for (int64_t r = 0; r < a.rows; ++r)
-    for (int64_t s = s0; s < s1; ++s)
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(a.m, a.x + r * a.rs + (iw0 + s) * a.cs),
-                            _mm512_loadu_ps(a.w + (r * a.S + s) * kL), acc);
-  a.ep->store(a.y + ow * a.ys, a.m, acc);
+DwTileFn tile_fn(int64_t nb, int64_t t) {
+  switch (nb) {
+    case 1: return kTiles<1>[static_cast<size_t>(t)];
+    case 2: return kTiles<2>[static_cast<size_t>(t)];
+    case 3: return kTiles<3>[static_cast<size_t>(t)];
+    default: return kTiles<4>[static_cast<size_t>(t)];
+  }
 }
 
 void dw_rows(const ConvGeom& s, const float* w, const float* bias, const Epilogue& ep, const float* x, float* y,
@@ -80,18 +95,25 @@ void dw_rows(const ConvGeom& s, const float* w, const float* bias, const Epilogu
   // Interior columns [lo, hi): the first with ow·sw ≥ pl, up to the last whose taps end by W.
   const int64_t lo = std::min(OW, (pl + sw - 1) / sw);
   const int64_t hi = std::max(lo, std::min(OW, W - S + pl >= 0 ? (W - S + pl) / sw + 1 : 0));
+  const int64_t tiles = (hi - lo + kT - 1) / kT, T = tiles > 0 ? (hi - lo + tiles - 1) / tiles : 0;  // even tiles
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const int64_t ih0 = oh * sh - pt;
     const int64_t r0 = std::max<int64_t>(0, -ih0), r1 = std::min(R, H - ih0);
     const int64_t rows = std::max<int64_t>(0, r1 - r0);
     const float* xrow = x + (n * H + (rows > 0 ? ih0 + r0 : 0)) * W * C;
-    for (int64_t cb = 0; cb < CB; ++cb) {
-      const DwRow a{xrow + cb * kL, W * C, C, rows, S, sw, pl, W, w + (cb * R + r0) * S * kL,
-                    _mm512_loadu_ps(bias + cb * kL), tail_mask(C - cb * kL), y + ((n * OH + oh) * OW) * C + cb * kL, C,
+    for (int64_t cb = 0; cb < CB; cb += kNB) {
+      const int64_t nb = std::min<int64_t>(kNB, CB - cb);
+      const DwRow a{xrow + cb * kL, W * C, C, rows, S, sw, pl, w + (cb * R + r0) * S * kL, R * S * kL,
+                    bias + cb * kL, tail_mask(C - (cb + nb - 1) * kL), y + ((n * OH + oh) * OW) * C + cb * kL, C,
                     &ep};
-      for (int64_t ow = 0; ow < lo; ++ow) dw_pixel(a, ow);
-      for (int64_t ow = lo; ow < hi; ow += kT) kTiles[static_cast<size_t>(std::min<int64_t>(kT, hi - ow))](a, ow);
-      for (int64_t ow = hi; ow < OW; ++ow) dw_pixel(a, ow);
+      const DwTileFn border = tile_fn(nb, 1);
+      auto pixel = [&](int64_t ow) {  // tap columns clipped to [0, W)
+        const int64_t iw0 = ow * sw - pl;
+        border(a, ow, std::max<int64_t>(0, -iw0), std::min(S, W - iw0));
+      };
+      for (int64_t ow = 0; ow < lo; ++ow) pixel(ow);
+      for (int64_t ow = lo; ow < hi; ow += T) tile_fn(nb, std::min(T, hi - ow))(a, ow, 0, S);
+      for (int64_t ow = hi; ow < OW; ++ow) pixel(ow);
     }
   }
 }
