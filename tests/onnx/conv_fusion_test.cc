@@ -241,7 +241,7 @@ TEST(ConvFusion, SqueezeExcitationBlockChannelsLastMatchesReference) {
 // is also a graph output, or whose Sigmoid is read twice, stays unfused. Against the unoptimized
 // graph, and the fused graph exported back to standard ONNX.
 Graph silu_graph() {
-  GraphBuilder b(13);
+  GraphBuilder b(14);  // HardSwish is opset 14
   const int x = b.input("x", ElemType::f32, {-1, kC, 9, 9});
   int id = 0;
   auto conv = [&](int in, int64_t k, int64_t group) {
