@@ -41,6 +41,16 @@ void activation_forward(const Activation& act, int64_t n, const float* x, float*
     } else if (act.kind == Act::sigmoid) {
 #pragma omp simd
       for (int64_t i = i0; i < i1; ++i) y[i] = 1.0f / (1.0f + fast_exp(-x[i]));
+    } else if (act.kind == Act::silu) {
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) y[i] = x[i] / (1.0f + fast_exp(-x[i]));
+    } else if (act.kind == Act::hardswish) {  // act_value's formula, vectorized (MobileNetV3)
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) y[i] = x[i] * std::min(std::max(x[i] / 6.0f + 0.5f, 0.0f), 1.0f);
+    } else if (act.kind == Act::hardsigmoid) {
+      const float a = act.a, b = act.b;
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) y[i] = std::min(std::max(a * x[i] + b, 0.0f), 1.0f);
     } else {
       for (int64_t i = i0; i < i1; ++i) y[i] = act_value(act, x[i]);
     }

@@ -45,7 +45,9 @@ std::vector<float> direct_conv_pack_bias(const ConvGeom& s, const float* bias) {
 // 64 input and output channels on planes up to 32×32 (0.73-0.98× oneDNN's CPU time; ResNet-20,
 // GoogLeNet-style 5×5 branches), where oneDNN's per-call cost is a large share. At batch 8 the
 // same shapes are at parity (0.93-1.09×); 1×1 convs (1.1-2.6×), 224-pixel stems and depthwise
-// convs (1.2-6×: the slab copy costs as much as the multiply-adds) stay on oneDNN.
+// convs stay on oneDNN. The depthwise kernel now reads x in place (conv_dw_nhwc) but
+// still measures 0.84-1.74× oneDNN's brdgmm_dw at batch 1 and 1.15-2.4× at batch 8 (BENCHMARKS.md,
+// "Fused SiLU/HardSwish epilogues"), so it is used only when LOWBIT_CONV=direct forces it.
 bool direct_conv_preferred(const ConvGeom& s) {
   if (!direct_conv_supports(s) || direct_is_depthwise(s)) return false;
   return s.N == 1 && s.R() * s.S() > 1 && s.C <= 64 && s.K <= 64 && s.H() * s.W() <= 32 * 32;

@@ -38,6 +38,9 @@ DirectConvFn direct_conv_kernel();
 namespace avx512 {
 void conv_direct_nhwc(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& ep, const float* x,
                       float* y);
+// The depthwise half (groups = C = K), no slab copy; conv_direct_nhwc forwards depthwise geometries here.
+void conv_dw_nhwc(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& ep, const float* x,
+                  float* y);
 }  // namespace avx512
 
 }  // namespace lowbit::kernels

@@ -1,12 +1,13 @@
 // AVX-512 fp32 direct convolution on channels-last activations (fp32_conv_direct.h), written by
 // hand because no Debian-packaged library is fast here: on 16-64 channel and depthwise convs
 // oneDNN 2.7's brgconv runs ~20 % behind ONNX Runtime's MLAS NCHWc kernels (docs/BENCHMARKS.md).
-// Each task first copies the input rows it reads into a zero-bordered slab in blocks of 16
+// Dense: each task first copies the input rows it reads into a zero-bordered slab in blocks of 16
 // channels ([row][C/16][column][16], the MLAS NCHWc order), so padding needs no tests and the
-// pixels of a tile sit at compile-time offsets from one base register. Dense: NB blocks of 16
-// output channels × T output pixels in zmm accumulators, one input value broadcast against NB
-// weight vectors per step (the MLAS/oneDNN scheme). Depthwise: channels in the vector, T pixels
-// per tile, taps looped. Bias, residual sum and ReLU/Clip fused in the store.
+// pixels of a tile sit at compile-time offsets from one base register; NB blocks of 16 output
+// channels × T output pixels in zmm accumulators, one input value broadcast against NB weight
+// vectors per step (the MLAS/oneDNN scheme). Depthwise (conv_dw_nhwc): x read in place, no slab
+// (the copy cost as much as the multiply-adds); see that section. Bias, residual sum and the
+// activation (ReLU, Clip, HardSwish, SiLU) fused in the store, shared by both.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -25,9 +26,31 @@ namespace {
 
 constexpr int64_t kL = detail::kDirectBlock;
 
-__mmask16 tail_mask(int64_t n) { return n >= kL ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+// fast_exp in 16 lanes: the same clamp, round(x / ln 2), split ln 2, degree-6 polynomial and
+// exponent bits, with fused multiply-adds, so within a few ulp of it (the same code as the softmax
+// kernel's exp16: intrinsics may live only in *_avx512.cc files, so each keeps its copy).
+__m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  const __m512 magic = _mm512_set1_ps(12582912.0f);  // 1.5 * 2^23: round to integer
+  const __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+  const __m512 n = _mm512_sub_ps(shifted, magic);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i e =
+      _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000 - 127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
 
-// Epilogue of one output vector: residual (masked load), then ReLU or Clip, masked store.
+__mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+
+// Epilogue of one output vector: residual (masked load), then the activation, masked store.
 struct Epilogue {
   bool sum;
   ConvEpilogue::Act act;
@@ -36,8 +59,19 @@ struct Epilogue {
       : sum(ep.sum), act(ep.act), lo(_mm512_set1_ps(ep.lo)), hi(_mm512_set1_ps(ep.hi)) {}
   void store(float* y, __mmask16 m, __m512 v) const {
     if (sum) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
-    if (act == ConvEpilogue::Act::relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-    if (act == ConvEpilogue::Act::clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    switch (act) {
+      case ConvEpilogue::Act::none: break;
+      case ConvEpilogue::Act::relu: v = _mm512_max_ps(v, _mm512_setzero_ps()); break;
+      case ConvEpilogue::Act::clip: v = _mm512_min_ps(_mm512_max_ps(v, lo), hi); break;
+      case ConvEpilogue::Act::hardswish: {  // v · min(max(v / 6 + 1/2, 0), 1)
+        const __m512 g = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6), _mm512_set1_ps(0.5f));
+        v = _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(g, _mm512_setzero_ps()), _mm512_set1_ps(1.0f)));
+        break;
+      }
+      case ConvEpilogue::Act::silu:  // v / (1 + exp(-v))
+        v = _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+        break;
+    }
     _mm512_mask_storeu_ps(y, m, v);
   }
 };
@@ -189,65 +223,110 @@ void dense_rows(const ConvGeom& s, const float* w, const float* bias, const Epil
   }
 }
 
-// ---- depthwise ----
+// ---- depthwise: x read in place ----
+// 16 channels per vector, the output row split into a left border, an interior of tiles of up to
+// kNB channel blocks × kT pixels whose taps all lie inside the row (each tap's weight vectors
+// loaded once per tile, one input load per multiply-add), and a right border done pixel by pixel
+// (kNB blocks at once, so even those are independent FMA chains) with the taps clipped to the
+// image. Memory-bound at these sizes (MobileNet/EfficientNet/ShuffleNet: 1-25 MACs per loaded
+// value), so it reads each input once per kernel row instead of copying it into a slab first.
 
-// T pixels of one output row, one block of 16 channels: x at the slab row of the first valid
-// kernel row, this block, the first pixel's first tap; w at this block's first valid kernel row.
-struct DwTile {
+constexpr int kNB = 4;  // channel blocks per tile: independent accumulator chains even for one pixel
+constexpr int kT = 6;   // interior pixels per tile (kNB · kT accumulators + kNB weights < 32 zmm)
+
+// What one output row of a group of channel blocks reads: x at its first valid kernel row and
+// first block; w at the same kernel row of the first block ([R][S][16] per block, wbs apart).
+struct DwRow {
   const float* x;
-  int64_t xrs, rows, S;
+  int64_t rs, cs;  // between input rows (W·C) and input columns (C)
+  int64_t rows, S, sw, pl;
   const float* w;
+  int64_t wbs;
   const float* bias;
-  float* y;
-  int64_t ys;  // between output pixels: C
-  __mmask16 m;
+  __mmask16 last;  // mask of the group's last block (the channel tail, or all 16)
+  float* y;        // output row, first block
+  int64_t ys;      // between output pixels (C)
   const Epilogue* ep;
 };
 
-template <int T, int SW>
-void dw_tile(const DwTile& a) {
-  __m512 acc[T];
-  const __m512 b = _mm512_loadu_ps(a.bias);
-  for (int t = 0; t < T; ++t) acc[t] = b;
-  for (int64_t r = 0; r < a.rows; ++r) {
-    const float* x = a.x + r * a.xrs;
-    const float* w = a.w + r * a.S * kL;
-    for (int64_t s = 0; s < a.S; ++s) {
-      const __m512 wv = _mm512_loadu_ps(w + s * kL);
-      for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(x + (s + t * SW) * kL), wv, acc[t]);
+// NB blocks × T pixels from output column ow, tap columns [s0, s1) (the whole kernel in the
+// interior, clipped to the image for a border pixel).
+template <int NB, int T>
+void dw_tile(const DwRow& a, int64_t ow, int64_t s0, int64_t s1) {
+  __m512 acc[NB][T];
+  __mmask16 m[NB];
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) {
+    m[j] = j == NB - 1 ? a.last : __mmask16(0xFFFF);
+    const __m512 b = _mm512_loadu_ps(a.bias + j * kL);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[j][t] = b;
+  }
+  const int64_t cs = a.cs, rs = a.rs, S = a.S, rows = a.rows, ps = a.sw * cs, wbs = a.wbs;  // ps: between pixels
+  const float* x0 = a.x + (ow * a.sw - a.pl) * cs;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const float* xs = x0 + r * rs + s * cs;
+      const float* ws = a.w + (r * S + s) * kL;
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) {
+        const __m512 wv = _mm512_loadu_ps(ws + j * wbs);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t)
+          acc[j][t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[j], xs + t * ps + j * kL), wv, acc[j][t]);
+      }
     }
   }
-  for (int t = 0; t < T; ++t) a.ep->store(a.y + t * a.ys, a.m, acc[t]);
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) a.ep->store(a.y + (ow + t) * a.ys + j * kL, m[j], acc[j][t]);
 }
 
-constexpr int kDwT = 16;
-using DwTileFn = void (*)(const DwTile&);
-template <int SW, int... T>
-constexpr std::array<DwTileFn, sizeof...(T) + 1> dw_table(std::integer_sequence<int, T...>) {
-  return {nullptr, &dw_tile<T + 1, SW>...};
+using DwTileFn = void (*)(const DwRow&, int64_t, int64_t, int64_t);
+template <int NB, int... T>
+constexpr std::array<DwTileFn, sizeof...(T) + 1> tile_row(std::integer_sequence<int, T...>) {
+  return {nullptr, &dw_tile<NB, T + 1>...};
 }
-template <int SW>
-constexpr auto kDwTiles = dw_table<SW>(std::make_integer_sequence<int, kDwT>{});
+template <int NB>
+constexpr auto kTiles = tile_row<NB>(std::make_integer_sequence<int, kT>{});
+
+DwTileFn tile_fn(int64_t nb, int64_t t) {
+  switch (nb) {
+    case 1: return kTiles<1>[static_cast<size_t>(t)];
+    case 2: return kTiles<2>[static_cast<size_t>(t)];
+    case 3: return kTiles<3>[static_cast<size_t>(t)];
+    default: return kTiles<4>[static_cast<size_t>(t)];
+  }
+}
 
 void dw_rows(const ConvGeom& s, const float* w, const float* bias, const Epilogue& ep, const float* x, float* y,
              int64_t n, int64_t oh0, int64_t oh1) {
-  const int64_t C = s.C, H = s.H(), R = s.R(), S = s.S(), OW = s.OW(), OH = s.OH();
-  const int64_t sh = s.stride_h(), sw = s.stride_w(), pt = s.pad_t();
-  const Slab slab = make_slab(s, x, n, oh0, oh1);
-  const int64_t tiles = (OW + kDwT - 1) / kDwT, T = (OW + tiles - 1) / tiles;
+  const int64_t C = s.C, H = s.H(), W = s.W(), R = s.R(), S = s.S(), OW = s.OW(), OH = s.OH();
+  const int64_t sh = s.stride_h(), sw = s.stride_w(), pt = s.pad_t(), pl = s.pad_l();
+  const int64_t CB = (C + kL - 1) / kL;
+  // Interior columns [lo, hi): the first with ow·sw ≥ pl, up to the last whose taps end by W.
+  const int64_t lo = std::min(OW, (pl + sw - 1) / sw);
+  const int64_t hi = std::max(lo, std::min(OW, W - S + pl >= 0 ? (W - S + pl) / sw + 1 : 0));
+  const int64_t tiles = (hi - lo + kT - 1) / kT, T = tiles > 0 ? (hi - lo + tiles - 1) / tiles : 0;  // even tiles
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const int64_t ih0 = oh * sh - pt;
     const int64_t r0 = std::max<int64_t>(0, -ih0), r1 = std::min(R, H - ih0);
-    float* yrow = y + (n * OH + oh) * OW * C;
-    const float* xrow = slab.data + (std::max<int64_t>(ih0 + r0, 0) - slab.ih_lo) * slab.row_stride();
-    for (int64_t ow = 0; ow < OW; ow += T) {
-      const int64_t t = std::min(T, OW - ow);
-      for (int64_t cb = 0; cb < slab.CB; ++cb) {
-        const DwTile a{xrow + (cb * slab.Wp + ow * sw) * kL, slab.row_stride(), std::max<int64_t>(r1 - r0, 0), S,
-                       w + (cb * R + r0) * S * kL, bias + cb * kL, yrow + ow * C + cb * kL, C,
-                       tail_mask(C - cb * kL), &ep};
-        (sw == 1 ? kDwTiles<1> : kDwTiles<2>)[static_cast<size_t>(t)](a);
-      }
+    const int64_t rows = std::max<int64_t>(0, r1 - r0);
+    const float* xrow = x + (n * H + (rows > 0 ? ih0 + r0 : 0)) * W * C;
+    for (int64_t cb = 0; cb < CB; cb += kNB) {
+      const int64_t nb = std::min<int64_t>(kNB, CB - cb);
+      const DwRow a{xrow + cb * kL, W * C, C, rows, S, sw, pl, w + (cb * R + r0) * S * kL, R * S * kL,
+                    bias + cb * kL, tail_mask(C - (cb + nb - 1) * kL), y + ((n * OH + oh) * OW) * C + cb * kL, C,
+                    &ep};
+      const DwTileFn border = tile_fn(nb, 1);
+      auto pixel = [&](int64_t ow) {  // tap columns clipped to [0, W)
+        const int64_t iw0 = ow * sw - pl;
+        border(a, ow, std::max<int64_t>(0, -iw0), std::min(S, W - iw0));
+      };
+      for (int64_t ow = 0; ow < lo; ++ow) pixel(ow);
+      for (int64_t ow = lo; ow < hi; ow += T) tile_fn(nb, std::min(T, hi - ow))(a, ow, 0, S);
+      for (int64_t ow = hi; ow < OW; ++ow) pixel(ow);
     }
   }
 }
@@ -256,17 +335,32 @@ void dw_rows(const ConvGeom& s, const float* w, const float* bias, const Epilogu
 
 void conv_direct_nhwc(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& ep_in,
                       const float* x, float* y) {
+  if (detail::direct_is_depthwise(s)) return conv_dw_nhwc(s, w, bias, ep_in, x, y);
   const Epilogue ep(ep_in);
-  const bool dw = detail::direct_is_depthwise(s);
   const int64_t OH = s.OH();
   // About 64k multiply-adds per task at least, so short rows are grouped.
-  const int64_t row_macs = s.OW() * s.K * (dw ? 1 : s.C) * s.R() * s.S();
+  const int64_t row_macs = s.OW() * s.K * s.C * s.R() * s.S();
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(row_macs, 1));
   parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
     while (r0 < r1) {  // split at image boundaries
       const int64_t n = r0 / OH, oh0 = r0 % OH, oh1 = std::min(OH, oh0 + (r1 - r0));
-      if (dw) dw_rows(s, w, bias, ep, x, y, n, oh0, oh1);
-      else dense_rows(s, w, bias, ep, x, y, n, oh0, oh1);
+      dense_rows(s, w, bias, ep, x, y, n, oh0, oh1);
+      r0 += oh1 - oh0;
+    }
+  });
+}
+
+void conv_dw_nhwc(const ConvGeom& s, const float* w, const float* bias, const ConvEpilogue& ep_in, const float* x,
+                  float* y) {
+  const Epilogue ep(ep_in);
+  const int64_t OH = s.OH();
+  // About 64k multiply-adds per task at least, so short rows are grouped.
+  const int64_t row_macs = s.OW() * s.C * s.R() * s.S();
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(row_macs, 1));
+  parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
+    while (r0 < r1) {  // split at image boundaries
+      const int64_t n = r0 / OH, oh0 = r0 % OH, oh1 = std::min(OH, oh0 + (r1 - r0));
+      dw_rows(s, w, bias, ep, x, y, n, oh0, oh1);
       r0 += oh1 - oh0;
     }
   });

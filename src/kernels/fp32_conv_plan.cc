@@ -20,6 +20,7 @@
 #include "fp32_conv_direct.h"
 #include "fp32_conv_impl.h"
 #include "lowbit/core/error.h"
+#include "lowbit/kernels/fp32_act.h"
 #include "lowbit/kernels/transpose.h"
 #include "fp32_runtime.h"
 
@@ -55,6 +56,12 @@ void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float*
         if (to_nhwc) out[nhwc] = in[nchw];
         else out[nchw] = in[nhwc];
       }
+}
+
+// The fallback's plain-loop epilogue does ReLU/Clip; hardswish and silu follow it as a pass over y.
+void apply_late_act(const ConvEpilogue& ep, int64_t n, float* y) {
+  if (ep.act == ConvEpilogue::Act::hardswish) activation_forward({Act::hardswish}, n, y, y);
+  if (ep.act == ConvEpilogue::Act::silu) activation_forward({Act::silu}, n, y, y);
 }
 
 std::atomic<int>& path_setting() {  // -1: not set, read LOWBIT_CONV
@@ -114,6 +121,8 @@ bool ConvPlan::Impl::build(int nthreads) {
   if (ep.sum) po.append_sum(1.0f);
   if (ep.act == ConvEpilogue::Act::relu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   if (ep.act == ConvEpilogue::Act::clip) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, ep.lo, ep.hi);
+  if (ep.act == ConvEpilogue::Act::hardswish) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  if (ep.act == ConvEpilogue::Act::silu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   try {
@@ -242,6 +251,7 @@ void ConvPlan::Impl::run_fallback(const float* x, float* y) {
     if (ep.act == ConvEpilogue::Act::relu) v = v > 0 ? v : 0.0f;
     if (ep.act == ConvEpilogue::Act::clip) v = std::min(std::max(v, ep.lo), ep.hi);
   }
+  apply_late_act(ep, yn, yc.data());
   if (y_layout == ConvLayout::nhwc) convert_layout(true, s.N, s.K, OHW, yc.data(), y);
   else std::memcpy(y, yc.data(), static_cast<size_t>(yn) * sizeof(float));
 }

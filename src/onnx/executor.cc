@@ -253,6 +253,30 @@ void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::b
   static const char* profile_env = std::getenv("LOWBIT_ONNX_PROFILE");
   static const bool profile = profile_env != nullptr, per_node = profile && std::string_view(profile_env) == "nodes";
   std::map<std::string, double> per_op;
+  // "in=1x3x224x224 out=1x16x112x112 nhwc k=3x3 g=1" for LOWBIT_ONNX_PROFILE=nodes: the first input's
+  // and output's shapes, whether the output is channels-last, and a Conv's kernel size and groups.
+  auto node_profile_shapes = [&](const Node& nd) {
+    auto dims = [&](int v) -> std::string {
+      if (v == kNoValue || !plan.inf.types[static_cast<size_t>(v)].has_shape) return "?";
+      std::string s;
+      for (int64_t d : plan.inf.types[static_cast<size_t>(v)].shape) {
+        if (!s.empty()) s += 'x';
+        s += std::to_string(d);
+      }
+      return s;
+    };
+    const int x = nd.inputs.empty() ? kNoValue : nd.inputs[0], y = nd.outputs.empty() ? kNoValue : nd.outputs[0];
+    std::string line = fmt::format("in={} out={}", dims(x), dims(y));
+    if (y != kNoValue && plan.nhwc[static_cast<size_t>(y)]) line += " nhwc";
+    if (nd.op_type == "Conv") {
+      const std::vector<int64_t> k = nd.attr_ints("kernel_shape");
+      const std::vector<int64_t> st = nd.attr_ints("strides");
+      if (k.size() == 2) line += fmt::format(" k={}x{}", k[0], k[1]);
+      if (!st.empty()) line += fmt::format(" s={}", st[0]);
+      line += fmt::format(" g={}", nd.attr_i("group", 1));
+    }
+    return line;
+  };
   try {
     for (int n : plan.inf.runtime_nodes) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -268,7 +292,9 @@ void Session::run_sequential(const Plan& plan, std::vector<Array>& slots, std::b
         }
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         per_op[kind] += ms;
-        if (per_node) std::fprintf(stderr, "[onnx node ms] %s %s %.3f\n", node.name.c_str(), kind.c_str(), ms);
+        if (per_node)
+          std::fprintf(stderr, "[onnx node ms] %s %s %.3f %s\n", node.name.c_str(), kind.c_str(), ms,
+                       node_profile_shapes(node).c_str());
       }
     }
     if (profile) {

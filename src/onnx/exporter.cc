@@ -218,8 +218,16 @@ std::string export_model_bytes(const Graph& g, const ExportOptions& options) {
     auto* ap = gp->add_node();
     const std::string out = g.values[static_cast<size_t>(node.outputs[0])].name;
     ap->set_name(node.name + "_act");
-    ap->set_op_type(act);
+    ap->set_op_type(act == "Silu" ? "Sigmoid" : act);
     ap->add_input(out + "_preact");
+    if (act == "Silu") {  // y · Sigmoid(y)
+      ap->add_output(out + "_sigmoid");
+      ap = gp->add_node();
+      ap->set_name(node.name + "_act_mul");
+      ap->set_op_type("Mul");
+      ap->add_input(out + "_preact");
+      ap->add_input(out + "_sigmoid");
+    }
     if (act == "Clip" && g.opset < 11) {  // Clip-6: bounds are attributes
       set_attr("min", Attribute::from_float(node.attr_f("lowbit_act_a", 0)), ap->add_attribute());
       set_attr("max", Attribute::from_float(node.attr_f("lowbit_act_b", 0)), ap->add_attribute());

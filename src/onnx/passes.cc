@@ -1,6 +1,7 @@
 // Constant folding, BatchNorm folding, Conv+Add (residual) and Conv/Gemm+activation fusion.
 #include "lowbit/onnx/passes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
@@ -124,12 +125,46 @@ int fuse_conv_add(Graph& g) {
   return count;
 }
 
+namespace {
+
+// SiLU written out: y read by exactly Sigmoid(y) and Mul(y, s) (either operand order), the
+// Sigmoid read only by that Mul, y not a graph output. Returns the Mul's id (or -1) and the
+// Sigmoid's in *sig.
+int silu_mul(const Graph& g, int y, int* sig) {
+  const Value& val = g.values[static_cast<size_t>(y)];
+  if (val.consumers.size() != 2 || std::find(g.outputs.begin(), g.outputs.end(), y) != g.outputs.end()) return -1;
+  for (int i = 0; i < 2; ++i) {
+    const int s = val.consumers[static_cast<size_t>(i)], m = val.consumers[static_cast<size_t>(1 - i)];
+    const Node &sn = g.nodes[static_cast<size_t>(s)], &mn = g.nodes[static_cast<size_t>(m)];
+    if (sn.dead || mn.dead || sn.op_type != "Sigmoid" || mn.op_type != "Mul" || sn.inputs.size() != 1 ||
+        mn.inputs.size() != 2 || g.sole_consumer(sn.outputs[0]) != m)
+      continue;
+    const bool operands = (mn.inputs[0] == y && mn.inputs[1] == sn.outputs[0]) ||
+                          (mn.inputs[1] == y && mn.inputs[0] == sn.outputs[0]);
+    if (!operands) continue;
+    *sig = s;
+    return m;
+  }
+  return -1;
+}
+
+}  // namespace
+
 int fuse_activations(Graph& g) {
   begin_internal_forms(g);
   int count = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& node = g.nodes[n];
     if (node.dead || (node.op_type != "Conv" && node.op_type != "Gemm") || node.find("lowbit_act")) continue;
+    if (int sig = -1, mul = node.op_type == "Conv" ? silu_mul(g, node.outputs[0], &sig) : -1; mul >= 0) {
+      node.attrs["lowbit_act"] = Attribute::from_string("Silu");
+      node.outputs = g.nodes[static_cast<size_t>(mul)].outputs;
+      g.nodes[static_cast<size_t>(sig)].dead = true;
+      g.nodes[static_cast<size_t>(mul)].dead = true;
+      g.relink();
+      ++count;
+      continue;
+    }
     const int act_id = g.sole_consumer(node.outputs[0]);
     if (act_id < 0) continue;
     Node& act = g.nodes[static_cast<size_t>(act_id)];

@@ -42,6 +42,7 @@ double act_tolerance(const Activation& act, double x, double r) {
   switch (act.kind) {
     case Act::none: case Act::relu: case Act::clip: case Act::leaky_relu: return 0;  // one rounding or none: exact
     case Act::sigmoid: return 8 * kUnit * ar + 1e-37;     // fast_exp 4u, add, divide
+    case Act::silu: return 8 * kUnit * ar + 1e-37;        // the same, x in place of 1
     case Act::tanh: return 4 * kUnit * ar + 1e-37;        // libm tanhf: <= 2 ulp
     case Act::hardswish: return 4 * kUnit * (ax + ar);   // x/6, +0.5, clamp, multiply
     case Act::hardsigmoid: return 4 * kUnit * (std::fabs(act.a) * ax + std::fabs(act.b) + ar);
@@ -60,7 +61,7 @@ TEST(Fp32Activation, EveryKindMatchesReference) {
   const int64_t n = static_cast<int64_t>(x.size());
   const Activation kinds[] = {{Act::none}, {Act::relu}, {Act::clip, -0.5f, 2.0f}, {Act::sigmoid}, {Act::tanh},
                               {Act::hardswish}, {Act::hardsigmoid, 0.2f, 0.5f}, {Act::leaky_relu, 0.01f},
-                              {Act::gelu}, {Act::gelu_tanh}};
+                              {Act::gelu}, {Act::gelu_tanh}, {Act::silu}};
   for (const Activation& act : kinds) {
     std::vector<float> fast(x.size()), ref(x.size());
     activation_forward(act, n, x.data(), fast.data());

@@ -1,7 +1,8 @@
 // The AVX-512 direct convolution behind ConvPlan (LOWBIT_CONV=direct) against the reference conv
-// plus the epilogue in plain loops: dense and depthwise, strides 1-2, symmetric, asymmetric and
-// oversized padding, 1×1 to 7×7, C and K off multiples of 16 (masked tails, every register-block
-// width), every epilogue, both layouts, 1 and 2 threads; and the LOWBIT_CONV setting itself.
+// plus the epilogue in plain loops: dense and depthwise (the in-place channels-last kernel: border
+// and interior tiles), strides 1-2, symmetric, asymmetric and oversized padding, 1×1 to 7×7, C and
+// K off multiples of 16 (masked tails, every register-block width), every epilogue (HardSwish and
+// SiLU too), both layouts, 1 and 2 threads; and the LOWBIT_CONV setting itself.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -50,7 +51,9 @@ struct Restore {
   }
 };
 
-// Tolerance as in fp32_conv_plan_test: reduction length C/g·R·S plus bias and residual.
+// Tolerance as in fp32_conv_plan_test: reduction length C/g·R·S plus bias and residual; for
+// HardSwish and SiLU (slopes at most 1.5 and 1.1) that bound grown 1.5x plus a few ulp of
+// |v| + |y| for their own evaluation (SiLU: exp16, within a few ulp of fast_exp, then a divide).
 void check_direct(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl, bool with_bias) {
   const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
   const auto x = random_floats(s.N * s.C * HW, 51), w = random_floats(s.K * (s.C / s.groups) * s.R() * s.S(), 52);
@@ -60,10 +63,16 @@ void check_direct(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, Conv
   ref::conv2d_forward(s, x.data(), w.data(), bias, want.data());
   const auto ax = abs_of(x), aw = abs_of(w), ab = abs_of(b);
   ref::conv2d_forward(s, ax.data(), aw.data(), with_bias ? ab.data() : nullptr, mag.data());
+  const double L = double(s.C / s.groups * s.R() * s.S() + 2);
   for (size_t i = 0; i < want.size(); ++i) {
     if (ep.sum) want[i] += r[i], mag[i] += std::fabs(r[i]);
     if (ep.act == ConvEpilogue::Act::relu) want[i] = std::max(want[i], 0.0f);
     if (ep.act == ConvEpilogue::Act::clip) want[i] = std::min(std::max(want[i], ep.lo), ep.hi);
+    const double v = want[i];
+    if (ep.act == ConvEpilogue::Act::hardswish) want[i] = float(v * std::min(std::max(v + 3, 0.0), 6.0) / 6);
+    if (ep.act == ConvEpilogue::Act::silu) want[i] = float(v / (1 + std::exp(-v)));
+    if (ep.act == ConvEpilogue::Act::hardswish || ep.act == ConvEpilogue::Act::silu)
+      mag[i] = float(1.5 * mag[i] + 8 * (std::fabs(v) + std::fabs(want[i])) / L);
   }
   const bool xn = xl == ConvLayout::nhwc, yn = yl == ConvLayout::nhwc;
   const auto x_in = xn ? relayout(x, true, s.N, s.C, HW) : x;
@@ -80,7 +89,7 @@ void check_direct(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, Conv
   ASSERT_TRUE(plan.uses_direct()) << what;
   plan.run(x_in.data(), y.data());
   if (yn) y = relayout(y, false, s.N, s.K, OHW);
-  expect_close(y, want, mag, double(s.C / s.groups * s.R() * s.S() + 2), what);
+  expect_close(y, want, mag, L, what);
 }
 
 const ConvGeom kDense[] = {
@@ -107,6 +116,10 @@ const ConvGeom kDepthwise[] = {
     geom(1, 7, 5, 5, 7, 7, 1, 3, 7),       // kernel wider than the image: border pixels only
     geom(3, 32, 7, 21, 32, 3, 1, 1, 32),   // several 8-pixel tiles, three images
     geom(1, 16, 6, 7, 16, 3, 1, 0, 16).pads(1, 0, 0, 1),
+    geom(1, 72, 12, 29, 72, 3, 2, 1, 72),  // 14 interior columns: a tile of 8 and one of 6
+    geom(1, 8, 5, 19, 8, 5, 1, 2, 8),      // 5×5, fewer than 16 channels, 15 interior columns
+    geom(2, 33, 4, 4, 33, 5, 2, 2, 33),    // 5×5 stride 2 on 4×4: no interior column
+    geom(1, 16, 7, 9, 16, 3, 1, 3, 16),    // padding 3: whole border rows and columns
 };
 
 const ConvEpilogue kEpilogues[] = {
@@ -115,6 +128,8 @@ const ConvEpilogue kEpilogues[] = {
     {true, ConvEpilogue::Act::relu},
     {false, ConvEpilogue::Act::clip, -0.25f, 0.5f},
     {true, ConvEpilogue::Act::none},
+    {false, ConvEpilogue::Act::hardswish},
+    {true, ConvEpilogue::Act::silu},
 };
 
 bool have_direct() { return active_isa() >= Isa::avx512; }

@@ -1,5 +1,5 @@
 // ConvPlan (prepacked inference conv) against the reference conv followed by the epilogue in
-// plain loops: every layout pair, sum/ReLU/Clip epilogues, odd shapes, both thread counts, and
+// plain loops: every layout pair, sum/ReLU/Clip/HardSwish/SiLU epilogues, odd shapes, both thread counts, and
 // the fallback path (a plan built under Isa::ref never uses oneDNN); and the channels-last max
 // pooling that sits between planned convs, bit for bit against the reference.
 #include <gtest/gtest.h>
@@ -52,7 +52,10 @@ std::string describe(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, C
 }
 
 // Reduction length C/g*R*S + bias + residual; ReLU and Clip are 1-Lipschitz, so the bound of
-// the sum carries over to the epilogue's output.
+// the sum carries over to the epilogue's output. HardSwish and SiLU are evaluated in double on
+// the reference sum v; their slopes are at most 1.5 (HardSwish, (2v + 3) / 6 on [-3, 3]) and
+// 1.1 (SiLU), so the sum's error grows by at most 1.5x, and their own evaluation (oneDNN's
+// post-op: a few roundings and, for SiLU, its exp approximation) adds a few ulp of |v| + |y|.
 void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
   const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
   const int64_t xs = s.N * s.C * HW, ws = s.K * (s.C / s.groups) * s.R() * s.S(), ys = s.N * s.K * OHW;
@@ -62,10 +65,16 @@ void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLa
   ref::conv2d_forward(s, x.data(), w.data(), b.data(), want.data());
   const auto ax = abs_of(x), aw = abs_of(w), ab = abs_of(b);
   ref::conv2d_forward(s, ax.data(), aw.data(), ab.data(), mag.data());
+  const double L = double(s.C / s.groups * s.R() * s.S() + 2);
   for (size_t i = 0; i < want.size(); ++i) {
     if (ep.sum) want[i] += r[i], mag[i] += std::fabs(r[i]);
     if (ep.act == ConvEpilogue::Act::relu) want[i] = std::max(want[i], 0.0f);
     if (ep.act == ConvEpilogue::Act::clip) want[i] = std::min(std::max(want[i], ep.lo), ep.hi);
+    const double v = want[i];
+    if (ep.act == ConvEpilogue::Act::hardswish) want[i] = float(v * std::min(std::max(v + 3, 0.0), 6.0) / 6);
+    if (ep.act == ConvEpilogue::Act::silu) want[i] = float(v / (1 + std::exp(-v)));
+    if (ep.act == ConvEpilogue::Act::hardswish || ep.act == ConvEpilogue::Act::silu)
+      mag[i] = float(1.5 * mag[i] + 8 * (std::fabs(v) + std::fabs(want[i])) / L);
   }
   const bool xn = xl == ConvLayout::nhwc, yn = yl == ConvLayout::nhwc;
   const auto x_in = xn ? relayout(x, true, s.N, s.C, HW) : x;
@@ -75,7 +84,7 @@ void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLa
       describe(s, ep, xl, yl) + (plan.uses_direct() ? " direct" : plan.uses_onednn() ? " onednn" : " fallback");
   plan.run(x_in.data(), y.data());
   if (yn) y = relayout(y, false, s.N, s.K, OHW);
-  expect_close(y, want, mag, double(s.C / s.groups * s.R() * s.S() + 2), what);
+  expect_close(y, want, mag, L, what);
 }
 
 const ConvGeom kShapes[] = {
@@ -95,6 +104,8 @@ const ConvEpilogue kEpilogues[] = {
     {true, ConvEpilogue::Act::relu},
     {false, ConvEpilogue::Act::clip, 0.0f, 0.5f},
     {true, ConvEpilogue::Act::none},
+    {false, ConvEpilogue::Act::hardswish},
+    {true, ConvEpilogue::Act::silu},
 };
 
 TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {  // oneDNN, then the measured rule

@@ -236,6 +236,61 @@ TEST(ConvFusion, SqueezeExcitationBlockChannelsLastMatchesReference) {
   }
 }
 
+// EfficientNet's SiLU (Sigmoid(y) · y, either operand order) and MobileNetV3's HardSwish become
+// the conv's epilogue (oneDNN post-ops on channels-last activations); a SiLU whose conv output
+// is also a graph output, or whose Sigmoid is read twice, stays unfused. Against the unoptimized
+// graph, and the fused graph exported back to standard ONNX.
+Graph silu_graph() {
+  GraphBuilder b(14);  // HardSwish is opset 14
+  const int x = b.input("x", ElemType::f32, {-1, kC, 9, 9});
+  int id = 0;
+  auto conv = [&](int in, int64_t k, int64_t group) {
+    const float scale = 2.0f / std::sqrt(static_cast<float>(kC / group * k * k));
+    const int w = b.constant(fmt::format("w{}", id), randn({kC, kC / group, k, k}, 600 + id, scale));
+    const int bias = b.constant(fmt::format("b{}", id), randn({kC}, 700 + id, 0.5f));
+    ++id;
+    const int64_t p = k / 2;
+    return b.op("Conv", {in, w, bias}, {{"pads", Attribute::from_ints({p, p, p, p})}, {"group", Attribute::from_int(group)}});
+  };
+  auto silu = [&](int y, bool y_first) {
+    const int s = b.op("Sigmoid", {y});
+    return y_first ? b.op("Mul", {y, s}) : b.op("Mul", {s, y});
+  };
+  const int a = silu(conv(x, 3, 1), true);
+  const int c = silu(conv(b.op("HardSwish", {conv(a, 3, kC)}), 1, 1), false);
+  const int d = conv(c, 3, kC);  // also a graph output: not fused
+  const int e = silu(d, true);
+  const int f = conv(e, 1, 1), fs = b.op("Sigmoid", {f});  // the Sigmoid read twice: not fused
+  b.output(b.op("Add", {b.op("Mul", {f, fs}), fs}), "y");
+  b.output(d, "d");
+  return b.finish();
+}
+
+TEST(ConvFusion, SiluAndHardSwishBecomeConvEpilogues) {
+  Graph g = silu_graph();
+  EXPECT_EQ(fuse_activations(g), 3);  // two SiLUs and the HardSwish
+  g.remove_dead();
+  EXPECT_EQ(g.live_node_count(), 10u);  // 5 convs; Sigmoid + Mul of d and of f; the Add
+}
+
+TEST(ConvFusion, SiluGraphMatchesUnfused) {
+  for (int64_t batch : {1, 2}) {
+    const Array x = randn({batch, kC, 9, 9}, 8, 1.0f);
+    const std::vector<Array> want = Session(silu_graph(), SessionOptions{1, 1, false, false}).run({x});
+    for (bool channels_last : {true, false}) {
+      SessionOptions o{1, 1, true};
+      o.channels_last = channels_last;
+      Session opt(silu_graph(), o);
+      expect_outputs_close(opt.run({x}), want);
+      expect_outputs_close(opt.run({x}), want);
+    }
+    Graph g = silu_graph();
+    optimize_graph(g);
+    expect_outputs_close(Session(load_model_from_bytes(export_model_bytes(g), "exported"), SessionOptions{1, 1, false}).run({x}),
+                         want);
+  }
+}
+
 TEST(ConvFusion, FusedGraphExportsAsStandardOnnx) {
   Graph g = residual_graph();
   optimize_graph(g);

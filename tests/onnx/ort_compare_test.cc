@@ -77,6 +77,11 @@ TEST(OrtCompare, Resnet32CifarInterOp2) { compare_with_ort(kShared + "resnet32_c
 TEST(OrtCompare, BertTiny) { compare_with_ort(exported("bert_tiny"), 2, 1); }
 TEST(OrtCompare, BertTinyOpset17InterOp2) { compare_with_ort(exported("bert_tiny_opset17"), 1, 2); }
 TEST(OrtCompare, MobilenetV2) { compare_with_ort(exported("mobilenet_v2"), 1, 1); }
+// The torchvision zoo (scripts/export_onnx_models.py --zoo) where the conv epilogues are fused:
+// SiLU (EfficientNet), HardSwish (MobileNetV3); batch 1 also runs the direct kernel's layers.
+TEST(OrtCompare, EfficientNetB0) { compare_with_ort(exported("efficientnet_b0"), 1, 1); }
+TEST(OrtCompare, MobilenetV3LargeBatch2) { compare_with_ort(exported("mobilenet_v3_large"), 2, 1); }
+TEST(OrtCompare, MobilenetV3Small) { compare_with_ort(exported("mobilenet_v3_small"), 1, 1); }
 
 }  // namespace
 }  // namespace lowbit::onnx

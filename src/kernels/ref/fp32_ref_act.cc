@@ -20,6 +20,7 @@ double act_f64(const Activation& act, double x) {
     case Act::leaky_relu: return x >= 0 ? x : a * x;
     case Act::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case Act::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case Act::silu: return x / (1.0 + std::exp(-x));
     case Act::elu: return x < 0 ? a * std::expm1(x) : x;
     case Act::selu: return x <= 0 ? b * a * std::expm1(x) : b * x;
     case Act::celu: return std::max(0.0, x) + std::min(0.0, a * std::expm1(x / a));

@@ -23,6 +23,7 @@ Activation fused_activation(const Node& node) {
   if (kind == "Relu") return {Act::relu};
   if (kind == "Clip") return {Act::clip, a, b};
   if (kind == "HardSwish") return {Act::hardswish};
+  if (kind == "Silu") return {Act::silu};  // Sigmoid(y) · y (fuse_activations)
   if (kind == "Sigmoid") return {Act::sigmoid};
   if (kind == "LeakyRelu") return {Act::leaky_relu, a};
   throw InternalError(fmt::format("[onnx] {}: unknown fused activation '{}'", node.describe(), kind));
@@ -93,12 +94,14 @@ struct ConvState {
   kernels::ConvPlan plan;
 };
 
-// The part of the fused activation the plan can apply as a oneDNN post-op (after the sum).
+// The part of the fused activation the plan applies itself (after the sum): oneDNN post-ops.
 kernels::ConvEpilogue plan_epilogue(const Activation& act, bool sum) {
   kernels::ConvEpilogue ep;
   ep.sum = sum;
   if (act.kind == Act::relu) ep.act = kernels::ConvEpilogue::Act::relu;
   if (act.kind == Act::clip) ep = {sum, kernels::ConvEpilogue::Act::clip, act.a, act.b};
+  if (act.kind == Act::hardswish) ep.act = kernels::ConvEpilogue::Act::hardswish;
+  if (act.kind == Act::silu) ep.act = kernels::ConvEpilogue::Act::silu;
   return ep;
 }
 

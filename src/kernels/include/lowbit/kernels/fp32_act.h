@@ -13,6 +13,7 @@ namespace lowbit::kernels {
 
 enum class Act {
   none, relu, clip, sigmoid, tanh, hardswish, hardsigmoid, leaky_relu, gelu, gelu_tanh,
+  silu,  // x · sigmoid(x) (Swish-1): the Conv → Sigmoid → Mul chains of EfficientNet, fused
   // Evaluated in double per element, rounded once (the ONNX engine's less common activations):
   elu, selu, celu, mish, thresholded_relu, shrink
 };
@@ -89,6 +90,7 @@ inline float act_value(const Activation& act, float x) {
     case Act::gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
     case Act::gelu_tanh:
       return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case Act::silu: return x / (1.0f + std::exp(-x));
     case Act::elu: case Act::selu: case Act::celu: case Act::mish: case Act::thresholded_relu: case Act::shrink:
       return static_cast<float>(act_value_f64_extra(act, x));
   }
@@ -96,7 +98,7 @@ inline float act_value(const Activation& act, float x) {
 }
 
 // y[i] = act(x[i]) over n elements (x may alias y), split over lowbit::parallel_for. Relu is
-// relu_forward (fp32.h); sigmoid uses fast_exp, gelu fast_erf; the rest act_value.
+// relu_forward (fp32.h); sigmoid and silu use fast_exp, gelu fast_erf; the rest act_value.
 void activation_forward(const Activation& act, int64_t n, const float* x, float* y);
 // The same in double precision with libm throughout (the ONNX engine's f64 tensors).
 void activation_forward(const Activation& act, int64_t n, const double* x, double* y);

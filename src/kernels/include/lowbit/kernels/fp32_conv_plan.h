@@ -18,7 +18,10 @@ enum class ConvLayout { nchw, nhwc };
 // What happens to conv(x, w) + bias before it is stored, in this order.
 struct ConvEpilogue {
   bool sum = false;  // add the value y holds on entry (a residual), same layout and shape as y
-  enum class Act { none, relu, clip } act = Act::none;
+  // hardswish: x · min(max(x + 3, 0), 6) / 6; silu: x · sigmoid(x). oneDNN (as post-ops) and the
+  // direct kernels apply every kind in their store; the fallback applies hardswish and silu with
+  // activation_forward (fp32_act.h) after the convolution.
+  enum class Act { none, relu, clip, hardswish, silu } act = Act::none;
   float lo = 0, hi = 0;  // clip bounds (either may be infinite)
 };
 

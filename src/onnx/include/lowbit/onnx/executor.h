@@ -3,7 +3,8 @@
 // (buffers reused once all their readers have finished). Independent nodes run concurrently
 // on `inter_op` workers, each kernel on `intra_op` threads; inter_op * intra_op never exceeds
 // the machine's hardware threads (intra_op is lowered when it would). LOWBIT_ONNX_PROFILE=1
-// prints milliseconds per op type after each sequential run. Plans are kept per input shapes
+// prints milliseconds per op type after each sequential run; =nodes also one line per node with
+// its input/output shapes, layout and (Conv) kernel, stride and groups. Plans are kept per input shapes
 // (the last kMaxCachedPlans), so a model with symbolic dims (dim_param) loaded once runs inputs
 // of different sizes and re-plans only for shapes it has not seen lately.
 #pragma once

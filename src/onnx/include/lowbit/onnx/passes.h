@@ -21,7 +21,8 @@ int fold_batchnorm(Graph& g);
 // following Relu applies after the sum.
 int fuse_conv_add(Graph& g);
 // Conv/Gemm followed by Relu, Clip (constant bounds), HardSwish, LeakyRelu or Sigmoid becomes
-// one node carrying the activation in lowbit_act* attributes.
+// one node carrying the activation in lowbit_act* attributes; a Conv whose output y is read only by
+// Sigmoid(y) and Mul(y, Sigmoid(y)) (SiLU, EfficientNet) carries lowbit_act=Silu.
 int fuse_activations(Graph& g);
 // x * 0.5 * (1 + erf(x / sqrt(2))) (PyTorch's Gelu export) becomes one Gelu node.
 int fuse_gelu(Graph& g);
