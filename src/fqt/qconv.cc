@@ -196,7 +196,8 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   LOWBIT_REQUIRE(g.OH() >= 1 && g.OW() >= 1, "quantized_conv2d", "kernel does not fit input {}", shape_str(xc.shape()));
   const QuantConfig& cfg = ctx->cfg;
   const int64_t CHW = sample_size(g), L = positions(g), CRS = patch_rows(g);
-  QTensor xq = quantize_operand(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
+  // x's codes are written per sample inside the samples' loop below (in cache for the GEMM).
+  QTensor xq = operand_grid(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
   QTensor wq = quantize_operand(wc.data<float>(), g.K, CRS, cfg.forward.b, false);
   Tensor y = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
@@ -209,6 +210,7 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     Tensor rows = same_size ? Tensor() : Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
+      quantize_operand_rows(xc.data<float>(), n, n + 1, cfg.forward.a, {}, xq);
       const int8_t* xn = xq.codes.data<int8_t>() + n * CHW;
       float* yn = y.data<float>() + n * g.K * L;
       // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight

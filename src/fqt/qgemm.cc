@@ -64,26 +64,48 @@ Extent extent_of(int64_t n, const float* x, bool want_negative) {
 // tensor uses the signed grid [0, 127] (one bit unused) rather than wrapping.
 bool unsigned_grid(const OperandConfig& cfg, bool allow_unsigned) { return allow_unsigned && cfg.bits <= 7; }
 
-QTensor quantize_in_range(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool is_unsigned, float m,
-                          RandomKey key) {
+// quantize_operand's grid for range m: unsigned [0, 2^b - 1] or signed [-q, q], s = m / q_max.
+quant::QuantParams operand_params(const OperandConfig& cfg, bool is_unsigned, float m) {
   const int32_t qmax = is_unsigned ? (1 << cfg.bits) - 1 : quant::q_max(cfg.bits);
   const float scale = m > 0 && std::isfinite(m) ? m / static_cast<float>(qmax) : 1.0f;
-  return quantize_f32(x, rows, cols, cfg.bits, scale, is_unsigned ? 0 : -qmax, qmax, cfg.rounding, key);
+  return quant::QuantParams::per_tensor_grid(cfg.bits, is_unsigned ? 0 : -qmax, qmax, scale);
 }
 
 }  // namespace
 
-QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
-                         RandomKey key) {
+QTensor operand_grid(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned) {
   const bool want_negative = unsigned_grid(cfg, allow_unsigned);
   const Extent e = extent_of(rows * cols, x, want_negative);
-  return quantize_in_range(x, rows, cols, cfg, want_negative && !e.negative, cfg.clip * e.max_abs, key);
+  return {Tensor::empty({rows, cols}, DType::i8), operand_params(cfg, want_negative && !e.negative, cfg.clip * e.max_abs)};
+}
+
+void quantize_operand_rows(const float* x, int64_t r0, int64_t r1, const OperandConfig& cfg, RandomKey key, QTensor& q) {
+  const int64_t cols = q.codes.size(1);
+  LOWBIT_CHECK(r0 >= 0 && r0 <= r1 && r1 <= q.codes.size(0), "quantize_operand_rows: rows [{}, {}) of {}", r0, r1,
+               q.codes.size(0));
+  const float scale = q.scale();
+  kernels::QuantGrid g;
+  g.inner = (r1 - r0) * cols;  // element e of the whole tensor keeps stream index first + e
+  g.scale = &scale;
+  g.qmin = q.params.qmin;
+  g.qmax = q.params.qmax;
+  kernels::quantize_f32_i8(g, x + r0 * cols, q.codes.data<int8_t>() + r0 * cols, cfg.rounding,
+                           {key.seed, key.stream, key.first + static_cast<uint64_t>(r0 * cols)});
+}
+
+QTensor quantize_operand(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned,
+                         RandomKey key) {
+  QTensor q = operand_grid(x, rows, cols, cfg, allow_unsigned);
+  quantize_operand_rows(x, 0, rows, cfg, key, q);
+  return q;
 }
 
 QTensor quantize_operand_range(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg,
                                bool allow_unsigned, float m, RandomKey key) {
   const bool is_unsigned = unsigned_grid(cfg, allow_unsigned) && !any_negative(rows * cols, x);
-  return quantize_in_range(x, rows, cols, cfg, is_unsigned, m, key);
+  QTensor q{Tensor::empty({rows, cols}, DType::i8), operand_params(cfg, is_unsigned, m)};
+  quantize_operand_rows(x, 0, rows, cfg, key, q);
+  return q;
 }
 
 QTensor quantize_max(const float* y, int64_t rows, int64_t cols, int bits, Rounding r, RandomKey key) {
