@@ -7,6 +7,7 @@
 
 #include "conv_lowering.h"
 #include "qgemm_packed.h"
+#include "sample_sum.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/qmatmul.h"
@@ -144,35 +145,24 @@ struct QConvNode : Node {
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
                      sr_stream(*ctx, SrTensor::grad_weight_x)};
     const float* gp = gc.data<float>();
-    // Samples run in parallel in groups; each group's per-sample dW land in `dw_group` and are
-    // then added in sample order, so dW is the same fp32 sum for any thread count.
-    const int64_t group = std::min<int64_t>(N, 4 * num_threads());
-    Tensor dw_group = want_w ? Tensor::empty({group, K * CRS}) : Tensor();
-    // The per-sample dW are summed element by element in sample order, in whichever layout
-    // grad_weight_sample wrote them; a transposed sum is transposed into dw at the end.
+    auto input_grad = [&](int64_t n) {
+      float* dx_n = dx.data<float>() + n * sample_size(geo);
+      std::fill(dx_n, dx_n + sample_size(geo), 0.0f);
+      grad_input_sample(n, gp + n * K * L, w_op, fuse ? &fused : nullptr, st, dx_n);
+    };
+    // The per-sample dW are summed element by element in sample order (for any thread count), in
+    // whichever layout grad_weight_sample wrote them; a transposed sum is transposed into dw.
     const bool transposed = pack_small_output_channels(K);
     Tensor dw_sum = want_w && transposed ? Tensor::zeros({CRS, K}) : dw;
-    for (int64_t n0 = 0; n0 < N; n0 += group) {
-      const int64_t count = std::min(group, N - n0);
-      parallel_for(count, 1, [&](int64_t b, int64_t e) {
-        for (int64_t j = b; j < e; ++j) {
-          const int64_t n = n0 + j;
-          const float* gn = gp + n * K * L;  // (K, L)
-          if (want_x) {
-            float* dx_n = dx.data<float>() + n * sample_size(geo);
-            std::fill(dx_n, dx_n + sample_size(geo), 0.0f);
-            grad_input_sample(n, gn, w_op, fuse ? &fused : nullptr, st, dx_n);
-          }
-          if (want_w) grad_weight_sample(n, gn, image_rows ? &*image_rows : nullptr, st, dw_group.data<float>() + j * K * CRS);
-        }
+    if (want_w) {
+      for_each_sample_summed(N, K * CRS, dw_sum.data<float>(), [&](int64_t n, float* dw_n) {
+        if (want_x) input_grad(n);
+        grad_weight_sample(n, gp + n * K * L, image_rows ? &*image_rows : nullptr, st, dw_n);
       });
-      if (want_w) {
-        float* d = dw_sum.data<float>();
-        for (int64_t j = 0; j < count; ++j) {
-          const float* s = dw_group.data<float>() + j * K * CRS;
-          for (int64_t i = 0; i < K * CRS; ++i) d[i] += s[i];
-        }
-      }
+    } else if (want_x) {
+      parallel_for(N, 1, [&](int64_t b, int64_t e) {
+        for (int64_t n = b; n < e; ++n) input_grad(n);
+      });
     }
     if (want_w && transposed) transpose_f32(dw_sum.data<float>(), CRS, K, dw.data<float>());
     if (want_b) {
@@ -206,7 +196,8 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   LOWBIT_REQUIRE(g.OH() >= 1 && g.OW() >= 1, "quantized_conv2d", "kernel does not fit input {}", shape_str(xc.shape()));
   const QuantConfig& cfg = ctx->cfg;
   const int64_t CHW = sample_size(g), L = positions(g), CRS = patch_rows(g);
-  QTensor xq = quantize_operand(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
+  // x's codes are written per sample inside the samples' loop below (in cache for the GEMM).
+  QTensor xq = operand_grid(xc.data<float>(), g.N, CHW, cfg.forward.a, true);
   QTensor wq = quantize_operand(wc.data<float>(), g.K, CRS, cfg.forward.b, false);
   Tensor y = Tensor::empty({g.N, g.K, g.OH(), g.OW()});
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
@@ -219,6 +210,7 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     Tensor rows = same_size ? Tensor() : Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
+      quantize_operand_rows(xc.data<float>(), n, n + 1, cfg.forward.a, {}, xq);
       const int8_t* xn = xq.codes.data<int8_t>() + n * CHW;
       float* yn = y.data<float>() + n * g.K * L;
       // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight

@@ -1,5 +1,5 @@
-// Private to fqt: the scaled integer GEMM of qgemm.h in the forms QConv2d needs beyond
-// int_matmul: B packed once and reused for several products (row blocks of one A, or many A),
+// Private to fqt: quantize_operand by rows, and the scaled integer GEMM of qgemm.h in the forms
+// QConv2d needs beyond int_matmul: B packed once and reused for several products (row blocks of one A, or many A),
 // its output scattered into place (col2im fused), and B given transposed (im2col's rows).
 #pragma once
 
@@ -9,6 +9,13 @@
 #include "lowbit/kernels/igemm.h"
 
 namespace lowbit::fqt {
+
+// quantize_operand in two parts, for a caller that quantizes rows inside its own parallel loop
+// (a conv's samples): operand_grid takes the range over all of x and returns the codes tensor
+// (codes not yet written) with quantize_operand's scale and grid; quantize_operand_rows writes
+// rows [r0, r1) of its codes. Every row written: quantize_operand's QTensor, bit for bit.
+QTensor operand_grid(const float* x, int64_t rows, int64_t cols, const OperandConfig& cfg, bool allow_unsigned);
+void quantize_operand_rows(const float* x, int64_t r0, int64_t r1, const OperandConfig& cfg, RandomKey key, QTensor& q);
 
 struct PackedOperand {
   kernels::IgemmPackedB codes;  // B's (N, K) codes, packed for g's accumulator model

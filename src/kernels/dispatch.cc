@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -160,6 +161,32 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
   igemm_packed_any(M, A, B, acc, out);
 }
 
+namespace {
+
+// B panels that live for one igemm_f32_bt/shifted call, in a per-thread buffer kept across
+// calls. A conv calls these once per sample (ResNet-20: 768 calls of 110 KB per step): a
+// malloc/free pair each time let glibc give the freed heap top back to the OS (its trim
+// threshold is 128 KiB), and the next call page-faulted it in again (~5 K faults per step).
+// The calls do not nest on one thread (the GEMM's own threads only read the panels).
+void* call_panels(int64_t bytes) {
+  struct Buffer {
+    void* p = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer buf;
+  const auto need = static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) / 64 * 64);
+  if (need > buf.size) {
+    std::free(buf.p);
+    buf.p = std::aligned_alloc(64, need);
+    buf.size = buf.p ? need : 0;
+    if (!buf.p) throw std::bad_alloc();
+  }
+  return buf.p;
+}
+
+}  // namespace
+
 void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* Bt, int64_t ldbt, const AccSpec& spec,
                   const IgemmEpilogue& ep, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -172,10 +199,9 @@ void igemm_f32_bt(int64_t M, int64_t N, int64_t K, IntOperand A, const int8_t* B
     std::vector<int8_t> abuf;
     int64_t lda = 0;
     const int8_t* a = as_int8(A, M, K, abuf, &lda);
-    const auto bytes = static_cast<size_t>((avx512vnni::packed_b_bytes(N, K, 1) + 63) / 64 * 64);
-    std::unique_ptr<void, void (*)(void*)> panels(std::aligned_alloc(64, bytes), std::free);
-    avx512vnni::pack_b_kmajor(N, K, Bt, ldbt, panels.get());
-    return avx512vnni::igemm_packed(M, N, K, a, lda, panels.get(), acc, out);
+    void* panels = call_panels(avx512vnni::packed_b_bytes(N, K, 1));
+    avx512vnni::pack_b_kmajor(N, K, Bt, ldbt, panels);
+    return avx512vnni::igemm_packed(M, N, K, a, lda, panels, acc, out);
   }
   std::vector<int8_t> b(static_cast<size_t>(N * K));
   transpose_i8(K, N, Bt, ldbt, b.data(), K);
@@ -194,10 +220,9 @@ void igemm_f32_shifted(int64_t M, int64_t N, int64_t K, IntOperand A, const Shif
     std::vector<int8_t> abuf;
     int64_t lda = 0;
     const int8_t* a = as_int8(A, M, K, abuf, &lda);
-    const auto bytes = static_cast<size_t>((avx512vnni::packed_b_bytes(N, K, 1) + 63) / 64 * 64);
-    std::unique_ptr<void, void (*)(void*)> panels(std::aligned_alloc(64, bytes), std::free);
-    avx512vnni::pack_b_shifted(N, K, Bt, panels.get());
-    return avx512vnni::igemm_packed(M, N, K, a, lda, panels.get(), acc, out);
+    void* panels = call_panels(avx512vnni::packed_b_bytes(N, K, 1));
+    avx512vnni::pack_b_shifted(N, K, Bt, panels);
+    return avx512vnni::igemm_packed(M, N, K, a, lda, panels, acc, out);
   }
   const std::vector<int8_t> rows = ref::shifted_rows(N, K, Bt);  // every other path: the rows written out
   igemm_f32_bt(M, N, K, A, rows.data(), N, spec, ep, C, ldc);

@@ -26,6 +26,10 @@
 namespace lowbit::kernels::avx512 {
 namespace {
 
+// Values a thread transforms at least before a call goes parallel: waking a sleeping OpenMP
+// worker costs tens of µs on a 2-vCPU VM, more than transforming a conv's weights (<= 37 K).
+constexpr int64_t kMinTaskValues = int64_t{1} << 16;
+
 // Lanes with bit `s` of their index set hold the "b" (second) element of a stride-s butterfly.
 constexpr __mmask16 kHigh[4] = {0xAAAA, 0xCCCC, 0xF0F0, 0xFF00};
 
@@ -204,7 +208,7 @@ void fwht_rows(const HadamardShape& s, const In* x, int64_t ldx, typename V::T* 
   // Work items: segments of whole blocks, at least 16 values and about 4096 values long.
   const int64_t seg = std::min(s.cols, std::max<int64_t>({s.h, 16, 4096 / std::max<int64_t>(s.h, 16) * std::max<int64_t>(s.h, 16)}));
   const int64_t per_row = (s.cols + seg - 1) / seg;
-  parallel_for(s.rows * per_row, std::max<int64_t>(1, 16384 / seg), [&](int64_t b, int64_t e) {
+  parallel_for(s.rows * per_row, std::max<int64_t>(1, kMinTaskValues / seg), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t r = t / per_row, c0 = (t % per_row) * seg;
       row<V>(x + r * ldx + c0, y + r * ldy + c0, std::min(seg, s.cols - c0), s.h);
@@ -240,7 +244,7 @@ uint32_t fwht_rows_max(const HadamardShape& s, const In* x, int64_t ldx, typenam
   const int64_t seg = std::min(s.cols, std::max<int64_t>({s.h, 16, 4096 / std::max<int64_t>(s.h, 16) * std::max<int64_t>(s.h, 16)}));
   const int64_t per_row = (s.cols + seg - 1) / seg;
   std::atomic<uint32_t> total{0};
-  parallel_for(s.rows * per_row, std::max<int64_t>(1, 16384 / seg), [&](int64_t b, int64_t e) {
+  parallel_for(s.rows * per_row, std::max<int64_t>(1, kMinTaskValues / seg), [&](int64_t b, int64_t e) {
     __m512i mx = _mm512_setzero_si512();
     for (int64_t t = b; t < e; ++t) {
       const int64_t r = t / per_row, c0 = (t % per_row) * seg;
@@ -300,7 +304,7 @@ inline void shifted_quarter(__m512i v, int64_t h, int64_t left, int32_t* dst, __
 
 int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy) {
   std::atomic<uint32_t> total{0};
-  parallel_for(s.rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(s.cols, 1)), [&](int64_t b, int64_t e) {
+  parallel_for(s.rows, std::max<int64_t>(1, kMinTaskValues / std::max<int64_t>(s.cols, 1)), [&](int64_t b, int64_t e) {
     __m512i mx = _mm512_setzero_si512();
     for (int64_t r = b; r < e; ++r) {
       const int8_t* src = x.x + x.offset[r];

@@ -23,6 +23,10 @@ constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
 constexpr int kGroups = 4;  // independent 16-block lane sets in flight: 2 ran 0.45 ns/element, 4 0.34, 8 spilled (0.51)
 constexpr int64_t kBlockSpan = 256;         // stream indices (bytes) of one 16-block lane set
 constexpr int64_t kChunk = 2048;            // elements per parallel task (a multiple of 4 kBlockSpan)
+// Elements a thread gets at least before a call goes parallel (~15-40 µs of quantizing): waking
+// a sleeping OpenMP worker costs tens of µs on a 2-vCPU VM (OMP_WAIT_POLICY=passive), so smaller
+// tensors (a conv's weights, K·CRS <= 37 K) run on the calling thread.
+constexpr int64_t kMinTaskElements = int64_t{1} << 17;
 
 // 16 products a·m of 32-bit lanes: high and low 32-bit halves, lane order kept.
 inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
@@ -284,7 +288,7 @@ template <typename In, typename Out>
 void quantize_grid(const QuantGrid& g, const In* x, Out* q, Rounding r, const RandomKey& key) {
   // Tasks: chunks of kChunk elements of one channel's run (chunks never change a code).
   const int64_t per_run = (g.inner + kChunk - 1) / kChunk;
-  parallel_for(g.outer * g.channels * per_run, std::max<int64_t>(1, 8192 / std::min(kChunk, g.inner)),
+  parallel_for(g.outer * g.channels * per_run, std::max<int64_t>(1, kMinTaskElements / std::min(kChunk, g.inner)),
                [&](int64_t b, int64_t e) {
                  for (int64_t t = b; t < e; ++t) {
                    const int64_t run = t / per_run, c = run % g.channels, i0 = (t % per_run) * kChunk;
@@ -323,7 +327,7 @@ bool quantize_table_supported(const QuantGrid& g, Rounding r) {
 void quantize_i32_i8_table(const QuantGrid& g, const int32_t* x, int8_t* q, RandomKey key) {
   const SrTable t = sr_table(g.scale[0], g.qmax);
   const int64_t n = g.numel();  // one channel: a single run of stream indices first + e
-  parallel_for((n + kChunk - 1) / kChunk, 4, [&](int64_t b, int64_t e) {
+  parallel_for((n + kChunk - 1) / kChunk, kMinTaskElements / kChunk, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const int64_t e0 = c * kChunk;
       quantize_run_table(std::min(kChunk, n - e0), x + e0, q + e0, t, key, key.first + static_cast<uint64_t>(e0));

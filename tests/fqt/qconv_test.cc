@@ -6,6 +6,7 @@
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/ops/ops.h"
 #include "qsim.h"
+#include "sample_sum.h"
 #include "test_tensors.h"
 
 namespace lowbit::fqt {
@@ -195,6 +196,21 @@ TEST(QConv2d, StridedAndPaddedGeometriesMatchSimulationAtAnyThreadCount) {
     check_conv_against_simulation(one_by_one, false, threads);
     check_conv_against_simulation(pieces, true, threads);
     check_conv_against_simulation(strided_pieces, false, threads);
+  }
+}
+
+// Per-sample dW of 64·32·9 floats (72 KiB) exceed the sample groups of for_each_sample_summed
+// (sample_sum.h) at every thread count: 60 samples run in 2 groups on 2-3 threads and 9 on one,
+// each group's sum split over the threads by element slices. Both dW layouts: K = 64 sums
+// (K, CRS), K = 32 sums (CRS, K) and transposes.
+TEST(QConv2d, BatchesLongerThanASampleGroupMatchSimulationAtAnyThreadCount) {
+  const Geo wide{.N = 60, .C = 32, .H = 4, .W = 4, .K = 64, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  const Geo deep{.N = 60, .C = 64, .H = 4, .W = 4, .K = 32, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  for (int threads : {1, 2, 3}) {
+    for (const Geo& g : {wide, deep}) {
+      ASSERT_LT(samples_per_group(g.N, g.K * g.CRS(), threads), g.N) << "threads " << threads;
+      check_conv_against_simulation(g, true, threads);
+    }
   }
 }
 

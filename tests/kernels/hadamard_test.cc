@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "isa_paths.h"
+#include "lowbit/core/threads.h"
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/isa.h"
@@ -190,6 +191,52 @@ TEST(Hadamard, Fp32PathsWithinDerivedBoundAndAgreeWithEachOther) {
       }
     }
   }
+  set_active_isa(saved);
+}
+
+}  // namespace
+}  // namespace lowbit::kernels
+
+namespace lowbit::kernels {
+namespace {
+
+// Transforms long enough to be split over 2-3 threads (a thread takes at least 64 Ki values):
+// the same outputs and maxima as the reference (integers) or the one-thread run (fp32).
+TEST(Hadamard, LongTransformsEqualReferenceAtAnyThreadCount) {
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> d(-128, 127);
+  const Isa saved = active_isa();
+  const int saved_threads = num_threads();
+  const HadamardShape s{101, 3136, 1, 16};  // 316 736 values
+  const int64_t n = s.rows * s.cols;
+  std::vector<int8_t> x(n);
+  std::vector<float> xf(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<int8_t>(d(rng)), xf[i] = static_cast<float>(d(rng)) / 7.0f;
+  std::vector<int32_t> want(n), got(n);
+  ref::fwht_i8_i32(s, x.data(), s.cols, want.data(), s.cols);
+  const int32_t want_m = max_abs_i32(n, want.data());
+  // The same rows through shifted views (offset r·cols, every mask bit set).
+  std::vector<int64_t> offset(s.rows);
+  std::vector<uint64_t> ones((s.cols + 63) / 64, ~uint64_t{0});
+  std::vector<const uint64_t*> mask(s.rows, ones.data());
+  for (int64_t r = 0; r < s.rows; ++r) offset[r] = r * s.cols;
+  for (Isa isa : isa_paths()) {
+    set_active_isa(isa);
+    set_num_threads(1);
+    std::vector<float> want_f(n), got_f(n);
+    const float want_fm = fwht_f32_max_abs(s, xf.data(), s.cols, want_f.data(), s.cols);
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      EXPECT_EQ(fwht_i8_i32_max_abs(s, x.data(), s.cols, got.data(), s.cols), want_m) << isa_name(isa) << " " << threads;
+      EXPECT_EQ(got, want) << isa_name(isa) << " threads " << threads;
+      std::fill(got.begin(), got.end(), -7);
+      EXPECT_EQ(fwht_shifted_i8_i32_max_abs(s, {x.data(), offset.data(), mask.data()}, got.data(), s.cols), want_m);
+      EXPECT_EQ(got, want) << "shifted, " << isa_name(isa) << " threads " << threads;
+      EXPECT_EQ(fwht_f32_max_abs(s, xf.data(), s.cols, got_f.data(), s.cols), want_fm);
+      EXPECT_EQ(got_f, want_f) << "fp32, " << isa_name(isa) << " threads " << threads;
+    }
+  }
+  set_num_threads(saved_threads);
   set_active_isa(saved);
 }
 

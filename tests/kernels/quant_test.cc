@@ -217,6 +217,43 @@ TEST(Quant, EveryPathEqualsReferenceAtOddOffsetsAndLengths) {
 // every value -255..255 (twice, so that each meets several draws) at scales that put a = |x|/s
 // on, between and beyond the codes (clamped), at odd lengths and stream offsets and any thread
 // count, equal to the reference; a bound above 255 (the float path) equal as well.
+// One run long enough to be split over 2-3 threads (a thread takes at least 128 Ki elements),
+// starting mid-block in the stream: the reference's codes at every thread count and path,
+// through the grid quantizers and the bounded (table) one.
+TEST(Quant, LongRunsEqualReferenceAtAnyThreadCount) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> d(0.0f, 40.0f);
+  const int64_t n = 400003;
+  std::vector<float> x(n);
+  std::vector<int32_t> acc(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = d(rng), acc[i] = std::clamp(static_cast<int32_t>(x[i]), -255, 255);
+  const float scale = 255.0f / 7.0f;
+  const QuantGrid g{1, 1, n, &scale, nullptr, -7, 7};
+  const RandomKey key{5, 9, 1001};
+  const int saved_threads = num_threads();
+  const Isa saved = active_isa();
+  for (Rounding r : {Rounding::nearest, Rounding::stochastic}) {
+    std::vector<int8_t> want(n), want32(n), got(n), got32(n), bounded(n);
+    ref::quantize_f32_i8(g, x.data(), want.data(), r, key);
+    ref::quantize_i32_i8(g, acc.data(), want32.data(), r, key);
+    for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512vnni}) {
+      if (!isa_supported(isa)) continue;
+      set_active_isa(isa);
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        quantize_f32_i8(g, x.data(), got.data(), r, key);
+        quantize_i32_i8(g, acc.data(), got32.data(), r, key);
+        quantize_i32_i8_bounded(g, acc.data(), 255, bounded.data(), r, key);
+        EXPECT_EQ(got, want) << isa_name(isa) << " threads " << threads;
+        EXPECT_EQ(got32, want32) << isa_name(isa) << " threads " << threads;
+        EXPECT_EQ(bounded, want32) << "bounded, " << isa_name(isa) << " threads " << threads;
+      }
+    }
+  }
+  set_num_threads(saved_threads);
+  set_active_isa(saved);
+}
+
 TEST(Quant, BoundedInt32EqualsReferenceForEveryValueAndScale) {
   std::vector<int32_t> acc;
   for (int rep = 0; rep < 2; ++rep)
