@@ -1,6 +1,8 @@
 // ResNet-v1 layout from a cnn configuration (see model.h for the shape of the network).
 #include "model_layout.h"
 
+#include <fmt/format.h>
+
 namespace lowbit::paradnn {
 namespace {
 
@@ -21,7 +23,7 @@ ResNetLayout resnet_layout(const ModelConfig& c) {
       const int64_t stride = (g > 0 && b == 0) ? 2 : 1;
       const int64_t ohw = conv_out(hw, 1, stride);  // same for 3x3 pad 1 and 1x1 pad 0
       BlockSpec blk;
-      blk.name = "g" + std::to_string(g) + "b" + std::to_string(b);
+      blk.name = fmt::format("g{}b{}", g, b);  // not "g" + to_string(...): GCC 12 -Wrestrict false positive
       if (bottleneck) {
         blk.convs = {{"a", in, width, 1, stride, ohw, true}, {"b", width, width, 3, 1, ohw, true},
                      {"c", width, out, 1, 1, ohw, false}};

@@ -12,6 +12,8 @@
 #include <functional>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "lowbit/onnx/executor.h"
 #include "lowbit/onnx/grad.h"
 #include "test_util.h"
@@ -46,7 +48,7 @@ inline int typed_const(GraphBuilder& b, ElemType elem, const std::string& name, 
 inline Graph build_case(const GradCase& c, ElemType elem) {
   GraphBuilder b(c.opset);
   std::vector<int> xs;
-  for (size_t i = 0; i < c.inputs.size(); ++i) xs.push_back(b.input("x" + std::to_string(i), elem, c.inputs[i]));
+  for (size_t i = 0; i < c.inputs.size(); ++i) xs.push_back(b.input(fmt::format("x{}", i), elem, c.inputs[i]));
   b.output(c.body(b, xs, elem), "y");
   return b.finish();
 }
@@ -81,7 +83,7 @@ inline void check_grad_case_seed(const GradCase& c, uint32_t seed) {
     vals.push_back(random_values(rng, checked_numel(c.inputs[i], "test"), r.first, r.second));
     x32.push_back(typed(ElemType::f32, c.inputs[i], vals.back()));
     x64.push_back(typed(ElemType::f64, c.inputs[i], vals.back()));
-    names.push_back("x" + std::to_string(i));
+    names.push_back(fmt::format("x{}", i));
     K = std::max(K, x32.back().numel());
   }
   std::unique_ptr<Session> s64;
