@@ -79,6 +79,23 @@ void count_levels(const Graph& g, const std::vector<int>& nodes, ModelSummary& s
 
 }  // namespace
 
+double node_flops(const Graph& g, const Node& node, const std::vector<ValueType>& types) {
+  const OpDef& op = resolve_op(node, g.opset);
+  if (!op.flops) return 0;
+  InferCtx ctx{node, g.opset, {}, {}, {}};
+  for (int v : node.inputs) {
+    ctx.in.push_back(v == kNoValue ? ValueType{} : types[static_cast<size_t>(v)]);
+    ctx.values.push_back(nullptr);
+  }
+  for (int v : node.outputs) ctx.out.push_back(v == kNoValue ? ValueType{} : types[static_cast<size_t>(v)]);
+  // Shapes known only at run time (after a Loop, NonZero...): no static count for this node.
+  for (const ValueType& t : ctx.in)
+    if (t.elem != ElemType::undefined && !t.has_shape) return 0;
+  for (const ValueType& t : ctx.out)
+    if (t.elem != ElemType::undefined && !t.has_shape) return 0;
+  return op.flops(ctx);
+}
+
 ModelSummary summarize(const Graph& model, const std::vector<ValueType>& input_types) {
   ModelSummary s;
   s.opset = model.opset;
@@ -95,22 +112,7 @@ ModelSummary summarize(const Graph& model, const std::vector<ValueType>& input_t
   for (size_t i = 0; i < g.inputs.size(); ++i)
     s.inputs.emplace_back(g.values[static_cast<size_t>(g.inputs[i])].name, input_types[i]);
   for (int v : g.outputs) s.outputs.emplace_back(g.values[static_cast<size_t>(v)].name, inf.types[static_cast<size_t>(v)]);
-  for (int n : model_nodes) {  // folded shape arithmetic is not work
-    const Node& node = g.nodes[static_cast<size_t>(n)];
-    const OpDef& op = resolve_op(node, g.opset);
-    if (!op.flops) continue;
-    InferCtx ctx{node, g.opset, {}, {}, {}};
-    for (int v : node.inputs) {
-      ctx.in.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
-      ctx.values.push_back(nullptr);
-    }
-    for (int v : node.outputs) ctx.out.push_back(v == kNoValue ? ValueType{} : inf.types[static_cast<size_t>(v)]);
-    // Shapes known only at run time (after a Loop, NonZero...): no static count for this node.
-    bool shaped = true;
-    for (const ValueType& t : ctx.in) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
-    for (const ValueType& t : ctx.out) shaped = shaped && (t.elem == ElemType::undefined || t.has_shape);
-    if (shaped) s.flops += op.flops(ctx);
-  }
+  for (int n : model_nodes) s.flops += node_flops(g, g.nodes[static_cast<size_t>(n)], inf.types);  // folded nodes: no work
   count_levels(g, model_nodes, s);
   return s;
 }

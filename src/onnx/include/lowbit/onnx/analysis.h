@@ -36,6 +36,9 @@ struct ModelSummary {
   std::string shape_error;  // set by summarize_guessing when it fell back to the structure
 };
 
+// FLOPs of one node at the value types `types` (indexed by value id, as InferenceResult::types):
+// 0 for ops without a count and for nodes with a shape known only at run time.
+double node_flops(const Graph& g, const Node& node, const std::vector<ValueType>& types);
 // input_types: concrete shapes (see declared_input_types). Runs shape inference, no folding.
 ModelSummary summarize(const Graph& g, const std::vector<ValueType>& input_types);
 // Without shapes (when no concrete input shape is known): the op histogram, depth and width
