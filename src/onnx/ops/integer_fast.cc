@@ -58,6 +58,18 @@ std::shared_ptr<ConvIntegerState> pack_b(const Array& b, const Array* b_zp) {
   return st;
 }
 
+// The packed weights (input 1, zero point input 3 when present): kept in the node's session
+// slot when those inputs are session constants, packed per call otherwise.
+template <typename Pack>
+std::shared_ptr<ConvIntegerState> packed_weights(RunCtx& ctx, bool has_zp, Pack pack) {
+  const uint64_t weight_inputs = 0b10 | (has_zp ? 0b1000 : 0);
+  const bool cache = ctx.state && (ctx.const_inputs & weight_inputs) == weight_inputs;
+  if (cache && *ctx.state) return std::static_pointer_cast<ConvIntegerState>(*ctx.state);
+  std::shared_ptr<ConvIntegerState> st = pack();
+  if (cache) *ctx.state = st;
+  return st;
+}
+
 template <typename T>
 T* scratch(int slot, int64_t n) {  // grow-only, per thread (a node runs on one worker at a time)
   thread_local std::vector<T> bufs[4];
@@ -84,11 +96,7 @@ bool conv_integer_fast(RunCtx& ctx) {
   const int64_t HW = g.H() * g.W(), P = g.OH() * g.OW();
   if (P == 0) return false;
 
-  const uint64_t weight_inputs = 0b10 | (w_zp ? 0b1000 : 0);
-  const bool cache = ctx.state && (ctx.const_inputs & weight_inputs) == weight_inputs;
-  std::shared_ptr<ConvIntegerState> st = cache && *ctx.state ? std::static_pointer_cast<ConvIntegerState>(*ctx.state)
-                                                               : pack_weights(w, w_zp);
-  if (cache) *ctx.state = st;
+  const std::shared_ptr<ConvIntegerState> st = packed_weights(ctx, w_zp != nullptr, [&] { return pack_weights(w, w_zp); });
 
   // int8 activations become uint8 (x + 128), their zero point with them.
   const bool xu = x.type() == ElemType::u8;
@@ -128,11 +136,7 @@ bool matmul_integer_fast(RunCtx& ctx) {
   const int64_t K = b.shape()[0], N = b.shape()[1], M = a.numel() / std::max<int64_t>(K, 1);
   if (K < 1 || K > 65536 || M == 0 || N == 0 || a.shape().back() != K) return false;
 
-  const uint64_t weight_inputs = 0b10 | (b_zp ? 0b1000 : 0);
-  const bool cache = ctx.state && (ctx.const_inputs & weight_inputs) == weight_inputs;
-  std::shared_ptr<ConvIntegerState> st = cache && *ctx.state ? std::static_pointer_cast<ConvIntegerState>(*ctx.state)
-                                                               : pack_b(b, b_zp);
-  if (cache) *ctx.state = st;
+  const std::shared_ptr<ConvIntegerState> st = packed_weights(ctx, b_zp != nullptr, [&] { return pack_b(b, b_zp); });
   const bool au = a.type() == ElemType::u8;
   const int32_t az = static_cast<int32_t>(a_zp ? a_zp->get_i64(0) : 0) + (au ? 0 : 128);
   int32_t* y = ctx.out[0]->data<int32_t>();
