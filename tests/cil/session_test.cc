@@ -2,6 +2,8 @@
 // that --resume reads (missing, foreign, written under other settings, or reusable).
 #include <gtest/gtest.h>
 
+#include "test_tmp.h"
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -12,12 +14,7 @@
 namespace lowbit::cil {
 namespace {
 
-std::string tmp_path(const std::string& name) {
-  const char* base = std::getenv("LOWBIT_TEST_TMP");
-  std::filesystem::path dir = base ? base : std::filesystem::temp_directory_path();
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+using test::tmp_path;
 
 TEST(CilSession, DataSetDefaultsAndExplicitOptions) {
   SessionOptions o;

@@ -4,6 +4,8 @@
 // the run are refused with errors naming the file.
 #include <gtest/gtest.h>
 
+#include "test_tmp.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,12 +17,7 @@
 namespace lowbit::cil {
 namespace {
 
-std::string tmp_path(const std::string& name) {
-  const char* base = std::getenv("LOWBIT_TEST_TMP");
-  std::filesystem::path dir = base ? base : std::filesystem::temp_directory_path();
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+using test::tmp_path;
 
 const nlohmann::json kFingerprint = {{"test", "task_checkpoint"}};
 
