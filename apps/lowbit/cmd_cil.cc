@@ -32,7 +32,7 @@ void setup_cil(CLI::App& cmd) {
   cmd.add_option("--quant-set", o.quant_set,
                  "comma-separated settings on top of the quantized presets: ablations (only=fwd.x, dx=fp32, "
                  "dw.g=fp32, ...) and knobs (fwd.x.clip=0.9, fwd.x.scale=row, fwd.x.quantile=0.975, fwd.x.period=5, "
-                 "dw.x.round=nearest, hadamard.block=16, first.x=signed); see fqt/quant_overrides.cc");
+                 "dw.x.round=nearest, hadamard.block=16, first.x=signed, first.layer=fp32, last.layer=fp32); see fqt/quant_overrides.cc");
   cmd.add_option("--split", o.split, "dsads: hold out test subjects, or a random 20 % of the windows (half test)")
       ->check(CLI::IsMember({"subject", "random"}))->capture_default_str();
   cmd.add_option("--classes-per-task", o.classes_per_task, "new classes per task (default per data set)")

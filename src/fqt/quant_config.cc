@@ -1,6 +1,8 @@
 // Presets and the model-wide layer swap.
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "lowbit/fqt/qlayers.h"
 #include "lowbit/fqt/quant_config.h"
@@ -52,24 +54,33 @@ QuantConfig preset(const std::string& name, int bits, int acc_bits) {
 void quantize_model(nn::Module& model, const QuantConfig& cfg, uint64_t seed) {
   if (!cfg.enabled) return;
   validate_linear_options(cfg);
-  bool first = true;  // the first layer in module order (QuantConfig::first_layer_input)
+  // The layers to quantize, in module order; quantize_first_layer / quantize_last_layer = false
+  // leave the first / last of them as fp32 layers (an ablation for training, and what export
+  // writes), and then no quantized layer sees the model's input (first_layer_input).
+  std::vector<std::string> layers;
   for (auto& [path, m] : model.named_modules()) {
     const bool conv = dynamic_cast<QConv2d*>(m.get()) || dynamic_cast<nn::Conv2d*>(m.get());
     LOWBIT_REQUIRE(!conv || !has_linear_only_options(cfg), "quantize_model",
                    "layer '{}' is a convolution: the ablation and range options are for Linear layers only", path);
-    if (auto* q = dynamic_cast<QLinear*>(m.get())) {
+    if (conv || dynamic_cast<QLinear*>(m.get()) || dynamic_cast<nn::Linear*>(m.get())) layers.push_back(path);
+  }
+  const size_t begin = cfg.quantize_first_layer ? 0 : 1;
+  const size_t end = cfg.quantize_last_layer || layers.empty() ? layers.size() : layers.size() - 1;
+  for (size_t i = begin; i < end; ++i) {
+    const std::string& path = layers[i];
+    const bool first = i == 0;
+    nn::Module* m = model.find(path).get();
+    if (auto* q = dynamic_cast<QLinear*>(m)) {
       q->set_config(cfg);
-      q->set_first_layer(std::exchange(first, false));
-    } else if (auto* q2 = dynamic_cast<QConv2d*>(m.get())) {
+      q->set_first_layer(first);
+    } else if (auto* q2 = dynamic_cast<QConv2d*>(m)) {
       q2->set_config(cfg);
-      first = false;
-    } else if (auto* lin = dynamic_cast<nn::Linear*>(m.get())) {
+    } else if (auto* lin = dynamic_cast<nn::Linear*>(m)) {
       auto q3 = std::make_shared<QLinear>(*lin, cfg, seed, path);
-      q3->set_first_layer(std::exchange(first, false));
+      q3->set_first_layer(first);
       model.replace(path, q3);
-    } else if (conv) {
-      model.replace(path, std::make_shared<QConv2d>(*dynamic_cast<nn::Conv2d*>(m.get()), cfg, seed, path));
-      first = false;
+    } else {
+      model.replace(path, std::make_shared<QConv2d>(*dynamic_cast<nn::Conv2d*>(m), cfg, seed, path));
     }
   }
 }

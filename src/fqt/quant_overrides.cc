@@ -7,6 +7,7 @@
 //   fwd.x.scale=tensor|row  fwd.w.scale=tensor|row   fwd.OP.quantile=Q   fwd.OP.period=P
 //   G.tile=T (0 = one tile)   hadamard=on|off   hadamard.block=H (0 = h(n))
 //   first.x=auto|signed|unsigned|fp32|digits2
+//   first.layer=int|fp32   last.layer=int|fp32   the model's first / last layer left fp32
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -111,6 +112,14 @@ void set_one(QuantConfig& c, const std::string& item) {
   }
   if (key == "first.x") {
     c.first_layer_input = v;
+    return;
+  }
+  if (key == "first.layer") {
+    c.quantize_first_layer = onoff("int", "fp32");
+    return;
+  }
+  if (key == "last.layer") {
+    c.quantize_last_layer = onoff("int", "fp32");
     return;
   }
   bad(item, "unknown key (see `lowbit cil --help`, --quant-set)");

@@ -101,7 +101,7 @@ TEST(QuantOverrides, OnlyMarksExactlyTheNamedOperandOrGemm) {
 TEST(QuantOverrides, RejectUnknownKeysAndBadValues) {
   for (const char* s : {"bogus=1", "fwd.x=maybe", "fwd.x.clip=abc", "fwd.x.clip=2", "dx.g.scale=row", "dx.g.quantile=0.9",
                         "hadamard.block=12", "first.x=weird", "fwd.x.scale=row,fwd.x.period=5", "fwd.x.period=0",
-                        "only=fwd.y", "fwd.tile=-1", "noequals"})
+                        "only=fwd.y", "fwd.tile=-1", "noequals", "first.layer=int4", "last.layer=no"})
     EXPECT_THROW(with(s), ValueError) << s;
 }
 
@@ -287,6 +287,32 @@ TEST(QLinearOptions, ConvolutionsRejectLinearOnlyOptions) {
   EXPECT_THROW(quantize_model(*cnn, with("hadamard.block=8"), 1), ValueError);
   auto fc = nn::build_model("fcnet100", {12}, 3);
   EXPECT_NO_THROW(quantize_model(*fc, with("only=fwd.x,first.x=signed"), 1));
+}
+
+// first.layer=fp32 / last.layer=fp32 leave the model's first / last Conv or Linear an fp32 layer
+// and quantize every other one; the next layer is then not the one that sees the model's input.
+TEST(QuantOverrides, FirstAndLastLayerLeftFp32) {
+  const auto kinds = [](const nn::Module& m) {
+    std::string s;
+    for (const auto& [path, sub] : m.named_modules()) {
+      if (dynamic_cast<const QConv2d*>(sub.get()) || dynamic_cast<const QLinear*>(sub.get())) s += 'q';
+      else if (dynamic_cast<const nn::Conv2d*>(sub.get()) || dynamic_cast<const nn::Linear*>(sub.get())) s += 'f';
+    }
+    return s;
+  };
+  auto all = nn::build_model("cnn", {1, 8, 8}, 3);
+  quantize_model(*all, with(""), 1);
+  const std::string q = kinds(*all);
+  ASSERT_GE(q.size(), 3u);
+  EXPECT_EQ(q, std::string(q.size(), 'q'));
+  auto first = nn::build_model("cnn", {1, 8, 8}, 3);
+  quantize_model(*first, with("first.layer=fp32"), 1);
+  EXPECT_EQ(kinds(*first), "f" + std::string(q.size() - 1, 'q'));
+  auto last = nn::build_model("cnn", {1, 8, 8}, 3);
+  quantize_model(*last, with("last.layer=fp32"), 1);
+  EXPECT_EQ(kinds(*last), std::string(q.size() - 1, 'q') + "f");
+  EXPECT_TRUE(with("first.layer=fp32,first.layer=int").quantize_first_layer);
+
 }
 
 }  // namespace

@@ -43,7 +43,10 @@ struct QuantConfig {
   GemmConfig forward;     // Y = X Wᵀ
   GemmConfig grad_input;  // dX = G W   (reduction over N)
   GemmConfig grad_weight; // dW = Gᵀ X  (reduction over batch / positions)
-  bool quantize_first_layer = true;  // export only; training: see first_layer_input
+  // false: the model's first / last Conv or Linear stays an fp32 layer, in training
+  // (quantize_model; --quant-set first.layer=fp32, last.layer=fp32: ablations outside the
+  // method's all-integer constraint) and in export.
+  bool quantize_first_layer = true;
   // The input encoding of the first quantized Linear's X in training: "auto" (unsigned codes
   // when non-negative, the spec), "signed" (always the signed grid), "fp32" (X kept fp32, W
   // still quantized: an ablation), "unsigned" (X clamped below at 0, unsigned codes: inputs
