@@ -211,6 +211,7 @@ void optimize_graph(Graph& g) {
   fuse_subsample_pads(g);
   fuse_gelu(g);
   fuse_layernorm(g);
+  fuse_attention(g);
   fuse_conv_add(g);
   fuse_activations(g);
   g.remove_dead();

@@ -1,0 +1,61 @@
+// Attention of one head in 16 lanes (AVX-512F): K^T packed once per head, then query rows in
+// blocks of kAttentionRows: their scores share each K^T load, each row's softmax is
+// softmax_row's (masked tail), and the weighted sums of V share each V load. Sums run in
+// float in a fixed order (d for scores, j for outputs), so results do not depend on blocking.
+#include <immintrin.h>
+
+#include "attention_impl.h"
+#include "fp32_rows_impl.h"
+
+namespace lowbit::kernels::avx512 {
+namespace {
+
+inline __mmask16 lanes(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
+
+// Rows i0 .. i0+R-1: s[r] = scale * (q[i0+r] . K^T), then p[r] = softmax(s[r]), then
+// y[i0+r] = p[r] . V.
+template <int R>
+void row_block(int64_t T, int64_t Tp, int64_t dh, float scale, const float* q, const float* kt, const float* v,
+               int64_t ld, float* y, int64_t ldy, float* s, float* p) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int64_t j = 0; j < Tp; j += 16) {
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < dh; ++d) {
+      const __m512 kv = _mm512_loadu_ps(kt + d * Tp + j);
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * ld + d]), kv, acc[r]);
+    }
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + r * Tp + j, _mm512_mul_ps(acc[r], vscale));
+  }
+  for (int r = 0; r < R; ++r) softmax_row(T, s + r * Tp, p + r * Tp, false);
+  for (int64_t c = 0; c < dh; c += 16) {
+    const __mmask16 m = lanes(dh - c);
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < T; ++j) {
+      const __m512 vv = _mm512_maskz_loadu_ps(m, v + j * ld + c);
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * Tp + j]), vv, acc[r]);
+    }
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + r * ldy + c, m, acc[r]);
+  }
+}
+
+}  // namespace
+
+void attention_head(int64_t T, int64_t dh, float scale, const float* q, const float* k, const float* v, int64_t ld,
+                    float* y, int64_t ldy, float* scratch) {
+  const int64_t Tp = attention_padded(T);
+  float* kt = scratch;  // [dh][Tp], columns T .. Tp-1 zero (their scores are never read)
+  float* s = kt + dh * Tp;
+  float* p = s + kAttentionRows * Tp;
+  for (int64_t d = 0; d < dh; ++d) {
+    for (int64_t j = 0; j < T; ++j) kt[d * Tp + j] = k[j * ld + d];
+    for (int64_t j = T; j < Tp; ++j) kt[d * Tp + j] = 0.0f;
+  }
+  int64_t i = 0;
+  for (; i + kAttentionRows <= T; i += kAttentionRows)
+    row_block<kAttentionRows>(T, Tp, dh, scale, q + i * ld, kt, v, ld, y + i * ldy, ldy, s, p);
+  for (; i < T; ++i) row_block<1>(T, Tp, dh, scale, q + i * ld, kt, v, ld, y + i * ldy, ldy, s, p);
+}
+
+}  // namespace lowbit::kernels::avx512
