@@ -1,7 +1,8 @@
 // fuse_attention (passes_attention.cc) and lowbit.Attention (ops/attention.cc): the PyTorch
 // encoder's attention chain on packed QKV fuses into one node whose outputs match the unfused
 // graph (float32 and float64, batch 2, one and two threads); near misses stay unfused; a bad
-// input shape is an error naming the node.
+// input shape is an error naming the node; PyTorch's export (tests/onnx/data/torch_attention.onnx)
+// fuses and matches ONNX Runtime.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/npy.h"
 #include "lowbit/onnx/passes.h"
+#include "ort_util.h"
 #include "test_util.h"
 
 namespace lowbit::onnx {
@@ -139,6 +141,24 @@ TEST(AttentionFusion, DsadsTransformerFusesBothLayers) {
     for (int64_t i = 0; i < want.numel(); ++i) peak = std::max(peak, std::fabs(want.get_f64(i)));
     EXPECT_TRUE(test::arrays_close(got, want, 0, 1e-4 * (1 + peak))) << name;
   }
+}
+
+// scripts/export_attention.py's block (qkv Linear 8 -> 24, 2 heads of 4, proj 8 -> 8; dynamic
+// batch) at batch 3: fused, and within (8 + 6 + 8 + 8 products and sums) x 4 u x (1 + max|y|)
+// of ONNX Runtime (its exp and sums in another order: a few roundings per term).
+TEST(AttentionFusion, TorchExportMatchesOnnxRuntime) {
+  const std::string path = test::source_dir() + "/tests/onnx/data/torch_attention.onnx";
+  Graph g = load_model(path);
+  Graph opt = g;
+  optimize_graph(opt);
+  EXPECT_EQ(live_attention_nodes(opt), 1);
+  if (const std::string why = test::ort_missing(); !why.empty()) GTEST_SKIP() << why;
+  const Array x = uniform(ElemType::f32, {3, 6, 8}, 9);
+  const Array want = test::run_ort(path, {x}, "torch_attention")[0];
+  const Array got = Session(std::move(g)).run({x})[0];
+  double peak = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) peak = std::max(peak, std::fabs(want.get_f64(i)));
+  EXPECT_TRUE(test::arrays_close(got, want, 0, 30 * 4 * 0x1p-24 * (1 + peak)));
 }
 
 }  // namespace
