@@ -9,10 +9,12 @@ namespace lowbit::kernels {
 using AttentionHeadFn = void (*)(int64_t T, int64_t dh, float scale, const float* q, const float* k, const float* v,
                                  int64_t ld, float* y, int64_t ldy, float* scratch);
 
-// Query rows handled together (they share each load of K^T and of V), and the scratch layout:
+// Query rows handled together: they share each load of K^T and of V, and their 8 independent
+// sums keep two FMA pipes of 4-cycle latency busy (Zen 5: 40 us per 4-head layer vs 48 with 4
+// rows, thread CPU time). The scratch layout:
 // K^T as dh rows of Tp = T rounded up to 16 floats (zero padded), then kAttentionRows score rows
 // and kAttentionRows probability rows of Tp floats each.
-constexpr int64_t kAttentionRows = 4;
+constexpr int64_t kAttentionRows = 8;
 inline int64_t attention_padded(int64_t T) { return (T + 15) / 16 * 16; }
 
 namespace portable {

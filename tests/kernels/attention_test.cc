@@ -1,5 +1,5 @@
 // Fused one-head attention (attention.h): every ISA path against ref::attention_head (double,
-// libm exp) over token counts around the 16-lane and 4-row blocks and head widths around 16,
+// libm exp) over token counts around the 16-lane and 8-row blocks and head widths around 16,
 // within a tolerance derived from the fast path's roundings; the packed-QKV strides of the op.
 #include <gtest/gtest.h>
 
@@ -88,7 +88,7 @@ void check(int64_t T, int64_t dh, int64_t H, float scale, float range, uint64_t 
 
 TEST(Attention, EveryPathMatchesTheReference) {
   uint64_t seed = 1;
-  for (int64_t T : {1, 2, 3, 4, 5, 15, 16, 17, 33, 125})
+  for (int64_t T : {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 33, 125})
     for (int64_t dh : {1, 7, 16, 17, 32})
       check(T, dh, 2, 1.0f / std::sqrt(static_cast<float>(dh)), 1.0f, seed++);
 }
