@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "attention_impl.h"
+#include "lowbit/kernels/transpose.h"
 #include "fp32_rows_impl.h"
 #include "lowbit/kernels/attention.h"
 
@@ -41,10 +42,9 @@ void portable::attention_head(int64_t T, int64_t dh, float scale, const float* q
   float* kt = scratch;  // [dh][Tp], columns T .. Tp-1 zero
   float* s = kt + dh * Tp;
   float* p = s + Tp;
-  for (int64_t d = 0; d < dh; ++d) {
-    for (int64_t j = 0; j < T; ++j) kt[d * Tp + j] = k[j * ld + d];
+  transpose_f32(T, dh, k, ld, kt, Tp);  // kernels/transpose.h
+  for (int64_t d = 0; d < dh; ++d)
     for (int64_t j = T; j < Tp; ++j) kt[d * Tp + j] = 0.0f;
-  }
   for (int64_t i = 0; i < T; ++i) {
     const float* qi = q + i * ld;
     for (int64_t j = 0; j < Tp; j += 16) {

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "attention_impl.h"
+#include "lowbit/kernels/transpose.h"
 #include <cmath>
 
 #include "exp_avx512.h"
@@ -69,10 +70,9 @@ void attention_head(int64_t T, int64_t dh, float scale, const float* q, const fl
   float* kt = scratch;  // [dh][Tp], columns T .. Tp-1 zero (their scores are never read)
   float* s = kt + dh * Tp;
   float* p = s + kAttentionRows * Tp;
-  for (int64_t d = 0; d < dh; ++d) {
-    for (int64_t j = 0; j < T; ++j) kt[d * Tp + j] = k[j * ld + d];
+  transpose_f32(T, dh, k, ld, kt, Tp);  // kernels/transpose.h
+  for (int64_t d = 0; d < dh; ++d)
     for (int64_t j = T; j < Tp; ++j) kt[d * Tp + j] = 0.0f;
-  }
   int64_t i = 0;
   for (; i + kAttentionRows <= T; i += kAttentionRows)
     row_block<kAttentionRows>(T, Tp, dh, scale, q + i * ld, kt, v, ld, y + i * ldy, ldy, s, p);
