@@ -1,15 +1,15 @@
 // Attention of one head in 16 lanes (AVX-512F): K^T packed once per head, then query rows in
 // blocks of kAttentionRows: their scores share each K^T load, each row's exponentials are
 // softmax_row's (exp16: the same max shift, masked tail), and the weighted sums of V share each
-// V load. Sums run in
-// float in a fixed order (d for scores, j for outputs), so results do not depend on blocking.
+// V load. Sums run in float in a fixed order (d for scores, j for outputs), so results do not
+// depend on the blocking.
 #include <immintrin.h>
 
-#include "attention_impl.h"
-#include "lowbit/kernels/transpose.h"
 #include <cmath>
 
+#include "attention_impl.h"
 #include "exp_avx512.h"
+#include "lowbit/kernels/transpose.h"
 
 namespace lowbit::kernels::avx512 {
 namespace {
