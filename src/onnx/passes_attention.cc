@@ -67,7 +67,8 @@ bool fuse_at(Graph& g, size_t t0_id) {
   if (const Node* mul = sole_reader(g, scores, "Mul", &mul_id)) {
     const int c = mul->inputs[0] == scores ? mul->inputs[1] : mul->inputs[0];
     const Array* a = g.constant(c);
-    if (!a || a->numel() != 1 || a->type() != ElemType::f32 || mul->inputs[0] == mul->inputs[1]) return false;
+    if (!a || a->numel() != 1 || (a->type() != ElemType::f32 && a->type() != ElemType::f64) || mul->inputs[0] == mul->inputs[1])
+      return false;
     scale = a->get_f64(0);
     dead.push_back(mul_id);
     scores = mul->outputs[0];

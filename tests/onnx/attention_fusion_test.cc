@@ -71,6 +71,8 @@ TEST(AttentionFusion, FusesThePyTorchChainAndLeavesNearMissesAlone) {
   EXPECT_EQ(g.live_node_count(), 1u);
   Graph ns = attention_graph(ElemType::f32, Variant::no_scale);
   EXPECT_EQ(fuse_attention(ns), 1);
+  Graph f64 = attention_graph(ElemType::f64, Variant::exact);
+  EXPECT_EQ(fuse_attention(f64), 1);
   for (Variant miss : {Variant::scores_also_output, Variant::wrong_k_perm}) {
     Graph m = attention_graph(ElemType::f32, miss);
     EXPECT_EQ(fuse_attention(m), 0);
