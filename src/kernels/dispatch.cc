@@ -16,12 +16,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "attention_impl.h"
 #include "fp32_conv_direct.h"
 #include "fp32_conv_impl.h"
 #include "fp32_rows_impl.h"
 #include "int_impl.h"
 #include "qlinear_impl.h"
 #include "lowbit/core/threads.h"
+#include "lowbit/kernels/attention.h"
 #include "lowbit/kernels/fp32_ref.h"
 #include "lowbit/kernels/peak.h"
 #include "lowbit/kernels/hadamard_ref.h"
@@ -385,6 +387,18 @@ void softmax_row_ref(int64_t D, const float* x, float* y, bool log) { ref::softm
 SoftmaxRowFn detail::softmax_row_kernel() {
   if (active_isa() == Isa::ref) return softmax_row_ref;
   return active_isa() >= Isa::avx512 ? avx512::softmax_row : portable::softmax_row;
+}
+
+namespace {
+void attention_head_ref(int64_t T, int64_t dh, float scale, const float* q, const float* k, const float* v, int64_t ld,
+                        float* y, int64_t ldy, float*) {
+  ref::attention_head(T, dh, double(scale), q, k, v, ld, y, ldy);
+}
+}  // namespace
+
+AttentionHeadFn detail::attention_head_kernel() {
+  if (active_isa() == Isa::ref) return attention_head_ref;
+  return active_isa() >= Isa::avx512 ? avx512::attention_head : portable::attention_head;
 }
 
 // ---- fp32 GEMM and convolution: reference or library ----

@@ -28,6 +28,9 @@ struct Session::Plan {
   // Per node (index = node id): op state such as prepacked conv weights, filled on first run.
   // Each slot is touched only by its own node, so concurrent nodes never share one.
   mutable std::vector<std::shared_ptr<void>> node_state;
+  // Per node: its op, resolved (name lookup and attribute check) on the node's first run, not on
+  // every run: at batch 1 a transformer's ops take microseconds, and the lookup was a tenth of that.
+  mutable std::vector<const OpDef*> ops;
   std::vector<bool> nhwc;  // per value: stored channels-last (layout_plan.h)
 };
 
@@ -160,6 +163,7 @@ void Session::prepare(const std::vector<ValueType>& input_types) {
   LOWBIT_REQUIRE(plan->mem.arena_bytes <= kMaxArrayBytes, "onnx", "activations need {} bytes, above the {} GiB limit",
                  plan->mem.arena_bytes, kMaxArrayBytes >> 30);
   plan->node_state.resize(graph_.nodes.size());
+  plan->ops.assign(graph_.nodes.size(), nullptr);
   // LOWBIT_ONNX_NCHW=1 keeps every activation NCHW (A/B of the channels-last planning).
   static const bool nchw_only = std::getenv("LOWBIT_ONNX_NCHW") != nullptr;
   plan->nhwc = nchw_only || !options_.channels_last ? std::vector<bool>(graph_.values.size(), false)
@@ -194,8 +198,12 @@ Session::Plan& Session::plan_for(const std::vector<Array>& inputs) {
 
 void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::byte* arena) const {
   const Node& node = graph_.nodes[static_cast<size_t>(n)];
-  const OpDef& op = resolve_op(node, graph_.opset);
+  const OpDef*& resolved = plan.ops[static_cast<size_t>(n)];
+  if (!resolved) resolved = &resolve_op(node, graph_.opset);
+  const OpDef& op = *resolved;
   RunCtx ctx{node, graph_.opset, {}, {}};
+  ctx.in.reserve(node.inputs.size());
+  ctx.out.reserve(node.outputs.size());
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const int v = node.inputs[i];
     ctx.in.push_back(v == kNoValue ? nullptr : &slots[static_cast<size_t>(v)]);
@@ -219,27 +227,24 @@ void Session::run_node(const Plan& plan, int n, std::vector<Array>& slots, std::
   }
   bool dynamic = false;
   for (int v : node.outputs) dynamic = dynamic || (v != kNoValue && !plan.inf.types[static_cast<size_t>(v)].has_shape);
-  std::vector<ValueType> types;
+  std::vector<ValueType> inferred;  // only for data-dependent output shapes; else the plan's types
   if (dynamic) {
     // Data-dependent output shape: infer again with the actual input values.
     InferCtx ictx = infer_ctx_for(ctx);
     ictx.out.resize(node.outputs.size());
     op.infer(ictx);
-    types = ictx.out;
-  } else {
-    for (int v : node.outputs) types.push_back(v == kNoValue ? ValueType{} : plan.inf.types[static_cast<size_t>(v)]);
+    inferred = std::move(ictx.out);
   }
-  std::vector<Array> scratch(node.outputs.size());  // outputs nobody asked for (still computed)
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     const int v = node.outputs[i];
     if (v == kNoValue) {
       ctx.out.push_back(nullptr);
       continue;
     }
+    const ValueType& type = dynamic ? inferred[i] : plan.inf.types[static_cast<size_t>(v)];
     Array& slot = slots[static_cast<size_t>(v)];
     const int64_t off = plan.offset[static_cast<size_t>(v)];
-    slot = off >= 0 ? Array::view(types[i].elem, types[i].shape, arena + off, nullptr)
-                    : Array::empty(types[i].elem, types[i].shape);
+    slot = off >= 0 ? Array::view(type.elem, type.shape, arena + off, nullptr) : Array::empty(type.elem, type.shape);
     ctx.out.push_back(&slot);
   }
   op.run(ctx);

@@ -211,6 +211,8 @@ void optimize_graph(Graph& g) {
   fuse_subsample_pads(g);
   fuse_gelu(g);
   fuse_layernorm(g);
+  // LOWBIT_ONNX_ATTENTION=0 keeps the attention chain as separate nodes (for A/B comparisons).
+  if (const char* e = std::getenv("LOWBIT_ONNX_ATTENTION"); !e || std::string_view(e) != "0") fuse_attention(g);
   fuse_conv_add(g);
   fuse_activations(g);
   g.remove_dead();

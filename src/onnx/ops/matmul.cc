@@ -14,6 +14,7 @@
 namespace lowbit::onnx {
 
 Activation fused_activation(const Node& node);  // conv.cc
+void add_attention_ops(OpList& ops);             // attention.cc: lowbit.Attention
 
 MatMulDims matmul_dims(const InferCtx& ctx, Shape a, Shape b) {
   LOWBIT_NODE_REQUIRE(!a.empty() && !b.empty(), ctx, "inputs must have rank >= 1");
@@ -201,6 +202,7 @@ void add_matmul_ops(OpList& ops) {
     return 2.0 * static_cast<double>(checked_numel(ctx.out[0].shape, "Gemm")) * static_cast<double>(ta ? a[0] : a[1]);
   };
   ops.push_back(gemm);
+  add_attention_ops(ops);
 }
 
 }  // namespace lowbit::onnx

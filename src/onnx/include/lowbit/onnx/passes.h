@@ -30,6 +30,11 @@ int fuse_gelu(Graph& g);
 // LayerNormalization.
 int fuse_layernorm(Graph& g);
 
+// The self-attention core of an encoder layer (packed QKV reshaped to [B,T,3,H,dh] ->
+// Transpose/Split/Squeeze -> q.k^T -> Mul(scale) -> Softmax -> .v -> Transpose) becomes one
+// lowbit.Attention (passes_attention.cc).
+int fuse_attention(Graph& g);
+
 // Rewrites a graph of opset 13-20 into the same computation at opset 21 (for INT4 and blocked
 // DequantizeLinear): Reduce* `axes` attributes become inputs (opset 18); ops whose opset-20/21
 // forms differ in meaning (GroupNormalization, GridSample) are a ValueError naming the node and
