@@ -233,6 +233,12 @@ void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
   ref::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
 }
 
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1) {
+  if (active_isa() >= Isa::avx512 && g.R() * g.S() <= 64) return avx512::depthwise_nhwc_s32(g, x, pad, w, corr, y, oh0, oh1);
+  ref::depthwise_nhwc_s32(g, x, pad, w, corr, y, oh0, oh1);
+}
+
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
   if (active_isa() >= Isa::avx512) return avx512::qadd_u8(n, a, b, p, y);
   ref::qadd_u8(n, a, b, p, y);

@@ -9,6 +9,9 @@ void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const 
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
 void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1);
+// depthwise_s32_avx512.cc: two taps per `vpmaddwd`.
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1);
 }  // namespace lowbit::kernels::avx512
 
 namespace lowbit::kernels::avx512vnni {
