@@ -24,13 +24,22 @@
 namespace lowbit::kernels::avx512vnni {
 namespace {
 
+// 16 int32 lanes (already in the output type's range) stored as bytes under mask k, through a
+// register: `vpmovdb` with a memory destination is slow on Zen 4 (the stall sat on it in perf).
+inline void store_bytes(void* out, __mmask16 k, __m512i r) {
+  const __m128i b = _mm512_cvtepi32_epi8(r);
+  if (k == 0xFFFF) _mm_storeu_si128(static_cast<__m128i*>(out), b);
+  else _mm_mask_storeu_epi8(out, k, b);
+}
+
+
 // The reference's requantization of 16 int32 sums (already holding corr), stored under mask k.
 inline void store_requant(__m512i acc, __m512 scale, __m512i zp, __m512i lo, __m512i hi, __mmask16 k, uint8_t* out) {
   const __m512 lim = _mm512_set1_ps(1e9f), nlim = _mm512_set1_ps(-1e9f);
   __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
   f = _mm512_min_ps(_mm512_max_ps(f, nlim), lim);
   const __m512i r = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp), hi), lo);
-  _mm512_mask_cvtepi32_storeu_epi8(out, k, r);
+  store_bytes(out, k, r);
 }
 
 inline __m512i widen_u8(const uint8_t* p, __mmask16 k) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, p)); }
@@ -52,6 +61,9 @@ void depthwise3x3(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t
       const int64_t ih = oh * kStride - g.pad_t() + kh;
       rows[kh] = ih >= 0 && ih < g.H() ? x + ih * W * C : nullptr;
     }
+    // The rows the next output row adds (kStride of them below row 2), fetched while this one runs.
+    const int64_t ih_next = oh * kStride - g.pad_t() + 3;
+    const uint8_t* ahead = ih_next >= 0 && ih_next + kStride <= g.H() ? x + ih_next * W * C : nullptr;
     for (int64_t c = 0; c < C; c += 16) {
       const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
       __m512i w01[3], w2[3];
@@ -73,6 +85,8 @@ void depthwise3x3(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t
         const __m512i r1 = rows[1] ? widen_u8(rows[1] + iw * C + c, k) : padv;
         p01 = _mm512_or_si512(r0, _mm512_slli_epi32(r1, 16));
         p2 = rows[2] ? widen_u8(rows[2] + iw * C + c, k) : padv;
+        if (ahead)
+          for (int r = 0; r < kStride; ++r) _mm_prefetch(reinterpret_cast<const char*>(ahead + (r * W + iw) * C + c), _MM_HINT_T0);
       };
       __m512i a01, a2, b01, b2, c01, c2;  // columns iw0, iw0 + 1, iw0 + 2 of the window
       column(-g.pad_l(), a01, a2);
