@@ -129,6 +129,27 @@ TEST(ConvInteger, FastPathEqualsTheReference) {
   kernels::set_active_isa(saved);
 }
 
+// A weight zero point neither per tensor nor one per output channel names the node and input.
+TEST(ConvInteger, ZeroPointOfTheWrongLengthIsAnError) {
+  for (const int64_t n : {3, 9}) {
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::u8, {1, 8, 5, 5});
+    const int xz = b.input("x_zp", ElemType::u8, {});
+    const int w = b.constant("w", codes(ElemType::i8, {8, 1, 3, 3}, 1));
+    const int wz = b.constant("w_zp", codes(ElemType::i8, {n}, 2));
+    b.output(b.op("ConvInteger", {x, w, xz, wz}, {{"group", Attribute::from_int(8)}}));
+    try {
+      Session s(b.finish(), SessionOptions{1, 1, true});
+      (void)s.run(std::vector<Array>{codes(ElemType::u8, {1, 8, 5, 5}, 3), scalar_of(ElemType::u8, 7)});
+      ADD_FAILURE() << "no error for " << n << " zero points";
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("ConvInteger"), std::string::npos) << what;
+      EXPECT_NE(what.find("w_zero_point"), std::string::npos) << what;
+    }
+  }
+}
+
 // Grouped and depthwise ConvInteger: the same int32 sums as ONNX Runtime's (which takes scalar
 // weight zero points only).
 TEST(ConvInteger, GroupedAndDepthwiseAgreeWithOnnxRuntime) {
