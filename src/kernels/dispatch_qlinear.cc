@@ -227,10 +227,17 @@ void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t tap
 
 void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1) {
-  const bool s1_3x3 = g.R() == 3 && g.S() == 3 && g.stride_h() == 1 && g.stride_w() == 1 && g.dil_h() == 1 && g.dil_w() == 1;
-  if (active_isa() == Isa::avx512vnni && s1_3x3) return avx512vnni::depthwise3x3_s1_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
+  const bool vnni_3x3 = g.R() == 3 && g.S() == 3 && g.stride_h() == g.stride_w() && (g.stride_h() == 1 || g.stride_h() == 2) &&
+                        g.dil_h() == 1 && g.dil_w() == 1;
+  if (active_isa() == Isa::avx512vnni && vnni_3x3) return avx512vnni::depthwise3x3_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
   if (active_isa() >= Isa::avx512) return avx512::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
   ref::depthwise_nhwc_u8(g, x, pad, w, p, y, oh0, oh1);
+}
+
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1) {
+  if (active_isa() >= Isa::avx512 && g.R() * g.S() <= 64) return avx512::depthwise_nhwc_s32(g, x, pad, w, corr, y, oh0, oh1);
+  ref::depthwise_nhwc_s32(g, x, pad, w, corr, y, oh0, oh1);
 }
 
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {

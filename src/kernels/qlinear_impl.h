@@ -9,6 +9,9 @@ void requantize_s8(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const 
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
 void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1);
+// depthwise_s32_avx512.cc: two taps per `vpmaddwd`.
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1);
 }  // namespace lowbit::kernels::avx512
 
 namespace lowbit::kernels::avx512vnni {
@@ -35,9 +38,9 @@ void qgemm_n16_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_
 // Implicit GEMM: C % 16 == 0, w packed with K = taps·C.
 void qgemm_n16_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
                             const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
-// Depthwise 3×3, stride 1, dilation 1 (depthwise_avx512vnni.cc): two taps per `vpdpwssd`.
-void depthwise3x3_s1_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
-                             int64_t oh0, int64_t oh1);
+// Depthwise 3×3, stride 1 or 2 (both axes), dilation 1 (depthwise_avx512vnni.cc): two taps per `vpdpwssd`.
+void depthwise3x3_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
+                          int64_t oh0, int64_t oh1);
 // W4A8: the same products with int4 weights (codes in [-8, 7]) two per byte, 64-byte blocks of
 // 16 columns × two groups of four k (low nibbles the first group), the four panels of each
 // 64-column group interleaved. unpack = false: nibbles widened in registers on every row block

@@ -78,4 +78,22 @@ void subtract_zero_points(int64_t M, int64_t N, int64_t K, const uint8_t* a, int
   }
 }
 
+void subtract_zero_points(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, int32_t az, const int32_t* colsum,
+                          const int32_t* wz, int32_t* c, int64_t ldc) {
+  for (int64_t m = 0; m < M; ++m) {
+    int64_t rowsum = 0;
+    for (int64_t k = 0; k < K; ++k) rowsum += a[m * lda + k];
+    const int64_t row_term = K * int64_t{az} - rowsum;  // times wz[n]
+    for (int64_t n = 0; n < N; ++n)
+      c[m * ldc + n] = static_cast<int32_t>(c[m * ldc + n] + row_term * wz[n] - int64_t{az} * colsum[n]);
+  }
+}
+
+int64_t depthwise_s16_size(int64_t taps, int64_t C) { return (taps + 1) / 2 * C * 2; }
+
+void depthwise_pack_s16(int64_t taps, int64_t C, const int16_t* w, int16_t* out) {
+  for (int64_t t = 0; t < (taps + 1) / 2 * 2; ++t)
+    for (int64_t c = 0; c < C; ++c) out[((t / 2) * C + c) * 2 + t % 2] = t < taps ? w[t * C + c] : int16_t{0};
+}
+
 }  // namespace lowbit::kernels

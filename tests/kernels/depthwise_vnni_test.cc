@@ -1,7 +1,7 @@
-// The VNNI depthwise 3×3 stride-1 kernel (depthwise_avx512vnni.cc) against the scalar
+// The VNNI depthwise 3×3 kernel (depthwise_avx512vnni.cc, strides 1 and 2) against the scalar
 // reference, bit for bit: asymmetric and oversized padding, images of one pixel or narrower than
 // the window, channel counts with a masked tail, row sub-ranges, extreme codes and weights, and
-// the AVX-512 `vpmulld` kernel beside it; stride 2 (the AVX-512 kernel on both paths) as well.
+// the AVX-512 `vpmulld` kernel beside it.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -36,7 +36,9 @@ TEST(DepthwiseVnni, ThreeByThreeMatchesReference) {
                                                            {96, 6, 6, 0, 0, 1, 1, 2},
                                                            {32, 1, 1, 1, 1, 1, 1, 2},
                                                            {24, 3, 10, 2, 0, 0, 2, 2},
-                                                           {8, 5, 4, 0, 1, 1, 0, 2}})
+                                                           {8, 5, 4, 0, 1, 1, 0, 2},
+                                                           {16, 9, 9, 0, 0, 0, 0, 2},
+                                                           {40, 2, 2, 1, 1, 1, 1, 2}})
     for (bool extreme : {false, true}) {
       const ConvGeom g =
           ConvGeom::conv2d(1, c[0], c[1], c[2], c[0], 3, 3).strides(c[7], c[7]).pads(c[3], c[4], c[5], c[6]).grouped(c[0]);

@@ -10,7 +10,7 @@ namespace lowbit::kernels {
 namespace ref {
 namespace {
 
-// y(N,M,out...) = sum over c in group, kernel positions of load_x(x) * load_w(w); x (N,C,in...),
+// y(N,M,out...) = sum over c in group, kernel positions of load_x(x) * load_w(w, m); x (N,C,in...),
 // w (M, C/group, kernel...). Out-of-bounds (padding) positions contribute zero.
 template <typename Acc, typename TX, typename TW, typename LX, typename LW>
 void conv_nd_generic(const ConvGeom& g, const TX* x, const TW* w, Acc* y, LX load_x, LW load_w) {
@@ -36,7 +36,7 @@ void conv_nd_generic(const ConvGeom& g, const TX* x, const TW* w, Acc* y, LX loa
               if (p < 0 || p >= g.in[d]) return;
               off += p * in_strides[d];
             }
-            acc += static_cast<Acc>(load_x(xp[off])) * static_cast<Acc>(load_w(wp[k]));
+            acc += static_cast<Acc>(load_x(xp[off])) * static_cast<Acc>(load_w(wp[k], m));
           });
         }
         yp[o] = acc;
@@ -48,7 +48,13 @@ void conv_nd_generic(const ConvGeom& g, const TX* x, const TW* w, Acc* y, LX loa
 template <typename TX, typename TW>
 void conv_integer(const ConvGeom& g, const TX* x, int32_t xz, const TW* w, int32_t wz, int32_t* y) {
   conv_nd_generic<int32_t>(g, x, w, y, [xz](TX v) { return int32_t(v) - xz; },
-                           [wz](TW v) { return int32_t(v) - wz; });
+                           [wz](TW v, int64_t) { return int32_t(v) - wz; });
+}
+
+template <typename TX, typename TW>
+void conv_integer_per_m(const ConvGeom& g, const TX* x, int32_t xz, const TW* w, const int32_t* wz, int32_t* y) {
+  conv_nd_generic<int32_t>(g, x, w, y, [xz](TX v) { return int32_t(v) - xz; },
+                           [wz](TW v, int64_t m) { return int32_t(v) - wz[m]; });
 }
 
 }  // namespace
@@ -57,7 +63,7 @@ void conv_nd(const ConvGeom& g, const float* x, const float* w, const float* bia
   const int64_t N = g.N, M = g.K, out_size = dims_product(g.out, g.rank);
   std::vector<double> acc(static_cast<std::size_t>(N * M * out_size));
   conv_nd_generic<double>(g, x, w, acc.data(), [](float v) { return double(v); },
-                          [](float v) { return double(v); });
+                          [](float v, int64_t) { return double(v); });
   for (int64_t i = 0; i < N * M * out_size; ++i)
     y[i] = static_cast<float>(acc[static_cast<std::size_t>(i)] + (bias ? bias[(i / out_size) % M] : 0.0f));
 }
@@ -95,6 +101,18 @@ void conv_transpose_nd(const ConvGeom& g, const float* x, const float* w, const 
     y[i] = static_cast<float>(acc[static_cast<std::size_t>(i)] + (bias ? bias[(i / out_size) % M] : 0.0f));
 }
 
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const int8_t* w, const int32_t* w_zp, int32_t* y) {
+  conv_integer_per_m(g, x, x_zp, w, w_zp, y);
+}
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const uint8_t* w, const int32_t* w_zp, int32_t* y) {
+  conv_integer_per_m(g, x, x_zp, w, w_zp, y);
+}
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const int8_t* w, const int32_t* w_zp, int32_t* y) {
+  conv_integer_per_m(g, x, x_zp, w, w_zp, y);
+}
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const uint8_t* w, const int32_t* w_zp, int32_t* y) {
+  conv_integer_per_m(g, x, x_zp, w, w_zp, y);
+}
 void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y) {
   conv_integer(g, x, x_zp, w, w_zp, y);
 }

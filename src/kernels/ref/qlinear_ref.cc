@@ -73,6 +73,25 @@ void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const i
       }
 }
 
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1) {
+  const int64_t C = g.C;
+  for (int64_t oh = oh0; oh < oh1; ++oh)
+    for (int64_t ow = 0; ow < g.OW(); ++ow)
+      for (int64_t c = 0; c < C; ++c) {
+        auto acc = static_cast<uint32_t>(corr[c]);  // unsigned: int32 sums wrap
+        for (int64_t kh = 0; kh < g.R(); ++kh)
+          for (int64_t kw = 0; kw < g.S(); ++kw) {
+            const int64_t ih = oh * g.stride_h() - g.pad_t() + kh * g.dil_h(), iw = ow * g.stride_w() - g.pad_l() + kw * g.dil_w();
+            const bool in = ih >= 0 && ih < g.H() && iw >= 0 && iw < g.W();
+            const int64_t t = kh * g.S() + kw;
+            const int32_t wt = w[((t / 2) * C + c) * 2 + t % 2];
+            acc += static_cast<uint32_t>(int32_t{in ? x[(ih * g.W() + iw) * C + c] : pad} * wt);
+          }
+        y[(oh * g.OW() + ow) * C + c] = static_cast<int32_t>(acc);
+      }
+}
+
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y) {
   for (int64_t i = 0; i < n; ++i) {
     const float fa = static_cast<float>(int32_t{a[i]} - p.za) * p.ra;

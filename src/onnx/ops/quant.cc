@@ -167,7 +167,7 @@ void int_conv_infer(InferCtx& ctx, size_t w_at, ElemType out_type) {
   require_same_type(ctx, 2, 0, "x_zero_point");
   require_same_type(ctx, w_at == 1 ? 3 : 5, w_at, "w_zero_point");
   require_param(ctx, 2, {1}, "x_zero_point");
-  require_param(ctx, w_at == 1 ? 3 : 5, {1}, "w_zero_point (per-channel is not supported)");
+  if (w_at == 3) require_param(ctx, 5, {1}, "w_zero_point (per-channel is not supported)");
   if (w_at == 3) {  // QLinearConv
     for (size_t i : {1, 4, 6}) require_type(ctx, i, {ElemType::f32});
     require_type(ctx, 7, k8bit);
@@ -177,6 +177,7 @@ void int_conv_infer(InferCtx& ctx, size_t w_at, ElemType out_type) {
     require_param(ctx, 7, {1}, "y_zero_point");
   }
   if (!ctx.shape_known(0) || !ctx.shape_known(w_at)) return ctx.set_out_unknown(0, out_type);
+  if (w_at == 1) require_param(ctx, 3, {1, ctx.shape(1).empty() ? 0 : ctx.shape(1)[0]}, "w_zero_point: one per tensor or per output channel");
   if (w_at == 3) {
     const int64_t M = ctx.shape(3).empty() ? 0 : ctx.shape(3)[0];
     require_param(ctx, 4, {1, M}, "w_scale");
@@ -197,10 +198,20 @@ std::vector<int32_t> int_conv(const RunCtx& ctx, size_t w_at, const Array* x_zp,
   g.groups = ctx.node.attr_i("group", 1);
   std::vector<int32_t> y(static_cast<size_t>(g.N * g.K * checked_numel(spatial_out(g), "conv")));
   const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_i64(0)) : 0;
-  LOWBIT_NODE_REQUIRE(!w_zp || w_zp->numel() == 1, ictx, "per-channel weight zero points are not supported");
+  LOWBIT_NODE_REQUIRE(!w_zp || w_zp->numel() == 1 || w_zp->numel() == g.K, ictx, "w_zero_point holds {} values, expected 1 or {}",
+                      w_zp ? w_zp->numel() : 0, g.K);
   const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_i64(0)) : 0;
   const bool xu = x.type() == ElemType::u8, wu = w.type() == ElemType::u8;
   using kernels::ref::conv_nd_integer;
+  if (w_zp && w_zp->numel() > 1) {  // one zero point per output channel
+    std::vector<int32_t> wzs(static_cast<size_t>(g.K));
+    for (int64_t m = 0; m < g.K; ++m) wzs[static_cast<size_t>(m)] = static_cast<int32_t>(w_zp->get_i64(m));
+    if (xu && wu) conv_nd_integer(g, x.data<uint8_t>(), xz, w.data<uint8_t>(), wzs.data(), y.data());
+    else if (xu) conv_nd_integer(g, x.data<uint8_t>(), xz, w.data<int8_t>(), wzs.data(), y.data());
+    else if (wu) conv_nd_integer(g, x.data<int8_t>(), xz, w.data<uint8_t>(), wzs.data(), y.data());
+    else conv_nd_integer(g, x.data<int8_t>(), xz, w.data<int8_t>(), wzs.data(), y.data());
+    return y;
+  }
   if (xu && wu) conv_nd_integer(g, x.data<uint8_t>(), xz, w.data<uint8_t>(), wz, y.data());
   else if (xu) conv_nd_integer(g, x.data<uint8_t>(), xz, w.data<int8_t>(), wz, y.data());
   else if (wu) conv_nd_integer(g, x.data<int8_t>(), xz, w.data<uint8_t>(), wz, y.data());
@@ -245,7 +256,7 @@ void add_quant_ops(OpList& ops) {
   ops.push_back(OpDef{"", "ConvInteger", 10, kConvAttrs,
                       [](InferCtx& ctx) { int_conv_infer(ctx, 1, ElemType::i32); },
                       [](RunCtx& ctx) {
-                        if (conv_integer_fast(ctx)) return;  // 2-d, one group, scalar zero points
+                        if (conv_integer_fast(ctx)) return;  // 2-d
                         const auto y = int_conv(ctx, 1, ctx.has(2) ? ctx.in[2] : nullptr, ctx.has(3) ? ctx.in[3] : nullptr);
                         std::copy(y.begin(), y.end(), ctx.out[0]->data<int32_t>());
                       }});

@@ -24,6 +24,11 @@ void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const in
 void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
 void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t* y);
 void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const uint8_t* w, int32_t w_zp, int32_t* y);
+// The same with a weight zero point per output channel (w_zp holds g.K values).
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const int8_t* w, const int32_t* w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const uint8_t* x, int32_t x_zp, const uint8_t* w, const int32_t* w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const int8_t* w, const int32_t* w_zp, int32_t* y);
+void conv_nd_integer(const ConvGeom& g, const int8_t* x, int32_t x_zp, const uint8_t* w, const int32_t* w_zp, int32_t* y);
 
 // ONNX MaxPool / AveragePool over any rank (ref/pool_nd_ref.cc): x (g.N·g.C planes of g.in),
 // y (planes of g.out, ceil_mode already in g.out). Max: the largest in-window value (the

@@ -84,6 +84,11 @@ void im2col_nhwc_u8_chunk(const ConvGeom& g, const uint8_t* x, uint8_t pad, uint
 void subtract_zero_points(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, int32_t az, const int32_t* colsum,
                           int32_t wz, int32_t* c, int64_t ldc);
 
+// The same with a zero point per column of w (ConvInteger's per-output-channel w_zero_point):
+// adds K·az·wz[n] − wz[n]·Σ_k a[m, k] − az·colsum[n].
+void subtract_zero_points(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, int32_t az, const int32_t* colsum,
+                          const int32_t* wz, int32_t* c, int64_t ldc);
+
 // y[m, n] = float(acc[m, n] + corr[n])·scale[n] + bias[n] (bias may be null): the float result
 // of a quantized layer without a trailing QuantizeLinear. One portable implementation.
 void dequantize_acc(int64_t M, int64_t N, const int32_t* acc, int64_t lda, const int32_t* corr, const float* scale,
@@ -105,6 +110,19 @@ void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p,
 // rows [oh0, oh1) only (callers split rows over threads).
 void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1);
+
+// Depthwise convolution's int32 sums (ConvInteger with one filter per channel), channels-last:
+//   y[oh, ow, c] = corr[c] + Σ_t x[ih, iw, c] · w[t, c]   (t = kh·KW + kw; taps outside read `pad`)
+// With pad = x's zero point z, w = the weights minus their zero point and corr[c] = −z·Σ_t w[t, c],
+// this is Σ_t (x − z)·(w − wz), padding contributing zero. w is int16 in [−255, 255] packed by
+// depthwise_pack_s16: pairs of taps, [⌈T/2⌉][C][2]. x is [H][W][C], y [OH][OW][C]; sums wrap as
+// int32. Output rows [oh0, oh1) only.
+int64_t depthwise_s16_size(int64_t taps, int64_t C);
+// w tap-major [T][C] (int16, |w| <= 255) → the pairs layout: out[(j·C + c)·2 + i] = w[2j + i, c],
+// zero for the missing tap of an odd T.
+void depthwise_pack_s16(int64_t taps, int64_t C, const int16_t* w, int16_t* out);
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1);
 
 // qgemm_u8s8 followed by requantize_u8 / requantize_s8 (p over the N columns), the int32
 // block never leaving registers on the VNNI path. Same bytes as the two calls.

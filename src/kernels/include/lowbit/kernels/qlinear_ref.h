@@ -16,6 +16,8 @@ void qgemm_u8s4(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
                 int32_t* c, int64_t ldc);
 void depthwise_nhwc_u8(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int8_t* w, const Requant& p, uint8_t* y,
                        int64_t oh0, int64_t oh1);
+void depthwise_nhwc_s32(const ConvGeom& g, const uint8_t* x, uint8_t pad, const int16_t* w, const int32_t* corr, int32_t* y,
+                        int64_t oh0, int64_t oh1);
 void qadd_u8(int64_t n, const uint8_t* a, const uint8_t* b, const QAddParams& p, uint8_t* y);
 // qgemm_grouped.h with plain int8 weights w (N×K, codes in [-8, 7], row stride ldw) in groups of
 // `group` k: one output at a time, its groups in ascending order, each group's int32 sum k by k.
