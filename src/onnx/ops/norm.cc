@@ -36,12 +36,21 @@ void bn_infer(InferCtx& ctx) {
   same_shape_out(ctx);
 }
 
+// A float 4-d input may stay channels-last (DenseNet's BN -> ReLU -> conv between its concats):
+// the per-channel affine map then runs over pixel rows.
+uint64_t bn_channels_last(const InferCtx& ctx) {
+  return ctx.shape_known(0) && ctx.shape(0).size() == 4 && ctx.in[0].elem == ElemType::f32 ? 1 | kTiedLayout : 0;
+}
+
 void bn_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
   const int64_t N = x.shape()[0], C = x.shape()[1], HW = (N * C) != 0 ? x.numel() / (N * C) : 0;
   const double eps = ctx.node.attr_f("epsilon", 1e-5);
   auto in = [&](size_t i, auto t) { return ctx.input(i).data<decltype(t)>(); };
-  if (x.type() == ElemType::f32)
+  if (x.type() == ElemType::f32 && (ctx.nhwc_inputs & 1))
+    kernels::batchnorm_forward_infer_nhwc(N * HW, C, in(0, 0.0f), in(1, 0.0f), in(2, 0.0f), in(3, 0.0f), in(4, 0.0f),
+                                          static_cast<float>(eps), ctx.out[0]->data<float>());
+  else if (x.type() == ElemType::f32)
     kernels::batchnorm_forward_infer(N, C, HW, in(0, 0.0f), in(1, 0.0f), in(2, 0.0f), in(3, 0.0f), in(4, 0.0f),
                                      static_cast<float>(eps), ctx.out[0]->data<float>());
   else
@@ -132,6 +141,7 @@ void softmax_run(RunCtx& ctx) {
 
 void add_norm_ops(OpList& ops) {
   ops.push_back(OpDef{"", "BatchNormalization", 7, {"epsilon", "momentum", "training_mode", "spatial"}, bn_infer, bn_run});
+  ops.back().channels_last = bn_channels_last;
   ops.push_back(OpDef{"", "LayerNormalization", 1, {"axis", "epsilon", "stash_type"}, ln_infer, ln_run});
   ops.push_back(OpDef{"", "Softmax", 1, {"axis"}, softmax_infer, softmax_run});
   ops.push_back(OpDef{"", "LogSoftmax", 1, {"axis"}, softmax_infer, softmax_run});
