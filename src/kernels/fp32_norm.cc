@@ -9,6 +9,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -88,6 +89,7 @@ void batchnorm_forward_infer_impl(int64_t N, int64_t C, int64_t HW, const T* x, 
 // Channels-last: P pixels of C channels; the same per-channel a, b and formula as the NCHW rows
 // above, so both layouts give the same values. Channels go in blocks of kBlock whose
 // coefficients live on the stack (kernels do not allocate), recomputed per task.
+template <bool kRelu>
 void batchnorm_infer_nhwc_impl(int64_t P, int64_t C, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, double eps, float* y) {
   constexpr int64_t kBlock = 256;
@@ -105,7 +107,10 @@ void batchnorm_infer_nhwc_impl(int64_t P, int64_t C, const float* x, const float
         const float* __restrict row = x + p * C + c0;
         float* __restrict out = y + p * C + c0;
 #pragma omp simd
-        for (int64_t c = 0; c < nc; ++c) out[c] = (row[c] - m[c]) * a[c] + b[c];
+        for (int64_t c = 0; c < nc; ++c) {
+          const float v = (row[c] - m[c]) * a[c] + b[c];
+          out[c] = kRelu ? std::max(v, 0.0f) : v;  // relu_forward's rule (NaN and -0 pass through)
+        }
       }
     }
   });
@@ -157,8 +162,9 @@ void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const double* x, 
 }
 
 void batchnorm_forward_infer_nhwc(int64_t P, int64_t C, const float* x, const float* gamma, const float* beta,
-                                  const float* running_mean, const float* running_var, float eps, float* y) {
-  batchnorm_infer_nhwc_impl(P, C, x, gamma, beta, running_mean, running_var, double(eps), y);
+                                  const float* running_mean, const float* running_var, float eps, bool relu, float* y) {
+  if (relu) batchnorm_infer_nhwc_impl<true>(P, C, x, gamma, beta, running_mean, running_var, double(eps), y);
+  else batchnorm_infer_nhwc_impl<false>(P, C, x, gamma, beta, running_mean, running_var, double(eps), y);
 }
 
 void layernorm_forward(int64_t rows, int64_t D, const float* x, const float* gamma, const float* beta, double eps,

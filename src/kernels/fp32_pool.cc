@@ -9,6 +9,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 
 namespace lowbit::kernels {
 namespace {

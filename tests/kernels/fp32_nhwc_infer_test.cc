@@ -1,9 +1,10 @@
 // The channels-last inference kernels that keep DenseNet/GoogLeNet activations NHWC between convs:
 // avgpool2d_forward_nhwc (bit for bit against the NCHW kernel, which sums in the same order, and
 // within the derived tolerance of the double reference) and batchnorm_forward_infer_nhwc (against
-// ref::batchnorm_forward_infer), on odd channel counts, padding, ceil_mode and 1 and 2 threads.
+// ref::batchnorm_forward_infer, with and without its fused Relu), on odd channel counts, padding, ceil_mode and 1 and 2 threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -12,6 +13,7 @@
 #include "fp32_test_util.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 #include "lowbit/kernels/fp32_ref.h"
 
 namespace lowbit::kernels {
@@ -80,15 +82,19 @@ TEST(Fp32BatchNormInferNhwc, MatchesReference) {
                    std::sqrt(var[static_cast<size_t>(c)] + 1e-5f);
         }
     const std::string what = "bn nhwc N" + std::to_string(N) + " C" + std::to_string(C) + " HW" + std::to_string(HW);
-    for (int threads : {1, 2}) {
-      const int saved = num_threads();
-      set_num_threads(threads);
-      std::vector<float> y(x.size());
-      batchnorm_forward_infer_nhwc(N * HW, C, relayout(x, true, N, C, HW).data(), gamma.data(), beta.data(),
-                                   mean.data(), var.data(), 1e-5f, y.data());
-      set_num_threads(saved);
-      expect_close(relayout(y, false, N, C, HW), want, mag, 4.0, what);
-    }
+    std::vector<float> want_relu(want.size());
+    for (size_t j = 0; j < want.size(); ++j) want_relu[j] = std::max(want[j], 0.0f);
+    for (int threads : {1, 2})
+      for (bool relu : {false, true}) {
+        const int saved = num_threads();
+        set_num_threads(threads);
+        std::vector<float> y(x.size());
+        batchnorm_forward_infer_nhwc(N * HW, C, relayout(x, true, N, C, HW).data(), gamma.data(), beta.data(),
+                                     mean.data(), var.data(), 1e-5f, relu, y.data());
+        set_num_threads(saved);
+        // max(., 0) is exact and 1-Lipschitz: the same bound holds after the fused Relu.
+        expect_close(relayout(y, false, N, C, HW), relu ? want_relu : want, mag, 4.0, what + (relu ? " relu" : ""));
+      }
   }
 }
 

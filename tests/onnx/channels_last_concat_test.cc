@@ -1,5 +1,5 @@
 // Channels-last planning through DenseNet's and GoogLeNet's data movement: channel Concat (axis 1
-// and -3), inference BatchNormalization, a zero Pad, AveragePool and MaxPool keep their
+// and -3), inference BatchNormalization (with its Relu fused), a zero Pad, AveragePool and MaxPool keep their
 // activations NHWC between convs; a Concat with a graph input (always NCHW) stays NCHW. The plan
 // is checked directly, and the session's outputs against the all-NCHW unoptimized graph.
 #include <cmath>
@@ -7,6 +7,7 @@
 #include "layout_plan.h"
 #include "lowbit/core/rng.h"
 #include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/passes.h"
 #include "lowbit/onnx/shape_inference.h"
 #include "test_util.h"
 
@@ -66,6 +67,8 @@ TEST(ChannelsLastConcat, DenseAndInceptionDataMovementStayChannelsLast) {
   const std::vector<bool> nhwc = plan_channels_last(d.g, infer_shapes(d.g, types, true));
   for (int v : {d.cat1, d.bn, d.pad, d.avg, d.cat2}) EXPECT_TRUE(nhwc[static_cast<size_t>(v)]) << d.g.values[static_cast<size_t>(v)].name;
   EXPECT_FALSE(nhwc[static_cast<size_t>(d.cat_input)]) << "a concat of a graph input is NCHW";
+  Graph fused = dense_graph().g;
+  EXPECT_EQ(fuse_activations(fused), 8);  // seven Conv -> Relu and the BatchNormalization -> Relu
   for (int64_t batch : {1, 3}) {
     const Array x = randn({batch, 8, 9, 9}, 601, 1.0f);
     const auto got = Session(dense_graph().g, SessionOptions{1, 1, true}).run({x});

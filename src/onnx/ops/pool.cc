@@ -8,6 +8,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 #include "lowbit/kernels/global_pool.h"
 #include "ops/conv_geom.h"
 #include "ops/conv_ref.h"

@@ -55,9 +55,6 @@ void maxpool2d_forward_nhwc(const ConvGeom& s, const int8_t* x, int8_t* y);
 // dx is overwritten: zero, then dy scattered to argmax positions.
 void maxpool2d_backward(const ConvGeom& s, const float* dy, const int32_t* argmax, float* dx);
 void avgpool2d_forward(const ConvGeom& s, const float* x, float* y);
-// Inference average pooling on channels-last data: x is (N,H,W,C), y is (N,OH,OW,C); the same
-// values as avgpool2d_forward (each channel sums its window in the same order).
-void avgpool2d_forward_nhwc(const ConvGeom& s, const float* x, float* y);
 void avgpool2d_backward(const ConvGeom& s, const float* dy, float* dx);
 
 // Batch norm over (N, C, HW): statistics per channel over N*HW values.
@@ -75,9 +72,6 @@ void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const float* x, c
 void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const double* x, const double* gamma,
                              const double* beta, const double* running_mean, const double* running_var,
                              double eps, double* y);
-// Channels-last inference: x and y are (P, C) with P = N*H*W pixels; same values as the NCHW one.
-void batchnorm_forward_infer_nhwc(int64_t P, int64_t C, const float* x, const float* gamma, const float* beta,
-                                  const float* running_mean, const float* running_var, float eps, float* y);
 // Overwrites dx, dgamma, dbeta.
 void batchnorm_backward(int64_t N, int64_t C, int64_t HW, const float* x, const float* dy,
                         const float* gamma, const float* save_mean, const float* save_invstd, float* dx,
