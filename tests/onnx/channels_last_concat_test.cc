@@ -1,12 +1,15 @@
 // Channels-last planning through DenseNet's and GoogLeNet's data movement: channel Concat (axis 1
 // and -3), inference BatchNormalization (with its Relu fused), a zero Pad, AveragePool and MaxPool keep their
 // activations NHWC between convs; a Concat with a graph input (always NCHW) stays NCHW. The plan
-// is checked directly, and the session's outputs against the all-NCHW unoptimized graph.
+// is checked directly, and the session's outputs (and the optimized graph's export) against the
+// all-NCHW unoptimized graph.
 #include <cmath>
 
 #include "layout_plan.h"
 #include "lowbit/core/rng.h"
 #include "lowbit/onnx/executor.h"
+#include "lowbit/onnx/exporter.h"
+#include "lowbit/onnx/model_loader.h"
 #include "lowbit/onnx/passes.h"
 #include "lowbit/onnx/shape_inference.h"
 #include "test_util.h"
@@ -69,17 +72,21 @@ TEST(ChannelsLastConcat, DenseAndInceptionDataMovementStayChannelsLast) {
   EXPECT_FALSE(nhwc[static_cast<size_t>(d.cat_input)]) << "a concat of a graph input is NCHW";
   Graph fused = dense_graph().g;
   EXPECT_EQ(fuse_activations(fused), 8);  // seven Conv -> Relu and the BatchNormalization -> Relu
+  optimize_graph(fused);  // the exporter writes the fused Relus back as standard nodes
+  const std::string exported = export_model_bytes(fused);
   for (int64_t batch : {1, 3}) {
     const Array x = randn({batch, 8, 9, 9}, 601, 1.0f);
-    const auto got = Session(dense_graph().g, SessionOptions{1, 1, true}).run({x});
     const auto want = Session(dense_graph().g, SessionOptions{1, 1, false, false}).run({x});
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < want.size(); ++i) {
-      double mag = 1.0;
-      for (int64_t j = 0; j < want[i].numel(); ++j) mag = std::max(mag, std::fabs(want[i].get_f64(j)));
-      // Four convs on the longest path, K <= 8*9 + 16 + 24 + 12*9 + 28 products each: sum of K u.
-      const double tol = 4.0 * (72 + 16 + 24 + 108 + 28) * 0x1p-24 * 4 * mag;
-      EXPECT_TRUE(test::arrays_close(got[i], want[i], 0, tol)) << "output " << i << " batch " << batch;
+    for (const auto& got : {Session(dense_graph().g, SessionOptions{1, 1, true}).run({x}),
+                            Session(load_model_from_bytes(exported, "exported"), SessionOptions{1, 1, false}).run({x})}) {
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        double mag = 1.0;
+        for (int64_t j = 0; j < want[i].numel(); ++j) mag = std::max(mag, std::fabs(want[i].get_f64(j)));
+        // Four convs on the longest path, K <= 8*9 + 16 + 24 + 12*9 + 28 products each: sum of K u.
+        const double tol = 4.0 * (72 + 16 + 24 + 108 + 28) * 0x1p-24 * 4 * mag;
+        EXPECT_TRUE(test::arrays_close(got[i], want[i], 0, tol)) << "output " << i << " batch " << batch;
+      }
     }
   }
 }
