@@ -9,6 +9,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -85,6 +86,36 @@ void batchnorm_forward_infer_impl(int64_t N, int64_t C, int64_t HW, const T* x, 
   });
 }
 
+// Channels-last: P pixels of C channels; the same per-channel a, b and formula as the NCHW rows
+// above, so both layouts give the same values. Channels go in blocks of kBlock whose
+// coefficients live on the stack (kernels do not allocate), recomputed per task.
+template <bool kRelu>
+void batchnorm_infer_nhwc_impl(int64_t P, int64_t C, const float* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, double eps, float* y) {
+  constexpr int64_t kBlock = 256;
+  parallel_for(P, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t p0, int64_t p1) {
+    float a[kBlock], b[kBlock], m[kBlock];
+    for (int64_t c0 = 0; c0 < C; c0 += kBlock) {
+      const int64_t nc = std::min(kBlock, C - c0);
+      for (int64_t c = 0; c < nc; ++c) {
+        const double invstd = 1.0 / std::sqrt(double(running_var[c0 + c]) + eps);
+        a[c] = static_cast<float>(double(gamma[c0 + c]) * invstd);
+        b[c] = beta[c0 + c];
+        m[c] = running_mean[c0 + c];
+      }
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* __restrict row = x + p * C + c0;
+        float* __restrict out = y + p * C + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < nc; ++c) {
+          const float v = (row[c] - m[c]) * a[c] + b[c];
+          out[c] = kRelu ? std::max(v, 0.0f) : v;  // relu_forward's rule (NaN and -0 pass through)
+        }
+      }
+    }
+  });
+}
+
 // One row of D: two passes with double sums (exact enough for any D); the affine map in T.
 template <typename T>
 void layernorm_row(int64_t D, const T* p, const T* g, const T* b, double eps, T* q, float* mean_out, float* inv_out) {
@@ -128,6 +159,12 @@ void batchnorm_forward_infer(int64_t N, int64_t C, int64_t HW, const double* x, 
                              const double* beta, const double* running_mean, const double* running_var, double eps,
                              double* y) {
   batchnorm_forward_infer_impl(N, C, HW, x, gamma, beta, running_mean, running_var, eps, y);
+}
+
+void batchnorm_forward_infer_nhwc(int64_t P, int64_t C, const float* x, const float* gamma, const float* beta,
+                                  const float* running_mean, const float* running_var, float eps, bool relu, float* y) {
+  if (relu) batchnorm_infer_nhwc_impl<true>(P, C, x, gamma, beta, running_mean, running_var, double(eps), y);
+  else batchnorm_infer_nhwc_impl<false>(P, C, x, gamma, beta, running_mean, running_var, double(eps), y);
 }
 
 void layernorm_forward(int64_t rows, int64_t D, const float* x, const float* gamma, const float* beta, double eps,

@@ -9,6 +9,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -235,6 +236,29 @@ void avgpool2d_forward(const ConvGeom& s, const float* x, float* y) {
             for (int64_t w = win.w0; w < win.w1; ++w) sum += xp[h * s.W() + w];
           y[(p * OH + oh) * OW + ow] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
         }
+    }
+  });
+}
+
+void avgpool2d_forward_nhwc(const ConvGeom& s, const float* x, float* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OW * C));
+  parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / OH, oh = r % OH;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const Window win = window(s, oh, ow);
+        const int64_t count = (win.h1 - win.h0) * (win.w1 - win.w0);
+        float* __restrict yp = y + (r * OW + ow) * C;
+        std::fill_n(yp, C, 0.0f);  // the reference's sum starts at 0 and adds h-major, as here
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w) {
+            const float* __restrict xp = x + ((n * s.H() + h) * s.W() + w) * C;
+            for (int64_t c = 0; c < C; ++c) yp[c] += xp[c];
+          }
+        const float denom = static_cast<float>(count);
+        for (int64_t c = 0; c < C; ++c) yp[c] = count > 0 ? yp[c] / denom : 0.0f;
+      }
     }
   });
 }

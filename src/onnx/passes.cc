@@ -155,7 +155,8 @@ int fuse_activations(Graph& g) {
   int count = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Node& node = g.nodes[n];
-    if (node.dead || (node.op_type != "Conv" && node.op_type != "Gemm") || node.find("lowbit_act")) continue;
+    const bool bn = node.op_type == "BatchNormalization";  // DenseNet's BN -> ReLU: only Relu fuses
+    if (node.dead || (node.op_type != "Conv" && node.op_type != "Gemm" && !bn) || node.find("lowbit_act")) continue;
     if (int sig = -1, mul = node.op_type == "Conv" ? silu_mul(g, node.outputs[0], &sig) : -1; mul >= 0) {
       node.attrs["lowbit_act"] = Attribute::from_string("Silu");
       node.outputs = g.nodes[static_cast<size_t>(mul)].outputs;
@@ -168,7 +169,7 @@ int fuse_activations(Graph& g) {
     const int act_id = g.sole_consumer(node.outputs[0]);
     if (act_id < 0) continue;
     Node& act = g.nodes[static_cast<size_t>(act_id)];
-    if (act.inputs.empty() || act.inputs[0] != node.outputs[0]) continue;
+    if (act.inputs.empty() || act.inputs[0] != node.outputs[0] || (bn && act.op_type != "Relu")) continue;
     Attributes extra;
     if (act.op_type == "Relu" || act.op_type == "HardSwish" || act.op_type == "Sigmoid") {
       extra["lowbit_act"] = Attribute::from_string(act.op_type);

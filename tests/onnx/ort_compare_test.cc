@@ -82,6 +82,9 @@ TEST(OrtCompare, MobilenetV2) { compare_with_ort(exported("mobilenet_v2"), 1, 1)
 TEST(OrtCompare, EfficientNetB0) { compare_with_ort(exported("efficientnet_b0"), 1, 1); }
 TEST(OrtCompare, MobilenetV3LargeBatch2) { compare_with_ort(exported("mobilenet_v3_large"), 2, 1); }
 TEST(OrtCompare, MobilenetV3Small) { compare_with_ort(exported("mobilenet_v3_small"), 1, 1); }
+// Concat-heavy models whose Concat, BatchNormalization, zero Pad and pools run channels-last.
+TEST(OrtCompare, GoogLeNetBatch2) { compare_with_ort(exported("googlenet"), 2, 1); }
+TEST(OrtCompare, DenseNet121) { compare_with_ort(exported("densenet121"), 1, 1); }
 
 }  // namespace
 }  // namespace lowbit::onnx

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 #include "ops/broadcast.h"
 
 namespace lowbit::onnx {
@@ -22,6 +23,8 @@ void bn_infer(InferCtx& ctx) {
   LOWBIT_NODE_REQUIRE(ctx.node.attr_i("spatial", 1) == 1, ctx,
                       "spatial=0 (per-element statistics of BatchNormalization-7) is not supported");
   for (size_t i = 0; i < 5; ++i) require_type(ctx, i, {ElemType::f32, ElemType::f64});
+  if (const Attribute* act = ctx.node.find("lowbit_act"))  // set by fuse_activations only
+    LOWBIT_NODE_REQUIRE(act->s == "Relu", ctx, "lowbit_act '{}' is not supported (only Relu)", act->s);
   for (size_t i = 1; i < 5; ++i)  // bn_run reads every parameter as X's element type
     LOWBIT_NODE_REQUIRE(ctx.in[i].elem == ctx.in[0].elem, ctx, "input {} is {}, expected X's type {}", i,
                         elem_name(ctx.in[i].elem), elem_name(ctx.in[0].elem));
@@ -36,17 +39,35 @@ void bn_infer(InferCtx& ctx) {
   same_shape_out(ctx);
 }
 
+// A float 4-d input may stay channels-last (DenseNet's BN -> ReLU -> conv between its concats):
+// the per-channel affine map then runs over pixel rows.
+uint64_t bn_channels_last(const InferCtx& ctx) {
+  return ctx.shape_known(0) && ctx.shape(0).size() == 4 && ctx.in[0].elem == ElemType::f32 ? 1 | kTiedLayout : 0;
+}
+
 void bn_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
   const int64_t N = x.shape()[0], C = x.shape()[1], HW = (N * C) != 0 ? x.numel() / (N * C) : 0;
   const double eps = ctx.node.attr_f("epsilon", 1e-5);
   auto in = [&](size_t i, auto t) { return ctx.input(i).data<decltype(t)>(); };
+  const bool relu = ctx.node.find("lowbit_act") != nullptr;  // a fused Relu (bn_infer checked the kind)
+  if (x.type() == ElemType::f32 && (ctx.nhwc_inputs & 1))
+    return kernels::batchnorm_forward_infer_nhwc(N * HW, C, in(0, 0.0f), in(1, 0.0f), in(2, 0.0f), in(3, 0.0f),
+                                                 in(4, 0.0f), static_cast<float>(eps), relu, ctx.out[0]->data<float>());
   if (x.type() == ElemType::f32)
     kernels::batchnorm_forward_infer(N, C, HW, in(0, 0.0f), in(1, 0.0f), in(2, 0.0f), in(3, 0.0f), in(4, 0.0f),
                                      static_cast<float>(eps), ctx.out[0]->data<float>());
   else
     kernels::batchnorm_forward_infer(N, C, HW, in(0, 0.0), in(1, 0.0), in(2, 0.0), in(3, 0.0), in(4, 0.0), eps,
                                      ctx.out[0]->data<double>());
+  if (!relu) return;
+  if (x.type() == ElemType::f32) {
+    float* y = ctx.out[0]->data<float>();
+    kernels::relu_forward(x.numel(), y, y);
+  } else {
+    double* y = ctx.out[0]->data<double>();
+    for (int64_t i = 0; i < x.numel(); ++i) y[i] = y[i] > 0 ? y[i] : 0;
+  }
 }
 
 void ln_infer(InferCtx& ctx) {
@@ -131,7 +152,9 @@ void softmax_run(RunCtx& ctx) {
 }  // namespace
 
 void add_norm_ops(OpList& ops) {
-  ops.push_back(OpDef{"", "BatchNormalization", 7, {"epsilon", "momentum", "training_mode", "spatial"}, bn_infer, bn_run});
+  ops.push_back(OpDef{"", "BatchNormalization", 7, {"epsilon", "momentum", "training_mode", "spatial", "lowbit_act"}, bn_infer,
+                      bn_run});
+  ops.back().channels_last = bn_channels_last;
   ops.push_back(OpDef{"", "LayerNormalization", 1, {"axis", "epsilon", "stash_type"}, ln_infer, ln_run});
   ops.push_back(OpDef{"", "Softmax", 1, {"axis"}, softmax_infer, softmax_run});
   ops.push_back(OpDef{"", "LogSoftmax", 1, {"axis"}, softmax_infer, softmax_run});

@@ -1,5 +1,8 @@
 // Pad (Pad-2: pads and value as attributes; opset 11+: pads and constant_value as inputs; modes
 // constant, reflect, edge; negative pads crop; opset 18+: optional axes input). Each output axis gets an index map to the input (-1 = constant fill).
+#include <algorithm>
+#include <cstring>
+
 #include "lowbit/core/threads.h"
 #include "ops/op.h"
 
@@ -61,6 +64,18 @@ void pad_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, out);
 }
 
+bool all_zero(const std::vector<int64_t>& pads) {
+  return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+}
+
+// A Pad whose pads are all zero (PyTorch exports one before DenseNet's AveragePools) copies its
+// input in any layout, so it may sit in a channels-last chain.
+uint64_t pad_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || ctx.shape(0).size() != 4) return 0;
+  const auto pads = pads_of(ctx, 4);
+  return pads && all_zero(*pads) ? 1 | kTiedLayout : 0;
+}
+
 void pad_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
   Array& y = *ctx.out[0];
@@ -68,6 +83,7 @@ void pad_run(RunCtx& ctx) {
   const size_t rank = x.shape().size();
   if (rank == 0) return (void)std::memcpy(y.raw(), x.raw(), x.nbytes());
   const std::vector<int64_t> pads = *pads_of(infer_ctx_for(ctx), rank);
+  if (all_zero(pads)) return (void)std::memcpy(y.raw(), x.raw(), x.nbytes());
   std::vector<std::vector<int64_t>> maps(rank);
   for (size_t d = 0; d < rank; ++d) {
     const int64_t n = x.shape()[d];
@@ -134,6 +150,9 @@ void pad_run(RunCtx& ctx) {
 
 }  // namespace
 
-void add_pad_ops(OpList& ops) { ops.push_back(OpDef{"", "Pad", 2, {"mode", "pads", "value"}, pad_infer, pad_run}); }
+void add_pad_ops(OpList& ops) {
+  ops.push_back(OpDef{"", "Pad", 2, {"mode", "pads", "value"}, pad_infer, pad_run});
+  ops.back().channels_last = pad_channels_last;
+}
 
 }  // namespace lowbit::onnx

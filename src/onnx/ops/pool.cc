@@ -8,6 +8,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_nhwc.h"
 #include "lowbit/kernels/global_pool.h"
 #include "ops/conv_geom.h"
 #include "ops/conv_ref.h"
@@ -54,10 +55,11 @@ bool simple_pool(const Node& node, ElemType type, const SpatialGeom& g, bool wan
          (is_max || !include_pad || (g.pad_begin[0] == 0 && g.pad_begin[1] == 0));
 }
 
-// MaxPool between channels-last convs reads and writes NHWC (input and output layouts tied).
+// MaxPool and AveragePool between channels-last convs read and write NHWC (input and output
+// layouts tied) when the 2-d kernels take them.
 uint64_t pool_channels_last(const InferCtx& ctx) {
-  if (ctx.node.op_type != "MaxPool" || ctx.node.outputs.size() != 1 || !ctx.shape_known(0) || ctx.shape(0).size() != 4)
-    return 0;
+  if (ctx.node.outputs.size() != 1 || !ctx.shape_known(0) || ctx.shape(0).size() != 4) return 0;
+  if (ctx.node.op_type != "MaxPool" && ctx.in[0].elem != ElemType::f32) return 0;
   return simple_pool(ctx.node, ctx.in[0].elem, pool_geom(ctx, ctx.shape(0)), false) ? 1 | kTiedLayout : 0;
 }
 
@@ -78,7 +80,8 @@ void pool_run(RunCtx& ctx) {
       if (ctx.nhwc_inputs & 1) kernels::maxpool2d_forward_nhwc(s, x.data<int8_t>(), y.data<int8_t>());
       else kernels::maxpool2d_infer(s, x.data<int8_t>(), y.data<int8_t>());
     } else if (ctx.nhwc_inputs & 1) {
-      kernels::maxpool2d_forward_nhwc(s, x.data<float>(), y.data<float>());
+      if (is_max) kernels::maxpool2d_forward_nhwc(s, x.data<float>(), y.data<float>());
+      else kernels::avgpool2d_forward_nhwc(s, x.data<float>(), y.data<float>());
     } else if (is_max) {
       kernels::maxpool2d_infer(s, x.data<float>(), y.data<float>());
     } else {
@@ -130,6 +133,7 @@ void add_pool_ops(OpList& ops) {
   ops.push_back(OpDef{"", "AveragePool", 7,
                       {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}, pool_infer,
                       pool_run});
+  ops.back().channels_last = pool_channels_last;
   // A 4-d input may be read channels-last (the output is (N, C, 1, 1): the same bytes).
   auto global_channels_last = [](const InferCtx& ctx) -> uint64_t {
     return ctx.shape_known(0) && ctx.shape(0).size() == 4 && ctx.in[0].elem == ElemType::f32 ? 1 : 0;

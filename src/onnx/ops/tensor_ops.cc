@@ -88,7 +88,36 @@ void concat_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, out);
 }
 
+// Channel concat of 4-d tensors may run channels-last: inputs and output all NHWC (tied), each
+// pixel's output row is the inputs' channel rows one after another. Lets convs on both sides of
+// an Inception/DenseNet concat keep their activations channels-last.
+uint64_t concat_channels_last(const InferCtx& ctx) {
+  if (ctx.n_in() < 1 || ctx.n_in() > 62 || !ctx.shape_known(0) || ctx.shape(0).size() != 4) return 0;
+  const int64_t axis = ctx.node.attr_i("axis", 0);
+  if (axis != 1 && axis != -3) return 0;
+  for (size_t i = 0; i < ctx.n_in(); ++i)
+    if (!ctx.has(i) || !ctx.shape_known(i) || ctx.shape(i).size() != 4) return 0;
+  return ((uint64_t{1} << ctx.n_in()) - 1) | kTiedLayout;
+}
+
+void concat_run_nhwc(RunCtx& ctx) {
+  Array& y = *ctx.out[0];
+  const auto es = static_cast<int64_t>(elem_size(y.type()));
+  const int64_t C = y.shape()[1], pixels = y.shape()[0] * y.shape()[2] * y.shape()[3];
+  int64_t c0 = 0;
+  for (const Array* a : ctx.in) {
+    const int64_t row = a->shape()[1] * es;
+    const std::byte* src = a->raw();
+    std::byte* dst = y.raw() + c0 * es;
+    parallel_for(pixels, std::max<int64_t>(1, 16384 / std::max<int64_t>(row, 1)), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) std::memcpy(dst + p * C * es, src + p * row, static_cast<size_t>(row));
+    });
+    c0 += a->shape()[1];
+  }
+}
+
 void concat_run(RunCtx& ctx) {
+  if (ctx.nhwc_outputs & 1) return concat_run_nhwc(ctx);
   Array& y = *ctx.out[0];
   const int64_t axis = ctx.node.attr_i("axis", 0) < 0 ? ctx.node.attr_i("axis", 0) + y.dim() : ctx.node.attr_i("axis", 0);
   const auto es = static_cast<int64_t>(elem_size(y.type()));
@@ -298,6 +327,7 @@ void strided_copy_bytes(const std::byte* in, std::byte* out, const Shape& out_sh
 void add_tensor_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Transpose", 1, {"perm"}, transpose_infer, transpose_run});
   ops.push_back(OpDef{"", "Concat", 4, {"axis"}, concat_infer, concat_run});
+  ops.back().channels_last = concat_channels_last;
   ops.push_back(OpDef{"", "Split", 2, {"axis", "split", "num_outputs"}, split_infer, split_run});
   ops.push_back(OpDef{"", "Slice", 1, {"starts", "ends", "axes"}, slice_infer, slice_run});
   ops.push_back(OpDef{"", "Gather", 1, {"axis"}, gather_infer, gather_run});
