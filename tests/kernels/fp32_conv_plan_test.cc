@@ -24,23 +24,11 @@ namespace {
 using testing::abs_of;
 using testing::expect_close;
 using testing::random_floats;
+using testing::relayout;
 
 ConvGeom shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t stride, int64_t pad,
                   int64_t groups = 1, int64_t dil = 1) {
   return ConvGeom::conv2d(N, C, H, W, K, R, R).strides(stride, stride).pads(pad, pad).grouped(groups).dilations(dil, dil);
-}
-
-// (N, C, HW) nchw -> nhwc or back.
-std::vector<float> relayout(const std::vector<float>& v, bool to_nhwc, int64_t N, int64_t C, int64_t HW) {
-  std::vector<float> out(v.size());
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < HW; ++p) {
-        const size_t a = static_cast<size_t>((n * C + c) * HW + p), b = static_cast<size_t>((n * HW + p) * C + c);
-        if (to_nhwc) out[b] = v[a];
-        else out[a] = v[b];
-      }
-  return out;
 }
 
 std::string describe(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {

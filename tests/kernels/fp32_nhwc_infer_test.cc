@@ -22,19 +22,7 @@ namespace {
 using testing::abs_of;
 using testing::expect_close;
 using testing::random_floats;
-
-// (N, C, HW) NCHW <-> NHWC.
-std::vector<float> relayout(const std::vector<float>& v, bool to_nhwc, int64_t N, int64_t C, int64_t HW) {
-  std::vector<float> out(v.size());
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < HW; ++p) {
-        const size_t a = static_cast<size_t>((n * C + c) * HW + p), b = static_cast<size_t>((n * HW + p) * C + c);
-        if (to_nhwc) out[b] = v[a];
-        else out[a] = v[b];
-      }
-  return out;
-}
+using testing::relayout;
 
 TEST(Fp32PoolNhwc, AvgPoolMatchesNchwKernelAndReference) {
   // {C, H, k, stride, pad, ceil}: DenseNet's 2x2/2 transition pool, odd sizes, windows cut by

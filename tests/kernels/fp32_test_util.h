@@ -1,4 +1,4 @@
-// Helpers for the fp32 kernel tests: seeded random buffers and the derived-tolerance compare.
+// Helpers for the fp32 kernel tests: seeded random buffers, NCHW/NHWC relayout and the derived-tolerance compare.
 // Tolerance model: a float result of a length-L sum differs from the exact sum by at most
 // L * u * sum|terms| (u = 2^-24, any order, FMA or not), so every check takes the magnitude
 // sum|terms| per element (computed by the double reference on absolute values) and L.
@@ -32,6 +32,19 @@ inline std::vector<float> abs_of(const std::vector<float>& v) {
 }
 
 inline std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// (N, C, HW) NCHW -> NHWC (to_nhwc) or back.
+inline std::vector<float> relayout(const std::vector<float>& v, bool to_nhwc, int64_t N, int64_t C, int64_t HW) {
+  std::vector<float> out(v.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) {
+        const size_t a = static_cast<size_t>((n * C + c) * HW + p), b = static_cast<size_t>((n * HW + p) * C + c);
+        if (to_nhwc) out[b] = v[a];
+        else out[a] = v[b];
+      }
+  return out;
+}
 
 // Expects |fast - ref| <= (L * mag + 2 * |ref|) * u elementwise (the 2|ref|u covers the
 // reference's own final rounding and the fast path's). Reports the worst element.
