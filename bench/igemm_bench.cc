@@ -11,6 +11,7 @@
 #include "lowbit/kernels/hadamard.h"
 #include "lowbit/kernels/igemm.h"
 #include "lowbit/kernels/isa.h"
+#include "lowbit/kernels/qlinear.h"
 #include "lowbit/bench/onednn_matmul.h"
 
 namespace {
@@ -79,6 +80,33 @@ void gemm_shapes(benchmark::internal::Benchmark* b, bool lowbit) {
 
 BENCHMARK(BM_LowbitGemm)->Apply([](auto* b) { gemm_shapes(b, true); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OnednnGemm)->Apply([](auto* b) { gemm_shapes(b, false); })->Unit(benchmark::kMillisecond);
+
+// The u8×s8 product with requantization fused (the integer conv/linear layers of a QDQ model)
+// over many rows: ResNet-50's 1×1 layers at batch 1 (M = 3136 … 49) and batch 8 (8× the rows),
+// so items/s per row shows whether large products keep their rate. Args: M, N, K.
+void BM_QgemmRequant(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  const auto w = random_codes(N * K, 3);
+  const auto pw = kernels::qgemm_pack_w(N, K, w.data());
+  std::vector<uint8_t> a(static_cast<size_t>(M * K + 64));
+  std::mt19937 rng(4);
+  for (auto& x : a) x = static_cast<uint8_t>(rng() & 0xFF);
+  std::vector<int32_t> corr(N, 0);
+  std::vector<float> scale(N, 1e-4f);
+  kernels::Requant rq{corr.data(), scale.data(), 0, 0, 255};
+  std::vector<uint8_t> y(static_cast<size_t>(M * N));
+  for (auto _ : st) {
+    kernels::qgemm_u8s8_requant_u8(M, a.data(), K, pw, rq, y.data(), N);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetItemsProcessed(st.iterations() * M * N * K);
+  st.SetLabel(kernels::qgemm_kernel_name(M, pw));
+}
+BENCHMARK(BM_QgemmRequant)
+    ->ArgsProduct({{3136, 25088}, {64, 256}, {64, 256}})
+    ->ArgsProduct({{784, 6272}, {128, 512}, {128, 512}})
+    ->ArgsProduct({{196, 1568}, {256, 1024}, {256, 1024}})
+    ->Unit(benchmark::kMillisecond);
 
 // In-place fp32 FWHT of a rows×cols matrix along rows (axis 1) or columns (axis 0), block h.
 // Bytes = read + write of the matrix, the same traffic as the memcpy below.

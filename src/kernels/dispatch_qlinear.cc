@@ -199,9 +199,52 @@ void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const Qgemm
   qgemm_requant(M, a, lda, w, p, y, ldy);
 }
 
+// Row blocks of about kBlockBytes of output: the block's codes are still in L2 when its Add
+// reads them. Many blocks: threads take whole blocks (each product single-threaded inside, as
+// parallel_for nests inline); few: one block at a time, the product and the Add each parallel.
+void qgemm_u8s8_requant_add_u8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p,
+                               const QAddResidual& add, uint8_t* y, int64_t ldy) {
+  const int64_t N = w.n;
+  if (M <= 0 || N <= 0) return;
+  constexpr int64_t kBlockBytes = 256 << 10;
+  const int64_t rows = std::max<int64_t>(48, kBlockBytes / N / 48 * 48), blocks = (M + rows - 1) / rows;
+  auto add_rows = [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      uint8_t* yr = y + m * ldy;
+      const uint8_t* rr = add.r + m * add.ldr;
+      if (add.residual_first) qadd_u8(N, rr, yr, add.p, yr);
+      else qadd_u8(N, yr, rr, add.p, yr);
+    }
+  };
+  auto block = [&](int64_t b, bool inner_parallel) {
+    const int64_t m0 = b * rows, m1 = std::min(M, m0 + rows);
+    qgemm_requant(m1 - m0, a + m0 * lda, lda, w, p, y + m0 * ldy, ldy);
+    if (inner_parallel) parallel_for(m1 - m0, std::max<int64_t>(1, (int64_t{1} << 15) / N), [&](int64_t r0, int64_t r1) { add_rows(m0 + r0, m0 + r1); });
+    else add_rows(m0, m1);
+  };
+  if (blocks >= 2 * num_threads()) {
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) block(b, false);
+    });
+  } else {
+    for (int64_t b = 0; b < blocks; ++b) block(b, true);
+  }
+}
+
 void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
-                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy) {
-  if (M <= 0 || w.n <= 0) return;
+                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy, const TapsImages& images) {
+  if (M <= 0 || w.n <= 0 || images.count <= 0) return;
+  if (images.count > 1) {
+    // The VNNI int8 panel kernel takes the images in one call; the other paths one at a time.
+    const bool vnni8 = active_isa() == Isa::avx512vnni && C % 4 == 0 && !(w.bits == 8 && w.panels16 && C % 16 == 0) &&
+                       ((w.bits == 8 && w.panels) || (w.bits == 4 && w4_unpack(M) && w.panels8));
+    if (vnni8)
+      return avx512vnni::qgemm_taps_requant(M, w.n, C, off, taps, a, lda, (w.bits == 8 ? w.panels : w.panels8).get(), p, y, ldy,
+                                            false, images.count, images.a_stride, images.y_stride);
+    for (int64_t i = 0; i < images.count; ++i)
+      qgemm_taps_requant_u8(M, C, off, taps, a + i * images.a_stride, lda, w, p, y + i * images.y_stride, ldy);
+    return;
+  }
   if (active_isa() == Isa::avx512vnni && w.panels) {
     if (w.bits == 8 && w.panels16 && C % 16 == 0)
       return avx512vnni::qgemm_n16_taps_requant(M, w.n, C, off, taps, a, lda, w.panels16.get(), p, y, ldy, false);

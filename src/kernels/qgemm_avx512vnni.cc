@@ -181,6 +181,8 @@ constexpr std::array<Micro, sizeof...(M)> rows_table(std::integer_sequence<int, 
 struct Taps {
   const int64_t* off = nullptr;
   int64_t taps = 1, C4 = 0;  // C4 = 0: all of K in one tap
+  // The same product on `images` images: A at a + i·a_image bytes, c at c + i·c_image elements.
+  int64_t images = 1, a_image = 0, c_image = 0;
 };
 
 template <int NR, int MR, bool W4>
@@ -193,15 +195,19 @@ void run(int64_t M, int64_t N, int64_t K4, const uint8_t* a, int64_t lda, const 
   const bool unclamped = requant_clamp_free(rq, N, K4 * 4);
   // At least ~1M multiply-adds per task: smaller products (batch-1 layers) stay on one thread.
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(chunk * width * K4 * 4, 1));
-  parallel_for(groups * chunks, grain, [&](int64_t t0, int64_t t1) {
+  const int64_t per_group = tp.images * chunks;  // tasks run group-major: a group's weights serve every image
+  parallel_for(groups * per_group, grain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t n0 = (t / chunks) * width, m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
+      const int64_t img = (t % per_group) / chunks, n0 = (t / per_group) * width;
+      const int64_t m0 = (t % chunks) * chunk, m1 = std::min(M, m0 + chunk);
       Block g{K4, lda, K4 * 64, ldc, tp.off, tp.taps, tp.C4 ? tp.C4 : K4, std::min(width, N - n0), rq, n0, out_signed, false, unclamped};
       const int8_t* bp = W4 ? panels + (n0 / 64) * ((K4 + 1) / 2) * 256 : panels + (n0 / 16) * g.pstride;
+      const uint8_t* ai = a + img * tp.a_image;
+      char* ci = static_cast<char*>(c) + img * tp.c_image * es;
       for (int64_t m = m0; m < m1; m += MR) {
         const int mr = static_cast<int>(std::min<int64_t>(MR, m1 - m));
-        auto* out = reinterpret_cast<int32_t*>(static_cast<char*>(c) + (m * ldc + n0) * es);
-        table[static_cast<size_t>(mr - 1)](g, a + m * lda, bp, out);
+        auto* out = reinterpret_cast<int32_t*>(ci + (m * ldc + n0) * es);
+        table[static_cast<size_t>(mr - 1)](g, ai + m * lda, bp, out);
       }
     }
   });
@@ -321,8 +327,9 @@ void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64
 }
 
 void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
-                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed) {
-  dispatch<0>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4});
+                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed, int64_t images,
+                        int64_t a_image, int64_t y_image) {
+  dispatch<0>(M, N, C * taps, a, lda, panels, y, ldy, &p, out_signed, Taps{off, taps, C / 4, images, a_image, y_image});
 }
 
 // W4: 64-byte blocks of two groups of four k (low nibbles: group 2p, high: 2p + 1) of 16

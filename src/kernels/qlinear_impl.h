@@ -25,8 +25,11 @@ void qgemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, 
 void qgemm_u8s8_requant(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const void* panels, const Requant& p,
                         void* y, int64_t ldy, bool out_signed);
 // Implicit GEMM (qgemm_taps_requant_* of qlinear.h); C % 4 == 0, w packed with K = taps·C.
+// images > 1: the same product on that many images (A at a + i·a_image, y at y + i·y_image
+// elements), column-group-major so the weights of a group stay in cache across images.
 void qgemm_taps_requant(int64_t M, int64_t N, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
-                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed);
+                        const void* panels, const Requant& p, void* y, int64_t ldy, bool out_signed, int64_t images = 1,
+                        int64_t a_image = 0, int64_t y_image = 0);
 // N <= 16 columns, K % 16 == 0 (qgemm_n16_avx512vnni.cc): K in the register lanes, four
 // multiply-adds per activation load; panels of 16 k × 16 columns (256 bytes), zero-padded.
 int64_t qgemm_n16_panel_bytes(int64_t K);

@@ -311,6 +311,44 @@ bool lower_qlinear(Graph& g, size_t n) {
   return true;
 }
 
+// QConv (requantized to uint8) → QAdd with a residual: the Add joins the conv as its epilogue
+// (ops/qlinear_fused.cc: inputs 9-13 and lowbit_add), so the conv's codes are added while still
+// in cache instead of making a round trip through memory (ResNet blocks: the last 1×1 conv of
+// each block). The fused node takes the QAdd's place, after the residual's producer. Depthwise
+// convs and a conv read twice by the Add are left alone. LOWBIT_ONNX_QADD_FUSE=0 turns it off.
+int fuse_qconv_add(Graph& g) {
+  if (const char* e = std::getenv("LOWBIT_ONNX_QADD_FUSE"); e && std::string_view(e) == "0") return 0;
+  int count = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    Node& add = g.nodes[n];
+    if (add.dead || add.domain != "lowbit" || add.op_type != "QAdd" || add.inputs.size() != 8 || !has_input(add, 6) ||
+        add.inputs[0] == add.inputs[3])
+      continue;
+    for (int side = 0; side < 2; ++side) {
+      const int conv_out = add.inputs[side == 0 ? 0 : 3];
+      const Node* c = producer(g, conv_out);
+      if (!c || c->domain != "lowbit" || c->op_type != "QConv" || c->attr_i("group", 1) != 1 || c->find("lowbit_add") ||
+          c->inputs.size() != 9 || !has_input(*c, 6) || !has_input(*c, 7) || g.sole_consumer(conv_out) != static_cast<int>(n))
+        continue;
+      const Array* cz = g.constant(c->inputs[7]);
+      if (!cz || cz->type() != ElemType::u8) continue;
+      const size_t r = side == 0 ? 3 : 0;  // the residual operand's codes, scale, zero point
+      Node fused = *c;
+      fused.inputs.insert(fused.inputs.end(), {add.inputs[r], add.inputs[r + 1], add.inputs[r + 2], add.inputs[6], add.inputs[7]});
+      fused.attrs["lowbit_add"] = Attribute::from_int(side + 1);
+      if (const Attribute* act = add.find("lowbit_act")) fused.attrs["lowbit_add_act"] = *act;
+      fused.outputs = add.outputs;
+      g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(conv_out)].producer)].dead = true;
+      add = std::move(fused);
+      g.relink();
+      ++count;
+      break;
+    }
+  }
+  if (count) g.remove_dead();
+  return count;
+}
+
 }  // namespace
 
 namespace qdq {
@@ -354,6 +392,7 @@ int lower_quantized(Graph& g) {
       ++count;
   }
   if (count) g.remove_dead();
+  count += fuse_qconv_add(g);
   // Q/DQ nodes left between float ops (per tensor): the quantizer kernels (ops/qdq_fast.cc).
   for (Node& node : g.nodes) {
     const bool q = node.op_type == "QuantizeLinear", dq = node.op_type == "DequantizeLinear";

@@ -149,8 +149,9 @@ void qlinear_infer_common(InferCtx& ctx, Shape out) {
 }
 
 // y[m, :] for M rows of uint8 A (row stride lda, readable to a multiple of 4), through the
-// state's epilogue, row-major (ldy = N).
-void gemm_rows(const QLinearState& st, int64_t M, const uint8_t* a, int64_t lda, std::byte* y) {
+// state's epilogue, row-major (ldy = N); with `add` (uint8 codes only) the residual Add too.
+void gemm_rows(const QLinearState& st, int64_t M, const uint8_t* a, int64_t lda, std::byte* y,
+               const k::QAddResidual* add = nullptr) {
   if (st.float_out) {
     int32_t* acc = scratch<int32_t>(2, M * st.N);
     k::qgemm_u8s8(M, a, lda, st.w, acc, st.N);
@@ -159,13 +160,16 @@ void gemm_rows(const QLinearState& st, int64_t M, const uint8_t* a, int64_t lda,
     if (st.act.kind != Act::none) act_apply_n(st.act, M * st.N, yf, yf);
     return;
   }
-  if (st.y_u8) k::qgemm_u8s8_requant_u8(M, a, lda, st.w, st.rq, reinterpret_cast<uint8_t*>(y), st.N);
+  if (add) k::qgemm_u8s8_requant_add_u8(M, a, lda, st.w, st.rq, *add, reinterpret_cast<uint8_t*>(y), st.N);
+  else if (st.y_u8) k::qgemm_u8s8_requant_u8(M, a, lda, st.w, st.rq, reinterpret_cast<uint8_t*>(y), st.N);
   else k::qgemm_u8s8_requant_s8(M, a, lda, st.w, st.rq, reinterpret_cast<int8_t*>(y), st.N);
 }
 
 int64_t round4(int64_t k) { return (k + 3) / 4 * 4; }
 
 // ---- QConv ----
+
+bool has_residual(const Node& node) { return node.attr_i("lowbit_add", 0) != 0; }
 
 // Stride-1 convolutions with requantized output: implicit GEMM over the zero-point-padded
 // channels-last image (no im2col). Rows run over "virtual" pixels oh·Wp + ow with ow < Wp, so
@@ -193,12 +197,17 @@ void implicit_conv(const QLinearState& st, const k::ConvGeom& g, int64_t B, cons
   for (int64_t kh = 0; kh < g.R(); ++kh)
     for (int64_t kw = 0; kw < g.S(); ++kw) off.push_back((kh * g.dil_h() * Wp + kw * g.dil_w()) * C);
   const int64_t rows = (g.OH() - 1) * Wp + g.OW();  // the last row stops at OW: reads end on the image
-  uint8_t* virt = scratch<uint8_t>(2, rows * N);
-  for (int64_t b = 0; b < B; ++b) {
-    k::qgemm_taps_requant_u8(rows, C, off.data(), static_cast<int64_t>(off.size()), padded + b * image, C, st.w, st.rq, virt, N);
-    for (int64_t oh = 0; oh < g.OH(); ++oh)
-      std::memcpy(out + (b * P + oh * g.OW()) * N, virt + oh * Wp * N, static_cast<size_t>(g.OW() * N));
-  }
+  // All images in one product (a column group's weights serve every image), then the valid
+  // columns of each virtual row copied out.
+  uint8_t* virt = scratch<uint8_t>(2, B * rows * N);
+  k::qgemm_taps_requant_u8(rows, C, off.data(), static_cast<int64_t>(off.size()), padded, C, st.w, st.rq, virt, N,
+                           k::TapsImages{B, image, rows * N});
+  parallel_for(B * g.OH(), grain_for(g.OW() * N), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / g.OH(), oh = r % g.OH();
+      std::memcpy(out + (b * P + oh * g.OW()) * N, virt + (b * rows + oh * Wp) * N, static_cast<size_t>(g.OW() * N));
+    }
+  });
 }
 
 SpatialGeom qconv_geom(const InferCtx& ctx) {
@@ -219,10 +228,22 @@ void qconv_infer(InferCtx& ctx) {
     return ctx.set_out_unknown(0, ctx.has(6) ? (ctx.has(7) ? ctx.in[7].elem : ElemType::u8) : ElemType::f32);
   }
   const SpatialGeom g = qconv_geom(ctx);
-  qlinear_infer_common(ctx, Shape{ctx.shape(0)[0], ctx.shape(3)[0], g.OH(), g.OW()});
+  Shape out{ctx.shape(0)[0], ctx.shape(3)[0], g.OH(), g.OW()};
+  if (has_residual(ctx.node)) {  // fused residual QAdd (passes_qdq.cc): uint8 codes, broadcast like Add
+    LOWBIT_NODE_REQUIRE(ctx.n_in() == 14 && ctx.has(6) && ctx.has(9) && ctx.has(10) && ctx.has(12), ctx,
+                        "a fused residual Add needs the conv's y_scale, the residual with its scale and the sum's y_scale (14 inputs)");
+    require_type(ctx, 9, {ElemType::u8});
+    for (size_t i : {7, 11, 13})
+      if (ctx.has(i)) require_type(ctx, i, {ElemType::u8});
+    if (!ctx.shape_known(9)) return ctx.set_out_unknown(0, ElemType::u8);
+    out = broadcast_shapes({out, ctx.shape(9)}, ctx);
+  }
+  qlinear_infer_common(ctx, out);
 }
 
-void qconv_run(RunCtx& ctx) {
+// The convolution into y (its own output shape); with `add`, y's shape and layout are the
+// residual's and the Add is fused where the path allows. Returns whether it applied the Add.
+bool qconv_compute(RunCtx& ctx, Array& y, const k::QAddResidual* add) {
   const Array &x = ctx.input(0), &w = ctx.input(3);
   const int64_t B = x.shape()[0], C = x.shape()[1], N = w.shape()[0], KH = w.shape()[2], KW = w.shape()[3];
   const bool depthwise = ctx.node.attr_i("group", 1) != 1;
@@ -268,7 +289,6 @@ void qconv_run(RunCtx& ctx) {
     });
     xs = buf;
   }
-  Array& y = *ctx.out[0];
   const auto pad = static_cast<uint8_t>(st->x_u8 ? st->x_zp : st->x_zp + 128);
   if (depthwise) {
     LOWBIT_NODE_REQUIRE(!st->float_out && st->y_u8, infer_ctx_for(ctx), "a depthwise convolution needs a uint8 QuantizeLinear output");
@@ -284,7 +304,7 @@ void qconv_run(RunCtx& ctx) {
         for (int64_t b = b0; b < b1; ++b)
           k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(out) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
       });
-    return;
+    return false;
   }
   const bool implicit = g.stride_h() == 1 && g.stride_w() == 1 && C % 4 == 0 && st->y_u8 && !st->float_out && g.R() * g.S() > 1;
   if (implicit) {
@@ -295,7 +315,7 @@ void qconv_run(RunCtx& ctx) {
         for (int64_t b = b0; b < b1; ++b)
           k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(out) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
       });
-    return;
+    return false;
   }
   const bool direct = g.R() == 1 && g.S() == 1 && g.stride_h() == 1 && g.stride_w() == 1 && g.pad_t() == 0 && g.pad_l() == 0 &&
                       g.OH() == g.H() && g.OW() == g.W() && C % 4 == 0;
@@ -314,8 +334,8 @@ void qconv_run(RunCtx& ctx) {
     a = cols;
   }
   if (y_nhwc) {  // the GEMM's rows are the NHWC output
-    gemm_rows(*st, B * P, a, lda, y.raw());
-    return;
+    gemm_rows(*st, B * P, a, lda, y.raw(), add && st->y_u8 && !st->float_out ? add : nullptr);
+    return add && st->y_u8 && !st->float_out;
   }
   const size_t es = st->float_out ? 4 : 1;
   std::byte* rows = scratch<std::byte>(3, B * P * N * static_cast<int64_t>(es));
@@ -329,6 +349,7 @@ void qconv_run(RunCtx& ctx) {
         k::transpose_i8(P, N, reinterpret_cast<const int8_t*>(rows) + b * P * N, N, reinterpret_cast<int8_t*>(y.raw()) + b * N * P, P);
     }
   });
+  return false;
 }
 
 // ---- QGemm ----
@@ -364,29 +385,13 @@ void qgemm_run(RunCtx& ctx) {
   gemm_rows(*st, M, a, lda, ctx.out[0]->raw());
 }
 
-// ---- QAdd ----
+// ---- QAdd, also fused after a QConv ----
 
-void qadd_infer(InferCtx& ctx) {
-  for (size_t i : {0, 3}) require_type(ctx, i, {ElemType::u8});
-  LOWBIT_NODE_REQUIRE(ctx.n_in() == 8 && ctx.has(6), ctx, "expects 8 inputs with y_scale");
-  if (!ctx.shape_known(0) || !ctx.shape_known(3)) return ctx.set_out_unknown(0, ElemType::u8);
-  ctx.set_out(0, ElemType::u8, broadcast_shapes({ctx.shape(0), ctx.shape(3)}, ctx));
-}
-
-void qadd_run(RunCtx& ctx) {
-  const Array &a = ctx.input(0), &b = ctx.input(3);
-  Array& y = *ctx.out[0];
-  auto zp = [&](size_t i) { return ctx.has(i) ? static_cast<int32_t>(ctx.input(i).get_i64(0)) : 0; };
-  const float ys = static_cast<float>(ctx.input(6).get_f64(0));
-  k::QAddParams p;
-  p.za = zp(2), p.zb = zp(5), p.zy = zp(7);
-  p.ra = static_cast<float>(ctx.input(1).get_f64(0)) / ys;
-  p.rb = static_cast<float>(ctx.input(4).get_f64(0)) / ys;
-  p.lo = fused_activation(ctx.node).kind == Act::relu ? p.zy : 0;
-  p.hi = 255;
+// y = qadd(a, b) on uint8 codes, broadcasting a and b to y's shape; y may be a (in place).
+void qadd_codes(const Array& a, const Array& b, const k::QAddParams& p, Array& y) {
   const uint8_t *pa = a.data<uint8_t>(), *pb = b.data<uint8_t>();
   uint8_t* py = y.data<uint8_t>();
-  if (a.shape() == b.shape()) {
+  if (a.shape() == y.shape() && b.shape() == y.shape()) {
     parallel_for(y.numel(), 1 << 14, [&](int64_t i0, int64_t i1) { k::qadd_u8(i1 - i0, pa + i0, pb + i0, p, py + i0); });
     return;
   }
@@ -398,10 +403,67 @@ void qadd_run(RunCtx& ctx) {
   k::qadd_u8(y.numel(), ga, gb, p, py);
 }
 
+// QAdd's parameters from (a_scale, a_zp, b_scale, b_zp, y_scale, y_zp) at these input indices.
+k::QAddParams qadd_params(const RunCtx& ctx, size_t as, size_t az, size_t bs, size_t bz, size_t ys_at, size_t yz, bool relu) {
+  auto zp = [&](size_t i) { return ctx.has(i) ? static_cast<int32_t>(ctx.input(i).get_i64(0)) : 0; };
+  const float ys = static_cast<float>(ctx.input(ys_at).get_f64(0));
+  k::QAddParams p;
+  p.za = zp(az), p.zb = zp(bz), p.zy = zp(yz);
+  p.ra = static_cast<float>(ctx.input(as).get_f64(0)) / ys;
+  p.rb = static_cast<float>(ctx.input(bs).get_f64(0)) / ys;
+  p.lo = relu ? p.zy : 0;
+  p.hi = 255;
+  return p;
+}
+
+// QConv with a fused residual QAdd: inputs 9-13 are the residual's codes, scale and zero point
+// and the sum's y_scale / y_zp; lowbit_add 1: the conv's codes are the Add's first operand, 2:
+// its second; lowbit_add_act "Relu" or absent.
+void qconv_run(RunCtx& ctx) {
+  if (!has_residual(ctx.node)) {
+    qconv_compute(ctx, *ctx.out[0], nullptr);
+    return;
+  }
+  const bool conv_first = ctx.node.attr_i("lowbit_add", 1) == 1;
+  const bool relu = ctx.node.attr_s("lowbit_add_act", "") == "Relu";
+  const k::QAddParams p = conv_first ? qadd_params(ctx, 6, 7, 10, 11, 12, 13, relu) : qadd_params(ctx, 10, 11, 6, 7, 12, 13, relu);
+  const Array& r = ctx.input(9);
+  Array& y = *ctx.out[0];
+  if (r.shape() == y.shape()) {  // the residual shares y's layout (qconv_channels_last)
+    const int64_t C = y.shape()[1];
+    const k::QAddResidual add{r.data<uint8_t>(), C, p, !conv_first};
+    if (!qconv_compute(ctx, y, &add)) qadd_codes(conv_first ? y : r, conv_first ? r : y, p, y);
+    return;
+  }
+  // A broadcasting residual (NCHW only): the conv's codes first, then the Add.
+  const Array& x = ctx.input(0);
+  const SpatialGeom g = qconv_geom(infer_ctx_for(ctx));
+  Array conv = Array::empty(ElemType::u8, {x.shape()[0], ctx.input(3).shape()[0], g.OH(), g.OW()});
+  qconv_compute(ctx, conv, nullptr);
+  qadd_codes(conv_first ? conv : r, conv_first ? r : conv, p, y);
+}
+
+void qadd_infer(InferCtx& ctx) {
+  for (size_t i : {0, 3}) require_type(ctx, i, {ElemType::u8});
+  LOWBIT_NODE_REQUIRE(ctx.n_in() == 8 && ctx.has(6), ctx, "expects 8 inputs with y_scale");
+  if (!ctx.shape_known(0) || !ctx.shape_known(3)) return ctx.set_out_unknown(0, ElemType::u8);
+  ctx.set_out(0, ElemType::u8, broadcast_shapes({ctx.shape(0), ctx.shape(3)}, ctx));
+}
+
+void qadd_run(RunCtx& ctx) {
+  const k::QAddParams p = qadd_params(ctx, 1, 2, 4, 5, 6, 7, fused_activation(ctx.node).kind == Act::relu);
+  qadd_codes(ctx.input(0), ctx.input(3), p, *ctx.out[0]);
+}
+
 // QConv reads and writes channels-last when its neighbours do (no transposes between
 // consecutive quantized convs); QAdd as long as both operands and the result share the layout.
 uint64_t qconv_channels_last(const InferCtx& ctx) {
-  return ctx.shape_known(0) && ctx.shape(0).size() == 4 ? 1 : 0;
+  if (!ctx.shape_known(0) || ctx.shape(0).size() != 4) return 0;
+  if (!has_residual(ctx.node)) return 1;
+  // The residual is stored in the output's layout; a broadcasting one keeps everything NCHW.
+  if (!ctx.shape_known(3) || !ctx.shape_known(9)) return 0;
+  const SpatialGeom g = qconv_geom(ctx);
+  return ctx.shape(9) == Shape{ctx.shape(0)[0], ctx.shape(3)[0], g.OH(), g.OW()} ? 1 | (uint64_t{1} << 9) : 0;
 }
 uint64_t qadd_channels_last(const InferCtx& ctx) {
   if (!ctx.shape_known(0) || !ctx.shape_known(3) || ctx.shape(0).size() != 4 || ctx.shape(0) != ctx.shape(3)) return 0;
@@ -409,7 +471,8 @@ uint64_t qadd_channels_last(const InferCtx& ctx) {
 }
 
 const std::vector<std::string_view> kQConvAttrs = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
-                                                    "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_wbits"};
+                                                    "lowbit_act", "lowbit_act_a", "lowbit_act_b", "lowbit_wbits",
+                                                    "lowbit_add", "lowbit_add_act"};
 
 }  // namespace
 

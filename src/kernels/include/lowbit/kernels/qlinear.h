@@ -131,12 +131,33 @@ void qgemm_u8s8_requant_u8(int64_t M, const uint8_t* a, int64_t lda, const Qgemm
 void qgemm_u8s8_requant_s8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p, int8_t* y,
                            int64_t ldy);
 
+// A quantized Add of a residual fused after the requantized product (a conv followed by the
+// residual Add of a ResNet block): y = qadd_u8(requant(product), r) — the product's codes are
+// QAdd's first operand, or its second with residual_first — for M×N residual codes r (row
+// stride ldr). Row blocks whose output and residual stay in L2 run product then Add, so the
+// product's codes never travel to memory; same bytes as qgemm_u8s8_requant_u8 then qadd_u8.
+// r must not overlap y.
+struct QAddResidual {
+  const uint8_t* r = nullptr;
+  int64_t ldr = 0;
+  QAddParams p;
+  bool residual_first = false;
+};
+void qgemm_u8s8_requant_add_u8(int64_t M, const uint8_t* a, int64_t lda, const QgemmPackedW& w, const Requant& p,
+                               const QAddResidual& add, uint8_t* y, int64_t ldy);
+
 // Implicit GEMM of a stride-1 convolution over a padded channels-last image: row m of A is
 // the concatenation over taps t of the C bytes at a + m·lda + off[t], i.e.
 //   y[m, n] = requant(Σ_t Σ_{c<C} a[m·lda + off[t] + c] · w[n, t·C + c]),  w packed with K = taps·C.
 // Requires C % 4 == 0; every byte addressed must be readable. Same bytes as building the rows
 // (im2col) and calling qgemm_u8s8_requant_u8.
+// With images.count > 1 the same product runs on that many images, image i reading A at
+// a + i·images.a_stride and writing y + i·images.y_stride: one call, so each column group's
+// weights are read once for all images (batch-8 ResNet layers whose weights exceed L2).
+struct TapsImages {
+  int64_t count = 1, a_stride = 0, y_stride = 0;
+};
 void qgemm_taps_requant_u8(int64_t M, int64_t C, const int64_t* off, int64_t taps, const uint8_t* a, int64_t lda,
-                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy);
+                           const QgemmPackedW& w, const Requant& p, uint8_t* y, int64_t ldy, const TapsImages& images = {});
 
 }  // namespace lowbit::kernels
