@@ -148,6 +148,34 @@ TEST(ChannelShuffle, SpatialSliceRunsChannelsLast) {
   EXPECT_TRUE(test::arrays_close(got, want, 0, (27 + 4) * 0x1p-24 * 4 * mag));  // two convs, K = 27 and 4
 }
 
+// ReduceMean over H and W (ShuffleNet's head, keepdims 0) and over C (keepdims 1) read the conv
+// output channels-last: the same sums in the same order, bit for bit the NCHW reduction.
+TEST(ChannelShuffle, SpatialAndChannelMeansReadChannelsLast) {
+  auto graph = [] {
+    GraphBuilder b(13);
+    const int x = b.input("x", ElemType::f32, {2, 3, 5, 6});
+    const int c = b.op("Conv", {x, b.constant("w0", randn({7, 3, 1, 1}, 970, 0.5f))}, {}, 1, "conv");
+    b.output(b.op("ReduceMean", {c}, {{"axes", Attribute::from_ints({2, 3})}, {"keepdims", Attribute::from_int(0)}}), "hw");
+    b.output(b.op("ReduceMean", {c}, {{"axes", Attribute::from_ints({1})}}), "ch");
+    b.output(b.op("ReduceSum", {c, i64s(b, "ax", {3})}), "w_only");  // H kept, W reduced: NCHW order needed
+    return b.finish();
+  };
+  Graph g = graph();
+  optimize_graph(g);
+  const InferenceResult inf = infer_shapes(g, {ValueType{ElemType::f32, {2, 3, 5, 6}, true}}, true);
+  EXPECT_FALSE(plan_channels_last(g, inf)[static_cast<size_t>(g.find_value("conv_out0"))]) << "the W-only sum needs NCHW";
+  const Array x = randn({2, 3, 5, 6}, 971, 1.0f);
+  Graph two = graph();
+  two.outputs.pop_back();  // without the W-only sum the conv output goes channels-last
+  two.remove_dead();
+  Graph two_nchw = two;
+  const auto nhwc = plan_channels_last(two, infer_shapes(two, {ValueType{ElemType::f32, {2, 3, 5, 6}, true}}, true));
+  EXPECT_TRUE(nhwc[static_cast<size_t>(two.find_value("conv_out0"))]);
+  const auto want = Session(std::move(two_nchw), SessionOptions{1, 1, true, false}).run({x});
+  const auto got = Session(std::move(two), SessionOptions{1, 1, true}).run({x});
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(test::arrays_close(got[i], want[i], 0, 4 * 0x1p-24 * 8)) << "output " << i;
+}
+
 // Reshape(x, s1) -> Transpose(perm) -> Reshape(., s2) alone, x [2, 6, 3, 4].
 enum class Variant { shuffle, other_view, other_perm, first_reshape_also_output, transpose_read_twice, shape_input, allowzero };
 
