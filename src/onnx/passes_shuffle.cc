@@ -12,17 +12,21 @@
 namespace lowbit::onnx {
 namespace {
 
-// v's value follows from constants and tensor shapes only (Shape/Size of any tensor).
-bool from_shapes(const Graph& g, int v, std::unordered_map<int, bool>& memo) {
+// v's value follows from constants and tensor shapes only (Shape/Size of any tensor). Exports
+// compute a shape in a handful of nodes; a deeper chain (kMaxDepth) counts as not static, so a
+// crafted model cannot recurse deep.
+constexpr int kMaxDepth = 32;
+
+bool from_shapes(const Graph& g, int v, std::unordered_map<int, bool>& memo, int depth = 0) {
   if (g.is_constant(v)) return true;
   const int p = g.values[static_cast<size_t>(v)].producer;
-  if (p < 0) return false;  // a graph input
+  if (p < 0 || depth > kMaxDepth) return false;  // a graph input, or too deep
   if (auto it = memo.find(v); it != memo.end()) return it->second;
   const Node& n = g.nodes[static_cast<size_t>(p)];
   const OpDef* op = find_op(n.domain, n.op_type);
   bool ok = op && !op->own_outputs && !n.inputs.empty();  // not If/Loop/Scan, not a generator
   if (ok && n.op_type != "Shape" && n.op_type != "Size")
-    for (int in : n.inputs) ok = ok && (in == kNoValue || from_shapes(g, in, memo));
+    for (int in : n.inputs) ok = ok && (in == kNoValue || from_shapes(g, in, memo, depth + 1));
   memo[v] = ok;
   return ok;
 }
