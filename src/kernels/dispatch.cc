@@ -22,6 +22,7 @@
 #include "fp32_rows_impl.h"
 #include "int_impl.h"
 #include "qlinear_impl.h"
+#include "shuffle_impl.h"
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/attention.h"
 #include "lowbit/kernels/fp32_ref.h"
@@ -29,6 +30,7 @@
 #include "lowbit/kernels/hadamard_ref.h"
 #include "lowbit/kernels/igemm_ref.h"
 #include "lowbit/kernels/bf16.h"
+#include "lowbit/kernels/channel_shuffle.h"
 #include "lowbit/kernels/isa.h"
 #include "lowbit/kernels/qlinear_ref.h"
 #include "lowbit/kernels/quant_ref.h"
@@ -459,6 +461,12 @@ void shifted_copy_i8(int64_t n, const int8_t* x, int64_t delta, const uint64_t* 
 void transpose_f32(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (active_isa() >= Isa::avx2) return avx2::transpose_f32(rows, cols, x, ldx, y, ldy);
   portable::transpose_f32(rows, cols, x, ldx, y, ldy);
+}
+
+void channel_shuffle(int64_t outer, int64_t groups, int64_t per_group, int64_t inner, size_t elem_bytes, const void* x,
+                     void* y) {
+  if (active_isa() == Isa::ref) return ref::channel_shuffle(outer, groups, per_group, inner, elem_bytes, x, y);
+  portable::channel_shuffle(outer, groups, per_group, inner, elem_bytes, x, y);
 }
 
 // ---- peak loops (peak.h): the machine's best per kind, whatever LOWBIT_ISA says ----

@@ -10,7 +10,8 @@ namespace lowbit::onnx {
 
 // true at index v: value v is stored NHWC. Only values produced and consumed exclusively by
 // runtime nodes whose OpDef::channels_last accepts them (at the very input positions), and
-// never graph outputs, inputs or constants.
+// never graph outputs, inputs or constants. Readers folded at planning (Shape, Size) do not count:
+// they never read the data.
 std::vector<bool> plan_channels_last(const Graph& g, const InferenceResult& inf);
 
 }  // namespace lowbit::onnx

@@ -17,12 +17,7 @@
 namespace lowbit::onnx {
 namespace {
 
-Array randn(const Shape& s, uint64_t stream, float scale) {
-  Array a = Array::empty(ElemType::f32, s);
-  normal_fill(29, stream, 0, a.numel(), a.data<float>());
-  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= scale;
-  return a;
-}
+Array randn(const Shape& s, uint64_t stream, float scale) { return test::randn(s, 29, stream, scale); }
 
 struct DenseGraph {
   Graph g;

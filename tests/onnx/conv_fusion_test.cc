@@ -16,12 +16,7 @@ namespace {
 
 constexpr int64_t kC = 16;
 
-Array randn(const Shape& s, uint64_t stream, float scale) {
-  Array a = Array::empty(ElemType::f32, s);
-  normal_fill(23, stream, 0, a.numel(), a.data<float>());
-  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= scale;
-  return a;
-}
+Array randn(const Shape& s, uint64_t stream, float scale) { return test::randn(s, 23, stream, scale); }
 
 // A ResNet/MobileNet-shaped block chain on (2,16,10,10): residuals from a conv, from a fused
 // conv, from a graph input (NCHW) and a broadcasting one (1,16,1,1); a MaxPool between convs

@@ -16,12 +16,7 @@
 namespace lowbit::onnx {
 namespace {
 
-Array randn(const Shape& s, uint64_t stream, float scale = 1.0f) {
-  Array a = Array::empty(ElemType::f32, s);
-  normal_fill(11, stream, 0, a.numel(), a.data<float>());
-  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= scale;
-  return a;
-}
+Array randn(const Shape& s, uint64_t stream, float scale = 1.0f) { return test::randn(s, 11, stream, scale); }
 
 Attributes ints(const std::string& k, std::vector<int64_t> v) { return {{k, Attribute::from_ints(std::move(v))}}; }
 

@@ -85,6 +85,9 @@ TEST(OrtCompare, MobilenetV3Small) { compare_with_ort(exported("mobilenet_v3_sma
 // Concat-heavy models whose Concat, BatchNormalization, zero Pad and pools run channels-last.
 TEST(OrtCompare, GoogLeNetBatch2) { compare_with_ort(exported("googlenet"), 2, 1); }
 TEST(OrtCompare, DenseNet121) { compare_with_ort(exported("densenet121"), 1, 1); }
+// ShuffleNetV2: its channel shuffles (lowbit.ChannelShuffle) and chunk Slices run channels-last.
+TEST(OrtCompare, ShuffleNetV2Batch2) { compare_with_ort(exported("shufflenet_v2"), 2, 1); }
+TEST(OrtCompare, RegNetY400mf) { compare_with_ort(exported("regnet_y_400mf"), 1, 1); }
 
 }  // namespace
 }  // namespace lowbit::onnx

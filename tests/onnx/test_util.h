@@ -1,4 +1,5 @@
-// Helpers shared by the onnx tests: array comparison with a stated tolerance, paths, errors.
+// Helpers shared by the onnx tests: array comparison with a stated tolerance, random arrays,
+// paths, errors.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "lowbit/core/error.h"
+#include "lowbit/core/rng.h"
 #include "lowbit/onnx/array.h"
 
 namespace lowbit::onnx::test {
@@ -22,6 +24,14 @@ void expect_error(F&& fn, std::initializer_list<std::string> parts) {
   } catch (const ValueError& e) {
     for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
   }
+}
+
+// float32 values drawn from N(0, scale²): Philox (seed, stream), element i at counter i.
+inline Array randn(const Shape& s, uint64_t seed, uint64_t stream, float scale = 1.0f) {
+  Array a = Array::empty(ElemType::f32, s);
+  normal_fill(seed, stream, 0, a.numel(), a.data<float>());
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= scale;
+  return a;
 }
 
 inline std::string source_dir() { return LOWBIT_SOURCE_DIR; }

@@ -75,7 +75,8 @@ InferCtx infer_ctx_for(const RunCtx& run);
 // Element conversion with saturation (Cast, and dtype changes in passes).
 void cast_into(const Array& x, Array& y);
 
-constexpr uint64_t kTiedLayout = uint64_t{1} << 63;  // see OpDef::channels_last
+constexpr uint64_t kTiedLayout = uint64_t{1} << 63;   // see OpDef::channels_last
+constexpr uint64_t kEveryOutput = uint64_t{1} << 62;  // with kTiedLayout: see OpDef::channels_last
 
 struct OpDef {
   OpDef(std::string_view domain_, std::string_view name_, int since_, std::vector<std::string_view> attrs_,
@@ -97,7 +98,8 @@ struct OpDef {
   std::function<double(const InferCtx&)> flops;
   // Which inputs may be handed over channels-last (bit i for input i; output 0 may then be
   // too), given fully inferred input types and constant values; null or 0 = NCHW only. Inputs
-  // at positions >= 1 are stored in the output's layout, and with kTiedLayout input 0 too.
+  // at positions >= 1 are stored in the output's layout, and with kTiedLayout input 0 too. Nodes
+  // with several outputs are planned only with kTiedLayout | kEveryOutput: all in one layout (Split).
   std::function<uint64_t(const InferCtx&)> channels_last;
   // The input whose buffer output 0 may be written over when this node is its last reader
   // (run() must then cope with the two aliasing: a residual summed into the output), or -1.
@@ -151,6 +153,7 @@ void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero, Com
 void add_control_flow_ops(OpList& ops);  // control_flow.cc: If, Loop, Scan
 void add_bitwise_ops(OpList& ops);       // bitwise_ops.cc: BitwiseAnd/Or/Xor/Not
 void add_col2im_ops(OpList& ops);        // col2im.cc: Col2Im, CenterCropPad
+void add_channel_shuffle_ops(OpList& ops);  // channel_shuffle.cc: lowbit.ChannelShuffle
 void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.
@@ -173,6 +176,9 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const InferCtx& ctx);
 Shape broadcast_shapes(const std::vector<Shape>& shapes, const InferCtx& ctx);
 // Strides (in elements) of `in` broadcast to `out`: 0 on broadcast dimensions.
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// Reshape's target for an input of shape `in`: a 0 copies the input's dim (unless allowzero),
+// one -1 takes what is left; errors name ctx's node. Shared by Reshape and lowbit.ChannelShuffle.
+Shape reshape_target(const InferCtx& ctx, const Shape& in, Shape target, bool allowzero);
 // Reads a 1-d int tensor input as a vector (Reshape shape, Slice starts...).
 std::vector<int64_t> int_list(const Array& a);
 // Type check helper: input i must have one of the given element types.

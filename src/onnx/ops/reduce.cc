@@ -57,18 +57,33 @@ void reduce_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, out);
 }
 
+// A 4-d input may be read channels-last when the kept axes come out in the same order from the
+// [N, H, W, C] storage: C reduced, or C kept with H and W both reduced (ShuffleNet's and
+// RegNet's mean over H, W). Each output then sums the same inputs in the same order, and a 4-d
+// output ([N, C, 1, 1] or [N, 1, H, W]) has the same bytes in both layouts.
+uint64_t reduce_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || ctx.shape(0).size() != 4) return 0;
+  const auto mask = reduced_axes(ctx, 4);
+  return mask && (!(*mask)[1] ? (*mask)[2] && (*mask)[3] : true) ? 1 : 0;
+}
+
 OpDef reduce_op(std::string_view name, Reduction r) {
   OpDef op{"", name, 1, {"axes", "keepdims", "noop_with_empty_axes"}, reduce_infer, nullptr};
+  op.channels_last = reduce_channels_last;
   op.run = [r](RunCtx& ctx) {
     const Array& x = ctx.input(0);
     const size_t rank = x.shape().size();
-    const auto mask = *reduced_axes(infer_ctx_for(ctx), rank);
+    std::vector<bool> mask = *reduced_axes(infer_ctx_for(ctx), rank);
+    Shape shape = x.shape();
+    if (ctx.nhwc_inputs & 1) {  // reduce the [N, H, W, C] storage
+      shape = {shape[0], shape[2], shape[3], shape[1]};
+      mask = {mask[0], mask[2], mask[3], mask[1]};
+    }
     auto flags = std::make_unique<bool[]>(rank);
     std::copy(mask.begin(), mask.end(), flags.get());
     dispatch_numeric(x.type(), ctx.node.op_type, [&](auto t) {
       using T = decltype(t);
-      if constexpr (kReducible<T>)
-        kernels::reduce<T>(r, x.shape(), {flags.get(), rank}, x.data<T>(), ctx.out[0]->data<T>());
+      if constexpr (kReducible<T>) kernels::reduce<T>(r, shape, {flags.get(), rank}, x.data<T>(), ctx.out[0]->data<T>());
     });
   };
   return op;

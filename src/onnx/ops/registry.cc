@@ -42,6 +42,7 @@ const OpList& table() {
     add_control_flow_ops(all);
     add_bitwise_ops(all);
     add_col2im_ops(all);
+    add_channel_shuffle_ops(all);
     return all;
   }();
   return ops;

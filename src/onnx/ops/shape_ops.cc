@@ -18,31 +18,7 @@ void reshape_infer(InferCtx& ctx) {
   require_type(ctx, 1, {ElemType::i64});
   const ElemType t = ctx.in[0].elem;
   if (!ctx.shape_known(0) || !ctx.value(1)) return ctx.set_out_unknown(0, t);
-  const Shape& in = ctx.shape(0);
-  Shape out = int_list(*ctx.value(1));
-  const bool allowzero = ctx.node.attr_i("allowzero", 0) != 0;
-  int64_t infer_at = -1, known = 1;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == 0 && !allowzero) {
-      LOWBIT_NODE_REQUIRE(i < in.size(), ctx, "shape {} copies dim {} of a rank-{} input", shape_str(out), i, in.size());
-      out[i] = in[i];
-    }
-    if (out[i] == -1) {
-      LOWBIT_NODE_REQUIRE(infer_at < 0, ctx, "shape {} has more than one -1", shape_str(out));
-      infer_at = static_cast<int64_t>(i);
-      continue;
-    }
-    LOWBIT_NODE_REQUIRE(out[i] >= 0, ctx, "invalid target shape {}", shape_str(out));
-    known = checked_numel({known, out[i]}, "Reshape");
-  }
-  const int64_t total = checked_numel(in, "Reshape");
-  if (infer_at >= 0) {
-    LOWBIT_NODE_REQUIRE(known != 0 && total % known == 0, ctx, "cannot reshape {} to {}", shape_str(in), shape_str(out));
-    out[static_cast<size_t>(infer_at)] = total / known;
-  }
-  LOWBIT_NODE_REQUIRE(checked_numel(out, "Reshape") == total, ctx, "cannot reshape {} ({} elements) to {}", shape_str(in),
-                      total, shape_str(out));
-  ctx.set_out(0, t, out);
+  ctx.set_out(0, t, reshape_target(ctx, ctx.shape(0), int_list(*ctx.value(1)), ctx.node.attr_i("allowzero", 0) != 0));
 }
 
 void flatten_infer(InferCtx& ctx) {
@@ -217,6 +193,31 @@ void range_infer(InferCtx& ctx) {
 }
 
 }  // namespace
+
+Shape reshape_target(const InferCtx& ctx, const Shape& in, Shape out, bool allowzero) {
+  int64_t infer_at = -1, known = 1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == 0 && !allowzero) {
+      LOWBIT_NODE_REQUIRE(i < in.size(), ctx, "shape {} copies dim {} of a rank-{} input", shape_str(out), i, in.size());
+      out[i] = in[i];
+    }
+    if (out[i] == -1) {
+      LOWBIT_NODE_REQUIRE(infer_at < 0, ctx, "shape {} has more than one -1", shape_str(out));
+      infer_at = static_cast<int64_t>(i);
+      continue;
+    }
+    LOWBIT_NODE_REQUIRE(out[i] >= 0, ctx, "invalid target shape {}", shape_str(out));
+    known = checked_numel({known, out[i]}, "Reshape");
+  }
+  const int64_t total = checked_numel(in, "Reshape");
+  if (infer_at >= 0) {
+    LOWBIT_NODE_REQUIRE(known != 0 && total % known == 0, ctx, "cannot reshape {} to {}", shape_str(in), shape_str(out));
+    out[static_cast<size_t>(infer_at)] = total / known;
+  }
+  LOWBIT_NODE_REQUIRE(checked_numel(out, "Reshape") == total, ctx, "cannot reshape {} ({} elements) to {}", shape_str(in),
+                      total, shape_str(out));
+  return out;
+}
 
 void cast_into(const Array& x, Array& y) { cast_array(x, y); }
 

@@ -1,5 +1,8 @@
-// Data-movement ops: Transpose, Concat, Split, Slice, Gather, Pad, Tile. All work on raw bytes
-// (element size from the type), so every element type is supported.
+// Data-movement ops: Transpose, Concat, Split, Slice, Gather, Pad, Tile (Concat, Split and Slice
+// also channels-last). All work on raw bytes (element size from the type), so every element type is
+// supported.
+#include <array>
+
 #include "lowbit/core/threads.h"
 #include "ops/broadcast.h"
 
@@ -184,13 +187,25 @@ void split_infer(InferCtx& ctx) {
   }
 }
 
+// A 4-d Split may run channels-last: input and every output NHWC (a ShuffleNet `chunk` exported
+// as Split between channels-last convs).
+uint64_t split_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || ctx.shape(0).size() != 4 || (ctx.has(1) && !ctx.value(1))) return 0;  // sizes unknown
+  return 1 | kTiedLayout | kEveryOutput;
+}
+
 void split_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
   int64_t axis = ctx.node.attr_i("axis", 0);
   if (axis < 0) axis += x.dim();
+  Shape in = x.shape();
+  if (ctx.nhwc_inputs & 1) {  // split the [N, H, W, C] storage along the same axis
+    in = {in[0], in[2], in[3], in[1]};
+    axis = std::array<int64_t, 4>{0, 3, 1, 2}[static_cast<size_t>(axis)];
+  }
   const auto es = static_cast<int64_t>(elem_size(x.type()));
   int64_t outer = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= x.shape()[static_cast<size_t>(d)];
+  for (int64_t d = 0; d < axis; ++d) outer *= in[static_cast<size_t>(d)];
   const int64_t in_row = outer ? x.numel() / outer * es : 0;
   int64_t col = 0;
   for (Array* y : ctx.out) {
@@ -265,10 +280,21 @@ void slice_infer(InferCtx& ctx) {
   ctx.set_out(0, ctx.in[0].elem, sp->out);
 }
 
+// Slices of 4-d tensors may run channels-last (input and output NHWC, tied): the same slice of
+// the [N, H, W, C] storage. Keeps ShuffleNet's channel split (chunk) between channels-last convs.
+uint64_t slice_channels_last(const InferCtx& ctx) {
+  if (!ctx.shape_known(0) || ctx.shape(0).size() != 4 || !slice_spec(ctx, ctx.shape(0))) return 0;
+  return 1 | kTiedLayout;
+}
+
 void slice_run(RunCtx& ctx) {
   const Array& x = ctx.input(0);
-  const SliceSpec sp = *slice_spec(infer_ctx_for(ctx), x.shape());
-  const Shape st = contiguous_strides(x.shape());
+  SliceSpec sp = *slice_spec(infer_ctx_for(ctx), x.shape());
+  Shape in = x.shape();
+  if (ctx.nhwc_outputs & 1) {  // slice the [N, H, W, C] storage: axes in the order 0, 2, 3, 1
+    for (auto* v : {&in, &sp.out, &sp.start, &sp.step}) *v = {(*v)[0], (*v)[2], (*v)[3], (*v)[1]};
+  }
+  const Shape st = contiguous_strides(in);
   int64_t base = 0;
   std::vector<int64_t> strides;
   for (size_t d = 0; d < st.size(); ++d) {
@@ -329,7 +355,9 @@ void add_tensor_ops(OpList& ops) {
   ops.push_back(OpDef{"", "Concat", 4, {"axis"}, concat_infer, concat_run});
   ops.back().channels_last = concat_channels_last;
   ops.push_back(OpDef{"", "Split", 2, {"axis", "split", "num_outputs"}, split_infer, split_run});
+  ops.back().channels_last = split_channels_last;
   ops.push_back(OpDef{"", "Slice", 1, {"starts", "ends", "axes"}, slice_infer, slice_run});
+  ops.back().channels_last = slice_channels_last;
   ops.push_back(OpDef{"", "Gather", 1, {"axis"}, gather_infer, gather_run});
   add_pad_ops(ops);
 }

@@ -35,6 +35,11 @@ int fuse_layernorm(Graph& g);
 // lowbit.Attention (passes_attention.cc).
 int fuse_attention(Graph& g);
 
+// ShuffleNet's channel shuffle (Reshape to [N, g, C/g, H, W] -> Transpose(0,2,1,3,4) -> Reshape,
+// shapes computable from constants and tensor shapes) becomes one lowbit.ChannelShuffle that
+// can stay channels-last (passes_shuffle.cc).
+int fuse_channel_shuffle(Graph& g);
+
 // Rewrites a graph of opset 13-20 into the same computation at opset 21 (for INT4 and blocked
 // DequantizeLinear): Reduce* `axes` attributes become inputs (opset 18); ops whose opset-20/21
 // forms differ in meaning (GroupNormalization, GridSample) are a ValueError naming the node and
