@@ -1,8 +1,8 @@
 // ConvPlan (prepacked inference conv) against the reference conv followed by the epilogue in
-// plain loops: every layout pair, sum/ReLU/Clip/HardSwish/SiLU epilogues, odd shapes, both thread counts, the
-// 1×1-as-GEMM path (forced and by the rule), and
-// the fallback path (a plan built under Isa::ref never uses oneDNN); and the channels-last max
-// pooling that sits between planned convs, bit for bit against the reference.
+// plain loops: every layout pair, sum/ReLU/Clip/HardSwish/SiLU epilogues, odd shapes, both thread
+// counts, the convs run as one GEMM (both forms, forced and by the rule), and the fallback path
+// (a plan built under Isa::ref never uses oneDNN); and the channels-last max pooling that sits
+// between planned convs, bit for bit against the reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
