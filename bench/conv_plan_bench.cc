@@ -1,11 +1,13 @@
-// Inference ConvPlan per layer shape, oneDNN against the direct kernel (LOWBIT_CONV's two forced
-// paths), channels-last in and out, ReLU epilogue, 1 thread: the table behind
-// direct_conv_preferred (docs/BENCHMARKS.md). Read the CPU column (thread CPU time); run with
-// --benchmark_enable_random_interleaving=true --benchmark_repetitions=3 so the two paths of a
-// shape are measured side by side.
+// Inference ConvPlan per layer shape, oneDNN's conv against the direct kernel and, for the
+// layers that are one GEMM (1×1 stride 1, or windows covering the plane), the GEMM (LOWBIT_CONV's
+// forced paths), channels-last in and out, ReLU epilogue, 1 thread: the tables behind
+// direct_conv_preferred and conv_gemm_preferred (docs/BENCHMARKS.md). Read the CPU column
+// (process CPU time); run with --benchmark_enable_random_interleaving=true
+// --benchmark_repetitions=3 so the paths of a shape are measured side by side.
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lowbit/core/rng.h"
@@ -18,6 +20,7 @@ namespace {
 struct Layer {
   const char* name;
   int64_t C, HW, K, RS, stride, groups;
+  int64_t batch = 0;  // 0: batch 1 and 8
 };
 
 // ResNet-20 CIFAR, then the zoo models' typical shapes (EfficientNet-B0, MobileNetV3,
@@ -43,6 +46,23 @@ const Layer kLayers[] = {
     {"dw_c672_14_5x5", 672, 14, 672, 5, 1, 672},  {"dw_c1152_7_5x5", 1152, 7, 1152, 5, 1, 1152},
     {"dw_c116_28_3x3_s2", 116, 28, 116, 3, 2, 116}, {"dw_c232_7_3x3", 232, 7, 232, 3, 1, 232},
     {"tiny_c16_4_k16_1x1", 16, 4, 16, 1, 1, 1},  // almost no work: the per-call cost of each path
+    // ResNet-50's stride-1 1×1 convs (torchvision, 224×224 input).
+    {"r50_c64_56_k64", 64, 56, 64, 1, 1, 1},       {"r50_c64_56_k256", 64, 56, 256, 1, 1, 1},
+    {"r50_c256_56_k64", 256, 56, 64, 1, 1, 1},     {"r50_c256_56_k128", 256, 56, 128, 1, 1, 1},
+    {"r50_c128_28_k512", 128, 28, 512, 1, 1, 1},   {"r50_c512_28_k128", 512, 28, 128, 1, 1, 1},
+    {"r50_c512_28_k256", 512, 28, 256, 1, 1, 1},   {"r50_c256_14_k1024", 256, 14, 1024, 1, 1, 1},
+    {"r50_c1024_14_k256", 1024, 14, 256, 1, 1, 1}, {"r50_c1024_14_k512", 1024, 14, 512, 1, 1, 1},
+    {"r50_c512_7_k2048", 512, 7, 2048, 1, 1, 1},   {"r50_c2048_7_k512", 2048, 7, 512, 1, 1, 1},
+    // The ParaDnn cnn `small` bottleneck blocks' stride-1 1×1 convs at the sweep's batch 16
+    // (filters 16/32; image 64 ends on 2×2 planes, image 112 on 4×4).
+    {"pd_c32_16_k128", 32, 16, 128, 1, 1, 1, 16},  {"pd_c128_16_k32", 128, 16, 32, 1, 1, 1, 16},
+    {"pd_c64_8_k256", 64, 8, 256, 1, 1, 1, 16},    {"pd_c256_8_k64", 256, 8, 64, 1, 1, 1, 16},
+    {"pd_c128_4_k512", 128, 4, 512, 1, 1, 1, 16},  {"pd_c512_4_k128", 512, 4, 128, 1, 1, 1, 16},
+    {"pd_c256_4_k1024", 256, 4, 1024, 1, 1, 1, 16}, {"pd_c1024_4_k256", 1024, 4, 256, 1, 1, 1, 16},
+    {"pd_c128_2_k512", 128, 2, 512, 1, 1, 1, 16},  {"pd_c512_2_k128", 512, 2, 128, 1, 1, 1, 16},
+    {"pd_c256_2_k1024", 256, 2, 1024, 1, 1, 1, 16}, {"pd_c1024_2_k256", 1024, 2, 256, 1, 1, 1, 16},
+    // ... and their 3×3 convs on 2×2 planes (every window covers the plane: one unrolled GEMM).
+    {"pd_c128_2_k128_3x3", 128, 2, 128, 3, 1, 1, 16}, {"pd_c256_2_k256_3x3", 256, 2, 256, 3, 1, 1, 16},
 };
 
 void run_layer(benchmark::State& state, Layer l, int64_t N, ConvPlanPath path) {
@@ -64,6 +84,10 @@ void run_layer(benchmark::State& state, Layer l, int64_t N, ConvPlanPath path) {
     state.SkipWithError("no direct kernel on this CPU");
     return;
   }
+  if (path == ConvPlanPath::gemm && !plan.uses_gemm()) {
+    state.SkipWithError("no oneDNN matmul for this shape");
+    return;
+  }
   for (auto _ : state) {
     plan.run(x.data(), y.data());
     benchmark::DoNotOptimize(y.data());
@@ -73,13 +97,18 @@ void run_layer(benchmark::State& state, Layer l, int64_t N, ConvPlanPath path) {
 }
 
 const int kRegistered = [] {
-  for (const Layer& l : kLayers)
-    for (int64_t N : {1, 8})
-      for (auto [path, tag] : {std::pair{ConvPlanPath::onednn, "onednn"}, std::pair{ConvPlanPath::direct, "direct"}})
+  using P = std::pair<ConvPlanPath, const char*>;
+  for (const Layer& l : kLayers) {
+    std::vector<P> paths{{ConvPlanPath::onednn, "onednn"}, {ConvPlanPath::direct, "direct"}};
+    const bool covering = l.HW - 1 <= l.RS / 2;  // stride 1, pad RS/2: each window spans the plane
+    if (l.groups == 1 && ((l.RS == 1 && l.stride == 1) || covering)) paths.push_back({ConvPlanPath::gemm, "gemm"});
+    for (int64_t N : l.batch ? std::vector<int64_t>{l.batch} : std::vector<int64_t>{1, 8})
+      for (auto [path, tag] : paths)
         benchmark::RegisterBenchmark((std::string("convplan/") + l.name + "/b" + std::to_string(N) + "/" + tag).c_str(),
                                      [l, N, path = path](benchmark::State& st) { run_layer(st, l, N, path); })
             ->MeasureProcessCPUTime()
             ->Unit(benchmark::kMicrosecond);
+  }
   return 0;
 }();
 

@@ -5,6 +5,7 @@
 
 #include "lowbit/core/threads.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_epilogue.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -61,6 +62,16 @@ void activation_forward(const Activation& act, int64_t n, const float* x, float*
 // double, the rest through the float formula (the ONNX node tests' f64 cases are these).
 void activation_forward(const Activation& act, int64_t n, const double* x, double* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = act_value_f64(act, x[i]);
+}
+
+void apply_epilogue_act(const ConvEpilogue& ep, int64_t n, float* y) {
+  using A = ConvEpilogue::Act;
+  if (ep.act == A::relu)
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0 ? y[i] : 0.0f;
+  if (ep.act == A::clip)
+    for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], ep.lo), ep.hi);
+  if (ep.act == A::hardswish) activation_forward({Act::hardswish}, n, y, y);
+  if (ep.act == A::silu) activation_forward({Act::silu}, n, y, y);
 }
 
 void sigmoid_inplace(int64_t n, float* v, float clip) {

@@ -1,14 +1,13 @@
-// ConvPlan: per geometry either the AVX-512 direct kernel (weights packed once into blocks of 16
-// output channels, epilogue fused; chosen by direct_conv_preferred or LOWBIT_CONV) or a
-// forward_inference oneDNN convolution built once, its weights reordered once into the
-// primitive's layout, ReLU/Clip and the residual sum as oneDNN post-ops. nchw activations go
-// through per-thread scratch (the primitive's blocked layout, or nhwc for the direct kernel).
+// ConvPlan: per geometry the AVX-512 direct kernel (weights packed once into blocks of 16 output
+// channels, epilogue fused; chosen by direct_conv_preferred or LOWBIT_CONV), a MatmulPlan for the
+// convs that are one GEMM (fp32_conv_gemm.h, conv_gemm_preferred), or a forward_inference oneDNN
+// convolution built once, its weights reordered once into the primitive's layout, the activation
+// and the residual sum as oneDNN post-ops. nchw activations go through per-thread scratch (the
+// primitive's blocked layout, or nhwc for the direct kernel).
 #include "lowbit/kernels/fp32_conv_plan.h"
 
-#include <algorithm>
 #include <array>
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -18,9 +17,9 @@
 #include <vector>
 
 #include "fp32_conv_direct.h"
+#include "fp32_conv_gemm.h"
 #include "fp32_conv_impl.h"
 #include "lowbit/core/error.h"
-#include "lowbit/kernels/fp32_act.h"
 #include "lowbit/kernels/transpose.h"
 #include "fp32_runtime.h"
 
@@ -58,12 +57,6 @@ void convert_layout(bool to_nhwc, int64_t N, int64_t C, int64_t HW, const float*
       }
 }
 
-// The fallback's plain-loop epilogue does ReLU/Clip; hardswish and silu follow it as a pass over y.
-void apply_late_act(const ConvEpilogue& ep, int64_t n, float* y) {
-  if (ep.act == ConvEpilogue::Act::hardswish) activation_forward({Act::hardswish}, n, y, y);
-  if (ep.act == ConvEpilogue::Act::silu) activation_forward({Act::silu}, n, y, y);
-}
-
 std::atomic<int>& path_setting() {  // -1: not set, read LOWBIT_CONV
   static std::atomic<int> v{-1};
   return v;
@@ -81,7 +74,8 @@ ConvPlanPath conv_plan_path() {
   if (!env || !*env || std::string_view(env) == "auto") return ConvPlanPath::automatic;
   if (std::string_view(env) == "onednn") return ConvPlanPath::onednn;
   if (std::string_view(env) == "direct") return ConvPlanPath::direct;
-  throw ValueError(fmt::format("[LOWBIT_CONV] unknown value '{}' (expected auto, onednn or direct)", env));
+  if (std::string_view(env) == "gemm") return ConvPlanPath::gemm;
+  throw ValueError(fmt::format("[LOWBIT_CONV] unknown value '{}' (expected auto, onednn, direct or gemm)", env));
 }
 
 struct ConvPlan::Impl {
@@ -100,6 +94,8 @@ struct ConvPlan::Impl {
   // Direct path: the kernel and its packed weights and bias.
   detail::DirectConvFn direct = nullptr;
   std::vector<float> direct_w, direct_b;
+  // Gemm path (fp32_conv_gemm.h): the matmul with its packed weights.
+  std::optional<MatmulPlan> gemm;
 
   bool build(int nthreads);
   void run_direct(const float* x, float* y);
@@ -117,14 +113,8 @@ bool ConvPlan::Impl::build(int nthreads) {
   const auto in_dt = math == PlanMath::bf16 ? memory::data_type::bf16 : kF32;
   const memory::desc src({s.N, s.C, s.H(), s.W()}, in_dt, xt), dst({s.N, s.K, s.OH(), s.OW()}, kF32, yt);
   const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({s.K}, kF32, Tag::x);
-  dnnl::post_ops po;
-  if (ep.sum) po.append_sum(1.0f);
-  if (ep.act == ConvEpilogue::Act::relu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-  if (ep.act == ConvEpilogue::Act::clip) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, ep.lo, ep.hi);
-  if (ep.act == ConvEpilogue::Act::hardswish) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
-  if (ep.act == ConvEpilogue::Act::silu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
   dnnl::primitive_attr attr;
-  attr.set_post_ops(po);
+  attr.set_post_ops(detail::epilogue_post_ops(ep));
   try {
     auto make_pd = [&](const memory::desc& x_md, const memory::desc& y_md) {
       const dnnl::convolution_forward::desc fd(
@@ -247,11 +237,7 @@ void ConvPlan::Impl::run_fallback(const float* x, float* y) {
     }
     for (int64_t i = 0; i < yn; ++i) yc[static_cast<size_t>(i)] += r[i];
   }
-  for (float& v : yc) {
-    if (ep.act == ConvEpilogue::Act::relu) v = v > 0 ? v : 0.0f;
-    if (ep.act == ConvEpilogue::Act::clip) v = std::min(std::max(v, ep.lo), ep.hi);
-  }
-  apply_late_act(ep, yn, yc.data());
+  apply_epilogue_act(ep, yn, yc.data());
   if (y_layout == ConvLayout::nhwc) convert_layout(true, s.N, s.K, OHW, yc.data(), y);
   else std::memcpy(y, yc.data(), static_cast<size_t>(yn) * sizeof(float));
 }
@@ -270,6 +256,19 @@ ConvPlan::ConvPlan(const ConvGeom& s, const float* w, const float* bias, const C
   if (bias) p.b.assign(bias, bias + s.K);
   if (!detail::library_paths()) return;
   const ConvPlanPath path = conv_plan_path();
+  const detail::ConvGemm form = detail::conv_gemm_form(s, x_layout, y_layout, math);
+  const bool want_gemm =
+      path == ConvPlanPath::gemm || (path == ConvPlanPath::automatic && detail::conv_gemm_preferred(s, form));
+  if (want_gemm && form != detail::ConvGemm::none) {
+    MatmulPlan mm = detail::conv_gemm_plan(s, form, w, bias, epilogue);
+    if (mm.uses_onednn()) {  // else the conv primitive below
+      p.gemm = std::move(mm);
+      p.w.clear();
+      p.w.shrink_to_fit();
+      p.b.clear();
+      return;
+    }
+  }
   const bool want_direct = path == ConvPlanPath::direct ||
                            (path == ConvPlanPath::automatic && detail::direct_conv_preferred(s));
   if (want_direct && math == PlanMath::f32 && detail::direct_conv_supports(s)) p.direct = detail::direct_conv_kernel();
@@ -292,6 +291,7 @@ void ConvPlan::run(const float* x, float* y) {
   Impl& p = *impl_;
   const ConvGeom& s = p.s;
   if (s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0) return;
+  if (p.gemm) return p.gemm->run(x, y);
   if (p.direct) return p.run_direct(x, y);
   if (!p.prim) return p.run_fallback(x, y);
   const int threads = detail::sync_omp_threads();
@@ -301,7 +301,8 @@ void ConvPlan::run(const float* x, float* y) {
 }
 
 const ConvGeom& ConvPlan::shape() const { return impl_->s; }
-bool ConvPlan::uses_onednn() const { return impl_->prim.has_value(); }
+bool ConvPlan::uses_onednn() const { return impl_->prim.has_value() || impl_->gemm.has_value(); }
+bool ConvPlan::uses_gemm() const { return impl_->gemm.has_value(); }
 bool ConvPlan::uses_direct() const { return impl_->direct != nullptr; }
 
 }  // namespace lowbit::kernels

@@ -1,5 +1,6 @@
 // MatmulPlan: a forward oneDNN matmul built once per (M, N, K), weights reordered once into its
-// layout (format `any`), bias and ReLU as attributes; plain row-major activations, no reorders.
+// layout (format `any`), bias and the epilogue (sum, activation) as attributes; plain row-major
+// activations, no reorders.
 #include "lowbit/kernels/fp32_matmul_plan.h"
 
 #include <cstring>
@@ -18,7 +19,7 @@ using Tag = memory::format_tag;
 
 struct MatmulPlan::Impl {
   int64_t M, N, K;
-  bool relu;
+  ConvEpilogue ep;
   PlanMath math = PlanMath::f32;
   int threads = -1;
   std::optional<dnnl::matmul> prim;
@@ -35,11 +36,7 @@ struct MatmulPlan::Impl {
     const memory::desc wt_any({K, N}, in_dt, Tag::any), wt_user({K, N}, f32, Tag::ba);  // W (N, K) = W^T (K, N) in "ba"
     const memory::desc bias_md = b.empty() && !packed_b ? memory::desc() : memory::desc({1, N}, f32, Tag::ab);
     dnnl::primitive_attr attr;
-    if (relu) {
-      dnnl::post_ops po;
-      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-      attr.set_post_ops(po);
-    }
+    attr.set_post_ops(detail::epilogue_post_ops(ep));
     try {
       const dnnl::matmul::desc d(src, wt_any, bias_md, dst);
       const dnnl::matmul::primitive_desc pd(d, attr, eng);
@@ -70,10 +67,11 @@ struct MatmulPlan::Impl {
   }
 };
 
-MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu, PlanMath math)
+MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias,
+                       const ConvEpilogue& epilogue, PlanMath math)
     : impl_(std::make_unique<Impl>()) {
   Impl& p = *impl_;
-  p.M = M, p.N = N, p.K = K, p.relu = relu, p.math = math;
+  p.M = M, p.N = N, p.K = K, p.ep = epilogue, p.math = math;
   p.w.assign(w, w + N * K);
   if (math == PlanMath::bf16) round_to_bf16(N * K, p.w.data(), p.w.data());
   if (bias) p.b.assign(bias, bias + N);
@@ -82,6 +80,9 @@ MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const fl
     p.w.shrink_to_fit();
   }
 }
+
+MatmulPlan::MatmulPlan(int64_t M, int64_t N, int64_t K, const float* w, const float* bias, bool relu, PlanMath math)
+    : MatmulPlan(M, N, K, w, bias, ConvEpilogue{false, relu ? ConvEpilogue::Act::relu : ConvEpilogue::Act::none}, math) {}
 
 MatmulPlan::~MatmulPlan() = default;
 MatmulPlan::MatmulPlan(MatmulPlan&&) noexcept = default;
@@ -101,10 +102,12 @@ void MatmulPlan::run(const float* x, float* y) {
       x = xr.data();
     }
     for (int64_t i = 0; i < p.M; ++i)
-      for (int64_t j = 0; j < p.N; ++j) y[i * p.N + j] = p.b.empty() ? 0.0f : p.b[static_cast<size_t>(j)];
+      for (int64_t j = 0; j < p.N; ++j) {
+        float& v = y[i * p.N + j];
+        v = (p.ep.sum ? v : 0.0f) + (p.b.empty() ? 0.0f : p.b[static_cast<size_t>(j)]);
+      }
     gemm_f32(false, true, p.M, p.N, p.K, 1.0f, x, p.K, p.w.data(), p.K, 1.0f, y, p.N);
-    if (p.relu)
-      for (int64_t i = 0; i < p.M * p.N; ++i) y[i] = y[i] > 0 ? y[i] : 0.0f;
+    apply_epilogue_act(p.ep, p.M * p.N, y);
     return;
   }
   const int threads = detail::sync_omp_threads();

@@ -1,4 +1,5 @@
-// Thread-count synchronisation for oneDNN/OpenBLAS and the process-wide oneDNN engine.
+// Thread-count synchronisation for oneDNN/OpenBLAS, the process-wide oneDNN engine and the
+// plans' epilogue post-ops.
 // Debian's libdnnl is built with DNNL_CPU_RUNTIME=OMP (libgomp): it sizes each parallel region
 // with omp_get_max_threads() of the calling thread, a per-thread setting, so it is re-synced
 // on every call rather than only in set_num_threads() (which covers only its own thread).
@@ -36,6 +37,17 @@ dnnl::engine& cpu_engine() {
 dnnl::stream& thread_stream() {
   thread_local dnnl::stream stream(cpu_engine());
   return stream;
+}
+
+dnnl::post_ops epilogue_post_ops(const ConvEpilogue& ep) {
+  using A = ConvEpilogue::Act;
+  dnnl::post_ops po;
+  if (ep.sum) po.append_sum(1.0f);
+  if (ep.act == A::relu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  if (ep.act == A::clip) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, ep.lo, ep.hi);
+  if (ep.act == A::hardswish) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  if (ep.act == A::silu) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+  return po;
 }
 
 }  // namespace lowbit::kernels::detail

@@ -1,7 +1,8 @@
 // ConvPlan (prepacked inference conv) against the reference conv followed by the epilogue in
-// plain loops: every layout pair, sum/ReLU/Clip/HardSwish/SiLU epilogues, odd shapes, both thread counts, and
-// the fallback path (a plan built under Isa::ref never uses oneDNN); and the channels-last max
-// pooling that sits between planned convs, bit for bit against the reference.
+// plain loops: every layout pair, sum/ReLU/Clip/HardSwish/SiLU epilogues, odd shapes, both thread
+// counts, the convs run as one GEMM (both forms, forced and by the rule), and the fallback path
+// (a plan built under Isa::ref never uses oneDNN); and the channels-last max pooling that sits
+// between planned convs, bit for bit against the reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,10 +45,12 @@ std::string describe(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, C
 // the reference sum v; their slopes are at most 1.5 (HardSwish, (2v + 3) / 6 on [-3, 3]) and
 // 1.1 (SiLU), so the sum's error grows by at most 1.5x, and their own evaluation (oneDNN's
 // post-op: a few roundings and, for SiLU, its exp approximation) adds a few ulp of |v| + |y|.
-void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl) {
+// Returns what the plan ran on ("direct", "gemm", "onednn" or "fallback"); bias false: none.
+std::string check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLayout yl, bool bias = true) {
   const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
   const int64_t xs = s.N * s.C * HW, ws = s.K * (s.C / s.groups) * s.R() * s.S(), ys = s.N * s.K * OHW;
-  const auto x = random_floats(xs, 21), w = random_floats(ws, 22), b = random_floats(s.K, 23);
+  const auto x = random_floats(xs, 21), w = random_floats(ws, 22);
+  const auto b = bias ? random_floats(s.K, 23) : std::vector<float>(s.K, 0.0f);
   const auto r = random_floats(ys, 24);
   std::vector<float> want(ys), mag(ys);
   ref::conv2d_forward(s, x.data(), w.data(), b.data(), want.data());
@@ -67,12 +70,16 @@ void check_plan(const ConvGeom& s, const ConvEpilogue& ep, ConvLayout xl, ConvLa
   const bool xn = xl == ConvLayout::nhwc, yn = yl == ConvLayout::nhwc;
   const auto x_in = xn ? relayout(x, true, s.N, s.C, HW) : x;
   std::vector<float> y = ep.sum ? (yn ? relayout(r, true, s.N, s.K, OHW) : r) : std::vector<float>(ys, NAN);
-  ConvPlan plan(s, w.data(), b.data(), ep, xl, yl);
-  const std::string what =
-      describe(s, ep, xl, yl) + (plan.uses_direct() ? " direct" : plan.uses_onednn() ? " onednn" : " fallback");
+  ConvPlan plan(s, w.data(), bias ? b.data() : nullptr, ep, xl, yl);
+  const std::string path = plan.uses_direct() ? "direct"
+                           : plan.uses_gemm() ? "gemm"
+                           : plan.uses_onednn() ? "onednn"
+                                                : "fallback";
+  const std::string what = describe(s, ep, xl, yl) + " bias" + std::to_string(bias) + " " + path;
   plan.run(x_in.data(), y.data());
   if (yn) y = relayout(y, false, s.N, s.K, OHW);
   expect_close(y, want, mag, L, what);
+  return path;
 }
 
 const ConvGeom kShapes[] = {
@@ -107,6 +114,67 @@ TEST(Fp32ConvPlan, MatchesReferenceEveryLayoutAndEpilogue) {  // oneDNN, then th
   reset_conv_plan_path();
 }
 
+// The convs that are one GEMM (LOWBIT_CONV=gemm): 1×1 convs with pixels as rows, and convs whose
+// windows cover the whole plane with the conv unrolled (3×3 pad 1 on 2×2 and 2×1, 5×5 pad 2 on
+// 3×3, 3×3 on 1×1, stride 2 on 2×2); channel counts off the 16-lane blocks, batch 1/3/8, with and
+// without bias, every epilogue.
+TEST(Fp32ConvPlan, GemmPathMatchesReferenceOnOddShapes) {
+  const bool library = active_isa() != Isa::ref;
+  const ConvGeom geoms[] = {
+      shape(1, 17, 2, 2, 33, 1, 1, 0), shape(1, 64, 3, 3, 250, 1, 1, 0), shape(1, 5, 4, 4, 7, 1, 1, 0),
+      shape(1, 130, 7, 7, 18, 1, 1, 0), shape(1, 1, 1, 1, 1, 1, 1, 0),  // pixels
+      shape(1, 17, 2, 2, 33, 3, 1, 1), shape(1, 9, 2, 1, 18, 3, 1, 1), shape(1, 5, 3, 3, 7, 5, 1, 2),
+      shape(1, 20, 1, 1, 3, 3, 1, 1), shape(1, 6, 2, 2, 11, 3, 2, 1),  // images
+  };
+  set_conv_plan_path(ConvPlanPath::gemm);
+  for (int64_t N : {1, 3, 8})
+    for (ConvGeom s : geoms)
+      for (const ConvEpilogue& ep : kEpilogues)
+        for (bool bias : {true, false}) {
+          s.N = N;
+          const std::string path = check_plan(s, ep, ConvLayout::nhwc, ConvLayout::nhwc, bias);
+          if (library) {
+            EXPECT_EQ(path, "gemm") << describe(s, ep, ConvLayout::nhwc, ConvLayout::nhwc);
+          }
+        }
+  reset_conv_plan_path();
+}
+
+// Which geometries the GEMM takes: forced, only dense unpadded stride-1 1×1 convs and convs whose
+// windows cover the plane, on channels-last x and y in fp32; automatic, the 1×1 ones on planes
+// of at most 16 pixels and the covering ones from batch 4.
+TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
+  if (active_isa() == Isa::ref) GTEST_SKIP() << "no library paths under LOWBIT_ISA=ref";
+  const auto w = random_floats(512 * 1024 * 9, 5);  // enough for every geometry below
+  const auto nhwc = ConvLayout::nhwc, nchw = ConvLayout::nchw;
+  auto gemm = [&](const ConvGeom& s, ConvLayout xl = ConvLayout::nhwc, ConvLayout yl = ConvLayout::nhwc,
+                  PlanMath math = PlanMath::f32) { return ConvPlan(s, w.data(), nullptr, {}, xl, yl, math).uses_gemm(); };
+  set_conv_plan_path(ConvPlanPath::gemm);
+  EXPECT_TRUE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0)));
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 0)));      // stride 2
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 1)));      // padded
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 3, 1, 1)));      // 3×3
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0, 4)));   // grouped
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0), nchw, nhwc));
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0), nhwc, nchw));
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0), nhwc, nhwc, PlanMath::bf16));
+  EXPECT_TRUE(gemm(shape(2, 16, 2, 2, 32, 3, 1, 1)));
+  EXPECT_FALSE(gemm(shape(2, 16, 3, 3, 32, 3, 1, 1)));  // corners miss part of the plane
+  EXPECT_FALSE(gemm(shape(2, 16, 2, 2, 32, 3, 1, 1, 4)));
+  EXPECT_FALSE(gemm(shape(2, 16, 2, 2, 32, 3, 1, 1), nchw, nchw));
+  EXPECT_FALSE(gemm(shape(2, 512, 2, 2, 1024, 3, 1, 1)));  // unrolled weights over 16 MiB
+  set_conv_plan_path(ConvPlanPath::automatic);
+  EXPECT_TRUE(gemm(shape(16, 64, 2, 2, 64, 1, 1, 0)));
+  EXPECT_TRUE(gemm(shape(1, 64, 4, 4, 64, 1, 1, 0)));
+  EXPECT_FALSE(gemm(shape(16, 64, 5, 5, 64, 1, 1, 0)));  // 25 pixels: the conv, at parity
+  EXPECT_FALSE(gemm(shape(1, 64, 56, 56, 64, 1, 1, 0)));
+  EXPECT_TRUE(gemm(shape(4, 64, 2, 2, 64, 3, 1, 1)));
+  EXPECT_FALSE(gemm(shape(2, 64, 2, 2, 64, 3, 1, 1)));  // batch 2: the conv
+  set_conv_plan_path(ConvPlanPath::onednn);
+  EXPECT_FALSE(gemm(shape(16, 64, 2, 2, 64, 1, 1, 0)));
+  reset_conv_plan_path();
+}
+
 TEST(Fp32ConvPlan, UsesOneDnnAndSurvivesThreadChange) {
   const int saved = num_threads();
   const ConvGeom s = shape(2, 16, 9, 9, 32, 3, 1, 1);
@@ -134,6 +202,9 @@ TEST(Fp32ConvPlan, FallbackWithoutOneDnn) {
   const Isa saved = active_isa();
   set_active_isa(Isa::ref);  // plans built now skip oneDNN
   for (const ConvEpilogue& ep : kEpilogues) check_plan(kShapes[1], ep, ConvLayout::nhwc, ConvLayout::nchw);
+  set_conv_plan_path(ConvPlanPath::gemm);  // a 1×1 conv the GEMM would take: the fallback too
+  EXPECT_EQ(check_plan(shape(3, 17, 2, 2, 33, 1, 1, 0), kEpilogues[2], ConvLayout::nhwc, ConvLayout::nhwc), "fallback");
+  reset_conv_plan_path();
   check_plan(kShapes[4], kEpilogues[2], ConvLayout::nchw, ConvLayout::nhwc);
   set_active_isa(saved);
 }

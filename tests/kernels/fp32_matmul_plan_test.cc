@@ -1,5 +1,5 @@
 // MatmulPlan (prepacked inference dense layer) against the reference GEMM plus bias and ReLU in
-// plain loops: odd and power-of-two shapes, 1 and 2 threads, a thread-count change between runs
+// plain loops (and the conv epilogues: residual sum, Clip, HardSwish, SiLU): odd and power-of-two shapes, 1 and 2 threads, a thread-count change between runs
 // (the primitive is rebuilt from the packed weights), and the fallback built under Isa::ref.
 #include <gtest/gtest.h>
 
@@ -56,6 +56,43 @@ TEST(MatmulPlan, MatchesReferenceOnManyShapes) {
   }
 }
 
+// The conv epilogue on a matmul: residual sum from y, then Clip / HardSwish / SiLU (the GEMM path
+// of 1×1 ConvPlans), on the oneDNN primitive and, with `ref_isa`, on the plain fallback.
+void check_epilogue(int64_t M, int64_t N, int64_t K, const ConvEpilogue& ep) {
+  const auto x = random_floats(M * K, 11), w = random_floats(N * K, 12), b = random_floats(N, 13);
+  const auto r = random_floats(M * N, 14);
+  std::vector<float> want = reference(M, N, K, x, w, b, false);
+  if (ep.sum)
+    for (size_t i = 0; i < want.size(); ++i) want[i] += r[i];
+  ref::activation_forward(Activation{ep.act == ConvEpilogue::Act::clip        ? Act::clip
+                                     : ep.act == ConvEpilogue::Act::hardswish ? Act::hardswish
+                                     : ep.act == ConvEpilogue::Act::silu      ? Act::silu
+                                     : ep.act == ConvEpilogue::Act::relu      ? Act::relu
+                                                                              : Act::none,
+                                     ep.lo, ep.hi},
+                          M * N, want.data(), want.data());
+  MatmulPlan plan(M, N, K, w.data(), b.data(), ep);
+  std::vector<float> y = ep.sum ? r : std::vector<float>(static_cast<size_t>(M * N), -7.0f);
+  plan.run(x.data(), y.data());
+  // K + 2 terms (products, bias, residual) of magnitude <= 1; the activations' slopes are <= 1.5
+  // and their own evaluation adds a few ulp of the value (as in fp32_conv_plan_test.cc).
+  const double terms = static_cast<double>(K + 2);
+  expect_close(y, want, terms, 1.5 * terms + 8.0,
+               std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) + " sum" + std::to_string(ep.sum) +
+                   " act" + std::to_string(int(ep.act)) + (plan.uses_onednn() ? " onednn" : " fallback"));
+}
+
+const ConvEpilogue kEpilogues[] = {{true, ConvEpilogue::Act::none}, {true, ConvEpilogue::Act::relu},
+                                   {false, ConvEpilogue::Act::clip, -0.25f, 0.5f}, {true, ConvEpilogue::Act::hardswish},
+                                   {false, ConvEpilogue::Act::silu}};
+
+TEST(MatmulPlan, EpilogueSumAndActivations) {
+  for (const ConvEpilogue& ep : kEpilogues) {
+    check_epilogue(12, 33, 17, ep);
+    check_epilogue(64, 128, 64, ep);
+  }
+}
+
 TEST(MatmulPlan, FallbackUnderRefIsa) {
   const Isa saved = active_isa();
   set_active_isa(Isa::ref);
@@ -63,6 +100,7 @@ TEST(MatmulPlan, FallbackUnderRefIsa) {
   EXPECT_FALSE(plan.uses_onednn());
   check(5, 7, 9, true, true);  // built and run on the plain path
   check(4, 64, 128, false, false);
+  for (const ConvEpilogue& ep : kEpilogues) check_epilogue(5, 7, 9, ep);
   set_active_isa(saved);
 }
 

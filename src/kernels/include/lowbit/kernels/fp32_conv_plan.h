@@ -1,12 +1,14 @@
 // Inference convolution with the weights packed once: a ConvPlan holds, for one fixed geometry,
-// the oneDNN primitive and the weights already reordered into its layout, plus fused post-ops
-// (residual sum, ReLU/Clip). Training keeps conv2d_forward (fp32.h): its weights change per step.
+// the oneDNN primitive (or the direct kernel, or for convs that are one GEMM a matmul) and the
+// weights already reordered into its layout, plus fused post-ops (residual sum, activation).
+// Training keeps conv2d_forward (fp32.h): its weights change per step.
 #pragma once
 
 #include <memory>
 
 #include "lowbit/kernels/bf16.h"
 #include "lowbit/kernels/fp32.h"
+#include "lowbit/kernels/fp32_epilogue.h"
 
 namespace lowbit::kernels {
 
@@ -15,22 +17,15 @@ namespace lowbit::kernels {
 // planned convs that agree on nhwc exchange activations with no conversion at all.
 enum class ConvLayout { nchw, nhwc };
 
-// What happens to conv(x, w) + bias before it is stored, in this order.
-struct ConvEpilogue {
-  bool sum = false;  // add the value y holds on entry (a residual), same layout and shape as y
-  // hardswish: x · min(max(x + 3, 0), 6) / 6; silu: x · sigmoid(x). oneDNN (as post-ops) and the
-  // direct kernels apply every kind in their store; the fallback applies hardswish and silu with
-  // activation_forward (fp32_act.h) after the convolution.
-  enum class Act { none, relu, clip, hardswish, silu } act = Act::none;
-  float lo = 0, hi = 0;  // clip bounds (either may be infinite)
-};
-
-// Which implementation new plans use. automatic: the measured per-geometry rule (the AVX-512
-// direct kernel, fp32_conv_direct.h, for the small-channel and depthwise shapes where it beats
-// oneDNN; oneDNN otherwise). onednn / direct force one for A/B runs (direct only where the
-// geometry and CPU allow it: dense or depthwise, dilation 1, AVX-512F). The environment variable
-// LOWBIT_CONV=auto|onednn|direct sets it; set_conv_plan_path overrides the environment.
-enum class ConvPlanPath { automatic, onednn, direct };
+// Which implementation new plans use. automatic: the measured per-geometry rules (the AVX-512
+// direct kernel, fp32_conv_direct.h, for the small-channel shapes where it beats oneDNN's conv;
+// one oneDNN matmul for the convs that are one GEMM where that is faster, fp32_conv_gemm.h: 1×1
+// convs on planes of at most 4×4, and convs whose windows cover the whole input plane, such as
+// 3×3 on 2×2, from batch 4; oneDNN's convolution otherwise). onednn / direct / gemm force one for
+// A/B runs where the geometry allows it (direct: dense or depthwise, dilation 1, AVX-512F; gemm:
+// one of those two GEMM forms, channels-last in and out, fp32). The environment variable
+// LOWBIT_CONV=auto|onednn|direct|gemm sets it; set_conv_plan_path overrides the environment.
+enum class ConvPlanPath { automatic, onednn, direct, gemm };
 void set_conv_plan_path(ConvPlanPath path);
 void reset_conv_plan_path();  // drops the override: LOWBIT_CONV decides again
 // The current setting; throws ValueError naming LOWBIT_CONV if the variable holds another value.
@@ -56,8 +51,10 @@ class ConvPlan {
   void run(const float* x, float* y);
 
   const ConvGeom& shape() const;
-  // Whether a oneDNN primitive backs the plan.
+  // Whether a oneDNN primitive (convolution, or matmul on the gemm path) backs the plan.
   bool uses_onednn() const;
+  // Whether the plan runs the conv as one GEMM (a MatmulPlan, fp32_conv_gemm.h).
+  bool uses_gemm() const;
   // Whether the direct kernel backs the plan (neither: the fallback path).
   bool uses_direct() const;
 
