@@ -2,7 +2,7 @@
 // tensor; backward scales are per sample, and the batch-side transform of the weight gradient
 // runs over the L output positions of each sample; per-sample dW are summed in fp32.
 #include <algorithm>
-#include <optional>
+#include <memory>
 #include <vector>
 
 #include "conv_lowering.h"
@@ -58,6 +58,32 @@ struct ImageRows {
   kernels::ShiftedRows of(const int8_t* sample) const { return {sample, offset.data(), mask.data()}; }
 };
 
+}  // namespace
+
+// A same-size conv's tables (tap masks, the fused col2im's rows, the im2col rows as shifted
+// views): they depend on the geometry but not on N or the data, so a layer builds them on its
+// first call and keeps them in its QuantContext while the geometry stays (they were rebuilt
+// serially on the main thread twice per layer and step). Nodes share them.
+struct ConvTables {
+  ConvGeom geo;  // with N = 0
+  Col2imScatter scatter;
+  ImageRows rows;
+  explicit ConvTables(const ConvGeom& g) : geo(batchless(g)), scatter(col2im_scatter(g)), rows(g, scatter.taps) {}
+  static ConvGeom batchless(ConvGeom g) {
+    g.N = 0;
+    return g;
+  }
+};
+
+namespace {
+
+// ctx's tables when built for g's geometry (any N), else new ones, kept. g: col2im_fusable.
+std::shared_ptr<const ConvTables> same_size_tables(QuantContext& ctx, const ConvGeom& g) {
+  if (!ctx.conv_tables || !(ctx.conv_tables->geo == ConvTables::batchless(g)))
+    ctx.conv_tables = std::make_shared<const ConvTables>(g);
+  return ctx.conv_tables;
+}
+
 // Floats of dcol computed and added to dX at a time (64 KiB: two 3×3 channels at 784 positions).
 constexpr int64_t kDcolPieceFloats = 16384;
 
@@ -65,9 +91,10 @@ struct QConvNode : Node {
   ConvGeom geo;
   QTensor x, w;  // x codes (N, C*H*W), w codes (K, CRS)
   std::shared_ptr<QuantContext> ctx;
+  std::shared_ptr<const ConvTables> tables;  // same-size convs (col2im_fusable), else null
   QConvNode(const Var& xv, const Var& wv, const Var& bv, ConvGeom g, QTensor xc, QTensor wc,
-            std::shared_ptr<QuantContext> c)
-      : Node({xv, wv, bv}), geo(g), x(std::move(xc)), w(std::move(wc)), ctx(std::move(c)) {}
+            std::shared_ptr<QuantContext> c, std::shared_ptr<const ConvTables> t)
+      : Node({xv, wv, bv}), geo(g), x(std::move(xc)), w(std::move(wc)), ctx(std::move(c)), tables(std::move(t)) {}
   std::string_view name() const override { return "quantized_conv2d"; }
 
   // Streams of one backward: element e of a sample's tensor uses index (sample offset + e).
@@ -136,19 +163,18 @@ struct QConvNode : Node {
     Tensor dx = want_x ? Tensor::empty({N, geo.C, geo.H(), geo.W()}) : Tensor();
     Tensor dw = want_w ? Tensor::zeros({K, geo.C, geo.R(), geo.S()}) : Tensor();
     Tensor db = want_b ? Tensor::zeros({K}) : Tensor();
-    const bool same_size = col2im_fusable(geo), fuse = want_x && same_size;
-    const Col2imScatter fused = same_size ? col2im_scatter(geo) : Col2imScatter{};
-    std::optional<ImageRows> image_rows;
-    if (same_size) image_rows.emplace(geo, fused.taps);
+    const bool fuse = want_x && tables;
+    const Col2imScatter* fused = tables ? &tables->scatter : nullptr;
+    const ImageRows* image_rows = tables ? &tables->rows : nullptr;
     QTensor w_op = want_x ? grad_input_weight_operand(w, ctx->cfg.grad_input) : QTensor{};
-    if (fuse) w_op = permute_rows(w_op, fused.row);
+    if (fuse) w_op = permute_rows(w_op, fused->row);
     const Streams st{sr_stream(*ctx, SrTensor::grad_input_g), sr_stream(*ctx, SrTensor::grad_weight_g),
                      sr_stream(*ctx, SrTensor::grad_weight_x)};
     const float* gp = gc.data<float>();
     auto input_grad = [&](int64_t n) {
       float* dx_n = dx.data<float>() + n * sample_size(geo);
       std::fill(dx_n, dx_n + sample_size(geo), 0.0f);
-      grad_input_sample(n, gp + n * K * L, w_op, fuse ? &fused : nullptr, st, dx_n);
+      grad_input_sample(n, gp + n * K * L, w_op, fuse ? fused : nullptr, st, dx_n);
     };
     // The per-sample dW are summed element by element in sample order (for any thread count), in
     // whichever layout grad_weight_sample wrote them; a transposed sum is transposed into dw.
@@ -157,7 +183,7 @@ struct QConvNode : Node {
     if (want_w) {
       for_each_sample_summed(N, K * CRS, dw_sum.data<float>(), [&](int64_t n, float* dw_n) {
         if (want_x) input_grad(n);
-        grad_weight_sample(n, gp + n * K * L, image_rows ? &*image_rows : nullptr, st, dw_n);
+        grad_weight_sample(n, gp + n * K * L, image_rows, st, dw_n);
       });
     } else if (want_x) {
       parallel_for(N, 1, [&](int64_t b, int64_t e) {
@@ -203,10 +229,8 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
   const Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   const float* bias_p = bc.defined() ? bc.data<float>() : nullptr;
   const bool same_size = col2im_fusable(g);
-  const TapMasks taps = same_size ? tap_masks(g) : TapMasks{};
   // Same-size convs: the GEMM packs its columns straight from the sample (no im2col written).
-  std::optional<ImageRows> image_rows;
-  if (same_size) image_rows.emplace(g, taps);
+  std::shared_ptr<const ConvTables> tables = same_size ? same_size_tables(*ctx, g) : nullptr;
   parallel_for(g.N, 1, [&](int64_t b, int64_t e) {
     Tensor rows = same_size ? Tensor() : Tensor::empty({CRS, L}, DType::i8);
     for (int64_t n = b; n < e; ++n) {
@@ -216,7 +240,7 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
       // (K, L) = W_q · colᵀ = qforward(wq, col) with col = rowsᵀ: the columns packed straight
       // from the rows (or the sample), the output in NCHW order (no transposes).
       if (same_size) {
-        int_matmul_shifted(wq, image_rows->of(xn), L, xq.scale(), cfg.forward, 1.0f, yn, L);
+        int_matmul_shifted(wq, tables->rows.of(xn), L, xq.scale(), cfg.forward, 1.0f, yn, L);
       } else {
         im2col(g, nullptr, xn, rows.data<int8_t>());
         int_matmul_bt(wq, rows.data<int8_t>(), L, L, xq.scale(), cfg.forward, 1.0f, yn, L);
@@ -226,7 +250,8 @@ Var quantized_conv2d(const Var& x, const Var& w, const Var& bias, const Conv2dOp
           for (int64_t l = 0; l < L; ++l) yn[k * L + l] += bias_p[k];
     }
   });
-  return make_output<QConvNode>(y, {&x, &w, &bias}, x, w, bias, g, std::move(xq), std::move(wq), ctx);
+  return make_output<QConvNode>(y, {&x, &w, &bias}, x, w, bias, g, std::move(xq), std::move(wq), ctx,
+                                   std::move(tables));
 }
 
 QConv2d::QConv2d(nn::Conv2d& src, QuantConfig cfg, uint64_t seed, const std::string& path)

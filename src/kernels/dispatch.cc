@@ -167,27 +167,31 @@ void igemm_f32_packed(int64_t M, IntOperand A, const IgemmPackedB& B, const AccS
 
 namespace {
 
-// B panels that live for one igemm_f32_bt/shifted call, in a per-thread buffer kept across
-// calls. A conv calls these once per sample (ResNet-20: 768 calls of 110 KB per step): a
-// malloc/free pair each time let glibc give the freed heap top back to the OS (its trim
-// threshold is 128 KiB), and the next call page-faulted it in again (~5 K faults per step).
-// The calls do not nest on one thread (the GEMM's own threads only read the panels).
-void* call_panels(int64_t bytes) {
+// Scratch that lives for one kernel call, in a per-thread buffer per use kept across calls. A
+// conv calls these once per sample (ResNet-20: 768 GEMM panels of 110 KB per step, and the
+// 28x28 dW transform's 113 KB of rows): a malloc/free pair each time let glibc give the freed
+// heap top back to the OS (its trim threshold is 128 KiB), and the next call page-faulted it
+// in again (~5 K faults per step for the panels, ~200 for the rows). Calls of one use do not
+// nest on one thread (the GEMM's own threads only read the panels).
+enum class Scratch { panels, rows, count };
+void* call_scratch(Scratch use, int64_t bytes) {
   struct Buffer {
     void* p = nullptr;
     size_t size = 0;
     ~Buffer() { std::free(p); }
   };
-  thread_local Buffer buf;
+  thread_local Buffer buf[static_cast<int>(Scratch::count)];
+  Buffer& b = buf[static_cast<int>(use)];
   const auto need = static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) / 64 * 64);
-  if (need > buf.size) {
-    std::free(buf.p);
-    buf.p = std::aligned_alloc(64, need);
-    buf.size = buf.p ? need : 0;
-    if (!buf.p) throw std::bad_alloc();
+  if (need > b.size) {
+    std::free(b.p);
+    b.p = std::aligned_alloc(64, need);
+    b.size = b.p ? need : 0;
+    if (!b.p) throw std::bad_alloc();
   }
-  return buf.p;
+  return b.p;
 }
+void* call_panels(int64_t bytes) { return call_scratch(Scratch::panels, bytes); }
 
 }  // namespace
 
@@ -331,9 +335,10 @@ int32_t fwht_i8_i32_max_abs(const HadamardShape& s, const int8_t* x, int64_t ldx
 int32_t fwht_shifted_i8_i32_max_abs(const HadamardShape& s, const ShiftedRows& x, int32_t* y, int64_t ldy) {
   // h < 16 only: at h = 16 the fused kernel measured slower than the rows written out (see there).
   if (s.axis == 1 && s.h < 16 && use_avx512(s)) return avx512::fwht_shifted_i8_i32_max_abs(s, x, y, ldy);
-  const std::unique_ptr<int8_t[]> rows(new int8_t[static_cast<size_t>(std::max<int64_t>(s.rows * s.cols, 1))]);
-  for (int64_t r = 0; r < s.rows; ++r) shifted_copy_i8(s.cols, x.x + x.offset[r], 0, x.mask[r], rows.get() + r * s.cols);
-  return fwht_i8_i32_max_abs(s, rows.get(), s.cols, y, ldy);
+  // The rows written out into this thread's scratch (the transform's own threads only read it).
+  auto* rows = static_cast<int8_t*>(call_scratch(Scratch::rows, s.rows * s.cols));
+  for (int64_t r = 0; r < s.rows; ++r) shifted_copy_i8(s.cols, x.x + x.offset[r], 0, x.mask[r], rows + r * s.cols);
+  return fwht_i8_i32_max_abs(s, rows, s.cols, y, ldy);
 }
 float fwht_f32_max_abs(const HadamardShape& s, const float* x, int64_t ldx, float* y, int64_t ldy) {
   if (s.axis == 1 && use_avx512(s)) return avx512::fwht_f32_max_abs(s, x, ldx, y, ldy);

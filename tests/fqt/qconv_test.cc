@@ -214,6 +214,35 @@ TEST(QConv2d, BatchesLongerThanASampleGroupMatchSimulationAtAnyThreadCount) {
   }
 }
 
+// A layer keeps its same-size tables (tap masks, fused col2im rows) between calls while the
+// geometry stays: calls on one context with other batch sizes, image sizes and a stride-2
+// geometry in between give bit for bit what a fresh context at the same step gives.
+TEST(QConv2d, ReusedContextAcrossGeometriesMatchesFreshContexts) {
+  struct Call {
+    int64_t N, H, W, stride;
+  };
+  auto run = [](const Call& c, const std::shared_ptr<QuantContext>& ctx) {
+    const Tensor xt = rand_t({c.N, 3, c.H, c.W}, 10 + static_cast<uint64_t>(c.H)), wt = rand_t({4, 3, 3, 3}, 2, 0.3f);
+    Var x(xt, true), w(wt, true);
+    const Var y = quantized_conv2d(x, w, Var(), {.stride = c.stride, .padding = 1}, ctx);
+    y.backward(rand_t(y.value().shape(), 20));
+    std::vector<float> out = y.value().to_vector();
+    for (const Var* v : {&x, &w}) {
+      const auto gv = v->grad().to_vector();
+      out.insert(out.end(), gv.begin(), gv.end());
+    }
+    return out;
+  };
+  const auto reused = ctx_for(preset("hdqt"));
+  const Call calls[] = {{2, 6, 5, 1}, {3, 6, 5, 1}, {2, 7, 7, 1}, {2, 7, 7, 2}, {1, 6, 5, 1}, {2, 7, 7, 1}};
+  for (size_t i = 0; i < std::size(calls); ++i) {
+    const auto fresh = ctx_for(preset("hdqt"));
+    fresh->step = reused->step;
+    const std::vector<float> want = run(calls[i], fresh), got = run(calls[i], reused);
+    EXPECT_EQ(got, want) << "call " << i;
+  }
+}
+
 TEST(QConv2d, EightBitExactIsCloseToFloat) {
   // int8 preset: 8-bit codes, exact 32-bit accumulators, no Hadamard. The output error is the
   // quantization error: |dy| <= sum |x||w| * (2^-7 + 2^-7) roughly; check against that bound.

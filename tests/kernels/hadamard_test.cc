@@ -119,7 +119,8 @@ TEST(Hadamard, ShiftedRowsEqualRowsWrittenOut) {
   std::uniform_int_distribution<int> d(-128, 127);
   const Isa saved = active_isa();
   for (const Case& c : {Case{9, 784, 16, 1}, Case{18, 196, 4, 1}, Case{36, 49, 1, 1}, Case{5, 48, 8, 1},
-                        Case{3, 10, 2, 1}, Case{2, 96, 32, 1}}) {
+                        Case{3, 10, 2, 1}, Case{2, 96, 32, 1},
+                        Case{40, 512, 16, 1}}) {  // last: more rows than the first (a scratch grows)
     const HadamardShape s{c.rows, c.cols, 1, c.h};
     const int64_t span = c.cols + 64, words = (c.cols + 63) / 64;
     std::vector<int8_t> x(span);

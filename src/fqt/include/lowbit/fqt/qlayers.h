@@ -3,12 +3,15 @@
 // same Vars) with the layers they replace; the optimizer updates those in fp32.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "lowbit/fqt/quant_config.h"
 #include "lowbit/nn/layers.h"
 
 namespace lowbit::fqt {
+
+struct ConvTables;  // qconv.cc: a same-size conv's geometry tables
 
 // Random streams: every stochastic rounding draws from (seed, stream(layer, step, tensor)),
 // so results depend on neither thread count nor batch order of other layers.
@@ -22,6 +25,8 @@ struct QuantContext {
   // update index (step / period) they were computed at; -1 = none yet.
   float range_x = 0, range_w = 0;
   int64_t range_x_at = -1, range_w_at = -1;
+  // A QConv2d's tables of its last geometry (not training state: rebuilt when missing).
+  std::shared_ptr<const ConvTables> conv_tables;
 };
 
 class QLinear : public nn::Module {
