@@ -219,8 +219,9 @@ void qgemm_u8s8_requant_add_u8(int64_t M, const uint8_t* a, int64_t lda, const Q
   auto block = [&](int64_t b, bool inner_parallel) {
     const int64_t m0 = b * rows, m1 = std::min(M, m0 + rows);
     qgemm_requant(m1 - m0, a + m0 * lda, lda, w, p, y + m0 * ldy, ldy);
-    if (inner_parallel) parallel_for(m1 - m0, std::max<int64_t>(1, (int64_t{1} << 15) / N), [&](int64_t r0, int64_t r1) { add_rows(m0 + r0, m0 + r1); });
-    else add_rows(m0, m1);
+    if (!inner_parallel) return add_rows(m0, m1);
+    parallel_for(m1 - m0, std::max<int64_t>(1, (int64_t{1} << 15) / N),
+                 [&](int64_t r0, int64_t r1) { add_rows(m0 + r0, m0 + r1); });
   };
   if (blocks >= 2 * num_threads()) {
     parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
