@@ -7,8 +7,10 @@
 // Then each channel Slice of a shuffled channel Concat (ShuffleNet's chunk of the unit before's
 // output) becomes lowbit.ConcatShuffleSlice, reading the Concat's inputs: the Concat and the
 // shuffle stay only for the Shape nodes that size the slices, which planning folds, so at run
-// time their data is never made (infer_shapes drops runtime nodes nothing reads).
+// time their data is never made (infer_shapes drops runtime nodes nothing reads). A shuffled
+// Concat read whole (a stage's last unit) becomes the slice [0, C) of itself.
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <vector>
 
@@ -120,15 +122,36 @@ int fuse_concat_shuffle_slices(Graph& g) {
       ok = ok && (n.dead || static_cast<size_t>(c) == id || reads_shape_only(n));
     }
     std::vector<int> slices;
+    bool other_readers = false;
     for (int c : g.values[static_cast<size_t>(x)].consumers) {
       const Node& n = g.nodes[static_cast<size_t>(c)];
       if (n.dead || reads_shape_only(n)) continue;
-      if (!channel_slice_of(g, n, x, memo)) ok = false;
+      if (!channel_slice_of(g, n, x, memo)) other_readers = true;
       else if (std::find(slices.begin(), slices.end(), c) == slices.end()) slices.push_back(c);
     }
-    if (!ok || slices.empty()) continue;
+    if (!ok) continue;
     const std::vector<int> parts = concat.inputs;
     const int split = shuffle.inputs[1], merged = shuffle.inputs[2];
+    if (other_readers) {
+      // Read whole (the last unit of a stage, before a strided unit): the shuffle itself reads
+      // the parts, as the slice [0, C) of the shuffled Concat.
+      Node fused;
+      fused.name = shuffle.name + "_concat";
+      fused.domain = "lowbit";
+      fused.op_type = "ConcatShuffleSlice";
+      const int start = g.add_value(fused.name + "_start", ValueType{ElemType::i64, {1}, true});
+      const int end = g.add_value(fused.name + "_end", ValueType{ElemType::i64, {1}, true});
+      g.constants[start] = Array::from<int64_t>({1}, std::vector<int64_t>{0});
+      g.constants[end] = Array::from<int64_t>({1}, std::vector<int64_t>{std::numeric_limits<int64_t>::max()});
+      fused.inputs = {split, merged, start, end};
+      fused.inputs.insert(fused.inputs.end(), parts.begin(), parts.end());
+      fused.outputs = g.nodes[id].outputs;
+      g.nodes[id].dead = true;
+      g.nodes.push_back(std::move(fused));
+      g.relink();
+      ++count;
+      continue;
+    }
     for (int c : slices) {
       Node& slice = g.nodes[static_cast<size_t>(c)];
       Node fused;
