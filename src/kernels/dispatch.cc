@@ -473,6 +473,11 @@ void channel_shuffle(int64_t outer, int64_t groups, int64_t per_group, int64_t i
   if (active_isa() == Isa::ref) return ref::channel_shuffle(outer, groups, per_group, inner, elem_bytes, x, y);
   portable::channel_shuffle(outer, groups, per_group, inner, elem_bytes, x, y);
 }
+void gather_channels(int64_t outer, int64_t inner, const ChannelSource* src, int64_t n_src, const void* const* x,
+                     const int64_t* x_channels, size_t elem_bytes, void* y) {
+  if (active_isa() == Isa::ref) return ref::gather_channels(outer, inner, src, n_src, x, x_channels, elem_bytes, y);
+  portable::gather_channels(outer, inner, src, n_src, x, x_channels, elem_bytes, y);
+}
 
 // ---- peak loops (peak.h): the machine's best per kind, whatever LOWBIT_ISA says ----
 

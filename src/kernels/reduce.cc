@@ -13,6 +13,24 @@
 namespace lowbit::kernels {
 namespace {
 
+// acc[i] = step(acc[i], x[k·inner + i]) for k in [0, R), i in [0, n): each output's inputs in
+// increasing index, as ref::reduce. kR is a compile-time step (mean folds as sum).
+template <Reduction kR, typename T>
+void fold_rows(int64_t R, int64_t inner, int64_t n, const T* x, double* __restrict acc) {
+  for (int64_t k = 0; k < R; ++k) {
+    const T* __restrict src = x + k * inner;
+    for (int64_t i = 0; i < n; ++i) acc[i] = detail::reduce_step(kR, acc[i], static_cast<double>(src[i]));
+  }
+}
+
+template <typename T>
+void fold_rows_any(Reduction r, int64_t R, int64_t inner, int64_t n, const T* x, double* acc) {
+  for (int64_t k = 0; k < R; ++k) {
+    const T* src = x + k * inner;
+    for (int64_t i = 0; i < n; ++i) acc[i] = detail::reduce_step(r, acc[i], static_cast<double>(src[i]));
+  }
+}
+
 // (outer, R, inner): y[o, i] = the reduction over k of x[(o·R + k)·inner + i].
 template <typename T>
 void reduce_block(Reduction r, int64_t outer, int64_t R, int64_t inner, const T* x, T* y) {
@@ -34,9 +52,13 @@ void reduce_block(Reduction r, int64_t outer, int64_t R, int64_t inner, const T*
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t o = t / chunks, i0 = (t % chunks) * kChunk, n = std::min(kChunk, inner - i0);
       std::fill(acc, acc + n, detail::reduce_init(r));
-      for (int64_t k = 0; k < R; ++k) {
-        const T* src = x + (o * R + k) * inner + i0;
-        for (int64_t i = 0; i < n; ++i) acc[i] = detail::reduce_step(r, acc[i], static_cast<double>(src[i]));
+      const T* src = x + o * R * inner + i0;
+      switch (r) {  // the step as a constant, so the row loop vectorizes (a mean over H·W channels-last)
+        case Reduction::mean: case Reduction::sum: fold_rows<Reduction::sum>(R, inner, n, src, acc); break;
+        case Reduction::max: fold_rows<Reduction::max>(R, inner, n, src, acc); break;
+        case Reduction::min: fold_rows<Reduction::min>(R, inner, n, src, acc); break;
+        case Reduction::sum_square: case Reduction::l2: fold_rows<Reduction::sum_square>(R, inner, n, src, acc); break;
+        default: fold_rows_any(r, R, inner, n, src, acc); break;
       }
       for (int64_t i = 0; i < n; ++i) y[o * inner + i0 + i] = detail::reduce_cast<T>(detail::reduce_final(r, acc[i], R));
     }

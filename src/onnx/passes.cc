@@ -211,6 +211,7 @@ void optimize_graph(Graph& g) {
   lower_bf16(g);
   fuse_subsample_pads(g);
   fuse_channel_shuffle(g);
+  fuse_concat_shuffle_slices(g);
   fuse_gelu(g);
   fuse_layernorm(g);
   // LOWBIT_ONNX_ATTENTION=0 keeps the attention chain as separate nodes (for A/B comparisons).

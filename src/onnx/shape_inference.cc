@@ -102,6 +102,23 @@ InferenceResult infer_shapes(const Graph& g, const std::vector<ValueType>& input
     }
     r.runtime_nodes.push_back(n);
   }
+  if (fold) {
+    // Runtime nodes whose outputs only folded nodes read (a shape source kept for Shape readers,
+    // as passes_shuffle.cc leaves the Concat and shuffle behind a fused slice) never run.
+    std::vector<bool> needed(g.values.size(), false);
+    for (int v : g.outputs) needed[static_cast<size_t>(v)] = true;
+    std::vector<int> kept;
+    for (auto it = r.runtime_nodes.rbegin(); it != r.runtime_nodes.rend(); ++it) {
+      const Node& node = g.nodes[static_cast<size_t>(*it)];
+      bool used = false;
+      for (int v : node.outputs) used = used || (v != kNoValue && needed[static_cast<size_t>(v)]);
+      if (!used) continue;
+      kept.push_back(*it);
+      for (int v : node.inputs)
+        if (v != kNoValue) needed[static_cast<size_t>(v)] = true;
+    }
+    r.runtime_nodes.assign(kept.rbegin(), kept.rend());
+  }
   for (int v : g.outputs)
     LOWBIT_REQUIRE(r.types[static_cast<size_t>(v)].elem != ElemType::undefined, "onnx", "output '{}' has no inferred type",
                    g.values[static_cast<size_t>(v)].name);

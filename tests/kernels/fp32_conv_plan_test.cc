@@ -209,11 +209,13 @@ TEST(Fp32ConvPlan, FallbackWithoutOneDnn) {
   set_active_isa(saved);
 }
 
-TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inference kernel
+void check_max_pool_f32() {  // channels-last and the NCHW inference kernel
   // {C, H, k, stride, pad, ceil}: ceil adds a last window clipped to the input (ceil_mode).
   for (const auto& [C, H, k, stride, pad, ceil] : std::vector<std::array<int64_t, 6>>{
            {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1},
-           {48, 6, 3, 2, 1, 0}}) {  // C = 48: three 16-channel register blocks, no tail
+           {48, 6, 3, 2, 1, 0},    // C = 48: three 16-channel register blocks, no tail
+           {24, 13, 3, 2, 1, 0},   // ShuffleNet's stem pool: one 16-block and one 8-block
+           {29, 9, 3, 2, 1, 1}}) { // 16 + 8 + 5 single channels
     ConvGeom s = ConvGeom::pool2d(2, C, H, H + 1, k, k).strides(stride, stride).pads(pad, pad);
     if (ceil) s.out[0] = (H + 2 * pad - k + stride - 1) / stride + 1, s.out[1] = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
     const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
@@ -236,6 +238,14 @@ TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inferenc
       ASSERT_EQ(std::signbit(y_nchw[i]), std::signbit(want[i])) << "NCHW signed zero at " << i;
     }
   }
+}
+
+TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    check_max_pool_f32();
+  }
+  set_num_threads(1);
 }
 
 // Max pooling of quantized codes (the QDQ lowering pools uint8/int8 codes directly): NCHW and

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "lowbit/core/threads.h"
 #include "lowbit/kernels/reduce.h"
 
 namespace lowbit::kernels {
@@ -70,6 +71,36 @@ TEST(Reduce, FastPathsMatchReferenceBitwise) {
   fast_matches_reference<uint8_t>(4);
   fast_matches_reference<int8_t>(5);
   fast_matches_reference<int64_t>(6);
+}
+
+// The channels-last mean of ShuffleNet's head: [N, H, W, C] over H and W, C past one 256-wide
+// chunk and not a multiple of the vector width, NaNs and infinities in some channels; every
+// reduction, float and double, bitwise the reference at 1 and 2 threads.
+template <typename T>
+void channels_last_pixels_match_reference() {
+  const std::vector<int64_t> shape{3, 5, 7, 301};
+  const std::vector<char> mask{0, 1, 1, 0};
+  std::vector<T> x(3 * 5 * 7 * 301);
+  std::mt19937 rng(11);
+  for (auto& v : x) v = static_cast<T>(std::uniform_real_distribution<double>(-3, 3)(rng));
+  x[17] = std::numeric_limits<T>::quiet_NaN();
+  x[301 * 9 + 260] = std::numeric_limits<T>::infinity();
+  x[301 * 40 + 5] = -std::numeric_limits<T>::infinity();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (Reduction r : kAll) {
+      const auto fast = reduce_of(r, shape, mask, x, false), want = reduce_of(r, shape, mask, x, true);
+      ASSERT_EQ(fast.size(), want.size());
+      ASSERT_EQ(std::memcmp(fast.data(), want.data(), fast.size() * sizeof(T)), 0)
+          << "reduction " << static_cast<int>(r) << " threads " << threads;
+    }
+  }
+  set_num_threads(1);
+}
+
+TEST(Reduce, ChannelsLastPixelsMatchReferenceBitwise) {
+  channels_last_pixels_match_reference<float>();
+  channels_last_pixels_match_reference<double>();
 }
 
 TEST(Reduce, KnownValues) {

@@ -4,6 +4,7 @@
 // channels-last from the Concat through the shuffle and the chunk, and match the unoptimized
 // all-NCHW graph for several g/C/H/W and batch sizes, in both layouts; the fused op keeps the
 // three nodes' values for shapes that are no channel shuffle; look-alikes stay unfused.
+#include <algorithm>
 #include <cmath>
 
 #include "layout_plan.h"
@@ -98,9 +99,22 @@ TEST(ChannelShuffle, ShuffleNetUnitsFuseAndPlanChannelsLast) {
         const std::vector<bool> nhwc = plan_channels_last(g, inf);
         const std::vector<std::string> chunks = split ? std::vector<std::string>{"chunk_out0", "chunk_out1"}
                                                       : std::vector<std::string>{"chunk0_out0", "chunk1_out0"};
-        for (const std::string& v : {std::string("cat_out0"), std::string("shuffled_out0"), chunks[0], chunks[1],
-                                     std::string("shuffled2_out0")})
+        for (const std::string& v : {chunks[0], chunks[1], std::string("shuffled2_out0")})
           EXPECT_TRUE(nhwc[static_cast<size_t>(g.find_value(v))]) << v << " " << what;
+        // Slices of a shuffled Concat read the Concat's inputs, and so does a shuffle read whole
+        // (by the Split, by the last conv): the Concats never run (fuse_concat_shuffle_slices).
+        int fused = 0;
+        for (const Node& n : g.nodes) fused += !n.dead && n.op_type == "ConcatShuffleSlice";
+        EXPECT_EQ(fused, split ? 2 : 3) << what;
+        auto runs = [&](const std::string& v) {
+          const int producer = g.values[static_cast<size_t>(g.find_value(v))].producer;
+          return producer >= 0 && std::find(inf.runtime_nodes.begin(), inf.runtime_nodes.end(), producer) != inf.runtime_nodes.end();
+        };
+        EXPECT_FALSE(runs("cat_out0")) << what;
+        EXPECT_EQ(runs("shuffled_out0"), split) << what;
+        if (split) {
+          EXPECT_TRUE(nhwc[static_cast<size_t>(g.find_value("shuffled_out0"))]) << what;
+        }
       }
 }
 
@@ -218,6 +232,47 @@ TEST(ChannelShuffle, FusedNodeKeepsTheChainsValuesForAnyView) {
     ASSERT_EQ(got.shape(), want.shape());
     EXPECT_TRUE(test::arrays_close(got, want, 0, 0)) << static_cast<int>(v);
   }
+}
+
+// Concat(a, b) -> Reshape(s1) -> Transpose -> Reshape(s2) -> channel Slices with clamped and
+// negative bounds: fused into lowbit.ConcatShuffleSlice nodes, the same bytes as the chain, for
+// the channel shuffle (index map) and for a view that is none (the scratch-array path).
+Graph concat_chain(bool shuffle_view, const std::vector<std::pair<int64_t, int64_t>>& bounds) {
+  GraphBuilder b(14);
+  const int a = b.input("a", ElemType::f32, {2, 4, 3, 4}), c = b.input("b", ElemType::f32, {2, 2, 3, 4});
+  const int cat = b.op("Concat", {a, c}, {{"axis", Attribute::from_int(1)}});
+  const int s1 = shuffle_view ? i64s(b, "s1", {0, 3, 2, 0, -1}) : i64s(b, "s1", {4, 3, 2, 6, 1});
+  const int t = b.op("Transpose", {b.op("Reshape", {cat, s1})}, {{"perm", Attribute::from_ints({0, 2, 1, 3, 4})}});
+  const int x = b.op("Reshape", {t, i64s(b, "s2", shuffle_view ? std::vector<int64_t>{0, -1, 3, 4} : std::vector<int64_t>{-1, 12})});
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    const std::string n = fmt::format("slice{}", i);
+    b.output(b.op("Slice", {x, i64s(b, n + "_s", {bounds[i].first}), i64s(b, n + "_e", {bounds[i].second}), i64s(b, n + "_a", {1})}),
+             n);
+  }
+  return b.finish();
+}
+
+TEST(ChannelShuffle, ConcatShuffleSlicesKeepTheChainsValues) {
+  const std::vector<std::pair<int64_t, int64_t>> bounds{{0, 3}, {3, INT64_MAX}, {-4, -1}, {1, 100}, {5, 2}};
+  const Array a = randn({2, 4, 3, 4}, 955, 1.0f), c = randn({2, 2, 3, 4}, 956, 1.0f);
+  for (bool shuffle_view : {true, false})
+    for (int threads : {1, 2}) {
+      Graph g = concat_chain(shuffle_view, bounds);
+      ASSERT_EQ(fuse_channel_shuffle(g), 1);
+      ASSERT_EQ(fuse_concat_shuffle_slices(g), static_cast<int>(bounds.size()));
+      const auto want = Session(concat_chain(shuffle_view, bounds), SessionOptions{1, threads, false, false}).run(std::vector<Array>{a, c});
+      const auto got = Session(std::move(g), SessionOptions{1, threads, true}).run(std::vector<Array>{a, c});
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i].shape(), want[i].shape()) << "slice " << i;
+        EXPECT_TRUE(test::arrays_close(got[i], want[i], 0, 0)) << "slice " << i << " shuffle view " << shuffle_view;
+      }
+    }
+  // A Concat along another axis, or a slice reader of the Concat itself, keeps the nodes apart.
+  Graph g = concat_chain(true, bounds);
+  g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(g.find_value("a"))].consumers[0])].attrs["axis"] = Attribute::from_int(0);
+  fuse_channel_shuffle(g);
+  EXPECT_EQ(fuse_concat_shuffle_slices(g), 0);
 }
 
 TEST(ChannelShuffle, SplitShapeOfWrongRankIsAnErrorNamingTheNode) {

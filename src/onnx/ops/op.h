@@ -153,7 +153,7 @@ void add_select_ops(OpList& ops);  // select_ops.cc: TopK, Hardmax, NonZero, Com
 void add_control_flow_ops(OpList& ops);  // control_flow.cc: If, Loop, Scan
 void add_bitwise_ops(OpList& ops);       // bitwise_ops.cc: BitwiseAnd/Or/Xor/Not
 void add_col2im_ops(OpList& ops);        // col2im.cc: Col2Im, CenterCropPad
-void add_channel_shuffle_ops(OpList& ops);  // channel_shuffle.cc: lowbit.ChannelShuffle
+void add_channel_shuffle_ops(OpList& ops);  // channel_shuffle.cc: lowbit.ChannelShuffle, lowbit.ConcatShuffleSlice
 void add_activation_extra_ops(OpList& ops);  // activation_extra.cc: Elu, Selu, Celu, ThresholdedRelu, Shrink, Mish, IsInf, IsNaN  // qlinear_fused.cc: lowbit.QConv / QGemm / QAdd
 
 // MatMul shape logic (NumPy rules), shared by MatMul, MatMulInteger and QLinearMatMul.

@@ -39,6 +39,10 @@ int fuse_attention(Graph& g);
 // shapes computable from constants and tensor shapes) becomes one lowbit.ChannelShuffle that
 // can stay channels-last (passes_shuffle.cc).
 int fuse_channel_shuffle(Graph& g);
+// Then a channel Slice of that shuffle's output, when the shuffle reads a channel Concat (the
+// chunk of the ShuffleNet unit after), becomes one lowbit.ConcatShuffleSlice reading the
+// Concat's inputs; Concat and shuffle stay for the Shape nodes that size the slices.
+int fuse_concat_shuffle_slices(Graph& g);
 
 // Rewrites a graph of opset 13-20 into the same computation at opset 21 (for INT4 and blocked
 // DequantizeLinear): Reduce* `axes` attributes become inputs (opset 18); ops whose opset-20/21
