@@ -151,7 +151,8 @@ TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
                   PlanMath math = PlanMath::f32) { return ConvPlan(s, w.data(), nullptr, {}, xl, yl, math).uses_gemm(); };
   set_conv_plan_path(ConvPlanPath::gemm);
   EXPECT_TRUE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0)));
-  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 0)));      // stride 2
+  EXPECT_TRUE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 0)));       // stride 2: gather + GEMM
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 1)));      // stride 2, padded
   EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 1)));      // padded
   EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 3, 1, 1)));      // 3×3
   EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0, 4)));   // grouped
@@ -172,6 +173,38 @@ TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
   EXPECT_FALSE(gemm(shape(2, 64, 2, 2, 64, 3, 1, 1)));  // batch 2: the conv
   set_conv_plan_path(ConvPlanPath::onednn);
   EXPECT_FALSE(gemm(shape(16, 64, 2, 2, 64, 1, 1, 0)));
+  reset_conv_plan_path();
+}
+
+// Strided 1×1 convs (fp32_conv_strided.h): the sampled pixels gathered into a panel, then one
+// GEMM; odd planes (the last row and column sampled or not), strides (2, 2), (3, 3), (2, 1) and
+// (1, 2), channel counts off the 16-lane blocks, batch 1/3/8, bias or none, every epilogue
+// including the residual sum, 1 and 2 threads; forced and under the measured rule.
+TEST(Fp32ConvPlan, Strided1x1GatherGemmMatchesReference) {
+  const bool library = active_isa() != Isa::ref;
+  const int saved = num_threads();
+  auto strided = [](int64_t C, int64_t H, int64_t W, int64_t K, int64_t sh, int64_t sw) {
+    return ConvGeom::conv2d(1, C, H, W, K, 1, 1).strides(sh, sw);
+  };
+  const ConvGeom geoms[] = {strided(17, 7, 9, 33, 2, 2),  strided(32, 8, 8, 64, 2, 2), strided(5, 11, 5, 130, 3, 3),
+                            strided(48, 6, 7, 20, 2, 1),  strided(3, 5, 6, 16, 1, 2),  strided(128, 1, 1, 16, 2, 2)};
+  for (ConvPlanPath path : {ConvPlanPath::gemm, ConvPlanPath::automatic}) {
+    set_conv_plan_path(path);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      for (int64_t N : {1, 3, 8})
+        for (ConvGeom s : geoms)
+          for (const ConvEpilogue& ep : kEpilogues)
+            for (bool bias : {true, false}) {
+              s.N = N;
+              const std::string ran = check_plan(s, ep, ConvLayout::nhwc, ConvLayout::nhwc, bias);
+              if (library && path == ConvPlanPath::gemm) {
+                EXPECT_EQ(ran, "gemm") << describe(s, ep, ConvLayout::nhwc, ConvLayout::nhwc);
+              }
+            }
+    }
+  }
+  set_num_threads(saved);
   reset_conv_plan_path();
 }
 
