@@ -246,7 +246,9 @@ TEST(Fp32PoolNhwc, MaxPoolMatchesReferenceBitForBit) {  // and the NCHW inferenc
   // {C, H, k, stride, pad, ceil}: ceil adds a last window clipped to the input (ceil_mode).
   for (const auto& [C, H, k, stride, pad, ceil] : std::vector<std::array<int64_t, 6>>{
            {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1},
-           {48, 6, 3, 2, 1, 0}}) {  // C = 48: three 16-channel register blocks, no tail
+           {48, 6, 3, 2, 1, 0},    // C = 48: channel blocks of 32 and 16, no tail
+           {127, 9, 3, 2, 1, 0},   // blocks of 64, 32, 16 and 8, then 7 single channels
+           {32, 14, 3, 2, 1, 0}}) {  // the ParaDnn stem pool's channels and window
     ConvGeom s = ConvGeom::pool2d(2, C, H, H + 1, k, k).strides(stride, stride).pads(pad, pad);
     if (ceil) s.out[0] = (H + 2 * pad - k + stride - 1) / stride + 1, s.out[1] = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
     const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();
