@@ -261,7 +261,7 @@ ConvPlan::ConvPlan(const ConvGeom& s, const float* w, const float* bias, const C
   if (!detail::library_paths()) return;
   const ConvPlanPath path = conv_plan_path();
   if (detail::strided_1x1_applies(s, x_layout, y_layout, math) &&
-      (path == ConvPlanPath::gemm || path == ConvPlanPath::automatic)) {  // measured never slower
+      (path == ConvPlanPath::gemm || (path == ConvPlanPath::automatic && detail::strided_1x1_preferred(s)))) {
     MatmulPlan mm(s.N * s.OH() * s.OW(), s.K, s.C, w, bias, epilogue);
     if (mm.uses_onednn()) {  // else the conv primitive below
       p.gemm = std::move(mm);

@@ -11,10 +11,9 @@ namespace lowbit::kernels::detail {
 // x and y channels-last, fp32: y (N·OH·OW, K) = gather(x) (N·OH·OW, C) · w (K, C)^T.
 bool strided_1x1_applies(const ConvGeom& s, ConvLayout x_layout, ConvLayout y_layout, PlanMath math);
 
-// No separate rule: where it applies, ConvPlan takes this form under LOWBIT_CONV=auto and gemm.
-// Measured per layer (docs/BENCHMARKS.md, "Stride-2 1×1 convs as gather + GEMM"), 1 thread, CPU
-// time: 0.61-1.04× oneDNN's brgconv on the ParaDnn shapes at batch 16 and on ResNet-50's
-// projections at batch 1 and 8; none measured slower beyond the noise.
+// The measured rule (docs/BENCHMARKS.md, "Stride-2 1×1 convs as gather + GEMM"): whether this
+// form beats oneDNN's convolution; LOWBIT_CONV=gemm takes it wherever it applies.
+bool strided_1x1_preferred(const ConvGeom& s);
 
 // xs (N·OH·OW, C) = x (N, H, W, C) at rows oh·stride_h and columns ow·stride_w; splits the
 // output rows over lowbit::parallel_for.

@@ -140,9 +140,10 @@ TEST(Fp32ConvPlan, GemmPathMatchesReferenceOnOddShapes) {
   reset_conv_plan_path();
 }
 
-// Which geometries the GEMM takes: forced, only dense unpadded stride-1 1×1 convs and convs whose
-// windows cover the plane, on channels-last x and y in fp32; automatic, the 1×1 ones on planes
-// of at most 16 pixels and the covering ones from batch 4.
+// Which geometries the GEMM takes: forced, only dense unpadded 1×1 convs (strided ones after a
+// gather) and convs whose windows cover the plane, on channels-last x and y in fp32; automatic,
+// the stride-1 1×1 ones on planes of at most 16 pixels, the strided ones from 32 input channels
+// and the covering ones from batch 4.
 TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
   if (active_isa() == Isa::ref) GTEST_SKIP() << "no library paths under LOWBIT_ISA=ref";
   const auto w = random_floats(512 * 1024 * 9, 5);  // enough for every geometry below
@@ -171,6 +172,8 @@ TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
   EXPECT_FALSE(gemm(shape(1, 64, 56, 56, 64, 1, 1, 0)));
   EXPECT_TRUE(gemm(shape(4, 64, 2, 2, 64, 3, 1, 1)));
   EXPECT_FALSE(gemm(shape(2, 64, 2, 2, 64, 3, 1, 1)));  // batch 2: the conv
+  EXPECT_TRUE(gemm(shape(16, 32, 28, 28, 64, 1, 2, 0)));  // strided 1×1 from 32 channels: gather + GEMM
+  EXPECT_FALSE(gemm(shape(16, 16, 28, 28, 32, 1, 2, 0)));  // 16 channels: the conv
   set_conv_plan_path(ConvPlanPath::onednn);
   EXPECT_FALSE(gemm(shape(16, 64, 2, 2, 64, 1, 1, 0)));
   reset_conv_plan_path();
