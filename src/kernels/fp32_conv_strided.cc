@@ -1,5 +1,6 @@
-// Stride-2 1×1 convs as gather + GEMM (fp32_conv_strided.h): the geometry test and the gather. oneDNN 2.6 runs such a conv as brgconv_1x1 through its own strided
-// copy per tile; a matmul on a strided source falls back to gemm:jit (1.1-2.3× the conv).
+// Stride-2 1×1 convs as gather + GEMM (fp32_conv_strided.h): the geometry test, the measured rule
+// and the gather. oneDNN 2.6 runs such a conv as brgconv_1x1 through its own strided copy per
+// tile; a matmul on a strided source falls back to gemm:jit (1.1-2.3× the conv).
 #include "fp32_conv_strided.h"
 
 #include <algorithm>

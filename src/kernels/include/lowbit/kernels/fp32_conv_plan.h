@@ -25,8 +25,8 @@ enum class ConvLayout { nchw, nhwc };
 // the sampled pixels plus one matmul, fp32_conv_strided.h; oneDNN's convolution otherwise).
 // onednn / direct / gemm force one for A/B runs where the geometry allows it (direct: dense or
 // depthwise, dilation 1, AVX-512F; gemm: one of those three GEMM forms, channels-last in and
-// out, fp32). The environment variable
-// LOWBIT_CONV=auto|onednn|direct|gemm sets it; set_conv_plan_path overrides the environment.
+// out, fp32). The environment variable LOWBIT_CONV=auto|onednn|direct|gemm sets it;
+// set_conv_plan_path overrides the environment.
 enum class ConvPlanPath { automatic, onednn, direct, gemm };
 void set_conv_plan_path(ConvPlanPath path);
 void reset_conv_plan_path();  // drops the override: LOWBIT_CONV decides again
