@@ -57,6 +57,9 @@ const Layer kLayers[] = {
     {"r50_c512_28_k256", 512, 28, 256, 1, 1, 1},   {"r50_c256_14_k1024", 256, 14, 1024, 1, 1, 1},
     {"r50_c1024_14_k256", 1024, 14, 256, 1, 1, 1}, {"r50_c1024_14_k512", 1024, 14, 512, 1, 1, 1},
     {"r50_c512_7_k2048", 512, 7, 2048, 1, 1, 1},   {"r50_c2048_7_k512", 2048, 7, 512, 1, 1, 1},
+    // ... and its stride-2 1×1 downsampling projections.
+    {"r50_c256_56_k512_s2", 256, 56, 512, 1, 2, 1}, {"r50_c512_28_k1024_s2", 512, 28, 1024, 1, 2, 1},
+    {"r50_c1024_14_k2048_s2", 1024, 14, 2048, 1, 2, 1},
     // The ParaDnn cnn `small` bottleneck blocks' stride-1 1×1 convs at the sweep's batch 16
     // (filters 16/32; image 64 ends on 2×2 planes, image 112 on 4×4).
     {"pd_c32_16_k128", 32, 16, 128, 1, 1, 1, 16},  {"pd_c128_16_k32", 128, 16, 32, 1, 1, 1, 16},
@@ -67,6 +70,18 @@ const Layer kLayers[] = {
     {"pd_c256_2_k1024", 256, 2, 1024, 1, 1, 1, 16}, {"pd_c1024_2_k256", 1024, 2, 256, 1, 1, 1, 16},
     // ... and their 3×3 convs on 2×2 planes (every window covers the plane: one unrolled GEMM).
     {"pd_c128_2_k128_3x3", 128, 2, 128, 3, 1, 1, 16}, {"pd_c256_2_k256_3x3", 256, 2, 256, 3, 1, 1, 16},
+    // ... their stride-2 1×1 convs at 112 px (filters 32: bottleneck reduce and projection, then
+    // basic projection; filters 16) and the 7×7 stem.
+    {"pd_c128_28_k64_s2", 128, 28, 64, 1, 2, 1, 16},   {"pd_c128_28_k256_s2", 128, 28, 256, 1, 2, 1, 16},
+    {"pd_c256_14_k128_s2", 256, 14, 128, 1, 2, 1, 16}, {"pd_c256_14_k512_s2", 256, 14, 512, 1, 2, 1, 16},
+    {"pd_c512_7_k256_s2", 512, 7, 256, 1, 2, 1, 16},   {"pd_c512_7_k1024_s2", 512, 7, 1024, 1, 2, 1, 16},
+    {"pd_c32_28_k64_s2", 32, 28, 64, 1, 2, 1, 16},     {"pd_c64_14_k128_s2", 64, 14, 128, 1, 2, 1, 16},
+    {"pd_c128_7_k256_s2", 128, 7, 256, 1, 2, 1, 16},   {"pd_c64_28_k128_s2", 64, 28, 128, 1, 2, 1, 16},
+    {"pd_c16_16_k32_s2", 16, 16, 32, 1, 2, 1, 16},     {"pd_c32_8_k64_s2", 32, 8, 64, 1, 2, 1, 16},
+    {"pd_c64_4_k128_s2", 64, 4, 128, 1, 2, 1, 16},     {"pd_c16_28_k32_s2", 16, 28, 32, 1, 2, 1, 16},
+    {"pd_c32_16_k64_s2", 32, 16, 64, 1, 2, 1, 16},     {"pd_c64_8_k128_s2", 64, 8, 128, 1, 2, 1, 16},
+    {"pd_c128_4_k256_s2", 128, 4, 256, 1, 2, 1, 16},
+    {"pd_stem_c3_112_k32_7x7_s2", 3, 112, 32, 7, 2, 1, 16},
 };
 
 void run_layer(benchmark::State& state, Layer l, int64_t N, ConvPlanPath path) {
@@ -104,8 +119,9 @@ const int kRegistered = [] {
   using P = std::pair<ConvPlanPath, const char*>;
   for (const Layer& l : kLayers) {
     std::vector<P> paths{{ConvPlanPath::onednn, "onednn"}, {ConvPlanPath::direct, "direct"}};
-    const bool covering = l.HW - 1 <= l.RS / 2;  // stride 1, pad RS/2: each window spans the plane
-    if (l.groups == 1 && ((l.RS == 1 && l.stride == 1) || covering)) paths.push_back({ConvPlanPath::gemm, "gemm"});
+    // stride 1, pad RS/2: each window spans the plane; strided 1×1: gather + GEMM (fp32_conv_strided.h)
+    const bool covering = l.stride == 1 && l.HW - 1 <= l.RS / 2;
+    if (l.groups == 1 && (l.RS == 1 || covering)) paths.push_back({ConvPlanPath::gemm, "gemm"});
     for (int64_t N : l.batch ? std::vector<int64_t>{l.batch} : std::vector<int64_t>{1, 8})
       for (auto [path, tag] : paths)
         benchmark::RegisterBenchmark((std::string("convplan/") + l.name + "/b" + std::to_string(N) + "/" + tag).c_str(),

@@ -1,6 +1,7 @@
 // ConvPlan: per geometry the AVX-512 direct kernel (weights packed once into blocks of 16 output
 // channels, epilogue fused; chosen by direct_conv_preferred or LOWBIT_CONV), a MatmulPlan for the
-// convs that are one GEMM (fp32_conv_gemm.h, conv_gemm_preferred), or a forward_inference oneDNN
+// convs that are one GEMM (fp32_conv_gemm.h, conv_gemm_preferred) or one GEMM after a gather of
+// the sampled pixels (strided 1×1, fp32_conv_strided.h), or a forward_inference oneDNN
 // convolution built once, its weights reordered once into the primitive's layout, the activation
 // and the residual sum as oneDNN post-ops. nchw activations go through per-thread scratch (the
 // primitive's blocked layout, or nhwc for the direct kernel).
@@ -18,6 +19,7 @@
 
 #include "fp32_conv_direct.h"
 #include "fp32_conv_gemm.h"
+#include "fp32_conv_strided.h"
 #include "fp32_conv_impl.h"
 #include "lowbit/core/error.h"
 #include "lowbit/kernels/transpose.h"
@@ -94,8 +96,10 @@ struct ConvPlan::Impl {
   // Direct path: the kernel and its packed weights and bias.
   detail::DirectConvFn direct = nullptr;
   std::vector<float> direct_w, direct_b;
-  // Gemm path (fp32_conv_gemm.h): the matmul with its packed weights.
+  // Gemm path (fp32_conv_gemm.h): the matmul with its packed weights; `gather`: a strided 1×1
+  // conv whose sampled pixels are first packed into per-thread scratch (fp32_conv_strided.h).
   std::optional<MatmulPlan> gemm;
+  bool gather = false;
 
   bool build(int nthreads);
   void run_direct(const float* x, float* y);
@@ -256,6 +260,18 @@ ConvPlan::ConvPlan(const ConvGeom& s, const float* w, const float* bias, const C
   if (bias) p.b.assign(bias, bias + s.K);
   if (!detail::library_paths()) return;
   const ConvPlanPath path = conv_plan_path();
+  if (detail::strided_1x1_applies(s, x_layout, y_layout, math) &&
+      (path == ConvPlanPath::gemm || (path == ConvPlanPath::automatic && detail::strided_1x1_preferred(s)))) {
+    MatmulPlan mm(s.N * s.OH() * s.OW(), s.K, s.C, w, bias, epilogue);
+    if (mm.uses_onednn()) {  // else the conv primitive below
+      p.gemm = std::move(mm);
+      p.gather = true;
+      p.w.clear();
+      p.w.shrink_to_fit();
+      p.b.clear();
+      return;
+    }
+  }
   const detail::ConvGemm form = detail::conv_gemm_form(s, x_layout, y_layout, math);
   const bool want_gemm =
       path == ConvPlanPath::gemm || (path == ConvPlanPath::automatic && detail::conv_gemm_preferred(s, form));
@@ -291,6 +307,11 @@ void ConvPlan::run(const float* x, float* y) {
   Impl& p = *impl_;
   const ConvGeom& s = p.s;
   if (s.N <= 0 || s.K <= 0 || s.OH() <= 0 || s.OW() <= 0) return;
+  if (p.gemm && p.gather) {
+    float* xs = scratch(0, static_cast<size_t>(s.N * s.OH() * s.OW() * s.C) * sizeof(float));
+    detail::gather_strided_pixels(s, x, xs);
+    return p.gemm->run(xs, y);
+  }
   if (p.gemm) return p.gemm->run(x, y);
   if (p.direct) return p.run_direct(x, y);
   if (!p.prim) return p.run_fallback(x, y);

@@ -56,28 +56,41 @@ void maxpool2d_forward(const ConvGeom& s, const float* x, float* y, int32_t* arg
 
 namespace {
 
-// Channels-last: each output pixel folds its window's pixels, C channels at a time. The rows
-// are walked through __restrict pointers: with uint8/int8 data the compiler would otherwise
-// assume every store may alias the loop's own state (char aliases everything) and not vectorize.
-template <typename T>
-void maxpool_nhwc(const ConvGeom& s, const T* x, T* y) {
+// Channels-last, float: each output pixel folds its window's taps for a block of B channels in a
+// local array the compiler keeps in registers (B/8 ymm), so a tap costs its loads and max ops and
+// y is stored once (folding into y itself stored and reloaded it per tap: 2.5× ONNX Runtime's time
+// on the ParaDnn stem pool). Same visiting order per channel as the reference, the first tap
+// seeding the max and strict '>' (the seed compared with itself changes nothing, NaN included), so
+// ties, NaNs and signed zeros resolve identically. `x` is the image's (H, W, C) plane at the block.
+template <int B>
+inline void fold_window_block(const ConvGeom& s, const Window& win, const float* x, float* __restrict y) {
+  const int64_t W = s.W(), C = s.C;
+  float acc[B];
+  const float* seed = x + (win.h0 * W + win.w0) * C;
+  for (int j = 0; j < B; ++j) acc[j] = seed[j];
+  for (int64_t h = win.h0; h < win.h1; ++h)
+    for (int64_t w = win.w0; w < win.w1; ++w) {
+      const float* __restrict xp = x + (h * W + w) * C;
+      for (int j = 0; j < B; ++j) acc[j] = xp[j] > acc[j] ? xp[j] : acc[j];
+    }
+  for (int j = 0; j < B; ++j) y[j] = acc[j];
+}
+
+void maxpool_nhwc(const ConvGeom& s, const float* x, float* y) {
   const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OW * C));
   parallel_for(s.N * OH, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t n = r / OH, oh = r % OH;
+      const float* xi = x + (r / OH) * s.H() * s.W() * C;
       for (int64_t ow = 0; ow < OW; ++ow) {
-        const Window win = window(s, oh, ow);
-        T* __restrict yp = y + (r * OW + ow) * C;
-        // Same visiting order per channel as the reference (the first element seeds the max),
-        // so ties and NaNs resolve identically. Windows are never empty (pad < kernel).
-        std::copy_n(x + ((n * s.H() + win.h0) * s.W() + win.w0) * C, C, yp);
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) {
-            if (h == win.h0 && w == win.w0) continue;
-            const T* __restrict xp = x + ((n * s.H() + h) * s.W() + w) * C;
-            for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
-          }
+        const Window win = window(s, r % OH, ow);  // never empty (pad < kernel)
+        float* yp = y + (r * OW + ow) * C;
+        int64_t c = 0;
+        for (; c + 64 <= C; c += 64) fold_window_block<64>(s, win, xi + c, yp + c);
+        if (c + 32 <= C) fold_window_block<32>(s, win, xi + c, yp + c), c += 32;
+        if (c + 16 <= C) fold_window_block<16>(s, win, xi + c, yp + c), c += 16;
+        if (c + 8 <= C) fold_window_block<8>(s, win, xi + c, yp + c), c += 8;
+        for (; c < C; ++c) fold_window_block<1>(s, win, xi + c, yp + c);
       }
     }
   });

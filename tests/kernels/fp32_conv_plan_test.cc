@@ -140,9 +140,10 @@ TEST(Fp32ConvPlan, GemmPathMatchesReferenceOnOddShapes) {
   reset_conv_plan_path();
 }
 
-// Which geometries the GEMM takes: forced, only dense unpadded stride-1 1×1 convs and convs whose
-// windows cover the plane, on channels-last x and y in fp32; automatic, the 1×1 ones on planes
-// of at most 16 pixels and the covering ones from batch 4.
+// Which geometries the GEMM takes: forced, only dense unpadded 1×1 convs (strided ones after a
+// gather) and convs whose windows cover the plane, on channels-last x and y in fp32; automatic,
+// the stride-1 1×1 ones on planes of at most 16 pixels, the strided ones from 32 input channels
+// and the covering ones from batch 4.
 TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
   if (active_isa() == Isa::ref) GTEST_SKIP() << "no library paths under LOWBIT_ISA=ref";
   const auto w = random_floats(512 * 1024 * 9, 5);  // enough for every geometry below
@@ -151,7 +152,8 @@ TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
                   PlanMath math = PlanMath::f32) { return ConvPlan(s, w.data(), nullptr, {}, xl, yl, math).uses_gemm(); };
   set_conv_plan_path(ConvPlanPath::gemm);
   EXPECT_TRUE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0)));
-  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 0)));      // stride 2
+  EXPECT_TRUE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 0)));       // stride 2: gather + GEMM
+  EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 2, 1)));      // stride 2, padded
   EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 1)));      // padded
   EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 3, 1, 1)));      // 3×3
   EXPECT_FALSE(gemm(shape(2, 16, 9, 9, 32, 1, 1, 0, 4)));   // grouped
@@ -170,8 +172,42 @@ TEST(Fp32ConvPlan, GemmPathOnlyWhereTheGeometryIsAGemm) {
   EXPECT_FALSE(gemm(shape(1, 64, 56, 56, 64, 1, 1, 0)));
   EXPECT_TRUE(gemm(shape(4, 64, 2, 2, 64, 3, 1, 1)));
   EXPECT_FALSE(gemm(shape(2, 64, 2, 2, 64, 3, 1, 1)));  // batch 2: the conv
+  EXPECT_TRUE(gemm(shape(16, 32, 28, 28, 64, 1, 2, 0)));  // strided 1×1 from 32 channels: gather + GEMM
+  EXPECT_FALSE(gemm(shape(16, 16, 28, 28, 32, 1, 2, 0)));  // 16 channels: the conv
   set_conv_plan_path(ConvPlanPath::onednn);
   EXPECT_FALSE(gemm(shape(16, 64, 2, 2, 64, 1, 1, 0)));
+  reset_conv_plan_path();
+}
+
+// Strided 1×1 convs (fp32_conv_strided.h): the sampled pixels gathered into a panel, then one
+// GEMM; odd planes (the last row and column sampled or not), strides (2, 2), (3, 3), (2, 1) and
+// (1, 2), channel counts off the 16-lane blocks, batch 1/3/8, bias or none, every epilogue
+// including the residual sum, 1 and 2 threads; forced and under the measured rule.
+TEST(Fp32ConvPlan, Strided1x1GatherGemmMatchesReference) {
+  const bool library = active_isa() != Isa::ref;
+  const int saved = num_threads();
+  auto strided = [](int64_t C, int64_t H, int64_t W, int64_t K, int64_t sh, int64_t sw) {
+    return ConvGeom::conv2d(1, C, H, W, K, 1, 1).strides(sh, sw);
+  };
+  const ConvGeom geoms[] = {strided(17, 7, 9, 33, 2, 2),  strided(32, 8, 8, 64, 2, 2), strided(5, 11, 5, 130, 3, 3),
+                            strided(48, 6, 7, 20, 2, 1),  strided(3, 5, 6, 16, 1, 2),  strided(128, 1, 1, 16, 2, 2)};
+  for (ConvPlanPath path : {ConvPlanPath::gemm, ConvPlanPath::automatic}) {
+    set_conv_plan_path(path);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      for (int64_t N : {1, 3, 8})
+        for (ConvGeom s : geoms)
+          for (const ConvEpilogue& ep : kEpilogues)
+            for (bool bias : {true, false}) {
+              s.N = N;
+              const std::string ran = check_plan(s, ep, ConvLayout::nhwc, ConvLayout::nhwc, bias);
+              if (library && path == ConvPlanPath::gemm) {
+                EXPECT_EQ(ran, "gemm") << describe(s, ep, ConvLayout::nhwc, ConvLayout::nhwc);
+              }
+            }
+    }
+  }
+  set_num_threads(saved);
   reset_conv_plan_path();
 }
 
@@ -213,9 +249,11 @@ void check_max_pool_f32() {  // channels-last and the NCHW inference kernel
   // {C, H, k, stride, pad, ceil}: ceil adds a last window clipped to the input (ceil_mode).
   for (const auto& [C, H, k, stride, pad, ceil] : std::vector<std::array<int64_t, 6>>{
            {16, 12, 3, 2, 1, 0}, {3, 7, 2, 2, 0, 0}, {33, 9, 3, 1, 1, 0}, {8, 5, 5, 3, 2, 0}, {5, 8, 3, 2, 0, 1}, {4, 11, 3, 2, 1, 1},
-           {48, 6, 3, 2, 1, 0},    // C = 48: three 16-channel register blocks, no tail
+           {48, 6, 3, 2, 1, 0},    // C = 48: channel blocks of 32 and 16, no tail
            {24, 13, 3, 2, 1, 0},   // ShuffleNet's stem pool: one 16-block and one 8-block
-           {29, 9, 3, 2, 1, 1}}) { // 16 + 8 + 5 single channels
+           {29, 9, 3, 2, 1, 1},    // 16 + 8 + 5 single channels
+           {127, 9, 3, 2, 1, 0},   // blocks of 64, 32, 16 and 8, then 7 single channels
+           {32, 14, 3, 2, 1, 0}}) {  // the ParaDnn stem pool's channels and window
     ConvGeom s = ConvGeom::pool2d(2, C, H, H + 1, k, k).strides(stride, stride).pads(pad, pad);
     if (ceil) s.out[0] = (H + 2 * pad - k + stride - 1) / stride + 1, s.out[1] = (H + 1 + 2 * pad - k + stride - 1) / stride + 1;
     const int64_t HW = s.H() * s.W(), OHW = s.OH() * s.OW();

@@ -21,10 +21,12 @@ enum class ConvLayout { nchw, nhwc };
 // direct kernel, fp32_conv_direct.h, for the small-channel shapes where it beats oneDNN's conv;
 // one oneDNN matmul for the convs that are one GEMM where that is faster, fp32_conv_gemm.h: 1×1
 // convs on planes of at most 4×4, and convs whose windows cover the whole input plane, such as
-// 3×3 on 2×2, from batch 4; oneDNN's convolution otherwise). onednn / direct / gemm force one for
-// A/B runs where the geometry allows it (direct: dense or depthwise, dilation 1, AVX-512F; gemm:
-// one of those two GEMM forms, channels-last in and out, fp32). The environment variable
-// LOWBIT_CONV=auto|onednn|direct|gemm sets it; set_conv_plan_path overrides the environment.
+// 3×3 on 2×2, from batch 4; unpadded strided 1×1 convs from 32 input channels as a gather of
+// the sampled pixels plus one matmul, fp32_conv_strided.h; oneDNN's convolution otherwise).
+// onednn / direct / gemm force one for A/B runs where the geometry allows it (direct: dense or
+// depthwise, dilation 1, AVX-512F; gemm: one of those three GEMM forms, channels-last in and
+// out, fp32). The environment variable LOWBIT_CONV=auto|onednn|direct|gemm sets it;
+// set_conv_plan_path overrides the environment.
 enum class ConvPlanPath { automatic, onednn, direct, gemm };
 void set_conv_plan_path(ConvPlanPath path);
 void reset_conv_plan_path();  // drops the override: LOWBIT_CONV decides again
